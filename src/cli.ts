@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * `sentinel`: one binary, one subcommand per part (CONTRACT.md "CLI").
+ * Each room exports a `run*` function taking the remaining argv; it resolves with the exit code.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  agent: {
+    summary: 'the sidecar: OTLP in, enrich, measure, tail-sample, export',
+    load: async () => (await import('./agent/index.js')).runAgent,
+  },
+};
+
+const USAGE = `usage: sentinel <command> [options]
+
+commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run "sentinel <command> --help" for a command's options.`;
+
+/** Dispatches argv to a subcommand; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    const { SENTINEL_VERSION } = await import('./version.js');
+    process.stdout.write(SENTINEL_VERSION + '\n');
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`sentinel: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  const run = await command.load();
+  return run(rest);
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const e = err as { code?: string; message?: string };
+      process.stderr.write(`sentinel: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

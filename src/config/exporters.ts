@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { duration, size } from './schema-types.js';
+
+const batchSchema = () =>
+  z
+    .strictObject({
+      send_batch_size: z.number().int().positive().default(8192),
+      send_batch_max_size: z.number().int().nonnegative().default(0),
+      timeout: duration().prefault('1s'),
+    })
+    .prefault({});
+
+const retrySchema = () =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      initial_interval: duration().prefault('1s'),
+      max_interval: duration().prefault('30s'),
+      max_elapsed_time: duration().prefault('5m'),
+    })
+    .prefault({});
+
+const queueSchema = () =>
+  z.strictObject({ dir: z.string().default(''), max_bytes: size().prefault('256MiB') }).prefault({});
+
+export const s3Schema = () =>
+  z
+    .strictObject({
+      endpoint: z.string().default(''),
+      region: z.string().default('us-east-1'),
+      force_path_style: z.boolean().default(false),
+    })
+    .prefault({});
+
+const common = {
+  name: z.string().optional(),
+  batch: batchSchema(),
+  retry: retrySchema(),
+  queue: queueSchema(),
+};
+
+/** One entry of `exporters:`; each gets its own batch, retry and queue. */
+export const exporterSchema = () =>
+  z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('storage'),
+      url: z.string().default('file://./data'),
+      s3: s3Schema(),
+      ...common,
+    }),
+    z.strictObject({
+      type: z.literal('otlp'),
+      endpoint: z.string(),
+      protocol: z.enum(['grpc', 'http']).default('grpc'),
+      compression: z.enum(['gzip', 'none']).default('gzip'),
+      headers: z.record(z.string(), z.string()).default({}),
+      bearer_token_file: z.string().default(''),
+      timeout: duration().prefault('10s'),
+      tls: z
+        .strictObject({
+          ca_file: z.string().default(''),
+          insecure_skip_verify: z.boolean().default(false),
+        })
+        .prefault({}),
+      ...common,
+    }),
+    z.strictObject({
+      type: z.literal('debug'),
+      verbosity: z.enum(['basic', 'detailed']).default('basic'),
+      ...common,
+    }),
+  ]);
+
+export const exportersSchema = () => z.array(exporterSchema()).prefault([{ type: 'storage' }]);

@@ -1,0 +1,33 @@
+/**
+ * The catalogue of Sentinel's error codes, after fastify's FST_ERR_* and undici's UND_ERR_*.
+ * Every code is documented in README.md ("Error codes"); test/errors.test.ts checks that.
+ */
+export const ErrorCodes = {
+  SENTINEL_ERR_CONFIG_INVALID: 'a configuration file or environment override does not validate',
+  SENTINEL_ERR_CONFIG_READ: 'the configuration file cannot be read or is not YAML',
+  SENTINEL_ERR_OTLP_DECODE: 'an OTLP request body does not decode (protobuf or JSON)',
+  SENTINEL_ERR_OTLP_INVALID: 'an OTLP request decodes but breaks the spec (for example an id of the wrong length)',
+  SENTINEL_ERR_BODY_TOO_LARGE: 'a request body is over receivers.otlp.max_request_bytes, compressed or decompressed',
+  SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE: 'an OTLP/HTTP request has a content type other than protobuf or JSON',
+  SENTINEL_ERR_UNSUPPORTED_ENCODING: 'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
+  SENTINEL_ERR_MEMORY_LIMIT: 'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
+  SENTINEL_ERR_SHUTTING_DOWN: 'the process is draining and accepts no new data',
+  SENTINEL_ERR_EXPORT_FAILED: 'an exporter failed permanently for a batch',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** An error with a stable code from the catalogue. */
+export class SentinelError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SentinelError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a SentinelError with `code`. */
+export function isSentinelError(err: unknown, code?: ErrorCode): err is SentinelError {
+  return err instanceof SentinelError && (code === undefined || err.code === code);
+}

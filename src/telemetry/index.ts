@@ -1,0 +1,5 @@
+export { AdminServer } from './admin-server.js';
+export type { AdminServerOptions } from './admin-server.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { Metrics, METRIC_PREFIX } from './metrics.js';

@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Sentinel metric carries this prefix (CONTRACT.md). */
+export const METRIC_PREFIX = 'sentinel_';
+
+/**
+ * A registry for one Sentinel process (or one instance inside a test). Components get or create their
+ * metrics here, so two components that share a metric name share the series instead of colliding.
+ */
+export class Metrics {
+  readonly registry: Registry;
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    this.registry = new Registry();
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    const full = METRIC_PREFIX + name;
+    const existing = this.registry.getSingleMetric(full);
+    if (existing) return existing as Counter<L>;
+    return new Counter<L>({ name: full, help, labelNames, registers: [this.registry] });
+  }
+
+  gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (this: Gauge<L>) => void,
+  ): Gauge<L> {
+    const full = METRIC_PREFIX + name;
+    const existing = this.registry.getSingleMetric(full);
+    if (existing) return existing as Gauge<L>;
+    return new Gauge<L>({
+      name: full,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect ? { collect } : {}),
+    });
+  }
+
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    buckets?: number[],
+  ): Histogram<L> {
+    const full = METRIC_PREFIX + name;
+    const existing = this.registry.getSingleMetric(full);
+    if (existing) return existing as Histogram<L>;
+    return new Histogram<L>({
+      name: full,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(buckets ? { buckets } : {}),
+    });
+  }
+
+  /** The current value of a counter or gauge series, for tests and the debug exporter. */
+  async value(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const metric = this.registry.getSingleMetric(METRIC_PREFIX + name);
+    if (!metric) return 0;
+    const data = await metric.get();
+    let sum = 0;
+    for (const v of data.values) {
+      const l = v.labels as Record<string, string | number>;
+      if ('metricName' in v && v.metricName !== undefined && v.metricName !== METRIC_PREFIX + name) continue;
+      if (Object.entries(labels).every(([k, want]) => String(l[k]) === want)) sum += v.value;
+    }
+    return sum;
+  }
+}
