@@ -13,6 +13,11 @@ export const ErrorCodes = {
   SENTINEL_ERR_MEMORY_LIMIT: 'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
   SENTINEL_ERR_SHUTTING_DOWN: 'the process is draining and accepts no new data',
   SENTINEL_ERR_EXPORT_FAILED: 'an exporter failed permanently for a batch',
+  SENTINEL_ERR_STORAGE: 'an object store request (S3 or the local directory) failed',
+  SENTINEL_ERR_BLOCK_INVALID: 'an object under the storage prefix is not a readable Sentinel block or meta; it is skipped',
+  SENTINEL_ERR_WAL_FULL: "the store's write-ahead log is at its size bound; the client should retry",
+  SENTINEL_ERR_WAL_CORRUPT: 'a write-ahead log record fails its checksum; replay stops at the last good record',
+  SENTINEL_ERR_QUERY_INVALID: 'a query API request has a malformed trace id or search parameter',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
