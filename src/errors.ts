@@ -6,17 +6,23 @@ export const ErrorCodes = {
   SENTINEL_ERR_CONFIG_INVALID: 'a configuration file or environment override does not validate',
   SENTINEL_ERR_CONFIG_READ: 'the configuration file cannot be read or is not YAML',
   SENTINEL_ERR_OTLP_DECODE: 'an OTLP request body does not decode (protobuf or JSON)',
-  SENTINEL_ERR_OTLP_INVALID: 'an OTLP request decodes but breaks the spec (for example an id of the wrong length)',
-  SENTINEL_ERR_BODY_TOO_LARGE: 'a request body is over receivers.otlp.max_request_bytes, compressed or decompressed',
+  SENTINEL_ERR_OTLP_INVALID:
+    'an OTLP request decodes but breaks the spec (for example an id of the wrong length)',
+  SENTINEL_ERR_BODY_TOO_LARGE:
+    'a request body is over receivers.otlp.max_request_bytes, compressed or decompressed',
   SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE: 'an OTLP/HTTP request has a content type other than protobuf or JSON',
-  SENTINEL_ERR_UNSUPPORTED_ENCODING: 'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
-  SENTINEL_ERR_MEMORY_LIMIT: 'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
+  SENTINEL_ERR_UNSUPPORTED_ENCODING:
+    'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
+  SENTINEL_ERR_MEMORY_LIMIT:
+    'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
   SENTINEL_ERR_SHUTTING_DOWN: 'the process is draining and accepts no new data',
   SENTINEL_ERR_EXPORT_FAILED: 'an exporter failed permanently for a batch',
   SENTINEL_ERR_STORAGE: 'an object store request (S3 or the local directory) failed',
-  SENTINEL_ERR_BLOCK_INVALID: 'an object under the storage prefix is not a readable Sentinel block or meta; it is skipped',
+  SENTINEL_ERR_BLOCK_INVALID:
+    'an object under the storage prefix is not a readable Sentinel block or meta; it is skipped',
   SENTINEL_ERR_WAL_FULL: "the store's write-ahead log is at its size bound; the client should retry",
-  SENTINEL_ERR_WAL_CORRUPT: 'a write-ahead log record fails its checksum; replay stops at the last good record',
+  SENTINEL_ERR_WAL_CORRUPT:
+    'a write-ahead log record fails its checksum; replay stops at the last good record',
   SENTINEL_ERR_QUERY_INVALID: 'a query API request has a malformed trace id or search parameter',
 } as const;
 
