@@ -24,6 +24,9 @@ export const ErrorCodes = {
   SENTINEL_ERR_WAL_CORRUPT:
     'a write-ahead log record fails its checksum; replay stops at the last good record',
   SENTINEL_ERR_QUERY_INVALID: 'a query API request has a malformed trace id or search parameter',
+  SENTINEL_ERR_PODINFO_MALFORMED:
+    'a Downward API podinfo file (labels, annotations) is unreadable or malformed; the last good values stay',
+  SENTINEL_ERR_KUBERNETES_API: 'a Kubernetes API request for the own pod or its owners failed or timed out',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
