@@ -13,6 +13,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'the sidecar: OTLP in, enrich, measure, tail-sample, export',
     load: async () => (await import('./agent/index.js')).runAgent,
   },
+  injector: {
+    summary: 'the admission webhook that adds the agent to pods',
+    load: async () => (await import('./injector/index.js')).runInjector,
+  },
 };
 
 const USAGE = `usage: sentinel <command> [options]
@@ -59,6 +63,8 @@ if (isEntryPoint()) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // A handle left open by a library must not keep a drained process alive; unref'd, so a clean exit is not delayed.
+      setTimeout(() => process.exit(code), 2000).unref();
     },
     (err: unknown) => {
       const e = err as { code?: string; message?: string };

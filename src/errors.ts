@@ -13,6 +13,7 @@ export const ErrorCodes = {
   SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE: 'an OTLP/HTTP request has a content type other than protobuf or JSON',
   SENTINEL_ERR_UNSUPPORTED_ENCODING:
     'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
+  SENTINEL_ERR_UNAUTHENTICATED: 'a request carried no bearer token, or one that is not valid (auth.required)',
   SENTINEL_ERR_MEMORY_LIMIT:
     'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
   SENTINEL_ERR_SHUTTING_DOWN: 'the process is draining and accepts no new data',
@@ -23,10 +24,16 @@ export const ErrorCodes = {
   SENTINEL_ERR_WAL_FULL: "the store's write-ahead log is at its size bound; the client should retry",
   SENTINEL_ERR_WAL_CORRUPT:
     'a write-ahead log record fails its checksum; replay stops at the last good record',
+  SENTINEL_ERR_POLICY_INVALID:
+    'a sampling policy file does not parse or validate; the message names the policy, the key, line and column',
+  SENTINEL_ERR_POLICY_READ: 'the sampling policy file (sampling.policy_file) cannot be read',
   SENTINEL_ERR_QUERY_INVALID: 'a query API request has a malformed trace id or search parameter',
   SENTINEL_ERR_PODINFO_MALFORMED:
     'a Downward API podinfo file (labels, annotations) is unreadable or malformed; the last good values stay',
   SENTINEL_ERR_KUBERNETES_API: 'a Kubernetes API request for the own pod or its owners failed or timed out',
+  SENTINEL_ERR_ADMISSION_INVALID:
+    'a request to the injector is not an admission.k8s.io/v1 AdmissionReview; answered with HTTP 400',
+  SENTINEL_ERR_TLS_LOAD: 'a TLS certificate or key file cannot be read or does not load',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -7,9 +7,7 @@ export const otlpReceiversSchema = (defaults: { host: string; maxRequestBytes: s
     .strictObject({
       otlp: z
         .strictObject({
-          grpc: z
-            .strictObject({ endpoint: endpoint().default(`${defaults.host}:4317`) })
-            .prefault({}),
+          grpc: z.strictObject({ endpoint: endpoint().default(`${defaults.host}:4317`) }).prefault({}),
           http: z
             .strictObject({
               endpoint: endpoint().default(`${defaults.host}:4318`),

@@ -29,7 +29,10 @@ export function validateConfig<S extends z.ZodType>(schema: S, raw: unknown, ori
   const result = schema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     const lines = result.error.issues.map(formatIssue);
-    throw new SentinelError('SENTINEL_ERR_CONFIG_INVALID', `invalid config (${origin}):\n  ${lines.join('\n  ')}`);
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_INVALID',
+      `invalid config (${origin}):\n  ${lines.join('\n  ')}`,
+    );
   }
   return deepFreeze(result.data);
 }
@@ -39,7 +42,10 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SentinelError('SENTINEL_ERR_CONFIG_READ', `cannot read config file ${file}: ${(err as Error).message}`);
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_READ',
+      `cannot read config file ${file}: ${(err as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
@@ -53,7 +59,10 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new SentinelError('SENTINEL_ERR_CONFIG_INVALID', `config file ${file}: expected a YAML mapping at the top`);
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_INVALID',
+      `config file ${file}: expected a YAML mapping at the top`,
+    );
   }
   return doc as Record<string, unknown>;
 }

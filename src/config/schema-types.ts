@@ -6,7 +6,10 @@ export const duration = (): z.ZodType<number, string | number> =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
     const ms = typeof value === 'number' ? value : parseDurationMs(value);
     if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like "10s", got ${JSON.stringify(value)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration like "10s", got ${JSON.stringify(value)}`,
+      });
       return z.NEVER;
     }
     return ms;

@@ -1,4 +1,14 @@
 export type { TraceBatch, TraceConsumer } from './consumer.js';
+export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
+export {
+  anyValueToJson,
+  decodeTraceRequestJson,
+  encodeTraceRequestJson,
+  encodeTraceResponseJson,
+  keyValuesToJson,
+  spanToJson,
+  traceDataToJson,
+} from './json-codec.js';
 export {
   SpanKind,
   StatusCode,
@@ -25,3 +35,7 @@ export type {
   StatusCodeValue,
   TraceData,
 } from './model.js';
+export { decodeTraceRequest } from './protobuf-decode.js';
+export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
+export { rejectInvalidSpans } from './validate.js';
+export type { Rejection } from './validate.js';

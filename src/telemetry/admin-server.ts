@@ -38,7 +38,9 @@ export class AdminServer {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
         const ready = options.isReady();
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(ready ? 'ready\n' : 'not ready\n');
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
@@ -48,7 +50,8 @@ export class AdminServer {
   /** Listens on the configured endpoint; resolves with the bound port. */
   async start(): Promise<number> {
     const ep = parseEndpoint(this.options.endpoint);
-    if (!ep) throw new Error(`admin.endpoint: expected "host:port", got ${JSON.stringify(this.options.endpoint)}`);
+    if (!ep)
+      throw new Error(`admin.endpoint: expected "host:port", got ${JSON.stringify(this.options.endpoint)}`);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(ep.port, ep.host, () => {

@@ -1,0 +1,98 @@
+import type { AgentConfig, ExporterConfig } from '../config/index.js';
+import { DebugExporter, ExporterConsumer, FanOutConsumer, type SpanExporter } from '../export/index.js';
+import type { TraceConsumer } from '../otlp/index.js';
+import { OtlpReceivers } from '../receiver/index.js';
+import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
+
+/** What an embedding (the CLI, a test, the demo) may replace in the agent. */
+export interface AgentDependencies {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Replaces the configured exporters (tests, benchmarks). */
+  readonly exporters?: readonly SpanExporter[];
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly ports: { readonly grpc: number; readonly http: number; readonly admin: number };
+  readonly receivers: OtlpReceivers;
+  /** Stops accepting, drains everything accepted through the pipeline, then closes. Runs once. */
+  shutdown(): Promise<void>;
+}
+
+function createExporter(config: ExporterConfig, index: number, logger: Logger): SpanExporter {
+  const name = config.name ?? `${config.type}/${index}`;
+  switch (config.type) {
+    case 'debug':
+      return new DebugExporter(logger, config.verbosity, name);
+    case 'storage':
+    case 'otlp':
+      // Issue 6 brings the storage and OTLP exporters; until then their batches are summarised in the log.
+      logger.warn(
+        { exporter: name },
+        `the ${config.type} exporter is not built yet; batches are only logged`,
+      );
+      return new DebugExporter(logger, 'basic', name);
+  }
+}
+
+/** Builds the agent's pipeline from its config, then starts receivers and the admin server. */
+export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
+  const { logger, metrics } = deps;
+  const exporters = deps.exporters ?? config.exporters.map((c, i) => createExporter(c, i, logger));
+  const tail: TraceConsumer = new FanOutConsumer(
+    exporters.map((e) => new ExporterConsumer(e, metrics, logger)),
+  );
+  const pipeline: TraceConsumer = tail;
+
+  const otlp = config.receivers.otlp;
+  const receivers = new OtlpReceivers({
+    grpcEndpoint: otlp.grpc.endpoint,
+    httpEndpoint: otlp.http.endpoint,
+    maxRequestBytes: otlp.max_request_bytes,
+    memoryLimitBytes: config.memory_limit_mib * 1024 * 1024,
+    cors: {
+      allowedOrigins: otlp.http.cors.allowed_origins,
+      allowedHeaders: otlp.http.cors.allowed_headers,
+      maxAgeSeconds: otlp.http.cors.max_age,
+    },
+    consumer: pipeline,
+    metrics,
+    logger,
+  });
+  const admin = new AdminServer({
+    endpoint: config.admin.endpoint,
+    metrics,
+    logger,
+    isReady: () => receivers.ready,
+  });
+  const adminPort = await admin.start();
+  let ports: { grpcPort: number; httpPort: number };
+  try {
+    ports = await receivers.start();
+  } catch (err) {
+    await admin.close();
+    await receivers.stop().catch(() => undefined);
+    throw err;
+  }
+  logger.info(
+    { grpc: otlp.grpc.endpoint, http: otlp.http.endpoint, admin: config.admin.endpoint },
+    'sentinel agent is receiving OTLP',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ports: { grpc: ports.grpcPort, http: ports.httpPort, admin: adminPort },
+    receivers,
+    shutdown() {
+      stopping ??= (async () => {
+        logger.info('draining: refusing new data, flushing what was accepted');
+        await receivers.stop();
+        await pipeline.shutdown();
+        await admin.close();
+        logger.info('drained');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
+
+/**
+ * Hands every batch to each of several consumers (one per configured exporter). The batch is accepted
+ * once all have accepted it; each exporter gets its own queue behind its own consumer.
+ */
+export class FanOutConsumer implements TraceConsumer {
+  constructor(private readonly consumers: readonly TraceConsumer[]) {}
+
+  async consume(batch: TraceBatch): Promise<void> {
+    if (this.consumers.length === 1) return (this.consumers[0] as TraceConsumer).consume(batch);
+    await Promise.all(this.consumers.map((c) => c.consume(batch)));
+  }
+
+  bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.consumers) n = Math.max(n, c.bufferedBytes());
+    return n;
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.shutdown()));
+  }
+}

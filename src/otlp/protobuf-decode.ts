@@ -1,0 +1,475 @@
+/**
+ * Decoder for `ExportTraceServiceRequest` in the protobuf encoding, written from the field numbers of
+ * opentelemetry-proto (collector/trace/v1/trace_service.proto, trace/v1/trace.proto, common/v1/common.proto,
+ * resource/v1/resource.proto). Unknown fields are skipped, as proto3 requires; a known field with the wrong
+ * wire type, a truncated message or an id of the wrong length is an error naming the path.
+ * Chosen over a protobufjs schema by measurement: see BENCHMARKS.md "receive".
+ */
+import { SentinelError } from '../errors.js';
+import { bytesToHex } from './hex.js';
+import type {
+  AnyValue,
+  InstrumentationScope,
+  KeyValue,
+  Resource,
+  ResourceSpans,
+  ScopeSpans,
+  Span,
+  SpanEvent,
+  SpanLink,
+  Status,
+  TraceData,
+} from './model.js';
+import { ProtobufReader, WireType } from './protobuf-reader.js';
+
+const { VARINT, I64, LEN, I32 } = WireType;
+
+/** Decodes protobuf `ExportTraceServiceRequest` bytes into the model. */
+export function decodeTraceRequest(bytes: Uint8Array): TraceData {
+  const r = new ProtobufReader(bytes);
+  const resourceSpans: ResourceSpans[] = [];
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field === 1) {
+      expect(r, wt, LEN, 'resource_spans');
+      const saved = r.enter();
+      r.path = 'resource_spans';
+      resourceSpans.push(decodeResourceSpans(r));
+      r.leave(saved);
+      r.path = '';
+    } else r.skip(wt);
+  }
+  return { resourceSpans };
+}
+
+function expect(r: ProtobufReader, got: number, want: number, field: string): void {
+  if (got !== want) r.fail(`field ${field}: expected wire type ${want}, got ${got}`);
+}
+
+function decodeResourceSpans(r: ProtobufReader): ResourceSpans {
+  const rs: ResourceSpans = {
+    resource: { attributes: [], droppedAttributesCount: 0 },
+    scopeSpans: [],
+    schemaUrl: '',
+  };
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1: {
+        expect(r, wt, LEN, 'resource');
+        const saved = r.enter();
+        decodeResource(r, rs.resource);
+        r.leave(saved);
+        break;
+      }
+      case 2: {
+        expect(r, wt, LEN, 'scope_spans');
+        const saved = r.enter();
+        const path = r.path;
+        r.path = path + '.scope_spans';
+        rs.scopeSpans.push(decodeScopeSpans(r));
+        r.path = path;
+        r.leave(saved);
+        break;
+      }
+      case 3:
+        expect(r, wt, LEN, 'schema_url');
+        rs.schemaUrl = r.string();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return rs;
+}
+
+function decodeResource(r: ProtobufReader, res: Resource): void {
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'resource.attributes');
+        res.attributes.push(decodeKeyValueField(r));
+        break;
+      case 2:
+        expect(r, wt, VARINT, 'resource.dropped_attributes_count');
+        res.droppedAttributesCount = r.uint32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+}
+
+function decodeScopeSpans(r: ProtobufReader): ScopeSpans {
+  const ss: ScopeSpans = {
+    scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+    spans: [],
+    schemaUrl: '',
+  };
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1: {
+        expect(r, wt, LEN, 'scope');
+        const saved = r.enter();
+        decodeScope(r, ss.scope);
+        r.leave(saved);
+        break;
+      }
+      case 2: {
+        expect(r, wt, LEN, 'spans');
+        const saved = r.enter();
+        ss.spans.push(decodeSpan(r));
+        r.leave(saved);
+        break;
+      }
+      case 3:
+        expect(r, wt, LEN, 'schema_url');
+        ss.schemaUrl = r.string();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return ss;
+}
+
+function decodeScope(r: ProtobufReader, scope: InstrumentationScope): void {
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'scope.name');
+        scope.name = r.string();
+        break;
+      case 2:
+        expect(r, wt, LEN, 'scope.version');
+        scope.version = r.string();
+        break;
+      case 3:
+        expect(r, wt, LEN, 'scope.attributes');
+        scope.attributes.push(decodeKeyValueField(r));
+        break;
+      case 4:
+        expect(r, wt, VARINT, 'scope.dropped_attributes_count');
+        scope.droppedAttributesCount = r.uint32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+}
+
+/** Reads an id of exactly `length` bytes (or empty) as hex. */
+function id(r: ProtobufReader, length: number, field: string): string {
+  const { start, end } = r.lengthDelimited();
+  const n = end - start;
+  if (n === 0) return '';
+  if (n !== length) {
+    throw new SentinelError(
+      'SENTINEL_ERR_OTLP_INVALID',
+      `protobuf: ${field} must be ${length} bytes, got ${n}${r.path ? ` in ${r.path}` : ''}`,
+    );
+  }
+  return bytesToHex(r.buf, start, end);
+}
+
+function decodeSpan(r: ProtobufReader): Span {
+  const span: Span = {
+    traceId: '',
+    spanId: '',
+    traceState: '',
+    parentSpanId: '',
+    flags: 0,
+    name: '',
+    kind: 0,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+  };
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'span.trace_id');
+        span.traceId = id(r, 16, 'span.trace_id');
+        break;
+      case 2:
+        expect(r, wt, LEN, 'span.span_id');
+        span.spanId = id(r, 8, 'span.span_id');
+        break;
+      case 3:
+        expect(r, wt, LEN, 'span.trace_state');
+        span.traceState = r.string();
+        break;
+      case 4:
+        expect(r, wt, LEN, 'span.parent_span_id');
+        span.parentSpanId = id(r, 8, 'span.parent_span_id');
+        break;
+      case 5:
+        expect(r, wt, LEN, 'span.name');
+        span.name = r.string();
+        break;
+      case 6:
+        expect(r, wt, VARINT, 'span.kind');
+        span.kind = r.uint32();
+        break;
+      case 7:
+        expect(r, wt, I64, 'span.start_time_unix_nano');
+        span.startTimeUnixNano = r.fixed64();
+        break;
+      case 8:
+        expect(r, wt, I64, 'span.end_time_unix_nano');
+        span.endTimeUnixNano = r.fixed64();
+        break;
+      case 9:
+        expect(r, wt, LEN, 'span.attributes');
+        span.attributes.push(decodeKeyValueField(r));
+        break;
+      case 10:
+        expect(r, wt, VARINT, 'span.dropped_attributes_count');
+        span.droppedAttributesCount = r.uint32();
+        break;
+      case 11: {
+        expect(r, wt, LEN, 'span.events');
+        const saved = r.enter();
+        span.events.push(decodeEvent(r));
+        r.leave(saved);
+        break;
+      }
+      case 12:
+        expect(r, wt, VARINT, 'span.dropped_events_count');
+        span.droppedEventsCount = r.uint32();
+        break;
+      case 13: {
+        expect(r, wt, LEN, 'span.links');
+        const saved = r.enter();
+        span.links.push(decodeLink(r));
+        r.leave(saved);
+        break;
+      }
+      case 14:
+        expect(r, wt, VARINT, 'span.dropped_links_count');
+        span.droppedLinksCount = r.uint32();
+        break;
+      case 15: {
+        expect(r, wt, LEN, 'span.status');
+        const saved = r.enter();
+        decodeStatus(r, span.status);
+        r.leave(saved);
+        break;
+      }
+      case 16:
+        expect(r, wt, I32, 'span.flags');
+        span.flags = r.fixed32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return span;
+}
+
+function decodeStatus(r: ProtobufReader, status: Status): void {
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 2:
+        expect(r, wt, LEN, 'status.message');
+        status.message = r.string();
+        break;
+      case 3:
+        expect(r, wt, VARINT, 'status.code');
+        status.code = r.uint32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+}
+
+function decodeEvent(r: ProtobufReader): SpanEvent {
+  const ev: SpanEvent = { timeUnixNano: 0n, name: '', attributes: [], droppedAttributesCount: 0 };
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, I64, 'event.time_unix_nano');
+        ev.timeUnixNano = r.fixed64();
+        break;
+      case 2:
+        expect(r, wt, LEN, 'event.name');
+        ev.name = r.string();
+        break;
+      case 3:
+        expect(r, wt, LEN, 'event.attributes');
+        ev.attributes.push(decodeKeyValueField(r));
+        break;
+      case 4:
+        expect(r, wt, VARINT, 'event.dropped_attributes_count');
+        ev.droppedAttributesCount = r.uint32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return ev;
+}
+
+function decodeLink(r: ProtobufReader): SpanLink {
+  const link: SpanLink = {
+    traceId: '',
+    spanId: '',
+    traceState: '',
+    attributes: [],
+    droppedAttributesCount: 0,
+    flags: 0,
+  };
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'link.trace_id');
+        link.traceId = id(r, 16, 'link.trace_id');
+        break;
+      case 2:
+        expect(r, wt, LEN, 'link.span_id');
+        link.spanId = id(r, 8, 'link.span_id');
+        break;
+      case 3:
+        expect(r, wt, LEN, 'link.trace_state');
+        link.traceState = r.string();
+        break;
+      case 4:
+        expect(r, wt, LEN, 'link.attributes');
+        link.attributes.push(decodeKeyValueField(r));
+        break;
+      case 5:
+        expect(r, wt, VARINT, 'link.dropped_attributes_count');
+        link.droppedAttributesCount = r.uint32();
+        break;
+      case 6:
+        expect(r, wt, I32, 'link.flags');
+        link.flags = r.fixed32();
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return link;
+}
+
+/** Decodes a length-delimited KeyValue at the cursor; `depth` counts enclosing arrays and kvlists. */
+function decodeKeyValueField(r: ProtobufReader, depth = 0): KeyValue {
+  const saved = r.enter();
+  let key = '';
+  let value: AnyValue = EMPTY;
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'key_value.key');
+        key = r.string();
+        break;
+      case 2: {
+        expect(r, wt, LEN, 'key_value.value');
+        const s = r.enter();
+        value = decodeAnyValue(r, depth);
+        r.leave(s);
+        break;
+      }
+      default:
+        r.skip(wt);
+    }
+  }
+  r.leave(saved);
+  return { key, value };
+}
+
+const EMPTY: AnyValue = Object.freeze({ kind: 'empty' });
+/** Nesting bound for arrays and kvlists: hostile input cannot blow the stack. */
+const MAX_VALUE_DEPTH = 32;
+
+function decodeAnyValue(r: ProtobufReader, depth: number): AnyValue {
+  if (depth > MAX_VALUE_DEPTH) r.fail(`attribute values nested deeper than ${MAX_VALUE_DEPTH}`);
+  let value: AnyValue = EMPTY;
+  while (r.pos < r.end) {
+    const tag = r.uint32();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expect(r, wt, LEN, 'any_value.string_value');
+        value = { kind: 'string', value: r.string() };
+        break;
+      case 2:
+        expect(r, wt, VARINT, 'any_value.bool_value');
+        value = { kind: 'bool', value: r.bool() };
+        break;
+      case 3:
+        expect(r, wt, VARINT, 'any_value.int_value');
+        value = { kind: 'int', value: r.int64() };
+        break;
+      case 4:
+        expect(r, wt, I64, 'any_value.double_value');
+        value = { kind: 'double', value: r.double() };
+        break;
+      case 5: {
+        expect(r, wt, LEN, 'any_value.array_value');
+        const saved = r.enter();
+        const values: AnyValue[] = [];
+        while (r.pos < r.end) {
+          const t = r.uint32();
+          if (t >>> 3 === 1) {
+            expect(r, t & 7, LEN, 'array_value.values');
+            const s = r.enter();
+            values.push(decodeAnyValue(r, depth + 1));
+            r.leave(s);
+          } else r.skip(t & 7);
+        }
+        r.leave(saved);
+        value = { kind: 'array', value: values };
+        break;
+      }
+      case 6: {
+        expect(r, wt, LEN, 'any_value.kvlist_value');
+        const saved = r.enter();
+        const values: KeyValue[] = [];
+        while (r.pos < r.end) {
+          const t = r.uint32();
+          if (t >>> 3 === 1) {
+            expect(r, t & 7, LEN, 'kvlist_value.values');
+            values.push(decodeKeyValueField(r, depth + 1));
+          } else r.skip(t & 7);
+        }
+        r.leave(saved);
+        value = { kind: 'kvlist', value: values };
+        break;
+      }
+      case 7:
+        expect(r, wt, LEN, 'any_value.bytes_value');
+        value = { kind: 'bytes', value: r.bytes() };
+        break;
+      default:
+        r.skip(wt);
+    }
+  }
+  return value;
+}

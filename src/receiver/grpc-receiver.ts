@@ -1,0 +1,114 @@
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status as grpcStatus,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
+import { decodeTraceRequest, encodeTraceResponse } from '../otlp/index.js';
+import type { Logger } from '../telemetry/index.js';
+import { grpcCodeFor } from './http-receiver.js';
+import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
+import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
+import type { ReceiverTls } from './tls.js';
+
+export interface GrpcReceiverOptions {
+  readonly endpoint: string;
+  readonly maxRequestBytes: number;
+  readonly ingest: Ingest;
+  readonly logger: Logger;
+  readonly tls?: ReceiverTls | undefined;
+  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+}
+
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/**
+ * The service is declared by hand with identity (de)serialisers: the request bytes go to Sentinel's own
+ * decoder, so no .proto file or proto-loader is needed.
+ */
+const traceServiceDefinition: ServiceDefinition = {
+  Export: {
+    path: EXPORT_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
+
+/** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip handled by grpc-js. */
+export class GrpcReceiver {
+  private readonly server: Server;
+
+  constructor(private readonly options: GrpcReceiverOptions) {
+    this.server = new Server({
+      // grpc-js checks this limit on the message as received and again after decompression.
+      'grpc.max_receive_message_length': options.maxRequestBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    this.server.addService(traceServiceDefinition, {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+        this.export(call, callback).catch((err: unknown) => {
+          options.logger.error({ err }, 'OTLP/gRPC handler failed');
+          callback({ code: grpcStatus.INTERNAL, details: 'internal error' });
+        });
+      },
+    });
+  }
+
+  private async export(
+    call: ServerUnaryCall<Buffer, Buffer>,
+    callback: sendUnaryData<Buffer>,
+  ): Promise<void> {
+    const { ingest } = this.options;
+    if (this.options.authorize) {
+      const auth = call.metadata.get('authorization')[0];
+      if (!this.options.authorize(typeof auth === 'string' ? auth : undefined)) {
+        ingest.countRefusedRequest('grpc', 'unauthenticated');
+        callback({ code: grpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+        return;
+      }
+    }
+    const body = call.request;
+    const result = await ingest.ingest('grpc', body.length, () => decodeTraceRequest(body));
+    if (result.kind === 'accepted') {
+      callback(null, encodeTraceResponse(result.partial));
+      return;
+    }
+    const code = grpcCodeFor(result);
+    const metadata = new Metadata();
+    if (result.retryable && code === GrpcCode.RESOURCE_EXHAUSTED) {
+      // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo (OTLP specification, "Failures").
+      metadata.set('grpc-status-details-bin', encodeRpcStatus(code, result.message, RETRY_AFTER_SECONDS));
+    }
+    callback({ code, details: result.message, metadata });
+  }
+
+  async start(): Promise<number> {
+    const creds = this.options.tls ? this.options.tls.grpcCredentials() : ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(this.options.endpoint, creds, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  /** Stops accepting calls and waits for running ones, forcing the end after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

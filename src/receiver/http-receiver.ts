@@ -1,0 +1,315 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { gunzip } from 'node:zlib';
+import { parseEndpoint } from '../config/units.js';
+import {
+  decodeTraceRequest,
+  decodeTraceRequestJson,
+  encodeTraceResponse,
+  encodeTraceResponseJson,
+} from '../otlp/index.js';
+import type { Logger } from '../telemetry/index.js';
+import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
+import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
+import type { ReceiverTls } from './tls.js';
+
+/** CORS for browser SDKs; off unless origins are listed (the Collector's confighttp `cors`). */
+export interface CorsOptions {
+  readonly allowedOrigins: readonly string[];
+  readonly allowedHeaders: readonly string[];
+  readonly maxAgeSeconds: number;
+}
+
+export interface HttpReceiverOptions {
+  readonly endpoint: string;
+  readonly maxRequestBytes: number;
+  readonly ingest: Ingest;
+  readonly logger: Logger;
+  readonly cors?: CorsOptions | undefined;
+  readonly tls?: ReceiverTls | undefined;
+  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+}
+
+type Encoding = 'protobuf' | 'json';
+
+const TRACES_PATH = '/v1/traces';
+
+/** OTLP/HTTP: `POST /v1/traces` in protobuf or JSON, gzip or identity (OTLP specification, "OTLP/HTTP"). */
+export class HttpReceiver {
+  private readonly server: Server;
+  private readonly corsMatchers: RegExp[];
+
+  constructor(private readonly options: HttpReceiverOptions) {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.handle(req, res).catch((err: unknown) => {
+        // handle() answers every request itself; this is a last guard that keeps the process up.
+        options.logger.error({ err }, 'OTLP/HTTP handler failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    };
+    this.server = options.tls
+      ? createHttpsServer(options.tls.serverOptions(), handler)
+      : createHttpServer(handler);
+    options.tls?.onChange((o) => (this.server as HttpsServer).setSecureContext(o));
+    this.server.requestTimeout = 60_000;
+    this.server.headersTimeout = 30_000;
+    this.server.keepAliveTimeout = 65_000;
+    this.corsMatchers = (options.cors?.allowedOrigins ?? []).map(originPattern);
+  }
+
+  async start(): Promise<number> {
+    const ep = parseEndpoint(this.options.endpoint);
+    if (!ep)
+      throw new Error(`receivers.otlp.http.endpoint: expected "host:port", got "${this.options.endpoint}"`);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(ep.port, ep.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting connections; requests already being read are answered. */
+  async stop(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await closed;
+  }
+
+  private applyCors(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin;
+    if (!origin || this.corsMatchers.length === 0) return false;
+    if (!this.corsMatchers.some((re) => re.test(origin))) return false;
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    return true;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { ingest } = this.options;
+    const path = (req.url ?? '/').split('?')[0];
+    const corsAllowed = this.applyCors(req, res);
+    if (req.method === 'OPTIONS' && corsAllowed) {
+      const cors = this.options.cors as CorsOptions;
+      res.setHeader('access-control-allow-methods', 'POST');
+      res.setHeader(
+        'access-control-allow-headers',
+        ['content-type', 'content-encoding', 'authorization', ...cors.allowedHeaders].join(', '),
+      );
+      res.setHeader('access-control-max-age', String(cors.maxAgeSeconds));
+      res.writeHead(204).end();
+      return;
+    }
+    if (path !== TRACES_PATH) {
+      drain(req);
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`not found: OTLP/HTTP traces are at ${TRACES_PATH}\n`);
+      return;
+    }
+    if (req.method !== 'POST') {
+      drain(req);
+      res
+        .writeHead(405, { allow: 'POST', 'content-type': 'text/plain' })
+        .end('method not allowed: use POST\n');
+      return;
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const encoding: Encoding | undefined =
+      contentType === 'application/x-protobuf' || contentType === 'application/protobuf'
+        ? 'protobuf'
+        : contentType === 'application/json'
+          ? 'json'
+          : undefined;
+    if (!encoding) {
+      drain(req);
+      ingest.countRefusedRequest('http', 'unsupported_media_type');
+      this.reply(
+        res,
+        'json',
+        refusal(
+          'unsupported_media_type',
+          'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
+          `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
+        ),
+      );
+      return;
+    }
+    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+      drain(req);
+      ingest.countRefusedRequest('http', 'unauthenticated');
+      res.setHeader('www-authenticate', 'Bearer');
+      this.reply(
+        res,
+        encoding,
+        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
+      );
+      return;
+    }
+    const contentEncoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (contentEncoding !== 'gzip' && contentEncoding !== 'identity') {
+      drain(req);
+      ingest.countRefusedRequest('http', 'unsupported_media_type');
+      this.reply(
+        res,
+        encoding,
+        refusal(
+          'unsupported_media_type',
+          'SENTINEL_ERR_UNSUPPORTED_ENCODING',
+          `unsupported Content-Encoding "${contentEncoding}": expected gzip or identity`,
+        ),
+      );
+      return;
+    }
+    const limit = this.options.maxRequestBytes;
+    const declared = Number(req.headers['content-length']);
+    let body: Buffer | undefined;
+    if (Number.isFinite(declared) && declared > limit) body = undefined;
+    else body = await readBody(req, limit);
+    if (body === undefined) {
+      ingest.countRefusedRequest('http', 'too_large');
+      res.setHeader('connection', 'close');
+      this.reply(res, encoding, tooLarge(limit, contentEncoding === 'gzip' ? 'compressed' : ''));
+      req.resume();
+      return;
+    }
+    if (contentEncoding === 'gzip') {
+      try {
+        body = await gunzipLimited(body, limit);
+      } catch (err) {
+        const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        ingest.countRefusedRequest('http', tooBig ? 'too_large' : 'decode_error');
+        this.reply(
+          res,
+          encoding,
+          tooBig
+            ? tooLarge(limit, 'decompressed')
+            : refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `gzip: ${(err as Error).message}`),
+        );
+        return;
+      }
+    }
+    const bytes = body;
+    const result = await ingest.ingest('http', bytes.length, () =>
+      encoding === 'protobuf' ? decodeTraceRequest(bytes) : decodeTraceRequestJson(bytes),
+    );
+    this.reply(res, encoding, result);
+  }
+
+  private reply(res: ServerResponse, encoding: Encoding, result: IngestResult): void {
+    const contentType = encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json';
+    if (result.kind === 'accepted') {
+      const body =
+        encoding === 'protobuf'
+          ? encodeTraceResponse(result.partial)
+          : encodeTraceResponseJson(result.partial);
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    const status = httpStatusFor(result);
+    if (status === 429 || status === 503) res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+    const grpcCode = grpcCodeFor(result);
+    const body =
+      encoding === 'protobuf'
+        ? encodeRpcStatus(grpcCode, result.message)
+        : JSON.stringify({ code: grpcCode, message: result.message, errorCode: result.code });
+    res.writeHead(status, { 'content-type': contentType }).end(body);
+  }
+}
+
+function tooLarge(limit: number, which: string): Extract<IngestResult, { kind: 'refused' }> {
+  return refusal(
+    'too_large',
+    'SENTINEL_ERR_BODY_TOO_LARGE',
+    `request body${which ? ` (${which})` : ''} is over the limit of ${limit} bytes (receivers.otlp.max_request_bytes)`,
+  );
+}
+
+/** OTLP/HTTP's mapping: 400 for bad data, 413 too large, 415 media type, 429 and 503 retryable. */
+export function httpStatusFor(result: Extract<IngestResult, { kind: 'refused' }>): number {
+  switch (result.reason) {
+    case 'decode_error':
+    case 'invalid':
+      return 400;
+    case 'too_large':
+      return 413;
+    case 'unsupported_media_type':
+      return 415;
+    case 'unauthenticated':
+      return 401;
+    case 'memory_limit':
+      return 429;
+    case 'shutting_down':
+    case 'pipeline_error':
+      return 503;
+  }
+}
+
+/** The gRPC status code that stands for the same refusal. */
+export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>): number {
+  switch (result.reason) {
+    case 'decode_error':
+    case 'invalid':
+    case 'unsupported_media_type':
+      return GrpcCode.INVALID_ARGUMENT;
+    case 'too_large':
+    case 'memory_limit':
+      return GrpcCode.RESOURCE_EXHAUSTED;
+    case 'unauthenticated':
+      return GrpcCode.UNAUTHENTICATED;
+    case 'shutting_down':
+    case 'pipeline_error':
+      return GrpcCode.UNAVAILABLE;
+  }
+}
+
+/** Reads a body of at most `limit` bytes; undefined when it is larger (the rest is not buffered). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Gunzip with the output bounded, so a gzip bomb is refused before it is inflated. */
+function gunzipLimited(body: Buffer, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gunzip(body, { maxOutputLength: limit }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+function drain(req: IncomingMessage): void {
+  req.resume();
+}
+
+/** "https://*.example.com" or "*" to a RegExp over Origin values. */
+function originPattern(pattern: string): RegExp {
+  if (pattern === '*') return /^.*$/;
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
+  return new RegExp(`^${escaped}$`, 'i');
+}

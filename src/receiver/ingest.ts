@@ -1,0 +1,205 @@
+import { isSentinelError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { countSpans, rejectInvalidSpans } from '../otlp/index.js';
+import type { Rejection, TraceConsumer, TraceData } from '../otlp/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+
+/**
+ * Estimated heap bytes of the decoded model per byte of uncompressed OTLP protobuf. Measured by
+ * bench/receive.ts ("model heap per wire byte"); the memory budget counts in these estimated bytes.
+ */
+export const MODEL_BYTES_PER_WIRE_BYTE = 6;
+
+/** Seconds a refused client is asked to wait before retrying (Retry-After, gRPC RetryInfo). */
+export const RETRY_AFTER_SECONDS = 1;
+
+export type Transport = 'grpc' | 'http';
+
+/** Why spans were refused, as the `reason` label of `sentinel_receiver_refused_spans_total`. */
+export type RefusalReason =
+  | 'decode_error'
+  | 'invalid'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'memory_limit'
+  | 'shutting_down'
+  | 'unauthenticated'
+  | 'pipeline_error';
+
+/** The outcome of one Export call, mapped to a status by each transport. */
+export type IngestResult =
+  | { kind: 'accepted'; spans: number; partial: Rejection | undefined }
+  | { kind: 'refused'; reason: RefusalReason; code: ErrorCode; message: string; retryable: boolean };
+
+export interface IngestOptions {
+  readonly consumer: TraceConsumer;
+  readonly memoryLimitBytes: number;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/**
+ * The transport-independent half of the receivers: memory budget, decoding, validation, hand-off to the
+ * pipeline, and the metrics that count every accepted and refused span.
+ */
+export class Ingest {
+  private inflightBytes = 0;
+  private draining = false;
+  private readonly accepted;
+  private readonly refused;
+  private readonly requestBytes;
+  private readonly latency;
+  private readonly refusedRequests;
+
+  constructor(private readonly options: IngestOptions) {
+    const m = options.metrics;
+    this.accepted = m.counter('receiver_accepted_spans_total', 'Spans accepted by the receivers.', [
+      'transport',
+    ]);
+    this.refused = m.counter('receiver_refused_spans_total', 'Spans refused by the receivers, by reason.', [
+      'transport',
+      'reason',
+    ]);
+    this.requestBytes = m.histogram(
+      'receiver_request_bytes',
+      'Uncompressed size of OTLP export requests.',
+      ['transport'],
+      [1024, 16384, 65536, 262144, 1048576, 4194304, 16777216],
+    );
+    this.latency = m.histogram(
+      'receiver_request_duration_seconds',
+      'Time from a request fully read to its answer.',
+      ['transport'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+    this.refusedRequests = m.counter(
+      'receiver_refused_requests_total',
+      'Export requests refused, by reason (also those whose spans could not be counted).',
+      ['transport', 'reason'],
+    );
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect with the gauge as `this`
+    const self = this;
+    m.gauge(
+      'receiver_memory_used_bytes',
+      'Estimated bytes held by the receivers and the pipeline.',
+      [],
+      function () {
+        this.set(self.usedBytes());
+      },
+    );
+    m.gauge('receiver_memory_limit_bytes', 'The memory budget (memory_limit_mib).').set(
+      options.memoryLimitBytes,
+    );
+  }
+
+  /** Stops accepting: every later request is refused as retryable (another replica or a restart takes it). */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Bytes in flight plus what the pipeline holds: the figure the memory budget bounds. */
+  usedBytes(): number {
+    return this.inflightBytes + this.options.consumer.bufferedBytes();
+  }
+
+  /** Counts a refusal decided by a transport before decoding (size limits, media types, auth). */
+  countRefusedRequest(transport: Transport, reason: RefusalReason): void {
+    this.refusedRequests.inc({ transport, reason });
+  }
+
+  /**
+   * Decodes and hands one request's spans to the pipeline. `wireBytes` is the uncompressed body size.
+   * Never throws: every failure is a refusal with a reason.
+   */
+  async ingest(transport: Transport, wireBytes: number, decode: () => TraceData): Promise<IngestResult> {
+    const started = performance.now();
+    this.requestBytes.observe({ transport }, wireBytes);
+    try {
+      return await this.ingestInner(transport, wireBytes, decode);
+    } finally {
+      this.latency.observe({ transport }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async ingestInner(
+    transport: Transport,
+    wireBytes: number,
+    decode: () => TraceData,
+  ): Promise<IngestResult> {
+    let data: TraceData;
+    try {
+      data = decode();
+    } catch (err) {
+      const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_OTLP_DECODE';
+      const reason: RefusalReason = code === 'SENTINEL_ERR_OTLP_INVALID' ? 'invalid' : 'decode_error';
+      // The spans of an undecodable body cannot be counted; the request is.
+      this.refusedRequests.inc({ transport, reason });
+      this.options.logger.debug({ transport, err: (err as Error).message }, 'refused an undecodable request');
+      return { kind: 'refused', reason, code, message: (err as Error).message, retryable: false };
+    }
+    const partial = rejectInvalidSpans(data);
+    if (partial.rejectedSpans > 0) this.refused.inc({ transport, reason: 'invalid' }, partial.rejectedSpans);
+    const spanCount = countSpans(data);
+    if (spanCount === 0)
+      return { kind: 'accepted', spans: 0, partial: partial.rejectedSpans ? partial : undefined };
+
+    if (this.draining) {
+      this.refused.inc({ transport, reason: 'shutting_down' }, spanCount);
+      this.refusedRequests.inc({ transport, reason: 'shutting_down' });
+      return {
+        kind: 'refused',
+        reason: 'shutting_down',
+        code: 'SENTINEL_ERR_SHUTTING_DOWN',
+        message: 'the receiver is shutting down; retry against another instance',
+        retryable: true,
+      };
+    }
+    const bytes = wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
+    if (this.usedBytes() + bytes > this.options.memoryLimitBytes) {
+      this.refused.inc({ transport, reason: 'memory_limit' }, spanCount);
+      this.refusedRequests.inc({ transport, reason: 'memory_limit' });
+      return {
+        kind: 'refused',
+        reason: 'memory_limit',
+        code: 'SENTINEL_ERR_MEMORY_LIMIT',
+        message: `memory limit of ${Math.round(this.options.memoryLimitBytes / 1048576)} MiB reached; retry later`,
+        retryable: true,
+      };
+    }
+    this.inflightBytes += bytes;
+    try {
+      await this.options.consumer.consume({ data, spanCount, bytes });
+    } catch (err) {
+      const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_EXPORT_FAILED';
+      const reason: RefusalReason =
+        code === 'SENTINEL_ERR_MEMORY_LIMIT'
+          ? 'memory_limit'
+          : code === 'SENTINEL_ERR_SHUTTING_DOWN'
+            ? 'shutting_down'
+            : 'pipeline_error';
+      this.refused.inc({ transport, reason }, spanCount);
+      this.refusedRequests.inc({ transport, reason });
+      if (reason === 'pipeline_error')
+        this.options.logger.warn({ err, transport }, 'the pipeline refused a request');
+      return { kind: 'refused', reason, code, message: (err as Error).message, retryable: true };
+    } finally {
+      this.inflightBytes -= bytes;
+    }
+    this.accepted.inc({ transport }, spanCount);
+    return { kind: 'accepted', spans: spanCount, partial: partial.rejectedSpans ? partial : undefined };
+  }
+}
+
+/** A refusal before decoding, as an IngestResult. */
+export function refusal(
+  reason: RefusalReason,
+  code: ErrorCode,
+  message: string,
+  retryable = false,
+): Extract<IngestResult, { kind: 'refused' }> {
+  return { kind: 'refused', reason, code, message, retryable };
+}

@@ -1,0 +1,66 @@
+import type { TraceConsumer } from '../otlp/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import { GrpcReceiver } from './grpc-receiver.js';
+import { HttpReceiver, type CorsOptions } from './http-receiver.js';
+import { Ingest } from './ingest.js';
+import type { ReceiverTls } from './tls.js';
+
+export interface OtlpReceiversOptions {
+  readonly grpcEndpoint: string;
+  readonly httpEndpoint: string;
+  readonly maxRequestBytes: number;
+  /** The in-flight memory budget (memory_limit_mib): over it, clients are told to retry. */
+  readonly memoryLimitBytes: number;
+  readonly consumer: TraceConsumer;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly cors?: CorsOptions | undefined;
+  readonly tls?: ReceiverTls | undefined;
+  /** Called with the Authorization header (or gRPC metadata); false refuses with 401 / UNAUTHENTICATED. */
+  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+}
+
+/** Both OTLP receivers over one pipeline, one memory budget and one set of metrics. */
+export class OtlpReceivers {
+  readonly ingest: Ingest;
+  private readonly grpc: GrpcReceiver;
+  private readonly http: HttpReceiver;
+  private listening = false;
+
+  constructor(options: OtlpReceiversOptions) {
+    this.ingest = new Ingest({
+      consumer: options.consumer,
+      memoryLimitBytes: options.memoryLimitBytes,
+      metrics: options.metrics,
+      logger: options.logger,
+    });
+    const common = {
+      maxRequestBytes: options.maxRequestBytes,
+      ingest: this.ingest,
+      logger: options.logger,
+      tls: options.tls,
+      authorize: options.authorize,
+    };
+    this.grpc = new GrpcReceiver({ ...common, endpoint: options.grpcEndpoint });
+    this.http = new HttpReceiver({ ...common, endpoint: options.httpEndpoint, cors: options.cors });
+  }
+
+  /** Listens on both endpoints; resolves with the bound ports (useful with port 0). */
+  async start(): Promise<{ grpcPort: number; httpPort: number }> {
+    const [grpcPort, httpPort] = await Promise.all([this.grpc.start(), this.http.start()]);
+    this.listening = true;
+    return { grpcPort, httpPort };
+  }
+
+  /** True once both receivers listen and until draining starts. */
+  get ready(): boolean {
+    return this.listening && !this.ingest.isDraining;
+  }
+
+  /** Refuses new data from now on, stops listening, and waits for requests being handled. */
+  async stop(): Promise<void> {
+    this.ingest.startDraining();
+    this.listening = false;
+    await Promise.all([this.grpc.stop(), this.http.stop()]);
+  }
+}
