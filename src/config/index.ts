@@ -1,5 +1,7 @@
 export { agentConfigSchema } from './agent-config.js';
 export type { AgentConfig, ExporterConfig } from './agent-config.js';
+export { injectorConfigSchema } from './injector.js';
+export type { InjectorConfig } from './injector.js';
 export { applyEnvOverrides, loadConfig, validateConfig } from './load-config.js';
 export type { ConfigSources } from './load-config.js';
 export { duration, endpoint, size } from './schema-types.js';

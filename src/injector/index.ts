@@ -1,0 +1,30 @@
+export { admissionResponse, MalformedReviewError, parseAdmissionReview } from './admission-review.js';
+export type { AdmissionOutcome, AdmissionRequest } from './admission-review.js';
+export { CertificateReloader } from './certificate-reloader.js';
+export type { CertificateReloaderOptions } from './certificate-reloader.js';
+export { decideInjection } from './injection-policy.js';
+export type { InjectionContext, InjectionDecision, SkipReason } from './injection-policy.js';
+export { mutate } from './mutate.js';
+export type { MutateOptions, MutateResult } from './mutate.js';
+export {
+  AGENT_CONTAINER_NAME,
+  AGENT_PATHS,
+  AGENT_PORTS,
+  ANNOTATION_CONFIG_MAP,
+  ANNOTATION_INJECT,
+  ANNOTATION_NATIVE_SIDECAR,
+  ANNOTATION_RESOURCES,
+  ANNOTATION_SKIP_REASON,
+  ANNOTATION_STATUS,
+  ANNOTATION_VERSION,
+  NAMESPACE_LABEL_INJECT,
+  VOLUME_NAMES,
+} from './names.js';
+export { agentContainer, buildInjectionPatch, buildSkipPatch, pointerSegment } from './pod-patch.js';
+export type { AgentSettings, JsonPatchOperation, ResourceList } from './pod-patch.js';
+export { readPod, UnparsablePodError } from './pod-view.js';
+export type { ContainerView, PodView } from './pod-view.js';
+export { DEFAULT_AGENT_IMAGE, mutateOptionsFrom, runInjector, startInjector } from './run-injector.js';
+export type { RunningInjector } from './run-injector.js';
+export { WebhookServer } from './webhook-server.js';
+export type { WebhookServerOptions } from './webhook-server.js';

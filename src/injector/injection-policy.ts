@@ -1,0 +1,93 @@
+/**
+ * Who gets the agent (issue 7 "Who gets the agent"). A pure function of the pod, its namespace and how the
+ * request reached us, so that every rule is tested without a server.
+ */
+import {
+  AGENT_CONTAINER_NAME,
+  AGENT_PORTS,
+  ANNOTATION_INJECT,
+  ANNOTATION_NATIVE_SIDECAR,
+  ANNOTATION_STATUS,
+} from './names.js';
+import type { PodView } from './pod-view.js';
+
+/** Why a pod gets no agent; also the `reason` label of `sentinel_injector_skipped_total`. */
+export type SkipReason =
+  'excluded-namespace' | 'opted-out' | 'not-opted-in' | 'already-injected' | 'host-network' | 'port-conflict';
+
+export type InjectionDecision =
+  | { readonly kind: 'inject'; readonly nativeSidecar: boolean; readonly warnings: readonly string[] }
+  | {
+      readonly kind: 'skip';
+      readonly reason: SkipReason;
+      /** Set for pods that asked for the agent but cannot take it: written to the pod's annotations. */
+      readonly message?: string;
+      readonly warnings: readonly string[];
+    };
+
+export interface InjectionContext {
+  /** Namespace of the request (`request.namespace`, falling back to the pod's). */
+  readonly namespace: string | undefined;
+  /** True when the request came through the webhook whose namespaceSelector matches `sentinel.dev/inject=enabled`. */
+  readonly namespaceOptIn: boolean;
+  /** kube-system, the injector's own namespace and any configured ones. */
+  readonly excludedNamespaces: ReadonlySet<string>;
+  /** The injector's default (`agent.native_sidecar`). */
+  readonly nativeSidecar: boolean;
+}
+
+/** Decides whether and how `pod` gets the agent. */
+export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionDecision {
+  const warnings: string[] = [];
+  const annotations = pod.annotations ?? {};
+  const namespace = ctx.namespace ?? pod.namespace;
+  if (namespace !== undefined && ctx.excludedNamespaces.has(namespace)) {
+    return { kind: 'skip', reason: 'excluded-namespace', warnings };
+  }
+  const podChoice = readBoolean(annotations, ANNOTATION_INJECT, warnings);
+  // The pod's own "false" always wins over its namespace's label.
+  if (podChoice === false) return { kind: 'skip', reason: 'opted-out', warnings };
+  if (podChoice !== true && !ctx.namespaceOptIn) return { kind: 'skip', reason: 'not-opted-in', warnings };
+  const all = [...pod.containers, ...(pod.initContainers ?? [])];
+  // A re-invocation (reinvocationPolicy: IfNeeded) or a pod created from an injected pod's spec adds nothing.
+  if (all.some((c) => c.name === AGENT_CONTAINER_NAME) || annotations[ANNOTATION_STATUS] === 'injected') {
+    return { kind: 'skip', reason: 'already-injected', warnings };
+  }
+  if (pod.hostNetwork) {
+    return {
+      kind: 'skip',
+      reason: 'host-network',
+      message: `hostNetwork: true shares the node's ports; the agent's ports ${AGENT_PORTS.grpc}, ${AGENT_PORTS.http} and ${AGENT_PORTS.admin} would clash between pods`,
+      warnings,
+    };
+  }
+  const agentPorts: number[] = Object.values(AGENT_PORTS);
+  const clash = all.find((c) => c.ports.some((p) => agentPorts.includes(p)));
+  if (clash) {
+    const port = clash.ports.find((p) => agentPorts.includes(p));
+    return {
+      kind: 'skip',
+      reason: 'port-conflict',
+      message: `container ${JSON.stringify(clash.name)} already uses port ${port}, which the agent needs`,
+      warnings,
+    };
+  }
+  const native = readBoolean(annotations, ANNOTATION_NATIVE_SIDECAR, warnings) ?? ctx.nativeSidecar;
+  return { kind: 'inject', nativeSidecar: native, warnings };
+}
+
+function readBoolean(
+  annotations: Readonly<Record<string, string>>,
+  key: string,
+  warnings: string[],
+): boolean | undefined {
+  const value = annotations[key];
+  if (value === undefined) return undefined;
+  const normalised = value.trim().toLowerCase();
+  if (normalised === 'true') return true;
+  if (normalised === 'false') return false;
+  warnings.push(
+    `sentinel: annotation ${key} should be "true" or "false", got ${JSON.stringify(value)}; ignored`,
+  );
+  return undefined;
+}

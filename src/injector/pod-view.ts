@@ -1,0 +1,110 @@
+/**
+ * The parts of a Pod the injector reads, checked once so the rest of the code can trust them.
+ * Anything else in the object is passed through untouched: the patch only adds.
+ */
+import { isRecord } from './admission-review.js';
+
+export interface EnvVarView {
+  readonly name: string;
+  /** undefined when the value comes from `valueFrom`. */
+  readonly value: string | undefined;
+}
+
+export interface ContainerView {
+  readonly name: string;
+  /** undefined: the container has no `env` list yet (the patch must create it). */
+  readonly env: readonly EnvVarView[] | undefined;
+  readonly ports: readonly number[];
+}
+
+export interface PodView {
+  readonly namespace: string | undefined;
+  /** undefined: no `metadata.annotations` yet. */
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+  readonly containers: readonly ContainerView[];
+  /** undefined: no `spec.initContainers` yet. */
+  readonly initContainers: readonly ContainerView[] | undefined;
+  readonly volumeNames: readonly string[] | undefined;
+  readonly hostNetwork: boolean;
+}
+
+/** A pod object that does not have the shape of a Pod; the request is allowed unchanged with a warning. */
+export class UnparsablePodError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnparsablePodError';
+  }
+}
+
+/** Reads the fields the injector needs; throws UnparsablePodError naming the first field that is wrong. */
+export function readPod(object: unknown): PodView {
+  if (!isRecord(object)) throw new UnparsablePodError('expected request.object to be a Pod object');
+  const metadata = object['metadata'] ?? {};
+  if (!isRecord(metadata)) throw new UnparsablePodError('expected metadata to be an object');
+  const spec = object['spec'];
+  if (!isRecord(spec)) throw new UnparsablePodError('expected spec to be an object');
+  const rawAnnotations = metadata['annotations'];
+  let annotations: Record<string, string> | undefined;
+  if (rawAnnotations !== undefined && rawAnnotations !== null) {
+    if (!isRecord(rawAnnotations))
+      throw new UnparsablePodError('expected metadata.annotations to be a map of strings');
+    annotations = {};
+    for (const [k, v] of Object.entries(rawAnnotations)) {
+      if (typeof v !== 'string')
+        throw new UnparsablePodError(`expected annotation ${JSON.stringify(k)} to be a string`);
+      annotations[k] = v;
+    }
+  }
+  const containers = readContainers(spec['containers'], 'spec.containers');
+  if (!containers || containers.length === 0) {
+    throw new UnparsablePodError('expected spec.containers to be a non-empty list');
+  }
+  const rawVolumes = spec['volumes'];
+  let volumeNames: string[] | undefined;
+  if (rawVolumes !== undefined && rawVolumes !== null) {
+    if (!Array.isArray(rawVolumes)) throw new UnparsablePodError('expected spec.volumes to be a list');
+    volumeNames = rawVolumes.map((v: unknown, i) => {
+      if (!isRecord(v) || typeof v['name'] !== 'string') {
+        throw new UnparsablePodError(`expected spec.volumes[${i}].name to be a string`);
+      }
+      return v['name'];
+    });
+  }
+  const namespace = metadata['namespace'];
+  return {
+    namespace: typeof namespace === 'string' && namespace !== '' ? namespace : undefined,
+    annotations,
+    containers,
+    initContainers: readContainers(spec['initContainers'], 'spec.initContainers'),
+    volumeNames,
+    hostNetwork: spec['hostNetwork'] === true,
+  };
+}
+
+function readContainers(value: unknown, where: string): ContainerView[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new UnparsablePodError(`expected ${where} to be a list`);
+  return value.map((c: unknown, i) => {
+    if (!isRecord(c) || typeof c['name'] !== 'string') {
+      throw new UnparsablePodError(`expected ${where}[${i}].name to be a string`);
+    }
+    const rawEnv = c['env'];
+    let env: EnvVarView[] | undefined;
+    if (rawEnv !== undefined && rawEnv !== null) {
+      if (!Array.isArray(rawEnv)) throw new UnparsablePodError(`expected ${where}[${i}].env to be a list`);
+      env = rawEnv.map((e: unknown, j) => {
+        if (!isRecord(e) || typeof e['name'] !== 'string') {
+          throw new UnparsablePodError(`expected ${where}[${i}].env[${j}].name to be a string`);
+        }
+        return { name: e['name'], value: typeof e['value'] === 'string' ? e['value'] : undefined };
+      });
+    }
+    const ports: number[] = [];
+    if (Array.isArray(c['ports'])) {
+      for (const p of c['ports'] as unknown[]) {
+        if (isRecord(p) && typeof p['containerPort'] === 'number') ports.push(p['containerPort']);
+      }
+    }
+    return { name: c['name'], env, ports };
+  });
+}

@@ -1,0 +1,517 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import fjp from 'fast-json-patch';
+import { Pod } from 'kubernetes-models/v1/Pod';
+import { parse as parseYaml } from 'yaml';
+import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
+import {
+  AGENT_CONTAINER_NAME,
+  ANNOTATION_SKIP_REASON,
+  ANNOTATION_STATUS,
+  startInjector,
+  type JsonPatchOperation,
+  type RunningInjector,
+} from '../src/injector/index.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { SENTINEL_VERSION } from '../src/version.js';
+import { makeCertificate, type TestCertificate } from './fixtures/injector/tls.js';
+
+const FIXTURES = new URL('./fixtures/injector/', import.meta.url);
+
+interface Fixture {
+  file: string;
+  description: string;
+  path: string;
+  namespace: string;
+  expect: 'injected' | 'unchanged' | 'skipped';
+  pod: Record<string, unknown>;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  fingerprint: string;
+}
+
+type AnyRecord = Record<string, unknown>;
+type Container = AnyRecord & { name: string; env?: { name: string; value?: string }[] };
+
+const fixtures: Fixture[] = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .map((file) => ({
+    file,
+    ...(parseYaml(readFileSync(new URL(file, FIXTURES), 'utf8')) as Omit<Fixture, 'file'>),
+  }));
+
+let cert: TestCertificate;
+let injector: RunningInjector;
+let metrics: Metrics;
+let uidCounter = 0;
+
+function post(path: string, body: string, ca: Buffer = cert.cert): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: injector.webhookPort,
+        path,
+        method: 'POST',
+        ca,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            fingerprint: (res.socket as TLSSocket).getPeerCertificate().fingerprint256,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function get(path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: injector.webhookPort, path, ca: cert.cert, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          fingerprint: '',
+        }),
+      );
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function review(pod: unknown, namespace: string, extra: AnyRecord = {}): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `uid-${++uidCounter}`,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: pod,
+      dryRun: false,
+      ...extra,
+    },
+  });
+}
+
+interface ReviewResponse {
+  uid: string;
+  allowed: boolean;
+  patchType?: string;
+  patch?: string;
+  warnings?: string[];
+}
+
+async function admit(pod: unknown, namespace: string, path = '/mutate'): Promise<ReviewResponse> {
+  const body = review(pod, namespace);
+  const reply = await post(path, body);
+  assert.equal(reply.status, 200, reply.body);
+  const doc = JSON.parse(reply.body) as { apiVersion: string; kind: string; response: ReviewResponse };
+  assert.equal(doc.apiVersion, 'admission.k8s.io/v1');
+  assert.equal(doc.kind, 'AdmissionReview');
+  assert.equal(doc.response.uid, (JSON.parse(body) as { request: { uid: string } }).request.uid);
+  assert.equal(doc.response.allowed, true);
+  return doc.response;
+}
+
+function decodePatch(response: ReviewResponse): JsonPatchOperation[] {
+  if (response.patch === undefined) return [];
+  assert.equal(response.patchType, 'JSONPatch');
+  return JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as JsonPatchOperation[];
+}
+
+/** Applies the patch with an independent JSON Patch library, then validates against the Kubernetes schema. */
+function applyAndValidate(pod: AnyRecord, patch: JsonPatchOperation[]): AnyRecord {
+  const patched = fjp.applyPatch(structuredClone(pod), patch as fjp.Operation[], true, false).newDocument;
+  new Pod(patched as never).validate();
+  return patched;
+}
+
+function spec(pod: AnyRecord): {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: AnyRecord[];
+} {
+  return pod['spec'] as never;
+}
+
+function agentsIn(pod: AnyRecord): Container[] {
+  const s = spec(pod);
+  return [...s.containers, ...(s.initContainers ?? [])].filter((c) => c.name === AGENT_CONTAINER_NAME);
+}
+
+function annotationsOf(pod: AnyRecord): Record<string, string> {
+  return ((pod['metadata'] as AnyRecord)['annotations'] ?? {}) as Record<string, string>;
+}
+
+before(async () => {
+  cert = makeCertificate('sentinel-injector.test');
+  metrics = new Metrics();
+  const config = validateConfig(
+    injectorConfigSchema,
+    {
+      listen: '127.0.0.1:0',
+      admin: { endpoint: '127.0.0.1:0' },
+      tls: { cert_file: cert.certFile, key_file: cert.keyFile },
+      namespace: 'sentinel',
+      max_request_bytes: '256KiB',
+      agent: { image: 'ghcr.io/sentinel/sentinel:test', token_secret: 'sentinel-agent-token' },
+    },
+    'test',
+  );
+  injector = await startInjector(config, { logger: silentLogger(), metrics, env: {} });
+});
+
+after(async () => {
+  await injector?.close(2000);
+  if (cert) rmSync(cert.dir, { recursive: true, force: true });
+});
+
+void describe('pod shapes over real HTTPS', () => {
+  void test('the fixtures cover at least ten pod shapes', () => {
+    assert.ok(fixtures.length >= 10, `only ${fixtures.length} fixtures`);
+    for (const f of fixtures) new Pod(f.pod as never).validate();
+  });
+
+  for (const f of fixtures) {
+    void test(`${f.description} (${f.file})`, async () => {
+      const response = await admit(f.pod, f.namespace, f.path);
+      const patch = decodePatch(response);
+      const patched = applyAndValidate(f.pod, patch);
+      const agents = agentsIn(patched);
+      if (f.expect === 'unchanged') {
+        assert.deepEqual(patch, [], 'no change expected');
+        assert.equal(agentsIn(f.pod).length, agents.length);
+        return;
+      }
+      if (f.expect === 'skipped') {
+        assert.equal(agents.length, 0);
+        assert.equal(annotationsOf(patched)[ANNOTATION_STATUS], 'skipped');
+        assert.ok(annotationsOf(patched)[ANNOTATION_SKIP_REASON], 'the reason is written to an annotation');
+        assert.ok(response.warnings?.some((w) => w.includes('not injected')));
+        // Only annotations change: nothing under spec.
+        assert.ok(patch.every((op) => op.path.startsWith('/metadata/annotations')));
+        return;
+      }
+      assert.equal(agents.length, 1, 'exactly one agent');
+      assert.equal(annotationsOf(patched)[ANNOTATION_STATUS], 'injected');
+      assert.equal(annotationsOf(patched)['sentinel.dev/injector-version'], SENTINEL_VERSION);
+      // Whatever the pod had is still there, unchanged and in place.
+      const before = spec(f.pod);
+      const now = spec(patched);
+      for (const [i, c] of before.containers.entries()) {
+        const { env: _oldEnv, ...rest } = c;
+        const { env: _newEnv, ...restNow } = now.containers[i] as Container;
+        assert.deepEqual(restNow, rest);
+      }
+      for (const v of before.volumes ?? []) assert.ok(now.volumes?.some((w) => w['name'] === v['name']));
+      for (const c of before.initContainers ?? [])
+        assert.ok(now.initContainers?.some((d) => d.name === c.name));
+      // Every name stays unique (the API server would reject duplicates).
+      const volumeNames = (now.volumes ?? []).map((v) => v['name']);
+      assert.equal(new Set(volumeNames).size, volumeNames.length);
+      for (const c of [...now.containers, ...(now.initContainers ?? [])]) {
+        const names = (c.env ?? []).map((e) => e.name);
+        assert.equal(new Set(names).size, names.length, `duplicate env in ${c.name}`);
+      }
+      for (const c of now.containers.filter((x) => x.name !== AGENT_CONTAINER_NAME)) {
+        const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
+        assert.ok(env.has('OTEL_EXPORTER_OTLP_ENDPOINT'), `${c.name} has an OTLP endpoint`);
+      }
+    });
+  }
+});
+
+void describe('what the patch puts into the pod', () => {
+  const byFile = (name: string) => fixtures.find((f) => f.file.startsWith(name)) as Fixture;
+
+  void test('the agent is the first init container with restartPolicy Always (a native sidecar)', async () => {
+    const f = byFile('03-');
+    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const init = spec(patched).initContainers ?? [];
+    assert.deepEqual(
+      init.map((c) => c.name),
+      [AGENT_CONTAINER_NAME, 'wait-for-db', 'migrate'],
+    );
+    assert.equal(init[0]?.['restartPolicy'], 'Always');
+    assert.ok(init[0]?.['startupProbe'], 'the app waits for the agent to be ready');
+  });
+
+  void test('the agent is wired as the enrichment expects: Downward API env and volume, config, queue, probes', async () => {
+    const f = byFile('05-');
+    const response = await admit(f.pod, f.namespace, '/mutate/namespace');
+    const patched = applyAndValidate(f.pod, decodePatch(response));
+    const agent = agentsIn(patched)[0] as AnyRecord;
+    assert.deepEqual(agent['command'], ['sentinel', 'agent', '--config', '/etc/sentinel/agent.yaml']);
+    assert.equal(agent['image'], 'ghcr.io/sentinel/sentinel:test');
+    const env = agent['env'] as { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[];
+    assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.valueFrom.fieldRef.fieldPath])), {
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      POD_UID: 'metadata.uid',
+      NODE_NAME: 'spec.nodeName',
+      POD_IP: 'status.podIP',
+    });
+    const volumes = new Map((spec(patched).volumes ?? []).map((v) => [v['name'] as string, v]));
+    const mounts = new Map(
+      (agent['volumeMounts'] as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]),
+    );
+    const podinfo = volumes.get(mounts.get('/etc/podinfo') as string) as {
+      downwardAPI: { items: { path: string; fieldRef: { fieldPath: string } }[] };
+    };
+    assert.deepEqual(
+      podinfo.downwardAPI.items.map((i) => [i.path, i.fieldRef.fieldPath]),
+      [
+        ['labels', 'metadata.labels'],
+        ['annotations', 'metadata.annotations'],
+      ],
+    );
+    assert.deepEqual(volumes.get(mounts.get('/etc/sentinel') as string)?.['configMap'], {
+      name: 'sentinel-agent',
+    });
+    assert.ok((volumes.get(mounts.get('/var/lib/sentinel') as string) as AnyRecord)['emptyDir']);
+    assert.deepEqual(volumes.get(mounts.get('/var/run/sentinel') as string)?.['secret'], {
+      secretName: 'sentinel-agent-token',
+      optional: true,
+    });
+    assert.deepEqual(agent['readinessProbe'] && (agent['readinessProbe'] as AnyRecord)['httpGet'], {
+      path: '/readyz',
+      port: 8888,
+    });
+    assert.deepEqual((agent['livenessProbe'] as AnyRecord)['httpGet'], { path: '/healthz', port: 8888 });
+    assert.equal(agent['lifecycle'], undefined, 'no preStop: the agent drains on SIGTERM');
+    assert.deepEqual(agent['securityContext'], {
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepEqual(agent['resources'], {
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { memory: '256Mi' },
+    });
+    const app = spec(patched).containers[0] as Container;
+    assert.deepEqual(app.env, [
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4317' },
+      { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' },
+    ]);
+  });
+
+  void test('containers that set their own OTLP endpoint or protocol keep them', async () => {
+    const f = byFile('04-');
+    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const [api, worker] = spec(patched).containers as [Container, Container];
+    assert.deepEqual(
+      api.env,
+      (spec(f.pod).containers[0] as Container).env,
+      'an app with its own endpoint is untouched',
+    );
+    assert.deepEqual(worker.env, [
+      { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4318' },
+    ]);
+  });
+
+  void test('annotations choose a regular container, another ConfigMap and other resources', async () => {
+    const f = byFile('12-');
+    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const s = spec(patched);
+    assert.equal(s.initContainers, undefined);
+    const agent = s.containers.at(-1) as AnyRecord;
+    assert.equal(agent['name'], AGENT_CONTAINER_NAME);
+    assert.equal(agent['restartPolicy'], undefined);
+    assert.deepEqual(agent['resources'], {
+      requests: { cpu: '100m', memory: '64Mi' },
+      limits: { memory: '512Mi' },
+    });
+    assert.deepEqual(s.volumes?.find((v) => v['name'] === 'sentinel-config')?.['configMap'], {
+      name: 'legacy-agent',
+    });
+  });
+
+  void test('a bad resource annotation is ignored with a warning, and the agent is still injected', async () => {
+    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
+    (pod['metadata'] as AnyRecord)['annotations'] = {
+      'sidecar.sentinel.dev/inject': 'true',
+      'sidecar.sentinel.dev/memory-limit': 'lots',
+    };
+    const response = await admit(pod, 'demo');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    assert.equal(agentsIn(patched).length, 1);
+    assert.ok(response.warnings?.some((w) => w.includes('memory-limit')));
+  });
+
+  void test('a re-invocation of an injected pod adds nothing', async () => {
+    for (const f of fixtures.filter((x) => x.expect !== 'unchanged')) {
+      const once = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace, f.path)));
+      const again = decodePatch(await admit(once, f.namespace, f.path));
+      assert.deepEqual(again, [], `${f.file} changed on re-invocation`);
+    }
+  });
+});
+
+void describe('failure modes', () => {
+  void test('a body that is not JSON gets HTTP 400 with a message', async () => {
+    const reply = await post('/mutate', '{not json');
+    assert.equal(reply.status, 400);
+    const body = JSON.parse(reply.body) as { code: string; message: string };
+    assert.equal(body.code, 'SENTINEL_ERR_ADMISSION_INVALID');
+    assert.match(body.message, /invalid JSON/);
+  });
+
+  void test('JSON that is not an AdmissionReview gets HTTP 400 naming what was expected', async () => {
+    const wrongKind = await post('/mutate', JSON.stringify({ apiVersion: 'v1', kind: 'Pod' }));
+    assert.equal(wrongKind.status, 400);
+    assert.match(wrongKind.body, /admission\.k8s\.io\/v1/);
+    const noUid = await post(
+      '/mutate',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }),
+    );
+    assert.equal(noUid.status, 400);
+    assert.match(noUid.body, /request\.uid/);
+    assert.ok((await metrics.value('injector_errors_total', { reason: 'malformed_review' })) >= 2);
+  });
+
+  void test('a pod it cannot parse is allowed unchanged with a warning', async () => {
+    const response = await admit({ metadata: { name: 'odd' }, spec: { containers: 'app' } }, 'shop');
+    assert.equal(response.patch, undefined);
+    assert.ok(response.warnings?.[0]?.includes('spec.containers'));
+    assert.ok((await metrics.value('injector_errors_total', { reason: 'unparsable_pod' })) >= 1);
+  });
+
+  void test('a body over max_request_bytes gets HTTP 413', async () => {
+    const big = review(
+      { metadata: { annotations: { x: 'y'.repeat(300 * 1024) } }, spec: { containers: [] } },
+      'shop',
+    );
+    const reply = await post('/mutate', big);
+    assert.equal(reply.status, 413);
+    assert.match(reply.body, /max_request_bytes/);
+  });
+
+  void test('requests for other kinds, sub-resources or operations pass untouched', async () => {
+    const pod = fixtures[0]?.pod;
+    const body = review(pod, 'shop', { operation: 'UPDATE' });
+    const reply = JSON.parse((await post('/mutate', body)).body) as { response: ReviewResponse };
+    assert.equal(reply.response.patch, undefined);
+    const other = review({ metadata: {} }, 'shop', {
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+    });
+    const reply2 = JSON.parse((await post('/mutate', other)).body) as { response: ReviewResponse };
+    assert.deepEqual(reply2.response, { uid: `uid-${uidCounter}`, allowed: true });
+  });
+
+  void test('GET on /mutate is refused with 405', async () => {
+    assert.equal((await get('/mutate')).status, 405);
+  });
+});
+
+void describe('the server', () => {
+  void test('answers health, readiness and metrics on the TLS port', async () => {
+    assert.equal((await get('/healthz')).status, 200);
+    assert.equal((await get('/readyz')).status, 200);
+    const m = await get('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.body, /sentinel_injector_requests_total\{result="injected"\} \d+/);
+    assert.match(m.body, /sentinel_injector_skipped_total\{reason="excluded-namespace"\} \d+/);
+  });
+
+  void test('serves a new certificate once the files change, without a restart', async () => {
+    const before = await post('/mutate', '{}');
+    const next = makeCertificate('sentinel-injector.rotated');
+    try {
+      // The kubelet swaps a ..data symlink; copying over the files is the same change seen from here.
+      copyFileSync(next.keyFile, cert.keyFile);
+      copyFileSync(next.certFile, cert.certFile);
+      assert.equal(await injector.webhook.reloadCertificate(), true);
+      const afterReload = await post('/mutate', '{}', next.cert);
+      assert.notEqual(afterReload.fingerprint, before.fingerprint);
+      assert.equal(afterReload.status, 400);
+      assert.ok((await metrics.value('injector_certificate_reloads_total')) >= 1);
+      // A broken pair keeps the last good one.
+      writeFileSync(cert.certFile, 'not a certificate');
+      assert.equal(await injector.webhook.reloadCertificate(), false);
+      assert.equal((await post('/mutate', '{}', next.cert)).fingerprint, afterReload.fingerprint);
+      cert = { ...cert, cert: next.cert };
+    } finally {
+      rmSync(next.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+void describe('sentinel injector (the command)', () => {
+  void test('starts from a config file and exits 0 on SIGTERM', async () => {
+    const tls = makeCertificate('sentinel-injector.cli');
+    const file = join(tls.dir, 'injector.yaml');
+    writeFileSync(
+      file,
+      `listen: 127.0.0.1:0\nadmin: { endpoint: "127.0.0.1:0" }\ntls: { cert_file: ${tls.certFile}, key_file: ${tls.keyFile} }\n`,
+    );
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'injector', '--config', file], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('injector listening')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
+      });
+      child.removeAllListeners('exit');
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', (c) => resolve(c));
+        child.kill('SIGTERM');
+      });
+      assert.equal(code, 0);
+    } finally {
+      rmSync(tls.dir, { recursive: true, force: true });
+    }
+  });
+
+  void test('refuses to start, naming the files, when the certificate cannot be read', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'injector'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        SENTINEL_TLS__CERT_FILE: '/nonexistent/tls.crt',
+        SENTINEL_LISTEN: '127.0.0.1:0',
+      },
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 1);
+    assert.match(err, /SENTINEL_ERR_TLS_LOAD: .*\/nonexistent\/tls\.crt/);
+  });
+});
