@@ -4,3 +4,26 @@ export { LocalObjectStore } from './local-object-store.js';
 export { S3ObjectStore } from './s3-object-store.js';
 export type { S3Options } from './s3-object-store.js';
 export { openObjectStore } from './open-object-store.js';
+export { dedupeSpans, flattenTraceData, toTraceData } from './stored-span.js';
+export type { StoredSpan } from './stored-span.js';
+export { BLOCK_COLUMNS, sampleWeight, spanKindName, statusCodeName } from './block-columns.js';
+export type { BlockColumn, BlockRow } from './block-columns.js';
+export {
+  BLOCK_FORMAT,
+  BLOCKS_PREFIX,
+  blockKeys,
+  metaKeyFor,
+  newBlockId,
+  parseBlockKey,
+  parseBlockMeta,
+  partitionPrefix,
+  partitionStartMs,
+} from './block-meta.js';
+export type { BlockMeta, RowGroupRange } from './block-meta.js';
+export { BlockWriter, DEFAULT_ROW_GROUP_SIZE, encodeBlock, uploadBlock, writeBlock } from './block-writer.js';
+export type { BlockWriteOptions, EncodedBlock } from './block-writer.js';
+export { blockMayHoldTrace, readBlockBytes, readTraceFromBlock, scanBlock } from './block-reader.js';
+export { BloomFilter } from './bloom-filter.js';
+export { DEFAULT_BLOCK_CODEC } from './parquet-codec.js';
+export type { BlockCodec } from './parquet-codec.js';
+export { decodeAttributes, encodeAnyValue, encodeAttributes } from './typed-json.js';

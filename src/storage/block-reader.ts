@@ -1,0 +1,197 @@
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { SentinelError } from '../errors.js';
+import { BloomFilter } from './bloom-filter.js';
+import { BLOCK_COLUMNS, RowDecoder, type BlockRow } from './block-columns.js';
+import type { BlockMeta } from './block-meta.js';
+import type { ObjectStore } from './object-store.js';
+import { blockDecompressors } from './parquet-codec.js';
+import type { StoredSpan } from './stored-span.js';
+
+/** True when the block's trace-id index says it may hold `traceId` (min/max range, then the bloom filter). */
+export function blockMayHoldTrace(meta: BlockMeta, traceId: string): boolean {
+  if (traceId < meta.minTraceId || traceId > meta.maxTraceId) return false;
+  return bloomOf(meta).mayContain(traceId);
+}
+
+const blooms = new WeakMap<BlockMeta, BloomFilter>();
+function bloomOf(meta: BlockMeta): BloomFilter {
+  let b = blooms.get(meta);
+  if (!b) {
+    b = BloomFilter.fromJSON(meta.traceIdBloom);
+    blooms.set(meta, b);
+  }
+  return b;
+}
+
+/**
+ * An AsyncBuffer over an object that serves slices from byte ranges fetched up front, so a read of a
+ * row group costs one GET for the footer and one for the row group, whatever the column count.
+ */
+class PrefetchedObject implements AsyncBuffer {
+  readonly byteLength: number;
+  private readonly regions: { start: number; bytes: Uint8Array }[] = [];
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly key: string,
+    byteLength: number,
+  ) {
+    this.byteLength = byteLength;
+  }
+
+  async prefetch(start: number, end: number): Promise<void> {
+    if (this.find(start, end)) return;
+    const bytes = await this.store.getRange(this.key, start, end);
+    if (bytes.byteLength !== end - start) {
+      throw new SentinelError(
+        'SENTINEL_ERR_BLOCK_INVALID',
+        `${this.key}: expected ${end - start} bytes at ${start}, got ${bytes.byteLength}`,
+      );
+    }
+    this.regions.push({ start, bytes });
+  }
+
+  private find(start: number, end: number): Uint8Array | undefined {
+    for (const r of this.regions) {
+      if (start >= r.start && end <= r.start + r.bytes.byteLength) {
+        return r.bytes.subarray(start - r.start, end - r.start);
+      }
+    }
+    return undefined;
+  }
+
+  async slice(start: number, end: number = this.byteLength): Promise<ArrayBuffer> {
+    let hit = this.find(start, end);
+    if (!hit) {
+      await this.prefetch(start, end);
+      hit = this.find(start, end)!;
+    }
+    return hit.slice().buffer as ArrayBuffer;
+  }
+}
+
+/** An AsyncBuffer over bytes already in memory. */
+function memoryBuffer(bytes: Uint8Array): AsyncBuffer {
+  return {
+    byteLength: bytes.byteLength,
+    slice: (start: number, end?: number) => bytes.slice(start, end).buffer as ArrayBuffer,
+  };
+}
+
+async function readRows(
+  file: AsyncBuffer,
+  key: string,
+  options: { metadata?: FileMetaData; rowStart?: number; rowEnd?: number; columns?: string[] },
+): Promise<BlockRow[]> {
+  try {
+    const metadata = options.metadata ?? (await parquetMetadataAsync(file));
+    const missing = BLOCK_COLUMNS.filter((c) => !metadata.schema.some((s) => s.name === c));
+    if (missing.length > 0) throw new Error(`not a Sentinel block: missing columns ${missing.join(', ')}`);
+    let rows: BlockRow[] = [];
+    await parquetRead({
+      file,
+      metadata,
+      rowFormat: 'object',
+      compressors: blockDecompressors,
+      parsers: { timestampFromNanoseconds: (n: bigint) => n },
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.rowStart !== undefined ? { rowStart: options.rowStart } : {}),
+      ...(options.rowEnd !== undefined ? { rowEnd: options.rowEnd } : {}),
+      onComplete: (r) => {
+        rows = r as BlockRow[];
+      },
+    });
+    return rows;
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${key}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The spans of one trace in a block. Reads nothing when the index rules the block out; otherwise one range
+ * GET for the footer and one per row group whose trace-id range may hold the id.
+ */
+export async function readTraceFromBlock(
+  store: ObjectStore,
+  meta: BlockMeta,
+  traceId: string,
+): Promise<StoredSpan[]> {
+  if (!blockMayHoldTrace(meta, traceId)) return [];
+  const groups = meta.rowGroups.filter((g) => g.minTraceId <= traceId && traceId <= g.maxTraceId);
+  if (groups.length === 0) return [];
+  const file = new PrefetchedObject(store, meta.parquetKey, meta.parquetBytes);
+  // Adjacent row groups are fetched as one range.
+  const first = groups[0]!;
+  const last = groups[groups.length - 1]!;
+  const contiguous = groups.every((g, i) => i === 0 || g.byteStart === groups[i - 1]!.byteEnd);
+  const fetches: Promise<void>[] = [file.prefetch(meta.footerStart, meta.parquetBytes)];
+  if (contiguous) fetches.push(file.prefetch(first.byteStart, last.byteEnd));
+  else for (const g of groups) fetches.push(file.prefetch(g.byteStart, g.byteEnd));
+  try {
+    await Promise.all(fetches);
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${meta.parquetKey}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const metadata = await readFooter(file, meta);
+  const decoder = new RowDecoder();
+  const out: StoredSpan[] = [];
+  for (const g of groups) {
+    const rows = await readRows(file, meta.parquetKey, { metadata, rowStart: g.rowStart, rowEnd: g.rowEnd });
+    for (const row of rows) if (row.TraceId === traceId) out.push(decodeRow(decoder, row, meta.parquetKey));
+  }
+  return out;
+}
+
+async function readFooter(file: AsyncBuffer, meta: BlockMeta): Promise<FileMetaData> {
+  try {
+    return await parquetMetadataAsync(file, { initialFetchSize: meta.parquetBytes - meta.footerStart });
+  } catch (err) {
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${meta.parquetKey}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function decodeRow(decoder: RowDecoder, row: BlockRow, key: string): StoredSpan {
+  try {
+    return decoder.decode(row);
+  } catch (err) {
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${key}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Every row of a block matching `filter` (one GET of the whole object), decoded. */
+export async function scanBlock(
+  store: ObjectStore,
+  meta: BlockMeta,
+  filter: (row: BlockRow) => boolean = () => true,
+): Promise<StoredSpan[]> {
+  const body = await store.get(meta.parquetKey);
+  if (!body)
+    throw new SentinelError(
+      'SENTINEL_ERR_BLOCK_INVALID',
+      `${meta.parquetKey}: the Parquet object is missing`,
+    );
+  return readBlockBytes(body, meta.parquetKey, filter);
+}
+
+/** Decodes the rows of a whole Parquet block held in memory (also used by tests and compaction). */
+export async function readBlockBytes(
+  body: Uint8Array,
+  key: string,
+  filter: (row: BlockRow) => boolean = () => true,
+): Promise<StoredSpan[]> {
+  const rows = await readRows(memoryBuffer(body), key, {});
+  const decoder = new RowDecoder();
+  const out: StoredSpan[] = [];
+  for (const row of rows) if (filter(row)) out.push(decodeRow(decoder, row, key));
+  return out;
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { av, type KeyValue } from '../src/otlp/index.js';
+import {
+  BLOCK_COLUMNS,
+  BloomFilter,
+  CountingObjectStore,
+  LocalObjectStore,
+  blockMayHoldTrace,
+  decodeAttributes,
+  encodeAttributes,
+  encodeBlock,
+  flattenTraceData,
+  parseBlockKey,
+  parseBlockMeta,
+  readBlockBytes,
+  readTraceFromBlock,
+  toTraceData,
+  writeBlock,
+  type ObjectInfo,
+  type ObjectStore,
+  type StoredSpan,
+} from '../src/storage/index.js';
+import { makeTraces, randomTraceId } from './helpers/store-spans.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'sentinel-blocks-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function sortRows(rows: StoredSpan[]): StoredSpan[] {
+  return [...rows].sort((a, b) =>
+    a.span.traceId !== b.span.traceId
+      ? a.span.traceId < b.span.traceId
+        ? -1
+        : 1
+      : a.span.startTimeUnixNano !== b.span.startTimeUnixNano
+        ? a.span.startTimeUnixNano < b.span.startTimeUnixNano
+          ? -1
+          : 1
+        : a.span.spanId < b.span.spanId
+          ? -1
+          : 1,
+  );
+}
+
+void describe('typed JSON attributes', () => {
+  void test('every AnyValue kind survives encoding, with order and duplicate keys kept', () => {
+    const attrs: KeyValue[] = [
+      { key: 'z', value: av.string('last letter first') },
+      { key: '1', value: av.int(-9223372036854775808n) },
+      { key: 'i', value: av.int(9223372036854775807n) },
+      { key: 'd', value: av.double(3) },
+      { key: 'd2', value: av.double(1e21) },
+      { key: 'd3', value: av.double(-0) },
+      { key: 'nan', value: av.double(NaN) },
+      { key: 'b', value: av.bool(false) },
+      { key: 'bytes', value: av.bytes(new Uint8Array([1, 2, 3])) },
+      { key: 'arr', value: av.array([av.int(1), av.array([av.kvlist([])]), av.empty()]) },
+      { key: 'kv', value: av.kvlist([{ key: 'bytes', value: av.string('not a wrapper') }]) },
+      { key: 'z', value: av.bool(true) },
+    ];
+    const text = encodeAttributes(attrs);
+    assert.deepEqual(decodeAttributes(text), attrs);
+    // Plain JSON for other engines: ints stay integers, doubles keep a fraction.
+    const plain = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(plain.d, 3);
+    assert.match(text, /"d":3\.0/);
+    assert.match(text, /"i":9223372036854775807/);
+  });
+});
+
+void describe('bloom filter (trace-id index)', () => {
+  void test('never misses an added id and rarely claims an absent one', () => {
+    const ids = Array.from({ length: 5000 }, randomTraceId);
+    const bloom = BloomFilter.forCount(ids.length);
+    for (const id of ids) bloom.add(id);
+    const back = BloomFilter.fromJSON(bloom.toJSON());
+    for (const id of ids) assert.ok(back.mayContain(id));
+    let falsePositives = 0;
+    for (let i = 0; i < 10_000; i++) if (back.mayContain(randomTraceId())) falsePositives++;
+    assert.ok(falsePositives < 300, `false positives: ${falsePositives} of 10000`);
+  });
+});
+
+void describe('blocks', () => {
+  const data = makeTraces({ traces: 300, spansPerTrace: 7, exotic: true });
+  const rows = flattenTraceData(data);
+
+  void test('a block read back reproduces every span, resource and scope exactly', async () => {
+    const block = encodeBlock(rows, { rowGroupSize: 400 });
+    assert.ok(block.meta.rowGroups.length > 1);
+    const back = await readBlockBytes(block.parquet, block.meta.parquetKey);
+    assert.deepStrictEqual(back, sortRows(rows));
+    // Regrouped as OTLP, the same spans nest under the same resources and scopes.
+    const regrouped = flattenTraceData(toTraceData(back));
+    assert.deepStrictEqual(sortRows(regrouped), sortRows(rows));
+  });
+
+  void test('the meta is written after the Parquet object, under the hour partition of the earliest span', async () => {
+    const puts: string[] = [];
+    const inner = new LocalObjectStore(join(tmp, 'order'));
+    const recording: ObjectStore = {
+      url: inner.url,
+      get: (k) => inner.get(k),
+      getRange: (k, s, e) => inner.getRange(k, s, e),
+      list: (p): Promise<ObjectInfo[]> => inner.list(p),
+      delete: (k) => inner.delete(k),
+      head: (k) => inner.head(k),
+      put: async (k, b) => {
+        puts.push(k);
+        await inner.put(k, b);
+      },
+    };
+    const meta = await writeBlock(recording, [data]);
+    assert.equal(puts.length, 2);
+    assert.match(puts[0]!, /^blocks\/dt=2026-01-15\/hour=10\/[0-9a-z]+-[0-9a-f]{16}\.parquet$/);
+    assert.equal(puts[1], puts[0]!.replace('.parquet', '.meta.json'));
+    assert.equal(meta.spanCount, rows.length);
+    assert.equal(meta.traceCount, 300);
+    assert.deepEqual(meta.services, ['cart', 'checkout', 'frontend', 'payment', 'shipping']);
+    assert.deepEqual(meta.variants, ['baseline', 'canary']);
+    assert.deepEqual(parseBlockKey(meta.parquetKey)?.kind, 'parquet');
+    const parsed = parseBlockMeta(puts[1]!, (await inner.get(puts[1]!))!);
+    assert.deepEqual(parsed, meta);
+  });
+
+  void test('a trace lookup reads the footer and one row group, and nothing for an id the index rules out', async () => {
+    const store = new CountingObjectStore(new LocalObjectStore(join(tmp, 'lookup')));
+    const meta = await writeBlock(store, rows, { rowGroupSize: 300 });
+    const wanted = rows[100]!.span.traceId;
+    store.resetStats();
+    const found = await readTraceFromBlock(store, meta, wanted);
+    assert.equal(found.length, 7);
+    assert.ok(found.every((r) => r.span.traceId === wanted));
+    assert.equal(store.totalGets, 2);
+    assert.ok(store.stats.bytesRead < meta.parquetBytes / 2);
+    store.resetStats();
+    let absent = randomTraceId();
+    while (blockMayHoldTrace(meta, absent)) absent = randomTraceId();
+    assert.deepEqual(await readTraceFromBlock(store, meta, absent), []);
+    assert.equal(store.totalGets, 0);
+  });
+
+  void test('meta objects that are not Sentinel metas are refused with SENTINEL_ERR_BLOCK_INVALID', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    for (const body of ['not json', '{}', '{"format":"sentinel-block/v1"}', '[1,2]']) {
+      assert.throws(() => parseBlockMeta('blocks/x.meta.json', enc(body)), {
+        code: 'SENTINEL_ERR_BLOCK_INVALID',
+      });
+    }
+  });
+
+  void test('an independent reader (DuckDB) sees the documented columns and types, and answers SQL over them', async () => {
+    const block = encodeBlock(rows);
+    const file = join(tmp, 'duck.parquet');
+    writeFileSync(file, block.parquet);
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+      const types = Object.fromEntries(described.getRows().map((r) => [String(r[0]), String(r[1])]));
+      assert.deepEqual(Object.keys(types), [...BLOCK_COLUMNS]);
+      assert.equal(types.Timestamp, 'TIMESTAMP_NS');
+      assert.equal(types.Duration, 'BIGINT');
+      assert.equal(types.SampleWeight, 'DOUBLE');
+      assert.equal(types.TraceId, 'VARCHAR');
+      assert.match(types.SpanAttributes!, /JSON|VARCHAR/);
+      const q = await conn.runAndReadAll(
+        `SELECT ServiceName, count(*) AS spans, sum(SampleWeight) AS weighted,
+                count(*) FILTER (WHERE SpanAttributes->>'$."http.request.method"' = 'GET') AS gets
+           FROM read_parquet('${file}') GROUP BY ServiceName ORDER BY ServiceName`,
+      );
+      const out = q.getRows();
+      assert.equal(out.length, 5);
+      const total = out.reduce((n, r) => n + Number(r[1]), 0);
+      assert.equal(total, rows.length);
+      // Every exotic span carries sampling.weight = 4.
+      assert.equal(
+        out.reduce((n, r) => n + Number(r[2]), 0),
+        rows.length * 4,
+      );
+      const ns = await conn.runAndReadAll(
+        `SELECT epoch_ns("Timestamp")::VARCHAR, "Duration" FROM read_parquet('${file}') WHERE "SpanId" = '${rows[0]!.span.spanId}'`,
+      );
+      const [start, duration] = ns.getRows()[0]!;
+      assert.equal(start, rows[0]!.span.startTimeUnixNano.toString());
+      assert.equal(
+        BigInt(duration as bigint),
+        rows[0]!.span.endTimeUnixNano - rows[0]!.span.startTimeUnixNano,
+      );
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  });
+});
