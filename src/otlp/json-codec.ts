@@ -312,7 +312,15 @@ export function anyValueToJson(v: AnyValue): Obj {
     case 'int':
       return { intValue: v.value.toString() };
     case 'double':
-      return { doubleValue: Number.isFinite(v.value) ? v.value : String(v.value) };
+      // NaN, the infinities and -0 have no JSON number; proto3 JSON spells them as strings.
+      return {
+        doubleValue:
+          Number.isFinite(v.value) && !Object.is(v.value, -0)
+            ? v.value
+            : Object.is(v.value, -0)
+              ? '-0'
+              : String(v.value),
+      };
     case 'bytes':
       return { bytesValue: Buffer.from(v.value).toString('base64') };
     case 'array':
