@@ -17,6 +17,13 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'the admission webhook that adds the agent to pods',
     load: async () => (await import('./injector/index.js')).runInjector,
   },
+  policy: {
+    summary: 'policy check FILE: validate a tail-sampling policy file (exit 0, or 1 with the errors)',
+    load: async () => {
+      const { runPolicyCommand } = await import('./sampling/index.js');
+      return (argv) => runPolicyCommand(argv);
+    },
+  },
 };
 
 const USAGE = `usage: sentinel <command> [options]

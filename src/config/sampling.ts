@@ -8,6 +8,15 @@ export const samplingSchema = () =>
       policy_file: z.string().default(''),
       decision_wait: duration().prefault('10s'),
       num_traces: z.number().int().positive().default(50_000),
+      /** Decoded bytes the trace buffer holds at most; beyond, the oldest traces are decided early (issue 4). */
+      max_buffered_bytes: size().prefault('48MiB'),
+      /** Recently decided trace ids, so late spans follow their trace (the Collector's decision_cache). */
+      decision_cache: z
+        .strictObject({
+          sampled_cache_size: z.number().int().nonnegative().default(10_000),
+          non_sampled_cache_size: z.number().int().nonnegative().default(50_000),
+        })
+        .prefault({}),
       completion: z
         .strictObject({
           enabled: z.boolean().default(false),

@@ -1,0 +1,46 @@
+import type { AgentConfig } from '../config/index.js';
+import type { TraceConsumer } from '../otlp/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import type { Clock } from './clock.js';
+import { PolicyFileSource } from './policy-file-source.js';
+import { keepAllPolicy, staticPolicySource } from './sampling-policy.js';
+import type { TraceDecision } from './sampling-policy.js';
+import { TailSampler } from './tail-sampler.js';
+
+export interface CreateSamplerDeps {
+  readonly next: TraceConsumer;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly onDecision?: (traceId: string, decision: TraceDecision) => void;
+}
+
+/**
+ * Builds the sampling stage from `sampling:` of the agent config: an empty policy_file keeps every
+ * trace; otherwise the file is loaded (throwing SENTINEL_ERR_POLICY_* when it is bad at start) and
+ * watched for changes until the sampler shuts down.
+ */
+export function createTailSampler(config: AgentConfig['sampling'], deps: CreateSamplerDeps): TailSampler {
+  const source =
+    config.policy_file === ''
+      ? staticPolicySource(keepAllPolicy)
+      : new PolicyFileSource({
+          file: config.policy_file,
+          logger: deps.logger,
+          metrics: deps.metrics,
+          ...(deps.clock ? { clock: deps.clock } : {}),
+        }).start();
+  return new TailSampler({
+    next: deps.next,
+    policySource: source,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    decisionWaitMs: config.decision_wait,
+    maxTraces: config.num_traces,
+    maxBufferedBytes: config.max_buffered_bytes,
+    sampledCacheSize: config.decision_cache.sampled_cache_size,
+    nonSampledCacheSize: config.decision_cache.non_sampled_cache_size,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
+  });
+}

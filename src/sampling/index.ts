@@ -1,0 +1,30 @@
+export { TailSampler, regroup } from './tail-sampler.js';
+export type { TailSamplerOptions } from './tail-sampler.js';
+export { createTailSampler } from './create-sampler.js';
+export type { CreateSamplerDeps } from './create-sampler.js';
+export { ManualClock, systemClock } from './clock.js';
+export type { Clock, ClockTimer } from './clock.js';
+export { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
+export type {
+  DecisionReason,
+  PolicyObserver,
+  PolicySource,
+  SamplingPolicy,
+  TraceDecision,
+} from './sampling-policy.js';
+export { PolicyFileSource, loadPolicyFile } from './policy-file-source.js';
+export type { PolicyFileSourceOptions } from './policy-file-source.js';
+export { SUPPORTED_POLICY_TYPES, formatPolicyProblems, parsePolicyText } from './policy-config.js';
+export type {
+  PolicyConfig,
+  PolicyFileConfig,
+  PolicyParseResult,
+  PolicyProblem,
+  PolicyType,
+} from './policy-config.js';
+export { runPolicyCommand } from './policy-command.js';
+export { DecisionCache } from './decision-cache.js';
+export { SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
+export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
+export { getOtValue, setOtValues } from './tracestate.js';
+export type { BufferedSpan, BufferedTrace, SpanOrigin } from './buffered-trace.js';

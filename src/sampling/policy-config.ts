@@ -1,0 +1,620 @@
+/**
+ * The policy file: the OpenTelemetry Collector `tail_sampling` processor's `policies:` syntax
+ * (processor/tailsamplingprocessor README and config.go), validated with zod.
+ *
+ * Errors name the policy (with its parents, `outer > inner`), the key, what was expected and what was
+ * found, and carry the YAML line and column so that `sentinel policy check` and reload logs point at the spot.
+ */
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+
+/** Policy types Sentinel evaluates. */
+export const SUPPORTED_POLICY_TYPES = [
+  'always_sample',
+  'latency',
+  'status_code',
+  'probabilistic',
+  'string_attribute',
+  'numeric_attribute',
+  'boolean_attribute',
+  'span_count',
+  'trace_state',
+  'trace_flags',
+  'rate_limiting',
+  'bytes_limiting',
+  'and',
+  'composite',
+  'drop',
+  'not',
+] as const;
+export type PolicyType = (typeof SUPPORTED_POLICY_TYPES)[number];
+
+/** Collector policy types Sentinel knows of but does not evaluate: an error, never a silent skip. */
+const UNSUPPORTED_POLICY_TYPES = new Set([
+  'ottl_condition',
+  'skip',
+  'rare_spans',
+  'stratified_probabilistic',
+]);
+
+/** Processor-level Collector keys a copied `tail_sampling:` block may carry; Sentinel takes them from its own config. */
+const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
+  decision_wait: 'sampling.decision_wait',
+  num_traces: 'sampling.num_traces',
+  expected_new_traces_per_sec: '(not needed)',
+  decision_cache: 'sampling.decision_cache',
+  sample_on_first_match: '(not supported; every policy is evaluated)',
+  drop_pending_traces_on_shutdown: '(not supported; pending traces are decided on shutdown)',
+  block_on_overflow: '(not needed)',
+  maximum_trace_size_bytes: 'sampling.max_buffered_bytes',
+};
+
+export interface LatencyConfig {
+  threshold_ms: number;
+  upper_threshold_ms: number;
+}
+export interface StatusCodeConfig {
+  status_codes: Array<'OK' | 'ERROR' | 'UNSET'>;
+}
+export interface ProbabilisticConfig {
+  sampling_percentage: number;
+  hash_salt: string;
+}
+export interface StringAttributeConfig {
+  key: string;
+  values: string[];
+  enabled_regex_matching: boolean;
+  cache_max_size: number;
+  invert_match: boolean;
+}
+export interface NumericAttributeConfig {
+  key: string;
+  min_value?: number | undefined;
+  max_value?: number | undefined;
+  invert_match: boolean;
+}
+export interface BooleanAttributeConfig {
+  key: string;
+  value: boolean;
+  invert_match: boolean;
+}
+export interface SpanCountConfig {
+  min_spans: number;
+  max_spans: number;
+}
+export interface TraceStateConfig {
+  key: string;
+  values: string[];
+}
+export interface RateLimitingConfig {
+  spans_per_second: number;
+}
+export interface BytesLimitingConfig {
+  bytes_per_second: number;
+  burst_capacity: number;
+}
+export interface CompositeConfig {
+  max_total_spans_per_second: number;
+  policy_order: string[];
+  composite_sub_policy: PolicyConfig[];
+  rate_allocation: Array<{ policy: string; percent: number }>;
+}
+
+/** One policy as written in the file; only the block named by `type` is present after validation. */
+export interface PolicyConfig {
+  name: string;
+  type: PolicyType;
+  latency?: LatencyConfig | undefined;
+  status_code?: StatusCodeConfig | undefined;
+  probabilistic?: ProbabilisticConfig | undefined;
+  string_attribute?: StringAttributeConfig | undefined;
+  numeric_attribute?: NumericAttributeConfig | undefined;
+  boolean_attribute?: BooleanAttributeConfig | undefined;
+  span_count?: SpanCountConfig | undefined;
+  trace_state?: TraceStateConfig | undefined;
+  rate_limiting?: RateLimitingConfig | undefined;
+  bytes_limiting?: BytesLimitingConfig | undefined;
+  and?: { and_sub_policy: PolicyConfig[] } | undefined;
+  drop?: { drop_sub_policy: PolicyConfig[] } | undefined;
+  not?: { not_sub_policy: PolicyConfig } | undefined;
+  composite?: CompositeConfig | undefined;
+}
+
+/** A validated policy file. */
+export interface PolicyFileConfig {
+  policies: PolicyConfig[];
+}
+
+/** Blocks that belong to a type, so that `type: latency` with a `status_code:` block is caught. */
+const TYPE_BLOCKS = [
+  'latency',
+  'status_code',
+  'probabilistic',
+  'string_attribute',
+  'numeric_attribute',
+  'boolean_attribute',
+  'span_count',
+  'trace_state',
+  'rate_limiting',
+  'bytes_limiting',
+  'and',
+  'drop',
+  'not',
+  'composite',
+] as const;
+const BLOCKLESS_TYPES = new Set<string>(['always_sample', 'trace_flags']);
+
+const nonEmptyString = (what: string) => z.string().min(1, { message: `expected a non-empty ${what}` });
+const nonNegative = () => z.number().nonnegative();
+
+const latencySchema = z
+  .strictObject({
+    threshold_ms: nonNegative().default(0),
+    upper_threshold_ms: nonNegative().default(0),
+  })
+  .superRefine((v, ctx) => {
+    if (v.upper_threshold_ms !== 0 && v.upper_threshold_ms < v.threshold_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upper_threshold_ms'],
+        message: `expected upper_threshold_ms (${v.upper_threshold_ms}) >= threshold_ms (${v.threshold_ms}), or 0 for no upper bound`,
+      });
+    }
+  });
+
+const statusCodeSchema = z.strictObject({
+  status_codes: z
+    .array(z.enum(['OK', 'ERROR', 'UNSET']))
+    .min(1, { message: 'expected at least one status code' }),
+});
+
+const probabilisticSchema = z.strictObject({
+  sampling_percentage: z.number().min(0).max(100),
+  hash_salt: z.string().default(''),
+});
+
+const stringAttributeSchema = z
+  .strictObject({
+    key: nonEmptyString('attribute key'),
+    values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
+    enabled_regex_matching: z.boolean().default(false),
+    cache_max_size: z.number().int().nonnegative().default(0),
+    invert_match: z.boolean().default(false),
+  })
+  .superRefine((v, ctx) => {
+    if (!v.enabled_regex_matching) return;
+    v.values.forEach((pattern, i) => {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['values', i],
+          message: `expected a regular expression, got ${JSON.stringify(pattern)} (${(err as Error).message})`,
+        });
+      }
+    });
+  });
+
+const numericAttributeSchema = z
+  .strictObject({
+    key: nonEmptyString('attribute key'),
+    min_value: z.number().optional(),
+    max_value: z.number().optional(),
+    invert_match: z.boolean().default(false),
+  })
+  .superRefine((v, ctx) => {
+    if (v.min_value === undefined && v.max_value === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected min_value, max_value or both' });
+    } else if (v.min_value !== undefined && v.max_value !== undefined && v.max_value < v.min_value) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_value'],
+        message: `expected max_value (${v.max_value}) >= min_value (${v.min_value})`,
+      });
+    }
+  });
+
+const booleanAttributeSchema = z.strictObject({
+  key: nonEmptyString('attribute key'),
+  value: z.boolean(),
+  invert_match: z.boolean().default(false),
+});
+
+const spanCountSchema = z
+  .strictObject({
+    min_spans: z.number().int().nonnegative().default(0),
+    max_spans: z.number().int().nonnegative().default(0),
+  })
+  .superRefine((v, ctx) => {
+    if (v.max_spans !== 0 && v.max_spans < v.min_spans) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_spans'],
+        message: `expected max_spans (${v.max_spans}) >= min_spans (${v.min_spans}), or 0 for no maximum`,
+      });
+    }
+  });
+
+const traceStateSchema = z.strictObject({
+  key: nonEmptyString('tracestate key'),
+  values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
+});
+
+const rateLimitingSchema = z.strictObject({ spans_per_second: z.number().positive() });
+
+const bytesLimitingSchema = z
+  .strictObject({
+    bytes_per_second: z.number().positive(),
+    burst_capacity: z.number().nonnegative().default(0),
+  })
+  .transform((v) => ({ ...v, burst_capacity: v.burst_capacity || v.bytes_per_second * 2 }));
+
+function subPolicyList(key: string): z.ZodType<PolicyConfig[], unknown> {
+  return z.array(z.lazy(() => policySchema)).min(1, { message: `expected at least one policy under ${key}` });
+}
+
+const compositeSchema = z
+  .strictObject({
+    max_total_spans_per_second: z.number().positive(),
+    policy_order: z.array(z.string()).default([]),
+    composite_sub_policy: subPolicyList('composite_sub_policy'),
+    rate_allocation: z
+      .array(z.strictObject({ policy: nonEmptyString('policy name'), percent: z.number().min(0).max(100) }))
+      .default([]),
+  })
+  .superRefine((v, ctx) => {
+    const names = new Set(v.composite_sub_policy.map((p) => p.name));
+    v.policy_order.forEach((name, i) => {
+      if (!names.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy_order', i],
+          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(name)}`,
+        });
+      }
+    });
+    let total = 0;
+    v.rate_allocation.forEach((a, i) => {
+      total += a.percent;
+      if (!names.has(a.policy)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rate_allocation', i, 'policy'],
+          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(a.policy)}`,
+        });
+      }
+    });
+    if (total > 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rate_allocation'],
+        message: `expected percents adding up to at most 100, got ${total}`,
+      });
+    }
+  });
+
+const policySchema: z.ZodType<PolicyConfig, unknown> = z
+  .strictObject({
+    name: nonEmptyString('policy name'),
+    type: z.string(),
+    latency: latencySchema.optional(),
+    status_code: statusCodeSchema.optional(),
+    probabilistic: probabilisticSchema.optional(),
+    string_attribute: stringAttributeSchema.optional(),
+    numeric_attribute: numericAttributeSchema.optional(),
+    boolean_attribute: booleanAttributeSchema.optional(),
+    span_count: spanCountSchema.optional(),
+    trace_state: traceStateSchema.optional(),
+    rate_limiting: rateLimitingSchema.optional(),
+    bytes_limiting: bytesLimitingSchema.optional(),
+    and: z.strictObject({ and_sub_policy: subPolicyList('and_sub_policy') }).optional(),
+    drop: z.strictObject({ drop_sub_policy: subPolicyList('drop_sub_policy') }).optional(),
+    not: z.strictObject({ not_sub_policy: z.lazy(() => policySchema) }).optional(),
+    composite: compositeSchema.optional(),
+    // Blocks of types Sentinel does not evaluate are let through here so that the type check below
+    // reports "not supported" instead of an unknown key.
+    ...Object.fromEntries([...UNSUPPORTED_POLICY_TYPES].map((t) => [t, z.unknown().optional()])),
+  })
+  .transform((p) => p as PolicyConfig);
+
+const policyFileSchema = z
+  .strictObject({
+    policies: z.array(policySchema).min(1, { message: 'expected at least one policy' }),
+    ...Object.fromEntries(Object.keys(IGNORED_PROCESSOR_KEYS).map((k) => [k, z.unknown().optional()])),
+  })
+  .superRefine((f, ctx) => {
+    const seen = new Map<string, number>();
+    f.policies.forEach((p, i) => {
+      const first = seen.get(p.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', i, 'name'],
+          message: `duplicate policy name ${JSON.stringify(p.name)} (also policies[${first}])`,
+        });
+      } else seen.set(p.name, i);
+    });
+  });
+
+/** One problem in a policy file, with where it is. */
+export interface PolicyProblem {
+  /** `policy "outer > inner": key.path: what was expected, got what (line L, column C)` */
+  readonly message: string;
+  /** The message without the position. */
+  readonly detail?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly policy?: string;
+  readonly key?: string;
+}
+
+export type PolicyParseResult =
+  | { readonly ok: true; readonly config: PolicyFileConfig; readonly warnings: readonly PolicyProblem[] }
+  | { readonly ok: false; readonly errors: readonly PolicyProblem[] };
+
+const SUB_POLICY_LISTS = new Set(['policies', 'and_sub_policy', 'drop_sub_policy', 'composite_sub_policy']);
+
+/**
+ * Parses and validates policy-file text. Accepts the bare `policies:` list, or a Collector config block
+ * copied whole (`tail_sampling:` or `processors: { tail_sampling: ... }`).
+ */
+export function parsePolicyText(text: string): PolicyParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        const firstLine = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+        return {
+          message: `not valid YAML: ${firstLine} (line ${pos.line}, column ${pos.col})`,
+          detail: `not valid YAML: ${firstLine}`,
+          line: pos.line,
+          column: pos.col,
+        };
+      }),
+    };
+  }
+  const raw: unknown = doc.toJS();
+  const prefix = findPoliciesRoot(raw);
+  let root: unknown = raw;
+  for (const seg of prefix) root = (root as Record<string, unknown>)[seg];
+
+  const where = (path: readonly PropertyKey[]): { line?: number; column?: number } => {
+    const node = nodeAt(doc.contents, [...prefix, ...path]);
+    if (!node?.range) return {};
+    const pos = lineCounter.linePos(node.range[0]);
+    return { line: pos.line, column: pos.col };
+  };
+
+  if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
+    return {
+      ok: false,
+      errors: [{ message: 'expected a YAML mapping with a policies: list at the top', line: 1, column: 1 }],
+    };
+  }
+
+  const typeIssues = checkTypes(root);
+  const result = policyFileSchema.safeParse(root, { reportInput: true });
+  if (!result.success || typeIssues.length > 0) {
+    // Type problems first: they explain most of the block problems that follow them.
+    // Problems inside a block that belongs to another type add nothing to "wrong block".
+    const wrongBlocks = typeIssues.filter((t) => t.message.includes('belongs to type')).map((t) => t.path);
+    const inWrongBlock = (path: readonly PropertyKey[]) =>
+      wrongBlocks.some((w) => w.length <= path.length && w.every((seg, i) => seg === path[i]));
+    const schemaIssues = result.success ? [] : result.error.issues.filter((i) => !inWrongBlock(i.path));
+    const issues = [...typeIssues, ...schemaIssues];
+    const errors = issues.flatMap((issue) => formatIssue(issue, root, where));
+    return { ok: false, errors: dedupe(errors) };
+  }
+  const warnings: PolicyProblem[] = [];
+  for (const [key, instead] of Object.entries(IGNORED_PROCESSOR_KEYS)) {
+    if ((root as Record<string, unknown>)[key] !== undefined) {
+      const pos = where([key]);
+      warnings.push({
+        message: `${key}: ignored in a policy file; use ${instead}${posText(pos)}`,
+        detail: `${key}: ignored in a policy file; use ${instead}`,
+        key,
+        ...pos,
+      });
+    }
+  }
+  return { ok: true, config: { policies: result.data.policies }, warnings };
+}
+
+/** Renders problems one per line, for the CLI and logs. */
+export function formatPolicyProblems(file: string, problems: readonly PolicyProblem[]): string {
+  return problems.map((p) => `${file}:${p.line ?? 0}:${p.column ?? 0}: ${p.detail ?? p.message}`).join('\n');
+}
+
+function findPoliciesRoot(raw: unknown): string[] {
+  if (!isRecord(raw) || 'policies' in raw) return [];
+  const tailKey = (o: Record<string, unknown>) =>
+    Object.keys(o).find((k) => /^tail_sampling(\/.*)?$/.test(k));
+  const direct = tailKey(raw);
+  if (direct !== undefined) return [direct];
+  const processors = raw['processors'];
+  if (isRecord(processors)) {
+    const k = tailKey(processors);
+    if (k !== undefined) return ['processors', k];
+  }
+  return [];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function nodeAt(node: unknown, path: readonly PropertyKey[]): YamlNode | undefined {
+  let current: unknown = node;
+  for (const seg of path) {
+    if (isMap(current)) {
+      const pair = current.items.find(
+        (it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg),
+      );
+      if (!pair) return current as YamlNode;
+      current = pair.value ?? pair.key;
+    } else if (isSeq(current) && typeof seg === 'number') {
+      const item = current.items[seg];
+      if (item === undefined) return current as YamlNode;
+      current = item;
+    } else break;
+  }
+  return current as YamlNode | undefined;
+}
+
+function posText(pos: { line?: number; column?: number }): string {
+  return pos.line !== undefined ? ` (line ${pos.line}, column ${pos.column ?? 0})` : '';
+}
+
+function formatIssue(
+  issue: z.core.$ZodIssue,
+  root: unknown,
+  where: (path: readonly PropertyKey[]) => { line?: number; column?: number },
+): PolicyProblem[] {
+  // Split the path at the innermost policy object so that the message names the policy and the key.
+  const names: string[] = [];
+  let keyStart = 0;
+  let value: unknown = root;
+  let parentKey: PropertyKey | undefined;
+  issue.path.forEach((seg, i) => {
+    value =
+      isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
+    const isPolicy =
+      (typeof seg === 'number' && parentKey !== undefined && SUB_POLICY_LISTS.has(String(parentKey))) ||
+      seg === 'not_sub_policy';
+    if (isPolicy) {
+      const name = isRecord(value) && typeof value['name'] === 'string' ? value['name'] : `#${String(seg)}`;
+      names.push(name);
+      keyStart = i + 1;
+    }
+    parentKey = seg;
+  });
+  const keyPath = issue.path.slice(keyStart).map(String);
+  const joinKeys = (keys: string[]) =>
+    keys.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+  const policy = names.length > 0 ? names.join(' > ') : undefined;
+  const subject = (keys: string[]) => {
+    const key = joinKeys(keys);
+    return `${policy !== undefined ? `policy ${JSON.stringify(policy)}: ` : ''}${key || '(policy)'}`;
+  };
+  const found = 'input' in issue ? describe(issue.input) : 'nothing';
+  const problem = (keys: string[], path: readonly PropertyKey[], text: string): PolicyProblem => {
+    const pos = where(path);
+    return {
+      message: `${subject(keys)}: ${text}${posText(pos)}`,
+      detail: `${subject(keys)}: ${text}`,
+      ...(policy !== undefined ? { policy } : {}),
+      key: joinKeys(keys),
+      ...pos,
+    };
+  };
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((k) => problem([...keyPath, k], [...issue.path, k], 'unknown key'));
+    case 'invalid_type':
+      return [
+        problem(
+          keyPath,
+          issue.path,
+          found === 'nothing' ? `required (${issue.expected})` : `expected ${issue.expected}, got ${found}`,
+        ),
+      ];
+    case 'invalid_value':
+      return [
+        problem(
+          keyPath,
+          issue.path,
+          `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${found}`,
+        ),
+      ];
+    case 'too_small':
+    case 'too_big':
+      return [problem(keyPath, issue.path, `${issue.message}${found !== 'nothing' ? `, got ${found}` : ''}`)];
+    default:
+      return [problem(keyPath, issue.path, issue.message)];
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${String(value)}`;
+}
+
+function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => (seen.has(p.message) ? false : (seen.add(p.message), true)));
+}
+
+/** A zod-shaped issue, so type problems are formatted like schema problems. */
+interface RawIssue {
+  readonly code: 'custom';
+  readonly path: PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * Checks `type` and the type blocks of every policy, nested ones included, on the raw document: zod's
+ * refinements would not run on a policy whose block already failed, and "wrong block for this type"
+ * is the more useful message there (the Collector README's own rule-7 example has one).
+ */
+function checkTypes(root: unknown): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const visit = (policy: unknown, path: PropertyKey[]) => {
+    if (!isRecord(policy)) return;
+    const type = policy['type'];
+    if (typeof type !== 'string') {
+      issues.push({
+        code: 'custom',
+        path: [...path, 'type'],
+        message: `required: one of ${SUPPORTED_POLICY_TYPES.join(', ')}`,
+      });
+    } else if (!(SUPPORTED_POLICY_TYPES as readonly string[]).includes(type)) {
+      issues.push({
+        code: 'custom',
+        path: [...path, 'type'],
+        message: UNSUPPORTED_POLICY_TYPES.has(type)
+          ? `type ${JSON.stringify(type)} is not supported by Sentinel (supported: ${SUPPORTED_POLICY_TYPES.join(', ')})`
+          : `unknown type ${JSON.stringify(type)} (supported: ${SUPPORTED_POLICY_TYPES.join(', ')})`,
+      });
+    } else {
+      for (const block of TYPE_BLOCKS) {
+        if (block !== type && policy[block] !== undefined) {
+          issues.push({
+            code: 'custom',
+            path: [...path, block],
+            message: `a ${block}: block belongs to type ${block}, but this policy has type ${type}`,
+          });
+        }
+      }
+      if (!BLOCKLESS_TYPES.has(type) && policy[type] === undefined) {
+        issues.push({
+          code: 'custom',
+          path: [...path, 'type'],
+          message: `type ${type} needs a ${type}: block`,
+        });
+      }
+    }
+    const list = (block: string, key: string) => {
+      const b = policy[block];
+      const items = isRecord(b) ? b[key] : undefined;
+      if (Array.isArray(items)) items.forEach((p, i) => visit(p, [...path, block, key, i]));
+    };
+    list('and', 'and_sub_policy');
+    list('drop', 'drop_sub_policy');
+    list('composite', 'composite_sub_policy');
+    const not = policy['not'];
+    if (isRecord(not)) visit(not['not_sub_policy'], [...path, 'not', 'not_sub_policy']);
+  };
+  if (isRecord(root) && Array.isArray(root['policies'])) {
+    root['policies'].forEach((p, i) => visit(p, ['policies', i]));
+  }
+  return issues;
+}

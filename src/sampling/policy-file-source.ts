@@ -1,0 +1,202 @@
+/**
+ * The policy file as a live PolicySource. In Kubernetes the file is a mounted ConfigMap: the kubelet
+ * writes a new `..<timestamp>` directory and atomically swaps the `..data` symlink, so the file's own
+ * inode never changes in place. We therefore watch the directory (fs.watch) and also stat the path
+ * (which follows the symlinks) on a timer, in case the watch misses the swap; both are unref()ed.
+ *
+ * A changed file is parsed and validated; a bad one keeps the last good policy, is logged with line and
+ * column, and counted in `sentinel_policy_reload_failures_total`. A good one replaces the policy for every
+ * trace not yet decided.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync, statSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { SentinelError } from '../errors.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import { systemClock } from './clock.js';
+import type { Clock, ClockTimer } from './clock.js';
+import { formatPolicyProblems, parsePolicyText } from './policy-config.js';
+import type { PolicyProblem } from './policy-config.js';
+import { compilePolicy } from './sampling-policy.js';
+import type { PolicySource, SamplingPolicy } from './sampling-policy.js';
+
+export interface PolicyFileSourceOptions {
+  readonly file: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock?: Clock;
+  /** Stat fallback period; the reload promise is "within 2 s", so keep it under that. */
+  readonly pollIntervalMs?: number;
+}
+
+/** Loads a policy file once, throwing SENTINEL_ERR_POLICY_READ / SENTINEL_ERR_POLICY_INVALID. */
+export function loadPolicyFile(file: string): {
+  text: string;
+  policy: SamplingPolicy;
+  warnings: PolicyProblem[];
+} {
+  const text = readPolicyText(file);
+  const parsed = parsePolicyText(text);
+  if (!parsed.ok) {
+    throw new SentinelError(
+      'SENTINEL_ERR_POLICY_INVALID',
+      `invalid sampling policy file:\n${formatPolicyProblems(file, parsed.errors)}`,
+    );
+  }
+  return { text, policy: compilePolicy(parsed.config), warnings: [...parsed.warnings] };
+}
+
+function readPolicyText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SentinelError(
+      'SENTINEL_ERR_POLICY_READ',
+      `cannot read sampling policy file ${file}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Events: `reload` (policy) after a good file replaced the policy; `reloadFailed` (problems) after a bad
+ * or unreadable one was refused.
+ */
+export class PolicyFileSource extends EventEmitter implements PolicySource {
+  private policy: SamplingPolicy;
+  private lastText: string;
+  private lastSignature: string;
+  private readonly file: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly pollIntervalMs: number;
+  private watcher: FSWatcher | undefined;
+  private pollTimer: ClockTimer | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly reloads;
+  private readonly failures;
+
+  /** Reads and validates the file now: a bad file at start is an error, there is no last good policy yet. */
+  constructor(options: PolicyFileSourceOptions) {
+    super();
+    this.file = options.file;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.reloads = options.metrics.counter(
+      'policy_reloads_total',
+      'Sampling policy files reloaded and applied.',
+    );
+    this.failures = options.metrics.counter(
+      'policy_reload_failures_total',
+      'Sampling policy file changes refused (unreadable or invalid); the last good policy stays in force.',
+    );
+    this.lastSignature = this.signature();
+    const loaded = loadPolicyFile(this.file);
+    this.policy = loaded.policy;
+    this.lastText = loaded.text;
+    for (const w of loaded.warnings)
+      this.logger.warn({ file: this.file, line: w.line, column: w.column }, w.message);
+  }
+
+  current(): SamplingPolicy {
+    return this.policy;
+  }
+
+  /** Starts watching the directory and polling. */
+  start(): this {
+    try {
+      this.watcher = watch(dirname(this.file), { persistent: false }, () => this.soon());
+      this.watcher.on('error', (err) => {
+        this.logger.warn({ err, file: this.file }, 'policy directory watch failed; relying on polling');
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch (err) {
+      this.logger.warn({ err, file: this.file }, 'cannot watch the policy directory; relying on polling');
+    }
+    this.schedulePoll();
+    return this;
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  /**
+   * Re-reads the file if it changed and applies it when valid. Returns 'reloaded', 'failed' or 'unchanged'.
+   */
+  check(): 'reloaded' | 'failed' | 'unchanged' {
+    const signature = this.signature();
+    if (signature === this.lastSignature) return 'unchanged';
+    this.lastSignature = signature;
+    let text: string;
+    try {
+      text = readPolicyText(this.file);
+    } catch (err) {
+      this.failures.inc();
+      const problem: PolicyProblem = { message: (err as Error).message };
+      this.logger.error(
+        { file: this.file },
+        `policy reload failed, keeping the last good policy: ${problem.message}`,
+      );
+      this.emit('reloadFailed', [problem]);
+      return 'failed';
+    }
+    if (text === this.lastText) return 'unchanged';
+    this.lastText = text;
+    const parsed = parsePolicyText(text);
+    if (!parsed.ok) {
+      this.failures.inc();
+      for (const p of parsed.errors) {
+        this.logger.error(
+          { file: this.file, line: p.line, column: p.column, policy: p.policy, key: p.key },
+          `policy reload failed, keeping the last good policy: ${p.message}`,
+        );
+      }
+      this.emit('reloadFailed', parsed.errors);
+      return 'failed';
+    }
+    this.policy = compilePolicy(parsed.config);
+    this.reloads.inc();
+    for (const w of parsed.warnings)
+      this.logger.warn({ file: this.file, line: w.line, column: w.column }, w.message);
+    this.logger.info({ file: this.file, policies: this.policy.names }, 'sampling policy reloaded');
+    this.emit('reload', this.policy);
+    return 'reloaded';
+  }
+
+  private signature(): string {
+    try {
+      const s = statSync(this.file);
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  /** Coalesces the burst of events a symlink swap produces into one check. */
+  private soon(): void {
+    if (this.closed || this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      if (!this.closed) this.check();
+    }, 50);
+    this.debounce.unref();
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.check();
+      this.schedulePoll();
+    }, this.pollIntervalMs);
+  }
+}

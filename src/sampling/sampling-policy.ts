@@ -1,0 +1,133 @@
+/**
+ * A compiled policy file: evaluates every top-level policy on a trace and combines their verdicts as the
+ * Collector's tail_sampling README documents it:
+ *   a "drop" decision wins (the trace is not sampled); then an inverted not-sampled decision (not sampled);
+ *   then any "sample" decision (sampled); then an inverted sampled decision when no policy said
+ *   not-sampled (sampled); otherwise not sampled.
+ * It also says which policy kept the trace and with what probability, for `sampling.weight`.
+ */
+import type { BufferedTrace } from './buffered-trace.js';
+import type { PolicyConfig, PolicyFileConfig } from './policy-config.js';
+import { compileEvaluator } from './policy-evaluators.js';
+import type { PolicyDecision, PolicyEvaluator, Verdict } from './policy-evaluators.js';
+
+/**
+ * Why a trace was kept or not:
+ * - `rule`: kept by a policy that keeps every trace like it (errors, latency, attributes, rate limits):
+ *   weight 1;
+ * - `probabilistic`: kept only by the trace-id hash (possibly inside an `and`): weight 1/p;
+ * - `keep_all`: no policy file, every trace is kept: weight 1;
+ * - `dropped`: a `drop` policy matched; `not_sampled`: no policy kept it.
+ */
+export type DecisionReason = 'rule' | 'probabilistic' | 'keep_all' | 'dropped' | 'not_sampled';
+
+/** The decision on one trace. Issue 9 publishes ids whose reason is `rule`. */
+export interface TraceDecision {
+  readonly keep: boolean;
+  readonly reason: DecisionReason;
+  /** The top-level policy that kept (or dropped) the trace; '' when none did. */
+  readonly policy: string;
+  /** Inverse keep probability: `sampling.weight` of every kept span. 0 when not kept. */
+  readonly weight: number;
+  /** For probabilistic keeps: the OpenTelemetry `ot` threshold and randomness written into tracestate. */
+  readonly th?: string;
+  readonly rv?: string;
+}
+
+/** What decides traces: the current policy of a PolicySource. */
+export interface SamplingPolicy {
+  /** Top-level policy names, for metrics. */
+  readonly names: readonly string[];
+  /** True when no policy file is configured: the sampler passes everything through at once. */
+  readonly keepsAll: boolean;
+  decide(trace: BufferedTrace, nowMs: number): TraceDecision;
+}
+
+/** Something that hands out the policy in force now (a file watcher, or a fixed policy). */
+export interface PolicySource {
+  current(): SamplingPolicy;
+}
+
+const KEEP_ALL_DECISION: TraceDecision = Object.freeze({
+  keep: true,
+  reason: 'keep_all',
+  policy: '',
+  weight: 1,
+});
+
+/** The policy of an empty `sampling.policy_file`: every trace kept, weight 1. */
+export const keepAllPolicy: SamplingPolicy = Object.freeze({
+  names: [],
+  keepsAll: true,
+  decide: () => KEEP_ALL_DECISION,
+});
+
+/** A source that always returns the same policy. */
+export function staticPolicySource(policy: SamplingPolicy): PolicySource {
+  return { current: () => policy };
+}
+
+/** Observes each top-level policy's verdict (for metrics), and evaluation errors. */
+export interface PolicyObserver {
+  onEvaluationError?(policy: string, err: unknown): void;
+}
+
+class CompiledPolicy implements SamplingPolicy {
+  readonly keepsAll = false;
+  readonly names: readonly string[];
+  constructor(
+    private readonly evaluators: readonly PolicyEvaluator[],
+    private readonly observer: PolicyObserver,
+  ) {
+    this.names = evaluators.map((e) => e.name);
+  }
+
+  decide(trace: BufferedTrace, nowMs: number): TraceDecision {
+    const first = new Map<PolicyDecision, { name: string; verdict: Verdict }>();
+    // Among the policies that sample, the one with the largest p defines the keep probability: with a shared
+    // salt the probabilistic keep sets are nested, so the trace is kept whenever that one keeps it.
+    let best: { name: string; verdict: Verdict } | undefined;
+    for (const e of this.evaluators) {
+      let v: Verdict;
+      try {
+        v = e.evaluate(trace, nowMs);
+      } catch (err) {
+        // Like the Collector, a failing policy is skipped (and counted), not fatal.
+        this.observer.onEvaluationError?.(e.name, err);
+        continue;
+      }
+      if (!first.has(v.decision)) first.set(v.decision, { name: e.name, verdict: v });
+      if (
+        (v.decision === 'sampled' || v.decision === 'inverted_sampled') &&
+        (!best || v.p > best.verdict.p)
+      ) {
+        best = { name: e.name, verdict: v };
+      }
+      if (v.decision === 'dropped') break;
+    }
+    const dropped = first.get('dropped');
+    if (dropped) return { keep: false, reason: 'dropped', policy: dropped.name, weight: 0 };
+    const invNot = first.get('inverted_not_sampled');
+    if (invNot) return { keep: false, reason: 'not_sampled', policy: invNot.name, weight: 0 };
+    const keep = first.has('sampled') || (first.has('inverted_sampled') && !first.has('not_sampled'));
+    if (!keep || !best) return { keep: false, reason: 'not_sampled', policy: '', weight: 0 };
+    const v = best.verdict;
+    if (v.p >= 1) return { keep: true, reason: 'rule', policy: best.name, weight: 1 };
+    return {
+      keep: true,
+      reason: 'probabilistic',
+      policy: best.name,
+      weight: 1 / v.p,
+      ...(v.th !== undefined ? { th: v.th } : {}),
+      ...(v.rv !== undefined ? { rv: v.rv } : {}),
+    };
+  }
+}
+
+/** Compiles a validated policy file. */
+export function compilePolicy(config: PolicyFileConfig, observer: PolicyObserver = {}): SamplingPolicy {
+  return new CompiledPolicy(
+    config.policies.map((p: PolicyConfig) => compileEvaluator(p)),
+    observer,
+  );
+}

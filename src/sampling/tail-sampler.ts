@@ -1,0 +1,423 @@
+/**
+ * The tail-sampling stage of the agent's pipeline (a TraceConsumer, like the Collector's
+ * `tail_sampling` processor): spans are regrouped by trace id into a bounded buffer, each trace is
+ * decided `decision_wait` after its first span arrived, and kept traces go on to the next stage with
+ * `sampling.weight` on every span.
+ */
+import { SentinelError } from '../errors.js';
+import type {
+  InstrumentationScope,
+  Resource,
+  ResourceSpans,
+  ScopeSpans,
+  TraceBatch,
+  TraceConsumer,
+  TraceData,
+} from '../otlp/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import type { BufferedSpan, BufferedTrace, SpanOrigin } from './buffered-trace.js';
+import { systemClock } from './clock.js';
+import type { Clock, ClockTimer } from './clock.js';
+import { DecisionCache } from './decision-cache.js';
+import type { PolicySource, TraceDecision } from './sampling-policy.js';
+import { markKeptSpan } from './weights.js';
+
+export interface TailSamplerOptions {
+  readonly next: TraceConsumer;
+  /** Where the policy comes from; its `close()`, if any, is called on shutdown. */
+  readonly policySource: PolicySource & { close?(): void };
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** `sampling.decision_wait`: time from a trace's first span to its decision. */
+  readonly decisionWaitMs: number;
+  /** `sampling.num_traces`: traces held at most; beyond, the oldest is decided early. */
+  readonly maxTraces: number;
+  /** `sampling.max_buffered_bytes`: decoded bytes held at most; beyond, the oldest are decided early. */
+  readonly maxBufferedBytes: number;
+  /** `sampling.decision_cache.sampled_cache_size` / `non_sampled_cache_size`. */
+  readonly sampledCacheSize?: number;
+  readonly nonSampledCacheSize?: number;
+  readonly clock?: Clock;
+  /** Delay before a batch the next stage refused is offered again. */
+  readonly retryDelayMs?: number;
+  /** Called once per decided trace (not for late spans), e.g. to publish ids kept by rules (issue 9). */
+  readonly onDecision?: (traceId: string, decision: TraceDecision) => void;
+}
+
+type EarlyReason = 'num_traces' | 'memory';
+
+/** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
+const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
+
+export class TailSampler implements TraceConsumer {
+  private readonly next: TraceConsumer;
+  private readonly source: PolicySource & { close?(): void };
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly decisionWaitMs: number;
+  private readonly maxTraces: number;
+  private readonly maxBytes: number;
+  private readonly retryDelayMs: number;
+  private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
+  private readonly cache: DecisionCache;
+
+  /** Insertion order is first-seen order, so the oldest trace is always the first entry. */
+  private readonly traces = new Map<string, BufferedTrace>();
+  private bufferedSpanCount = 0;
+  private bufferedByteCount = 0;
+
+  private timer: ClockTimer | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  private readonly outbox: TraceBatch[] = [];
+  private outboxBytes = 0;
+  private pumping: Promise<void> | undefined;
+  private closing = false;
+  private shutdownPromise: Promise<void> | undefined;
+
+  private readonly m;
+
+  constructor(options: TailSamplerOptions) {
+    this.next = options.next;
+    this.source = options.policySource;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.decisionWaitMs = options.decisionWaitMs;
+    this.maxTraces = Math.max(1, options.maxTraces);
+    this.maxBytes = Math.max(1, options.maxBufferedBytes);
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.onDecision = options.onDecision;
+    this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
+    const metrics = options.metrics;
+    this.m = {
+      decisions: metrics.counter(
+        'sampling_decisions_total',
+        'Traces decided, by the top-level policy that decided (_none: no policy kept it; _all: no policy file) and decision (sampled, not_sampled, dropped).',
+        ['policy', 'decision'],
+      ),
+      lateSpans: metrics.counter(
+        'sampling_late_spans_total',
+        'Spans that arrived after their trace was decided and followed the cached decision.',
+        ['decision'],
+      ),
+      earlyDecisions: metrics.counter(
+        'sampling_early_decisions_total',
+        'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
+        ['reason'],
+      ),
+      bufferedTraces: metrics.gauge(
+        'sampling_buffered_traces',
+        'Traces waiting for their sampling decision.',
+      ),
+      bufferedSpans: metrics.gauge(
+        'sampling_buffered_spans',
+        'Spans waiting for their trace’s sampling decision.',
+      ),
+      bufferedBytes: metrics.gauge(
+        'sampling_buffered_bytes',
+        'Decoded bytes held by the sampler (waiting traces and kept batches not yet taken by the next stage).',
+      ),
+      latency: metrics.histogram(
+        'sampling_decision_latency_seconds',
+        'Time from a trace’s first span to its sampling decision.',
+        [],
+        LATENCY_BUCKETS,
+      ),
+      forwardFailures: metrics.counter(
+        'sampling_forward_failures_total',
+        'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
+      ),
+      evaluationErrors: metrics.counter(
+        'sampling_policy_evaluation_errors_total',
+        'Policy evaluations that threw; the policy is skipped for that trace.',
+        ['policy'],
+      ),
+    };
+  }
+
+  async consume(batch: TraceBatch): Promise<void> {
+    if (this.closing) {
+      throw new SentinelError(
+        'SENTINEL_ERR_SHUTTING_DOWN',
+        'the sampler is shutting down and takes no new spans',
+      );
+    }
+    const policy = this.source.current();
+    if (policy.keepsAll) {
+      // No policy file: every trace is kept with weight 1, so there is nothing to wait for.
+      const all: TraceDecision = policy.decide(EMPTY_TRACE, this.clock.now());
+      for (const rs of batch.data.resourceSpans)
+        for (const ss of rs.scopeSpans) for (const span of ss.spans) markKeptSpan(span, all);
+      await this.next.consume(batch);
+      return;
+    }
+
+    const now = this.clock.now();
+    const perSpanBytes = batch.spanCount > 0 ? batch.bytes / batch.spanCount : 0;
+    const late: BufferedSpan[] = [];
+    const lateDecisions: TraceDecision[] = [];
+    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+
+    for (const rs of batch.data.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        const origin: SpanOrigin = {
+          resource: rs.resource,
+          resourceSchemaUrl: rs.schemaUrl,
+          scope: ss.scope,
+          scopeSchemaUrl: ss.schemaUrl,
+        };
+        for (const span of ss.spans) {
+          const entry: BufferedSpan = { span, origin, bytes: perSpanBytes };
+          let trace = this.traces.get(span.traceId);
+          if (trace === undefined) {
+            const cached = this.cache.lookup(span.traceId);
+            if (cached === 'dropped') {
+              this.m.lateSpans.inc({ decision: 'not_sampled' });
+              continue;
+            }
+            if (cached !== undefined) {
+              this.m.lateSpans.inc({ decision: 'sampled' });
+              late.push(entry);
+              lateDecisions.push(cached);
+              continue;
+            }
+            // Room for a new trace: the oldest is decided early, never dropped unjudged.
+            while (this.traces.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
+            trace = { traceId: span.traceId, firstSeenMs: now, spans: [], bytes: 0 };
+            this.traces.set(span.traceId, trace);
+          }
+          trace.spans.push(entry);
+          trace.bytes += perSpanBytes;
+          this.bufferedSpanCount++;
+          this.bufferedByteCount += perSpanBytes;
+        }
+      }
+    }
+    while (this.bufferedByteCount > this.maxBytes && this.traces.size > 0)
+      this.decideOldest(now, 'memory', kept);
+
+    if (late.length > 0) {
+      late.forEach((entry, i) => markKeptSpan(entry.span, lateDecisions[i] as TraceDecision));
+      this.enqueue(late);
+    }
+    this.forwardKept(kept);
+    this.updateGauges();
+    this.schedule();
+  }
+
+  bufferedBytes(): number {
+    return this.bufferedByteCount + this.outboxBytes + this.next.bufferedBytes();
+  }
+
+  /** Decides every waiting trace now, hands the kept ones on and waits for the next stage to take them. */
+  async forceFlush(): Promise<void> {
+    this.decideAll();
+    await this.drain();
+    await this.next.forceFlush();
+  }
+
+  /** Stops taking spans, decides everything waiting, delivers, then shuts the next stage down. Runs once. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      this.closing = true;
+      this.decideAll();
+      await this.drain();
+      this.source.close?.();
+      await this.next.shutdown();
+    })();
+    return this.shutdownPromise;
+  }
+
+  /** Resolves when every kept batch so far has been taken by the next stage (for tests and flush). */
+  async drain(): Promise<void> {
+    while (this.pumping || this.outbox.length > 0) {
+      if (!this.pumping) this.pump();
+      await this.pumping;
+    }
+  }
+
+  /** What the buffer holds now. */
+  stats(): { traces: number; spans: number; bytes: number; cached: { kept: number; dropped: number } } {
+    return {
+      traces: this.traces.size,
+      spans: this.bufferedSpanCount,
+      bytes: this.bufferedByteCount,
+      cached: this.cache.size,
+    };
+  }
+
+  private decideAll(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+    for (const trace of [...this.traces.values()]) this.decide(trace, now, kept);
+    this.forwardKept(kept);
+    this.updateGauges();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+    for (const trace of this.traces.values()) {
+      if (trace.firstSeenMs + this.decisionWaitMs > now) break;
+      this.decide(trace, now, kept);
+    }
+    this.forwardKept(kept);
+    this.updateGauges();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closing) return;
+    const oldest = this.traces.values().next();
+    if (oldest.done) return;
+    const due = oldest.value.firstSeenMs + this.decisionWaitMs;
+    if (this.timer && this.timerAt <= due) return;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timerAt = due;
+    this.timer = this.clock.setTimeout(() => this.onTimer(), due - this.clock.now());
+  }
+
+  private decideOldest(
+    now: number,
+    reason: EarlyReason,
+    kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>,
+  ) {
+    const oldest = this.traces.values().next();
+    if (oldest.done) return;
+    this.m.earlyDecisions.inc({ reason });
+    this.decide(oldest.value, now, kept);
+  }
+
+  private decide(
+    trace: BufferedTrace,
+    now: number,
+    kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>,
+  ): void {
+    this.traces.delete(trace.traceId);
+    this.bufferedSpanCount -= trace.spans.length;
+    this.bufferedByteCount -= trace.bytes;
+    if (this.traces.size === 0) this.bufferedByteCount = 0; // no float drift once empty
+
+    let decision: TraceDecision;
+    try {
+      decision = this.source.current().decide(trace, now);
+    } catch (err) {
+      // A policy bug must not lose data: keep the trace, as a rule keep.
+      this.logger.error({ err, traceId: trace.traceId }, 'sampling policy failed; keeping the trace');
+      decision = { keep: true, reason: 'rule', policy: '_error', weight: 1 };
+    }
+    this.m.decisions.inc({
+      policy: decision.policy === '' ? '_none' : decision.policy,
+      decision: decision.keep ? 'sampled' : decision.reason === 'dropped' ? 'dropped' : 'not_sampled',
+    });
+    this.m.latency.observe(Math.max(0, now - trace.firstSeenMs) / 1000);
+    this.cache.record(trace.traceId, decision);
+    if (this.onDecision) {
+      try {
+        this.onDecision(trace.traceId, decision);
+      } catch (err) {
+        this.logger.warn({ err }, 'onDecision callback failed');
+      }
+    }
+    if (decision.keep) kept.push({ trace, decision });
+  }
+
+  private forwardKept(kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>): void {
+    if (kept.length === 0) return;
+    const spans: BufferedSpan[] = [];
+    for (const { trace, decision } of kept) {
+      for (const entry of trace.spans) {
+        markKeptSpan(entry.span, decision);
+        spans.push(entry);
+      }
+    }
+    this.enqueue(spans);
+  }
+
+  private enqueue(spans: BufferedSpan[]): void {
+    if (spans.length === 0) return;
+    let bytes = 0;
+    for (const s of spans) bytes += s.bytes;
+    const batch: TraceBatch = { data: regroup(spans), spanCount: spans.length, bytes: Math.ceil(bytes) };
+    this.outbox.push(batch);
+    this.outboxBytes += batch.bytes;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = this.runPump().finally(() => {
+      this.pumping = undefined;
+      this.updateGauges();
+    });
+  }
+
+  private async runPump(): Promise<void> {
+    for (;;) {
+      const batch = this.outbox[0];
+      if (batch === undefined) return;
+      try {
+        await this.next.consume(batch);
+      } catch (err) {
+        this.m.forwardFailures.inc();
+        if (!this.closing) {
+          this.logger.warn(
+            { err, spans: batch.spanCount },
+            'next stage refused kept spans; offering them again',
+          );
+          await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.retryDelayMs));
+          continue;
+        }
+        this.logger.error(
+          { err, spans: batch.spanCount },
+          'next stage refused kept spans during shutdown; dropped',
+        );
+      }
+      this.outbox.shift();
+      this.outboxBytes -= batch.bytes;
+    }
+  }
+
+  private updateGauges(): void {
+    this.m.bufferedTraces.set(this.traces.size);
+    this.m.bufferedSpans.set(this.bufferedSpanCount);
+    this.m.bufferedBytes.set(this.bufferedByteCount + this.outboxBytes);
+  }
+}
+
+const EMPTY_TRACE: BufferedTrace = { traceId: '', firstSeenMs: 0, spans: [], bytes: 0 };
+
+/**
+ * Rebuilds ResourceSpans/ScopeSpans from buffered spans, under the same Resource and InstrumentationScope
+ * objects they arrived with (one ResourceSpans per resource object, one ScopeSpans per scope object).
+ */
+export function regroup(spans: readonly BufferedSpan[]): TraceData {
+  const resources = new Map<Resource, { rs: ResourceSpans; scopes: Map<InstrumentationScope, ScopeSpans> }>();
+  const resourceSpans: ResourceSpans[] = [];
+  for (const { span, origin } of spans) {
+    let r = resources.get(origin.resource);
+    if (r === undefined) {
+      const rs: ResourceSpans = {
+        resource: origin.resource,
+        scopeSpans: [],
+        schemaUrl: origin.resourceSchemaUrl,
+      };
+      r = { rs, scopes: new Map() };
+      resources.set(origin.resource, r);
+      resourceSpans.push(rs);
+    }
+    let ss = r.scopes.get(origin.scope);
+    if (ss === undefined) {
+      ss = { scope: origin.scope, spans: [], schemaUrl: origin.scopeSchemaUrl };
+      r.scopes.set(origin.scope, ss);
+      r.rs.scopeSpans.push(ss);
+    }
+    ss.spans.push(span);
+  }
+  return { resourceSpans };
+}
