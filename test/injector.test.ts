@@ -222,6 +222,8 @@ void describe('pod shapes over real HTTPS', () => {
       assert.equal(agents.length, 1, 'exactly one agent');
       assert.equal(annotationsOf(patched)[ANNOTATION_STATUS], 'injected');
       assert.equal(annotationsOf(patched)['sentinel.dev/injector-version'], SENTINEL_VERSION);
+      const labels = ((patched['metadata'] as AnyRecord)['labels'] ?? {}) as Record<string, string>;
+      assert.equal(labels['sentinel.dev/agent'], 'injected', 'the NetworkPolicy label is set');
       // Whatever the pod had is still there, unchanged and in place.
       const before = spec(f.pod);
       const now = spec(patched);

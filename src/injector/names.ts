@@ -22,6 +22,8 @@ export const ANNOTATION_STATUS = 'sentinel.dev/status';
 export const ANNOTATION_VERSION = 'sentinel.dev/injector-version';
 /** Set by the injector when an opted-in pod cannot take the agent. */
 export const ANNOTATION_SKIP_REASON = 'sentinel.dev/skip-reason';
+/** Pod label set on injected pods; the chart's NetworkPolicy lets only these reach the store's OTLP ports. */
+export const LABEL_AGENT = 'sentinel.dev/agent';
 /** Namespace label that opts every pod of the namespace in. */
 export const NAMESPACE_LABEL_INJECT = 'sentinel.dev/inject';
 

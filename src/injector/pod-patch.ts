@@ -12,6 +12,7 @@ import {
   ANNOTATION_SKIP_REASON,
   ANNOTATION_STATUS,
   ANNOTATION_VERSION,
+  LABEL_AGENT,
   VOLUME_NAMES,
 } from './names.js';
 import type { ContainerView, PodView } from './pod-view.js';
@@ -79,8 +80,13 @@ export function buildInjectionPatch(
   pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`)));
 
   ops.push(
-    ...annotationOps(pod, { [ANNOTATION_STATUS]: 'injected', [ANNOTATION_VERSION]: settings.version }),
+    ...mapOps(pod.annotations, '/metadata/annotations', {
+      [ANNOTATION_STATUS]: 'injected',
+      [ANNOTATION_VERSION]: settings.version,
+    }),
   );
+  // A label, because NetworkPolicies select pods by label: only pods carrying the agent reach the store.
+  ops.push(...mapOps(pod.labels, '/metadata/labels', { [LABEL_AGENT]: 'injected' }));
   return ops;
 }
 
@@ -93,15 +99,19 @@ export function buildSkipPatch(pod: PodView, reason: string, version: string): J
   };
   const current = pod.annotations ?? {};
   if (Object.entries(wanted).every(([k, v]) => current[k] === v)) return [];
-  return annotationOps(pod, wanted);
+  return mapOps(pod.annotations, '/metadata/annotations', wanted);
 }
 
-function annotationOps(pod: PodView, values: Record<string, string>): JsonPatchOperation[] {
-  if (pod.annotations === undefined) return [{ op: 'add', path: '/metadata/annotations', value: values }];
+function mapOps(
+  current: Readonly<Record<string, string>> | undefined,
+  base: string,
+  values: Record<string, string>,
+): JsonPatchOperation[] {
+  if (current === undefined) return [{ op: 'add', path: base, value: values }];
   // `add` on an existing member replaces it (RFC 6902 4.1), which is what a re-stamp wants.
   return Object.entries(values).map(([k, v]) => ({
     op: 'add' as const,
-    path: `/metadata/annotations/${pointerSegment(k)}`,
+    path: `${base}/${pointerSegment(k)}`,
     value: v,
   }));
 }

@@ -21,6 +21,8 @@ export interface PodView {
   readonly namespace: string | undefined;
   /** undefined: no `metadata.annotations` yet. */
   readonly annotations: Readonly<Record<string, string>> | undefined;
+  /** undefined: no `metadata.labels` yet. */
+  readonly labels: Readonly<Record<string, string>> | undefined;
   readonly containers: readonly ContainerView[];
   /** undefined: no `spec.initContainers` yet. */
   readonly initContainers: readonly ContainerView[] | undefined;
@@ -43,18 +45,8 @@ export function readPod(object: unknown): PodView {
   if (!isRecord(metadata)) throw new UnparsablePodError('expected metadata to be an object');
   const spec = object['spec'];
   if (!isRecord(spec)) throw new UnparsablePodError('expected spec to be an object');
-  const rawAnnotations = metadata['annotations'];
-  let annotations: Record<string, string> | undefined;
-  if (rawAnnotations !== undefined && rawAnnotations !== null) {
-    if (!isRecord(rawAnnotations))
-      throw new UnparsablePodError('expected metadata.annotations to be a map of strings');
-    annotations = {};
-    for (const [k, v] of Object.entries(rawAnnotations)) {
-      if (typeof v !== 'string')
-        throw new UnparsablePodError(`expected annotation ${JSON.stringify(k)} to be a string`);
-      annotations[k] = v;
-    }
-  }
+  const annotations = readStringMap(metadata['annotations'], 'metadata.annotations');
+  const labels = readStringMap(metadata['labels'], 'metadata.labels');
   const containers = readContainers(spec['containers'], 'spec.containers');
   if (!containers || containers.length === 0) {
     throw new UnparsablePodError('expected spec.containers to be a non-empty list');
@@ -74,6 +66,7 @@ export function readPod(object: unknown): PodView {
   return {
     namespace: typeof namespace === 'string' && namespace !== '' ? namespace : undefined,
     annotations,
+    labels,
     containers,
     initContainers: readContainers(spec['initContainers'], 'spec.initContainers'),
     volumeNames,
@@ -107,4 +100,16 @@ function readContainers(value: unknown, where: string): ContainerView[] | undefi
     }
     return { name: c['name'], env, ports };
   });
+}
+
+function readStringMap(value: unknown, where: string): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw new UnparsablePodError(`expected ${where} to be a map of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string')
+      throw new UnparsablePodError(`expected ${where}[${JSON.stringify(k)}] to be a string`);
+    out[k] = v;
+  }
+  return out;
 }
