@@ -40,15 +40,15 @@ const UNSUPPORTED_POLICY_TYPES = new Set([
 
 /** Processor-level Collector keys a copied `tail_sampling:` block may carry; Sentinel takes them from its own config. */
 const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
-  decision_wait: 'sampling.decision_wait',
-  num_traces: 'sampling.num_traces',
-  expected_new_traces_per_sec: '(not needed)',
-  decision_cache: 'sampling.decision_cache',
-  sample_on_first_match: '(not supported; every policy is evaluated)',
-  drop_pending_traces_on_shutdown: '(not supported; pending traces are decided on shutdown)',
-  block_on_overflow: '(not needed)',
-  maximum_trace_size_bytes: 'sampling.max_buffered_bytes',
-};
+  decision_wait: 'set sampling.decision_wait in the agent config instead',
+  num_traces: 'set sampling.num_traces in the agent config instead',
+  expected_new_traces_per_sec: 'Sentinel does not need it',
+  decision_cache: 'set sampling.decision_cache in the agent config instead',
+  sample_on_first_match: 'Sentinel evaluates every policy',
+  drop_pending_traces_on_shutdown: 'Sentinel decides pending traces on shutdown',
+  block_on_overflow: 'Sentinel decides the oldest traces early instead',
+  maximum_trace_size_bytes: 'set sampling.max_buffered_bytes in the agent config instead',
+}
 
 export interface LatencyConfig {
   threshold_ms: number;
@@ -415,8 +415,8 @@ export function parsePolicyText(text: string): PolicyParseResult {
     if ((root as Record<string, unknown>)[key] !== undefined) {
       const pos = where([key]);
       warnings.push({
-        message: `${key}: ignored in a policy file; use ${instead}${posText(pos)}`,
-        detail: `${key}: ignored in a policy file; use ${instead}`,
+        message: `${key}: ignored in a policy file (${instead})${posText(pos)}`,
+        detail: `${key}: ignored in a policy file (${instead})`,
         key,
         ...pos,
       });
