@@ -278,7 +278,9 @@ void describe('10,000-trace scenario on an injected clock', () => {
     );
     assert.equal(await metrics.value('sampling_decisions_total'), 10_000, 'one decision per trace');
     const hist = await metrics.registry.getSingleMetric('sentinel_sampling_decision_latency_seconds')?.get();
-    const count = hist?.values.find((v) => 'metricName' in v && v.metricName?.endsWith('_count'));
+    const count = hist?.values.find((v) =>
+      String((v as { metricName?: string }).metricName).endsWith('_count'),
+    );
     assert.equal(count?.value, 10_000);
   });
 });

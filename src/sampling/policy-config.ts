@@ -48,7 +48,7 @@ const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
   drop_pending_traces_on_shutdown: 'Sentinel decides pending traces on shutdown',
   block_on_overflow: 'Sentinel decides the oldest traces early instead',
   maximum_trace_size_bytes: 'set sampling.max_buffered_bytes in the agent config instead',
-}
+};
 
 export interface LatencyConfig {
   threshold_ms: number;
