@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  store: {
+    summary: 'the central store: OTLP in, WAL, Parquet blocks on S3 or a directory, query API',
+    load: async () => (await import('./store/index.js')).runStore,
+  },
   agent: {
     summary: 'the sidecar: OTLP in, enrich, measure, tail-sample, export',
     load: async () => (await import('./agent/index.js')).runAgent,

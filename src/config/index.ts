@@ -1,6 +1,8 @@
 export { agentConfigSchema } from './agent-config.js';
 export type { AgentConfig, ExporterConfig } from './agent-config.js';
 export { injectorConfigSchema } from './injector.js';
+export { storeConfigSchema } from './store.js';
+export type { StoreConfig } from './store.js';
 export type { InjectorConfig } from './injector.js';
 export { applyEnvOverrides, loadConfig, validateConfig } from './load-config.js';
 export type { ConfigSources } from './load-config.js';

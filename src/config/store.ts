@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
+import { s3Schema } from './exporters.js';
+import { duration, endpoint, size } from './schema-types.js';
+
+/** The store's config file (CONTRACT.md "Store config"); keys beyond the contract's are additions with defaults. */
+export const storeConfigSchema = z.strictObject({
+  receivers: otlpReceiversSchema({ host: '0.0.0.0', maxRequestBytes: '16MiB' }),
+  /** In-flight memory budget of the receivers plus the spans held for blocks not yet uploaded. */
+  memory_limit_mib: z.number().positive().default(1024),
+  admin: adminSchema(),
+  log: logSchema(),
+  shutdown_timeout: shutdownTimeout(),
+  storage: z
+    .strictObject({
+      url: z.string().default('file://./data'),
+      s3: s3Schema(),
+    })
+    .prefault({}),
+  wal_dir: z.string().default('./wal'),
+  /** The WAL's bound: over it, agents are refused (and retry) until uploads catch up. */
+  wal_max_bytes: size().prefault('1GiB'),
+  block: z
+    .strictObject({
+      max_bytes: size().prefault('64MiB'),
+      max_spans: z.number().int().positive().default(1_000_000),
+      max_age: duration().prefault('1m'),
+      /** Rows per Parquet row group: the unit a trace lookup reads. */
+      row_group_spans: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  /** Backoff of block uploads; they are retried as long as the WAL holds the spans. */
+  upload_retry: z
+    .strictObject({
+      initial_interval: duration().prefault('1s'),
+      max_interval: duration().prefault('30s'),
+    })
+    .prefault({}),
+  compaction: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      interval: duration().prefault('5m'),
+      /** Blocks with fewer spans than this are merged with others of the same hour. */
+      max_block_spans: z.number().int().positive().default(1_000_000),
+      /** Blocks younger than this are left alone (their hour may still be filling). */
+      min_age: duration().prefault('2m'),
+    })
+    .prefault({}),
+  retention: duration().prefault('336h'),
+  query: z
+    .strictObject({
+      endpoint: endpoint().default('0.0.0.0:3200'),
+      /** The largest `limit` a search or /spans may ask for. */
+      max_limit: z.number().int().positive().default(1000),
+      /** The widest `start`..`end` window a search may scan. */
+      max_search_window: duration().prefault('24h'),
+      /** How often the block list is re-read from storage (new blocks of other writers, compaction). */
+      refresh_interval: duration().prefault('10s'),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      cert_file: z.string().default(''),
+      key_file: z.string().default(''),
+      client_ca_file: z.string().default(''),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      required: z.boolean().default(false),
+      token_files: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+});
+
+export type StoreConfig = z.output<typeof storeConfigSchema>;

@@ -1,0 +1,299 @@
+import { SentinelError } from '../errors.js';
+import { decodeTraceRequest, encodeTraceRequest } from '../otlp/index.js';
+import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
+import {
+  encodeBlock,
+  flattenTraceData,
+  uploadBlock,
+  type BlockCodec,
+  type BlockMeta,
+  type ObjectStore,
+  type StoredSpan,
+} from '../storage/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import { WriteAheadLog, type WalSegment } from './write-ahead-log.js';
+
+/** What one WAL record holds in memory: its spans as block rows, and their estimated heap bytes. */
+export interface WalItem {
+  readonly rows: StoredSpan[];
+  readonly bytes: number;
+}
+
+/** Estimated heap bytes per byte of a replayed record (the receivers' MODEL_BYTES_PER_WIRE_BYTE). */
+const REPLAY_BYTES_PER_WIRE_BYTE = 6;
+
+export interface BlockPipelineOptions {
+  readonly store: ObjectStore;
+  readonly walDir: string;
+  readonly walMaxBytes: number;
+  readonly maxBlockBytes: number;
+  readonly maxBlockSpans: number;
+  readonly maxBlockAgeMs: number;
+  readonly rowGroupSize?: number;
+  readonly codec?: BlockCodec;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly now?: () => number;
+  /** Sleeps between upload attempts; tests pass a fast one. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How often the age trigger is checked; 0 disables the timer (tests call `checkAge`). */
+  readonly tickMs?: number;
+  /** Told about every block uploaded (the query side adds it to its catalog at once). */
+  readonly onBlock?: (meta: BlockMeta) => void;
+}
+
+const defaultSleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
+/**
+ * The store's ingest path after the receivers: every batch is appended to the WAL (durable before
+ * `consume` resolves), held in memory as rows, and cut into a block when the current segment reaches
+ * `max_bytes`, `max_spans` or `max_age`. Blocks upload one at a time, retried with backoff for as long as
+ * it takes; a WAL segment is deleted only after its block and meta are in storage.
+ */
+export class BlockPipeline implements TraceConsumer {
+  private readonly options: BlockPipelineOptions;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private wal!: WriteAheadLog<WalItem>;
+  private readonly queue: WalSegment<WalItem>[] = [];
+  private uploading: Promise<void> | undefined;
+  private cutting: Promise<void> | undefined;
+  private heldBytes = 0;
+  private draining = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopRetrying = false;
+  private readonly m;
+
+  constructor(options: BlockPipelineOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? defaultSleep;
+    const metrics = options.metrics;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect with the gauge as `this`
+    const self = this;
+    this.m = {
+      blocks: metrics.counter('store_blocks_written_total', 'Blocks uploaded (Parquet and meta).'),
+      spans: metrics.counter('store_spans_written_total', 'Spans written into uploaded blocks.'),
+      bytes: metrics.counter('store_block_bytes_written_total', 'Parquet bytes uploaded.'),
+      retries: metrics.counter('store_upload_retries_total', 'Block uploads retried after a storage error.'),
+      walFull: metrics.counter(
+        'store_wal_full_refusals_total',
+        'Batches refused because the WAL was at its bound.',
+      ),
+      walCorrupt: metrics.counter(
+        'store_wal_corrupt_records_total',
+        'WAL records that failed their checksum on replay.',
+      ),
+      encodeSeconds: metrics.histogram(
+        'store_block_encode_seconds',
+        'Time to encode one block as Parquet.',
+        [],
+        [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+      ),
+    };
+    metrics.gauge('store_wal_bytes', 'Bytes held by the write-ahead log.', [], function () {
+      this.set(self.wal ? self.wal.bytes : 0);
+    });
+    metrics.gauge('store_pending_blocks', 'Sealed blocks waiting for upload.', [], function () {
+      this.set(self.queue.length);
+    });
+  }
+
+  /** Opens (and replays) the WAL; replayed segments are queued for upload at once. */
+  async start(): Promise<{ replayedSpans: number }> {
+    const { wal, replayed } = await WriteAheadLog.open<WalItem>({
+      dir: this.options.walDir,
+      maxBytes: this.options.walMaxBytes,
+      logger: this.options.logger,
+      now: this.now,
+      decode: (payload) => {
+        const rows = flattenTraceData(decodeTraceRequest(payload));
+        return { item: { rows, bytes: payload.byteLength * REPLAY_BYTES_PER_WIRE_BYTE }, spans: rows.length };
+      },
+      onCorrupt: () => this.m.walCorrupt.inc(),
+    });
+    this.wal = wal;
+    let replayedSpans = 0;
+    for (const seg of replayed) {
+      for (const item of seg.items) this.heldBytes += item.bytes;
+      replayedSpans += seg.spans;
+      this.queue.push(seg);
+    }
+    this.pump();
+    const tickMs = this.options.tickMs ?? Math.min(1000, Math.max(10, this.options.maxBlockAgeMs / 4));
+    if (tickMs > 0) {
+      this.timer = setInterval(() => this.checkAge(), tickMs);
+      this.timer.unref();
+    }
+    return { replayedSpans };
+  }
+
+  /** The WAL's id: part of every block id this store writes. */
+  get walId(): string {
+    return this.wal.id;
+  }
+
+  async consume(batch: TraceBatch): Promise<void> {
+    if (this.draining) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the store is shutting down');
+    const rows = flattenTraceData(batch.data);
+    if (rows.length === 0) return;
+    const payload = encodeTraceRequest(batch.data);
+    try {
+      await this.wal.append(payload, { rows, bytes: batch.bytes }, rows.length);
+    } catch (err) {
+      if (err instanceof SentinelError && err.code === 'SENTINEL_ERR_WAL_FULL') this.m.walFull.inc();
+      throw err;
+    }
+    this.heldBytes += batch.bytes;
+    const head = this.wal.head;
+    if (head.spans >= this.options.maxBlockSpans || head.bytes >= this.options.maxBlockBytes) void this.cut();
+  }
+
+  /** Cuts a block when the current segment is older than max_age (the timer calls this). */
+  checkAge(): void {
+    const head = this.wal?.head;
+    if (head?.firstAppendMs !== undefined && this.now() - head.firstAppendMs >= this.options.maxBlockAgeMs) {
+      void this.cut();
+    }
+  }
+
+  /** Seals the current segment as a block and queues its upload. One cut at a time. */
+  cut(): Promise<void> {
+    if (this.cutting) return this.cutting;
+    this.cutting = (async () => {
+      try {
+        const sealed = await this.wal.rotate();
+        if (sealed) {
+          this.queue.push(sealed);
+          this.pump();
+        }
+      } catch (err) {
+        this.options.logger.error({ err }, 'sealing a WAL segment failed');
+      } finally {
+        this.cutting = undefined;
+      }
+    })();
+    return this.cutting;
+  }
+
+  private pump(): void {
+    if (this.uploading || this.queue.length === 0) return;
+    this.uploading = (async () => {
+      while (this.queue.length > 0 && !this.stopRetrying) {
+        const seg = this.queue[0]!;
+        let ok: boolean;
+        try {
+          ok = await this.upload(seg);
+        } catch (err) {
+          // Not a storage error (those are retried inside): log, wait, and try the segment again.
+          this.options.logger.error({ err, segment: seg.path }, 'building a block failed');
+          await this.sleep(this.options.retryMaxMs);
+          continue;
+        }
+        if (!ok) break;
+        this.queue.shift();
+      }
+    })().finally(() => {
+      this.uploading = undefined;
+      if (this.queue.length > 0 && !this.stopRetrying) this.pump();
+    });
+  }
+
+  /** Encodes and uploads one segment's block, retrying storage errors with backoff; then deletes the segment. */
+  private async upload(seg: WalSegment<WalItem>): Promise<boolean> {
+    const rows: StoredSpan[] = [];
+    for (const item of seg.items) for (const r of item.rows) rows.push(r);
+    const started = performance.now();
+    // The id comes from the segment, so a replay after a crash rewrites the same keys instead of adding a copy.
+    const blockId = `${seg.createdMs.toString(36).padStart(9, '0')}-${this.wal.id}${seg.seq.toString(36)}`;
+    const block = encodeBlock(rows, {
+      blockId,
+      nowMs: this.now(),
+      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+      ...(this.options.codec !== undefined ? { codec: this.options.codec } : {}),
+    });
+    this.m.encodeSeconds.observe((performance.now() - started) / 1000);
+    let delay = this.options.retryInitialMs;
+    for (;;) {
+      try {
+        await uploadBlock(this.options.store, block);
+        break;
+      } catch (err) {
+        if (this.stopRetrying) return false;
+        this.m.retries.inc();
+        this.options.logger.warn(
+          { err: (err as Error).message, block: block.meta.parquetKey, retryInMs: delay },
+          'block upload failed; the WAL keeps the spans and the upload is retried',
+        );
+        await this.sleep(delay);
+        if (this.stopRetrying) return false;
+        delay = Math.min(this.options.retryMaxMs, delay * 2);
+      }
+    }
+    let bytes = 0;
+    for (const item of seg.items) bytes += item.bytes;
+    await this.wal.remove(seg);
+    this.heldBytes -= bytes;
+    this.m.blocks.inc();
+    this.m.spans.inc(rows.length);
+    this.m.bytes.inc(block.parquet.byteLength);
+    this.options.logger.debug({ block: block.meta.parquetKey, spans: rows.length }, 'block uploaded');
+    this.options.onBlock?.(block.meta);
+    return true;
+  }
+
+  bufferedBytes(): number {
+    return Math.max(0, this.heldBytes);
+  }
+
+  /** Every row not yet in an uploaded block (the current segment and those waiting for upload). */
+  pendingRows(): StoredSpan[] {
+    const out: StoredSpan[] = [];
+    const segs = [...this.queue, ...(this.wal ? [this.wal.head] : [])];
+    for (const seg of segs) for (const item of seg.items) for (const r of item.rows) out.push(r);
+    return out;
+  }
+
+  /** Number of spans not yet in an uploaded block. */
+  pendingSpans(): number {
+    let n = this.wal ? this.wal.head.spans : 0;
+    for (const seg of this.queue) n += seg.spans;
+    return n;
+  }
+
+  /** Cuts the current block and waits until every sealed block is uploaded. */
+  async forceFlush(): Promise<void> {
+    await this.cut();
+    while (this.uploading || (this.queue.length > 0 && !this.stopRetrying)) {
+      this.pump();
+      await this.uploading;
+    }
+  }
+
+  /**
+   * Refuses new batches, cuts and uploads what is held. Called under the process's shutdown timeout;
+   * whatever is not uploaded by then stays in the WAL and is replayed on the next start.
+   */
+  async shutdown(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.timer) clearInterval(this.timer);
+    if (!this.wal) return;
+    await this.forceFlush();
+    await this.wal.close();
+  }
+
+  /** Stops retrying at once (the WAL keeps what is not uploaded), for a fast stop and for tests. */
+  async abort(): Promise<void> {
+    this.draining = true;
+    this.stopRetrying = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.uploading;
+    await this.wal?.close();
+  }
+}

@@ -1,0 +1,168 @@
+import {
+  dedupeSpans,
+  encodeBlock,
+  metaKeyFor,
+  partitionPrefix,
+  scanBlock,
+  uploadBlock,
+  type BlockMeta,
+  type ObjectStore,
+  type StoredSpan,
+} from '../storage/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import type { BlockCatalog } from './block-catalog.js';
+
+export interface CompactorOptions {
+  readonly store: ObjectStore;
+  readonly catalog: BlockCatalog;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly compaction: boolean;
+  /** Blocks below this many spans are merged; a merged block stays at or under it. */
+  readonly maxBlockSpans: number;
+  /** Blocks younger than this (by creation) are left alone. */
+  readonly minAgeMs: number;
+  readonly retentionMs: number;
+  readonly rowGroupSize?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Compaction and retention. Small blocks of the same hour are merged into one, atomically for readers: the
+ * merged block's meta (which lists the blocks it `replaces`) is written first, then the old metas, then the
+ * old Parquet objects are deleted. A crash in between leaves both, which readers de-duplicate and the next
+ * run cleans up. Blocks whose newest span is older than `retention` are deleted, meta first.
+ */
+export class Compactor {
+  private readonly options: CompactorOptions;
+  private readonly now: () => number;
+  private running: Promise<CompactionReport> | undefined;
+  private readonly m;
+
+  constructor(options: CompactorOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.m = {
+      merged: options.metrics.counter('store_compacted_blocks_total', 'Blocks merged away by compaction.'),
+      created: options.metrics.counter('store_compaction_outputs_total', 'Blocks written by compaction.'),
+      expired: options.metrics.counter(
+        'store_retention_deleted_blocks_total',
+        'Blocks deleted by retention.',
+      ),
+    };
+  }
+
+  /** One pass; concurrent calls share the pass in progress. */
+  runOnce(): Promise<CompactionReport> {
+    if (!this.running) {
+      this.running = this.pass().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  private async pass(): Promise<CompactionReport> {
+    const report: CompactionReport = { merged: 0, created: 0, expired: 0, cleaned: 0 };
+    const { catalog, logger } = this.options;
+    await catalog.refresh();
+    // Includes replaced blocks: they are what cleanup removes.
+    const all = await this.allBlocks();
+    const replacedBy = new Map<string, BlockMeta>();
+    for (const m of all) for (const id of m.replaces) replacedBy.set(id, m);
+    const live: BlockMeta[] = [];
+    for (const m of all) {
+      if (replacedBy.has(m.blockId)) {
+        await this.deleteBlock(m);
+        report.cleaned++;
+      } else live.push(m);
+    }
+
+    const cutoffNs = BigInt(this.now() - this.options.retentionMs) * 1_000_000n;
+    const kept: BlockMeta[] = [];
+    for (const m of live) {
+      if (BigInt(m.maxEndUnixNano) < cutoffNs) {
+        await this.deleteBlock(m);
+        this.m.expired.inc();
+        report.expired++;
+      } else kept.push(m);
+    }
+    if (!this.options.compaction) return report;
+
+    const byHour = new Map<string, BlockMeta[]>();
+    const youngest = this.now() - this.options.minAgeMs;
+    for (const m of kept) {
+      if (m.spanCount >= this.options.maxBlockSpans) continue;
+      if (Date.parse(m.createdAt) > youngest) continue;
+      const hour = partitionPrefix(BigInt(m.minStartUnixNano));
+      const list = byHour.get(hour) ?? [];
+      list.push(m);
+      byHour.set(hour, list);
+    }
+    for (const blocks of byHour.values()) {
+      blocks.sort((a, b) => (BigInt(a.minStartUnixNano) < BigInt(b.minStartUnixNano) ? -1 : 1));
+      let group: BlockMeta[] = [];
+      let spans = 0;
+      const flush = async () => {
+        if (group.length >= 2) {
+          try {
+            await this.merge(group);
+            report.merged += group.length;
+            report.created++;
+          } catch (err) {
+            logger.warn(
+              { err: (err as Error).message, blocks: group.length },
+              'merging blocks failed; will retry',
+            );
+          }
+        }
+        group = [];
+        spans = 0;
+      };
+      for (const m of blocks) {
+        if (spans + m.spanCount > this.options.maxBlockSpans) await flush();
+        group.push(m);
+        spans += m.spanCount;
+      }
+      await flush();
+    }
+    if (report.merged || report.expired || report.cleaned) logger.info(report, 'compaction pass');
+    return report;
+  }
+
+  private async allBlocks(): Promise<BlockMeta[]> {
+    // The catalog hides replaced blocks; compaction needs them to clean them up.
+    return this.options.catalog.allIncludingReplaced();
+  }
+
+  private async merge(group: BlockMeta[]): Promise<void> {
+    const rows: StoredSpan[] = [];
+    for (const m of group) rows.push(...(await scanBlock(this.options.store, m)));
+    const unique = dedupeSpans(rows);
+    const block = encodeBlock(unique, {
+      replaces: group.map((m) => m.blockId),
+      compactionLevel: Math.max(...group.map((m) => m.compactionLevel)) + 1,
+      nowMs: this.now(),
+      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+    });
+    const meta = await uploadBlock(this.options.store, block);
+    this.options.catalog.add(meta);
+    for (const m of group) await this.deleteBlock(m);
+    this.m.merged.inc(group.length);
+    this.m.created.inc();
+  }
+
+  /** Meta first, so no reader finds a meta whose Parquet object is gone. */
+  private async deleteBlock(m: BlockMeta): Promise<void> {
+    await this.options.store.delete(metaKeyFor(m.parquetKey));
+    await this.options.store.delete(m.parquetKey);
+    this.options.catalog.remove(m);
+  }
+}
+
+export interface CompactionReport {
+  merged: number;
+  created: number;
+  expired: number;
+  cleaned: number;
+}

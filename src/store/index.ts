@@ -1,0 +1,23 @@
+export { BlockCatalog } from './block-catalog.js';
+export type { BlockCatalogOptions } from './block-catalog.js';
+export { BlockPipeline } from './block-pipeline.js';
+export type { BlockPipelineOptions, WalItem } from './block-pipeline.js';
+export { Compactor } from './compactor.js';
+export type { CompactionReport, CompactorOptions } from './compactor.js';
+export { QueryEngine } from './query-engine.js';
+export type {
+  PendingSpans,
+  QueryEngineOptions,
+  SearchHit,
+  SearchQuery,
+  SearchResult,
+} from './query-engine.js';
+export { QueryServer } from './query-server.js';
+export type { QueryServerOptions } from './query-server.js';
+export { runStore } from './run-store.js';
+export { startStore } from './store.js';
+export type { RunningStore, StoreDependencies } from './store.js';
+export { TokenAuth } from './token-auth.js';
+export type { TokenAuthOptions } from './token-auth.js';
+export { WriteAheadLog } from './write-ahead-log.js';
+export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';

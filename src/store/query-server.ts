@@ -1,0 +1,237 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { parseDurationMs, parseEndpoint } from '../config/index.js';
+import { SentinelError } from '../errors.js';
+import { traceDataToJson } from '../otlp/index.js';
+import type { ReceiverTls } from '../receiver/index.js';
+import { toTraceData } from '../storage/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+import type { QueryEngine, SearchQuery } from './query-engine.js';
+
+export interface QueryServerOptions {
+  readonly endpoint: string;
+  readonly engine: QueryEngine;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly tls?: ReceiverTls | undefined;
+  readonly authorize?: (authorization: string | undefined) => boolean;
+  /** Largest `limit` a search or /spans may ask for. */
+  readonly maxLimit: number;
+  /** Widest `end - start` a search may scan, in ms. */
+  readonly maxSearchWindowMs: number;
+  readonly now?: () => number;
+  readonly isReady?: () => boolean;
+}
+
+const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
+const DEFAULT_SEARCH_LIMIT = 20;
+const DEFAULT_SPANS_LIMIT = 100;
+const DEFAULT_SEARCH_WINDOW_MS = 3_600_000;
+
+class BadRequest extends SentinelError {
+  constructor(message: string) {
+    super('SENTINEL_ERR_QUERY_INVALID', message);
+  }
+}
+
+/**
+ * The store's query API on `query.endpoint` (Tempo's port and paths): trace by id, search, recent spans,
+ * health and metrics. Bearer-token auth and TLS as configured; inputs validated before any read.
+ */
+export class QueryServer {
+  private readonly server: Server;
+  private readonly options: QueryServerOptions;
+  private readonly now: () => number;
+  private readonly requests;
+
+  constructor(options: QueryServerOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.requests = options.metrics.counter(
+      'store_query_requests_total',
+      'Query API requests, by route and status.',
+      ['route', 'status'],
+    );
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(req, res).catch((err: unknown) => {
+        options.logger.error({ err }, 'query API request failed');
+        if (!res.headersSent) this.json(res, 'error', 500, { error: 'internal error' });
+        else res.destroy();
+      });
+    };
+    if (options.tls) {
+      const https = createHttpsServer(options.tls.serverOptions(), handler);
+      options.tls.onChange((o) => https.setSecureContext(o));
+      this.server = https;
+    } else {
+      this.server = createHttpServer(handler);
+    }
+  }
+
+  async start(): Promise<number> {
+    const ep = parseEndpoint(this.options.endpoint);
+    if (!ep)
+      throw new TypeError(
+        `query.endpoint: expected "host:port", got ${JSON.stringify(this.options.endpoint)}`,
+      );
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(ep.port, ep.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await closed;
+  }
+
+  private json(
+    res: ServerResponse,
+    route: string,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    this.requests.inc({ route, status: String(status) });
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...headers })
+      .end(typeof body === 'string' ? body : JSON.stringify(body));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://query');
+    const path = url.pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.json(res, 'other', 405, { error: 'only GET is supported' }, { allow: 'GET, HEAD' });
+      return;
+    }
+    if (path === '/health' || path === '/ready') {
+      const ready = this.options.isReady?.() ?? true;
+      this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
+      return;
+    }
+    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+      this.json(
+        res,
+        'unauthenticated',
+        401,
+        { error: 'a valid bearer token is required' },
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
+      return;
+    }
+    try {
+      if (path.startsWith('/api/traces/'))
+        await this.trace(res, decodeURIComponent(path.slice('/api/traces/'.length)), url);
+      else if (path === '/api/search') await this.search(res, url);
+      else if (path === '/spans') await this.spans(res, url);
+      else if (path === '/metrics') {
+        const text = await this.options.metrics.registry.metrics();
+        this.requests.inc({ route: 'metrics', status: '200' });
+        res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
+      } else this.json(res, 'other', 404, { error: `no route ${path}` });
+    } catch (err) {
+      if (err instanceof BadRequest) {
+        this.json(res, 'bad_request', 400, { error: err.message, code: err.code });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async trace(res: ServerResponse, id: string, url: URL): Promise<void> {
+    if (!TRACE_ID_RE.test(id))
+      throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
+    const start = optionalSeconds(url, 'start');
+    const end = optionalSeconds(url, 'end');
+    const rows = await this.options.engine.findTrace(id.toLowerCase(), {
+      ...(start !== undefined ? { startNs: start } : {}),
+      ...(end !== undefined ? { endNs: end } : {}),
+    });
+    if (rows.length === 0) {
+      this.json(res, 'trace', 404, { error: `trace ${id.toLowerCase()} not found` });
+      return;
+    }
+    // Tempo's /api/traces/{id} JSON: the OTLP ResourceSpans under "batches".
+    this.json(res, 'trace', 200, { batches: traceDataToJson(toTraceData(rows)).resourceSpans });
+  }
+
+  private async search(res: ServerResponse, url: URL): Promise<void> {
+    const p = url.searchParams;
+    const limit = boundedLimit(p.get('limit'), DEFAULT_SEARCH_LIMIT, this.options.maxLimit);
+    const nowNs = BigInt(this.now()) * 1_000_000n;
+    const endNs = optionalSeconds(url, 'end') ?? nowNs;
+    const startNs =
+      optionalSeconds(url, 'start') ??
+      endNs - BigInt(Math.min(DEFAULT_SEARCH_WINDOW_MS, this.options.maxSearchWindowMs)) * 1_000_000n;
+    if (endNs < startNs) throw new BadRequest('end: expected a time after start');
+    if (endNs - startNs > BigInt(this.options.maxSearchWindowMs) * 1_000_000n) {
+      throw new BadRequest(
+        `start..end spans more than query.max_search_window (${this.options.maxSearchWindowMs / 1000} s); narrow the range`,
+      );
+    }
+    const status = p.get('status');
+    if (status !== null && status !== 'error')
+      throw new BadRequest(`status: expected "error", got ${JSON.stringify(status)}`);
+    const q: SearchQuery = {
+      ...(p.get('service') ? { service: p.get('service')! } : {}),
+      ...(p.get('variant') ? { variant: p.get('variant')! } : {}),
+      ...(p.get('name') ? { name: p.get('name')! } : {}),
+      ...(status === 'error' ? { errorsOnly: true } : {}),
+      ...optionalDuration(p.get('minDuration'), 'minDurationNs', 'minDuration'),
+      ...optionalDuration(p.get('maxDuration'), 'maxDurationNs', 'maxDuration'),
+      startNs,
+      endNs,
+      limit,
+    };
+    this.json(res, 'search', 200, await this.options.engine.search(q));
+  }
+
+  private async spans(res: ServerResponse, url: URL): Promise<void> {
+    const limit = boundedLimit(url.searchParams.get('limit'), DEFAULT_SPANS_LIMIT, this.options.maxLimit);
+    const rows = await this.options.engine.recentSpans(limit);
+    this.json(res, 'spans', 200, traceDataToJson(toTraceData(rows)));
+  }
+}
+
+function boundedLimit(raw: string | null, fallback: number, max: number): number {
+  if (raw === null || raw === '') return Math.min(fallback, max);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new BadRequest(`limit: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return Math.min(Number(raw), max);
+}
+
+/** `start`/`end` in unix seconds (Tempo's unit), as nanoseconds. */
+function optionalSeconds(url: URL, name: string): bigint | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,12}$/.test(raw))
+    throw new BadRequest(`${name}: expected unix seconds, got ${JSON.stringify(raw)}`);
+  return BigInt(raw) * 1_000_000_000n;
+}
+
+function optionalDuration<K extends string>(
+  raw: string | null,
+  key: K,
+  name: string,
+): Partial<Record<K, bigint>> {
+  if (raw === null || raw === '') return {};
+  const ms = parseDurationMs(raw);
+  if (ms === undefined)
+    throw new BadRequest(`${name}: expected a duration like "100ms", got ${JSON.stringify(raw)}`);
+  return { [key]: BigInt(Math.round(ms * 1_000_000)) } as Partial<Record<K, bigint>>;
+}

@@ -1,0 +1,218 @@
+import type { StoreConfig } from '../config/index.js';
+import { FileTls, OtlpReceivers, type ReceiverTls } from '../receiver/index.js';
+import { S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
+import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
+import { BlockCatalog } from './block-catalog.js';
+import { BlockPipeline } from './block-pipeline.js';
+import { Compactor } from './compactor.js';
+import { QueryEngine } from './query-engine.js';
+import { QueryServer } from './query-server.js';
+import { TokenAuth } from './token-auth.js';
+
+/** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
+export interface StoreDependencies {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Replaces the store opened from `storage.url` (tests: a counting store, s3rver credentials). */
+  readonly objectStore?: ObjectStore;
+  readonly now?: () => number;
+  /** Sleep between upload retries (tests make it short). */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How often token and TLS files are polled for rotation. */
+  readonly filePollIntervalMs?: number;
+}
+
+/** A started store. */
+export interface RunningStore {
+  readonly ports: {
+    readonly grpc: number;
+    readonly http: number;
+    readonly query: number;
+    readonly admin: number;
+  };
+  readonly pipeline: BlockPipeline;
+  readonly catalog: BlockCatalog;
+  readonly engine: QueryEngine;
+  readonly compactor: Compactor;
+  readonly objectStore: ObjectStore;
+  /** Stops accepting, uploads what the WAL holds, closes. Runs once. */
+  shutdown(): Promise<void>;
+  /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
+  abort(): Promise<void>;
+}
+
+/** Builds and starts `sentinel store` from its config. */
+export async function startStore(config: StoreConfig, deps: StoreDependencies): Promise<RunningStore> {
+  const { logger, metrics } = deps;
+  const objectStore =
+    deps.objectStore ??
+    openObjectStore(config.storage.url, {
+      endpoint: config.storage.s3.endpoint,
+      region: config.storage.s3.region,
+      forcePathStyle: config.storage.s3.force_path_style,
+    });
+  const pollMs = deps.filePollIntervalMs ?? 1000;
+  const auth =
+    config.auth.required || config.auth.token_files.length > 0
+      ? new TokenAuth({
+          required: config.auth.required,
+          tokenFiles: config.auth.token_files,
+          logger,
+          pollIntervalMs: pollMs,
+        })
+      : undefined;
+  let tls: ReceiverTls | undefined;
+  if (config.tls.cert_file || config.tls.key_file) {
+    tls = new FileTls({
+      certFile: config.tls.cert_file,
+      keyFile: config.tls.key_file,
+      clientCaFile: config.tls.client_ca_file || undefined,
+      pollIntervalMs: pollMs,
+    });
+  }
+  const catalog = new BlockCatalog({
+    store: objectStore,
+    logger,
+    metrics,
+    refreshIntervalMs: config.query.refresh_interval,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const pipeline = new BlockPipeline({
+    store: objectStore,
+    walDir: config.wal_dir,
+    walMaxBytes: config.wal_max_bytes,
+    maxBlockBytes: config.block.max_bytes,
+    maxBlockSpans: config.block.max_spans,
+    maxBlockAgeMs: config.block.max_age,
+    rowGroupSize: config.block.row_group_spans,
+    retryInitialMs: config.upload_retry.initial_interval,
+    retryMaxMs: config.upload_retry.max_interval,
+    logger,
+    metrics,
+    onBlock: (meta) => catalog.add(meta),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
+  const compactor = new Compactor({
+    store: objectStore,
+    catalog,
+    logger,
+    metrics,
+    compaction: config.compaction.enabled,
+    maxBlockSpans: config.compaction.max_block_spans,
+    minAgeMs: config.compaction.min_age,
+    retentionMs: config.retention,
+    rowGroupSize: config.block.row_group_spans,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+
+  const { replayedSpans } = await pipeline.start();
+  const otlp = config.receivers.otlp;
+  const receivers = new OtlpReceivers({
+    grpcEndpoint: otlp.grpc.endpoint,
+    httpEndpoint: otlp.http.endpoint,
+    maxRequestBytes: otlp.max_request_bytes,
+    memoryLimitBytes: config.memory_limit_mib * 1024 * 1024,
+    cors: {
+      allowedOrigins: otlp.http.cors.allowed_origins,
+      allowedHeaders: otlp.http.cors.allowed_headers,
+      maxAgeSeconds: otlp.http.cors.max_age,
+    },
+    consumer: pipeline,
+    metrics,
+    logger,
+    tls,
+    authorize: auth?.authorize,
+  });
+  const query = new QueryServer({
+    endpoint: config.query.endpoint,
+    engine,
+    logger,
+    metrics,
+    tls,
+    ...(auth ? { authorize: auth.authorize } : {}),
+    maxLimit: config.query.max_limit,
+    maxSearchWindowMs: config.query.max_search_window,
+    isReady: () => receivers.ready,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const admin = new AdminServer({
+    endpoint: config.admin.endpoint,
+    metrics,
+    logger,
+    isReady: () => receivers.ready,
+  });
+
+  const closeAll = async () => {
+    await Promise.allSettled([receivers.stop(), query.close(), admin.close()]);
+  };
+  let ports: RunningStore['ports'];
+  try {
+    const adminPort = await admin.start();
+    const queryPort = await query.start();
+    const { grpcPort, httpPort } = await receivers.start();
+    ports = { grpc: grpcPort, http: httpPort, query: queryPort, admin: adminPort };
+  } catch (err) {
+    await closeAll();
+    await pipeline.abort();
+    throw err;
+  }
+
+  let compactionTimer: NodeJS.Timeout | undefined;
+  if (config.compaction.interval > 0) {
+    compactionTimer = setInterval(() => {
+      compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
+    }, config.compaction.interval);
+    compactionTimer.unref();
+  }
+  logger.info(
+    {
+      storage: objectStore.url,
+      grpc: otlp.grpc.endpoint,
+      http: otlp.http.endpoint,
+      query: config.query.endpoint,
+      admin: config.admin.endpoint,
+      walDir: config.wal_dir,
+      replayedSpans,
+      tls: tls !== undefined,
+      authRequired: config.auth.required,
+    },
+    'sentinel store is receiving OTLP',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const release = () => {
+    if (compactionTimer) clearInterval(compactionTimer);
+    auth?.close();
+    tls?.close();
+  };
+  const destroyClient = () => {
+    if (objectStore instanceof S3ObjectStore && !deps.objectStore) objectStore.destroy();
+  };
+  return {
+    ports,
+    pipeline,
+    catalog,
+    engine,
+    compactor,
+    objectStore,
+    shutdown: () => {
+      stopping ??= (async () => {
+        release();
+        await receivers.stop();
+        await pipeline.shutdown();
+        await Promise.allSettled([query.close(), admin.close()]);
+        destroyClient();
+        logger.info('sentinel store stopped');
+      })();
+      return stopping;
+    },
+    abort: async () => {
+      release();
+      await closeAll();
+      await pipeline.abort();
+      destroyClient();
+    },
+  };
+}

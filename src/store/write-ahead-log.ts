@@ -1,0 +1,305 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { SentinelError } from '../errors.js';
+import type { Logger } from '../telemetry/index.js';
+
+/** 4 bytes length + 4 bytes CRC-32 of the payload, then the payload. */
+const RECORD_HEADER = 8;
+const SEGMENT_RE = /^(\d{12})-(\d+)\.wal$/;
+
+/** A segment of the log: its records' payloads live on disk, the decoded items in memory until uploaded. */
+export interface WalSegment<T> {
+  readonly seq: number;
+  /** When the segment was opened (unix ms); part of the block id it becomes. */
+  readonly createdMs: number;
+  readonly path: string;
+  bytes: number;
+  spans: number;
+  items: T[];
+  /** When the first record was appended (unix ms), for the block age trigger. */
+  firstAppendMs: number | undefined;
+}
+
+export interface WriteAheadLogOptions<T> {
+  readonly dir: string;
+  /** The bound of all segments together; appends beyond it are refused with SENTINEL_ERR_WAL_FULL. */
+  readonly maxBytes: number;
+  readonly logger: Logger;
+  /** Turns a record's payload back into its item on replay; throwing marks the record corrupt. */
+  readonly decode: (payload: Uint8Array) => { item: T; spans: number };
+  readonly now?: () => number;
+  /** Called for each record replay had to stop at (checksum or decode failure). */
+  readonly onCorrupt?: (segment: string) => void;
+}
+
+interface PendingAppend<T> {
+  payload: Uint8Array;
+  item: T;
+  spans: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The store's write-ahead log: an append is on disk (written and fdatasync'ed) before it resolves, so a
+ * span the store acknowledged survives a crash. Appends that arrive together share one fsync (group
+ * commit). The log is a sequence of segment files; `rotate` seals the current one, which becomes exactly
+ * one block, and `remove` deletes a segment once its block and meta are uploaded. Because a segment maps to
+ * one block with a deterministic id, replaying a segment whose block was already uploaded rewrites the
+ * same objects: every acknowledged span is stored exactly once.
+ */
+export class WriteAheadLog<T> {
+  /** Stable id of this log (and of the store replica that owns it), in block ids. */
+  readonly id: string;
+  private readonly options: WriteAheadLogOptions<T>;
+  private readonly now: () => number;
+  private current!: WalSegment<T>;
+  private fh!: FileHandle;
+  private nextSeq: number;
+  /** Bytes on disk plus bytes reserved by appends in flight. */
+  private totalBytes = 0;
+  private pending: PendingAppend<T>[] = [];
+  private flushScheduled = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(options: WriteAheadLogOptions<T>, id: string, nextSeq: number) {
+    this.options = options;
+    this.id = id;
+    this.nextSeq = nextSeq;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Opens the log in `dir`, replaying every segment left by a previous run. Replayed segments come back
+   * sealed, in order, with their decoded items: the caller turns each into a block.
+   */
+  static async open<T>(
+    options: WriteAheadLogOptions<T>,
+  ): Promise<{ wal: WriteAheadLog<T>; replayed: WalSegment<T>[] }> {
+    await mkdir(options.dir, { recursive: true });
+    const id = await readOrCreateId(options.dir);
+    const names = (await readdir(options.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+    const replayed: WalSegment<T>[] = [];
+    let maxSeq = 0;
+    let total = 0;
+    for (const name of names) {
+      const m = SEGMENT_RE.exec(name)!;
+      const seq = Number(m[1]);
+      maxSeq = Math.max(maxSeq, seq);
+      const path = join(options.dir, name);
+      const segment = await replaySegment(path, seq, Number(m[2]), options);
+      if (segment.items.length === 0) {
+        await rm(path, { force: true });
+        continue;
+      }
+      total += segment.bytes;
+      replayed.push(segment);
+    }
+    const wal = new WriteAheadLog(options, id, maxSeq + 1);
+    wal.totalBytes = total;
+    await wal.openSegment();
+    if (replayed.length > 0) {
+      options.logger.info(
+        { segments: replayed.length, spans: replayed.reduce((n, s) => n + s.spans, 0) },
+        'replayed the write-ahead log',
+      );
+    }
+    return { wal, replayed };
+  }
+
+  private async openSegment(): Promise<void> {
+    const seq = this.nextSeq++;
+    const createdMs = this.now();
+    const path = join(this.options.dir, `${String(seq).padStart(12, '0')}-${createdMs}.wal`);
+    this.fh = await open(path, 'a');
+    this.current = { seq, createdMs, path, bytes: 0, spans: 0, items: [], firstAppendMs: undefined };
+  }
+
+  /** Bytes the log holds (all segments not yet removed, plus appends in flight). */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** The segment being appended to (read-only use: size and age triggers). */
+  get head(): Readonly<WalSegment<T>> {
+    return this.current;
+  }
+
+  /**
+   * Appends one record; resolves once it is durable, at which point `item` belongs to the current segment.
+   * Refuses with SENTINEL_ERR_WAL_FULL when the log is at its bound.
+   */
+  append(payload: Uint8Array, item: T, spans: number): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the write-ahead log is closed'));
+    }
+    const size = payload.byteLength + RECORD_HEADER;
+    if (this.totalBytes + size > this.options.maxBytes) {
+      return Promise.reject(
+        new SentinelError(
+          'SENTINEL_ERR_WAL_FULL',
+          `the write-ahead log holds ${this.totalBytes} of ${this.options.maxBytes} bytes (wal_max_bytes); retry later`,
+        ),
+      );
+    }
+    this.totalBytes += size;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ payload, item, spans, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        void this.enqueue(() => this.flushPending());
+      }
+    });
+  }
+
+  private enqueue<R>(op: () => Promise<R>): Promise<R> {
+    const p = this.chain.then(op);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async flushPending(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const buffers: Uint8Array[] = [];
+    let size = 0;
+    for (const a of batch) {
+      const header = Buffer.allocUnsafe(RECORD_HEADER);
+      header.writeUInt32LE(a.payload.byteLength, 0);
+      header.writeUInt32LE(crc32(a.payload), 4);
+      buffers.push(header, a.payload);
+      size += RECORD_HEADER + a.payload.byteLength;
+    }
+    try {
+      await this.fh.writev(buffers);
+      await this.fh.datasync();
+    } catch (err) {
+      this.totalBytes -= size;
+      const e = new SentinelError(
+        'SENTINEL_ERR_STORAGE',
+        `write-ahead log write failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+      for (const a of batch) a.reject(e);
+      return;
+    }
+    const seg = this.current;
+    seg.bytes += size;
+    if (seg.firstAppendMs === undefined) seg.firstAppendMs = this.now();
+    for (const a of batch) {
+      seg.items.push(a.item);
+      seg.spans += a.spans;
+    }
+    for (const a of batch) a.resolve();
+  }
+
+  /**
+   * Seals the current segment after every append before this call is durable, and opens a new one.
+   * Resolves with the sealed segment, or undefined when it was empty (then it stays current).
+   */
+  rotate(): Promise<WalSegment<T> | undefined> {
+    return this.enqueue(async () => {
+      if (this.pending.length > 0) await this.flushPending();
+      const sealed = this.current;
+      if (sealed.items.length === 0) return undefined;
+      await this.fh.close();
+      await this.openSegment();
+      return sealed;
+    });
+  }
+
+  /** Deletes a sealed segment (its block and meta are uploaded). */
+  async remove(segment: WalSegment<T>): Promise<void> {
+    await rm(segment.path, { force: true });
+    this.totalBytes -= segment.bytes;
+    segment.items = [];
+  }
+
+  /** Waits for appends in flight, then closes the current segment file (it is replayed on the next open). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.enqueue(async () => {
+      await this.flushPending();
+      await this.fh.close();
+      if (this.current.items.length === 0) await rm(this.current.path, { force: true });
+    });
+  }
+}
+
+async function readOrCreateId(dir: string): Promise<string> {
+  const file = join(dir, 'wal.id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (/^[a-z0-9]{6,32}$/.test(id)) return id;
+  } catch {
+    // first start
+  }
+  const id = randomBytes(4).toString('hex');
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(id);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  return id;
+}
+
+async function replaySegment<T>(
+  path: string,
+  seq: number,
+  createdMs: number,
+  options: WriteAheadLogOptions<T>,
+): Promise<WalSegment<T>> {
+  const buf = await readFile(path);
+  const segment: WalSegment<T> = {
+    seq,
+    createdMs,
+    path,
+    bytes: 0,
+    spans: 0,
+    items: [],
+    firstAppendMs: createdMs,
+  };
+  let pos = 0;
+  while (pos + RECORD_HEADER <= buf.length) {
+    const len = buf.readUInt32LE(pos);
+    const sum = buf.readUInt32LE(pos + 4);
+    if (pos + RECORD_HEADER + len > buf.length) break; // torn tail write: never acknowledged
+    const payload = buf.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
+    if (crc32(payload) !== sum) {
+      options.logger.error(
+        { segment: path, offset: pos, code: 'SENTINEL_ERR_WAL_CORRUPT' },
+        'a write-ahead log record fails its checksum; replay keeps the records before it',
+      );
+      options.onCorrupt?.(path);
+      break;
+    }
+    let decoded: { item: T; spans: number };
+    try {
+      decoded = options.decode(payload);
+    } catch (err) {
+      options.logger.error(
+        { segment: path, offset: pos, err, code: 'SENTINEL_ERR_WAL_CORRUPT' },
+        'a write-ahead log record does not decode; replay keeps the records before it',
+      );
+      options.onCorrupt?.(path);
+      break;
+    }
+    segment.items.push(decoded.item);
+    segment.spans += decoded.spans;
+    pos += RECORD_HEADER + len;
+  }
+  segment.bytes = buf.length;
+  return segment;
+}

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
+import { countSpans, type TraceData } from '../../src/otlp/index.js';
+import { CountingObjectStore, LocalObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import { startStore, type RunningStore } from '../../src/store/index.js';
+import { Metrics, silentLogger, type Logger } from '../../src/telemetry/index.js';
+
+/** A store config for tests: every listener on 127.0.0.1 port 0, WAL and data in a temp directory. */
+export function testStoreConfig(dir: string, overrides: Record<string, unknown> = {}): StoreConfig {
+  const raw: Record<string, unknown> = {
+    receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+    admin: { endpoint: '127.0.0.1:0' },
+    query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
+    storage: { url: `file://${join(dir, 'data')}` },
+    wal_dir: join(dir, 'wal'),
+    compaction: { enabled: false, interval: '0s' },
+    log: { level: 'silent' },
+    ...overrides,
+  };
+  return validateConfig(storeConfigSchema, raw, 'test');
+}
+
+/** A started store over a counting local directory (unless another object store is given). */
+export async function startTestStore(
+  options: {
+    dir?: string;
+    overrides?: Record<string, unknown>;
+    objectStore?: ObjectStore;
+    logger?: Logger;
+    sleep?: (ms: number) => Promise<void>;
+    now?: () => number;
+  } = {},
+): Promise<{
+  store: RunningStore;
+  dir: string;
+  objects: CountingObjectStore;
+  metrics: Metrics;
+  query: (path: string, headers?: Record<string, string>) => Promise<{ status: number; body: unknown }>;
+  dispose: () => Promise<void>;
+}> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sentinel-store-'));
+  const config = testStoreConfig(dir, options.overrides);
+  const objects = new CountingObjectStore(options.objectStore ?? new LocalObjectStore(join(dir, 'data')));
+  const metrics = new Metrics();
+  const store = await startStore(config, {
+    logger: options.logger ?? silentLogger(),
+    metrics,
+    objectStore: objects,
+    filePollIntervalMs: 20,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const query = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`http://127.0.0.1:${store.ports.query}${path}`, { headers });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body };
+  };
+  return {
+    store,
+    dir,
+    objects,
+    metrics,
+    query,
+    dispose: async () => {
+      await store.abort();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Hands `data` to the store's pipeline as the receivers would. */
+export function consume(store: RunningStore, data: TraceData): Promise<void> {
+  return store.pipeline.consume({ data, spanCount: countSpans(data), bytes: 1000 });
+}
+
+/** A logger that keeps every line (as parsed objects), for tests that assert a log line was written. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  // pino writes to any object with write(); parse each JSON line.
+  const stream = { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) };
+  return { logger: pinoTo(stream), lines };
+}
+
+function pinoTo(stream: { write: (s: string) => void }): Logger {
+  return pino({ level: 'debug' }, stream);
+}

@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { decodeTraceRequestJson } from '../src/otlp/index.js';
+import {
+  CountingObjectStore,
+  LocalObjectStore,
+  blockMayHoldTrace,
+  encodeBlock,
+  flattenTraceData,
+  uploadBlock,
+  writeBlock,
+  type BlockMeta,
+  type ObjectStore,
+} from '../src/storage/index.js';
+import { BlockCatalog, Compactor, QueryEngine, WriteAheadLog } from '../src/store/index.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
+import { makeTraces, randomTraceId } from './helpers/store-spans.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'sentinel-store-unit-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const freshDir = () => join(tmp, String(n++));
+
+void describe('write-ahead log', () => {
+  const decode = (p: Uint8Array) => ({ item: Buffer.from(p).toString(), spans: 1 });
+
+  void test('an append is on disk when it resolves, and a reopened log replays it', async () => {
+    const dir = freshDir();
+    const { wal } = await WriteAheadLog.open({ dir, maxBytes: 1 << 20, logger: silentLogger(), decode });
+    await Promise.all(['a', 'b', 'c'].map((s) => wal.append(Buffer.from(s), s, 1)));
+    const onDisk = readdirSync(dir).filter((f) => f.endsWith('.wal'));
+    assert.equal(onDisk.length, 1);
+    assert.equal(readFileSync(join(dir, onDisk[0]!)).length, 3 * 9);
+    // No close: as after a crash.
+    const again = await WriteAheadLog.open({ dir, maxBytes: 1 << 20, logger: silentLogger(), decode });
+    assert.equal(again.replayed.length, 1);
+    assert.deepEqual(again.replayed[0]!.items, ['a', 'b', 'c']);
+    assert.equal(again.wal.id, wal.id);
+    await again.wal.close();
+  });
+
+  void test('replay stops at a torn tail or a record that fails its checksum, keeping the records before it', async () => {
+    const dir = freshDir();
+    const { wal } = await WriteAheadLog.open({ dir, maxBytes: 1 << 20, logger: silentLogger(), decode });
+    await wal.append(Buffer.from('good'), 'good', 1);
+    await wal.append(Buffer.from('also'), 'also', 1);
+    await wal.close();
+    const file = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.wal'))!,
+    );
+    appendFileSync(file, Buffer.from([9, 0, 0, 0, 1, 2])); // a torn header
+    let corrupt = 0;
+    const r1 = await WriteAheadLog.open({ dir, maxBytes: 1 << 20, logger: silentLogger(), decode });
+    assert.deepEqual(r1.replayed[0]!.items, ['good', 'also']);
+    await r1.wal.close();
+    const bytes = readFileSync(file);
+    bytes[8 + 4 + 8] = 0x58; // flip a byte of the second payload
+    writeFileSync(file, bytes);
+    const r2 = await WriteAheadLog.open({
+      dir,
+      maxBytes: 1 << 20,
+      logger: silentLogger(),
+      decode,
+      onCorrupt: () => corrupt++,
+    });
+    assert.deepEqual(r2.replayed[0]!.items, ['good']);
+    assert.equal(corrupt, 1);
+    await r2.wal.close();
+  });
+
+  void test('appends beyond the bound are refused with SENTINEL_ERR_WAL_FULL until a segment is removed', async () => {
+    const dir = freshDir();
+    const { wal } = await WriteAheadLog.open({ dir, maxBytes: 100, logger: silentLogger(), decode });
+    await wal.append(Buffer.alloc(80), 'x', 1);
+    await assert.rejects(wal.append(Buffer.alloc(20), 'y', 1), { code: 'SENTINEL_ERR_WAL_FULL' });
+    const sealed = await wal.rotate();
+    assert.ok(sealed);
+    await wal.remove(sealed);
+    await wal.append(Buffer.alloc(20), 'y', 1);
+    await wal.close();
+  });
+});
+
+void describe('store pipeline', () => {
+  void test('a block is cut at max_spans, uploaded, and its WAL segment deleted afterwards', async () => {
+    const h = await startTestStore({ overrides: { block: { max_spans: 50, max_age: '1h' } } });
+    try {
+      await consume(h.store, makeTraces({ traces: 6, spansPerTrace: 10, seed: 1 }));
+      await h.store.pipeline.forceFlush();
+      const blocks = await h.store.catalog.blocks({ fresh: true });
+      assert.equal(
+        blocks.reduce((s, b) => s + b.spanCount, 0),
+        60,
+      );
+      assert.equal(readdirSync(join(h.dir, 'wal')).filter((f) => f.endsWith('.wal')).length <= 1, true);
+      assert.equal(await h.metrics.value('store_spans_written_total'), 60);
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  void test('a block is cut when the oldest span in it reaches max_age (injected clock)', async () => {
+    let now = 1_000_000;
+    const h = await startTestStore({ overrides: { block: { max_age: '30s' } }, now: () => now });
+    try {
+      await consume(h.store, makeTraces({ traces: 2, seed: 3 }));
+      assert.equal(h.store.pipeline.pendingSpans(), 20);
+      now += 29_000;
+      h.store.pipeline.checkAge();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(h.store.pipeline.pendingSpans(), 20);
+      now += 2_000;
+      h.store.pipeline.checkAge();
+      for (let i = 0; i < 100 && h.store.pipeline.pendingSpans() > 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(h.store.pipeline.pendingSpans(), 0);
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  void test('spans not yet in a block are already served by trace id', async () => {
+    const h = await startTestStore({ overrides: { block: { max_age: '1h' } } });
+    try {
+      const data = makeTraces({ traces: 3, seed: 4 });
+      await consume(h.store, data);
+      const id = data.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+      const res = await h.query(`/api/traces/${id}`);
+      assert.equal(res.status, 200);
+      const back = decodeTraceRequestJson(
+        JSON.stringify({ resourceSpans: (res.body as { batches: unknown[] }).batches }),
+      );
+      assert.equal(flattenTraceData(back).length, 10);
+    } finally {
+      await h.dispose();
+    }
+  });
+});
+
+void describe('reading blocks', () => {
+  void test('a lookup over 1,000 blocks reads only the blocks whose index may hold the id', async () => {
+    const objects = new CountingObjectStore(new LocalObjectStore(freshDir()));
+    const ids: string[] = [];
+    const metas: BlockMeta[] = [];
+    for (let b = 0; b < 1000; b++) {
+      const data = makeTraces({ traces: 2, spansPerTrace: 2, seed: 1000 + b });
+      ids.push(data.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId);
+      metas.push(await uploadBlock(objects, encodeBlock(flattenTraceData(data))));
+    }
+    const catalog = new BlockCatalog({
+      store: objects,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+      refreshIntervalMs: 1e9,
+    });
+    await catalog.refresh();
+    assert.equal((await catalog.blocks()).length, 1000);
+    const engine = new QueryEngine({
+      store: objects,
+      catalog,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+    });
+    for (const id of [ids[0]!, ids[500]!, ids[999]!, randomTraceId()]) {
+      objects.resetStats();
+      const spans = await engine.findTrace(id);
+      const candidates = metas.filter((m) => blockMayHoldTrace(m, id)).length;
+      // Two range GETs (footer, row group) per candidate block; nothing for the others.
+      assert.equal(objects.totalGets, 2 * candidates);
+      assert.ok(candidates <= 25, `blocks opened: ${candidates}`);
+      assert.equal(objects.stats.lists, 0);
+      if (id !== ids[0] && id !== ids[500] && id !== ids[999]) assert.equal(spans.length, 0);
+      else assert.equal(spans.length, 2);
+    }
+  });
+
+  void test('malformed or foreign objects under the prefix are skipped with a log line, never a crash', async () => {
+    const { logger, lines } = capturingLogger();
+    const dir = freshDir();
+    const objects = new LocalObjectStore(dir);
+    const data = makeTraces({ traces: 5, seed: 7 });
+    const good = await writeBlock(objects, [data]);
+    const id = data.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    const enc = (s: string) => new TextEncoder().encode(s);
+    await objects.put('blocks/README.txt', enc('hello'));
+    await objects.put('blocks/dt=2026-01-15/hour=10/foreign.csv', enc('a,b'));
+    await objects.put('blocks/dt=2026-01-15/hour=10/bad1.meta.json', enc('{not json'));
+    await objects.put('blocks/dt=2026-01-15/hour=10/bad2.meta.json', enc('{"format":"other"}'));
+    await objects.put('blocks/dt=2026-01-15/hour=10/bad2.parquet', enc('PAR1garbagePAR1'));
+    // A valid meta whose Parquet object is garbage, and that claims to hold every trace id.
+    const liar = { ...good, blockId: 'liar', parquetKey: 'blocks/dt=2026-01-15/hour=10/liar.parquet' };
+    liar.traceIdBloom = { bits: 8, hashes: 1, data: Buffer.from([255]).toString('base64') };
+    liar.minTraceId = '0'.repeat(32);
+    liar.maxTraceId = 'f'.repeat(32);
+    await objects.put(liar.parquetKey, enc('PAR1 this is not parquet at all PAR1'));
+    await objects.put('blocks/dt=2026-01-15/hour=10/liar.meta.json', enc(JSON.stringify(liar)));
+    await objects.put('elsewhere/unrelated.bin', new Uint8Array([1, 2, 3]));
+
+    const metrics = new Metrics();
+    const catalog = new BlockCatalog({ store: objects, logger, metrics, refreshIntervalMs: 0 });
+    const engine = new QueryEngine({ store: objects, catalog, logger, metrics });
+    const spans = await engine.findTrace(id);
+    assert.equal(spans.length, 10);
+    const search = await engine.search({ startNs: 0n, endNs: 2n ** 62n, limit: 100 });
+    assert.equal(search.traces.length, 5);
+    const warned = lines.filter((l) => l.level === 40).map((l) => String(l.key));
+    for (const key of ['README.txt', 'foreign.csv', 'bad1.meta.json', 'bad2.meta.json', 'liar.parquet']) {
+      assert.ok(
+        warned.some((k) => k.endsWith(key)),
+        `a log line for ${key}: ${warned.join(', ')}`,
+      );
+    }
+    assert.ok((await metrics.value('store_skipped_objects_total')) >= 5);
+  });
+
+  void test('spans written by several agents into several blocks come back once each', async () => {
+    const objects = new LocalObjectStore(freshDir());
+    const data = makeTraces({ traces: 4, seed: 9 });
+    const rows = flattenTraceData(data);
+    await writeBlock(objects, rows.slice(0, 25));
+    await writeBlock(objects, rows.slice(15));
+    await writeBlock(objects, rows); // a retried upload of everything
+    const catalog = new BlockCatalog({
+      store: objects,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+      refreshIntervalMs: 0,
+    });
+    const engine = new QueryEngine({
+      store: objects,
+      catalog,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+    });
+    for (const id of new Set(rows.map((r) => r.span.traceId))) {
+      const back = await engine.findTrace(id);
+      assert.equal(back.length, 10);
+      assert.equal(new Set(back.map((r) => r.span.spanId)).size, 10);
+    }
+  });
+});
+
+void describe('compaction and retention', () => {
+  async function setup(now: number) {
+    const objects: ObjectStore = new LocalObjectStore(freshDir());
+    const metrics = new Metrics();
+    const catalog = new BlockCatalog({
+      store: objects,
+      logger: silentLogger(),
+      metrics,
+      refreshIntervalMs: 0,
+    });
+    const compactor = new Compactor({
+      store: objects,
+      catalog,
+      logger: silentLogger(),
+      metrics,
+      compaction: true,
+      maxBlockSpans: 1000,
+      minAgeMs: 60_000,
+      retentionMs: 14 * 86_400_000,
+      now: () => now,
+    });
+    return {
+      objects,
+      catalog,
+      compactor,
+      engine: new QueryEngine({ store: objects, catalog, logger: silentLogger(), metrics }),
+    };
+  }
+
+  void test('small blocks of the same hour merge into one, with every span still readable once', async () => {
+    const start = Date.UTC(2026, 0, 15, 10, 0, 0);
+    const { objects, catalog, compactor, engine } = await setup(start + 3_600_000);
+    const all = [];
+    for (let i = 0; i < 5; i++) {
+      const data = makeTraces({ traces: 10, seed: 50 + i, startMs: start + i * 1000 });
+      all.push(...flattenTraceData(data));
+      await writeBlock(objects, [data], { nowMs: start + i * 1000 });
+    }
+    // An agent retried one block: the same spans twice.
+    await writeBlock(objects, all.slice(0, 10), { nowMs: start });
+    const report = await compactor.runOnce();
+    assert.equal(report.merged, 6);
+    assert.equal(report.created, 1);
+    const blocks = await catalog.blocks({ fresh: true });
+    assert.equal(blocks.length, 1);
+    assert.equal(blocks[0]!.spanCount, 500);
+    assert.equal(blocks[0]!.compactionLevel, 1);
+    assert.equal((await objects.list('blocks/')).length, 2);
+    const id = all[123]!.span.traceId;
+    assert.equal((await engine.findTrace(id)).length, 10);
+  });
+
+  void test('blocks whose newest span is older than retention are deleted, meta first', async () => {
+    const old = Date.UTC(2026, 0, 1, 0, 0, 0);
+    const now = old + 15 * 86_400_000;
+    const { objects, catalog, compactor } = await setup(now);
+    await writeBlock(objects, [makeTraces({ traces: 2, seed: 60, startMs: old })], { nowMs: old });
+    await writeBlock(objects, [makeTraces({ traces: 2, seed: 61, startMs: now - 3_600_000 })], {
+      nowMs: now,
+    });
+    const report = await compactor.runOnce();
+    assert.equal(report.expired, 1);
+    const left = await catalog.blocks({ fresh: true });
+    assert.equal(left.length, 1);
+    assert.ok(BigInt(left[0]!.minStartUnixNano) > BigInt(old) * 1_000_000n);
+  });
+});
