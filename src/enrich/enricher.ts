@@ -126,10 +126,15 @@ export class Enricher implements TraceConsumer {
     return this.podinfo.refresh();
   }
 
-  async consume(batch: TraceBatch): Promise<void> {
+  /** Not `async`: the next stage's promise is handed back as is, without another promise hop per request. */
+  consume(batch: TraceBatch): Promise<void> {
     const enrichment = this.enrichment;
     const override = this.config.override;
-    for (const rs of batch.data.resourceSpans) applyEnrichment(rs.resource, enrichment, override);
+    try {
+      for (const rs of batch.data.resourceSpans) applyEnrichment(rs.resource, enrichment, override);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return this.options.next.consume(batch);
   }
 
