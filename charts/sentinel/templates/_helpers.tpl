@@ -63,6 +63,11 @@ app.kubernetes.io/part-of: sentinel
 {{- end }}
 
 {{/* Selector labels of one component (injector | store); `sentinel.dev/component` also keeps the webhook off our own pods. */}}
+{{- define "sentinel.componentLabels" -}}
+app.kubernetes.io/component: {{ .component }}
+sentinel.dev/component: {{ .component }}
+{{- end }}
+
 {{- define "sentinel.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "sentinel.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import * as config from '../src/config/index.js';
+import { agentConfigSchema, injectorConfigSchema, validateConfig } from '../src/config/index.js';
+import { AGENT_PATHS } from '../src/injector/index.js';
+import { runHelm } from '../scripts/helm.js';
+import { MANIFEST_PATH, manifestText, renderDefault, RELEASE } from '../scripts/helm-manifests.js';
+import { query, runSuiteFile, suiteFiles, SUPPORTED_ASSERTIONS } from '../scripts/helm-unittest.js';
+
+const CHART = 'charts/sentinel';
+const VALUE_SETS: Record<string, string | undefined> = {
+  default: undefined,
+  'cert-manager': `${CHART}/ci/cert-manager-values.yaml`,
+  irsa: `${CHART}/ci/irsa-values.yaml`,
+  'store disabled': `${CHART}/ci/store-disabled-values.yaml`,
+};
+
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+} & Record<string, unknown>;
+
+function renderChart(valuesFile: string | undefined): K8sObject[] {
+  const args = ['template', RELEASE.name, CHART, '--namespace', RELEASE.namespace];
+  if (valuesFile) args.push('--values', valuesFile);
+  const r = runHelm(args);
+  assert.equal(r.status, 0, r.stderr);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((d): d is K8sObject => d !== null);
+}
+
+/** Validates one object with its kubernetes-models class (the Kubernetes OpenAPI schema). */
+async function validateObject(obj: K8sObject): Promise<void> {
+  const group = obj.apiVersion.includes('/') ? obj.apiVersion : `v1`;
+  if (obj.apiVersion.startsWith('cert-manager.io/') || obj.apiVersion.startsWith('monitoring.coreos.com/')) {
+    validateCustomResource(obj);
+    return;
+  }
+  const mod = (await import(`kubernetes-models/${group}/${obj.kind}`)) as Record<
+    string,
+    new (o: unknown) => { validate(): void }
+  >;
+  const Model = mod[obj.kind];
+  assert.ok(Model, `no kubernetes-models class for ${obj.apiVersion} ${obj.kind}`);
+  new Model(obj).validate();
+}
+
+/**
+ * cert-manager and Prometheus Operator kinds are CRDs that kubernetes-models does not carry; check the fields
+ * their controllers require.
+ */
+function validateCustomResource(obj: K8sObject): void {
+  const spec = obj['spec'] as Record<string, unknown> | undefined;
+  assert.ok(spec, `${obj.kind} has a spec`);
+  switch (obj.kind) {
+    case 'Certificate':
+      assert.equal(typeof spec['secretName'], 'string');
+      assert.ok(Array.isArray(spec['dnsNames']) && spec['dnsNames'].every((n) => typeof n === 'string'));
+      assert.equal(typeof (spec['issuerRef'] as { name?: unknown }).name, 'string');
+      assert.match(String(spec['duration']), /^\d+h$/);
+      break;
+    case 'Issuer':
+      assert.ok(spec['selfSigned'] || spec['ca'] || spec['acme']);
+      break;
+    case 'ServiceMonitor':
+      assert.ok((spec['selector'] as Record<string, unknown>)['matchLabels']);
+      assert.ok((spec['endpoints'] as { port?: string }[]).every((e) => typeof e.port === 'string'));
+      break;
+    default:
+      assert.fail(`unexpected custom resource ${obj.apiVersion} ${obj.kind}`);
+  }
+}
+
+describe('helm lint', () => {
+  for (const [name, file] of Object.entries(VALUE_SETS)) {
+    void test(`is clean with the ${name} values`, () => {
+      const args = ['lint', CHART, '--strict'];
+      if (file) args.push('--values', file);
+      const r = runHelm(args);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/);
+    });
+  }
+});
+
+describe('the rendered chart', () => {
+  for (const [name, file] of Object.entries(VALUE_SETS)) {
+    void test(`is valid against the Kubernetes schema with the ${name} values`, async () => {
+      const objects = renderChart(file);
+      assert.ok(objects.length >= 8);
+      for (const obj of objects) {
+        await assert.doesNotReject(validateObject(obj), `${obj.kind} ${obj.metadata.name}`);
+      }
+      // No two objects share kind, namespace and name.
+      const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      assert.equal(new Set(keys).size, keys.length);
+    });
+
+    void test(`ships an agent config the agent accepts, with the injector's paths (${name} values)`, () => {
+      const objects = renderChart(file);
+      const agentMaps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
+      assert.ok(agentMaps.length >= 1);
+      for (const cm of agentMaps) {
+        const agent = validateConfig(
+          agentConfigSchema,
+          parseYaml(cm.data?.['agent.yaml'] ?? ''),
+          `${name} agent.yaml`,
+        );
+        assert.equal(agent.sampling.policy_file, AGENT_PATHS.policyFile);
+        assert.equal(agent.enrich.podinfo_dir, AGENT_PATHS.podinfoDir);
+        assert.equal(
+          agent.admin.endpoint,
+          '0.0.0.0:8888',
+          'the kubelet probes the admin port from outside the pod',
+        );
+        for (const e of agent.exporters) {
+          assert.equal(e.type, 'otlp');
+          if (e.type !== 'otlp') continue;
+          assert.ok(e.queue.dir.startsWith(AGENT_PATHS.queueDir + '/'), 'the queue lives on the emptyDir');
+          if (e.bearer_token_file) assert.ok(e.bearer_token_file.startsWith(AGENT_PATHS.tokenDir + '/'));
+        }
+        const policy = parseYaml(cm.data?.['policy.yaml'] ?? '') as { policies: Record<string, unknown>[] };
+        assert.ok(policy.policies.length >= 1);
+        for (const p of policy.policies) {
+          assert.equal(typeof p['name'], 'string');
+          // Collector tail_sampling syntax: each policy carries the block named after its type.
+          assert.ok(p[p['type'] as string], `policy ${String(p['name'])} has its ${String(p['type'])} block`);
+        }
+        const types = policy.policies.map((p) => p['type']);
+        assert.ok(
+          types.includes('status_code') && types.includes('latency') && types.includes('probabilistic'),
+        );
+      }
+    });
+
+    void test(`ships an injector config the injector accepts (${name} values)`, () => {
+      const objects = renderChart(file);
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector');
+      const injector = validateConfig(
+        injectorConfigSchema,
+        parseYaml(cm?.data?.['injector.yaml'] ?? ''),
+        name,
+      );
+      assert.equal(injector.namespace, RELEASE.namespace);
+      assert.equal(injector.agent.config_map, 'sentinel-agent');
+      const tokenSecret = injector.agent.token_secret;
+      if (tokenSecret) {
+        // Every app namespace that gets the ConfigMap also gets the token the injector mounts.
+        const copies = objects.filter((o) => o.kind === 'Secret' && o.metadata.name === tokenSecret);
+        const maps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
+        assert.equal(copies.length, maps.length - 1);
+      }
+    });
+  }
+
+  const storeSchema = (config as Record<string, unknown>)['storeConfigSchema'] as z.ZodType | undefined;
+  void test(
+    'ships a store config the store accepts',
+    { skip: storeSchema ? false : 'src/config does not export storeConfigSchema yet' },
+    () => {
+      for (const [name, file] of Object.entries(VALUE_SETS)) {
+        const cm = renderChart(file).find(
+          (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store',
+        );
+        if (!cm) continue;
+        validateConfig(
+          storeSchema as z.ZodType,
+          parseYaml(cm.data?.['store.yaml'] ?? ''),
+          `${name} store.yaml`,
+        );
+      }
+    },
+  );
+});
+
+describe('helm-unittest suites', () => {
+  const files = suiteFiles(CHART);
+  void test('cover every template of the chart', () => {
+    const templates = readdirSync(join(CHART, 'templates')).filter((f) => !f.startsWith('_'));
+    const covered = new Set(
+      files.flatMap((f) =>
+        ((parseYaml(readFileSync(f, 'utf8')) as { templates?: string[] }).templates ?? []).map((t) =>
+          basename(t),
+        ),
+      ),
+    );
+    for (const t of templates) assert.ok(covered.has(t), `no suite for templates/${t}`);
+  });
+
+  for (const file of files) {
+    void test(`${basename(file)}`, async (t) => {
+      const results = runSuiteFile(CHART, file);
+      assert.ok(results.length > 0);
+      for (const r of results) {
+        await t.test(r.it, () => assert.deepEqual(r.failures, []));
+      }
+    });
+  }
+});
+
+describe('the helm-unittest runner', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-suites-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void test('reports a failing assertion and an unsupported assertion type instead of passing', () => {
+    const suite = join(dir, 'bad_test.yaml');
+    writeFileSync(
+      suite,
+      [
+        'suite: deliberately wrong',
+        'templates: [templates/injector-service.yaml]',
+        'tests:',
+        '  - it: expects the wrong port',
+        '    asserts:',
+        '      - equal: { path: "spec.ports[0].port", value: 444 }',
+        '      - isKind: { of: Service }',
+        '  - it: uses an assertion this runner does not know',
+        '    asserts:',
+        '      - matchSnapshot: {}',
+      ].join('\n'),
+    );
+    const results = runSuiteFile(CHART, suite);
+    assert.equal(results.length, 2);
+    assert.equal(results[0]?.failures.length, 1);
+    assert.match(results[0]?.failures[0] ?? '', /expected 444, got 443/);
+    assert.match(results[1]?.failures[0] ?? '', /not supported/);
+    assert.ok(!(SUPPORTED_ASSERTIONS as readonly string[]).includes('matchSnapshot'));
+  });
+
+  void test('reads helm-unittest paths: keys with dots, indexes and filters', () => {
+    const doc = {
+      metadata: { annotations: { 'a.b/c': 'x' } },
+      list: [
+        { name: 'p', v: 1 },
+        { name: 'q', v: 2 },
+      ],
+    };
+    assert.deepEqual(query(doc, 'metadata.annotations["a.b/c"]'), ['x']);
+    assert.deepEqual(query(doc, 'list[1].v'), [2]);
+    assert.deepEqual(query(doc, 'list[?(@.name == "q")].v'), [2]);
+    assert.deepEqual(query(doc, 'list[*].name'), ['p', 'q']);
+    assert.deepEqual(query(doc, 'missing.path'), []);
+  });
+
+  void test('the README lists every assertion type the runner supports', () => {
+    const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+    for (const a of SUPPORTED_ASSERTIONS) assert.ok(readme.includes(`\`${a}\``), `README misses ${a}`);
+  });
+});
+
+describe('manifests/', () => {
+  void test('holds the chart rendered with its default values (run scripts/helm-manifests.ts after a chart change)', () => {
+    assert.equal(readFileSync(MANIFEST_PATH, 'utf8'), manifestText(renderDefault()));
+  });
+
+  void test('examples are valid Kubernetes objects that opt in to injection', async () => {
+    const dir = 'manifests/examples';
+    const objects = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as K8sObject))
+      .filter(Boolean);
+    for (const obj of objects) await validateObject(obj);
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    const variants = deployments.map((d) => query(d, 'spec.template.metadata.labels.track')[0]);
+    assert.deepEqual(new Set(variants), new Set(['canary', 'baseline']));
+    for (const d of deployments) {
+      assert.equal(query(d, 'spec.template.metadata.annotations["sidecar.sentinel.dev/inject"]')[0], 'true');
+    }
+  });
+});
