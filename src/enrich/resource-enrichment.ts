@@ -12,7 +12,11 @@ export interface ResourceEnrichment {
   readonly keys: ReadonlySet<string>;
 }
 
-export const EMPTY_ENRICHMENT: ResourceEnrichment = { attributes: [], serviceVersion: undefined, keys: new Set() };
+export const EMPTY_ENRICHMENT: ResourceEnrichment = {
+  attributes: [],
+  serviceVersion: undefined,
+  keys: new Set(),
+};
 
 /** Builds the enrichment from ordered `[key, value]` pairs; empty or undefined values are left out. */
 export function buildEnrichment(
