@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# One image for every subcommand: `sentinel agent`, `sentinel store`, `sentinel injector`, `sentinel compare`.
+#   docker build -t ghcr.io/sentinel/sentinel:0.1.0 .
+#   docker run --rm ghcr.io/sentinel/sentinel:0.1.0 --help
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# 1. Compile TypeScript with the full toolchain.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# 2. Production dependencies only (native modules such as DuckDB's are fetched for this platform).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# 3. The runtime: no compiler, no npm cache, a fixed non-root uid (the chart and the injector run as 10001).
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+RUN groupadd --system --gid 10001 sentinel \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sentinel
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# dist/version.js reads the version from here.
+COPY package.json ./
+# `sentinel` on PATH (the chart and the injected agent run `sentinel <command>`); cli.js starts with #!/usr/bin/env node.
+RUN chmod 0755 dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/sentinel
+USER 10001:10001
+# OTLP gRPC / HTTP, admin (/metrics /healthz /readyz), store query API, injector webhook.
+EXPOSE 4317 4318 8888 3200 8443
+# Exec form: node is PID 1 and receives SIGTERM itself; every subcommand drains on SIGTERM and SIGINT
+# (stop accepting, flush, exit) within its shutdown_timeout. Nothing is forked, so there are no zombies to reap.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["agent"]

@@ -1,0 +1,55 @@
+/**
+ * No Docker engine runs here, so the Dockerfile is checked by reading it: the properties the chart and the
+ * injected agent depend on.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { agentContainer } from '../src/injector/index.js';
+
+const dockerfile = readFileSync('Dockerfile', 'utf8');
+const dockerignore = readFileSync('.dockerignore', 'utf8');
+
+void test('the image runs on Node 22 as the uid the injected agent and the chart declare', () => {
+  assert.match(dockerfile, /^ARG NODE_IMAGE=node:22-[\w-]*slim$/m);
+  const uid = /^USER (\d+):(\d+)$/m.exec(dockerfile);
+  assert.ok(uid, 'a numeric USER, so that runAsNonRoot can verify it');
+  const agent = agentContainer(
+    {
+      image: 'x',
+      imagePullPolicy: 'IfNotPresent',
+      configMap: 'c',
+      tokenSecret: '',
+      resources: { requests: {}, limits: {} },
+      queueSizeLimit: '1Mi',
+      version: '0',
+    },
+    { requests: {}, limits: {} },
+    true,
+  ) as { securityContext: { runAsUser: number }; command: string[] };
+  assert.equal(Number(uid[1]), agent.securityContext.runAsUser);
+  assert.equal(agent.command[0], 'sentinel');
+  assert.match(dockerfile, /ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/sentinel/);
+  const chart = readFileSync('charts/sentinel/templates/_helpers.tpl', 'utf8');
+  assert.match(chart, new RegExp(`runAsUser: ${uid[1]}`));
+});
+
+void test('the runtime stage installs production dependencies only and runs node in exec form', () => {
+  assert.match(dockerfile, /npm ci --omit=dev/);
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "\/app\/dist\/cli\.js"\]$/m);
+  assert.match(dockerfile, /^STOPSIGNAL SIGTERM$/m);
+  const stages = dockerfile.match(/^FROM .+$/gm) ?? [];
+  assert.ok(stages.length >= 2, 'multi-stage');
+});
+
+void test('the build context holds what the build copies and nothing else', () => {
+  assert.equal(
+    dockerignore.split('\n').find((l) => l.trim() && !l.startsWith('#')),
+    '*',
+  );
+  for (const copied of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+    for (const path of (copied[1] as string).split(/\s+/)) {
+      assert.ok(dockerignore.includes(`!${path.replace(/\/$/, '')}`), `${path} is copied but ignored`);
+    }
+  }
+});
