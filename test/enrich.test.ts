@@ -298,6 +298,31 @@ void describe('the enricher over a podinfo directory written like the kubelet', 
     assert.equal((await forwardedAttrs(enricher, sink))['deployment.variant'], 'baseline');
   });
 
+  void test('a file malformed from the start yields no labels, and a file that disappears keeps its last values', async () => {
+    const volume = new KubeletVolume({ labels: 'garbage', annotations: { a: '1' } });
+    cleanups.push(() => volume.remove());
+    const { enricher, metrics } = enricherOver(volume);
+    assert.equal(enricher.identity().labels.size, 0);
+    assert.equal(enricher.identity().annotations.get('a'), '1');
+    assert.equal(
+      await metrics.value('enrich_podinfo_errors_total', { file: 'labels', reason: 'malformed' }),
+      1,
+    );
+
+    volume.update({ labels: { track: 'canary' } });
+    await nextChange(enricher, 2000);
+    assert.equal(enricher.identity().variant?.variant, 'canary');
+    assert.equal(
+      enricher.identity().annotations.get('a'),
+      '1',
+      'annotations gone from the volume: last values kept',
+    );
+    assert.equal(
+      await metrics.value('enrich_podinfo_errors_total', { file: 'annotations', reason: 'missing' }),
+      1,
+    );
+  });
+
   void test('without any podinfo volume the environment alone is used and nothing is reported', async () => {
     const { enricher, sink, metrics } = enricherOver(undefined);
     const attrs = await forwardedAttrs(enricher, sink);

@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DownwardApiFormatError, parseDownwardApiFile } from './downward-api-format.js';
 
@@ -109,7 +109,7 @@ export class PodinfoWatcher {
     const dir = this.options.dir;
     try {
       const target = readlinkSync(join(dir, '..data'));
-      return { path: join(dir, target), link: target };
+      return { path: resolve(dir, target), link: target };
     } catch {
       return { path: dir, link: undefined };
     }
