@@ -61,7 +61,7 @@ void describe('end to end: SDK exporter -> receivers -> enricher', () => {
     volume.remove();
   });
 
-  for (const transport of ['grpc', 'proto'] as SdkTransport[]) {
+  for (const transport of ['grpc', 'proto', 'json'] as SdkTransport[]) {
     void test(`spans sent over ${transport} carry the pod identity and the app's own service.version`, async () => {
       const before = sink.spanCount();
       const firstBatch = sink.batches.length;
