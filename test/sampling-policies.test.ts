@@ -82,9 +82,9 @@ function trace(
       droppedLinksCount: 0,
       status: { code: spec.status ?? 0, message: '' },
     };
-    return { span, origin, bytes: 100 };
+    return span;
   });
-  return { traceId, firstSeenMs: 0, spans: out, bytes: out.length * 100 };
+  return { traceId, firstSeenMs: 0, spans: out, origins: out.map(() => origin), bytes: out.length * 100 };
 }
 
 function kvs(attrs: Record<string, AnyValue>): KeyValue[] {

@@ -366,7 +366,7 @@ void describe('consistency across agents', () => {
         h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
       }
       const collector = h <= limit;
-      const ours = policy.decide({ traceId: id, firstSeenMs: 0, spans: [], bytes: 0 }, 0).keep;
+      const ours = policy.decide({ traceId: id, firstSeenMs: 0, spans: [], origins: [], bytes: 0 }, 0).keep;
       if (collector !== ours) disagreements++;
     }
     assert.equal(disagreements, 0);

@@ -1,5 +1,5 @@
 export { TailSampler, regroup } from './tail-sampler.js';
-export type { TailSamplerOptions } from './tail-sampler.js';
+export type { SpanGroup, TailSamplerOptions } from './tail-sampler.js';
 export { createTailSampler } from './create-sampler.js';
 export type { CreateSamplerDeps } from './create-sampler.js';
 export { ManualClock, systemClock } from './clock.js';
@@ -27,4 +27,4 @@ export { DecisionCache } from './decision-cache.js';
 export { SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
-export type { BufferedSpan, BufferedTrace, SpanOrigin } from './buffered-trace.js';
+export type { BufferedTrace, SpanOrigin } from './buffered-trace.js';

@@ -5,8 +5,8 @@
  * the percentage for `probabilistic`. The weights of kept spans are derived from it.
  */
 import { LRUCache } from 'lru-cache';
-import type { AnyValue, KeyValue, Resource } from '../otlp/index.js';
-import type { BufferedTrace } from './buffered-trace.js';
+import type { AnyValue, KeyValue, Resource, Span } from '../otlp/index.js';
+import type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
 import type { PolicyConfig } from './policy-config.js';
 import { DEFAULT_HASH_SALT, keeps, rvOf, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 import { getTraceStateMember } from './tracestate.js';
@@ -55,13 +55,15 @@ function anyResourceOrSpan(
   skipEmptySpanString = false,
 ): boolean {
   let lastResource: Resource | undefined;
-  for (const { span, origin } of trace.spans) {
-    if (origin.resource !== lastResource) {
-      lastResource = origin.resource;
-      const v = lookup(origin.resource.attributes, key);
+  const { spans, origins } = trace;
+  for (let i = 0; i < spans.length; i++) {
+    const resource = (origins[i] as SpanOrigin).resource;
+    if (resource !== lastResource) {
+      lastResource = resource;
+      const v = lookup(resource.attributes, key);
       if (v !== undefined && test(v)) return true;
     }
-    const v = lookup(span.attributes, key);
+    const v = lookup((spans[i] as Span).attributes, key);
     if (v !== undefined && !(skipEmptySpanString && v.kind === 'string' && v.value === '') && test(v))
       return true;
   }
@@ -111,7 +113,7 @@ class Latency implements PolicyEvaluator {
     // The duration of what this agent saw: earliest start to latest end (README "latency").
     let min: bigint | undefined;
     let max: bigint | undefined;
-    for (const { span } of trace.spans) {
+    for (const span of trace.spans) {
       if (min === undefined || span.startTimeUnixNano < min) min = span.startTimeUnixNano;
       if (max === undefined || span.endTimeUnixNano > max) max = span.endTimeUnixNano;
     }
@@ -131,7 +133,7 @@ class StatusCodeFilter implements PolicyEvaluator {
     this.codes = new Set(codes.map((c) => ({ UNSET: 0, OK: 1, ERROR: 2 })[c]));
   }
   evaluate(trace: BufferedTrace): Verdict {
-    for (const { span } of trace.spans) if (this.codes.has(span.status.code)) return SAMPLED;
+    for (const span of trace.spans) if (this.codes.has(span.status.code)) return SAMPLED;
     return NOT_SAMPLED;
   }
 }
@@ -250,7 +252,7 @@ class TraceStateFilter implements PolicyEvaluator {
     this.values = new Set(values.filter((v) => v !== '' && key.length + v.length < 256));
   }
   evaluate(trace: BufferedTrace): Verdict {
-    for (const { span } of trace.spans) {
+    for (const span of trace.spans) {
       if (span.traceState === '') continue;
       const v = getTraceStateMember(span.traceState, this.key);
       if (v !== undefined && this.values.has(v)) return SAMPLED;
@@ -263,7 +265,7 @@ class TraceFlags implements PolicyEvaluator {
   constructor(readonly name: string) {}
   evaluate(trace: BufferedTrace): Verdict {
     // The low byte of OTLP Span.flags holds the W3C trace flags; bit 0 is "sampled".
-    for (const { span } of trace.spans) if ((span.flags & 0x01) !== 0) return SAMPLED;
+    for (const span of trace.spans) if ((span.flags & 0x01) !== 0) return SAMPLED;
     return NOT_SAMPLED;
   }
 }

@@ -10,12 +10,13 @@ import type {
   Resource,
   ResourceSpans,
   ScopeSpans,
+  Span,
   TraceBatch,
   TraceConsumer,
   TraceData,
 } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import type { BufferedSpan, BufferedTrace, SpanOrigin } from './buffered-trace.js';
+import type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
 import { systemClock } from './clock.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { DecisionCache } from './decision-cache.js';
@@ -154,8 +155,9 @@ export class TailSampler implements TraceConsumer {
 
     const now = this.clock.now();
     const perSpanBytes = batch.spanCount > 0 ? batch.bytes / batch.spanCount : 0;
-    const late: BufferedSpan[] = [];
-    const lateDecisions: TraceDecision[] = [];
+    const late: Span[] = [];
+    const lateOrigins: SpanOrigin[] = [];
+    let lateBytes = 0;
     const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
 
     for (const rs of batch.data.resourceSpans) {
@@ -167,7 +169,6 @@ export class TailSampler implements TraceConsumer {
           scopeSchemaUrl: ss.schemaUrl,
         };
         for (const span of ss.spans) {
-          const entry: BufferedSpan = { span, origin, bytes: perSpanBytes };
           let trace = this.traces.get(span.traceId);
           if (trace === undefined) {
             const cached = this.cache.lookup(span.traceId);
@@ -177,16 +178,19 @@ export class TailSampler implements TraceConsumer {
             }
             if (cached !== undefined) {
               this.m.lateSpans.inc({ decision: 'sampled' });
-              late.push(entry);
-              lateDecisions.push(cached);
+              markKeptSpan(span, cached);
+              late.push(span);
+              lateOrigins.push(origin);
+              lateBytes += perSpanBytes;
               continue;
             }
             // Room for a new trace: the oldest is decided early, never dropped unjudged.
             while (this.traces.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
-            trace = { traceId: span.traceId, firstSeenMs: now, spans: [], bytes: 0 };
+            trace = { traceId: span.traceId, firstSeenMs: now, spans: [], origins: [], bytes: 0 };
             this.traces.set(span.traceId, trace);
           }
-          trace.spans.push(entry);
+          trace.spans.push(span);
+          trace.origins.push(origin);
           trace.bytes += perSpanBytes;
           this.bufferedSpanCount++;
           this.bufferedByteCount += perSpanBytes;
@@ -196,10 +200,7 @@ export class TailSampler implements TraceConsumer {
     while (this.bufferedByteCount > this.maxBytes && this.traces.size > 0)
       this.decideOldest(now, 'memory', kept);
 
-    if (late.length > 0) {
-      late.forEach((entry, i) => markKeptSpan(entry.span, lateDecisions[i] as TraceDecision));
-      this.enqueue(late);
-    }
+    if (late.length > 0) this.enqueue([{ spans: late, origins: lateOrigins }], late.length, lateBytes);
     this.forwardKept(kept);
     this.updateGauges();
     this.schedule();
@@ -329,21 +330,23 @@ export class TailSampler implements TraceConsumer {
 
   private forwardKept(kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>): void {
     if (kept.length === 0) return;
-    const spans: BufferedSpan[] = [];
+    let spanCount = 0;
+    let bytes = 0;
     for (const { trace, decision } of kept) {
-      for (const entry of trace.spans) {
-        markKeptSpan(entry.span, decision);
-        spans.push(entry);
-      }
+      for (const span of trace.spans) markKeptSpan(span, decision);
+      spanCount += trace.spans.length;
+      bytes += trace.bytes;
     }
-    this.enqueue(spans);
+    this.enqueue(
+      kept.map((k) => k.trace),
+      spanCount,
+      bytes,
+    );
   }
 
-  private enqueue(spans: BufferedSpan[]): void {
-    if (spans.length === 0) return;
-    let bytes = 0;
-    for (const s of spans) bytes += s.bytes;
-    const batch: TraceBatch = { data: regroup(spans), spanCount: spans.length, bytes: Math.ceil(bytes) };
+  private enqueue(parts: ReadonlyArray<SpanGroup>, spanCount: number, bytes: number): void {
+    if (spanCount === 0) return;
+    const batch: TraceBatch = { data: regroup(parts), spanCount, bytes: Math.ceil(bytes) };
     this.outbox.push(batch);
     this.outboxBytes += batch.bytes;
     this.pump();
@@ -390,34 +393,43 @@ export class TailSampler implements TraceConsumer {
   }
 }
 
-const EMPTY_TRACE: BufferedTrace = { traceId: '', firstSeenMs: 0, spans: [], bytes: 0 };
+const EMPTY_TRACE: BufferedTrace = { traceId: '', firstSeenMs: 0, spans: [], origins: [], bytes: 0 };
+
+/** Spans with their origins (a buffered trace, or late spans). */
+export interface SpanGroup {
+  readonly spans: readonly Span[];
+  readonly origins: readonly SpanOrigin[];
+}
 
 /**
  * Rebuilds ResourceSpans/ScopeSpans from buffered spans, under the same Resource and InstrumentationScope
  * objects they arrived with (one ResourceSpans per resource object, one ScopeSpans per scope object).
  */
-export function regroup(spans: readonly BufferedSpan[]): TraceData {
+export function regroup(parts: ReadonlyArray<SpanGroup>): TraceData {
   const resources = new Map<Resource, { rs: ResourceSpans; scopes: Map<InstrumentationScope, ScopeSpans> }>();
   const resourceSpans: ResourceSpans[] = [];
-  for (const { span, origin } of spans) {
-    let r = resources.get(origin.resource);
-    if (r === undefined) {
-      const rs: ResourceSpans = {
-        resource: origin.resource,
-        scopeSpans: [],
-        schemaUrl: origin.resourceSchemaUrl,
-      };
-      r = { rs, scopes: new Map() };
-      resources.set(origin.resource, r);
-      resourceSpans.push(rs);
+  for (const { spans, origins } of parts) {
+    for (let i = 0; i < spans.length; i++) {
+      const origin = origins[i] as SpanOrigin;
+      let r = resources.get(origin.resource);
+      if (r === undefined) {
+        const rs: ResourceSpans = {
+          resource: origin.resource,
+          scopeSpans: [],
+          schemaUrl: origin.resourceSchemaUrl,
+        };
+        r = { rs, scopes: new Map() };
+        resources.set(origin.resource, r);
+        resourceSpans.push(rs);
+      }
+      let ss = r.scopes.get(origin.scope);
+      if (ss === undefined) {
+        ss = { scope: origin.scope, spans: [], schemaUrl: origin.scopeSchemaUrl };
+        r.scopes.set(origin.scope, ss);
+        r.rs.scopeSpans.push(ss);
+      }
+      ss.spans.push(spans[i] as Span);
     }
-    let ss = r.scopes.get(origin.scope);
-    if (ss === undefined) {
-      ss = { scope: origin.scope, spans: [], schemaUrl: origin.scopeSchemaUrl };
-      r.scopes.set(origin.scope, ss);
-      r.rs.scopeSpans.push(ss);
-    }
-    ss.spans.push(span);
   }
   return { resourceSpans };
 }
