@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -447,6 +448,63 @@ void describe('the server', () => {
     assert.match(m.body, /sentinel_injector_skipped_total\{reason="excluded-namespace"\} \d+/);
   });
 
+  void test('while draining, answers 503 on /readyz and still serves reviews', async () => {
+    const config = validateConfig(
+      injectorConfigSchema,
+      {
+        listen: '127.0.0.1:0',
+        admin: { endpoint: '127.0.0.1:0' },
+        tls: { cert_file: cert.certFile, key_file: cert.keyFile },
+      },
+      'test',
+    );
+    const draining = await startInjector(config, { logger: silentLogger(), metrics: new Metrics(), env: {} });
+    try {
+      draining.webhook.beginDrain();
+      const viaAdmin = await new Promise<number>((resolve, reject) => {
+        httpGet({ host: '127.0.0.1', port: draining.adminPort, path: '/readyz' }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      assert.equal(viaAdmin, 503);
+      const viaTls = await new Promise<number>((resolve, reject) => {
+        request(
+          { host: '127.0.0.1', port: draining.webhookPort, path: '/readyz', ca: cert.cert, agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(viaTls, 503);
+      const body = review(fixtures[0]?.pod, 'shop');
+      const reply = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: draining.webhookPort,
+            path: '/mutate',
+            method: 'POST',
+            ca: cert.cert,
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(reply, 200);
+    } finally {
+      await draining.close(2000);
+    }
+  });
+
   void test('serves a new certificate once the files change, without a restart', async () => {
     const before = await post('/mutate', '{}');
     const next = makeCertificate('sentinel-injector.rotated');
@@ -476,7 +534,7 @@ void describe('sentinel injector (the command)', () => {
     const file = join(tls.dir, 'injector.yaml');
     writeFileSync(
       file,
-      `listen: 127.0.0.1:0\nadmin: { endpoint: "127.0.0.1:0" }\ntls: { cert_file: ${tls.certFile}, key_file: ${tls.keyFile} }\n`,
+      `listen: 127.0.0.1:0\nshutdown_delay: 0s\nadmin: { endpoint: "127.0.0.1:0" }\ntls: { cert_file: ${tls.certFile}, key_file: ${tls.keyFile} }\n`,
     );
     try {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'injector', '--config', file], {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminSchema, logSchema, shutdownTimeout } from './common.js';
-import { endpoint, size } from './schema-types.js';
+import { duration, endpoint, size } from './schema-types.js';
 
 /** A Kubernetes resource quantity ("100m", "128Mi", "1"): checked loosely here, strictly by the API server. */
 const quantity = () =>
@@ -54,6 +54,8 @@ export const injectorConfigSchema = z.strictObject({
   admin: adminSchema(),
   log: logSchema(),
   shutdown_timeout: shutdownTimeout(),
+  /** After SIGTERM, how long /readyz answers 503 while reviews are still served, before the listener closes. */
+  shutdown_delay: duration().prefault('5s'),
   /** The injector's own namespace, never injected. Empty: `$POD_NAMESPACE`. */
   namespace: z.string().default(''),
   /** Namespaces never injected, besides the injector's own. */

@@ -13,7 +13,13 @@ import type { PodView } from './pod-view.js';
 
 /** Why a pod gets no agent; also the `reason` label of `sentinel_injector_skipped_total`. */
 export type SkipReason =
-  'excluded-namespace' | 'opted-out' | 'not-opted-in' | 'already-injected' | 'host-network' | 'port-conflict';
+  | 'excluded-namespace'
+  | 'opted-out'
+  | 'not-opted-in'
+  | 'already-injected'
+  | 'host-network'
+  | 'port-conflict'
+  | 'unsupported-os';
 
 export type InjectionDecision =
   | { readonly kind: 'inject'; readonly nativeSidecar: boolean; readonly warnings: readonly string[] }
@@ -52,6 +58,14 @@ export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionD
   // A re-invocation (reinvocationPolicy: IfNeeded) or a pod created from an injected pod's spec adds nothing.
   if (all.some((c) => c.name === AGENT_CONTAINER_NAME) || annotations[ANNOTATION_STATUS] === 'injected') {
     return { kind: 'skip', reason: 'already-injected', warnings };
+  }
+  if (pod.os !== undefined && pod.os !== 'linux') {
+    return {
+      kind: 'skip',
+      reason: 'unsupported-os',
+      message: `the agent image is built for Linux; this pod runs on ${JSON.stringify(pod.os)}`,
+      warnings,
+    };
   }
   if (pod.hostNetwork) {
     return {

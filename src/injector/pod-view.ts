@@ -28,6 +28,8 @@ export interface PodView {
   readonly initContainers: readonly ContainerView[] | undefined;
   readonly volumeNames: readonly string[] | undefined;
   readonly hostNetwork: boolean;
+  /** `spec.os.name`, else the `kubernetes.io/os` node selector; undefined when the pod does not say. */
+  readonly os: string | undefined;
 }
 
 /** A pod object that does not have the shape of a Pod; the request is allowed unchanged with a warning. */
@@ -71,6 +73,7 @@ export function readPod(object: unknown): PodView {
     initContainers: readContainers(spec['initContainers'], 'spec.initContainers'),
     volumeNames,
     hostNetwork: spec['hostNetwork'] === true,
+    os: readOs(spec),
   };
 }
 
@@ -112,4 +115,13 @@ function readStringMap(value: unknown, where: string): Record<string, string> | 
     out[k] = v;
   }
   return out;
+}
+
+function readOs(spec: Record<string, unknown>): string | undefined {
+  const os = spec['os'];
+  if (isRecord(os) && typeof os['name'] === 'string') return os['name'];
+  const selector = spec['nodeSelector'];
+  if (isRecord(selector) && typeof selector['kubernetes.io/os'] === 'string')
+    return selector['kubernetes.io/os'];
+  return undefined;
 }

@@ -1,4 +1,5 @@
 /** `sentinel injector [--config FILE]`: the admission webhook process. */
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { injectorConfigSchema, loadConfig, type InjectorConfig } from '../config/index.js';
 import { AdminServer, createLogger, Metrics, type Logger } from '../telemetry/index.js';
@@ -67,6 +68,10 @@ export async function runInjector(argv: string[]): Promise<number> {
     'injector listening',
   );
   logger.info({ signal: await signal }, 'shutting down');
+  // Keep answering while the endpoints controller removes this replica; a review sent to a closed port would
+  // be let through without the agent (failurePolicy: Ignore).
+  injector.webhook.beginDrain();
+  await delay(Math.min(config.shutdown_delay, config.shutdown_timeout));
   await injector.close(config.shutdown_timeout);
   return 0;
 }

@@ -114,6 +114,11 @@ export class WebhookServer {
     return this.reloader?.check() ?? Promise.resolve(false);
   }
 
+  /** Answers 503 on /readyz from now on while still serving, so the Service drops this replica first. */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
   /** Stops accepting, answers what is in flight, then closes. */
   async close(): Promise<void> {
     this.draining = true;
