@@ -35,7 +35,7 @@ export type {
   StatusCodeValue,
   TraceData,
 } from './model.js';
-export { decodeTraceRequest } from './protobuf-decode.js';
+export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
 export { rejectInvalidSpans } from './validate.js';
 export type { Rejection } from './validate.js';

@@ -473,3 +473,41 @@ function decodeAnyValue(r: ProtobufReader, depth: number): AnyValue {
   }
   return value;
 }
+
+/**
+ * Counts the spans of a protobuf request by walking tags and lengths only (no strings, no objects), so a
+ * request refused for lack of memory is still counted by span without paying for a full decode.
+ * Returns 0 for bytes that do not parse.
+ */
+export function countSpansInRequest(bytes: Uint8Array): number {
+  try {
+    const r = new ProtobufReader(bytes);
+    let n = 0;
+    while (r.pos < r.end) {
+      const tag = r.uint32();
+      if (tag !== ((1 << 3) | LEN)) {
+        r.skip(tag & 7);
+        continue;
+      }
+      const rsEnd = r.enter();
+      while (r.pos < r.end) {
+        const t = r.uint32();
+        if (t !== ((2 << 3) | LEN)) {
+          r.skip(t & 7);
+          continue;
+        }
+        const ssEnd = r.enter();
+        while (r.pos < r.end) {
+          const s = r.uint32();
+          if (s === ((2 << 3) | LEN)) n++;
+          r.skip(s & 7);
+        }
+        r.leave(ssEnd);
+      }
+      r.leave(rsEnd);
+    }
+    return n;
+  } catch {
+    return 0;
+  }
+}

@@ -7,7 +7,7 @@ import {
   type ServerUnaryCall,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import { decodeTraceRequest, encodeTraceResponse } from '../otlp/index.js';
+import { countSpansInRequest, decodeTraceRequest, encodeTraceResponse } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { grpcCodeFor } from './http-receiver.js';
 import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
@@ -76,7 +76,12 @@ export class GrpcReceiver {
       }
     }
     const body = call.request;
-    const result = await ingest.ingest('grpc', body.length, () => decodeTraceRequest(body));
+    const result = await ingest.ingest(
+      'grpc',
+      body.length,
+      () => decodeTraceRequest(body),
+      () => countSpansInRequest(body),
+    );
     if (result.kind === 'accepted') {
       callback(null, encodeTraceResponse(result.partial));
       return;
@@ -86,6 +91,8 @@ export class GrpcReceiver {
     if (result.retryable && code === GrpcCode.RESOURCE_EXHAUSTED) {
       // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo (OTLP specification, "Failures").
       metadata.set('grpc-status-details-bin', encodeRpcStatus(code, result.message, RETRY_AFTER_SECONDS));
+      // gRPC's own retry design (A6) reads server pushback from this trailer; grpc-js retry policies honour it.
+      metadata.set('grpc-retry-pushback-ms', String(RETRY_AFTER_SECONDS * 1000));
     }
     callback({ code, details: result.message, metadata });
   }

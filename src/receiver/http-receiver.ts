@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzip } from 'node:zlib';
 import { parseEndpoint } from '../config/units.js';
 import {
+  countSpansInRequest,
   decodeTraceRequest,
   decodeTraceRequestJson,
   encodeTraceResponse,
@@ -77,12 +78,21 @@ export class HttpReceiver {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Stops accepting connections; requests already being read are answered. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting connections; requests being handled are answered, and keep-alive connections are
+   * closed as soon as they fall idle (or all of them after `graceMs`).
+   */
+  async stop(graceMs = 5000): Promise<void> {
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 25);
+    const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    sweep.unref();
+    force.unref();
     this.server.closeIdleConnections();
     await closed;
+    clearInterval(sweep);
+    clearTimeout(force);
   }
 
   private applyCors(req: IncomingMessage, res: ServerResponse): boolean {
@@ -199,9 +209,15 @@ export class HttpReceiver {
       }
     }
     const bytes = body;
-    const result = await ingest.ingest('http', bytes.length, () =>
-      encoding === 'protobuf' ? decodeTraceRequest(bytes) : decodeTraceRequestJson(bytes),
-    );
+    const result =
+      encoding === 'protobuf'
+        ? await ingest.ingest(
+            'http',
+            bytes.length,
+            () => decodeTraceRequest(bytes),
+            () => countSpansInRequest(bytes),
+          )
+        : await ingest.ingest('http', bytes.length, () => decodeTraceRequestJson(bytes));
     this.reply(res, encoding, result);
   }
 

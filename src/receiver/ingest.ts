@@ -1,6 +1,6 @@
 import { isSentinelError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { countSpans, rejectInvalidSpans } from '../otlp/index.js';
+import { countSpans as countSpans_, rejectInvalidSpans } from '../otlp/index.js';
 import type { Rejection, TraceConsumer, TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
@@ -101,6 +101,15 @@ export class Ingest {
     return this.draining;
   }
 
+  /**
+   * True when `bytes` more would pass the budget. A request larger than the whole budget is admitted when
+   * nothing else is held, or it could never be accepted at all.
+   */
+  private overBudget(bytes: number): boolean {
+    const used = this.usedBytes();
+    return used > 0 && used + bytes > this.options.memoryLimitBytes;
+  }
+
   /** Bytes in flight plus what the pipeline holds: the figure the memory budget bounds. */
   usedBytes(): number {
     return this.inflightBytes + this.options.consumer.bufferedBytes();
@@ -112,14 +121,20 @@ export class Ingest {
   }
 
   /**
-   * Decodes and hands one request's spans to the pipeline. `wireBytes` is the uncompressed body size.
+   * Decodes and hands one request's spans to the pipeline. `wireBytes` is the uncompressed body size;
+   * `countSpans`, when given, counts the spans of a request refused before decoding (cheaper than decoding).
    * Never throws: every failure is a refusal with a reason.
    */
-  async ingest(transport: Transport, wireBytes: number, decode: () => TraceData): Promise<IngestResult> {
+  async ingest(
+    transport: Transport,
+    wireBytes: number,
+    decode: () => TraceData,
+    countSpans?: () => number,
+  ): Promise<IngestResult> {
     const started = performance.now();
     this.requestBytes.observe({ transport }, wireBytes);
     try {
-      return await this.ingestInner(transport, wireBytes, decode);
+      return await this.ingestInner(transport, wireBytes, decode, countSpans);
     } finally {
       this.latency.observe({ transport }, (performance.now() - started) / 1000);
     }
@@ -129,7 +144,35 @@ export class Ingest {
     transport: Transport,
     wireBytes: number,
     decode: () => TraceData,
+    countSpans: (() => number) | undefined,
   ): Promise<IngestResult> {
+    // Admission first, before any decoding work: under overload, refusing must stay cheap.
+    const bytes = wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
+    const admission = this.draining
+      ? ('shutting_down' as const)
+      : this.overBudget(bytes)
+        ? ('memory_limit' as const)
+        : undefined;
+    if (admission) {
+      const spans = countSpans ? countSpans() : countOrZero(decode);
+      this.refused.inc({ transport, reason: admission }, spans);
+      this.refusedRequests.inc({ transport, reason: admission });
+      return admission === 'shutting_down'
+        ? {
+            kind: 'refused',
+            reason: 'shutting_down',
+            code: 'SENTINEL_ERR_SHUTTING_DOWN',
+            message: 'the receiver is shutting down; retry against another instance',
+            retryable: true,
+          }
+        : {
+            kind: 'refused',
+            reason: 'memory_limit',
+            code: 'SENTINEL_ERR_MEMORY_LIMIT',
+            message: `memory limit of ${this.options.memoryLimitBytes} bytes (memory_limit_mib) reached; retry later`,
+            retryable: true,
+          };
+    }
     let data: TraceData;
     try {
       data = decode();
@@ -143,33 +186,9 @@ export class Ingest {
     }
     const partial = rejectInvalidSpans(data);
     if (partial.rejectedSpans > 0) this.refused.inc({ transport, reason: 'invalid' }, partial.rejectedSpans);
-    const spanCount = countSpans(data);
+    const spanCount = countSpans_(data);
     if (spanCount === 0)
       return { kind: 'accepted', spans: 0, partial: partial.rejectedSpans ? partial : undefined };
-
-    if (this.draining) {
-      this.refused.inc({ transport, reason: 'shutting_down' }, spanCount);
-      this.refusedRequests.inc({ transport, reason: 'shutting_down' });
-      return {
-        kind: 'refused',
-        reason: 'shutting_down',
-        code: 'SENTINEL_ERR_SHUTTING_DOWN',
-        message: 'the receiver is shutting down; retry against another instance',
-        retryable: true,
-      };
-    }
-    const bytes = wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
-    if (this.usedBytes() + bytes > this.options.memoryLimitBytes) {
-      this.refused.inc({ transport, reason: 'memory_limit' }, spanCount);
-      this.refusedRequests.inc({ transport, reason: 'memory_limit' });
-      return {
-        kind: 'refused',
-        reason: 'memory_limit',
-        code: 'SENTINEL_ERR_MEMORY_LIMIT',
-        message: `memory limit of ${Math.round(this.options.memoryLimitBytes / 1048576)} MiB reached; retry later`,
-        retryable: true,
-      };
-    }
     this.inflightBytes += bytes;
     try {
       await this.options.consumer.consume({ data, spanCount, bytes });
@@ -202,4 +221,12 @@ export function refusal(
   retryable = false,
 ): Extract<IngestResult, { kind: 'refused' }> {
   return { kind: 'refused', reason, code, message, retryable };
+}
+
+function countOrZero(decode: () => TraceData): number {
+  try {
+    return countSpans_(decode());
+  } catch {
+    return 0;
+  }
 }
