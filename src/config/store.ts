@@ -26,7 +26,7 @@ export const storeConfigSchema = z.strictObject({
       max_spans: z.number().int().positive().default(1_000_000),
       max_age: duration().prefault('1m'),
       /** Rows per Parquet row group: the unit a trace lookup reads. */
-      row_group_spans: z.number().int().positive().default(10_000),
+      row_group_spans: z.number().int().positive().default(2_000),
     })
     .prefault({}),
   /** Backoff of block uploads; they are retried as long as the WAL holds the spans. */

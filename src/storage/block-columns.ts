@@ -98,7 +98,10 @@ function schemaElement(name: string, kind: Kind): SchemaElement {
     case 'string':
       return { ...required, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
     case 'json':
-      return { ...required, type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } };
+      // Plain UTF-8 strings holding JSON text. Not the JSON logical type: hyparquet-writer would
+      // JSON.stringify the (already JSON) text a second time, and DuckDB reads a bare JSON logical type
+      // as BLOB. As VARCHAR / String, DuckDB's `->>` and ClickHouse's JSONExtract* read it directly.
+      return { ...required, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
     case 'int64':
       return { ...required, type: 'INT64' };
     case 'double':
@@ -121,6 +124,16 @@ export function blockSchema(): SchemaElement[] {
     ...BLOCK_COLUMNS.map((c) => schemaElement(c, COLUMN_KINDS[c])),
   ];
 }
+
+const STATISTICS_COLUMNS = new Set<BlockColumn>([
+  'Timestamp',
+  'TraceId',
+  'ServiceName',
+  'SpanName',
+  'Duration',
+  'StatusCode',
+  'DeploymentVariant',
+]);
 
 /** ClickHouse `otel_traces` spells kinds and status codes as pdata's names. */
 const SPAN_KIND_NAMES = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
@@ -266,8 +279,9 @@ export function toColumnData(rows: readonly StoredSpan[]): ColumnSource[] {
     name,
     data: cols[name] as ColumnSource['data'],
     nullable: false,
-    // Min/max of JSON cells would only bloat the footer; ids and times prune row groups.
-    statistics: COLUMN_KINDS[name] !== 'json',
+    // Statistics only where engines prune on them: every other min/max would bloat the footer, which
+    // a lookup reads whole.
+    statistics: STATISTICS_COLUMNS.has(name),
   }));
 }
 

@@ -7,6 +7,8 @@ import type { ObjectStore } from './object-store.js';
 import { blockDecompressors } from './parquet-codec.js';
 import type { StoredSpan } from './stored-span.js';
 
+const utf8 = new TextDecoder();
+
 /** True when the block's trace-id index says it may hold `traceId` (min/max range, then the bloom filter). */
 export function blockMayHoldTrace(meta: BlockMeta, traceId: string): boolean {
   if (traceId < meta.minTraceId || traceId > meta.maxTraceId) return false;
@@ -93,7 +95,11 @@ async function readRows(
       metadata,
       rowFormat: 'object',
       compressors: blockDecompressors,
-      parsers: { timestampFromNanoseconds: (n: bigint) => n },
+      // Nanoseconds stay bigint; JSON cells stay text (our typed-JSON decoder reads them).
+      parsers: {
+        timestampFromNanoseconds: (n: bigint) => n,
+        jsonFromBytes: (b: Uint8Array) => utf8.decode(b),
+      },
       ...(options.columns ? { columns: options.columns } : {}),
       ...(options.rowStart !== undefined ? { rowStart: options.rowStart } : {}),
       ...(options.rowEnd !== undefined ? { rowEnd: options.rowEnd } : {}),

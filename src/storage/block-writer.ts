@@ -20,7 +20,8 @@ export interface BlockWriteOptions {
   readonly nowMs?: number;
 }
 
-export const DEFAULT_ROW_GROUP_SIZE = 10_000;
+/** 2,000 rows: a lookup decodes one row group; at 10,000 it took 10x longer (217 ms vs 21 ms, 100k-span block). */
+export const DEFAULT_ROW_GROUP_SIZE = 2_000;
 
 /** A block encoded in memory, ready to upload: the Parquet bytes and the meta that describes them. */
 export interface EncodedBlock {
