@@ -263,7 +263,7 @@ void describe('what the patch puts into the pod', () => {
       [AGENT_CONTAINER_NAME, 'wait-for-db', 'migrate'],
     );
     assert.equal(init[0]?.['restartPolicy'], 'Always');
-    assert.ok(init[0]?.['startupProbe'], 'the app waits for the agent to be ready');
+    assert.equal(init[0]?.['startupProbe'], undefined, 'a broken agent never holds the app');
   });
 
   void test('the agent is wired as the enrichment expects: Downward API env and volume, config, queue, probes', async () => {

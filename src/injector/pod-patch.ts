@@ -219,11 +219,10 @@ export function agentContainer(
       seccompProfile: { type: 'RuntimeDefault' },
     },
   };
-  if (nativeSidecar) {
-    container['restartPolicy'] = 'Always';
-    // The app starts once the agent is ready to receive, so no span of the app's start is refused.
-    container['startupProbe'] = probe('/readyz', { periodSeconds: 1, failureThreshold: 30 });
-  }
+  // No startupProbe: it would hold the app until the agent is ready, so a broken agent config would keep the
+  // app from starting. The app starts once the agent's process has; SDK exporters buffer and retry until it
+  // listens, so the first spans still arrive.
+  if (nativeSidecar) container['restartPolicy'] = 'Always';
   return container;
 }
 
