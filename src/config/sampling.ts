@@ -9,7 +9,7 @@ export const samplingSchema = () =>
       decision_wait: duration().prefault('10s'),
       num_traces: z.number().int().positive().default(50_000),
       /** Decoded bytes the trace buffer holds at most; beyond, the oldest traces are decided early (issue 4). */
-      max_buffered_bytes: size().prefault('48MiB'),
+      max_buffered_bytes: size().prefault('16MiB'),
       /** Recently decided trace ids, so late spans follow their trace (the Collector's decision_cache). */
       decision_cache: z
         .strictObject({

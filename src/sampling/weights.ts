@@ -14,7 +14,7 @@ export const SAMPLING_WEIGHT_ATTRIBUTE = 'sampling.weight';
  * OpenTelemetry `ot=th:...;rv:...` tracestate entries, keeping every other tracestate member.
  */
 export function markKeptSpan(span: Span, decision: TraceDecision): void {
-  const kv: KeyValue = { key: SAMPLING_WEIGHT_ATTRIBUTE, value: { kind: 'double', value: decision.weight } };
+  const kv = weightAttribute(decision.weight);
   const attrs = span.attributes;
   let replaced = false;
   for (let i = 0; i < attrs.length; i++) {
@@ -26,8 +26,37 @@ export function markKeptSpan(span: Span, decision: TraceDecision): void {
   }
   if (!replaced) attrs.push(kv);
   if (decision.th !== undefined && decision.th !== '') {
-    const values: Array<readonly [string, string]> = [['th', decision.th]];
-    if (decision.rv !== undefined) values.push(['rv', decision.rv]);
-    span.traceState = setOtValues(span.traceState, values);
+    // The spans of one trace nearly always carry the same tracestate: compute the new one once.
+    if (span.traceState !== lastTraceStateIn || decision !== lastTraceStateDecision) {
+      const values: Array<readonly [string, string]> = [['th', decision.th]];
+      if (decision.rv !== undefined) values.push(['rv', decision.rv]);
+      lastTraceStateIn = span.traceState;
+      lastTraceStateDecision = decision;
+      lastTraceStateOut = setOtValues(span.traceState, values);
+    }
+    span.traceState = lastTraceStateOut;
   }
+}
+
+let lastTraceStateIn = '';
+let lastTraceStateDecision: TraceDecision | undefined;
+let lastTraceStateOut = '';
+
+/**
+ * One frozen KeyValue per weight value, shared by every span that carries it (most weigh 1 or 1/p of the one
+ * probabilistic policy): a new attribute object per kept span was most of the pass-through cost.
+ */
+const weightAttributes = new Map<number, KeyValue>();
+function weightAttribute(weight: number): KeyValue {
+  let kv = weightAttributes.get(weight);
+  if (kv === undefined) {
+    kv = Object.freeze({
+      key: SAMPLING_WEIGHT_ATTRIBUTE,
+      value: Object.freeze({ kind: 'double', value: weight }),
+    });
+    // Weights come from the policy's percentages, so there are few; the bound guards odd configurations.
+    if (weightAttributes.size >= 1024) weightAttributes.clear();
+    weightAttributes.set(weight, kv);
+  }
+  return kv;
 }
