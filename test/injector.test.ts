@@ -297,6 +297,7 @@ void describe('what the patch puts into the pod', () => {
     );
     assert.deepEqual(volumes.get(mounts.get('/etc/sentinel') as string)?.['configMap'], {
       name: 'sentinel-agent',
+      optional: true,
     });
     assert.ok((volumes.get(mounts.get('/var/lib/sentinel') as string) as AnyRecord)['emptyDir']);
     assert.deepEqual(volumes.get(mounts.get('/var/run/sentinel') as string)?.['secret'], {
@@ -358,6 +359,7 @@ void describe('what the patch puts into the pod', () => {
     });
     assert.deepEqual(s.volumes?.find((v) => v['name'] === 'sentinel-config')?.['configMap'], {
       name: 'legacy-agent',
+      optional: true,
     });
   });
 

@@ -237,7 +237,8 @@ function agentVolumes(settings: AgentSettings, configMap: string): Record<string
         ],
       },
     },
-    { name: VOLUME_NAMES.config, configMap: { name: configMap } },
+    // Optional: a missing ConfigMap must not keep the app's pod from starting; the agent alone fails, loudly.
+    { name: VOLUME_NAMES.config, configMap: { name: configMap, optional: true } },
     { name: VOLUME_NAMES.queue, emptyDir: { sizeLimit: settings.queueSizeLimit } },
   ];
   if (settings.tokenSecret) {
