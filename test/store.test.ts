@@ -124,6 +124,30 @@ void describe('store pipeline', () => {
     }
   });
 
+  void test('a segment replayed after its block was uploaded rewrites the same block, not a copy', async () => {
+    const dir = freshDir();
+    const overrides = { block: { max_age: '1h' } };
+    const first = await startTestStore({ dir, overrides });
+    await consume(first.store, makeTraces({ traces: 5, seed: 21 }));
+    const wal = join(dir, 'wal');
+    const segment = readdirSync(wal).find((f) => f.endsWith('.wal'))!;
+    const saved = readFileSync(join(wal, segment));
+    await first.store.pipeline.forceFlush();
+    await first.dispose();
+    // As if the process died after uploading the block and before deleting the segment.
+    writeFileSync(join(wal, segment), saved);
+    const second = await startTestStore({ dir, overrides });
+    try {
+      await second.store.pipeline.forceFlush();
+      const objects = await second.objects.list('blocks/');
+      assert.equal(objects.length, 2, objects.map((o) => o.key).join(', '));
+      assert.equal((await second.store.catalog.blocks({ fresh: true }))[0]!.spanCount, 50);
+      assert.equal(readdirSync(wal).filter((f) => f.endsWith('.wal') && f === segment).length, 0);
+    } finally {
+      await second.dispose();
+    }
+  });
+
   void test('spans not yet in a block are already served by trace id', async () => {
     const h = await startTestStore({ overrides: { block: { max_age: '1h' } } });
     try {
