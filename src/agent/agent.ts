@@ -1,7 +1,9 @@
 import type { AgentConfig, ExporterConfig } from '../config/index.js';
 import { DebugExporter, ExporterConsumer, FanOutConsumer, type SpanExporter } from '../export/index.js';
+import { Enricher } from '../enrich/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import { OtlpReceivers } from '../receiver/index.js';
+import { createTailSampler } from '../sampling/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 
 /** What an embedding (the CLI, a test, the demo) may replace in the agent. */
@@ -10,6 +12,8 @@ export interface AgentDependencies {
   readonly metrics: Metrics;
   /** Replaces the configured exporters (tests, benchmarks). */
   readonly exporters?: readonly SpanExporter[];
+  /** The Downward API environment (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A started agent. */
@@ -40,10 +44,18 @@ function createExporter(config: ExporterConfig, index: number, logger: Logger): 
 export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
   const { logger, metrics } = deps;
   const exporters = deps.exporters ?? config.exporters.map((c, i) => createExporter(c, i, logger));
-  const tail: TraceConsumer = new FanOutConsumer(
+  // The data path, built back to front: receive -> enrich -> sample -> export.
+  const exportStage: TraceConsumer = new FanOutConsumer(
     exporters.map((e) => new ExporterConsumer(e, metrics, logger)),
   );
-  const pipeline: TraceConsumer = tail;
+  const sampler = createTailSampler(config.sampling, { next: exportStage, metrics, logger });
+  const pipeline: TraceConsumer = new Enricher({
+    next: sampler,
+    config: config.enrich,
+    env: deps.env ?? process.env,
+    metrics,
+    logger,
+  });
 
   const otlp = config.receivers.otlp;
   const receivers = new OtlpReceivers({
@@ -76,7 +88,12 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     throw err;
   }
   logger.info(
-    { grpc: otlp.grpc.endpoint, http: otlp.http.endpoint, admin: config.admin.endpoint },
+    {
+      grpc: otlp.grpc.endpoint,
+      http: otlp.http.endpoint,
+      admin: config.admin.endpoint,
+      ports: { grpc: ports.grpcPort, http: ports.httpPort, admin: adminPort },
+    },
     'sentinel agent is receiving OTLP',
   );
 

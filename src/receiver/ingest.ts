@@ -8,7 +8,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
  * Estimated heap bytes of the decoded model per byte of uncompressed OTLP protobuf. Measured by
  * bench/receive.ts ("model heap per wire byte"); the memory budget counts in these estimated bytes.
  */
-export const MODEL_BYTES_PER_WIRE_BYTE = 6;
+export const MODEL_BYTES_PER_WIRE_BYTE = 10;
 
 /** Seconds a refused client is asked to wait before retrying (Retry-After, gRPC RetryInfo). */
 export const RETRY_AFTER_SECONDS = 1;
