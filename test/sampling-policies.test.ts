@@ -4,6 +4,7 @@
  * the policy, the key, line and column; `sentinel policy check` exits 0 or 1.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -419,6 +420,19 @@ void describe('sentinel policy check', () => {
       r.stderr.includes(`${path}:${line}:21: policy "test-policy-13": type: type "ottl_condition"`),
       r.stderr,
     );
+  });
+
+  void test('runs as `sentinel policy check` from the CLI with the exit status', () => {
+    const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+    const check = (name: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', cli, 'policy', 'check', fixture(name).pathname], {
+        encoding: 'utf8',
+      });
+    const good = check('and.yaml');
+    assert.equal(good.status, 0, good.stderr);
+    const bad = check('readme-rule-7-verbatim.yaml');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /policy "do-not-sample > team_a-do-not-sample"/);
   });
 
   void test('exits 1 for a file that does not exist, and 2 for a usage error', async () => {

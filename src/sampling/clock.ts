@@ -15,9 +15,12 @@ export interface ClockTimer {
   readonly id: unknown;
 }
 
-/** The real clock: Date.now and unref()ed Node timers. */
+/**
+ * The real clock: unref()ed Node timers, and a monotonic now (performance.now from the process's start, in
+ * epoch milliseconds) so that a wall-clock step cannot reorder deadlines or rate-limit seconds.
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
