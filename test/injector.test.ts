@@ -12,10 +12,14 @@ import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
 import {
   AGENT_CONTAINER_NAME,
+  ANNOTATION_INJECT,
+  ANNOTATION_NATIVE_SIDECAR,
   ANNOTATION_SKIP_REASON,
   ANNOTATION_STATUS,
+  decideInjection,
   startInjector,
   type JsonPatchOperation,
+  type PodView,
   type RunningInjector,
 } from '../src/injector/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
@@ -381,6 +385,113 @@ void describe('what the patch puts into the pod', () => {
       const again = decodePatch(await admit(once, f.namespace, f.path));
       assert.deepEqual(again, [], `${f.file} changed on re-invocation`);
     }
+  });
+});
+
+void describe('who gets the agent', () => {
+  const ctx = {
+    namespace: 'shop',
+    namespaceOptIn: false,
+    excludedNamespaces: new Set(['kube-system', 'sentinel']),
+    nativeSidecar: true,
+  };
+  const pod = (annotations?: Record<string, string>, extra: Partial<PodView> = {}): PodView => ({
+    namespace: 'shop',
+    annotations,
+    labels: undefined,
+    containers: [{ name: 'app', env: undefined, ports: [8080] }],
+    initContainers: undefined,
+    volumeNames: undefined,
+    hostNetwork: false,
+    os: undefined,
+    ...extra,
+  });
+  const cases: [string, PodView, Partial<typeof ctx>, string][] = [
+    ['annotation "true"', pod({ [ANNOTATION_INJECT]: 'true' }), {}, 'inject'],
+    [
+      'annotation "TRUE " (case and spaces do not matter)',
+      pod({ [ANNOTATION_INJECT]: 'TRUE ' }),
+      {},
+      'inject',
+    ],
+    ['no annotation, namespace not opted in', pod(), {}, 'not-opted-in'],
+    ['no annotation, namespace opted in', pod(), { namespaceOptIn: true }, 'inject'],
+    [
+      'annotation "false" in an opted-in namespace',
+      pod({ [ANNOTATION_INJECT]: 'false' }),
+      { namespaceOptIn: true },
+      'opted-out',
+    ],
+    [
+      'annotation "yes" (not a boolean) in a plain namespace',
+      pod({ [ANNOTATION_INJECT]: 'yes' }),
+      {},
+      'not-opted-in',
+    ],
+    [
+      'kube-system, even opted in',
+      pod({ [ANNOTATION_INJECT]: 'true' }),
+      { namespace: 'kube-system', namespaceOptIn: true },
+      'excluded-namespace',
+    ],
+    [
+      "the injector's own namespace",
+      pod({ [ANNOTATION_INJECT]: 'true' }),
+      { namespace: 'sentinel' },
+      'excluded-namespace',
+    ],
+    [
+      'the namespace from the pod when the request has none',
+      pod({ [ANNOTATION_INJECT]: 'true' }, { namespace: 'kube-system' }),
+      { namespace: undefined as never },
+      'excluded-namespace',
+    ],
+    [
+      'already injected (status annotation)',
+      pod({ [ANNOTATION_INJECT]: 'true', [ANNOTATION_STATUS]: 'injected' }),
+      {},
+      'already-injected',
+    ],
+    ['hostNetwork', pod({ [ANNOTATION_INJECT]: 'true' }, { hostNetwork: true }), {}, 'host-network'],
+    [
+      'an init container on 8888',
+      pod(
+        { [ANNOTATION_INJECT]: 'true' },
+        { initContainers: [{ name: 'x', env: undefined, ports: [8888] }] },
+      ),
+      {},
+      'port-conflict',
+    ],
+    ['a Windows pod', pod({ [ANNOTATION_INJECT]: 'true' }, { os: 'windows' }), {}, 'unsupported-os'],
+  ];
+  for (const [name, p, over, want] of cases) {
+    void test(`${name}: ${want}`, () => {
+      const d = decideInjection(p, { ...ctx, ...over });
+      assert.equal(d.kind === 'inject' ? 'inject' : d.reason, want);
+    });
+  }
+
+  void test('a value that is not a boolean is ignored with a warning naming the annotation', () => {
+    const d = decideInjection(pod({ [ANNOTATION_INJECT]: 'yes' }), ctx);
+    assert.match(
+      d.warnings[0] ?? '',
+      /sidecar\.sentinel\.dev\/inject should be "true" or "false", got "yes"/,
+    );
+  });
+
+  void test('the native-sidecar annotation overrides the default either way', () => {
+    const off = decideInjection(
+      pod({ [ANNOTATION_INJECT]: 'true', [ANNOTATION_NATIVE_SIDECAR]: 'false' }),
+      ctx,
+    );
+    const on = decideInjection(pod({ [ANNOTATION_INJECT]: 'true', [ANNOTATION_NATIVE_SIDECAR]: 'true' }), {
+      ...ctx,
+      nativeSidecar: false,
+    });
+    assert.deepEqual(
+      [off.kind === 'inject' && off.nativeSidecar, on.kind === 'inject' && on.nativeSidecar],
+      [false, true],
+    );
   });
 });
 

@@ -90,8 +90,11 @@ export class WebhookServer {
     }
     this.reloader = reloader;
     const server = createServer({ ...pair, minVersion: 'TLSv1.2' }, (req, res) => this.route(req, res));
-    // The API server keeps connections alive; a short idle timeout keeps dead ones from piling up.
+    // The API server keeps connections alive; a short idle timeout keeps dead ones from piling up, and a
+    // review never takes longer than the webhook's timeoutSeconds (at most 30 s), so slow senders are cut off.
     server.keepAliveTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
