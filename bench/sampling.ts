@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
 import {
+  DecisionCache,
   ManualClock,
   TailSampler,
   compilePolicy,
@@ -287,6 +288,27 @@ async function main() {
     `  against the 64 MiB default memory_limit_mib: ${((buffered.heap - afterRelease.heap) / (64 * MIB)).toFixed(1)} x the budget`,
   );
   await s.shutdown();
+
+  // 3. The decision cache at its default sizes (10,000 kept, 50,000 dropped ids), against an empty one.
+  const before = memory();
+  const ids = Array.from({ length: 60_000 }, () => hex(4));
+  const cache = new DecisionCache(10_000, 50_000);
+  const keptDecision = {
+    keep: true,
+    reason: 'probabilistic',
+    policy: 'baseline',
+    weight: 10,
+    th: 'e6666666666668',
+    rv: '',
+  } as const;
+  const droppedDecision = { keep: false, reason: 'not_sampled', policy: '', weight: 0 } as const;
+  ids.forEach((id, i) =>
+    cache.record(id, i < 10_000 ? { ...keptDecision, rv: id.slice(18) } : droppedDecision),
+  );
+  const filled = memory();
+  console.log(
+    `\ndecision cache at its default sizes: ${cache.size.kept} kept + ${cache.size.dropped} dropped ids: heapUsed +${d(filled.heap, before.heap)} MiB (${((filled.heap - before.heap) / 60_000).toFixed(0)} B per id, the id strings included)`,
+  );
 }
 
 await main();
