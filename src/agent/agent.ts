@@ -1,6 +1,7 @@
 import type { AgentConfig, ExporterConfig } from '../config/index.js';
 import { DebugExporter, ExporterConsumer, FanOutConsumer, type SpanExporter } from '../export/index.js';
 import { Enricher } from '../enrich/index.js';
+import { SpanMetricsStage } from '../measure/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import { OtlpReceivers } from '../receiver/index.js';
 import { createTailSampler } from '../sampling/index.js';
@@ -49,8 +50,12 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     exporters.map((e) => new ExporterConsumer(e, metrics, logger)),
   );
   const sampler = createTailSampler(config.sampling, { next: exportStage, metrics, logger });
+  // Span metrics count every span before the sampler drops any (issue 8).
+  const measured: TraceConsumer = config.measure.enabled
+    ? new SpanMetricsStage({ next: sampler, config: config.measure, metrics, logger })
+    : sampler;
   const pipeline: TraceConsumer = new Enricher({
-    next: sampler,
+    next: measured,
     config: config.enrich,
     env: deps.env ?? process.env,
     metrics,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
 import { enrichSchema } from './enrich.js';
 import { exportersSchema } from './exporters.js';
+import { measureSchema } from './measure.js';
 import { samplingSchema } from './sampling.js';
 
 /** The agent's config file (CONTRACT.md "Agent config"). With no file, these defaults are the whole config. */
@@ -12,6 +13,7 @@ export const agentConfigSchema = z.strictObject({
   log: logSchema(),
   shutdown_timeout: shutdownTimeout(),
   enrich: enrichSchema(),
+  measure: measureSchema(),
   sampling: samplingSchema(),
   exporters: exportersSchema(),
 });

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** Span kinds by their OTLP names, as `measure.span_kinds` takes them. */
+export const MEASURE_SPAN_KINDS = [
+  'UNSPECIFIED',
+  'INTERNAL',
+  'SERVER',
+  'CLIENT',
+  'PRODUCER',
+  'CONSUMER',
+] as const;
+
+/** `measure:` of the agent config (issue 8): span metrics counted before sampling. */
+export const measureSchema = () =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Which spans are measured; by default the ones that are a request into the service (RED per endpoint). */
+      span_kinds: z.array(z.enum(MEASURE_SPAN_KINDS)).default(['SERVER', 'CONSUMER']),
+      /** Distinct label sets at most; spans beyond go to the overflow series (labels `otel_metric_overflow`). */
+      max_series: z.number().int().positive().default(1000),
+    })
+    .prefault({});
