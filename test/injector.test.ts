@@ -403,6 +403,7 @@ void describe('who gets the agent', () => {
     initContainers: undefined,
     volumeNames: undefined,
     hostNetwork: false,
+    restartPolicy: 'Always',
     os: undefined,
     ...extra,
   });
@@ -463,6 +464,18 @@ void describe('who gets the agent', () => {
       'port-conflict',
     ],
     ['a Windows pod', pod({ [ANNOTATION_INJECT]: 'true' }, { os: 'windows' }), {}, 'unsupported-os'],
+    [
+      'a Job pod with native sidecars off',
+      pod({ [ANNOTATION_INJECT]: 'true' }, { restartPolicy: 'Never' }),
+      { nativeSidecar: false },
+      'job-needs-native-sidecar',
+    ],
+    [
+      'a Job pod with native sidecars on',
+      pod({ [ANNOTATION_INJECT]: 'true' }, { restartPolicy: 'OnFailure' }),
+      {},
+      'inject',
+    ],
   ];
   for (const [name, p, over, want] of cases) {
     void test(`${name}: ${want}`, () => {

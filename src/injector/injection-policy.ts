@@ -19,7 +19,8 @@ export type SkipReason =
   | 'already-injected'
   | 'host-network'
   | 'port-conflict'
-  | 'unsupported-os';
+  | 'unsupported-os'
+  | 'job-needs-native-sidecar';
 
 export type InjectionDecision =
   | { readonly kind: 'inject'; readonly nativeSidecar: boolean; readonly warnings: readonly string[] }
@@ -87,6 +88,15 @@ export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionD
     };
   }
   const native = readBoolean(annotations, ANNOTATION_NATIVE_SIDECAR, warnings) ?? ctx.nativeSidecar;
+  if (!native && pod.restartPolicy !== 'Always') {
+    // A regular container never exits on its own: a Job's pod would run forever. Native sidecars stop after the app.
+    return {
+      kind: 'skip',
+      reason: 'job-needs-native-sidecar',
+      message: `restartPolicy ${pod.restartPolicy} pods (Jobs) complete only with the agent as a native sidecar; native sidecars are off for this pod`,
+      warnings,
+    };
+  }
   return { kind: 'inject', nativeSidecar: native, warnings };
 }
 

@@ -28,6 +28,8 @@ export interface PodView {
   readonly initContainers: readonly ContainerView[] | undefined;
   readonly volumeNames: readonly string[] | undefined;
   readonly hostNetwork: boolean;
+  /** `spec.restartPolicy`; Kubernetes' default is `Always`. */
+  readonly restartPolicy: string;
   /** `spec.os.name`, else the `kubernetes.io/os` node selector; undefined when the pod does not say. */
   readonly os: string | undefined;
 }
@@ -73,6 +75,7 @@ export function readPod(object: unknown): PodView {
     initContainers: readContainers(spec['initContainers'], 'spec.initContainers'),
     volumeNames,
     hostNetwork: spec['hostNetwork'] === true,
+    restartPolicy: typeof spec['restartPolicy'] === 'string' ? spec['restartPolicy'] : 'Always',
     os: readOs(spec),
   };
 }
