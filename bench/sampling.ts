@@ -27,6 +27,7 @@ import {
   staticPolicySource,
 } from '../src/sampling/index.js';
 import type { SamplingPolicy } from '../src/sampling/index.js';
+import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 
 const SPANS_PER_TRACE = 10;
@@ -147,7 +148,8 @@ function decodeAll(requests: Buffer[]): TraceBatch[] {
     rejectInvalidSpans(data);
     let spanCount = 0;
     for (const rs of data.resourceSpans) for (const ss of rs.scopeSpans) spanCount += ss.spans.length;
-    return { data, spanCount, bytes: bytes.length };
+    // As the receivers count it: estimated heap bytes, a fixed factor of the wire bytes.
+    return { data, spanCount, bytes: bytes.length * MODEL_BYTES_PER_WIRE_BYTE };
   });
 }
 
@@ -270,7 +272,7 @@ async function main() {
   const stats = s.stats();
   const d = (a: number, b: number) => ((a - b) / MIB).toFixed(1);
   console.log(
-    `\nmemory: ${stats.traces} traces, ${stats.spans} spans buffered (${spanCount} decoded), protobuf ${(protobufBytes / MIB).toFixed(1)} MiB, accounted ${(stats.bytes / MIB).toFixed(1)} MiB`,
+    `\nmemory: ${stats.traces} traces, ${stats.spans} spans buffered (${spanCount} decoded), protobuf ${(protobufBytes / MIB).toFixed(1)} MiB, accounted ${(stats.bytes / MIB).toFixed(1)} MiB (the receivers' estimate, ${MODEL_BYTES_PER_WIRE_BYTE} B per wire byte)`,
   );
   console.log(
     `  decoded data alone (array):  RSS +${d(dataOnly.rss, base.rss)} MiB, heapUsed +${d(dataOnly.heap, base.heap)} MiB`,

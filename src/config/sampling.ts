@@ -8,8 +8,12 @@ export const samplingSchema = () =>
       policy_file: z.string().default(''),
       decision_wait: duration().prefault('10s'),
       num_traces: z.number().int().positive().default(50_000),
-      /** Decoded bytes the trace buffer holds at most; beyond, the oldest traces are decided early (issue 4). */
-      max_buffered_bytes: size().prefault('16MiB'),
+      /**
+       * Bytes the trace buffer holds at most, counted like memory_limit_mib (the receivers' heap estimate);
+       * beyond, the oldest traces are decided early (issue 4). Below the 64 MiB budget, so that the sampler
+       * decides early before the receivers have to refuse.
+       */
+      max_buffered_bytes: size().prefault('48MiB'),
       /** Recently decided trace ids, so late spans follow their trace (the Collector's decision_cache). */
       decision_cache: z
         .strictObject({

@@ -33,7 +33,7 @@ export interface TailSamplerOptions {
   readonly decisionWaitMs: number;
   /** `sampling.num_traces`: traces held at most; beyond, the oldest is decided early. */
   readonly maxTraces: number;
-  /** `sampling.max_buffered_bytes`: decoded bytes held at most; beyond, the oldest are decided early. */
+  /** `sampling.max_buffered_bytes`: batch bytes (as TraceBatch.bytes counts them) held at most; beyond, the oldest are decided early. */
   readonly maxBufferedBytes: number;
   /** `sampling.decision_cache.sampled_cache_size` / `non_sampled_cache_size`. */
   readonly sampledCacheSize?: number;
