@@ -17,6 +17,7 @@ import {
   ANNOTATION_SKIP_REASON,
   ANNOTATION_STATUS,
   decideInjection,
+  parseQuantity,
   startInjector,
   type JsonPatchOperation,
   type PodView,
@@ -377,6 +378,44 @@ void describe('what the patch puts into the pod', () => {
     const patched = applyAndValidate(pod, decodePatch(response));
     assert.equal(agentsIn(patched).length, 1);
     assert.ok(response.warnings?.some((w) => w.includes('memory-limit')));
+  });
+
+  void test('a request above the limit raises the limit, so the patched pod stays valid', async () => {
+    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
+    (pod['metadata'] as AnyRecord)['annotations'] = {
+      'sidecar.sentinel.dev/inject': 'true',
+      'sidecar.sentinel.dev/memory-request': '512Mi',
+    };
+    const response = await admit(pod, 'demo');
+    const agent = agentsIn(applyAndValidate(pod, decodePatch(response)))[0] as AnyRecord;
+    assert.deepEqual(agent['resources'], {
+      requests: { cpu: '50m', memory: '512Mi' },
+      limits: { memory: '512Mi' },
+    });
+    assert.ok(response.warnings?.some((w) => w.includes('limit is raised')));
+  });
+
+  void test('a ConfigMap annotation that is not a valid name falls back to the default with a warning', async () => {
+    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
+    (pod['metadata'] as AnyRecord)['annotations'] = {
+      'sidecar.sentinel.dev/inject': 'true',
+      'sidecar.sentinel.dev/config-map': 'My Config!',
+    };
+    const response = await admit(pod, 'demo');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    const volume = spec(patched).volumes?.find((v) => v['name'] === 'sentinel-config');
+    assert.deepEqual(volume?.['configMap'], { name: 'sentinel-agent', optional: true });
+    assert.ok(response.warnings?.some((w) => w.includes('DNS-1123')));
+  });
+
+  void test('reads Kubernetes quantities as the API server does', () => {
+    assert.equal(parseQuantity('128Mi'), 128 * 2 ** 20);
+    assert.equal(parseQuantity('100m'), 0.1);
+    assert.equal(parseQuantity('1.5'), 1.5);
+    assert.equal(parseQuantity('2e3'), 2000);
+    assert.equal(parseQuantity('1k'), 1000);
+    for (const bad of ['lots', '1.2.3', '10K', '', 'Mi', '-1'])
+      assert.equal(parseQuantity(bad), undefined, bad);
   });
 
   void test('a re-invocation of an injected pod adds nothing', async () => {

@@ -7,7 +7,7 @@ const quantity = () =>
   z
     .string()
     .regex(
-      /^[+]?[0-9.]+([eE][-+]?[0-9]+|[munkMGTPE]i?|Ki)?$/,
+      /^\+?(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$/,
       'expected a Kubernetes quantity like "100m" or "128Mi"',
     );
 

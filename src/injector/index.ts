@@ -24,6 +24,7 @@ export {
 export { agentContainer, buildInjectionPatch, buildSkipPatch, pointerSegment } from './pod-patch.js';
 export type { AgentSettings, JsonPatchOperation, ResourceList } from './pod-patch.js';
 export { readPod, UnparsablePodError } from './pod-view.js';
+export { parseQuantity } from './quantity.js';
 export type { ContainerView, PodView } from './pod-view.js';
 export { DEFAULT_AGENT_IMAGE, mutateOptionsFrom, runInjector, startInjector } from './run-injector.js';
 export type { RunningInjector } from './run-injector.js';

@@ -16,6 +16,7 @@ import {
   VOLUME_NAMES,
 } from './names.js';
 import type { ContainerView, PodView } from './pod-view.js';
+import { parseQuantity } from './quantity.js';
 
 export interface JsonPatchOperation {
   readonly op: 'add';
@@ -41,7 +42,8 @@ export interface AgentSettings {
   readonly version: string;
 }
 
-const QUANTITY = /^[+]?[0-9.]+([eE][-+]?[0-9]+|[munkMGTPE]i?|Ki)?$/;
+/** A DNS-1123 subdomain: what a ConfigMap name must be (RFC 1123, Kubernetes object names). */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The env that points OpenTelemetry SDKs at the agent (OTel SDK environment variable spec). */
 const OTLP_ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
@@ -61,7 +63,7 @@ export function buildInjectionPatch(
 ): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   const annotations = pod.annotations ?? {};
-  const configMap = annotations[ANNOTATION_CONFIG_MAP]?.trim() || settings.configMap;
+  const configMap = configMapFor(annotations, settings, warnings);
   const agent = agentContainer(settings, resourcesFor(annotations, settings, warnings), nativeSidecar);
 
   if (nativeSidecar) {
@@ -142,7 +144,7 @@ function resourcesFor(
   const pick = (key: string, fallback: string | undefined): string | undefined => {
     const value = annotations[key]?.trim();
     if (value === undefined) return fallback;
-    if (QUANTITY.test(value)) return value;
+    if (parseQuantity(value) !== undefined) return value;
     warnings.push(
       `sentinel: annotation ${key} should be a quantity like "100m" or "128Mi", got ${JSON.stringify(value)}; ignored`,
     );
@@ -156,7 +158,33 @@ function resourcesFor(
     cpu: pick(ANNOTATION_RESOURCES.cpuLimit, settings.resources.limits.cpu),
     memory: pick(ANNOTATION_RESOURCES.memoryLimit, settings.resources.limits.memory),
   });
+  // The API server refuses a request above its limit; a higher request by annotation raises the limit with it.
+  for (const r of ['cpu', 'memory'] as const) {
+    const request = requests[r];
+    const limit = limits[r];
+    if (request === undefined || limit === undefined) continue;
+    if ((parseQuantity(request) ?? 0) > (parseQuantity(limit) ?? Infinity)) {
+      warnings.push(
+        `sentinel: the agent's ${r} request ${request} is above its limit ${limit}; the limit is raised to ${request}`,
+      );
+      limits[r] = request;
+    }
+  }
   return { requests, limits };
+}
+
+function configMapFor(
+  annotations: Readonly<Record<string, string>>,
+  settings: AgentSettings,
+  warnings: string[],
+): string {
+  const value = annotations[ANNOTATION_CONFIG_MAP]?.trim();
+  if (value === undefined || value === '') return settings.configMap;
+  if (DNS_SUBDOMAIN.test(value)) return value;
+  warnings.push(
+    `sentinel: annotation ${ANNOTATION_CONFIG_MAP} should be a ConfigMap name (DNS-1123 subdomain), got ${JSON.stringify(value)}; using ${settings.configMap}`,
+  );
+  return settings.configMap;
 }
 
 function compact(values: Record<string, string | undefined>): Record<string, string> {
