@@ -504,6 +504,12 @@ void describe('who gets the agent', () => {
     ],
     ['a Windows pod', pod({ [ANNOTATION_INJECT]: 'true' }, { os: 'windows' }), {}, 'unsupported-os'],
     [
+      "a volume named like one of the agent's",
+      pod({ [ANNOTATION_INJECT]: 'true' }, { volumeNames: ['sentinel-config'] }),
+      {},
+      'name-conflict',
+    ],
+    [
       'a Job pod with native sidecars off',
       pod({ [ANNOTATION_INJECT]: 'true' }, { restartPolicy: 'Never' }),
       { nativeSidecar: false },

@@ -8,6 +8,7 @@ import {
   ANNOTATION_INJECT,
   ANNOTATION_NATIVE_SIDECAR,
   ANNOTATION_STATUS,
+  VOLUME_NAMES,
 } from './names.js';
 import type { PodView } from './pod-view.js';
 
@@ -20,7 +21,8 @@ export type SkipReason =
   | 'host-network'
   | 'port-conflict'
   | 'unsupported-os'
-  | 'job-needs-native-sidecar';
+  | 'job-needs-native-sidecar'
+  | 'name-conflict';
 
 export type InjectionDecision =
   | { readonly kind: 'inject'; readonly nativeSidecar: boolean; readonly warnings: readonly string[] }
@@ -84,6 +86,16 @@ export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionD
       kind: 'skip',
       reason: 'port-conflict',
       message: `container ${JSON.stringify(clash.name)} already uses port ${port}, which the agent needs`,
+      warnings,
+    };
+  }
+  const ours: string[] = Object.values(VOLUME_NAMES);
+  const taken = (pod.volumeNames ?? []).find((v) => ours.includes(v));
+  if (taken !== undefined) {
+    return {
+      kind: 'skip',
+      reason: 'name-conflict',
+      message: `the pod already has a volume named ${JSON.stringify(taken)}, which the agent needs`,
       warnings,
     };
   }
