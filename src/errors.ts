@@ -21,6 +21,8 @@ export const ErrorCodes = {
   SENTINEL_ERR_STORAGE: 'an object store request (S3 or the local directory) failed',
   SENTINEL_ERR_BLOCK_INVALID:
     'an object under the storage prefix is not a readable Sentinel block or meta; it is skipped',
+  SENTINEL_ERR_QUEUE_FULL:
+    "an exporter's queue is at queue.max_bytes (its backend is down or slow); receivers refuse new spans and the client retries",
   SENTINEL_ERR_WAL_FULL: "the store's write-ahead log is at its size bound; the client should retry",
   SENTINEL_ERR_WAL_CORRUPT:
     'a write-ahead log record fails its checksum; replay stops at the last good record',

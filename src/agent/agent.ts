@@ -1,5 +1,13 @@
-import type { AgentConfig, ExporterConfig } from '../config/index.js';
-import { DebugExporter, ExporterConsumer, FanOutConsumer, type SpanExporter } from '../export/index.js';
+import type { AgentConfig } from '../config/index.js';
+import {
+  createExporter,
+  ExporterConsumer,
+  exporterName,
+  exporterStageOptions,
+  FanOutConsumer,
+  type ExportClock,
+  type SpanExporter,
+} from '../export/index.js';
 import { Enricher } from '../enrich/index.js';
 import { SpanMetricsStage } from '../measure/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
@@ -15,6 +23,8 @@ export interface AgentDependencies {
   readonly exporters?: readonly SpanExporter[];
   /** The Downward API environment (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Drives batch timeouts and retry backoff of the exporters (tests run a 60 s outage faster). */
+  readonly exportClock?: ExportClock;
 }
 
 /** A started agent. */
@@ -25,30 +35,38 @@ export interface RunningAgent {
   shutdown(): Promise<void>;
 }
 
-function createExporter(config: ExporterConfig, index: number, logger: Logger): SpanExporter {
-  const name = config.name ?? `${config.type}/${index}`;
-  switch (config.type) {
-    case 'debug':
-      return new DebugExporter(logger, config.verbosity, name);
-    case 'storage':
-    case 'otlp':
-      // Issue 6 brings the storage and OTLP exporters; until then their batches are summarised in the log.
-      logger.warn(
-        { exporter: name },
-        `the ${config.type} exporter is not built yet; batches are only logged`,
-      );
-      return new DebugExporter(logger, 'basic', name);
-  }
+/**
+ * The export stage: one ExporterConsumer (batch -> queue -> retry -> exporter) per configured exporter,
+ * fanned out. Replays each persistent queue before the receivers open.
+ */
+async function startExportStage(config: AgentConfig, deps: AgentDependencies): Promise<TraceConsumer> {
+  const { logger, metrics } = deps;
+  const clock = deps.exportClock ? { clock: deps.exportClock } : {};
+  // The drain of queued batches gets half the shutdown budget; a persistent queue keeps what is left.
+  const drainTimeoutMs = Math.max(1000, config.shutdown_timeout / 2);
+  const stages = deps.exporters
+    ? deps.exporters.map((e) => new ExporterConsumer(e, metrics, logger, { ...clock, drainTimeoutMs }))
+    : config.exporters.map((c, i) => {
+        const exporter = createExporter(c, i, { logger });
+        logger.info(
+          { exporter: exporterName(c, i), type: c.type, queue_dir: c.queue.dir },
+          'exporter configured',
+        );
+        return new ExporterConsumer(exporter, metrics, logger, {
+          ...exporterStageOptions(c),
+          ...clock,
+          drainTimeoutMs,
+        });
+      });
+  await Promise.all(stages.map((s) => s.start()));
+  return new FanOutConsumer(stages);
 }
 
 /** Builds the agent's pipeline from its config, then starts receivers and the admin server. */
 export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
   const { logger, metrics } = deps;
-  const exporters = deps.exporters ?? config.exporters.map((c, i) => createExporter(c, i, logger));
   // The data path, built back to front: receive -> enrich -> sample -> export.
-  const exportStage: TraceConsumer = new FanOutConsumer(
-    exporters.map((e) => new ExporterConsumer(e, metrics, logger)),
-  );
+  const exportStage: TraceConsumer = await startExportStage(config, deps);
   const sampler = createTailSampler(config.sampling, { next: exportStage, metrics, logger });
   // Span metrics count every span before the sampler drops any (issue 8).
   const measured: TraceConsumer = config.measure.enabled

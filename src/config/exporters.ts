@@ -21,7 +21,16 @@ const retrySchema = () =>
     .prefault({});
 
 const queueSchema = () =>
-  z.strictObject({ dir: z.string().default(''), max_bytes: size().prefault('256MiB') }).prefault({});
+  z
+    .strictObject({
+      // Empty: memory only. Else one sub-directory per exporter, replayed after a restart.
+      dir: z.string().default(''),
+      // The bound: disk bytes with dir, estimated heap bytes without; when reached the receivers refuse.
+      max_bytes: size().prefault('256MiB'),
+      // Batches sent at the same time (the Collector's sending_queue.num_consumers).
+      num_consumers: z.number().int().positive().default(4),
+    })
+    .prefault({});
 
 export const s3Schema = () =>
   z

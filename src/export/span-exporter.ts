@@ -3,8 +3,10 @@ import type { TraceData } from '../otlp/index.js';
 /** What an export attempt came to (STYLE.md: a tagged union, retries are a wrapper's job). */
 export type ExportResult =
   | { readonly kind: 'success' }
+  /** `after`: the delay in ms the server asked for (Retry-After, gRPC RetryInfo), a floor under the backoff. */
   | { readonly kind: 'retryable'; readonly after?: number | undefined; readonly error: Error }
-  | { readonly kind: 'failure'; readonly error: Error };
+  /** `retriesExhausted`: a retryable outcome that outlived retry.max_elapsed_time. */
+  | { readonly kind: 'failure'; readonly error: Error; readonly retriesExhausted?: boolean };
 
 /** The contract every exporter meets, after opentelemetry-js `SpanExporter`. */
 export interface SpanExporter {
@@ -16,3 +18,13 @@ export interface SpanExporter {
 }
 
 export const SUCCESS: ExportResult = Object.freeze({ kind: 'success' });
+
+/** A retryable outcome, with the server's requested delay when it gave one. */
+export function retryable(error: Error, afterMs?: number): ExportResult {
+  return afterMs === undefined ? { kind: 'retryable', error } : { kind: 'retryable', error, after: afterMs };
+}
+
+/** A permanent failure: the batch is dropped, counted and logged. */
+export function failure(error: Error): ExportResult {
+  return { kind: 'failure', error };
+}

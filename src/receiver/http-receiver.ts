@@ -263,6 +263,7 @@ export function httpStatusFor(result: Extract<IngestResult, { kind: 'refused' }>
     case 'unauthenticated':
       return 401;
     case 'memory_limit':
+    case 'queue_full':
       return 429;
     case 'shutting_down':
     case 'pipeline_error':
@@ -279,6 +280,7 @@ export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>):
       return GrpcCode.INVALID_ARGUMENT;
     case 'too_large':
     case 'memory_limit':
+    case 'queue_full':
       return GrpcCode.RESOURCE_EXHAUSTED;
     case 'unauthenticated':
       return GrpcCode.UNAUTHENTICATED;

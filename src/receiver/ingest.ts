@@ -22,6 +22,7 @@ export type RefusalReason =
   | 'too_large'
   | 'unsupported_media_type'
   | 'memory_limit'
+  | 'queue_full'
   | 'shutting_down'
   | 'unauthenticated'
   | 'pipeline_error';
@@ -197,9 +198,11 @@ export class Ingest {
       const reason: RefusalReason =
         code === 'SENTINEL_ERR_MEMORY_LIMIT'
           ? 'memory_limit'
-          : code === 'SENTINEL_ERR_SHUTTING_DOWN'
-            ? 'shutting_down'
-            : 'pipeline_error';
+          : code === 'SENTINEL_ERR_QUEUE_FULL'
+            ? 'queue_full'
+            : code === 'SENTINEL_ERR_SHUTTING_DOWN'
+              ? 'shutting_down'
+              : 'pipeline_error';
       this.refused.inc({ transport, reason }, spanCount);
       this.refusedRequests.inc({ transport, reason });
       if (reason === 'pipeline_error')

@@ -1,0 +1,136 @@
+import type { ResourceSpans, ScopeSpans, TraceBatch, TraceData } from '../otlp/index.js';
+import { systemExportClock, type ExportClock } from './export-clock.js';
+
+/** The Collector batch processor's keys, in spans and milliseconds. */
+export interface BatchOptions {
+  /** A batch is sent once this many spans are pending (`send_batch_size`). */
+  readonly sendBatchSize: number;
+  /** No batch is larger; bigger ones are split (`send_batch_max_size`; 0 = no limit). */
+  readonly sendBatchMaxSize: number;
+  /** A batch is sent this long after its first span arrived, whatever its size (`timeout`; 0 = at once). */
+  readonly timeoutMs: number;
+}
+
+export interface BatchProcessorOptions extends BatchOptions {
+  /** Takes a cut batch (into the queue); a rejection is thrown to whoever caused the cut. */
+  readonly send: (batch: TraceBatch) => Promise<void>;
+  readonly clock?: ExportClock;
+  /** Reports a failure of a timer-driven send, which has no caller to throw to. */
+  readonly onTimerError?: (err: unknown, batch: TraceBatch) => void;
+}
+
+/**
+ * Groups incoming batches into batches of `send_batch_size` spans, at most `send_batch_max_size`, or
+ * whatever arrived within `timeout` (the Collector's `batchprocessor`). `add` resolves once the spans
+ * are pending; when they complete a batch it resolves once that batch is sent on, so a slow or full
+ * queue pushes back on the receivers. Pending spans are bounded by `send_batch_size` plus one incoming
+ * batch: a batch that reaches the size is cut at once.
+ */
+export class BatchProcessor {
+  private pending: TraceData[] = [];
+  private pendingSpans = 0;
+  private pendingByteCount = 0;
+  private timer: AbortController | undefined;
+  private readonly clock: ExportClock;
+
+  constructor(private readonly options: BatchProcessorOptions) {
+    this.clock = options.clock ?? systemExportClock;
+  }
+
+  /** Estimated heap bytes of pending spans. */
+  pendingBytes(): number {
+    return this.pendingByteCount;
+  }
+
+  async add(batch: TraceBatch): Promise<void> {
+    if (batch.spanCount === 0) return;
+    this.pending.push(batch.data);
+    this.pendingSpans += batch.spanCount;
+    this.pendingByteCount += batch.bytes;
+    if (this.pendingSpans >= this.options.sendBatchSize || this.options.timeoutMs <= 0) {
+      await this.flush();
+      return;
+    }
+    if (!this.timer) this.startTimer();
+  }
+
+  /** Sends everything pending now, in batches of at most `send_batch_max_size` spans. */
+  async flush(): Promise<void> {
+    this.timer?.abort();
+    this.timer = undefined;
+    if (this.pendingSpans === 0) return;
+    const data: TraceData = { resourceSpans: this.pending.flatMap((d) => d.resourceSpans) };
+    const spans = this.pendingSpans;
+    const bytes = this.pendingByteCount;
+    this.pending = [];
+    this.pendingSpans = 0;
+    this.pendingByteCount = 0;
+    const max = this.options.sendBatchMaxSize;
+    const parts = max > 0 && spans > max ? splitBySpans(data, max) : [{ data, spanCount: spans }];
+    const sends = parts.map((p) =>
+      this.options.send({
+        data: p.data,
+        spanCount: p.spanCount,
+        bytes: Math.ceil((bytes * p.spanCount) / spans),
+      }),
+    );
+    const results = await Promise.allSettled(sends);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Stops the timer; pending spans stay until `flush`. */
+  stop(): void {
+    this.timer?.abort();
+    this.timer = undefined;
+  }
+
+  private startTimer(): void {
+    const timer = new AbortController();
+    this.timer = timer;
+    void this.clock.sleep(this.options.timeoutMs, timer.signal).then(() => {
+      if (timer.signal.aborted || this.timer !== timer) return;
+      this.timer = undefined;
+      const spans = this.pendingSpans;
+      const bytes = this.pendingByteCount;
+      this.flush().catch((err: unknown) =>
+        this.options.onTimerError?.(err, { data: { resourceSpans: [] }, spanCount: spans, bytes }),
+      );
+    });
+  }
+}
+
+/** Splits data into parts of at most `max` spans, keeping each span under its own resource and scope. */
+export function splitBySpans(data: TraceData, max: number): Array<{ data: TraceData; spanCount: number }> {
+  const out: Array<{ data: TraceData; spanCount: number }> = [];
+  let current: ResourceSpans[] = [];
+  let count = 0;
+  const cut = (): void => {
+    if (count > 0) out.push({ data: { resourceSpans: current }, spanCount: count });
+    current = [];
+    count = 0;
+  };
+  for (const rs of data.resourceSpans) {
+    let scopes: ScopeSpans[] = [];
+    const pushResource = (): void => {
+      if (scopes.length > 0) current.push({ ...rs, scopeSpans: scopes });
+      scopes = [];
+    };
+    for (const ss of rs.scopeSpans) {
+      let i = 0;
+      while (i < ss.spans.length) {
+        const take = Math.min(max - count, ss.spans.length - i);
+        scopes.push({ ...ss, spans: ss.spans.slice(i, i + take) });
+        i += take;
+        count += take;
+        if (count >= max) {
+          pushResource();
+          cut();
+        }
+      }
+    }
+    pushResource();
+  }
+  cut();
+  return out;
+}

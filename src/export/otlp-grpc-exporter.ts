@@ -1,0 +1,96 @@
+import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
+import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { retryInfoDelayMs } from './retry-info.js';
+import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
+
+const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** gRPC codes the OTLP spec lists as retryable ("Failures"); RESOURCE_EXHAUSTED only with RetryInfo. */
+const RETRYABLE_CODES = new Set<number>([
+  grpcStatus.CANCELLED,
+  grpcStatus.DEADLINE_EXCEEDED,
+  grpcStatus.ABORTED,
+  grpcStatus.OUT_OF_RANGE,
+  grpcStatus.UNAVAILABLE,
+  grpcStatus.DATA_LOSS,
+]);
+
+/**
+ * OTLP/gRPC (the `otlp` exporter with `protocol: grpc`). The request is encoded by Sentinel's own
+ * protobuf encoder and passed through identity serialisers, as the receiver does, so no generated code
+ * or protobufjs sits on the path. gzip is grpc-js's per-message compression.
+ */
+export class OtlpGrpcExporter implements SpanExporter {
+  readonly name: string;
+  private readonly client: Client;
+  private readonly headers: RequestHeaders;
+  private readonly target: string;
+
+  constructor(private readonly options: OtlpExporterOptions) {
+    this.name = options.name;
+    const { target, secure } = grpcTarget(options.endpoint);
+    this.target = target;
+    const creds = secure
+      ? credentials.createSsl(
+          readCaFile(options) ?? null,
+          null,
+          null,
+          options.tls.insecureSkipVerify ? { checkServerIdentity: () => undefined } : {},
+        )
+      : credentials.createInsecure();
+    this.client = new Client(target, creds, {
+      'grpc.max_send_message_length': -1,
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      // 2 = gzip in grpc-js's compression algorithm enum.
+      ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
+      // Retries are the RetryingExporter's job, with its metrics and max_elapsed_time.
+      'grpc.enable_retries': 0,
+    });
+    this.headers = new RequestHeaders(options);
+  }
+
+  async export(data: TraceData): Promise<ExportResult> {
+    const body = encodeTraceRequest(data);
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(await this.headers.current())) metadata.set(k, v);
+    return new Promise<ExportResult>((resolve) => {
+      this.client.makeUnaryRequest(
+        EXPORT_METHOD,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        metadata,
+        { deadline: Date.now() + this.options.timeoutMs },
+        (err: ServiceError | null) => resolve(err ? this.outcome(err) : SUCCESS),
+      );
+    });
+  }
+
+  private outcome(err: ServiceError): ExportResult {
+    const error = new Error(
+      `gRPC ${grpcStatus[err.code] ?? err.code} from ${this.target}: ${err.details || err.message}`,
+    );
+    if (err.code === grpcStatus.RESOURCE_EXHAUSTED) {
+      const details = err.metadata?.get('grpc-status-details-bin')[0];
+      const delay = Buffer.isBuffer(details) ? retryInfoDelayMs(details) : undefined;
+      // Without RetryInfo the server says the limit will not go away (OTLP spec): permanent.
+      return delay === undefined ? failure(error) : retryable(error, delay);
+    }
+    if (RETRYABLE_CODES.has(err.code)) return retryable(error);
+    return failure(error);
+  }
+
+  async forceFlush(): Promise<void> {}
+
+  async shutdown(): Promise<void> {
+    this.client.close();
+  }
+}
+
+/** `http://host:port` -> plaintext, `https://host:port` -> TLS, a bare `host:port` -> plaintext. */
+export function grpcTarget(endpoint: string): { target: string; secure: boolean } {
+  const m = /^(https?):\/\/([^/]+)\/?$/.exec(endpoint);
+  if (m) return { target: m[2]!, secure: m[1] === 'https' };
+  return { target: endpoint.replace(/\/$/, ''), secure: false };
+}

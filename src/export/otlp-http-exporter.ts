@@ -1,0 +1,107 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
+import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { retryAfterMs } from './retry-info.js';
+import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
+
+const gzip = promisify(gzipCb);
+
+/** HTTP statuses the OTLP/HTTP spec says to retry ("Retryable Response Codes"). */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+/**
+ * OTLP/HTTP with protobuf bodies (the `otlp` exporter with `protocol: http`): to a Sentinel store, Tempo,
+ * Jaeger or a Collector. 429/502/503/504 and network errors are retryable (honouring Retry-After);
+ * every other non-2xx answer is permanent, its body quoted in the error.
+ */
+export class OtlpHttpExporter implements SpanExporter {
+  readonly name: string;
+  private readonly url: URL;
+  private readonly headers: RequestHeaders;
+  private readonly agent: HttpAgent;
+  private readonly request: typeof httpRequest;
+
+  constructor(private readonly options: OtlpExporterOptions) {
+    this.name = options.name;
+    this.url = tracesUrl(options.endpoint);
+    this.headers = new RequestHeaders(options);
+    if (this.url.protocol === 'https:') {
+      const ca = readCaFile(options);
+      this.agent = new HttpsAgent({
+        keepAlive: true,
+        ...(ca ? { ca } : {}),
+        rejectUnauthorized: !options.tls.insecureSkipVerify,
+      });
+      this.request = httpsRequest as typeof httpRequest;
+    } else {
+      this.agent = new HttpAgent({ keepAlive: true });
+      this.request = httpRequest;
+    }
+  }
+
+  async export(data: TraceData): Promise<ExportResult> {
+    let body: Buffer = encodeTraceRequest(data);
+    const headers: Record<string, string> = {
+      ...(await this.headers.current()),
+      'content-type': 'application/x-protobuf',
+    };
+    if (this.options.compression === 'gzip') {
+      body = await gzip(body);
+      headers['content-encoding'] = 'gzip';
+    }
+    headers['content-length'] = String(body.byteLength);
+    return new Promise<ExportResult>((resolve) => {
+      const req = this.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
+        readLimited(res, 64 * 1024).then(
+          (text) => resolve(this.outcome(res, text)),
+          (err: Error) => resolve(retryable(err)),
+        );
+      });
+      req.setTimeout(this.options.timeoutMs, () => {
+        req.destroy(new Error(`no answer from ${this.url.href} within ${this.options.timeoutMs} ms`));
+      });
+      req.on('error', (err) => resolve(retryable(new Error(`POST ${this.url.href}: ${err.message}`))));
+      req.end(body);
+    });
+  }
+
+  private outcome(res: IncomingMessage, text: string): ExportResult {
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return SUCCESS;
+    const error = new Error(`HTTP ${status} from ${this.url.href}${text ? `: ${text.slice(0, 500)}` : ''}`);
+    if (RETRYABLE_STATUS.has(status)) {
+      const header = res.headers['retry-after'];
+      return retryable(error, retryAfterMs(Array.isArray(header) ? header[0] : header));
+    }
+    return failure(error);
+  }
+
+  async forceFlush(): Promise<void> {}
+
+  async shutdown(): Promise<void> {
+    this.agent.destroy();
+  }
+}
+
+/** The Collector's rule: a base endpoint gets `/v1/traces` appended; a URL with a path is used as is. */
+export function tracesUrl(endpoint: string): URL {
+  const url = new URL(endpoint.includes('://') ? endpoint : `http://${endpoint}`);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
+  return url;
+}
+
+function readLimited(res: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      if (size < limit) chunks.push(c);
+      size += c.length;
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8').slice(0, limit)));
+    res.on('error', reject);
+  });
+}
