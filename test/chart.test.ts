@@ -7,7 +7,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import * as config from '../src/config/index.js';
 import { agentConfigSchema, injectorConfigSchema, validateConfig } from '../src/config/index.js';
-import { AGENT_PATHS } from '../src/injector/index.js';
+import { AGENT_PATHS, parseQuantity } from '../src/injector/index.js';
 import { runHelm } from '../scripts/helm.js';
 import { MANIFEST_PATH, manifestText, renderDefault, RELEASE } from '../scripts/helm-manifests.js';
 import { query, runSuiteFile, suiteFiles, SUPPORTED_ASSERTIONS } from '../scripts/helm-unittest.js';
@@ -151,6 +151,13 @@ describe('the rendered chart', () => {
       );
       assert.equal(injector.namespace, RELEASE.namespace);
       assert.equal(injector.agent.config_map, 'sentinel-agent');
+      // The agent's queue fits in the emptyDir the injector sizes; a fuller one would get the pod evicted.
+      const emptyDirBytes = parseQuantity(injector.agent.queue_size_limit) ?? 0;
+      for (const m of objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent')) {
+        const agent = validateConfig(agentConfigSchema, parseYaml(m.data?.['agent.yaml'] ?? ''), name);
+        for (const e of agent.exporters)
+          assert.ok(e.queue.max_bytes < emptyDirBytes, `${e.queue.max_bytes} < ${emptyDirBytes}`);
+      }
       const tokenSecret = injector.agent.token_secret;
       if (tokenSecret) {
         // Every app namespace that gets the ConfigMap also gets the token the injector mounts.

@@ -108,7 +108,9 @@ seccompProfile:
 
 {{/* The agent config file (CONTRACT.md "Agent config"); paths match what the injector mounts. */}}
 {{- define "sentinel.agentConfig" -}}
-{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" "200MiB") }}
+{{- /* The queue stays at 80 % of its emptyDir: the kubelet evicts a pod whose emptyDir outgrows sizeLimit. */}}
+{{- $queueMaxBytes := printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 8) 10) }}
+{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) }}
 {{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
 {{- $_ := set $exporter "bearer_token_file" "/var/run/sentinel/token" }}
 {{- end }}
@@ -162,7 +164,7 @@ seccompProfile:
     "token_secret" $tokenSecret
     "native_sidecar" .Values.agent.nativeSidecar
     "resources" .Values.agent.resources
-    "queue_size_limit" .Values.agent.queueSizeLimit)
+    "queue_size_limit" (printf "%dMi" (int .Values.agent.queueSizeMiB)))
 }}
 {{- toYaml $config }}
 {{- end }}
