@@ -15,6 +15,7 @@ import {
   ManualClock,
   TailSampler,
   compilePolicy,
+  evaluationErrorObserver,
   getOtValue,
   hashTraceId,
   keepAllPolicy,
@@ -382,6 +383,32 @@ void describe('decision cache and late spans', () => {
     assert.equal(weightOf(late[2] as Span), 1);
     assert.equal(await h.metrics.value('sampling_late_spans_total', { decision: 'sampled' }), 2);
     assert.equal(await h.metrics.value('sampling_late_spans_total', { decision: 'not_sampled' }), 1);
+  });
+});
+
+void describe('policy evaluation errors', () => {
+  void test('a policy that throws is skipped for that trace and counted; the others still decide', () => {
+    const parsed = parsePolicyText(`
+policies:
+  - {name: by-attribute, type: string_attribute, string_attribute: {key: k, values: [v]}}
+  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+`);
+    assert.ok(parsed.ok);
+    if (!parsed.ok) return;
+    const metrics = new Metrics();
+    const policy = compilePolicy(parsed.config, evaluationErrorObserver(metrics, silentLogger()));
+    // A span whose attributes are not a list (a bug elsewhere) makes the attribute policy throw.
+    const broken = span(tid(1), sid(1), { status: { code: 2, message: '' } });
+    (broken as { attributes: unknown }).attributes = undefined;
+    const origin = { resource: resource('a'), resourceSchemaUrl: '', scope: scope('s'), scopeSchemaUrl: '' };
+    const d = policy.decide(
+      { traceId: tid(1), firstSeenMs: 0, spans: [broken], origins: [origin], bytes: 0 },
+      0,
+    );
+    assert.deepEqual([d.keep, d.policy], [true, 'errors']);
+    return metrics.value('sampling_policy_evaluation_errors_total', { policy: 'by-attribute' }).then((v) => {
+      assert.equal(v, 1);
+    });
   });
 });
 

@@ -12,7 +12,7 @@ export type {
   SamplingPolicy,
   TraceDecision,
 } from './sampling-policy.js';
-export { PolicyFileSource, loadPolicyFile } from './policy-file-source.js';
+export { PolicyFileSource, evaluationErrorObserver, loadPolicyFile } from './policy-file-source.js';
 export type { PolicyFileSourceOptions } from './policy-file-source.js';
 export { SUPPORTED_POLICY_TYPES, formatPolicyProblems, parsePolicyText } from './policy-config.js';
 export type {

@@ -19,7 +19,7 @@ import type { Clock, ClockTimer } from './clock.js';
 import { formatPolicyProblems, parsePolicyText } from './policy-config.js';
 import type { PolicyProblem } from './policy-config.js';
 import { compilePolicy } from './sampling-policy.js';
-import type { PolicySource, SamplingPolicy } from './sampling-policy.js';
+import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
 
 export interface PolicyFileSourceOptions {
   readonly file: string;
@@ -30,12 +30,26 @@ export interface PolicyFileSourceOptions {
   readonly pollIntervalMs?: number;
 }
 
+/** Counts (and logs at debug) policy evaluations that throw; the policy is skipped for that trace. */
+export function evaluationErrorObserver(metrics: Metrics, logger: Logger): PolicyObserver {
+  const errors = metrics.counter(
+    'sampling_policy_evaluation_errors_total',
+    'Policy evaluations that threw; the policy is skipped for that trace.',
+    ['policy'],
+  );
+  return {
+    onEvaluationError(policy, err) {
+      errors.inc({ policy });
+      logger.debug({ err, policy }, 'sampling policy evaluation failed; skipped for this trace');
+    },
+  };
+}
+
 /** Loads a policy file once, throwing SENTINEL_ERR_POLICY_READ / SENTINEL_ERR_POLICY_INVALID. */
-export function loadPolicyFile(file: string): {
-  text: string;
-  policy: SamplingPolicy;
-  warnings: PolicyProblem[];
-} {
+export function loadPolicyFile(
+  file: string,
+  observer: PolicyObserver = {},
+): { text: string; policy: SamplingPolicy; warnings: PolicyProblem[] } {
   const text = readPolicyText(file);
   const parsed = parsePolicyText(text);
   if (!parsed.ok) {
@@ -44,7 +58,7 @@ export function loadPolicyFile(file: string): {
       `invalid sampling policy file:\n${formatPolicyProblems(file, parsed.errors)}`,
     );
   }
-  return { text, policy: compilePolicy(parsed.config), warnings: [...parsed.warnings] };
+  return { text, policy: compilePolicy(parsed.config, observer), warnings: [...parsed.warnings] };
 }
 
 function readPolicyText(file: string): string {
@@ -77,6 +91,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   private closed = false;
   private readonly reloads;
   private readonly failures;
+  private readonly observer: PolicyObserver;
 
   /** Reads and validates the file now: a bad file at start is an error, there is no last good policy yet. */
   constructor(options: PolicyFileSourceOptions) {
@@ -93,8 +108,9 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
       'policy_reload_failures_total',
       'Sampling policy file changes refused (unreadable or invalid); the last good policy stays in force.',
     );
+    this.observer = evaluationErrorObserver(options.metrics, options.logger);
     this.lastSignature = this.signature();
-    const loaded = loadPolicyFile(this.file);
+    const loaded = loadPolicyFile(this.file, this.observer);
     this.policy = loaded.policy;
     this.lastText = loaded.text;
     for (const w of loaded.warnings)
@@ -164,7 +180,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
       this.emit('reloadFailed', parsed.errors);
       return 'failed';
     }
-    this.policy = compilePolicy(parsed.config);
+    this.policy = compilePolicy(parsed.config, this.observer);
     this.reloads.inc();
     for (const w of parsed.warnings)
       this.logger.warn({ file: this.file, line: w.line, column: w.column }, w.message);

@@ -128,11 +128,6 @@ export class TailSampler implements TraceConsumer {
         'sampling_forward_failures_total',
         'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
       ),
-      evaluationErrors: metrics.counter(
-        'sampling_policy_evaluation_errors_total',
-        'Policy evaluations that threw; the policy is skipped for that trace.',
-        ['policy'],
-      ),
     };
   }
 
