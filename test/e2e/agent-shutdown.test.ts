@@ -27,7 +27,7 @@ describe('sentinel agent in a child process', () => {
         'admin: { endpoint: 127.0.0.1:0 }',
         // Spans wait in the trace buffer until the drain decides them.
         `sampling: { decision_wait: 5m, max_buffered_bytes: 512MiB, policy_file: ${JSON.stringify(policy)} }`,
-        "memory_limit_mib: 1024",
+        'memory_limit_mib: 1024',
         'exporters:',
         '  - type: debug',
         '',
