@@ -19,6 +19,7 @@ import {
   parseBlockMeta,
   readBlockBytes,
   readTraceFromBlock,
+  SMALL_BLOCK_BYTES,
   toTraceData,
   writeBlock,
   type ObjectInfo,
@@ -129,19 +130,35 @@ void describe('blocks', () => {
 
   void test('a trace lookup reads the footer and one row group, and nothing for an id the index rules out', async () => {
     const store = new CountingObjectStore(new LocalObjectStore(join(tmp, 'lookup')));
-    const meta = await writeBlock(store, rows, { rowGroupSize: 300 });
-    const wanted = rows[100]!.span.traceId;
+    const big = flattenTraceData(makeTraces({ traces: 3000, spansPerTrace: 10, seed: 8 }));
+    const meta = await writeBlock(store, big);
+    assert.ok(meta.parquetBytes > SMALL_BLOCK_BYTES);
+    const wanted = big[12_345]!.span.traceId;
     store.resetStats();
     const found = await readTraceFromBlock(store, meta, wanted);
-    assert.equal(found.length, 7);
+    assert.equal(found.length, 10);
     assert.ok(found.every((r) => r.span.traceId === wanted));
-    assert.equal(store.totalGets, 2);
-    assert.ok(store.stats.bytesRead < meta.parquetBytes / 2);
+    assert.equal(store.stats.rangeGets, 2);
+    assert.equal(store.stats.gets, 0);
+    assert.ok(
+      store.stats.bytesRead < meta.parquetBytes / 5,
+      `read ${store.stats.bytesRead} of ${meta.parquetBytes}`,
+    );
     store.resetStats();
     let absent = randomTraceId();
     while (blockMayHoldTrace(meta, absent)) absent = randomTraceId();
     assert.deepEqual(await readTraceFromBlock(store, meta, absent), []);
     assert.equal(store.totalGets, 0);
+    // A small block is read whole, in one request.
+    const some = rows.slice(0, 70);
+    const small = await writeBlock(store, some);
+    store.resetStats();
+    const id = some[0]!.span.traceId;
+    assert.equal(
+      (await readTraceFromBlock(store, small, id)).length,
+      some.filter((r) => r.span.traceId === id).length,
+    );
+    assert.equal(store.totalGets, 1);
   });
 
   void test('meta objects that are not Sentinel metas are refused with SENTINEL_ERR_BLOCK_INVALID', () => {

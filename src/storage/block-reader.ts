@@ -9,6 +9,9 @@ import type { StoredSpan } from './stored-span.js';
 
 const utf8 = new TextDecoder();
 
+/** Blocks up to this size are read with one GET: below it a second round trip costs more than the bytes. */
+export const SMALL_BLOCK_BYTES = 256 * 1024;
+
 /** True when the block's trace-id index says it may hold `traceId` (min/max range, then the bloom filter). */
 export function blockMayHoldTrace(meta: BlockMeta, traceId: string): boolean {
   if (traceId < meta.minTraceId || traceId > meta.maxTraceId) return false;
@@ -129,13 +132,19 @@ export async function readTraceFromBlock(
   const groups = meta.rowGroups.filter((g) => g.minTraceId <= traceId && traceId <= g.maxTraceId);
   if (groups.length === 0) return [];
   const file = new PrefetchedObject(store, meta.parquetKey, meta.parquetBytes);
-  // Adjacent row groups are fetched as one range.
-  const first = groups[0]!;
-  const last = groups[groups.length - 1]!;
-  const contiguous = groups.every((g, i) => i === 0 || g.byteStart === groups[i - 1]!.byteEnd);
-  const fetches: Promise<void>[] = [file.prefetch(meta.footerStart, meta.parquetBytes)];
-  if (contiguous) fetches.push(file.prefetch(first.byteStart, last.byteEnd));
-  else for (const g of groups) fetches.push(file.prefetch(g.byteStart, g.byteEnd));
+  const fetches: Promise<void>[] = [];
+  if (meta.parquetBytes <= SMALL_BLOCK_BYTES) {
+    // A small block costs one round trip read whole, rather than two ranged.
+    fetches.push(file.prefetch(0, meta.parquetBytes));
+  } else {
+    // The footer, and the row groups (adjacent ones as one range).
+    const first = groups[0]!;
+    const last = groups[groups.length - 1]!;
+    const contiguous = groups.every((g, i) => i === 0 || g.byteStart === groups[i - 1]!.byteEnd);
+    fetches.push(file.prefetch(meta.footerStart, meta.parquetBytes));
+    if (contiguous) fetches.push(file.prefetch(first.byteStart, last.byteEnd));
+    else for (const g of groups) fetches.push(file.prefetch(g.byteStart, g.byteEnd));
+  }
   try {
     await Promise.all(fetches);
   } catch (err) {

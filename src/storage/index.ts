@@ -22,7 +22,13 @@ export {
 export type { BlockMeta, RowGroupRange } from './block-meta.js';
 export { BlockWriter, DEFAULT_ROW_GROUP_SIZE, encodeBlock, uploadBlock, writeBlock } from './block-writer.js';
 export type { BlockWriteOptions, EncodedBlock } from './block-writer.js';
-export { blockMayHoldTrace, readBlockBytes, readTraceFromBlock, scanBlock } from './block-reader.js';
+export {
+  SMALL_BLOCK_BYTES,
+  blockMayHoldTrace,
+  readBlockBytes,
+  readTraceFromBlock,
+  scanBlock,
+} from './block-reader.js';
 export { BloomFilter } from './bloom-filter.js';
 export { DEFAULT_BLOCK_CODEC } from './parquet-codec.js';
 export type { BlockCodec } from './parquet-codec.js';

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import { installShutdown } from '../agent/index.js';
 import { loadConfig, storeConfigSchema } from '../config/index.js';
 import { Metrics, createLogger } from '../telemetry/index.js';
+import { onShutdownSignal } from './signal-shutdown.js';
 import { startStore } from './store.js';
 
 const HELP = `usage: sentinel store [--config FILE] [--print-config]
@@ -36,7 +36,7 @@ export async function runStore(argv: string[]): Promise<number> {
   const logger = createLogger(config.log.level, 'sentinel-store');
   const metrics = new Metrics({ processMetrics: true });
   const store = await startStore(config, { logger, metrics });
-  const code = await installShutdown({
+  const code = await onShutdownSignal({
     logger,
     timeoutMs: config.shutdown_timeout,
     shutdown: () => store.shutdown(),

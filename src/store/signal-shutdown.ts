@@ -1,0 +1,44 @@
+import type { Logger } from '../telemetry/index.js';
+
+/**
+ * Waits for SIGTERM or SIGINT, then drains once; resolves 0 when the drain finished within `timeoutMs`,
+ * 1 when it did not or failed. A second signal does not start a second drain. (The store keeps its own
+ * copy rather than importing the agent room, whose pipeline it does not need.)
+ */
+export function onShutdownSignal(options: {
+  logger: Logger;
+  timeoutMs: number;
+  shutdown: () => Promise<void>;
+}): Promise<number> {
+  return new Promise((resolve) => {
+    let started = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (started) return;
+      started = true;
+      options.logger.info({ signal, timeoutMs: options.timeoutMs }, 'shutting down');
+      const timer = setTimeout(() => {
+        options.logger.error(
+          { timeoutMs: options.timeoutMs },
+          'shutdown_timeout passed before the drain finished',
+        );
+        resolve(1);
+      }, options.timeoutMs);
+      timer.unref();
+      options.shutdown().then(
+        () => {
+          clearTimeout(timer);
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          resolve(0);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          options.logger.error({ err }, 'drain failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
