@@ -270,8 +270,14 @@ function evaluate(a: Assertion, rendered: Rendered, suite: Suite, job: TestJob):
     if (rendered.error === undefined) return verdict(false, 'expected rendering to fail');
     const expected = params['errorMessage'] as string | undefined;
     const pattern = params['errorPattern'] as string | undefined;
+    // helm-unittest compares errorMessage with the human-readable message: for `fail`, the text after helm's
+    // "execution error at (file:line:col): " prefix.
+    const human = rendered.error
+      .replace(/^Error: /, '')
+      .replace(/^execution error at \([^)]*\): /, '')
+      .split('\n')[0];
     const holds =
-      (expected === undefined || rendered.error.includes(expected)) &&
+      (expected === undefined || human === expected || rendered.error === expected) &&
       (pattern === undefined || goRegExp(pattern).test(rendered.error));
     return verdict(holds, `expected the error to match ${expected ?? pattern}, got: ${rendered.error}`);
   }
