@@ -21,6 +21,13 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'the admission webhook that adds the agent to pods',
     load: async () => (await import('./injector/index.js')).runInjector,
   },
+  compare: {
+    summary: 'canary versus baseline from stored spans (exit 0 pass, 1 fail, 2 inconclusive)',
+    load: async () => {
+      const { runCompare } = await import('./compare/index.js');
+      return (argv) => runCompare(argv);
+    },
+  },
   policy: {
     summary: 'policy check FILE: validate a tail-sampling policy file (exit 0, or 1 with the errors)',
     load: async () => {

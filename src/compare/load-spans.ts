@@ -1,0 +1,123 @@
+import { SentinelError } from '../errors.js';
+import { stringAttribute } from '../otlp/index.js';
+import {
+  BLOCKS_PREFIX,
+  parseBlockKey,
+  parseBlockMeta,
+  sampleWeight,
+  scanBlock,
+  spanKindName,
+  type BlockMeta,
+  type BlockRow,
+  type ObjectStore,
+  type StoredSpan,
+} from '../storage/index.js';
+import type { CompareSpan } from './compare-spans.js';
+import type { CompareQuery } from './compare-query.js';
+
+/** Spans one comparison reads at most: beyond this the window is too wide to hold in memory. */
+export const MAX_COMPARE_SPANS = 2_000_000;
+
+/** The cheap column test applied while a block is decoded: service, kind, time window, operation. */
+export function compareRowFilter(q: CompareQuery): (row: BlockRow) => boolean {
+  const kinds = new Set(q.spanKinds.map(spanKindName));
+  return (row) => {
+    if (row.ServiceName !== q.service) return false;
+    if (!kinds.has(row.SpanKind as string)) return false;
+    if (q.operation !== undefined && row.SpanName !== q.operation) return false;
+    const start = row.Timestamp as bigint;
+    return start >= q.startNs && start <= q.endNs;
+  };
+}
+
+/** The same test on a decoded span (spans not yet in a block). */
+export function storedSpanMatches(q: CompareQuery, r: StoredSpan): boolean {
+  return (
+    stringAttribute(r.resource.attributes, 'service.name') === q.service &&
+    q.spanKinds.includes(r.span.kind) &&
+    (q.operation === undefined || r.span.name === q.operation) &&
+    r.span.startTimeUnixNano >= q.startNs &&
+    r.span.startTimeUnixNano <= q.endNs
+  );
+}
+
+/** A stored span as the statistics take it: duration, error, `sampling.weight`, variant, name. */
+export function toCompareSpan(r: StoredSpan): CompareSpan {
+  const ns = r.span.endTimeUnixNano - r.span.startTimeUnixNano;
+  return {
+    durationNs: ns > 0n ? Number(ns) : 0,
+    isError: r.span.status.code === 2,
+    weight: sampleWeight(r.span.attributes),
+    variant: stringAttribute(r.resource.attributes, 'deployment.variant') ?? '',
+    operation: r.span.name,
+  };
+}
+
+/** Collects spans once each (one span may sit in several blocks: retries, many agents, compaction). */
+export class CompareSpanCollector {
+  readonly spans: CompareSpan[] = [];
+  private readonly seen = new Set<string>();
+
+  add(rows: Iterable<StoredSpan>): void {
+    for (const r of rows) {
+      const key = r.span.traceId + r.span.spanId;
+      if (this.seen.has(key)) continue;
+      if (this.spans.length >= MAX_COMPARE_SPANS)
+        throw new SentinelError(
+          'SENTINEL_ERR_QUERY_INVALID',
+          `the window holds more than ${MAX_COMPARE_SPANS} matching spans; narrow start..end`,
+        );
+      this.seen.add(key);
+      this.spans.push(toCompareSpan(r));
+    }
+  }
+}
+
+/** Whether a block's meta says it may hold spans the query wants. */
+export function blockMayMatch(meta: BlockMeta, q: CompareQuery): boolean {
+  if (BigInt(meta.maxEndUnixNano) < q.startNs || BigInt(meta.minStartUnixNano) > q.endNs) return false;
+  return meta.services.includes(q.service);
+}
+
+/**
+ * Reads the spans a comparison needs straight from storage (`sentinel compare --storage`), without a store:
+ * lists the block metas, skips blocks a compacted block replaces and those outside the service or window, and
+ * decodes the rest. An unreadable block is reported through `onSkip` and left out, never fatal.
+ */
+export async function loadSpansFromStorage(
+  store: ObjectStore,
+  q: CompareQuery,
+  onSkip: (key: string, reason: string) => void = () => undefined,
+): Promise<{ spans: CompareSpan[]; blocksRead: number }> {
+  const objects = await store.list(BLOCKS_PREFIX);
+  const metas: BlockMeta[] = [];
+  const parquet = new Set<string>();
+  for (const o of objects) {
+    const k = parseBlockKey(o.key);
+    if (k?.kind === 'parquet') parquet.add(o.key);
+  }
+  for (const o of objects) {
+    if (parseBlockKey(o.key)?.kind !== 'meta') continue;
+    try {
+      const body = await store.get(o.key);
+      if (!body) continue;
+      const meta = parseBlockMeta(o.key, body);
+      if (parquet.has(meta.parquetKey)) metas.push(meta);
+    } catch (err) {
+      onSkip(o.key, (err as Error).message);
+    }
+  }
+  const replaced = new Set(metas.flatMap((m) => m.replaces));
+  const wanted = metas.filter((m) => !replaced.has(m.blockId) && blockMayMatch(m, q));
+  const collector = new CompareSpanCollector();
+  const filter = compareRowFilter(q);
+  for (const meta of wanted) {
+    try {
+      collector.add(await scanBlock(store, meta, filter));
+    } catch (err) {
+      if (err instanceof SentinelError && err.code === 'SENTINEL_ERR_QUERY_INVALID') throw err;
+      onSkip(meta.parquetKey, (err as Error).message);
+    }
+  }
+  return { spans: collector.spans, blocksRead: wanted.length };
+}
