@@ -201,7 +201,7 @@ void describe('policy hot reload', () => {
     assert.deepEqual(source.current().names, ['errors-only']);
   });
 
-  void test('polling runs on the injected clock when started', async () => {
+  void test('polling alone, on the injected clock, applies a change at the next poll', () => {
     const volume = new ConfigMapVolume(KEEP_ALL);
     const clock = new ManualClock();
     const source = new PolicyFileSource({
@@ -210,12 +210,16 @@ void describe('policy hot reload', () => {
       metrics: new Metrics(),
       clock,
       pollIntervalMs: 1000,
+      watch: false,
     }).start();
     closers.push(() => source.close());
-    const reloaded = nextEvent<SamplingPolicy>(source, 'reload', 2000);
     volume.update(ERRORS_ONLY);
-    clock.advance(1000);
-    assert.deepEqual((await reloaded).names, ['errors-only']);
+    clock.advance(999);
+    assert.deepEqual(source.current().names, ['keep-everything'], 'not before the poll');
+    clock.advance(1);
+    assert.deepEqual(source.current().names, ['errors-only']);
+    source.close();
+    assert.equal(clock.pendingTimers(), 0, 'close stops polling');
   });
 
   void test('a bad file at start is an error with its code; an empty policy_file keeps everything', async () => {

@@ -28,6 +28,8 @@ export interface PolicyFileSourceOptions {
   readonly clock?: Clock;
   /** Stat fallback period; the reload promise is "within 2 s", so keep it under that. */
   readonly pollIntervalMs?: number;
+  /** Watch the directory as well as polling (default true; tests turn it off to drive polling alone). */
+  readonly watch?: boolean;
 }
 
 /** Counts (and logs at debug) policy evaluations that throw; the policy is skipped for that trace. */
@@ -85,6 +87,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly pollIntervalMs: number;
+  private readonly useWatch: boolean;
   private watcher: FSWatcher | undefined;
   private pollTimer: ClockTimer | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -100,6 +103,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.useWatch = options.watch ?? true;
     this.reloads = options.metrics.counter(
       'policy_reloads_total',
       'Sampling policy files reloaded and applied.',
@@ -123,6 +127,12 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
 
   /** Starts watching the directory and polling. */
   start(): this {
+    if (this.useWatch) this.startWatch();
+    this.schedulePoll();
+    return this;
+  }
+
+  private startWatch(): void {
     try {
       this.watcher = watch(dirname(this.file), { persistent: false }, () => this.soon());
       this.watcher.on('error', (err) => {
@@ -133,8 +143,6 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     } catch (err) {
       this.logger.warn({ err, file: this.file }, 'cannot watch the policy directory; relying on polling');
     }
-    this.schedulePoll();
-    return this;
   }
 
   /** Stops watching. */
