@@ -273,7 +273,7 @@ function evaluate(a: Assertion, rendered: Rendered, suite: Suite, job: TestJob):
     // helm-unittest compares errorMessage with the human-readable message: for `fail`, the text after helm's
     // "execution error at (file:line:col): " prefix.
     const human = rendered.error
-      .replace(/^Error: /, '')
+      .replace(/^Error: (INSTALLATION FAILED: )?/, '')
       .replace(/^execution error at \([^)]*\): /, '')
       .split('\n')[0];
     const holds =
