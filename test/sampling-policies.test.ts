@@ -341,6 +341,18 @@ void describe('Collector README policy files parse and behave as documented', ()
   });
 });
 
+void describe('policies shipped elsewhere in the repository', () => {
+  void test('the Helm chart’s default samplingPolicy validates', () => {
+    const values = parseYaml(
+      readFileSync(new URL('../charts/sentinel/values.yaml', import.meta.url), 'utf8'),
+    ) as {
+      agent: { samplingPolicy: unknown };
+    };
+    const parsed = parsePolicyText(stringifyYaml(values.agent.samplingPolicy));
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.map((e) => e.message).join('\n'));
+  });
+});
+
 void describe('validation errors', () => {
   const problems = (text: string) => {
     const r = parsePolicyText(text);
