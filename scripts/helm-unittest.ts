@@ -204,14 +204,16 @@ function renderUncached(
   release: Release,
   capabilities: Capabilities,
 ): Rendered {
-  const args = [
-    'install',
-    release.name ?? 'release-name',
-    chartDir,
-    '--dry-run=client',
-    '--namespace',
-    release.namespace ?? 'namespace',
-  ];
+  // `helm install --dry-run=client` renders NOTES.txt too, but takes no capabilities; with capabilities the job
+  // is rendered by `helm template`, which takes them and skips NOTES.txt.
+  const withCapabilities =
+    capabilities.majorVersion !== undefined ||
+    capabilities.minorVersion !== undefined ||
+    (capabilities.apiVersions ?? []).length > 0;
+  const args = withCapabilities
+    ? ['template', release.name ?? 'release-name', chartDir]
+    : ['install', release.name ?? 'release-name', chartDir, '--dry-run=client'];
+  args.push('--namespace', release.namespace ?? 'namespace');
   for (const f of valueFiles) args.push('--values', f);
   if (capabilities.majorVersion !== undefined || capabilities.minorVersion !== undefined) {
     args.push('--kube-version', `v${capabilities.majorVersion ?? 1}.${capabilities.minorVersion ?? 33}.0`);

@@ -144,7 +144,10 @@ seccompProfile:
 {{- toYaml $config }}
 {{- end }}
 
-{{/* The injector config file (CONTRACT.md "Injector config"). */}}
+{{/*
+  The injector config file (CONTRACT.md "Injector config"). Native sidecars are on by default from Kubernetes
+  1.29; on an older cluster the agent is a regular container whatever agent.nativeSidecar says.
+*/}}
 {{- define "sentinel.injectorConfig" -}}
 {{- $tokenSecret := "" }}
 {{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
@@ -162,7 +165,7 @@ seccompProfile:
     "image_pull_policy" .Values.image.pullPolicy
     "config_map" (include "sentinel.agentConfigMapName" .)
     "token_secret" $tokenSecret
-    "native_sidecar" .Values.agent.nativeSidecar
+    "native_sidecar" (and .Values.agent.nativeSidecar (semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version))
     "resources" .Values.agent.resources
     "queue_size_limit" (printf "%dMi" (int .Values.agent.queueSizeMiB)))
 }}
