@@ -15,11 +15,13 @@ export {
   CompareSpanCollector,
   MAX_COMPARE_SPANS,
   blockMayMatch,
+  compareRequest,
   compareRowFilter,
   loadSpansFromStorage,
   storedSpanMatches,
   toCompareSpan,
 } from './load-spans.js';
+export type { CompareScan } from './load-spans.js';
 export { renderDistributionSvg, renderHtml, renderJson, renderTable } from './render.js';
 export { COMPARE_EXIT_CODES, runCompare } from './run-compare.js';
 export type { CompareCommandIo } from './run-compare.js';

@@ -12,8 +12,8 @@ import {
   type ObjectStore,
   type StoredSpan,
 } from '../storage/index.js';
-import type { CompareSpan } from './compare-spans.js';
-import type { CompareQuery } from './compare-query.js';
+import { compareSpans, type CompareReport, type CompareSpan } from './compare-spans.js';
+import { describeQuery, parseCompareParams, type CompareQuery } from './compare-query.js';
 
 /** Spans one comparison reads at most: beyond this the window is too wide to hold in memory. */
 export const MAX_COMPARE_SPANS = 2_000_000;
@@ -56,21 +56,60 @@ export function toCompareSpan(r: StoredSpan): CompareSpan {
 /** Collects spans once each (one span may sit in several blocks: retries, many agents, compaction). */
 export class CompareSpanCollector {
   readonly spans: CompareSpan[] = [];
+  /** More than MAX_COMPARE_SPANS matched: the rest were refused, and `check()` throws. */
+  full = false;
   private readonly seen = new Set<string>();
 
   add(rows: Iterable<StoredSpan>): void {
     for (const r of rows) {
       const key = r.span.traceId + r.span.spanId;
       if (this.seen.has(key)) continue;
-      if (this.spans.length >= MAX_COMPARE_SPANS)
-        throw new SentinelError(
-          'SENTINEL_ERR_QUERY_INVALID',
-          `the window holds more than ${MAX_COMPARE_SPANS} matching spans; narrow start..end`,
-        );
+      if (this.spans.length >= MAX_COMPARE_SPANS) {
+        this.full = true;
+        return;
+      }
       this.seen.add(key);
       this.spans.push(toCompareSpan(r));
     }
   }
+
+  /** Throws SENTINEL_ERR_QUERY_INVALID when the window held more spans than one comparison reads. */
+  check(): void {
+    if (this.full)
+      throw new SentinelError(
+        'SENTINEL_ERR_QUERY_INVALID',
+        `the window holds more than ${MAX_COMPARE_SPANS} matching spans; narrow start..end or window`,
+      );
+  }
+}
+
+/** Where the store's query engine delivers the spans of a comparison (QueryEngine.scanSpans). */
+export type CompareScan = (
+  query: CompareQuery,
+  filter: (row: BlockRow) => boolean,
+  matches: (r: StoredSpan) => boolean,
+  onRows: (rows: StoredSpan[]) => void,
+) => Promise<void>;
+
+/**
+ * `GET /api/compare` in one call: validates the parameters, has `scan` read the spans, compares them. Throws
+ * SENTINEL_ERR_QUERY_INVALID (an HTTP 400) for bad parameters or a window holding too many spans.
+ */
+export async function compareRequest(
+  params: URLSearchParams,
+  nowMs: number,
+  scan: CompareScan,
+): Promise<CompareReport> {
+  const { query, options } = parseCompareParams(params, nowMs);
+  const collector = new CompareSpanCollector();
+  await scan(
+    query,
+    compareRowFilter(query),
+    (r) => storedSpanMatches(query, r),
+    (rows) => collector.add(rows),
+  );
+  collector.check();
+  return { ...compareSpans(collector.spans, options), query: describeQuery(query) };
 }
 
 /** Whether a block's meta says it may hold spans the query wants. */
@@ -115,9 +154,9 @@ export async function loadSpansFromStorage(
     try {
       collector.add(await scanBlock(store, meta, filter));
     } catch (err) {
-      if (err instanceof SentinelError && err.code === 'SENTINEL_ERR_QUERY_INVALID') throw err;
       onSkip(meta.parquetKey, (err as Error).message);
     }
+    collector.check();
   }
   return { spans: collector.spans, blocksRead: wanted.length };
 }

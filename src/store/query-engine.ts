@@ -199,6 +199,26 @@ export class QueryEngine {
     return dedupeSpans(out).slice(0, limit);
   }
 
+  /**
+   * Hands every span of `range.service` starting in the window to `onRows`: pending spans that `matches`, and
+   * rows of each overlapping block that `filter` keeps, block by block (GET /api/compare, issue 8).
+   */
+  async scanSpans(
+    range: { readonly service: string; readonly startNs: bigint; readonly endNs: bigint },
+    filter: (row: BlockRow) => boolean,
+    matches: (r: StoredSpan) => boolean,
+    onRows: (rows: StoredSpan[]) => void,
+  ): Promise<void> {
+    onRows((this.options.pending?.pendingRows() ?? []).filter(matches));
+    const blocks = (await this.options.catalog.blocks()).filter((m) => {
+      const t = ns(m);
+      return t.end >= range.startNs && t.start <= range.endNs && m.services.includes(range.service);
+    });
+    await this.forEachBlock(blocks, 'compare', async (meta) => {
+      onRows(await scanBlock(this.options.store, meta, filter));
+    });
+  }
+
   private async forEachBlock(
     blocks: BlockMeta[],
     query: string,

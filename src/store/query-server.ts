@@ -7,7 +7,8 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseDurationMs, parseEndpoint } from '../config/index.js';
-import { SentinelError } from '../errors.js';
+import { compareRequest } from '../compare/index.js';
+import { isSentinelError, SentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -139,6 +140,7 @@ export class QueryServer {
         await this.trace(res, decodeURIComponent(path.slice('/api/traces/'.length)), url);
       else if (path === '/api/search') await this.search(res, url);
       else if (path === '/spans') await this.spans(res, url);
+      else if (path === '/api/compare') await this.compare(res, url);
       else if (path === '/metrics') {
         const text = await this.options.metrics.registry.metrics();
         this.requests.inc({ route: 'metrics', status: '200' });
@@ -199,6 +201,17 @@ export class QueryServer {
       limit,
     };
     this.json(res, 'search', 200, await this.options.engine.search(q));
+  }
+
+  /** Canary versus baseline (src/compare), the same JSON as `sentinel compare --format json`. */
+  private async compare(res: ServerResponse, url: URL): Promise<void> {
+    const engine = this.options.engine;
+    const report = await compareRequest(url.searchParams, this.now(), (q, filter, matches, onRows) =>
+      engine.scanSpans(q, filter, matches, onRows),
+    ).catch((err: unknown) => {
+      throw isSentinelError(err, 'SENTINEL_ERR_QUERY_INVALID') ? new BadRequest(err.message) : err;
+    });
+    this.json(res, 'compare', 200, report);
   }
 
   private async spans(res: ServerResponse, url: URL): Promise<void> {
