@@ -47,6 +47,9 @@ export interface TailSamplerOptions {
 
 type EarlyReason = 'num_traces' | 'memory';
 
+/** Traces decided per timer callback at most (a few milliseconds of work, bench/sampling.ts). */
+const MAX_DECISIONS_PER_TICK = 2000;
+
 /** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
 const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
 
@@ -258,8 +261,12 @@ export class TailSampler implements TraceConsumer {
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+    let decided = 0;
     for (const trace of this.traces.values()) {
       if (trace.firstSeenMs + this.decisionWaitMs > now) break;
+      // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
+      // starved; the rest are due already and the next timer fires at once.
+      if (decided++ >= MAX_DECISIONS_PER_TICK) break;
       this.decide(trace, now, kept);
     }
     this.forwardKept(kept);
