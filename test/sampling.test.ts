@@ -236,15 +236,15 @@ void describe('trace buffer and decision timing', () => {
     assert.equal(h.out.spanCount(), 5, 'flush decides the rest');
   });
 
-  void test('decides a burst of due traces in slices of at most 2,000 per timer callback', async () => {
+  void test('decides a burst of due traces in slices of at most 1,000 per timer callback', async () => {
     const h = harness(policyFrom('policies: [{name: all, type: always_sample}]'), { waitMs: 1000 });
-    const spans = Array.from({ length: 5000 }, (_, i) => span(tid(i + 1), sid(i + 1)));
+    const spans = Array.from({ length: 2500 }, (_, i) => span(tid(i + 1), sid(i + 1)));
     await h.sampler.consume(batchOf([{ resource: resource('a'), scope: scope('s'), spans }]));
     h.clock.advance(1000);
     await h.sampler.drain();
     assert.deepEqual(
       h.out.batches.map((b) => b.spanCount),
-      [2000, 2000, 1000],
+      [1000, 1000, 500],
     );
     assert.equal(h.sampler.stats().traces, 0);
   });
