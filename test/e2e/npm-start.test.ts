@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { recordAndSend, sdkExporter } from '../helpers/sdk.js';
 
@@ -8,9 +10,22 @@ import { recordAndSend, sdkExporter } from '../helpers/sdk.js';
  * The README's first command: `npm start` builds and runs the agent on its embedded defaults.
  * It uses the fixed default ports 4317, 4318 and 8888, so nothing else may hold them during the run.
  */
+function findFiles(dir: string, suffix: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? findFiles(join(dir, e.name), suffix)
+      : e.name.endsWith(suffix)
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+
 describe('npm start', () => {
+  const repo = new URL('../..', import.meta.url).pathname;
+  const startedAt = Date.now();
   const child = spawn('npm', ['start', '--silent'], {
-    cwd: new URL('../..', import.meta.url).pathname,
+    cwd: repo,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SENTINEL_CONFIG: '' },
@@ -18,7 +33,8 @@ describe('npm start', () => {
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = once(child, 'exit');
+  // 'close', not 'exit': npm may exit before the agent it started (which shares the pipes) has drained.
+  const closed = once(child, 'close');
   after(async () => {
     if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
   });
@@ -43,7 +59,12 @@ describe('npm start', () => {
     assert.match(metrics, /sentinel_receiver_accepted_spans_total\{transport="http"\} 10/);
     assert.match(metrics, /process_resident_memory_bytes/);
     process.kill(-(child.pid as number), 'SIGTERM');
-    await exited;
+    await closed;
     assert.match(output, /"msg":"drained"/);
+    // The embedded default exporter is storage at file://./data: the drained spans are in a block there.
+    const blocks = findFiles(join(repo, 'data', 'blocks'), '.parquet').filter(
+      (f) => statSync(f).mtimeMs >= startedAt,
+    );
+    assert.ok(blocks.length > 0, 'a Parquet block was written under ./data/blocks');
   });
 });
