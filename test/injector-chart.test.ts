@@ -5,6 +5,7 @@
  * the pod's namespace.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -148,4 +149,29 @@ void test('the pod-level webhook leaves a pod without the annotation alone', asy
   };
   const response = await callWebhook('pod.inject.sentinel.dev', pod, 'batch');
   assert.equal(response.patch, undefined);
+});
+
+void test("the agent's own CLI accepts the chart's agent.yaml and policy (sentinel agent --print-config)", () => {
+  const cm = objects.find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent' && o.metadata.namespace === 'shop',
+  );
+  assert.ok(cm?.data);
+  const file = join(dir, 'agent.yaml');
+  writeFileSync(file, cm.data['agent.yaml'] ?? '');
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'agent', '--config', file, '--print-config'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, SENTINEL_CONFIG: '' },
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /policy_file/);
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(policy, cm.data['policy.yaml'] ?? '');
+  const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'policy', 'check', policy], {
+    encoding: 'utf8',
+  });
+  assert.equal(check.status, 0, check.stdout + check.stderr);
 });
