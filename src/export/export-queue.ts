@@ -176,12 +176,12 @@ export class ExportQueue {
 
   /** The oldest batch, waiting for one; undefined once the queue is closed. */
   take(): Promise<QueueItem | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
     const item = this.items.shift();
     if (item) {
       this.updateGauges();
       return Promise.resolve(item);
     }
-    if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -222,6 +222,11 @@ export class ExportQueue {
     this.queuedSizeBytes -= item.sizeBytes;
     if (item.data) this.queuedMemoryBytes -= item.modelBytes;
     this.add(item);
+  }
+
+  /** What is still queued (after `close`: what this run leaves behind). */
+  remaining(): readonly QueueItem[] {
+    return [...this.items];
   }
 
   /** Wakes every waiting sender with `undefined`; batches stay (on disk, for the next run). */

@@ -156,11 +156,12 @@ export class ExporterConsumer implements TraceConsumer {
     this.retrying.stopRetrying();
     this.queue.close();
     await Promise.all(this.workers);
-    if (!drained && this.queue.length > 0) {
+    const left = this.queue.remaining();
+    if (!drained && left.length > 0) {
       let spans = 0;
-      for (let item = await this.queue.take(); item; item = await this.queue.take()) {
+      for (const item of left) {
         spans += item.spanCount;
-        if (!this.queue.persistent || item.data) this.drop(item.spanCount, 'shutdown');
+        if (item.data) this.drop(item.spanCount, 'shutdown');
       }
       if (this.queue.persistent)
         this.logger.info(
@@ -240,7 +241,7 @@ export class ExporterConsumer implements TraceConsumer {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
-      timer.unref();
+      // Not unref()ed: a drain is bounded, and shutdown must not be cut short by an empty event loop.
       const done = (): void => {
         clearTimeout(timer);
         resolve(true);

@@ -1,0 +1,521 @@
+/**
+ * The export stage without the rest of the agent: batching, retry pacing on an injected clock, outcome
+ * mapping of the OTLP exporters against real sockets, and the storage exporter.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import {
+  Metadata,
+  Server as GrpcServer,
+  ServerCredentials,
+  status as grpcStatus,
+  type sendUnaryData,
+  type ServerUnaryCall,
+} from '@grpc/grpc-js';
+import { after, describe, it } from 'node:test';
+import { pino, type Logger } from 'pino';
+import {
+  BatchProcessor,
+  ExporterConsumer,
+  ManualExportClock,
+  OtlpGrpcExporter,
+  OtlpHttpExporter,
+  RetryingExporter,
+  StorageExporter,
+  SUCCESS,
+  retryAfterMs,
+  splitBySpans,
+  type ExportResult,
+  type OtlpExporterOptions,
+  type SpanExporter,
+} from '../src/export/index.js';
+import { countSpans, decodeTraceRequest, type TraceBatch, type TraceData } from '../src/otlp/index.js';
+import { encodeRpcStatus } from '../src/receiver/index.js';
+import { LocalObjectStore, readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeTraces } from './helpers/store-spans.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-'));
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function batchOf(traces: number, seed: number, spansPerTrace = 2): TraceBatch {
+  const data = makeTraces({ traces, spansPerTrace, seed, startMs: Date.UTC(2026, 0, 1) + seed * 1000 });
+  const spanCount = countSpans(data);
+  return { data, spanCount, bytes: spanCount * 500 };
+}
+
+/** A logger whose JSON lines land in an array. */
+function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
+  return { logger, lines };
+}
+
+/** Lets pending promise callbacks and I/O run. */
+async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+interface Recorded {
+  at: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** An OTLP/HTTP backend on 127.0.0.1 answering with `answer(callIndex)`. */
+async function httpBackend(
+  answer: (call: number) => { status: number; headers?: Record<string, string>; body?: string },
+  clock?: ManualExportClock,
+): Promise<{ url: string; calls: Recorded[] }> {
+  const calls: Recorded[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      calls.push({ at: clock?.now() ?? Date.now(), headers: req.headers, body: Buffer.concat(chunks) });
+      const a = answer(calls.length - 1);
+      res.writeHead(a.status, a.headers ?? {}).end(a.body ?? '');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+}
+
+function otlpOptions(endpoint: string, extra: Partial<OtlpExporterOptions> = {}): OtlpExporterOptions {
+  return {
+    name: 'otlp/test',
+    endpoint,
+    compression: 'none',
+    headers: {},
+    bearerTokenFile: '',
+    timeoutMs: 5000,
+    tls: { caFile: '', insecureSkipVerify: false },
+    ...extra,
+  };
+}
+
+describe('BatchProcessor', () => {
+  it('sends a batch once send_batch_size spans are pending, and not before', async () => {
+    const sent: TraceBatch[] = [];
+    const clock = new ManualExportClock();
+    const bp = new BatchProcessor({
+      sendBatchSize: 100,
+      sendBatchMaxSize: 0,
+      timeoutMs: 1000,
+      clock,
+      send: async (b) => void sent.push(b),
+    });
+    await bp.add(batchOf(20, 1)); // 40 spans
+    assert.equal(sent.length, 0);
+    assert.equal(bp.pendingBytes(), 40 * 500);
+    await bp.add(batchOf(30, 2)); // 100 spans
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.spanCount, 100);
+    assert.equal(countSpans(sent[0]!.data), 100);
+    assert.equal(bp.pendingBytes(), 0);
+  });
+
+  it('sends whatever arrived when the timeout passes, measured from the first span', async () => {
+    const sent: TraceBatch[] = [];
+    const clock = new ManualExportClock();
+    const bp = new BatchProcessor({
+      sendBatchSize: 1000,
+      sendBatchMaxSize: 0,
+      timeoutMs: 1000,
+      clock,
+      send: async (b) => void sent.push(b),
+    });
+    await bp.add(batchOf(5, 3));
+    clock.advance(600);
+    await bp.add(batchOf(5, 4));
+    clock.advance(399);
+    await settle();
+    assert.equal(sent.length, 0, 'not before the timeout');
+    clock.advance(1);
+    await settle();
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.spanCount, 20);
+  });
+
+  it('splits what is pending into batches of at most send_batch_max_size spans, losing none', async () => {
+    const sent: TraceBatch[] = [];
+    const bp = new BatchProcessor({
+      sendBatchSize: 50,
+      sendBatchMaxSize: 30,
+      timeoutMs: 1000,
+      clock: new ManualExportClock(),
+      send: async (b) => void sent.push(b),
+    });
+    const input = batchOf(50, 5); // 100 spans in one request
+    await bp.add(input);
+    assert.deepEqual(
+      sent.map((b) => b.spanCount),
+      [30, 30, 30, 10],
+    );
+    for (const b of sent) assert.equal(countSpans(b.data), b.spanCount);
+    const ids = sent.flatMap((b) =>
+      b.data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.spanId))),
+    );
+    const want = input.data.resourceSpans.flatMap((rs) =>
+      rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.spanId)),
+    );
+    assert.deepEqual(ids.sort(), want.sort());
+    assert.equal(
+      sent.reduce((n, b) => n + b.bytes, 0) >= input.bytes,
+      true,
+      'the memory estimate is shared out, not lost',
+    );
+  });
+
+  it('keeps every span under its own resource and scope when splitting', () => {
+    const data = batchOf(10, 6, 3).data;
+    for (const part of splitBySpans(data, 7)) {
+      for (const rs of part.data.resourceSpans) {
+        const original = data.resourceSpans.find((o) => o.resource === rs.resource);
+        assert.ok(original, 'the resource is the original one');
+        for (const ss of rs.scopeSpans)
+          for (const s of ss.spans)
+            assert.ok(original.scopeSpans.some((o) => o.scope === ss.scope && o.spans.includes(s)));
+      }
+    }
+  });
+});
+
+class ScriptedExporter implements SpanExporter {
+  readonly name = 'scripted';
+  calls = 0;
+  constructor(private readonly script: (call: number) => ExportResult) {}
+  async export(): Promise<ExportResult> {
+    return this.script(this.calls++);
+  }
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+}
+
+describe('RetryingExporter', () => {
+  it('backs off exponentially with jitter inside [interval/2, 3*interval/2], capped at max_interval', () => {
+    let r = 0;
+    const values = [0, 0.999999];
+    const retrying = new RetryingExporter(new ScriptedExporter(() => SUCCESS), {
+      initialIntervalMs: 1000,
+      maxIntervalMs: 5000,
+      random: () => values[r++ % 2]!,
+    });
+    const waits = Array.from({ length: 12 }, (_, i) => retrying.backoffMs(Math.floor(i / 2)));
+    for (let i = 0; i < waits.length; i += 2) {
+      const interval = Math.min(5000, 1000 * 1.5 ** (i / 2));
+      assert.ok(Math.abs(waits[i]! - interval / 2) < 1e-6);
+      assert.ok(Math.abs(waits[i + 1]! - (interval * 3) / 2) < 1e-2);
+    }
+  });
+
+  it('retries only retryable outcomes: a permanent failure is returned after one call', async () => {
+    const metrics = new Metrics();
+    const inner = new ScriptedExporter(() => ({ kind: 'failure', error: new Error('bad data') }));
+    const retrying = new RetryingExporter(inner, { clock: new ManualExportClock(), metrics });
+    const result = await retrying.export({ resourceSpans: [] }, 1);
+    assert.equal(result.kind, 'failure');
+    assert.equal(inner.calls, 1);
+    assert.equal(await metrics.value('exporter_retries_total'), 0);
+  });
+
+  it('gives up with a failure once max_elapsed_time would be passed, counting the retries', async () => {
+    const metrics = new Metrics();
+    const clock = new ManualExportClock();
+    const inner = new ScriptedExporter(() => ({ kind: 'retryable', error: new Error('down') }));
+    const retrying = new RetryingExporter(inner, {
+      clock,
+      metrics,
+      initialIntervalMs: 1000,
+      maxIntervalMs: 1000,
+      maxElapsedTimeMs: 10_000,
+      randomizationFactor: 0,
+    });
+    const pending = retrying.export({ resourceSpans: [] }, 1);
+    for (let i = 0; i < 20; i++) {
+      await settle();
+      clock.advance(1000);
+    }
+    const result = await pending;
+    assert.equal(result.kind, 'failure');
+    assert.equal(result.kind === 'failure' && result.retriesExhausted, true);
+    assert.equal(inner.calls, 11, 'calls at 0, 1, ..., 10 s');
+    assert.equal(await metrics.value('exporter_retries_total', { exporter: 'scripted' }), 10);
+  });
+
+  it('does not call a backend that answered 429 with Retry-After: 2 again before 2 s have passed', async () => {
+    const clock = new ManualExportClock();
+    const backend = await httpBackend(
+      (call) => (call === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }),
+      clock,
+    );
+    const retrying = new RetryingExporter(new OtlpHttpExporter(otlpOptions(backend.url)), {
+      clock,
+      // The backoff alone would retry after 100 ms: the server's 2 s must win.
+      initialIntervalMs: 100,
+      randomizationFactor: 0,
+    });
+    cleanups.push(() => retrying.shutdown());
+    const pending = retrying.export(batchOf(3, 7).data, 6);
+    await until(() => clock.pendingSleeps === 1, 'the retry wait');
+    assert.equal(backend.calls.length, 1);
+    clock.advance(1999);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(backend.calls.length, 1, 'not called again at 1.999 s');
+    clock.advance(1);
+    assert.deepEqual(await pending, SUCCESS);
+    assert.equal(backend.calls.length, 2);
+    assert.ok(backend.calls[1]!.at - backend.calls[0]!.at >= 2000);
+  });
+
+  it('reads Retry-After as delay-seconds or an HTTP-date', () => {
+    assert.equal(retryAfterMs('2'), 2000);
+    assert.equal(
+      retryAfterMs('Wed, 21 Oct 2015 07:28:05 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')),
+      5000,
+    );
+    assert.equal(retryAfterMs('soon'), undefined);
+    assert.equal(retryAfterMs(undefined), undefined);
+  });
+});
+
+describe('OTLP/HTTP exporter', () => {
+  it('posts gzip protobuf with the configured headers and the bearer token, re-read when its file changes', async () => {
+    const backend = await httpBackend(() => ({ status: 200 }));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'first-token\n');
+    const exporter = new OtlpHttpExporter(
+      otlpOptions(backend.url, {
+        compression: 'gzip',
+        headers: { 'X-Tenant': 'shop' },
+        bearerTokenFile: tokenFile,
+      }),
+    );
+    cleanups.push(() => exporter.shutdown());
+    const data = batchOf(4, 8).data;
+    assert.deepEqual(await exporter.export(data), SUCCESS);
+    const first = backend.calls[0]!;
+    assert.equal(first.headers['content-type'], 'application/x-protobuf');
+    assert.equal(first.headers['content-encoding'], 'gzip');
+    assert.equal(first.headers['x-tenant'], 'shop');
+    assert.equal(first.headers['authorization'], 'Bearer first-token');
+    assert.equal(countSpans(decodeTraceRequest(gunzipSync(first.body))), 8);
+
+    writeFileSync(tokenFile, 'rotated-token-with-another-length\n');
+    await exporter.export(data);
+    assert.equal(backend.calls[1]!.headers['authorization'], 'Bearer rotated-token-with-another-length');
+  });
+
+  it('maps 429, 502, 503, 504 and refused connections to retryable, 400 and other statuses to permanent', async () => {
+    const statuses = [429, 502, 503, 504, 400, 401, 404, 500];
+    const backend = await httpBackend((call) => ({ status: statuses[call]!, body: 'because' }));
+    const exporter = new OtlpHttpExporter(otlpOptions(backend.url));
+    cleanups.push(() => exporter.shutdown());
+    const kinds: string[] = [];
+    for (let i = 0; i < statuses.length; i++) kinds.push((await exporter.export(batchOf(1, 9).data)).kind);
+    assert.deepEqual(kinds, [
+      'retryable',
+      'retryable',
+      'retryable',
+      'retryable',
+      'failure',
+      'failure',
+      'failure',
+      'failure',
+    ]);
+    const closed = new OtlpHttpExporter(otlpOptions('http://127.0.0.1:1'));
+    assert.equal((await closed.export(batchOf(1, 9).data)).kind, 'retryable');
+    await closed.shutdown();
+  });
+});
+
+describe('OTLP/gRPC exporter', () => {
+  async function grpcBackend(
+    answer: (call: number) => { code: number; metadata?: Metadata } | null,
+  ): Promise<{ endpoint: string; bodies: Buffer[] }> {
+    const bodies: Buffer[] = [];
+    const server = new GrpcServer();
+    server.addService(
+      {
+        Export: {
+          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      {
+        Export: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+          bodies.push(call.request);
+          const a = answer(bodies.length - 1);
+          if (!a) cb(null, Buffer.alloc(0));
+          else cb({ code: a.code, details: 'scripted', metadata: a.metadata ?? new Metadata() });
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    cleanups.push(() => void server.forceShutdown());
+    return { endpoint: `http://127.0.0.1:${port}`, bodies };
+  }
+
+  it('delivers the request and maps codes: RESOURCE_EXHAUSTED with RetryInfo is retryable after its delay, INVALID_ARGUMENT permanent', async () => {
+    const withRetryInfo = new Metadata();
+    withRetryInfo.set('grpc-status-details-bin', encodeRpcStatus(8, 'slow down', 3));
+    const answers = [
+      null,
+      { code: grpcStatus.RESOURCE_EXHAUSTED, metadata: withRetryInfo },
+      { code: grpcStatus.RESOURCE_EXHAUSTED },
+      { code: grpcStatus.UNAVAILABLE },
+      { code: grpcStatus.DEADLINE_EXCEEDED },
+      { code: grpcStatus.ABORTED },
+      { code: grpcStatus.INVALID_ARGUMENT },
+    ];
+    const backend = await grpcBackend((call) => answers[call]!);
+    const exporter = new OtlpGrpcExporter(otlpOptions(backend.endpoint, { compression: 'gzip' }));
+    cleanups.push(() => exporter.shutdown());
+    const data = batchOf(3, 10).data;
+    const results: ExportResult[] = [];
+    for (let i = 0; i < answers.length; i++) results.push(await exporter.export(data));
+    assert.equal(countSpans(decodeTraceRequest(backend.bodies[0]!)), 6);
+    assert.deepEqual(
+      results.map((r) => r.kind),
+      ['success', 'retryable', 'failure', 'retryable', 'retryable', 'retryable', 'failure'],
+    );
+    const r1 = results[1]!;
+    assert.equal(r1.kind === 'retryable' ? r1.after : undefined, 3000);
+  });
+});
+
+describe('ExporterConsumer', () => {
+  it('drops a batch the backend rejects with HTTP 400, counts its spans and logs the reason', async () => {
+    const backend = await httpBackend(() => ({ status: 400, body: 'span 3: trace_id must be 16 bytes' }));
+    const metrics = new Metrics();
+    const { logger, lines } = capturingLogger();
+    const stage = new ExporterConsumer(new OtlpHttpExporter(otlpOptions(backend.url)), metrics, logger, {
+      batch: { sendBatchSize: 10, timeoutMs: 0 },
+      clock: new ManualExportClock(),
+    });
+    cleanups.push(() => stage.shutdown());
+    await stage.consume(batchOf(5, 11));
+    await until(
+      () => lines.some((l) => l['msg'] === 'dropped a batch the exporter rejected'),
+      'the log line',
+    );
+    assert.equal(backend.calls.length, 1, 'a permanent rejection is not retried');
+    assert.equal(
+      await metrics.value('exporter_failed_spans_total', { exporter: 'otlp/test', reason: 'permanent' }),
+      10,
+    );
+    assert.equal(await metrics.value('exporter_sent_spans_total'), 0);
+    const line = lines.find((l) => l['msg'] === 'dropped a batch the exporter rejected')!;
+    assert.match(String(line['err']), /HTTP 400 .*trace_id must be 16 bytes/);
+    assert.equal(line['spans'], 10);
+  });
+
+  it('refuses with SENTINEL_ERR_QUEUE_FULL once the queue is at max_bytes, and takes spans again once it drains', async () => {
+    let open = false;
+    const inner = new ScriptedExporter(() =>
+      open ? SUCCESS : { kind: 'retryable', error: new Error('backend down') },
+    );
+    const clock = new ManualExportClock();
+    const stage = new ExporterConsumer(inner, new Metrics(), silentLogger(), {
+      batch: { sendBatchSize: 1, timeoutMs: 0 },
+      queue: { maxBytes: 3 * 2 * 500, numConsumers: 1 },
+      retry: { initialIntervalMs: 1000, randomizationFactor: 0, maxElapsedTimeMs: 0 },
+      clock,
+    });
+    cleanups.push(() => stage.shutdown());
+    for (let i = 0; i < 3; i++) await stage.consume(batchOf(1, 20 + i));
+    await assert.rejects(stage.consume(batchOf(1, 30)), { code: 'SENTINEL_ERR_QUEUE_FULL' });
+    assert.equal(stage.bufferedBytes(), 3 * 1000, 'a memory queue counts against the memory budget');
+    open = true;
+    await until(() => clock.pendingSleeps > 0, 'the retry wait');
+    clock.advance(1000);
+    await until(() => stage.queuedBatches() === 0 && stage.bufferedBytes() === 0, 'the drain');
+    await stage.consume(batchOf(1, 31));
+  });
+
+  it('retries a retryable outcome until the backend comes back, delivering every span once', async () => {
+    const seen: TraceData[] = [];
+    let up = false;
+    const inner: SpanExporter = {
+      name: 'flaky',
+      async export(data) {
+        if (!up) return { kind: 'retryable', error: new Error('down') };
+        seen.push(data);
+        return SUCCESS;
+      },
+      async forceFlush() {},
+      async shutdown() {},
+    };
+    const metrics = new Metrics();
+    const clock = new ManualExportClock();
+    const stage = new ExporterConsumer(inner, metrics, silentLogger(), {
+      batch: { sendBatchSize: 4, timeoutMs: 1000 },
+      retry: { initialIntervalMs: 1000, maxIntervalMs: 30_000 },
+      clock,
+    });
+    cleanups.push(() => stage.shutdown());
+    for (let i = 0; i < 10; i++) await stage.consume(batchOf(1, 40 + i));
+    // 60 s of outage on the injected clock.
+    for (let t = 0; t < 60; t++) {
+      await settle();
+      clock.advance(1000);
+    }
+    up = true;
+    for (let t = 0; t < 60 && (await metrics.value('exporter_sent_spans_total')) < 20; t++) {
+      await settle();
+      clock.advance(1000);
+    }
+    assert.equal(await metrics.value('exporter_sent_spans_total', { exporter: 'flaky' }), 20);
+    assert.equal(
+      seen.reduce((n, d) => n + countSpans(d), 0),
+      20,
+    );
+    assert.ok((await metrics.value('exporter_retries_total', { exporter: 'flaky' })) > 0);
+  });
+});
+
+describe('StorageExporter', () => {
+  it('writes each batch as a block that reads back whole', async () => {
+    const store = new LocalObjectStore(join(dir, 'blocks'), `file://${join(dir, 'blocks')}`);
+    const exporter = new StorageExporter(store, 'storage/0');
+    const batch = batchOf(3, 50, 4);
+    assert.deepEqual(await exporter.export(batch.data), SUCCESS);
+    const keys = (await store.list(BLOCKS_PREFIX)).map((o) => o.key);
+    assert.equal(keys.filter((k) => k.endsWith('.parquet')).length, 1);
+    const traceId = batch.data.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    const metaKey = keys.find((k) => k.endsWith('.json'))!;
+    const meta = JSON.parse(Buffer.from((await store.get(metaKey))!).toString('utf8')) as never;
+    const rows = await readTraceFromBlock(store, meta, traceId);
+    assert.equal(rows.length, 4);
+  });
+});
