@@ -391,6 +391,17 @@ void describe('validation errors', () => {
     );
   });
 
+  void test('a missing type is one problem, and a list where one policy belongs is named by its key', () => {
+    const missing = problems('policies:\n  - name: a\n');
+    assert.equal(missing.length, 1);
+    assert.match(missing[0]?.message ?? '', /policy "a": type: required: one of always_sample/);
+    const [notList] = problems(
+      'policies:\n  - name: n\n    type: not\n    not:\n      not_sub_policy:\n        - {name: x, type: always_sample}\n',
+    );
+    assert.equal(notList?.policy, 'n');
+    assert.equal(notList?.key, 'not.not_sub_policy');
+  });
+
   void test('an unknown type, an empty list, duplicate names and a bad regex are each refused', () => {
     assert.match(problems('policies: [{name: a, type: magic}]')[0]?.message ?? '', /unknown type "magic"/);
     assert.match(problems('policies: []')[0]?.message ?? '', /at least one policy/);

@@ -405,7 +405,12 @@ export function parsePolicyText(text: string): PolicyParseResult {
     const wrongBlocks = typeIssues.filter((t) => t.message.includes('belongs to type')).map((t) => t.path);
     const inWrongBlock = (path: readonly PropertyKey[]) =>
       wrongBlocks.some((w) => w.length <= path.length && w.every((seg, i) => seg === path[i]));
-    const schemaIssues = result.success ? [] : result.error.issues.filter((i) => !inWrongBlock(i.path));
+    const typePaths = new Set(typeIssues.map((t) => t.path.map(String).join('\0')));
+    const schemaIssues = result.success
+      ? []
+      : result.error.issues.filter(
+          (i) => !inWrongBlock(i.path) && !typePaths.has(i.path.map(String).join('\0')),
+        );
     const issues = [...typeIssues, ...schemaIssues];
     const errors = issues.flatMap((issue) => formatIssue(issue, root, where));
     return { ok: false, errors: dedupe(errors) };
@@ -483,9 +488,12 @@ function formatIssue(
   issue.path.forEach((seg, i) => {
     value =
       isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
+    // A level is a policy when it sits where policies go and is a mapping; anything else there is reported
+    // against the enclosing policy's key ("not.not_sub_policy: expected object, got a list").
     const isPolicy =
-      (typeof seg === 'number' && parentKey !== undefined && SUB_POLICY_LISTS.has(String(parentKey))) ||
-      seg === 'not_sub_policy';
+      isRecord(value) &&
+      ((typeof seg === 'number' && parentKey !== undefined && SUB_POLICY_LISTS.has(String(parentKey))) ||
+        seg === 'not_sub_policy');
     if (isPolicy) {
       const name = isRecord(value) && typeof value['name'] === 'string' ? value['name'] : `#${String(seg)}`;
       names.push(name);
