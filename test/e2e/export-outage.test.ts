@@ -1,0 +1,142 @@
+/**
+ * The agent's export stage against a real `sentinel store` that goes away for 60 s under steady load and
+ * comes back on the same port: every span the agent acknowledged ends up in storage. The export stage's
+ * timers (batch timeout, backoff 1 s -> 30 s, max_elapsed_time 5 m: the defaults) run on a clock 50x faster
+ * than the wall, so the 60 s outage takes 1.2 s of wall time; sockets, disk and the store are real.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { ScaledExportClock } from '../../src/export/index.js';
+import { encodeTraceRequest } from '../../src/otlp/index.js';
+import { parseBlockKey, readBlockBytes } from '../../src/storage/index.js';
+import { Metrics, silentLogger } from '../../src/telemetry/index.js';
+import { startTestStore } from '../helpers/store-harness.js';
+import { makeTraces } from '../helpers/store-spans.js';
+
+const FACTOR = 50;
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-outage-'));
+const storeDir = join(dir, 'store');
+let agent: RunningAgent | undefined;
+const disposers: Array<() => Promise<void>> = [];
+after(async () => {
+  await agent?.shutdown();
+  for (const d of disposers) await d();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+void test('a store down for 60 s under steady load: every acknowledged span is in storage once it is back', async () => {
+  let h = await startTestStore({ dir: storeDir });
+  const grpcPort = h.store.ports.grpc;
+  const metrics = new Metrics();
+  const config = validateConfig(
+    agentConfigSchema,
+    {
+      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+      admin: { endpoint: '127.0.0.1:0' },
+      memory_limit_mib: 256,
+      exporters: [
+        {
+          type: 'otlp',
+          name: 'store',
+          endpoint: `http://127.0.0.1:${grpcPort}`,
+          protocol: 'grpc',
+          batch: { send_batch_size: 400, timeout: '1s' },
+          queue: { dir: join(dir, 'queue') },
+        },
+      ],
+    },
+    'test',
+  );
+  agent = await startAgent(config, {
+    logger: silentLogger(),
+    metrics,
+    env: {},
+    exportClock: new ScaledExportClock(FACTOR),
+  });
+  const httpPort = agent.ports.http;
+
+  // Steady load: one 40-span request every 10 ms of wall time, before, during and after the outage.
+  const acked = new Set<string>();
+  let seed = 1;
+  let refused = 0;
+  let stop = false;
+  const load = (async () => {
+    while (!stop) {
+      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
+      const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: encodeTraceRequest(data),
+      });
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        for (const rs of data.resourceSpans)
+          for (const ss of rs.scopeSpans) for (const s of ss.spans) acked.add(s.spanId);
+      } else refused++;
+      await sleep(10);
+    }
+  })();
+
+  await sleep(300);
+  await h.store.shutdown();
+  const downAt = performance.now();
+  const ackedAtOutage = acked.size;
+  const sentAtOutage = await metrics.value('exporter_sent_spans_total', { exporter: 'store' });
+  // 60 s on the export clock.
+  await sleep((60_000 / FACTOR) * 1.0);
+  const queuedBytes = await metrics.value('exporter_queue_bytes', { exporter: 'store' });
+  const sentDuringOutage =
+    (await metrics.value('exporter_sent_spans_total', { exporter: 'store' })) - sentAtOutage;
+  const ackedDuringOutage = acked.size - ackedAtOutage;
+  h = await startTestStore({
+    dir: storeDir,
+    overrides: {
+      receivers: {
+        otlp: { grpc: { endpoint: `127.0.0.1:${grpcPort}` }, http: { endpoint: '127.0.0.1:0' } },
+      },
+    },
+  });
+  disposers.push(() => h.dispose());
+  const outageWallMs = performance.now() - downAt;
+  await sleep(300);
+  stop = true;
+  await load;
+
+  // Every acknowledged span leaves the agent (the backoff is at most 30 s = 0.6 s of wall time).
+  const deadline = Date.now() + 30_000;
+  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'store' })) < acked.size) {
+    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
+    await sleep(20);
+  }
+  await agent.shutdown();
+  agent = undefined;
+  await h.store.shutdown();
+
+  const stored = new Set<string>();
+  for (const o of await h.objects.list('blocks/')) {
+    if (parseBlockKey(o.key)?.kind !== 'parquet') continue;
+    for (const r of await readBlockBytes((await h.objects.get(o.key))!, o.key)) stored.add(r.span.spanId);
+  }
+  const missing = [...acked].filter((id) => !stored.has(id));
+  assert.ok(
+    ackedDuringOutage > 0,
+    `the agent kept acknowledging spans during the outage (${ackedDuringOutage})`,
+  );
+  assert.ok(outageWallMs * FACTOR >= 60_000, 'the store was down for 60 s of export-clock time');
+  assert.equal(sentDuringOutage, 0, 'nothing could be delivered while the store was down');
+  assert.ok(queuedBytes > 0, 'spans waited in the queue during the outage');
+  assert.ok((await metrics.value('exporter_retries_total', { exporter: 'store' })) > 0);
+  assert.equal(await metrics.value('exporter_failed_spans_total'), 0);
+  assert.equal(
+    missing.length,
+    0,
+    `${missing.length} of ${acked.size} acknowledged spans missing (${refused} requests refused)`,
+  );
+});
