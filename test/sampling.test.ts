@@ -509,6 +509,31 @@ void describe('consistent probabilistic hash', () => {
     assert.deepEqual(h1, h2);
   });
 
+  void test('hash_salt picks an independent set of traces; the same salt always picks the same one', () => {
+    const pct = (salt: string) =>
+      policyFrom(
+        `policies: [{name: p, type: probabilistic, probabilistic: {sampling_percentage: 30, hash_salt: "${salt}"}}]`,
+      );
+    const a1 = pct('a');
+    const a2 = pct('a');
+    const b = pct('b');
+    let same = 0;
+    let both = 0;
+    let kept = 0;
+    for (let i = 1; i <= 4000; i++) {
+      const t = { traceId: tid(i), firstSeenMs: 0, spans: [], origins: [], bytes: 0 };
+      const ka = a1.decide(t, 0).keep;
+      if (ka === a2.decide(t, 0).keep) same++;
+      const kb = b.decide(t, 0).keep;
+      if (ka) kept++;
+      if (ka && kb) both++;
+    }
+    assert.equal(same, 4000);
+    // Independent 30 % draws overlap on about 9 % of traces, nested ones would on 30 %.
+    assert.ok(kept > 1000 && kept < 1400, `${kept}`);
+    assert.ok(both > 250 && both < 470, `${both} kept by both salts`);
+  });
+
   void test('thresholds follow the OpenTelemetry th encoding', () => {
     assert.equal(thresholdFor(1).th, '0');
     assert.equal(thresholdFor(0.5).th, '8');
