@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function queuedSpans(): number {
   let n = 0;
   const sub = join(queueDir, 'store');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(sub);
   } catch {
