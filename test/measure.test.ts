@@ -146,8 +146,40 @@ describe('span metrics (measure stage)', () => {
     const { metrics, measure } = stage();
     await measure.consume({ data: workload(1, 2, 10).data, spanCount: 20, bytes: 1 });
     const text = await metrics.registry.metrics();
-    assert.match(text, /sentinel_spanmetrics_duration_seconds_bucket\{le="0\.002",/);
-    assert.match(text, /sentinel_spanmetrics_duration_seconds_bucket\{le="15",/);
+    assert.match(text, /# TYPE sentinel_spanmetrics_duration_seconds histogram/);
+    assert.match(text, /sentinel_spanmetrics_duration_seconds_bucket\{[^}]*le="0\.002"\}/);
+    assert.match(text, /sentinel_spanmetrics_duration_seconds_bucket\{[^}]*le="15"\}/);
+  });
+
+  it('fills cumulative buckets, +Inf, sum and count as Prometheus reads them', async () => {
+    const { metrics, measure } = stage();
+    const { data } = workload(2, 1, 4);
+    const spans = data.resourceSpans[0]!.scopeSpans[0]!.spans;
+    [1e6, 3e6, 50e6, 20e9].forEach((ns, i) => {
+      const s = spans[i]!;
+      s.kind = 2;
+      s.status.code = 0;
+      s.name = 'GET /x';
+      s.endTimeUnixNano = s.startTimeUnixNano + BigInt(ns);
+    });
+    await measure.consume({ data, spanCount: 4, bytes: 1 });
+    const text = await metrics.registry.metrics();
+    const bucket = (le: string) => {
+      const m = new RegExp(
+        `sentinel_spanmetrics_duration_seconds_bucket\\{[^}]*le="${le.replace('+', '\\+')}"\\} (\\S+)`,
+      ).exec(text);
+      return Number(m?.[1]);
+    };
+    assert.equal(bucket('0.002'), 1);
+    assert.equal(bucket('0.004'), 2);
+    assert.equal(bucket('0.01'), 2);
+    assert.equal(bucket('0.05'), 3);
+    assert.equal(bucket('15'), 3);
+    assert.equal(bucket('+Inf'), 4);
+    assert.match(text, /sentinel_spanmetrics_duration_seconds_count\{[^}]*\} 4/);
+    const sum = Number(/sentinel_spanmetrics_duration_seconds_sum\{[^}]*\} (\S+)/.exec(text)?.[1]);
+    assert.ok(Math.abs(sum - 20.054) < 1e-9, `sum ${sum}`);
+    assert.equal(await metrics.value('spanmetrics_calls_total', { span_name: 'GET /x' }), 4);
   });
 
   it('measures the configured span kinds only', async () => {
