@@ -15,9 +15,13 @@ console.log(`# sentinel benchmarks, node ${process.version}, ${availableParallel
 let failed = 0;
 for (const f of files) {
   console.log(`\n## ${f}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', new URL(f, import.meta.url).pathname], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', new URL(f, import.meta.url).pathname],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);
