@@ -28,6 +28,18 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
       return (argv) => runCompare(argv);
     },
   },
+  demo: {
+    summary: 'the tour: a store, a baseline and a canary agent, a simulated app; prints the comparison',
+    load: async () => {
+      const { runDemo } = await import('./compare/index.js');
+      return (argv) =>
+        runDemo(argv, {
+          stdout: (t) => process.stdout.write(t),
+          stderr: (t) => process.stderr.write(t),
+          now: Date.now,
+        });
+    },
+  },
   policy: {
     summary: 'policy check FILE: validate a tail-sampling policy file (exit 0, or 1 with the errors)',
     load: async () => {
