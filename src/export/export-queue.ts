@@ -185,9 +185,15 @@ export class ExportQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** The batch's spans; a string naming the problem when its file is corrupt (then it is already deleted and counted). */
-  async load(item: QueueItem): Promise<TraceData | string> {
-    if (item.data) return item.data;
+  /**
+   * The batch: decoded spans, or with `encoded` (and a record on disk) the OTLP protobuf request as stored.
+   * A string names the problem when the file is corrupt (it is then already deleted, logged and counted).
+   */
+  async load(
+    item: QueueItem,
+    encoded = false,
+  ): Promise<{ data: TraceData } | { request: Uint8Array } | string> {
+    if (item.data) return { data: item.data };
     const path = item.file as string;
     let bytes: Buffer;
     try {
@@ -201,8 +207,9 @@ export class ExportQueue {
       this.skip(path, record);
       return record;
     }
+    if (encoded) return { request: record.payload };
     try {
-      return decodeTraceRequest(record.payload);
+      return { data: decodeTraceRequest(record.payload) };
     } catch (err) {
       this.skip(path, `payload does not decode: ${(err as Error).message}`);
       return 'undecodable';

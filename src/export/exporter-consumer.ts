@@ -188,17 +188,22 @@ export class ExporterConsumer implements TraceConsumer {
 
   private async send(item: QueueItem): Promise<void> {
     const exporter = this.exporter.name;
-    const data = await this.queue.load(item);
-    if (typeof data === 'string') {
+    const loaded = await this.queue.load(item, this.retrying.takesEncoded);
+    if (typeof loaded === 'string') {
       // Already logged and counted as a corrupt file by the queue; its spans are counted here.
       this.failed.inc({ exporter, reason: 'corrupt' }, item.spanCount);
       await this.queue.remove(item);
       return;
     }
-    if (!item.data) this.loadedBytes += item.modelBytes;
+    // A record sent as stored holds its protobuf bytes; a decoded one its estimated heap bytes.
+    const held = item.data ? 0 : 'request' in loaded ? loaded.request.byteLength : item.modelBytes;
+    this.loadedBytes += held;
     const started = performance.now();
     try {
-      const result = await this.retrying.export(data, item.spanCount);
+      const result =
+        'request' in loaded
+          ? await this.retrying.exportEncoded(loaded.request, item.spanCount)
+          : await this.retrying.export(loaded.data, item.spanCount);
       this.latency.observe({ exporter }, (performance.now() - started) / 1000);
       if (result.kind === 'success') {
         this.sent.inc({ exporter }, item.spanCount);
@@ -218,7 +223,7 @@ export class ExporterConsumer implements TraceConsumer {
       this.queue.putBack(item);
       await systemExportClock.sleep(1000);
     } finally {
-      if (!item.data) this.loadedBytes -= item.modelBytes;
+      this.loadedBytes -= held;
     }
   }
 

@@ -50,8 +50,12 @@ export class OtlpGrpcExporter implements SpanExporter {
     this.headers = new RequestHeaders(options);
   }
 
-  async export(data: TraceData): Promise<ExportResult> {
-    const body = encodeTraceRequest(data);
+  export(data: TraceData): Promise<ExportResult> {
+    return this.exportEncoded(encodeTraceRequest(data));
+  }
+
+  async exportEncoded(request: Uint8Array): Promise<ExportResult> {
+    const body = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
     const metadata = new Metadata();
     for (const [k, v] of Object.entries(await this.headers.current())) metadata.set(k, v);
     return new Promise<ExportResult>((resolve) => {

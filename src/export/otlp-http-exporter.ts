@@ -42,8 +42,12 @@ export class OtlpHttpExporter implements SpanExporter {
     }
   }
 
-  async export(data: TraceData): Promise<ExportResult> {
-    let body: Buffer = encodeTraceRequest(data);
+  export(data: TraceData): Promise<ExportResult> {
+    return this.exportEncoded(encodeTraceRequest(data));
+  }
+
+  async exportEncoded(request: Uint8Array): Promise<ExportResult> {
+    let body = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
     const headers: Record<string, string> = {
       ...(await this.headers.current()),
       'content-type': 'application/x-protobuf',

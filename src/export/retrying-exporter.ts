@@ -66,10 +66,25 @@ export class RetryingExporter implements SpanExporter {
     return interval - delta + this.random() * 2 * delta;
   }
 
-  async export(data: TraceData, spanCount: number): Promise<ExportResult> {
+  export(data: TraceData, spanCount: number): Promise<ExportResult> {
+    return this.withRetries(() => this.inner.export(data, spanCount));
+  }
+
+  /** True when the wrapped exporter takes encoded requests. */
+  get takesEncoded(): boolean {
+    return typeof this.inner.exportEncoded === 'function';
+  }
+
+  exportEncoded(request: Uint8Array, spanCount: number): Promise<ExportResult> {
+    const inner = this.inner;
+    if (!inner.exportEncoded) throw new TypeError(`exporter ${this.name} takes no encoded requests`);
+    return this.withRetries(() => inner.exportEncoded!(request, spanCount));
+  }
+
+  private async withRetries(attemptOnce: () => Promise<ExportResult>): Promise<ExportResult> {
     const started = this.clock.now();
     for (let attempt = 0; ; attempt++) {
-      const result = await this.inner.export(data, spanCount);
+      const result = await attemptOnce();
       if (result.kind !== 'retryable' || !this.enabled) return result;
       if (this.abort.signal.aborted) return result; // shutting down: the queue keeps the batch
       const wait = Math.max(this.backoffMs(attempt), result.after ?? 0);

@@ -13,6 +13,11 @@ export interface SpanExporter {
   /** A short name for metrics and logs (`exporter` label). */
   readonly name: string;
   export(data: TraceData, spanCount: number): Promise<ExportResult>;
+  /**
+   * Sends an already encoded OTLP ExportTraceServiceRequest (protobuf). Optional: exporters that speak OTLP
+   * take a persistent queue's records as they are, without a decode and a second encode.
+   */
+  exportEncoded?(request: Uint8Array, spanCount: number): Promise<ExportResult>;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
