@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { weightedQuantile, weightedSample } from '../src/compare/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  compareSpans,
+  loadSpansFromStorage,
+  weightedQuantile,
+  weightedSample,
+} from '../src/compare/index.js';
+import { LocalObjectStore, writeBlock } from '../src/storage/index.js';
 import { av, findAttribute, SpanKind, type Span, type TraceData } from '../src/otlp/index.js';
 import {
   compilePolicy,
@@ -76,7 +85,7 @@ function estimate(spans: readonly Span[], weighted: boolean): Estimates {
 const relErr = (estimate: number, truth: number) => Math.abs(estimate - truth) / truth;
 
 describe('estimates from tail-sampled spans', () => {
-  it('match the unsampled truth within 10 % thanks to sampling.weight, and are biased without it', async () => {
+  it('match the unsampled truth within 10 % thanks to sampling.weight, also read back from a stored block, and are biased without it', async () => {
     const random = rng(8);
     const all: Span[] = Array.from({ length: 40_000 }, (_, i) => span(random, i));
     const parsed = parsePolicyText(POLICY);
@@ -98,7 +107,10 @@ describe('estimates from tail-sampled spans', () => {
         resourceSpans: [
           {
             resource: {
-              attributes: [{ key: 'service.name', value: av.string('cart') }],
+              attributes: [
+                { key: 'service.name', value: av.string('cart') },
+                { key: 'deployment.variant', value: av.string('baseline') },
+              ],
               droppedAttributesCount: 0,
             },
             scopeSpans: [
@@ -135,6 +147,45 @@ describe('estimates from tail-sampled spans', () => {
         `weighted ${k} ${weighted[k]} within 10 % of the truth ${truth[k]}`,
       );
     }
+    // The same through storage: the kept spans written as a block, read back as `sentinel compare --storage` does,
+    // judged by compareSpans (the baseline column of its report).
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-weights-'));
+    try {
+      const store = new LocalObjectStore(dir);
+      await writeBlock(
+        store,
+        out.batches.map((b) => b.data),
+      );
+      const { spans: stored } = await loadSpansFromStorage(store, {
+        service: 'cart',
+        startNs: 0n,
+        endNs: 2n ** 62n,
+        spanKinds: [SpanKind.SERVER],
+      });
+      assert.equal(stored.length, kept.length);
+      const row = (spans: typeof stored, metric: string) =>
+        compareSpans(spans).overall.rows.find((r) => r.metric === metric)!.baseline!;
+      const fromStore = {
+        errorRate: row(stored, 'error_rate'),
+        p50: row(stored, 'p50') * 1e6,
+        p99: row(stored, 'p99') * 1e6,
+      };
+      for (const k of ['errorRate', 'p50', 'p99'] as const) {
+        assert.ok(
+          relErr(fromStore[k], truth[k]) < 0.1,
+          `from stored spans, weighted ${k} ${fromStore[k]} within 10 % of the truth ${truth[k]}`,
+        );
+      }
+      const unit = stored.map((s) => ({ ...s, weight: 1 }));
+      assert.ok(
+        relErr(row(unit, 'error_rate'), truth.errorRate) > 1,
+        'stored spans without weights: error rate biased',
+      );
+      assert.ok(relErr(row(unit, 'p99') * 1e6, truth.p99) > 0.1, 'stored spans without weights: p99 biased');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
     const unweighted = estimate(kept, false);
     assert.ok(
       relErr(unweighted.errorRate, truth.errorRate) > 1,

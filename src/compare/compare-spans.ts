@@ -278,8 +278,8 @@ function errorRow(
   const base: Omit<CompareRow, 'verdict' | 'reason'> = {
     metric: 'error_rate',
     unit: 'ratio',
-    baseline: defined ? eb.rate : null,
-    canary: defined ? ec.rate : null,
+    baseline: Number.isFinite(eb.rate) ? eb.rate : null,
+    canary: Number.isFinite(ec.rate) ? ec.rate : null,
     difference: defined ? diff : null,
     relative: defined && eb.rate > 0 ? diff / eb.rate : null,
     ...(defined ? { interval, pValue } : {}),
@@ -320,8 +320,8 @@ function shiftRow(
     return {
       metric: 'latency_shift',
       unit: 'ms',
-      baseline: null,
-      canary: null,
+      baseline: bs.n > 0 ? weightedQuantile(bs, 0.5) / NS_PER_MS : null,
+      canary: cs.n > 0 ? weightedQuantile(cs, 0.5) / NS_PER_MS : null,
       difference: null,
       relative: null,
       verdict: 'inconclusive',
@@ -385,8 +385,8 @@ function quantileRow(
     return {
       metric,
       unit: 'ms',
-      baseline: null,
-      canary: null,
+      baseline: Number.isFinite(qb) ? qb / NS_PER_MS : null,
+      canary: Number.isFinite(qc) ? qc / NS_PER_MS : null,
       difference: null,
       relative: null,
       verdict: 'inconclusive',
