@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ import { countSpans, decodeTraceRequest, type TraceBatch, type TraceData } from 
 import { encodeRpcStatus } from '../src/receiver/index.js';
 import { LocalObjectStore, readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeCertificate } from './fixtures/injector/tls.js';
 import { makeTraces } from './helpers/store-spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-'));
@@ -517,5 +519,61 @@ describe('StorageExporter', () => {
     const meta = JSON.parse(Buffer.from((await store.get(metaKey))!).toString('utf8')) as never;
     const rows = await readTraceFromBlock(store, meta, traceId);
     assert.equal(rows.length, 4);
+  });
+});
+
+describe('OTLP exporters over TLS', () => {
+  it('trust a server whose certificate is in tls.ca_file, over HTTP and gRPC, and not without it', async () => {
+    const cert = makeCertificate('sentinel-store');
+    cleanups.push(() => rmSync(cert.dir, { recursive: true, force: true }));
+    const https = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => https.close(() => r())));
+    const httpsUrl = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+    const tls = { caFile: cert.certFile, insecureSkipVerify: false };
+    const data = batchOf(2, 60).data;
+
+    const trusted = new OtlpHttpExporter(otlpOptions(httpsUrl, { tls }));
+    const untrusted = new OtlpHttpExporter(otlpOptions(httpsUrl));
+    cleanups.push(() => trusted.shutdown());
+    cleanups.push(() => untrusted.shutdown());
+    assert.deepEqual(await trusted.export(data), SUCCESS);
+    assert.notEqual((await untrusted.export(data)).kind, 'success');
+
+    const server = new GrpcServer();
+    server.addService(
+      {
+        Export: {
+          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      {
+        Export: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) =>
+          cb(null, Buffer.alloc(0)),
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        '127.0.0.1:0',
+        ServerCredentials.createSsl(null, [{ cert_chain: cert.cert, private_key: cert.key }]),
+        (e, p) => (e ? reject(e) : resolve(p)),
+      ),
+    );
+    cleanups.push(() => void server.forceShutdown());
+    const grpcTrusted = new OtlpGrpcExporter(otlpOptions(`https://127.0.0.1:${port}`, { tls }));
+    const grpcUntrusted = new OtlpGrpcExporter(otlpOptions(`https://127.0.0.1:${port}`, { timeoutMs: 2000 }));
+    cleanups.push(() => grpcTrusted.shutdown());
+    cleanups.push(() => grpcUntrusted.shutdown());
+    assert.deepEqual(await grpcTrusted.export(data), SUCCESS);
+    assert.notEqual((await grpcUntrusted.export(data)).kind, 'success');
   });
 });
