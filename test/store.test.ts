@@ -104,6 +104,20 @@ void describe('store pipeline', () => {
     }
   });
 
+  void test('blocks are encoded on the worker thread from the sealed WAL segment, with no fallback', async () => {
+    const { logger, lines } = capturingLogger();
+    const h = await startTestStore({ logger, overrides: { block: { max_age: '1h' } } });
+    try {
+      await consume(h.store, makeTraces({ traces: 30, seed: 31 }));
+      await h.store.pipeline.forceFlush();
+      assert.equal(await h.metrics.value('store_spans_written_total'), 300);
+      const warnings = lines.filter((l) => Number(l.level) >= 40).map((l) => String(l.msg));
+      assert.deepEqual(warnings, []);
+    } finally {
+      await h.dispose();
+    }
+  });
+
   void test('a block is cut when the oldest span in it reaches max_age (injected clock)', async () => {
     let now = 1_000_000;
     const h = await startTestStore({ overrides: { block: { max_age: '30s' } }, now: () => now });

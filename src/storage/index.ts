@@ -29,6 +29,8 @@ export {
   readTraceFromBlock,
   scanBlock,
 } from './block-reader.js';
+export { BlockEncoder } from './block-encoder.js';
+export type { BlockToEncode } from './block-encoder.js';
 export { BloomFilter } from './bloom-filter.js';
 export { DEFAULT_BLOCK_CODEC } from './parquet-codec.js';
 export type { BlockCodec } from './parquet-codec.js';

@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { SentinelError } from '../errors.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../otlp/index.js';
 import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
 import {
-  encodeBlock,
+  BlockEncoder,
   flattenTraceData,
   uploadBlock,
   type BlockCodec,
@@ -11,7 +12,7 @@ import {
   type StoredSpan,
 } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { WriteAheadLog, type WalSegment } from './write-ahead-log.js';
+import { WriteAheadLog, readWalRecords, type WalSegment } from './write-ahead-log.js';
 
 /** What one WAL record holds in memory: its spans as block rows, and their estimated heap bytes. */
 export interface WalItem {
@@ -42,6 +43,8 @@ export interface BlockPipelineOptions {
   readonly tickMs?: number;
   /** Told about every block uploaded (the query side adds it to its catalog at once). */
   readonly onBlock?: (meta: BlockMeta) => void;
+  /** Encode blocks on a worker thread (default true); false encodes on the main thread. */
+  readonly encodeInWorker?: boolean;
 }
 
 const defaultSleep = (ms: number) =>
@@ -68,9 +71,16 @@ export class BlockPipeline implements TraceConsumer {
   private timer: NodeJS.Timeout | undefined;
   private stopRetrying = false;
   private readonly m;
+  private readonly encoder: BlockEncoder;
 
   constructor(options: BlockPipelineOptions) {
     this.options = options;
+    this.encoder = new BlockEncoder({
+      logger: options.logger,
+      useWorker: options.encodeInWorker ?? true,
+      ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),
+      ...(options.codec !== undefined ? { codec: options.codec } : {}),
+    });
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
     const metrics = options.metrics;
@@ -118,6 +128,7 @@ export class BlockPipeline implements TraceConsumer {
       onCorrupt: () => this.m.walCorrupt.inc(),
     });
     this.wal = wal;
+    this.encoder.warmUp();
     let replayedSpans = 0;
     for (const seg of replayed) {
       for (const item of seg.items) this.heldBytes += item.bytes;
@@ -190,6 +201,7 @@ export class BlockPipeline implements TraceConsumer {
         try {
           ok = await this.upload(seg);
         } catch (err) {
+          if (this.stopRetrying) break;
           // Not a storage error (those are retried inside): log, wait, and try the segment again.
           this.options.logger.error({ err, segment: seg.path }, 'building a block failed');
           await this.sleep(this.options.retryMaxMs);
@@ -211,11 +223,18 @@ export class BlockPipeline implements TraceConsumer {
     const started = performance.now();
     // The id comes from the segment, so a replay after a crash rewrites the same keys instead of adding a copy.
     const blockId = `${seg.createdMs.toString(36).padStart(9, '0')}-${this.wal.id}${seg.seq.toString(36)}`;
-    const block = encodeBlock(rows, {
+    // The worker gets the segment's records as written (protobuf), cheaper to pass than the rows.
+    const payloads: Uint8Array[] = [];
+    for (const ev of readWalRecords(await readFile(seg.path))) {
+      if (ev.kind === 'corrupt') break;
+      payloads.push(ev.payload);
+    }
+    const block = await this.encoder.encode({
+      payloads,
+      spans: seg.spans,
+      rows: () => rows,
       blockId,
       nowMs: this.now(),
-      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
-      ...(this.options.codec !== undefined ? { codec: this.options.codec } : {}),
     });
     this.m.encodeSeconds.observe((performance.now() - started) / 1000);
     let delay = this.options.retryInitialMs;
@@ -286,6 +305,7 @@ export class BlockPipeline implements TraceConsumer {
     if (!this.wal) return;
     await this.forceFlush();
     await this.wal.close();
+    await this.encoder.close();
   }
 
   /** Stops retrying at once (the WAL keeps what is not uploaded), for a fast stop and for tests. */
@@ -293,6 +313,7 @@ export class BlockPipeline implements TraceConsumer {
     this.draining = true;
     this.stopRetrying = true;
     if (this.timer) clearInterval(this.timer);
+    await this.encoder.close();
     await this.uploading;
     await this.wal?.close();
   }

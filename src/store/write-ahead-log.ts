@@ -180,6 +180,8 @@ export class WriteAheadLog<T> {
       await this.fh.datasync();
     } catch (err) {
       this.totalBytes -= size;
+      // Cut a partly written batch off, so later records do not follow garbage that replay would stop at.
+      await this.fh.truncate(this.current.bytes).catch(() => undefined);
       const e = new SentinelError(
         'SENTINEL_ERR_STORAGE',
         `write-ahead log write failed: ${(err as Error).message}`,
@@ -255,6 +257,31 @@ async function readOrCreateId(dir: string): Promise<string> {
   return id;
 }
 
+/** One record of a segment file, or where reading had to stop. */
+export type WalRecordEvent =
+  { kind: 'record'; payload: Uint8Array; offset: number } | { kind: 'corrupt'; offset: number };
+
+/**
+ * The records of a segment file, in order. Stops silently at a torn tail (a write that was never
+ * acknowledged) and with a `corrupt` event at a record that fails its CRC-32.
+ */
+export function* readWalRecords(buf: Uint8Array): Generator<WalRecordEvent> {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  while (pos + RECORD_HEADER <= buf.length) {
+    const len = view.getUint32(pos, true);
+    const sum = view.getUint32(pos + 4, true);
+    if (pos + RECORD_HEADER + len > buf.length) return;
+    const payload = buf.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
+    if (crc32(payload) !== sum) {
+      yield { kind: 'corrupt', offset: pos };
+      return;
+    }
+    yield { kind: 'record', payload, offset: pos };
+    pos += RECORD_HEADER + len;
+  }
+}
+
 async function replaySegment<T>(
   path: string,
   seq: number,
@@ -271,15 +298,10 @@ async function replaySegment<T>(
     items: [],
     firstAppendMs: createdMs,
   };
-  let pos = 0;
-  while (pos + RECORD_HEADER <= buf.length) {
-    const len = buf.readUInt32LE(pos);
-    const sum = buf.readUInt32LE(pos + 4);
-    if (pos + RECORD_HEADER + len > buf.length) break; // torn tail write: never acknowledged
-    const payload = buf.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
-    if (crc32(payload) !== sum) {
+  for (const ev of readWalRecords(buf)) {
+    if (ev.kind === 'corrupt') {
       options.logger.error(
-        { segment: path, offset: pos, code: 'SENTINEL_ERR_WAL_CORRUPT' },
+        { segment: path, offset: ev.offset, code: 'SENTINEL_ERR_WAL_CORRUPT' },
         'a write-ahead log record fails its checksum; replay keeps the records before it',
       );
       options.onCorrupt?.(path);
@@ -287,10 +309,10 @@ async function replaySegment<T>(
     }
     let decoded: { item: T; spans: number };
     try {
-      decoded = options.decode(payload);
+      decoded = options.decode(ev.payload);
     } catch (err) {
       options.logger.error(
-        { segment: path, offset: pos, err, code: 'SENTINEL_ERR_WAL_CORRUPT' },
+        { segment: path, offset: ev.offset, err, code: 'SENTINEL_ERR_WAL_CORRUPT' },
         'a write-ahead log record does not decode; replay keeps the records before it',
       );
       options.onCorrupt?.(path);
@@ -298,7 +320,6 @@ async function replaySegment<T>(
     }
     segment.items.push(decoded.item);
     segment.spans += decoded.spans;
-    pos += RECORD_HEADER + len;
   }
   segment.bytes = buf.length;
   return segment;

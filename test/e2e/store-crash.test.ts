@@ -67,10 +67,11 @@ void test('after kill -9 and a restart, every acknowledged span is in storage ex
   const senders = [sender(), sender(), sender(), sender()];
   // Kill once several blocks were cut (3,000 spans each) and more spans sit in the WAL only.
   while (acked.size < 12_500) await new Promise((r) => setTimeout(r, 5));
+  const exited = new Promise((resolve) => child!.once('exit', resolve));
   child!.kill('SIGKILL');
   stop = true;
   await Promise.all(senders);
-  await new Promise((resolve) => child!.once('exit', resolve));
+  await exited;
   assert.ok(acked.size >= 12_500);
 
   const h = await startTestStore({ dir, overrides });

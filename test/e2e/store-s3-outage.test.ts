@@ -6,7 +6,7 @@ import { TestS3 } from '../helpers/s3rver.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
 
-const OUTAGE_MS = 30_000;
+const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 30_000);
 const s3 = new TestS3('outage');
 after(() => s3.dispose());
 
@@ -43,9 +43,14 @@ void test('S3 stopped for 30 s under load: no acknowledged span is lost, uploads
     }
   })();
   try {
-    await sleep(1500);
-    const beforeOutage = await h.metrics.value('store_blocks_written_total');
-    assert.ok(beforeOutage > 0, 'blocks were uploaded before the outage');
+    // Load for a while, until blocks are being uploaded (the first one also starts the encoder thread).
+    await sleep(1000);
+    for (let i = 0; i < 400 && (await h.metrics.value('store_blocks_written_total')) === 0; i++)
+      await sleep(50);
+    assert.ok(
+      (await h.metrics.value('store_blocks_written_total')) > 0,
+      'blocks were uploaded before the outage',
+    );
     await s3.stop();
     await sleep(OUTAGE_MS);
     const retries = await h.metrics.value('store_upload_retries_total');
@@ -68,7 +73,7 @@ void test('S3 stopped for 30 s under load: no acknowledged span is lost, uploads
     }
     const missing = [...acked].filter((id) => !stored.has(id));
     assert.equal(missing.length, 0, `${missing.length} of ${acked.size} acknowledged spans missing`);
-    assert.ok(acked.size > 10_000, `spans acknowledged: ${acked.size}`);
+    assert.ok(acked.size > (OUTAGE_MS >= 30_000 ? 10_000 : 100), `spans acknowledged: ${acked.size}`);
     assert.equal(refused, 0);
   } finally {
     stop = true;

@@ -46,7 +46,12 @@ export async function startTestStore(
   const objects = new CountingObjectStore(options.objectStore ?? new LocalObjectStore(join(dir, 'data')));
   const metrics = new Metrics();
   const store = await startStore(config, {
-    logger: options.logger ?? silentLogger(),
+    // SENTINEL_TEST_LOG=debug shows the store's log on stderr while debugging a test.
+    logger:
+      options.logger ??
+      (process.env['SENTINEL_TEST_LOG']
+        ? pino({ level: process.env['SENTINEL_TEST_LOG'] }, process.stderr)
+        : silentLogger()),
     metrics,
     objectStore: objects,
     filePollIntervalMs: 20,

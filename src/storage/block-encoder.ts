@@ -1,0 +1,142 @@
+import { Worker } from 'node:worker_threads';
+import { SentinelError } from '../errors.js';
+import type { Logger } from '../telemetry/index.js';
+import type { EncodeJob, EncodeResult } from './block-encode-worker.js';
+import type { BlockMeta } from './block-meta.js';
+import { encodeBlock, type EncodedBlock } from './block-writer.js';
+import type { BlockCodec } from './parquet-codec.js';
+import type { StoredSpan } from './stored-span.js';
+
+/** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
+export interface BlockToEncode {
+  /** `ExportTraceServiceRequest` protobuf payloads (a WAL segment's records). */
+  readonly payloads: readonly Uint8Array[];
+  readonly spans: number;
+  readonly rows: () => StoredSpan[];
+  readonly blockId: string;
+  readonly nowMs: number;
+}
+
+/**
+ * Encodes blocks on a worker thread, so the main thread keeps answering receivers and queries. When the
+ * worker cannot be used (it failed to start, or the payloads do not hold the spans expected), the block is
+ * encoded in-process from the rows in memory.
+ */
+export class BlockEncoder {
+  private worker: Worker | undefined;
+  private workerBroken = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: EncodeResult) => void>();
+
+  constructor(
+    private readonly options: {
+      readonly logger: Logger;
+      readonly useWorker: boolean;
+      readonly rowGroupSize?: number;
+      readonly codec?: BlockCodec;
+    },
+  ) {}
+
+  private startWorker(): Worker | undefined {
+    if (this.worker || this.workerBroken || !this.options.useWorker) return this.worker;
+    try {
+      // In dist the worker is plain .js. Under tsx (tests, `npm run sentinel`) the sources are .ts and a
+      // worker does not inherit the tsx loader, so a small bootstrap registers it first.
+      const worker = import.meta.url.endsWith('.ts')
+        ? new Worker(
+            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
+              new URL('./block-encode-worker.ts', import.meta.url).href,
+            )}); });`,
+            { eval: true },
+          )
+        : new Worker(new URL('./block-encode-worker.js', import.meta.url));
+      worker.unref();
+      worker.on('message', (r: EncodeResult) => {
+        const done = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        done?.(r);
+      });
+      worker.on('error', (err) => this.fail(`the block encoder worker failed: ${err.message}`));
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.fail(`the block encoder worker exited with ${code}`);
+      });
+      this.worker = worker;
+    } catch (err) {
+      this.fail(`the block encoder worker cannot start: ${(err as Error).message}`);
+    }
+    return this.worker;
+  }
+
+  private fail(message: string): void {
+    if (!this.workerBroken) this.options.logger.warn(message + '; encoding blocks on the main thread');
+    this.workerBroken = true;
+    this.worker = undefined;
+    for (const [id, done] of this.waiting) done({ id, ok: false, error: message });
+    this.waiting.clear();
+  }
+
+  async encode(block: BlockToEncode): Promise<EncodedBlock> {
+    if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
+    const options = {
+      blockId: block.blockId,
+      nowMs: block.nowMs,
+      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+      ...(this.options.codec !== undefined ? { codec: this.options.codec } : {}),
+    };
+    const worker = this.startWorker();
+    if (worker) {
+      const id = this.nextId++;
+      let size = 0;
+      for (const p of block.payloads) size += p.byteLength;
+      const packed = new Uint8Array(size);
+      const ranges: [number, number][] = [];
+      let at = 0;
+      for (const p of block.payloads) {
+        packed.set(p, at);
+        ranges.push([at, at + p.byteLength]);
+        at += p.byteLength;
+      }
+      const job: EncodeJob = { id, buffer: packed.buffer, ranges, expectedSpans: block.spans, ...options };
+      worker.ref();
+      const result = await new Promise<EncodeResult>((resolve) => {
+        this.waiting.set(id, resolve);
+        worker.postMessage(job, [packed.buffer]);
+      }).finally(() => {
+        if (this.waiting.size === 0) worker.unref();
+      });
+      if (result.ok) {
+        return {
+          parquet: new Uint8Array(result.parquet),
+          meta: result.meta as BlockMeta,
+          metaKey: result.metaKey,
+        };
+      }
+      if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
+      this.options.logger.warn(
+        { block: block.blockId, reason: result.error },
+        'encoding the block in-process instead',
+      );
+    }
+    return encodeBlock(block.rows(), options);
+  }
+
+  /** Starts the worker ahead of the first block (its start-up is not free). */
+  warmUp(): void {
+    this.startWorker();
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.workerBroken = true;
+    this.closed = true;
+    for (const [id, done] of this.waiting) done({ id, ok: false, error: 'the block encoder is closed' });
+    this.waiting.clear();
+    if (worker) {
+      // An unref'ed worker would not keep the event loop alive until its exit is reported.
+      worker.ref();
+      await worker.terminate();
+    }
+  }
+}
