@@ -208,6 +208,30 @@ describe('span metrics (measure stage)', () => {
     assert.equal(total(calls), total(truth));
   });
 
+  it('does not count a batch the next stage refuses, so a client retry is counted once', async () => {
+    const metrics = new Metrics();
+    let refuse = true;
+    const next = new CollectingConsumer();
+    const measure = new SpanMetricsStage({
+      next: {
+        consume: (b) => (refuse ? Promise.reject(new Error('memory limit')) : next.consume(b)),
+        bufferedBytes: () => 0,
+        forceFlush: async () => undefined,
+        shutdown: async () => undefined,
+      },
+      config: agentConfigSchema.parse({}).measure,
+      metrics,
+      logger: silentLogger(),
+    });
+    const { data, truth } = workload(13, 5, 40);
+    await assert.rejects(measure.consume({ data, spanCount: 200, bytes: 1 }), /memory limit/);
+    assert.equal(await metrics.value('spanmetrics_calls_total'), 0);
+    refuse = false;
+    await measure.consume({ data, spanCount: 200, bytes: 1 });
+    const total = [...truth.values()].reduce((a, b) => a + b, 0);
+    assert.equal(await metrics.value('spanmetrics_calls_total'), total);
+  });
+
   it('delegates bufferedBytes, forceFlush and shutdown to the next stage', async () => {
     const { next, measure } = stage();
     next.stall();

@@ -151,9 +151,21 @@ export class SpanMetricsStage implements TraceConsumer {
     this.state = state;
   }
 
-  consume(batch: TraceBatch): Promise<void> {
-    this.measure(batch);
-    return this.next.consume(batch);
+  /**
+   * Reads the spans before the sampler sees them (it may regroup and drop them), but adds them to the totals only
+   * once the next stage has taken the batch: a refused batch is retried by the client and must not count twice.
+   */
+  async consume(batch: TraceBatch): Promise<void> {
+    const measured = this.measure(batch);
+    await this.next.consume(batch);
+    for (let i = 0; i < measured.series.length; i++) {
+      const series = measured.series[i]!;
+      const seconds = measured.seconds[i]!;
+      series.count++;
+      series.sum += seconds;
+      const b = bucketIndex(seconds);
+      if (b >= 0) series.buckets[b]!++;
+    }
   }
 
   bufferedBytes(): number {
@@ -168,7 +180,8 @@ export class SpanMetricsStage implements TraceConsumer {
     return this.next.shutdown();
   }
 
-  private measure(batch: TraceBatch): void {
+  private measure(batch: TraceBatch): { series: Series[]; seconds: number[] } {
+    const out: { series: Series[]; seconds: number[] } = { series: [], seconds: [] };
     for (const rs of batch.data.resourceSpans) {
       const service = stringAttribute(rs.resource.attributes, 'service.name') ?? '';
       const variant = stringAttribute(rs.resource.attributes, 'deployment.variant') ?? '';
@@ -184,14 +197,12 @@ export class SpanMetricsStage implements TraceConsumer {
           );
           // A span whose end precedes its start (clock skew across hosts) counts as 0 s, not a negative bucket.
           const ns = span.endTimeUnixNano - span.startTimeUnixNano;
-          const seconds = ns > 0n ? Number(ns) / 1e9 : 0;
-          series.count++;
-          series.sum += seconds;
-          const b = bucketIndex(seconds);
-          if (b >= 0) series.buckets[b]!++;
+          out.series.push(series);
+          out.seconds.push(ns > 0n ? Number(ns) / 1e9 : 0);
         }
       }
     }
+    return out;
   }
 
   private seriesFor(
