@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { ScaledExportClock } from '../../src/export/index.js';
+import { ScaledExportClock, StorageExporter } from '../../src/export/index.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { parseBlockKey, readBlockBytes } from '../../src/storage/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
+import { TestS3 } from '../helpers/s3rver.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
 
@@ -139,4 +140,75 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
     0,
     `${missing.length} of ${acked.size} acknowledged spans missing (${refused} requests refused)`,
   );
+});
+
+void test('S3 down for 60 s under steady load behind the storage exporter (memory queue): every acknowledged span is in a block once it is back', async () => {
+  const s3 = new TestS3();
+  await s3.start();
+  disposers.push(() => s3.dispose());
+  const objects = s3.objectStore('traces', 1);
+  const metrics = new Metrics();
+  const config = validateConfig(
+    agentConfigSchema,
+    {
+      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+      admin: { endpoint: '127.0.0.1:0' },
+      memory_limit_mib: 256,
+    },
+    'test',
+  );
+  const storageAgent = await startAgent(config, {
+    logger: silentLogger(),
+    metrics,
+    env: {},
+    // Default batch (8192 / 1 s), retry (1 s..30 s, 5 m) and a memory queue, on the 50x clock.
+    exporters: [new StorageExporter(objects, 'storage')],
+    exportClock: new ScaledExportClock(FACTOR),
+  });
+  agent = storageAgent;
+  const acked = new Set<string>();
+  let seed = 10_000;
+  let stop = false;
+  const load = (async () => {
+    while (!stop) {
+      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
+      const res = await fetch(`http://127.0.0.1:${storageAgent.ports.http}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: encodeTraceRequest(data),
+      });
+      await res.arrayBuffer();
+      if (res.status === 200)
+        for (const rs of data.resourceSpans)
+          for (const ss of rs.scopeSpans) for (const sp of ss.spans) acked.add(sp.spanId);
+      await sleep(10);
+    }
+  })();
+  await sleep(300);
+  await s3.stop();
+  const ackedAtOutage = acked.size;
+  await sleep(60_000 / FACTOR);
+  const ackedDuringOutage = acked.size - ackedAtOutage;
+  await s3.start();
+  await sleep(300);
+  stop = true;
+  await load;
+  const deadline = Date.now() + 30_000;
+  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'storage' })) < acked.size) {
+    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
+    await sleep(20);
+  }
+  await storageAgent.shutdown();
+  agent = undefined;
+
+  const stored = new Set<string>();
+  for (const o of await objects.list('blocks/')) {
+    if (parseBlockKey(o.key)?.kind !== 'parquet') continue;
+    for (const r of await readBlockBytes((await objects.get(o.key))!, o.key)) stored.add(r.span.spanId);
+  }
+  const missing = [...acked].filter((id) => !stored.has(id));
+  assert.ok(ackedDuringOutage > 0, 'the agent kept acknowledging spans during the outage');
+  assert.ok((await metrics.value('exporter_retries_total', { exporter: 'storage' })) > 0);
+  assert.equal(await metrics.value('exporter_failed_spans_total'), 0);
+  assert.equal(missing.length, 0, `${missing.length} of ${acked.size} acknowledged spans missing`);
 });
