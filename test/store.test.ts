@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeTraceRequestJson } from '../src/otlp/index.js';
+import { storeConfigSchema, validateConfig } from '../src/config/index.js';
+import { decodeTraceRequestJson, encodeTraceRequest } from '../src/otlp/index.js';
 import {
   CountingObjectStore,
   LocalObjectStore,
@@ -174,6 +175,77 @@ void describe('store pipeline', () => {
         JSON.stringify({ resourceSpans: (res.body as { batches: unknown[] }).batches }),
       );
       assert.equal(flattenTraceData(back).length, 10);
+    } finally {
+      await h.dispose();
+    }
+  });
+});
+
+void describe('store config and backpressure', () => {
+  void test('an empty config gives the contract defaults', () => {
+    const c = validateConfig(storeConfigSchema, {}, 'test');
+    assert.equal(c.receivers.otlp.grpc.endpoint, '0.0.0.0:4317');
+    assert.equal(c.receivers.otlp.http.endpoint, '0.0.0.0:4318');
+    assert.equal(c.receivers.otlp.max_request_bytes, 16 * 1024 * 1024);
+    assert.equal(c.admin.endpoint, '0.0.0.0:8888');
+    assert.equal(c.storage.url, 'file://./data');
+    assert.deepEqual(c.storage.s3, { endpoint: '', region: 'us-east-1', force_path_style: false });
+    assert.equal(c.wal_dir, './wal');
+    assert.deepEqual(
+      [c.block.max_bytes, c.block.max_spans, c.block.max_age],
+      [64 * 1024 * 1024, 1_000_000, 60_000],
+    );
+    assert.deepEqual([c.compaction.enabled, c.compaction.interval], [true, 300_000]);
+    assert.equal(c.retention, 336 * 3_600_000);
+    assert.equal(c.query.endpoint, '0.0.0.0:3200');
+    assert.deepEqual(c.tls, { cert_file: '', key_file: '', client_ca_file: '' });
+    assert.deepEqual(c.auth, { required: false, token_files: [] });
+  });
+
+  void test('a bad key is named with what was expected', () => {
+    assert.throws(
+      () => validateConfig(storeConfigSchema, { block: { max_age: 'soon' } }, 'test'),
+      /block\.max_age/,
+    );
+    assert.throws(() => validateConfig(storeConfigSchema, { wal: {} }, 'test'), /wal: unknown key/);
+  });
+
+  void test('a full WAL refuses new batches with a retryable status until uploads make room', async () => {
+    const gate = { open: false };
+    const inner = new LocalObjectStore(freshDir());
+    const blocking: ObjectStore = {
+      url: inner.url,
+      get: (k) => inner.get(k),
+      getRange: (k, a, b) => inner.getRange(k, a, b),
+      list: (p) => inner.list(p),
+      delete: (k) => inner.delete(k),
+      head: (k) => inner.head(k),
+      put: async (k, b) => {
+        if (!gate.open) throw new Error('S3 is away');
+        await inner.put(k, b);
+      },
+    };
+    const h = await startTestStore({
+      objectStore: blocking,
+      sleep: () => new Promise((r) => setTimeout(r, 5)),
+      overrides: { wal_max_bytes: 20_000, block: { max_age: '1h' } },
+    });
+    try {
+      const post = (seed: number) =>
+        fetch(`http://127.0.0.1:${h.store.ports.http}/v1/traces`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-protobuf' },
+          body: encodeTraceRequest(makeTraces({ traces: 5, seed })),
+        });
+      let status = 200;
+      let seed = 100;
+      while (status === 200 && seed < 200) status = (await post(seed++)).status;
+      // 429 or 503: both tell an OTLP client to retry later (the receivers choose which).
+      assert.ok(status === 429 || status === 503, `status ${status}`);
+      assert.ok((await h.metrics.value('store_wal_full_refusals_total')) > 0);
+      gate.open = true;
+      await h.store.pipeline.forceFlush();
+      assert.equal((await post(500)).status, 200);
     } finally {
       await h.dispose();
     }

@@ -157,7 +157,11 @@ export class BlockPipeline implements TraceConsumer {
     try {
       await this.wal.append(payload, { rows, bytes: batch.bytes }, rows.length);
     } catch (err) {
-      if (err instanceof SentinelError && err.code === 'SENTINEL_ERR_WAL_FULL') this.m.walFull.inc();
+      if (err instanceof SentinelError && err.code === 'SENTINEL_ERR_WAL_FULL') {
+        this.m.walFull.inc();
+        // What the head segment holds can only leave the WAL as a block: cut it now, not at max_age.
+        void this.cut();
+      }
       throw err;
     }
     this.heldBytes += batch.bytes;
