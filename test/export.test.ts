@@ -35,7 +35,13 @@ import {
   type OtlpExporterOptions,
   type SpanExporter,
 } from '../src/export/index.js';
-import { countSpans, decodeTraceRequest, type TraceBatch, type TraceData } from '../src/otlp/index.js';
+import {
+  countSpans,
+  decodeTraceRequest,
+  encodeTraceResponse,
+  type TraceBatch,
+  type TraceData,
+} from '../src/otlp/index.js';
 import { encodeRpcStatus } from '../src/receiver/index.js';
 import { LocalObjectStore, readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
@@ -86,7 +92,7 @@ interface Recorded {
 
 /** An OTLP/HTTP backend on 127.0.0.1 answering with `answer(callIndex)`. */
 async function httpBackend(
-  answer: (call: number) => { status: number; headers?: Record<string, string>; body?: string },
+  answer: (call: number) => { status: number; headers?: Record<string, string>; body?: string | Buffer },
   clock?: ManualExportClock,
 ): Promise<{ url: string; calls: Recorded[] }> {
   const calls: Recorded[] = [];
@@ -440,6 +446,42 @@ describe('ExporterConsumer', () => {
     const line = lines.find((l) => l['msg'] === 'dropped a batch the exporter rejected')!;
     assert.match(String(line['err']), /HTTP 400 .*trace_id must be 16 bytes/);
     assert.equal(line['spans'], 10);
+  });
+
+  it('counts the spans a backend rejects inside an accepted request (partial success) as failed, the rest as sent', async () => {
+    const partial = encodeTraceResponse({ rejectedSpans: 3, errorMessage: '3 spans have an empty name' });
+    const backend = await httpBackend(() => ({
+      status: 200,
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: partial,
+    }));
+    const metrics = new Metrics();
+    const { logger, lines } = capturingLogger();
+    const stage = new ExporterConsumer(new OtlpHttpExporter(otlpOptions(backend.url)), metrics, logger, {
+      batch: { sendBatchSize: 10, timeoutMs: 0 },
+      clock: new ManualExportClock(),
+    });
+    cleanups.push(() => stage.shutdown());
+    await stage.consume(batchOf(5, 12));
+    await until(() => lines.some((l) => /partial success/.test(String(l['msg']))), 'the log line');
+    assert.equal(await metrics.value('exporter_sent_spans_total', { exporter: 'otlp/test' }), 7);
+    assert.equal(
+      await metrics.value('exporter_failed_spans_total', { exporter: 'otlp/test', reason: 'rejected' }),
+      3,
+    );
+    assert.match(String(lines.find((l) => /partial success/.test(String(l['msg'])))!['err']), /empty name/);
+  });
+
+  it('fails to start with a clear error when queue.dir cannot be created', async () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const stage = new ExporterConsumer(new ScriptedExporter(() => SUCCESS), new Metrics(), silentLogger(), {
+      queue: { dir: join(blocker, 'queue') },
+    });
+    await assert.rejects(stage.start(), {
+      code: 'SENTINEL_ERR_CONFIG_INVALID',
+      message: /exporter scripted: queue\.dir .*a-file\/queue cannot be used/,
+    });
   });
 
   it('refuses with SENTINEL_ERR_QUEUE_FULL once the queue is at max_bytes, and takes spans again once it drains', async () => {

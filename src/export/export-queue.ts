@@ -75,8 +75,17 @@ export class ExportQueue {
   /** Creates the directory and takes over every record a previous run left there. */
   async open(): Promise<{ batches: number; spans: number; corrupt: number }> {
     if (!this.dir) return { batches: 0, spans: 0, corrupt: 0 };
-    await mkdir(this.dir, { recursive: true });
-    const names = (await readdir(this.dir)).sort();
+    let names: string[];
+    try {
+      await mkdir(this.dir, { recursive: true });
+      names = (await readdir(this.dir)).sort();
+    } catch (err) {
+      throw new SentinelError(
+        'SENTINEL_ERR_CONFIG_INVALID',
+        `exporter ${this.options.name}: queue.dir ${this.options.dir} cannot be used: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     let corrupt = 0;
     let spans = 0;
     for (const name of names) {

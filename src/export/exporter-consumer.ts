@@ -28,7 +28,8 @@ export interface ExporterConsumerOptions {
 }
 
 /** Why spans were not delivered: the `reason` label of `sentinel_exporter_failed_spans_total`. */
-export type FailureReason = 'permanent' | 'retry_exhausted' | 'retry_disabled' | 'corrupt' | 'shutdown';
+export type FailureReason =
+  'permanent' | 'rejected' | 'retry_exhausted' | 'retry_disabled' | 'corrupt' | 'shutdown';
 
 /**
  * One exporter's stage at the end of the pipeline: batch -> bounded queue (memory, or `queue.dir` on
@@ -206,7 +207,10 @@ export class ExporterConsumer implements TraceConsumer {
           : await this.retrying.export(loaded.data, item.spanCount);
       this.latency.observe({ exporter }, (performance.now() - started) / 1000);
       if (result.kind === 'success') {
-        this.sent.inc({ exporter }, item.spanCount);
+        const rejected = Math.min(item.spanCount, result.rejectedSpans ?? 0);
+        this.sent.inc({ exporter }, item.spanCount - rejected);
+        if (result.rejectedSpans !== undefined)
+          this.drop(rejected, 'rejected', new Error(result.message || 'partial success'));
       } else if (result.kind === 'retryable') {
         if (this.stopped) {
           this.queue.putBack(item); // stays queued (on disk: for the next start)
@@ -234,7 +238,9 @@ export class ExporterConsumer implements TraceConsumer {
       { exporter, reason, spans, err: error?.message },
       reason === 'permanent'
         ? 'dropped a batch the exporter rejected'
-        : `dropped a batch the exporter could not deliver (${reason})`,
+        : reason === 'rejected'
+          ? 'the backend rejected some spans of a batch (partial success)'
+          : `dropped a batch the exporter could not deliver (${reason})`,
     );
   }
 

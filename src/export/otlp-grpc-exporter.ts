@@ -1,8 +1,8 @@
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
 import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
-import { retryInfoDelayMs } from './retry-info.js';
-import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
+import { partialSuccess, retryInfoDelayMs } from './retry-info.js';
+import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
 
 const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -66,7 +66,8 @@ export class OtlpGrpcExporter implements SpanExporter {
         body,
         metadata,
         { deadline: Date.now() + this.options.timeoutMs },
-        (err: ServiceError | null) => resolve(err ? this.outcome(err) : SUCCESS),
+        (err: ServiceError | null, response?: Buffer) =>
+          resolve(err ? this.outcome(err) : successWith(response ? partialSuccess(response) : undefined)),
       );
     });
   }

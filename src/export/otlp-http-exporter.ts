@@ -4,8 +4,8 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
 import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
-import { retryAfterMs } from './retry-info.js';
-import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
+import { partialSuccess, retryAfterMs } from './retry-info.js';
+import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
 
 const gzip = promisify(gzipCb);
 
@@ -60,7 +60,7 @@ export class OtlpHttpExporter implements SpanExporter {
     return new Promise<ExportResult>((resolve) => {
       const req = this.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
         readLimited(res, 64 * 1024).then(
-          (text) => resolve(this.outcome(res, text)),
+          (body) => resolve(this.outcome(res, body)),
           (err: Error) => resolve(retryable(err)),
         );
       });
@@ -72,9 +72,13 @@ export class OtlpHttpExporter implements SpanExporter {
     });
   }
 
-  private outcome(res: IncomingMessage, text: string): ExportResult {
+  private outcome(res: IncomingMessage, body: Buffer): ExportResult {
     const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return SUCCESS;
+    if (status >= 200 && status < 300) {
+      const json = String(res.headers['content-type'] ?? '').includes('json');
+      return successWith(json ? partialSuccessJson(body) : partialSuccess(body));
+    }
+    const text = body.toString('utf8');
     const error = new Error(`HTTP ${status} from ${this.url.href}${text ? `: ${text.slice(0, 500)}` : ''}`);
     if (RETRYABLE_STATUS.has(status)) {
       const header = res.headers['retry-after'];
@@ -97,7 +101,22 @@ export function tracesUrl(endpoint: string): URL {
   return url;
 }
 
-function readLimited(res: IncomingMessage, limit: number): Promise<string> {
+function partialSuccessJson(body: Buffer): { rejectedSpans: number; errorMessage: string } | undefined {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as {
+      partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string };
+    };
+    const p = doc.partialSuccess;
+    const rejectedSpans = Number(p?.rejectedSpans ?? 0);
+    return p && (rejectedSpans > 0 || p.errorMessage)
+      ? { rejectedSpans, errorMessage: p.errorMessage ?? '' }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readLimited(res: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -105,7 +124,7 @@ function readLimited(res: IncomingMessage, limit: number): Promise<string> {
       if (size < limit) chunks.push(c);
       size += c.length;
     });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8').slice(0, limit)));
+    res.on('end', () => resolve(Buffer.concat(chunks).subarray(0, limit)));
     res.on('error', reject);
   });
 }

@@ -34,6 +34,30 @@ export function retryInfoDelayMs(statusDetails: Uint8Array): number | undefined 
   return undefined;
 }
 
+/**
+ * The `partial_success` of an `ExportTraceServiceResponse` (OTLP spec: the server accepted the request but
+ * rejected some spans, which the client must not retry). Undefined when absent, empty or unreadable.
+ */
+export function partialSuccess(
+  response: Uint8Array,
+): { rejectedSpans: number; errorMessage: string } | undefined {
+  try {
+    for (const field of fields(response)) {
+      if (field.no !== 1 || !field.bytes) continue;
+      let rejectedSpans = 0;
+      let errorMessage = '';
+      for (const f of fields(field.bytes)) {
+        if (f.no === 1 && f.varint !== undefined) rejectedSpans = f.varint;
+        else if (f.no === 2 && f.bytes) errorMessage = Buffer.from(f.bytes).toString('utf8');
+      }
+      return rejectedSpans > 0 || errorMessage ? { rejectedSpans, errorMessage } : undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
 interface Field {
   readonly no: number;
   readonly varint?: number;

@@ -2,7 +2,8 @@ import type { TraceData } from '../otlp/index.js';
 
 /** What an export attempt came to (STYLE.md: a tagged union, retries are a wrapper's job). */
 export type ExportResult =
-  | { readonly kind: 'success' }
+  /** `rejectedSpans`: spans the backend refused inside an accepted request (OTLP partial success); not retried. */
+  | { readonly kind: 'success'; readonly rejectedSpans?: number; readonly message?: string }
   /** `after`: the delay in ms the server asked for (Retry-After, gRPC RetryInfo), a floor under the backoff. */
   | { readonly kind: 'retryable'; readonly after?: number | undefined; readonly error: Error }
   /** `retriesExhausted`: a retryable outcome that outlived retry.max_elapsed_time. */
@@ -32,4 +33,13 @@ export function retryable(error: Error, afterMs?: number): ExportResult {
 /** A permanent failure: the batch is dropped, counted and logged. */
 export function failure(error: Error): ExportResult {
   return { kind: 'failure', error };
+}
+
+/** Success, carrying an OTLP partial success when the backend rejected some of the spans. */
+export function successWith(
+  partial: { rejectedSpans: number; errorMessage: string } | undefined,
+): ExportResult {
+  return partial
+    ? { kind: 'success', rejectedSpans: partial.rejectedSpans, message: partial.errorMessage }
+    : SUCCESS;
 }
