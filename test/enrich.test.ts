@@ -6,6 +6,7 @@ import {
   deriveWorkloadNames,
   formatDownwardApiFile,
   parseDownwardApiFile,
+  readDownwardEnv,
   type PodIdentity,
 } from '../src/enrich/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
@@ -19,7 +20,7 @@ const POD_ENV = {
   POD_UID: '9a7e4a3c-1111-2222-3333-444455556666',
   NODE_NAME: 'node-a',
   POD_IP: '10.0.3.7',
-  CONTAINER_NAME: 'checkout',
+  K8S_CONTAINER_NAME: 'checkout',
 };
 
 const LABELS = {
@@ -334,6 +335,17 @@ void describe('the enricher over a podinfo directory written like the kubelet', 
     );
     assert.equal(attrs['deployment.variant'], undefined);
     assert.equal(await metrics.value('enrich_podinfo_errors_total'), 0);
+  });
+
+  void test('outside a pod no k8s attribute comes from a stray variable such as a CI runner CONTAINER_NAME', () => {
+    assert.deepEqual(readDownwardEnv({ CONTAINER_NAME: 'runner-1', K8S_CONTAINER_NAME: 'app' }), {});
+    assert.deepEqual(
+      readDownwardEnv({ POD_NAME: 'web-0', CONTAINER_NAME: 'runner-1', K8S_CONTAINER_NAME: 'app' }),
+      {
+        podName: 'web-0',
+        containerName: 'app',
+      },
+    );
   });
 });
 

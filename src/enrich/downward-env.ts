@@ -19,15 +19,20 @@ export const DOWNWARD_ENV_VARS = {
   podUid: 'POD_UID',
   nodeName: 'NODE_NAME',
   podIp: 'POD_IP',
-  containerName: 'CONTAINER_NAME',
+  // Not plain CONTAINER_NAME: that name is common in other environments (CI runners, sandboxes) and leaked in.
+  containerName: 'K8S_CONTAINER_NAME',
 } as const satisfies Record<keyof DownwardEnv, string>;
 
-/** Reads the Downward API variables from `env`. */
+/**
+ * Reads the Downward API variables from `env`. The container name counts only inside a pod (POD_NAME set):
+ * outside Kubernetes no `k8s.*` attribute may come from a stray variable.
+ */
 export function readDownwardEnv(env: NodeJS.ProcessEnv): DownwardEnv {
   const out: Record<string, string> = {};
   for (const [field, name] of Object.entries(DOWNWARD_ENV_VARS)) {
     const v = env[name]?.trim();
     if (v) out[field] = v;
   }
+  if (!out['podName']) delete out['containerName'];
   return out as DownwardEnv;
 }

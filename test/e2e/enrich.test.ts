@@ -38,7 +38,7 @@ void describe('end to end: SDK exporter -> receivers -> enricher', () => {
         POD_NAMESPACE: 'shop',
         POD_UID: 'e2e-uid',
         NODE_NAME: 'node-e2e',
-        CONTAINER_NAME: 'checkout',
+        K8S_CONTAINER_NAME: 'checkout',
       },
       metrics,
       logger,
