@@ -13,6 +13,7 @@ import {
   encodeRecord,
   ExporterConsumer,
   ExportQueue,
+  FanOutConsumer,
   InMemoryExporter,
   ManualExportClock,
   SUCCESS,
@@ -253,6 +254,28 @@ describe('backpressure', () => {
     // The accepted spans are still queued, waiting for the backend.
     assert.equal(stage.queuedBatches() + (down.delivered.length === 0 ? 1 : 0) >= 1, true);
     down.up = true;
+  });
+
+  it('refuses a batch for every exporter when one exporter queue is full, so none gets it twice on the retry', async () => {
+    const full = new ExporterConsumer(new SwitchableExporter(), new Metrics(), silentLogger(), {
+      batch: { sendBatchSize: 1, timeoutMs: 0 },
+      queue: { maxBytes: 1, numConsumers: 1 },
+      retry: { maxElapsedTimeMs: 0 },
+      clock: new ManualExportClock(),
+      drainTimeoutMs: 10,
+    });
+    const other = new InMemoryExporter();
+    const otherStage = new ExporterConsumer(other, new Metrics(), silentLogger(), {
+      batch: { sendBatchSize: 1, timeoutMs: 0 },
+      clock: new ManualExportClock(),
+    });
+    const fanOut = new FanOutConsumer([full, otherStage]);
+    cleanups.push(() => fanOut.shutdown());
+    await fanOut.consume(batch());
+    await until(() => other.spans().length === 4, 'the first batch at the healthy exporter');
+    await assert.rejects(fanOut.consume(batch()), { code: 'SENTINEL_ERR_QUEUE_FULL' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(other.spans().length, 4, 'the refused batch reached no exporter');
   });
 
   it('delivers what an in-memory queue holds at shutdown when the backend is up', async () => {

@@ -114,15 +114,22 @@ export class ExporterConsumer implements TraceConsumer {
   }
 
   async consume(batch: TraceBatch): Promise<void> {
-    if (this.stopped) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'exporter is shut down');
-    if (!this.started) await this.start();
+    if (!this.started && !this.stopped) await this.start();
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+    await this.batcher.add(batch);
+  }
+
+  /** Why a batch offered now would be refused, if it would (FanOutConsumer asks every exporter first). */
+  refusal(): SentinelError | undefined {
+    if (this.stopped) return new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'exporter is shut down');
     if (this.queue.isFull()) {
-      throw new SentinelError(
+      return new SentinelError(
         'SENTINEL_ERR_QUEUE_FULL',
-        `exporter ${this.exporter.name}: queue is full (${this.queue.sizeBytes()} of queue.max_bytes); retry later`,
+        `exporter ${this.exporter.name}: queue is full (${this.queue.sizeBytes()} bytes, queue.max_bytes); retry later`,
       );
     }
-    await this.batcher.add(batch);
+    return undefined;
   }
 
   /** Memory only: pending spans, batches held decoded in a memory queue, and batches being sent. */

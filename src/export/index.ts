@@ -10,6 +10,7 @@ export type { ExportQueueOptions, QueueItem } from './export-queue.js';
 export { ExporterConsumer } from './exporter-consumer.js';
 export type { ExporterConsumerOptions, FailureReason, QueueOptions } from './exporter-consumer.js';
 export { FanOutConsumer } from './fan-out.js';
+export type { AdmissionCheck } from './fan-out.js';
 export { InMemoryExporter } from './memory-exporter.js';
 export { OtlpGrpcExporter, grpcTarget } from './otlp-grpc-exporter.js';
 export { OtlpHttpExporter, tracesUrl } from './otlp-http-exporter.js';
