@@ -278,14 +278,23 @@ void describe('what the patch puts into the pod', () => {
     const agent = agentsIn(patched)[0] as AnyRecord;
     assert.deepEqual(agent['command'], ['sentinel', 'agent', '--config', '/etc/sentinel/agent.yaml']);
     assert.equal(agent['image'], 'ghcr.io/sentinel/sentinel:test');
-    const env = agent['env'] as { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[];
-    assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.valueFrom.fieldRef.fieldPath])), {
-      POD_NAME: 'metadata.name',
-      POD_NAMESPACE: 'metadata.namespace',
-      POD_UID: 'metadata.uid',
-      NODE_NAME: 'spec.nodeName',
-      POD_IP: 'status.podIP',
-    });
+    const env = agent['env'] as {
+      name: string;
+      value?: string;
+      valueFrom?: { fieldRef: { fieldPath: string } };
+    }[];
+    assert.deepEqual(
+      Object.fromEntries(env.map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath ?? e.value])),
+      {
+        POD_NAME: 'metadata.name',
+        POD_NAMESPACE: 'metadata.namespace',
+        POD_UID: 'metadata.uid',
+        NODE_NAME: 'spec.nodeName',
+        POD_IP: 'status.podIP',
+        // no fieldRef exists for it: the first app container's name, as a value
+        K8S_CONTAINER_NAME: (spec(f.pod).containers[0] as AnyRecord)['name'],
+      },
+    );
     const volumes = new Map((spec(patched).volumes ?? []).map((v) => [v['name'] as string, v]));
     const mounts = new Map(
       (agent['volumeMounts'] as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]),

@@ -64,7 +64,12 @@ export function buildInjectionPatch(
   const ops: JsonPatchOperation[] = [];
   const annotations = pod.annotations ?? {};
   const configMap = configMapFor(annotations, settings, warnings);
-  const agent = agentContainer(settings, resourcesFor(annotations, settings, warnings), nativeSidecar);
+  const agent = agentContainer(
+    settings,
+    resourcesFor(annotations, settings, warnings),
+    nativeSidecar,
+    pod.containers[0]?.name,
+  );
 
   if (nativeSidecar) {
     // First among the init containers, so it runs before any of them and before the app (KEP-753).
@@ -202,6 +207,7 @@ export function agentContainer(
   settings: AgentSettings,
   resources: { requests: Record<string, string>; limits: Record<string, string> },
   nativeSidecar: boolean,
+  appContainerName?: string,
 ): Record<string, unknown> {
   const probe = (path: string, extra: Record<string, number>) => ({
     httpGet: { path, port: AGENT_PORTS.admin },
@@ -224,6 +230,8 @@ export function agentContainer(
       fieldEnv('POD_UID', 'metadata.uid'),
       fieldEnv('NODE_NAME', 'spec.nodeName'),
       fieldEnv('POD_IP', 'status.podIP'),
+      // No fieldRef exists for a container's name: the first app container's, as a plain value.
+      ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
     ],
     resources,
     volumeMounts: [
