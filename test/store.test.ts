@@ -19,7 +19,7 @@ import {
 import { BlockCatalog, Compactor, QueryEngine, WriteAheadLog } from '../src/store/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
-import { makeTraces, randomTraceId } from './helpers/store-spans.js';
+import { makeTraces } from './helpers/store-spans.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-store-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -276,7 +276,7 @@ void describe('reading blocks', () => {
       logger: silentLogger(),
       metrics: new Metrics(),
     });
-    for (const id of [ids[0]!, ids[500]!, ids[999]!, randomTraceId()]) {
+    for (const id of [ids[0]!, ids[500]!, ids[999]!, '0123456789abcdef'.repeat(2)]) {
       objects.resetStats();
       const spans = await engine.findTrace(id);
       const candidates = metas.filter((m) => blockMayHoldTrace(m, id)).length;

@@ -19,8 +19,10 @@ export class BloomFilter {
   /** A filter sized for `n` items at false-positive rate `p`. */
   static forCount(n: number, p = 0.01): BloomFilter {
     const count = Math.max(1, n);
-    const bits = Math.ceil((-count * Math.log(p)) / (Math.LN2 * Math.LN2));
-    const hashes = Math.max(1, Math.round((bits / count) * Math.LN2));
+    // At least 512 bits: in a tiny filter the k positions of a few keys fill it far beyond the formula's rate
+    // (1.5 % instead of 0.1 % at 2 keys in 32 bits).
+    const bits = Math.max(512, Math.ceil((-count * Math.log(p)) / (Math.LN2 * Math.LN2)));
+    const hashes = Math.min(16, Math.max(1, Math.round((bits / count) * Math.LN2)));
     return new BloomFilter(bits, hashes);
   }
 
