@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { storeConfigSchema, validateConfig } from '../src/config/index.js';
 import { decodeTraceRequestJson, encodeTraceRequest } from '../src/otlp/index.js';
 import {
+  BlockEncoder,
   CountingObjectStore,
   LocalObjectStore,
   blockMayHoldTrace,
@@ -356,7 +357,7 @@ void describe('reading blocks', () => {
 });
 
 void describe('compaction and retention', () => {
-  async function setup(now: number) {
+  async function setup(now: number, encoder?: BlockEncoder) {
     const objects: ObjectStore = new LocalObjectStore(freshDir());
     const metrics = new Metrics();
     const catalog = new BlockCatalog({
@@ -366,6 +367,7 @@ void describe('compaction and retention', () => {
       refreshIntervalMs: 0,
     });
     const compactor = new Compactor({
+      ...(encoder ? { encoder } : {}),
       store: objects,
       catalog,
       logger: silentLogger(),
@@ -384,9 +386,12 @@ void describe('compaction and retention', () => {
     };
   }
 
-  void test('small blocks of the same hour merge into one, with every span still readable once', async () => {
+  void test('small blocks of the same hour merge into one (on the encoder thread), every span readable once', async () => {
     const start = Date.UTC(2026, 0, 15, 10, 0, 0);
-    const { objects, catalog, compactor, engine } = await setup(start + 3_600_000);
+    const log = capturingLogger();
+    const encoder = new BlockEncoder({ logger: log.logger, useWorker: true });
+    after(() => encoder.close());
+    const { objects, catalog, compactor, engine } = await setup(start + 3_600_000, encoder);
     const all = [];
     for (let i = 0; i < 5; i++) {
       const data = makeTraces({ traces: 10, seed: 50 + i, startMs: start + i * 1000 });
@@ -405,6 +410,10 @@ void describe('compaction and retention', () => {
     assert.equal((await objects.list('blocks/')).length, 2);
     const id = all[123]!.span.traceId;
     assert.equal((await engine.findTrace(id)).length, 10);
+    assert.deepEqual(
+      log.lines.filter((l) => Number(l.level) >= 40).map((l) => l.msg),
+      [],
+    );
   });
 
   void test('blocks whose newest span is older than retention are deleted, meta first', async () => {

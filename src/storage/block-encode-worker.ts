@@ -5,12 +5,17 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeTraceRequest } from '../otlp/index.js';
+import { readBlockBytes } from './block-reader.js';
 import { encodeBlock, type BlockWriteOptions } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
-import { flattenTraceData, type StoredSpan } from './stored-span.js';
+import { dedupeSpans, flattenTraceData, type StoredSpan } from './stored-span.js';
 
-/** A request to the worker: the payloads packed in one buffer, `[start, end)` each. */
+/**
+ * A request to the worker: inputs packed in one buffer, `[start, end)` each. `encode`: OTLP protobuf
+ * requests become one block. `merge` (compaction): whole Parquet blocks become one, de-duplicated by span id.
+ */
 export interface EncodeJob {
+  readonly kind: 'encode' | 'merge';
   readonly id: number;
   readonly buffer: ArrayBuffer;
   readonly ranges: readonly (readonly [number, number])[];
@@ -19,6 +24,8 @@ export interface EncodeJob {
   readonly nowMs: number;
   readonly rowGroupSize?: number;
   readonly codec?: BlockCodec;
+  readonly replaces?: readonly string[];
+  readonly compactionLevel?: number;
 }
 
 /** The worker's answer: the encoded block, or why it could not (the caller then encodes in-process). */
@@ -32,23 +39,31 @@ export type EncodeResult =
     }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-function run(job: EncodeJob): EncodeResult {
+async function run(job: EncodeJob): Promise<EncodeResult> {
   const bytes = new Uint8Array(job.buffer);
-  const rows: StoredSpan[] = [];
-  for (const [start, end] of job.ranges)
-    flattenTraceData(decodeTraceRequest(bytes.subarray(start, end)), rows);
-  if (rows.length !== job.expectedSpans) {
-    return {
-      id: job.id,
-      ok: false,
-      error: `the payloads hold ${rows.length} spans, expected ${job.expectedSpans}`,
-    };
+  let rows: StoredSpan[] = [];
+  if (job.kind === 'merge') {
+    for (const [start, end] of job.ranges)
+      rows.push(...(await readBlockBytes(bytes.subarray(start, end), 'merge input')));
+    rows = dedupeSpans(rows);
+  } else {
+    for (const [start, end] of job.ranges)
+      flattenTraceData(decodeTraceRequest(bytes.subarray(start, end)), rows);
+    if (rows.length !== job.expectedSpans) {
+      return {
+        id: job.id,
+        ok: false,
+        error: `the payloads hold ${rows.length} spans, expected ${job.expectedSpans}`,
+      };
+    }
   }
   const options: BlockWriteOptions = {
     blockId: job.blockId,
     nowMs: job.nowMs,
     ...(job.rowGroupSize !== undefined ? { rowGroupSize: job.rowGroupSize } : {}),
     ...(job.codec !== undefined ? { codec: job.codec } : {}),
+    ...(job.replaces !== undefined ? { replaces: job.replaces } : {}),
+    ...(job.compactionLevel !== undefined ? { compactionLevel: job.compactionLevel } : {}),
   };
   const block = encodeBlock(rows, options);
   const parquet = block.parquet.buffer.slice(
@@ -59,11 +74,13 @@ function run(job: EncodeJob): EncodeResult {
 }
 
 parentPort?.on('message', (job: EncodeJob) => {
-  let result: EncodeResult;
-  try {
-    result = run(job);
-  } catch (err) {
-    result = { id: job.id, ok: false, error: (err as Error).message };
-  }
-  parentPort!.postMessage(result, result.ok ? [result.parquet] : []);
+  run(job).then(
+    (result) => parentPort!.postMessage(result, result.ok ? [result.parquet] : []),
+    (err: unknown) =>
+      parentPort!.postMessage({
+        id: job.id,
+        ok: false,
+        error: (err as Error).message,
+      } satisfies EncodeResult),
+  );
 });

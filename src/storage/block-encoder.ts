@@ -3,9 +3,10 @@ import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
 import type { EncodeJob, EncodeResult } from './block-encode-worker.js';
 import type { BlockMeta } from './block-meta.js';
-import { encodeBlock, type EncodedBlock } from './block-writer.js';
+import { readBlockBytes } from './block-reader.js';
+import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
-import type { StoredSpan } from './stored-span.js';
+import { dedupeSpans, type StoredSpan } from './stored-span.js';
 
 /** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
 export interface BlockToEncode {
@@ -76,49 +77,107 @@ export class BlockEncoder {
     this.waiting.clear();
   }
 
+  /** Encodes OTLP protobuf payloads as one block. */
   async encode(block: BlockToEncode): Promise<EncodedBlock> {
-    if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
-    const options = {
-      blockId: block.blockId,
-      nowMs: block.nowMs,
-      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
-      ...(this.options.codec !== undefined ? { codec: this.options.codec } : {}),
-    };
-    const worker = this.startWorker();
-    if (worker) {
-      const id = this.nextId++;
-      let size = 0;
-      for (const p of block.payloads) size += p.byteLength;
-      const packed = new Uint8Array(size);
-      const ranges: [number, number][] = [];
-      let at = 0;
-      for (const p of block.payloads) {
-        packed.set(p, at);
-        ranges.push([at, at + p.byteLength]);
-        at += p.byteLength;
-      }
-      const job: EncodeJob = { id, buffer: packed.buffer, ranges, expectedSpans: block.spans, ...options };
-      worker.ref();
-      const result = await new Promise<EncodeResult>((resolve) => {
-        this.waiting.set(id, resolve);
-        worker.postMessage(job, [packed.buffer]);
-      }).finally(() => {
-        if (this.waiting.size === 0) worker.unref();
-      });
-      if (result.ok) {
-        return {
-          parquet: new Uint8Array(result.parquet),
-          meta: result.meta as BlockMeta,
-          metaKey: result.metaKey,
-        };
-      }
-      if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
+    const options = this.writeOptions(block.blockId, block.nowMs);
+    const result = await this.run('encode', block.payloads, block.spans, options);
+    if (result.ok) return result.block;
+    if (result.error) {
       this.options.logger.warn(
         { block: block.blockId, reason: result.error },
         'encoding the block in-process instead',
       );
     }
     return encodeBlock(block.rows(), options);
+  }
+
+  /** Merges whole Parquet blocks into one, de-duplicated by span id (compaction). */
+  async merge(input: {
+    readonly blocks: readonly Uint8Array[];
+    readonly blockId: string;
+    readonly nowMs: number;
+    readonly replaces: readonly string[];
+    readonly compactionLevel: number;
+  }): Promise<EncodedBlock> {
+    const options = {
+      ...this.writeOptions(input.blockId, input.nowMs),
+      replaces: input.replaces,
+      compactionLevel: input.compactionLevel,
+    };
+    const result = await this.run('merge', input.blocks, -1, options);
+    if (result.ok) return result.block;
+    if (result.error) {
+      this.options.logger.warn(
+        { block: input.blockId, reason: result.error },
+        'merging the blocks in-process instead',
+      );
+    }
+    const rows: StoredSpan[] = [];
+    for (const b of input.blocks) rows.push(...(await readBlockBytes(b, 'merge input')));
+    return encodeBlock(dedupeSpans(rows), options);
+  }
+
+  private writeOptions(
+    blockId: string,
+    nowMs: number,
+  ): BlockWriteOptions & { blockId: string; nowMs: number } {
+    return {
+      blockId,
+      nowMs,
+      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+      ...(this.options.codec !== undefined ? { codec: this.options.codec } : {}),
+    };
+  }
+
+  /** Runs a job on the worker; `{ ok: false }` without an error when there is no worker to run it on. */
+  private async run(
+    kind: EncodeJob['kind'],
+    inputs: readonly Uint8Array[],
+    expectedSpans: number,
+    options: BlockWriteOptions & { blockId: string; nowMs: number },
+  ): Promise<{ ok: true; block: EncodedBlock } | { ok: false; error?: string }> {
+    if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
+    const worker = this.startWorker();
+    if (!worker) return { ok: false };
+    const id = this.nextId++;
+    let size = 0;
+    for (const p of inputs) size += p.byteLength;
+    const packed = new Uint8Array(size);
+    const ranges: [number, number][] = [];
+    let at = 0;
+    for (const p of inputs) {
+      packed.set(p, at);
+      ranges.push([at, at + p.byteLength]);
+      at += p.byteLength;
+    }
+    const job: EncodeJob = {
+      kind,
+      id,
+      buffer: packed.buffer,
+      ranges,
+      expectedSpans,
+      ...options,
+      ...(options.replaces ? { replaces: [...options.replaces] } : {}),
+    };
+    worker.ref();
+    const result = await new Promise<EncodeResult>((resolve) => {
+      this.waiting.set(id, resolve);
+      worker.postMessage(job, [packed.buffer]);
+    }).finally(() => {
+      if (this.waiting.size === 0) worker.unref();
+    });
+    if (result.ok) {
+      return {
+        ok: true,
+        block: {
+          parquet: new Uint8Array(result.parquet),
+          meta: result.meta as BlockMeta,
+          metaKey: result.metaKey,
+        },
+      };
+    }
+    if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
+    return { ok: false, error: result.error };
   }
 
   /** Starts the worker ahead of the first block (its start-up is not free). */

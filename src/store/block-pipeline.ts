@@ -45,6 +45,8 @@ export interface BlockPipelineOptions {
   readonly onBlock?: (meta: BlockMeta) => void;
   /** Encode blocks on a worker thread (default true); false encodes on the main thread. */
   readonly encodeInWorker?: boolean;
+  /** An encoder shared with others (compaction); the pipeline then leaves closing it to its owner. */
+  readonly encoder?: BlockEncoder;
 }
 
 const defaultSleep = (ms: number) =>
@@ -72,15 +74,19 @@ export class BlockPipeline implements TraceConsumer {
   private stopRetrying = false;
   private readonly m;
   private readonly encoder: BlockEncoder;
+  private readonly ownsEncoder: boolean;
 
   constructor(options: BlockPipelineOptions) {
     this.options = options;
-    this.encoder = new BlockEncoder({
-      logger: options.logger,
-      useWorker: options.encodeInWorker ?? true,
-      ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),
-      ...(options.codec !== undefined ? { codec: options.codec } : {}),
-    });
+    this.ownsEncoder = options.encoder === undefined;
+    this.encoder =
+      options.encoder ??
+      new BlockEncoder({
+        logger: options.logger,
+        useWorker: options.encodeInWorker ?? true,
+        ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),
+        ...(options.codec !== undefined ? { codec: options.codec } : {}),
+      });
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
     const metrics = options.metrics;
@@ -309,7 +315,7 @@ export class BlockPipeline implements TraceConsumer {
     if (!this.wal) return;
     await this.forceFlush();
     await this.wal.close();
-    await this.encoder.close();
+    if (this.ownsEncoder) await this.encoder.close();
   }
 
   /** Stops retrying at once (the WAL keeps what is not uploaded), for a fast stop and for tests. */
@@ -317,7 +323,8 @@ export class BlockPipeline implements TraceConsumer {
     this.draining = true;
     this.stopRetrying = true;
     if (this.timer) clearInterval(this.timer);
-    await this.encoder.close();
+    // A shared encoder is closed by its owner first; an own one is closed here so a pending encode ends.
+    if (this.ownsEncoder) await this.encoder.close();
     await this.uploading;
     await this.wal?.close();
   }

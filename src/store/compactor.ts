@@ -1,10 +1,12 @@
 import {
   dedupeSpans,
   encodeBlock,
+  newBlockId,
   metaKeyFor,
   partitionPrefix,
   scanBlock,
   uploadBlock,
+  type BlockEncoder,
   type BlockMeta,
   type ObjectStore,
   type StoredSpan,
@@ -25,6 +27,8 @@ export interface CompactorOptions {
   readonly retentionMs: number;
   readonly rowGroupSize?: number;
   readonly now?: () => number;
+  /** Merges blocks off the main thread; without it, merging runs in-process. */
+  readonly encoder?: BlockEncoder;
 }
 
 /**
@@ -50,6 +54,11 @@ export class Compactor {
         'Blocks deleted by retention.',
       ),
     };
+  }
+
+  /** Resolves when no pass is running (a failed pass counts as finished). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   /** One pass; concurrent calls share the pass in progress. */
@@ -136,15 +145,34 @@ export class Compactor {
   }
 
   private async merge(group: BlockMeta[]): Promise<void> {
-    const rows: StoredSpan[] = [];
-    for (const m of group) rows.push(...(await scanBlock(this.options.store, m)));
-    const unique = dedupeSpans(rows);
-    const block = encodeBlock(unique, {
-      replaces: group.map((m) => m.blockId),
-      compactionLevel: Math.max(...group.map((m) => m.compactionLevel)) + 1,
-      nowMs: this.now(),
-      ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
-    });
+    const replaces = group.map((m) => m.blockId);
+    const compactionLevel = Math.max(...group.map((m) => m.compactionLevel)) + 1;
+    let block;
+    if (this.options.encoder) {
+      // Decoding and re-encoding up to max_block_spans spans happens on the encoder's thread.
+      const bodies: Uint8Array[] = [];
+      for (const m of group) {
+        const body = await this.options.store.get(m.parquetKey);
+        if (!body) throw new Error(`${m.parquetKey} is gone`);
+        bodies.push(body);
+      }
+      block = await this.options.encoder.merge({
+        blocks: bodies,
+        blockId: newBlockId(this.now()),
+        nowMs: this.now(),
+        replaces,
+        compactionLevel,
+      });
+    } else {
+      const rows: StoredSpan[] = [];
+      for (const m of group) rows.push(...(await scanBlock(this.options.store, m)));
+      block = encodeBlock(dedupeSpans(rows), {
+        replaces,
+        compactionLevel,
+        nowMs: this.now(),
+        ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+      });
+    }
     const meta = await uploadBlock(this.options.store, block);
     this.options.catalog.add(meta);
     for (const m of group) await this.deleteBlock(m);

@@ -1,6 +1,6 @@
 import type { StoreConfig } from '../config/index.js';
 import { FileTls, OtlpReceivers, type ReceiverTls } from '../receiver/index.js';
-import { S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
+import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
@@ -77,7 +77,10 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     refreshIntervalMs: config.query.refresh_interval,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  // One encoder thread for new blocks and compaction.
+  const encoder = new BlockEncoder({ logger, useWorker: true, rowGroupSize: config.block.row_group_spans });
   const pipeline = new BlockPipeline({
+    encoder,
     store: objectStore,
     walDir: config.wal_dir,
     walMaxBytes: config.wal_max_bytes,
@@ -104,6 +107,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     minAgeMs: config.compaction.min_age,
     retentionMs: config.retention,
     rowGroupSize: config.block.row_group_spans,
+    encoder,
     ...(deps.now ? { now: deps.now } : {}),
   });
 
@@ -155,6 +159,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     ports = { grpc: grpcPort, http: httpPort, query: queryPort, admin: adminPort };
   } catch (err) {
     await closeAll();
+    await encoder.close();
     await pipeline.abort();
     throw err;
   }
@@ -202,6 +207,8 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
         release();
         await receivers.stop();
         await pipeline.shutdown();
+        await compactor.idle();
+        await encoder.close();
         await Promise.allSettled([query.close(), admin.close()]);
         destroyClient();
         logger.info('sentinel store stopped');
@@ -211,7 +218,9 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     abort: async () => {
       release();
       await closeAll();
+      await encoder.close();
       await pipeline.abort();
+      await compactor.idle();
       destroyClient();
     },
   };
