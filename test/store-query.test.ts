@@ -54,7 +54,14 @@ void describe('query API', () => {
     assert.equal((await h.query(`/api/traces/${id}?end=${sec(T0) - 3600}`)).status, 404);
     assert.equal(h.objects.totalGets, 0);
     assert.equal((await h.query(`/api/traces/${'ab'.repeat(16)}`)).status, 404);
-    for (const bad of ['xyz', 'ab'.repeat(15), 'g'.repeat(32), 'ab'.repeat(17), '..%2F..%2Fetc']) {
+    for (const bad of [
+      'xyz',
+      'ab'.repeat(15),
+      'g'.repeat(32),
+      'ab'.repeat(17),
+      '..%2F..%2Fetc',
+      '%E0%A4%A',
+    ]) {
       const res = await h.query(`/api/traces/${bad}`);
       assert.equal(res.status, 400, bad);
       assert.equal((res.body as { code: string }).code, 'SENTINEL_ERR_QUERY_INVALID');

@@ -137,7 +137,7 @@ export class QueryServer {
     }
     try {
       if (path.startsWith('/api/traces/'))
-        await this.trace(res, decodeURIComponent(path.slice('/api/traces/'.length)), url);
+        await this.trace(res, decodePathSegment(path.slice('/api/traces/'.length)), url);
       else if (path === '/api/search') await this.search(res, url);
       else if (path === '/spans') await this.spans(res, url);
       else if (path === '/api/compare') await this.compare(res, url);
@@ -218,6 +218,16 @@ export class QueryServer {
     const limit = boundedLimit(url.searchParams.get('limit'), DEFAULT_SPANS_LIMIT, this.options.maxLimit);
     const rows = await this.options.engine.recentSpans(limit);
     this.json(res, 'spans', 200, traceDataToJson(toTraceData(rows)));
+  }
+}
+
+function decodePathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest(
+      `trace id: expected 32 hex digits, got a malformed path ${JSON.stringify(raw.slice(0, 64))}`,
+    );
   }
 }
 
