@@ -29,11 +29,22 @@ void describe('query API', () => {
     h = await startTestStore({
       now: () => NOW,
       overrides: {
-        query: { endpoint: '127.0.0.1:0', refresh_interval: '0s', max_limit: 50, max_search_window: '6h' },
+        query: {
+          endpoint: '127.0.0.1:0',
+          refresh_interval: '0s',
+          max_limit: 50,
+          max_search_window: '6h',
+          max_search_bytes: 40_000,
+        },
       },
     });
+    // Two blocks of 40 traces, so the search byte bound can stop after one.
     data = makeTraces({ traces: 80, spansPerTrace: 5, seed: 77, startMs: T0 });
-    await consume(h.store, data);
+    const half = { resourceSpans: data.resourceSpans.slice(0, Math.ceil(data.resourceSpans.length / 2)) };
+    const rest = { resourceSpans: data.resourceSpans.slice(half.resourceSpans.length) };
+    await consume(h.store, half);
+    await h.store.pipeline.forceFlush();
+    await consume(h.store, rest);
     await h.store.pipeline.forceFlush();
     // And some spans still only in the WAL.
     walData = makeTraces({ traces: 5, spansPerTrace: 5, seed: 78, startMs: T0 + 60_000 });
@@ -118,6 +129,16 @@ void describe('query API', () => {
     assert.equal(wide.status, 400);
     assert.match((wide.body as { error: string }).error, /max_search_window/);
     assert.equal((await h.query('/api/search?limit=-1')).status, 400);
+    // The byte bound (query.max_search_bytes): the first block is read, then the search stops.
+    const bounded = await h.store.engine.search({
+      name: 'nothing',
+      startNs: BigInt(T0 - 60_000) * 1_000_000n,
+      endNs: BigInt(NOW) * 1_000_000n,
+      limit: 50,
+      maxBytes: 1,
+    });
+    assert.equal(bounded.metrics.inspectedBlocks, 1);
+    assert.equal(bounded.metrics.truncated, true);
     assert.equal((await h.query('/api/search?status=ok')).status, 400);
     assert.equal((await h.query('/api/search?minDuration=fast')).status, 400);
     assert.equal((await h.query(`/api/search?start=${sec(NOW)}&end=${sec(NOW) - 10}`)).status, 400);

@@ -30,6 +30,8 @@ export interface SearchQuery {
   readonly startNs: bigint;
   readonly endNs: bigint;
   readonly limit: number;
+  /** Block bytes the search may read before it stops early (`query.max_search_bytes`). */
+  readonly maxBytes?: number;
 }
 
 /** One trace in a search result (Tempo's search response shape). */
@@ -47,7 +49,7 @@ export interface SearchHit {
 
 export interface SearchResult {
   traces: SearchHit[];
-  metrics: { inspectedTraces: number; inspectedBytes: string; inspectedBlocks: number };
+  metrics: { inspectedTraces: number; inspectedBytes: string; inspectedBlocks: number; truncated?: boolean };
 }
 
 export interface QueryEngineOptions {
@@ -131,8 +133,17 @@ export class QueryEngine {
       list.push(r);
     };
     for (const r of this.options.pending?.pendingRows() ?? []) if (rowMatches(toRow(r))) add(r);
+    let truncated = false;
     for (const meta of blocks) {
       if (traces.size >= q.limit) break;
+      if (
+        q.maxBytes !== undefined &&
+        inspectedBytes + meta.parquetBytes > q.maxBytes &&
+        inspectedBlocks > 0
+      ) {
+        truncated = true;
+        break;
+      }
       inspectedBlocks++;
       inspectedBytes += meta.parquetBytes;
       try {
@@ -171,7 +182,12 @@ export class QueryEngine {
     hits.sort((a, b) => (BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1));
     return {
       traces: hits,
-      metrics: { inspectedTraces: traces.size, inspectedBytes: String(inspectedBytes), inspectedBlocks },
+      metrics: {
+        inspectedTraces: traces.size,
+        inspectedBytes: String(inspectedBytes),
+        inspectedBlocks,
+        ...(truncated ? { truncated } : {}),
+      },
     };
   }
 

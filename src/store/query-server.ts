@@ -26,6 +26,8 @@ export interface QueryServerOptions {
   readonly maxLimit: number;
   /** Widest `end - start` a search may scan, in ms. */
   readonly maxSearchWindowMs: number;
+  /** Block bytes one search may read. */
+  readonly maxSearchBytes?: number;
   readonly now?: () => number;
   readonly isReady?: () => boolean;
 }
@@ -199,6 +201,7 @@ export class QueryServer {
       startNs,
       endNs,
       limit,
+      ...(this.options.maxSearchBytes !== undefined ? { maxBytes: this.options.maxSearchBytes } : {}),
     };
     this.json(res, 'search', 200, await this.options.engine.search(q));
   }

@@ -138,6 +138,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     ...(auth ? { authorize: auth.authorize } : {}),
     maxLimit: config.query.max_limit,
     maxSearchWindowMs: config.query.max_search_window,
+    maxSearchBytes: config.query.max_search_bytes,
     isReady: () => receivers.ready,
     ...(deps.now ? { now: deps.now } : {}),
   });
