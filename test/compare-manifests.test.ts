@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -62,6 +63,19 @@ describe('canary analysis examples', () => {
           `label ${m[1]} is one the agent writes`,
         );
       }
+    }
+  });
+});
+
+describe('the sentinel command', () => {
+  it('has compare and demo commands that answer --help with exit 0', () => {
+    for (const command of ['compare', 'demo']) {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', command, '--help'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`usage: sentinel ${command}`));
     }
   });
 });
