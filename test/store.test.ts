@@ -416,6 +416,24 @@ void describe('compaction and retention', () => {
     );
   });
 
+  void test('a Parquet object whose meta never came is deleted once it is an hour old, not before', async () => {
+    const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+    const { objects, compactor } = await setup(now);
+    const meta = await writeBlock(objects, [makeTraces({ traces: 2, seed: 70 })]);
+    const orphan = 'blocks/dt=2026-01-15/hour=10/orphan-1.parquet';
+    await objects.put(orphan, new Uint8Array([1, 2, 3]));
+    // The local directory dates it now (real time), far after `now`: too young to delete.
+    assert.equal((await compactor.runOnce()).cleaned, 0);
+    const later = await setup(Date.now() + 2 * 3_600_000);
+    const moved = later.objects;
+    await moved.put(orphan, new Uint8Array([1, 2, 3]));
+    await writeBlock(moved, [makeTraces({ traces: 2, seed: 71 })], { nowMs: Date.now() + 2 * 3_600_000 });
+    const report = await later.compactor.runOnce();
+    assert.equal(report.cleaned, 1);
+    assert.equal(await moved.head(orphan), undefined);
+    assert.ok(await objects.head(meta.parquetKey));
+  });
+
   void test('blocks whose newest span is older than retention are deleted, meta first', async () => {
     const old = Date.UTC(2026, 0, 1, 0, 0, 0);
     const now = old + 15 * 86_400_000;

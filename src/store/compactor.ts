@@ -1,7 +1,9 @@
 import {
+  BLOCKS_PREFIX,
   dedupeSpans,
   encodeBlock,
   newBlockId,
+  parseBlockKey,
   metaKeyFor,
   partitionPrefix,
   scanBlock,
@@ -30,6 +32,9 @@ export interface CompactorOptions {
   /** Merges blocks off the main thread; without it, merging runs in-process. */
   readonly encoder?: BlockEncoder;
 }
+
+/** A Parquet object without its meta for this long is an upload that never finished. */
+export const ORPHAN_AGE_MS = 3_600_000;
 
 /**
  * Compaction and retention. Small blocks of the same hour are merged into one, atomically for readers: the
@@ -79,6 +84,7 @@ export class Compactor {
     const all = await this.allBlocks();
     const replacedBy = new Map<string, BlockMeta>();
     for (const m of all) for (const id of m.replaces) replacedBy.set(id, m);
+    await this.deleteOrphans(all, report);
     const live: BlockMeta[] = [];
     for (const m of all) {
       if (replacedBy.has(m.blockId)) {
@@ -178,6 +184,23 @@ export class Compactor {
     for (const m of group) await this.deleteBlock(m);
     this.m.merged.inc(group.length);
     this.m.created.inc();
+  }
+
+  /**
+   * Parquet objects without a meta, older than ORPHAN_AGE_MS: uploads cut short before their meta (a crash in
+   * the middle of compaction; a WAL replay rewrites its own keys). Young ones may be an upload in progress.
+   */
+  private async deleteOrphans(metas: BlockMeta[], report: CompactionReport): Promise<void> {
+    const known = new Set(metas.map((m) => m.parquetKey));
+    const cutoff = this.now() - ORPHAN_AGE_MS;
+    for (const o of await this.options.store.list(BLOCKS_PREFIX)) {
+      if (parseBlockKey(o.key)?.kind !== 'parquet' || known.has(o.key)) continue;
+      if (o.lastModified.getTime() > cutoff) continue;
+      if (await this.options.store.head(metaKeyFor(o.key))) continue; // a meta that appeared since the listing
+      await this.options.store.delete(o.key);
+      report.cleaned++;
+      this.options.logger.info({ key: o.key }, 'deleted a Parquet object that has no meta');
+    }
   }
 
   /** Meta first, so no reader finds a meta whose Parquet object is gone. */
