@@ -132,7 +132,7 @@ void describe('store pipeline', () => {
       assert.equal(h.store.pipeline.pendingSpans(), 20);
       now += 2_000;
       h.store.pipeline.checkAge();
-      for (let i = 0; i < 100 && h.store.pipeline.pendingSpans() > 0; i++)
+      for (let i = 0; i < 1000 && h.store.pipeline.pendingSpans() > 0; i++)
         await new Promise((r) => setTimeout(r, 10));
       assert.equal(h.store.pipeline.pendingSpans(), 0);
     } finally {
