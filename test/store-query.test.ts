@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
-import { decodeTraceRequestJson, type TraceData } from '../src/otlp/index.js';
+import { decodeTraceRequestJson, encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
 import { flattenTraceData } from '../src/storage/index.js';
 import type { SearchResult } from '../src/store/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
@@ -205,5 +205,30 @@ void describe('query API over TLS with client certificates (mTLS)', () => {
   void test('a client with a certificate from the client CA is served; one without is refused at the handshake', async () => {
     assert.equal(await get(true), 404);
     await assert.rejects(get(false));
+  });
+
+  void test('OTLP/HTTP ingest takes the same TLS and client CA', async () => {
+    const post = (withClientCert: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: h.store.ports.http,
+            path: '/v1/traces',
+            method: 'POST',
+            headers: { 'content-type': 'application/x-protobuf' },
+            ca: server.cert,
+            ...(withClientCert ? { cert: client.cert, key: client.key } : {}),
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(encodeTraceRequest(makeTraces({ traces: 1, seed: 3 })));
+      });
+    assert.equal(await post(true), 200);
+    await assert.rejects(post(false));
   });
 });
