@@ -48,6 +48,8 @@ export class ExporterConsumer implements TraceConsumer {
   private started: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private stopped = false;
+  /** Set when shutdown's drain is over: a batch that comes back retryable then stays queued. */
+  private retriesStopped = false;
   private sending = 0;
   private loadedBytes = 0;
   private idleWaiters: Array<() => void> = [];
@@ -161,6 +163,7 @@ export class ExporterConsumer implements TraceConsumer {
       .flush()
       .catch((err: unknown) => this.logger.error({ err }, 'export: final flush failed'));
     const drained = await this.waitIdle(this.drainTimeoutMs);
+    this.retriesStopped = true;
     this.retrying.stopRetrying();
     this.queue.close();
     await Promise.all(this.workers);
@@ -219,7 +222,7 @@ export class ExporterConsumer implements TraceConsumer {
         if (result.rejectedSpans !== undefined)
           this.drop(rejected, 'rejected', new Error(result.message || 'partial success'));
       } else if (result.kind === 'retryable') {
-        if (this.stopped) {
+        if (this.retriesStopped) {
           this.queue.putBack(item); // stays queued (on disk: for the next start)
           return;
         }
