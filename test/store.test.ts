@@ -238,11 +238,12 @@ void describe('store config and backpressure', () => {
           headers: { 'content-type': 'application/x-protobuf' },
           body: encodeTraceRequest(makeTraces({ traces: 5, seed })),
         });
-      let status = 200;
-      let seed = 100;
-      while (status === 200 && seed < 200) status = (await post(seed++)).status;
-      // 429 or 503: both tell an OTLP client to retry later (the receivers choose which).
-      assert.ok(status === 429 || status === 503, `status ${status}`);
+      let res = await post(100);
+      let seed = 101;
+      while (res.status === 200 && seed < 200) res = await post(seed++);
+      // A full WAL is backpressure, like a full memory budget: 429 with Retry-After (RESOURCE_EXHAUSTED on gRPC).
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get('retry-after'), '1');
       assert.ok((await h.metrics.value('store_wal_full_refusals_total')) > 0);
       gate.open = true;
       await h.store.pipeline.forceFlush();

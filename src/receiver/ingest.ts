@@ -198,7 +198,7 @@ export class Ingest {
       const reason: RefusalReason =
         code === 'SENTINEL_ERR_MEMORY_LIMIT'
           ? 'memory_limit'
-          : code === 'SENTINEL_ERR_QUEUE_FULL'
+          : code === 'SENTINEL_ERR_QUEUE_FULL' || code === 'SENTINEL_ERR_WAL_FULL'
             ? 'queue_full'
             : code === 'SENTINEL_ERR_SHUTTING_DOWN'
               ? 'shutting_down'
