@@ -549,6 +549,26 @@ describe('ExporterConsumer', () => {
 });
 
 describe('StorageExporter', () => {
+  it('answers retryable when an upload fails, leaving no Parquet object without its meta', async () => {
+    const root = join(dir, 'failing-meta');
+    const local = new LocalObjectStore(root, `file://${root}`);
+    let failMeta = true;
+    const flaky = Object.assign(Object.create(local) as LocalObjectStore, {
+      put: async (key: string, body: Uint8Array) => {
+        if (failMeta && key.endsWith('.json')) throw new Error('connection reset');
+        return local.put(key, body);
+      },
+    });
+    const exporter = new StorageExporter(flaky, 'storage/flaky');
+    const data = batchOf(2, 51).data;
+    const result = await exporter.export(data);
+    assert.equal(result.kind, 'retryable');
+    assert.deepEqual(await local.list(BLOCKS_PREFIX), [], 'the orphan Parquet object was deleted');
+    failMeta = false;
+    assert.deepEqual(await exporter.export(data), SUCCESS);
+    assert.equal((await local.list(BLOCKS_PREFIX)).length, 2);
+  });
+
   it('writes each batch as a block that reads back whole', async () => {
     const store = new LocalObjectStore(join(dir, 'blocks'), `file://${join(dir, 'blocks')}`);
     const exporter = new StorageExporter(store, 'storage/0');

@@ -30,6 +30,9 @@ export class StorageExporter implements SpanExporter {
       await uploadBlock(this.store, block);
       return SUCCESS;
     } catch (err) {
+      // The meta goes last, so readers never saw this block; a Parquet object that did land is garbage now
+      // (the retry writes a new block id). Best effort: with storage away the delete fails too.
+      await this.store.delete(block.meta.parquetKey).catch(() => undefined);
       return retryable(new Error(`block upload to ${this.store.url} failed: ${(err as Error).message}`));
     }
   }
