@@ -1,4 +1,3 @@
 export { startAgent } from './agent.js';
 export type { AgentDependencies, RunningAgent } from './agent.js';
 export { runAgent } from './run-agent.js';
-export { installShutdown } from './shutdown.js';

@@ -4,6 +4,8 @@ export { injectorConfigSchema } from './injector.js';
 export { storeConfigSchema } from './store.js';
 export type { StoreConfig } from './store.js';
 export type { InjectorConfig } from './injector.js';
+export { readCommandConfig } from './command-config.js';
+export type { CommandConfig } from './command-config.js';
 export { applyEnvOverrides, loadConfig, validateConfig } from './load-config.js';
 export type { ConfigSources } from './load-config.js';
 export { duration, endpoint, size } from './schema-types.js';

@@ -3,3 +3,4 @@ export type { AdminServerOptions } from './admin-server.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { Metrics, METRIC_PREFIX } from './metrics.js';
+export { installShutdown } from './signal-shutdown.js';

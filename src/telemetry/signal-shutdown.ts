@@ -1,4 +1,4 @@
-import type { Logger } from '../telemetry/index.js';
+import type { Logger } from './logger.js';
 
 /**
  * Waits for SIGTERM or SIGINT, then drains once: resolves 0 when `shutdown` finished within `timeoutMs`,
