@@ -44,6 +44,7 @@ import {
 } from '../src/otlp/index.js';
 import { encodeRpcStatus } from '../src/receiver/index.js';
 import { LocalObjectStore, readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
+import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 import { makeTraces } from './helpers/store-spans.js';
@@ -545,6 +546,31 @@ describe('ExporterConsumer', () => {
       20,
     );
     assert.ok((await metrics.value('exporter_retries_total', { exporter: 'flaky' })) > 0);
+  });
+});
+
+describe('exporters config', () => {
+  it('refuses two exporters with the same name, which would share metrics and a queue directory', () => {
+    assert.throws(
+      () =>
+        validateConfig(
+          agentConfigSchema,
+          {
+            exporters: [
+              { type: 'otlp', name: 'store', endpoint: 'http://a:4317' },
+              { type: 'otlp', name: 'store', endpoint: 'http://b:4317' },
+            ],
+          },
+          'test',
+        ),
+      { code: 'SENTINEL_ERR_CONFIG_INVALID', message: /exporters\.1\.name: .*"store" twice/ },
+    );
+    const ok = validateConfig(
+      agentConfigSchema,
+      { exporters: [{ type: 'debug' }, { type: 'debug' }] },
+      'test',
+    );
+    assert.equal(ok.exporters.length, 2);
   });
 });
 

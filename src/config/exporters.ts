@@ -80,4 +80,21 @@ export const exporterSchema = () =>
     }),
   ]);
 
-export const exportersSchema = () => z.array(exporterSchema()).prefault([{ type: 'storage' }]);
+/** Names must differ: each exporter's metrics and queue sub-directory are keyed by it (`<type>/<index>` by default). */
+export const exportersSchema = () =>
+  z
+    .array(exporterSchema())
+    .prefault([{ type: 'storage' }])
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((e, i) => {
+        const name = e.name ?? `${e.type}/${i}`;
+        if (seen.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `expected a name no other exporter has, got ${JSON.stringify(name)} twice`,
+          });
+        seen.add(name);
+      });
+    });
