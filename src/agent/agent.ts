@@ -11,7 +11,7 @@ import {
 import { Enricher } from '../enrich/index.js';
 import { SpanMetricsStage } from '../measure/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
-import { OtlpReceivers } from '../receiver/index.js';
+import { receiversFromConfig, type OtlpReceivers } from '../receiver/index.js';
 import { createTailSampler } from '../sampling/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 
@@ -81,20 +81,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
   });
 
   const otlp = config.receivers.otlp;
-  const receivers = new OtlpReceivers({
-    grpcEndpoint: otlp.grpc.endpoint,
-    httpEndpoint: otlp.http.endpoint,
-    maxRequestBytes: otlp.max_request_bytes,
-    memoryLimitBytes: config.memory_limit_mib * 1024 * 1024,
-    cors: {
-      allowedOrigins: otlp.http.cors.allowed_origins,
-      allowedHeaders: otlp.http.cors.allowed_headers,
-      maxAgeSeconds: otlp.http.cors.max_age,
-    },
-    consumer: pipeline,
-    metrics,
-    logger,
-  });
+  const receivers = receiversFromConfig(config, { consumer: pipeline, metrics, logger });
   const admin = new AdminServer({
     endpoint: config.admin.endpoint,
     metrics,

@@ -4,7 +4,7 @@ export { HttpReceiver, grpcCodeFor, httpStatusFor } from './http-receiver.js';
 export type { CorsOptions, HttpReceiverOptions } from './http-receiver.js';
 export { Ingest, MODEL_BYTES_PER_WIRE_BYTE, RETRY_AFTER_SECONDS } from './ingest.js';
 export type { IngestResult, RefusalReason, Transport } from './ingest.js';
-export { OtlpReceivers } from './otlp-receivers.js';
+export { OtlpReceivers, receiversFromConfig } from './otlp-receivers.js';
 export type { OtlpReceiversOptions } from './otlp-receivers.js';
 export { GrpcCode, encodeRpcStatus } from './rpc-status.js';
 export { FileTls } from './tls.js';

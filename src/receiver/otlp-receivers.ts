@@ -1,3 +1,4 @@
+import type { AgentConfig } from '../config/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { GrpcReceiver } from './grpc-receiver.js';
@@ -63,4 +64,27 @@ export class OtlpReceivers {
     this.listening = false;
     await Promise.all([this.grpc.stop(), this.http.stop()]);
   }
+}
+
+/**
+ * Receivers from the `receivers:` block and `memory_limit_mib` that agent and store configs share;
+ * `extra` adds what only the store has (TLS, auth).
+ */
+export function receiversFromConfig(
+  config: { readonly receivers: AgentConfig['receivers']; readonly memory_limit_mib: number },
+  deps: Pick<OtlpReceiversOptions, 'consumer' | 'metrics' | 'logger' | 'tls' | 'authorize'>,
+): OtlpReceivers {
+  const otlp = config.receivers.otlp;
+  return new OtlpReceivers({
+    grpcEndpoint: otlp.grpc.endpoint,
+    httpEndpoint: otlp.http.endpoint,
+    maxRequestBytes: otlp.max_request_bytes,
+    memoryLimitBytes: config.memory_limit_mib * 1024 * 1024,
+    cors: {
+      allowedOrigins: otlp.http.cors.allowed_origins,
+      allowedHeaders: otlp.http.cors.allowed_headers,
+      maxAgeSeconds: otlp.http.cors.max_age,
+    },
+    ...deps,
+  });
 }

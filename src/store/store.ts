@@ -1,5 +1,5 @@
 import type { StoreConfig } from '../config/index.js';
-import { FileTls, OtlpReceivers, type ReceiverTls } from '../receiver/index.js';
+import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
@@ -113,16 +113,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
 
   const { replayedSpans } = await pipeline.start();
   const otlp = config.receivers.otlp;
-  const receivers = new OtlpReceivers({
-    grpcEndpoint: otlp.grpc.endpoint,
-    httpEndpoint: otlp.http.endpoint,
-    maxRequestBytes: otlp.max_request_bytes,
-    memoryLimitBytes: config.memory_limit_mib * 1024 * 1024,
-    cors: {
-      allowedOrigins: otlp.http.cors.allowed_origins,
-      allowedHeaders: otlp.http.cors.allowed_headers,
-      maxAgeSeconds: otlp.http.cors.max_age,
-    },
+  const receivers = receiversFromConfig(config, {
     consumer: pipeline,
     metrics,
     logger,
