@@ -398,11 +398,14 @@ describe('OTLP/gRPC exporter', () => {
   it('delivers the request and maps codes: RESOURCE_EXHAUSTED with RetryInfo is retryable after its delay, INVALID_ARGUMENT permanent', async () => {
     const withRetryInfo = new Metadata();
     withRetryInfo.set('grpc-status-details-bin', encodeRpcStatus(8, 'slow down', 3));
+    const pushback = new Metadata();
+    pushback.set('grpc-retry-pushback-ms', '1500');
     const answers = [
       null,
       { code: grpcStatus.RESOURCE_EXHAUSTED, metadata: withRetryInfo },
       { code: grpcStatus.RESOURCE_EXHAUSTED },
       { code: grpcStatus.UNAVAILABLE },
+      { code: grpcStatus.UNAVAILABLE, metadata: pushback },
       { code: grpcStatus.DEADLINE_EXCEEDED },
       { code: grpcStatus.ABORTED },
       { code: grpcStatus.INVALID_ARGUMENT },
@@ -416,10 +419,14 @@ describe('OTLP/gRPC exporter', () => {
     assert.equal(countSpans(decodeTraceRequest(backend.bodies[0]!)), 6);
     assert.deepEqual(
       results.map((r) => r.kind),
-      ['success', 'retryable', 'failure', 'retryable', 'retryable', 'retryable', 'failure'],
+      ['success', 'retryable', 'failure', 'retryable', 'retryable', 'retryable', 'retryable', 'failure'],
     );
     const r1 = results[1]!;
     assert.equal(r1.kind === 'retryable' ? r1.after : undefined, 3000);
+    const r3 = results[3]!;
+    assert.equal(r3.kind === 'retryable' ? r3.after : 'not retryable', undefined);
+    const r4 = results[4]!;
+    assert.equal(r4.kind === 'retryable' ? r4.after : undefined, 1500);
   });
 });
 

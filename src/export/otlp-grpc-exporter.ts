@@ -82,7 +82,11 @@ export class OtlpGrpcExporter implements SpanExporter {
       // Without RetryInfo the server says the limit will not go away (OTLP spec): permanent.
       return delay === undefined ? failure(error) : retryable(error, delay);
     }
-    if (RETRYABLE_CODES.has(err.code)) return retryable(error);
+    if (RETRYABLE_CODES.has(err.code)) {
+      // gRPC's server pushback (A6), which Sentinel's own receivers also send.
+      const pushback = Number(err.metadata?.get('grpc-retry-pushback-ms')[0]);
+      return retryable(error, Number.isFinite(pushback) && pushback >= 0 ? pushback : undefined);
+    }
     return failure(error);
   }
 
