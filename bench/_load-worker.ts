@@ -4,7 +4,8 @@
  * recording each request's latency).
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { otlpHttpPoster } from './_otlp-http-post.js';
 
 interface Job {
   transport: 'grpc' | 'http';
@@ -39,28 +40,7 @@ function makeSender(): () => Promise<void> {
         );
       });
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
-  return () =>
-    new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: job.port,
-          path: '/v1/traces',
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  return otlpHttpPoster(job.port, body, new Agent({ keepAlive: true, maxSockets: job.concurrency }));
 }
 
 async function main(): Promise<void> {

@@ -13,10 +13,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { otlpHttpPoster } from './_otlp-http-post.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { Enricher, formatDownwardApiFile } from '../src/enrich/index.js';
 import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
@@ -102,27 +103,7 @@ class NullConsumer implements TraceConsumer {
 async function runClient(port: number, spans: number, count: number): Promise<void> {
   const body = encodeTraceRequest(makeRequest(spans));
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  const post = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/v1/traces',
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const post = otlpHttpPoster(port, body, agent);
   let sent = 0;
   const worker = async () => {
     while (sent < count) {
