@@ -22,6 +22,10 @@ for (const f of files) {
       stdio: 'inherit',
     },
   );
-  if (r.status !== 0) failed++;
+  if (r.status !== 0) {
+    failed++;
+    console.log(`\n!! ${f} exited with ${r.status ?? r.signal}`);
+  }
 }
+if (failed > 0) console.log(`\n${failed} of ${files.length} benchmarks failed`);
 process.exit(failed === 0 ? 0 : 1);
