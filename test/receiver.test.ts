@@ -9,7 +9,7 @@ import {
   encodeTraceRequestJson,
   type TraceData,
 } from '../src/otlp/index.js';
-import type { OtlpReceivers } from '../src/receiver/index.js';
+import { MODEL_BYTES_PER_WIRE_BYTE, type OtlpReceivers } from '../src/receiver/index.js';
 import type { Metrics } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { mutate, seededRandom } from './helpers/fuzz.js';
@@ -261,6 +261,44 @@ describe('OTLP receivers under backpressure', () => {
       for (const r of recorded) assert.ok(got.has(r.spanContext().spanId), 'every retried span arrived');
     } finally {
       consumer.resume();
+      await receivers.stop();
+    }
+  });
+
+  it('counts a request the pipeline holds once, not twice: two fit a budget of just under three', async () => {
+    const consumer = new CollectingConsumer();
+    const body = Buffer.from(
+      ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
+    );
+    const size = body.length * MODEL_BYTES_PER_WIRE_BYTE;
+    const { receivers, httpPort } = await startReceivers(consumer, { memoryLimitBytes: 3 * size - 1 });
+    try {
+      consumer.stall();
+      const first = postTraces(httpPort, body, PROTO);
+      while (receivers.ingest.usedBytes() < size) await new Promise((r) => setTimeout(r, 5));
+      const second = postTraces(httpPort, body, PROTO);
+      while (receivers.ingest.usedBytes() < 2 * size) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(receivers.ingest.usedBytes(), 2 * size, 'two held requests count as two');
+      assert.equal((await postTraces(httpPort, body, PROTO)).status, 429, 'the third does not fit');
+      consumer.resume();
+      assert.equal((await first).status, 200);
+      assert.equal((await second).status, 200);
+    } finally {
+      consumer.resume();
+      await receivers.stop();
+    }
+  });
+
+  it('admits a request larger than the whole budget when nothing else is held', async () => {
+    const consumer = new CollectingConsumer();
+    const { receivers, httpPort } = await startReceivers(consumer, { memoryLimitBytes: 1 });
+    try {
+      const body = Buffer.from(
+        ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
+      );
+      assert.equal((await postTraces(httpPort, body, PROTO)).status, 200);
+      assert.equal(consumer.spanCount(), 5);
+    } finally {
       await receivers.stop();
     }
   });

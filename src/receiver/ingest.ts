@@ -111,9 +111,12 @@ export class Ingest {
     return used > 0 && used + bytes > this.options.memoryLimitBytes;
   }
 
-  /** Bytes in flight plus what the pipeline holds: the figure the memory budget bounds. */
+  /** What the receivers and the pipeline hold, in estimated heap bytes: the figure the memory budget bounds. */
   usedBytes(): number {
-    return this.inflightBytes + this.options.consumer.bufferedBytes();
+    // Not the sum: a request being handed over is already counted by the stage holding it (the consumer
+    // contract), so adding both counted it twice and refused at half the budget. The receiver's own figure
+    // is a floor in case a stage under-reports.
+    return Math.max(this.inflightBytes, this.options.consumer.bufferedBytes());
   }
 
   /** Counts a refusal decided by a transport before decoding (size limits, media types, auth). */
