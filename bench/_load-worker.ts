@@ -5,6 +5,7 @@
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { Agent } from 'node:http';
+import { TRACE_EXPORT_METHOD } from '../src/otlp/index.js';
 import { otlpHttpPoster } from './_otlp-http-post.js';
 
 interface Job {
@@ -31,7 +32,7 @@ function makeSender(): () => Promise<void> {
     return () =>
       new Promise((resolve, reject) => {
         client.makeUnaryRequest(
-          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          TRACE_EXPORT_METHOD,
           (b: Buffer) => b,
           (b: Buffer) => b,
           body,

@@ -3,7 +3,7 @@
  * fixed rate, each with fresh trace and span ids so the tail sampler sees new traces, as real traffic.
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
-import { encodeTraceRequest } from '../src/otlp/index.js';
+import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../src/otlp/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
 const job = await new Promise<{ port: number; spansPerSecond: number; durationMs: number }>((resolve) =>
@@ -34,7 +34,7 @@ function nextBody(): Buffer {
 const send = (body: Buffer): Promise<boolean> =>
   new Promise((resolve) =>
     client.makeUnaryRequest(
-      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      TRACE_EXPORT_METHOD,
       (b: Buffer) => b,
       (b: Buffer) => b,
       body,

@@ -39,6 +39,7 @@ import {
   countSpans,
   decodeTraceRequest,
   encodeTraceResponse,
+  traceServiceDefinition,
   type TraceBatch,
   type TraceData,
 } from '../src/otlp/index.js';
@@ -365,27 +366,14 @@ describe('OTLP/gRPC exporter', () => {
   ): Promise<{ endpoint: string; bodies: Buffer[] }> {
     const bodies: Buffer[] = [];
     const server = new GrpcServer();
-    server.addService(
-      {
-        Export: {
-          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
+    server.addService(traceServiceDefinition, {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+        bodies.push(call.request);
+        const a = answer(bodies.length - 1);
+        if (!a) cb(null, Buffer.alloc(0));
+        else cb({ code: a.code, details: 'scripted', metadata: a.metadata ?? new Metadata() });
       },
-      {
-        Export: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
-          bodies.push(call.request);
-          const a = answer(bodies.length - 1);
-          if (!a) cb(null, Buffer.alloc(0));
-          else cb({ code: a.code, details: 'scripted', metadata: a.metadata ?? new Metadata() });
-        },
-      },
-    );
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(e) : resolve(p),
@@ -639,23 +627,10 @@ describe('OTLP exporters over TLS', () => {
     assert.notEqual((await untrusted.export(data)).kind, 'success');
 
     const server = new GrpcServer();
-    server.addService(
-      {
-        Export: {
-          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-      },
-      {
-        Export: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) =>
-          cb(null, Buffer.alloc(0)),
-      },
-    );
+    server.addService(traceServiceDefinition, {
+      Export: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) =>
+        cb(null, Buffer.alloc(0)),
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         '127.0.0.1:0',

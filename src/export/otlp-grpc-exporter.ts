@@ -1,10 +1,8 @@
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
+import { TRACE_EXPORT_METHOD, encodeTraceRequest, type TraceData } from '../otlp/index.js';
 import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
 import { partialSuccess, retryInfoDelayMs } from './retry-info.js';
 import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
-
-const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 /** gRPC codes the OTLP spec lists as retryable ("Failures"); RESOURCE_EXHAUSTED only with RetryInfo. */
 const RETRYABLE_CODES = new Set<number>([
@@ -60,7 +58,7 @@ export class OtlpGrpcExporter implements SpanExporter {
     for (const [k, v] of Object.entries(await this.headers.current())) metadata.set(k, v);
     return new Promise<ExportResult>((resolve) => {
       this.client.makeUnaryRequest(
-        EXPORT_METHOD,
+        TRACE_EXPORT_METHOD,
         (b: Buffer) => b,
         (b: Buffer) => b,
         body,

@@ -1,4 +1,5 @@
 export type { TraceBatch, TraceConsumer } from './consumer.js';
+export { TRACE_EXPORT_METHOD, traceServiceDefinition } from './grpc-service.js';
 export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
 export {
   anyValueToJson,

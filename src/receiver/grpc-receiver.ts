@@ -5,9 +5,13 @@ import {
   status as grpcStatus,
   type sendUnaryData,
   type ServerUnaryCall,
-  type ServiceDefinition,
 } from '@grpc/grpc-js';
-import { countSpansInRequest, decodeTraceRequest, encodeTraceResponse } from '../otlp/index.js';
+import {
+  countSpansInRequest,
+  decodeTraceRequest,
+  encodeTraceResponse,
+  traceServiceDefinition,
+} from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { grpcCodeFor } from './http-receiver.js';
 import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
@@ -22,24 +26,6 @@ export interface GrpcReceiverOptions {
   readonly tls?: ReceiverTls | undefined;
   readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
 }
-
-const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
-/**
- * The service is declared by hand with identity (de)serialisers: the request bytes go to Sentinel's own
- * decoder, so no .proto file or proto-loader is needed.
- */
-const traceServiceDefinition: ServiceDefinition = {
-  Export: {
-    path: EXPORT_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (b: Buffer) => b,
-    requestDeserialize: (b: Buffer) => b,
-    responseSerialize: (b: Buffer) => b,
-    responseDeserialize: (b: Buffer) => b,
-  },
-};
 
 /** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip handled by grpc-js. */
 export class GrpcReceiver {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Metadata, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { encodeTraceRequest } from '../../src/otlp/index.js';
+import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../../src/otlp/index.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
 
-const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const EXPORT = TRACE_EXPORT_METHOD;
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-auth-'));
 const tokenFile = join(dir, 'token');
 

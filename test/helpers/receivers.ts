@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import type { TraceConsumer, TraceData } from '../../src/otlp/index.js';
+import { TRACE_EXPORT_METHOD, type TraceConsumer, type TraceData } from '../../src/otlp/index.js';
 import { ProtobufReader } from '../../src/otlp/protobuf-reader.js';
 import { OtlpReceivers, type OtlpReceiversOptions } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
@@ -69,7 +69,7 @@ export function grpcExport(
   for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
   return new Promise((resolve) => {
     client.makeUnaryRequest(
-      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      TRACE_EXPORT_METHOD,
       (b: Buffer) => b,
       (b: Buffer) => b,
       Buffer.from(body),
