@@ -255,6 +255,8 @@ void describe('policy hot reload', () => {
           poll_interval: 1000,
           stores: [],
           stores_dns: '',
+          bearer_token_file: '',
+          tls: { ca_file: '', insecure_skip_verify: false },
         },
       },
       { next: out, metrics: new Metrics(), logger: silentLogger() },

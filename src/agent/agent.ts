@@ -12,7 +12,7 @@ import { Enricher } from '../enrich/index.js';
 import { SpanMetricsStage } from '../measure/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import { receiversFromConfig, type OtlpReceivers } from '../receiver/index.js';
-import { createTailSampler } from '../sampling/index.js';
+import { createTailSampler, DecisionFeedClient } from '../sampling/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 
 /** What an embedding (the CLI, a test, the demo) may replace in the agent. */
@@ -25,6 +25,8 @@ export interface AgentDependencies {
   readonly env?: NodeJS.ProcessEnv;
   /** Drives batch timeouts and retry backoff of the exporters (tests run a 60 s outage faster). */
   readonly exportClock?: ExportClock;
+  /** Resolves `sampling.completion.stores_dns` (tests replace DNS). */
+  readonly resolve?: (host: string) => Promise<string[]>;
 }
 
 /** A started agent. */
@@ -67,7 +69,36 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
   const { logger, metrics } = deps;
   // The data path, built back to front: receive -> enrich -> sample -> export.
   const exportStage: TraceConsumer = await startExportStage(config, deps);
-  const sampler = createTailSampler(config.sampling, { next: exportStage, metrics, logger });
+  // Whole traces across pods (issue 9): publish what rules kept here, release what rules kept elsewhere.
+  const completion = config.sampling.completion;
+  const env = deps.env ?? process.env;
+  let feed: DecisionFeedClient | undefined;
+  const sampler = createTailSampler(config.sampling, {
+    next: exportStage,
+    metrics,
+    logger,
+    ...(completion.enabled
+      ? {
+          onDecision: (traceId, decision) => {
+            if (decision.reason === 'rule') feed?.publish(traceId);
+          },
+        }
+      : {}),
+  });
+  if (completion.enabled) {
+    feed = new DecisionFeedClient({
+      stores: completion.stores,
+      storesDns: completion.stores_dns,
+      pollIntervalMs: completion.poll_interval,
+      podName: env['POD_NAME'] ?? env['HOSTNAME'] ?? '',
+      bearerTokenFile: completion.bearer_token_file,
+      tls: { caFile: completion.tls.ca_file, insecureSkipVerify: completion.tls.insecure_skip_verify },
+      onIds: (ids) => sampler.release(ids),
+      metrics,
+      logger,
+      ...(deps.resolve ? { resolve: deps.resolve } : {}),
+    });
+  }
   // Span metrics count every span before the sampler drops any (issue 8).
   const measured: TraceConsumer = config.measure.enabled
     ? new SpanMetricsStage({ next: sampler, config: config.measure, metrics, logger })
@@ -75,7 +106,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
   const pipeline: TraceConsumer = new Enricher({
     next: measured,
     config: config.enrich,
-    env: deps.env ?? process.env,
+    env,
     metrics,
     logger,
   });
@@ -93,6 +124,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
   try {
     ports = await receivers.start();
   } catch (err) {
+    await feed?.stop();
     await admin.close();
     await receivers.stop().catch(() => undefined);
     throw err;
@@ -106,6 +138,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     },
     'sentinel agent is receiving OTLP',
   );
+  if (feed) {
+    feed.start();
+    logger.info(
+      { stores: completion.stores, stores_dns: completion.stores_dns, window: completion.window },
+      'decision feed on: dropped traces are held and completed when another agent keeps them',
+    );
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -116,6 +155,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
         logger.info('draining: refusing new data, flushing what was accepted');
         await receivers.stop();
         await pipeline.shutdown();
+        // After the sampler decided everything: the ids it kept by rule at shutdown are published last.
+        await feed?.stop();
         await admin.close();
         logger.info('drained');
       })();

@@ -21,15 +21,36 @@ export const samplingSchema = () =>
           non_sampled_cache_size: z.number().int().nonnegative().default(50_000),
         })
         .prefault({}),
+      /**
+       * Whole traces across pods (issue 9): dropped traces are held for `window` (at most `max_bytes`, on top of
+       * memory_limit_mib) and exported when the stores' decision feed says another agent kept them by a rule.
+       */
       completion: z
         .strictObject({
           enabled: z.boolean().default(false),
           window: duration().prefault('30s'),
           max_bytes: size().prefault('32MiB'),
           poll_interval: duration().prefault('1s'),
-          stores: z.array(z.string()).default([]),
+          /** Query URLs of every store replica (http://host:3200 or https://...). */
+          stores: z.array(z.url({ protocol: /^https?$/ })).default([]),
+          /**
+           * A headless Service resolved to every replica each poll: `name`, `name:port` or `http(s)://name:port`
+           * (port 3200 by default).
+           */
           stores_dns: z.string().default(''),
+          /** Sent as `Authorization: Bearer` to the stores' query API when it requires auth; re-read on change. */
+          bearer_token_file: z.string().default(''),
+          tls: z
+            .strictObject({
+              ca_file: z.string().default(''),
+              insecure_skip_verify: z.boolean().default(false),
+            })
+            .prefault({}),
         })
-        .prefault({}),
+        .prefault({})
+        .refine((c) => !c.enabled || c.stores.length > 0 || c.stores_dns !== '', {
+          message:
+            'completion is enabled but names no store: set sampling.completion.stores (URLs) or stores_dns (a headless Service)',
+        }),
     })
     .prefault({});

@@ -42,5 +42,8 @@ export function createTailSampler(config: AgentConfig['sampling'], deps: CreateS
     nonSampledCacheSize: config.decision_cache.non_sampled_cache_size,
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
+    ...(config.completion.enabled
+      ? { completion: { windowMs: config.completion.window, maxBytes: config.completion.max_bytes } }
+      : {}),
   });
 }

@@ -4,7 +4,7 @@ export { createTailSampler } from './create-sampler.js';
 export type { CreateSamplerDeps } from './create-sampler.js';
 export { ManualClock, systemClock } from './clock.js';
 export type { Clock, ClockTimer } from './clock.js';
-export { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
+export { COMPLETED_DECISION, compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
 export type {
   DecisionReason,
   PolicyObserver,
@@ -23,8 +23,12 @@ export type {
   PolicyType,
 } from './policy-config.js';
 export { runPolicyCommand } from './policy-command.js';
-export { DecisionCache } from './decision-cache.js';
-export { SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
+export { DecisionCache, completable } from './decision-cache.js';
+export { HoldBuffer } from './completion/hold-buffer.js';
+export type { EvictionReason, HeldTrace, HoldBufferOptions } from './completion/hold-buffer.js';
+export { DecisionFeedClient, parseDnsTarget } from './completion/feed-client.js';
+export type { FeedClientOptions } from './completion/feed-client.js';
+export { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
 export type { BufferedTrace, SpanOrigin } from './buffered-trace.js';

@@ -17,9 +17,11 @@ import type { PolicyDecision, PolicyEvaluator, Verdict } from './policy-evaluato
  *   weight 1;
  * - `probabilistic`: kept only by the trace-id hash (possibly inside an `and`): weight 1/p;
  * - `keep_all`: no policy file, every trace is kept: weight 1;
- * - `dropped`: a `drop` policy matched; `not_sampled`: no policy kept it.
+ * - `dropped`: a `drop` policy matched; `not_sampled`: no policy kept it;
+ * - `completed`: no policy here kept it, but the decision feed said another agent kept it by a rule (issue 9):
+ *   weight 1 and `sampling.completed: true`, outside the probabilistic sample (estimators skip it).
  */
-export type DecisionReason = 'rule' | 'probabilistic' | 'keep_all' | 'dropped' | 'not_sampled';
+export type DecisionReason = 'rule' | 'probabilistic' | 'keep_all' | 'dropped' | 'not_sampled' | 'completed';
 
 /** The decision on one trace. Issue 9 publishes ids whose reason is `rule`. */
 export interface TraceDecision {
@@ -33,6 +35,14 @@ export interface TraceDecision {
   readonly th?: string;
   readonly rv?: string;
 }
+
+/** The decision on a trace this agent dropped and another agent kept by a rule (issue 9). */
+export const COMPLETED_DECISION: TraceDecision = Object.freeze({
+  keep: true,
+  reason: 'completed',
+  policy: '_completion',
+  weight: 1,
+});
 
 /** What decides traces: the current policy of a PolicySource. */
 export interface SamplingPolicy {

@@ -19,7 +19,11 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
 import { systemClock } from './clock.js';
 import type { Clock, ClockTimer } from './clock.js';
-import { DecisionCache } from './decision-cache.js';
+import { LRUCache } from 'lru-cache';
+import { HoldBuffer } from './completion/hold-buffer.js';
+import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
+import { completable, DecisionCache } from './decision-cache.js';
+import { COMPLETED_DECISION } from './sampling-policy.js';
 import type { PolicySource, TraceDecision } from './sampling-policy.js';
 import { markKeptSpan } from './weights.js';
 
@@ -43,7 +47,15 @@ export interface TailSamplerOptions {
   readonly retryDelayMs?: number;
   /** Called once per decided trace (not for late spans), e.g. to publish ids kept by rules (issue 9). */
   readonly onDecision?: (traceId: string, decision: TraceDecision) => void;
+  /**
+   * `sampling.completion` (issue 9): hold dropped traces for `windowMs` (at most `maxBytes`), so that
+   * `release()` can still export them when another agent kept the trace. Absent: dropped spans go at once.
+   */
+  readonly completion?: { readonly windowMs: number; readonly maxBytes: number };
 }
+
+/** Ids the feed named before this agent saw the trace, remembered for one window at most. */
+const MAX_FEED_IDS = 100_000;
 
 type EarlyReason = 'num_traces' | 'memory';
 
@@ -67,6 +79,13 @@ export class TailSampler implements TraceConsumer {
   private readonly retryDelayMs: number;
   private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
   private readonly cache: DecisionCache;
+  /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
+  private readonly hold: HoldBuffer | undefined;
+  /** Ids the feed named that were not decided here yet, with when: a local drop of them becomes a keep. */
+  private readonly keptElsewhere: LRUCache<string, number> | undefined;
+  private readonly completionWindowMs: number;
+  private holdTimer: ClockTimer | undefined;
+  private holdTimerAt = Number.POSITIVE_INFINITY;
 
   /** Insertion order is first-seen order, so the oldest trace is always the first entry. */
   private readonly traces = new Map<string, BufferedTrace>();
@@ -96,6 +115,28 @@ export class TailSampler implements TraceConsumer {
     this.onDecision = options.onDecision;
     this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
     const metrics = options.metrics;
+    this.completionWindowMs = options.completion?.windowMs ?? 0;
+    if (options.completion) {
+      const evictedSpans = metrics.counter(
+        'sampling_completion_evicted_spans_total',
+        'Held spans of dropped traces that left the completion buffer unreleased: its window passed (age) or room was needed (bytes).',
+        ['reason'],
+      );
+      const evictedTraces = metrics.counter(
+        'sampling_completion_evicted_traces_total',
+        'Held dropped traces that left the completion buffer unreleased, by reason (age, bytes).',
+        ['reason'],
+      );
+      this.hold = new HoldBuffer({
+        windowMs: options.completion.windowMs,
+        maxBytes: options.completion.maxBytes,
+        onEvict: (t: HeldTrace, reason: EvictionReason) => {
+          evictedSpans.inc({ reason }, t.spans.length);
+          evictedTraces.inc({ reason });
+        },
+      });
+      this.keptElsewhere = new LRUCache({ max: MAX_FEED_IDS });
+    }
     this.m = {
       decisions: metrics.counter(
         'sampling_decisions_total',
@@ -133,6 +174,24 @@ export class TailSampler implements TraceConsumer {
       forwardFailures: metrics.counter(
         'sampling_forward_failures_total',
         'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
+      ),
+      released: metrics.counter(
+        'sampling_completion_released_spans_total',
+        'Spans kept because the decision feed said another agent kept their trace by a rule (issue 9): held after a drop (held), still waiting for their decision (buffered), or arriving after it (late).',
+        ['from'],
+      ),
+      feedIds: metrics.counter(
+        'sampling_completion_feed_ids_total',
+        'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
+        ['state'],
+      ),
+      heldBytes: metrics.gauge(
+        'sampling_completion_held_bytes',
+        'Estimated heap bytes of dropped traces held for the decision feed.',
+      ),
+      heldSpans: metrics.gauge(
+        'sampling_completion_held_spans',
+        'Spans of dropped traces held for the decision feed.',
       ),
     };
   }
@@ -173,12 +232,16 @@ export class TailSampler implements TraceConsumer {
           let trace = this.traces.get(span.traceId);
           if (trace === undefined) {
             const cached = this.cache.lookup(span.traceId);
-            if (cached === 'dropped') {
+            if (cached === 'dropped' || cached === 'held') {
               this.m.lateSpans.inc({ decision: 'not_sampled' });
+              // A late span of a trace the feed may still complete waits with the rest of it.
+              if (cached === 'held' && this.hold)
+                this.hold.add(span.traceId, [span], [origin], perSpanBytes, now);
               continue;
             }
             if (cached !== undefined) {
               this.m.lateSpans.inc({ decision: 'sampled' });
+              if (cached.reason === 'completed') this.m.released.inc({ from: 'late' });
               markKeptSpan(span, cached);
               late.push(span);
               lateOrigins.push(origin);
@@ -205,9 +268,61 @@ export class TailSampler implements TraceConsumer {
     this.forwardKept(kept);
     this.updateGauges();
     this.schedule();
+    this.scheduleHoldExpiry();
+  }
+
+  /**
+   * The decision feed (issue 9) says other agents kept these traces by a rule. Held spans of them are exported
+   * now; a trace still waiting here is kept when it is decided, whatever the local policy says; spans of a
+   * trace not seen yet are kept when they come (for one completion window). Returns the spans released now.
+   * Ids this agent kept itself, or that a policy dropped here, change nothing.
+   */
+  release(traceIds: Iterable<string>): number {
+    if (!this.hold || !this.keptElsewhere || this.closing) return 0;
+    const now = this.clock.now();
+    const parts: HeldTrace[] = [];
+    let spanCount = 0;
+    let bytes = 0;
+    for (const traceId of traceIds) {
+      const held = this.hold.take(traceId);
+      if (held !== undefined) {
+        this.cache.record(traceId, COMPLETED_DECISION);
+        for (const span of held.spans) markKeptSpan(span, COMPLETED_DECISION);
+        parts.push(held);
+        spanCount += held.spans.length;
+        bytes += held.bytes;
+        this.m.feedIds.inc({ state: 'held' });
+        continue;
+      }
+      if (this.traces.has(traceId)) {
+        this.keptElsewhere.set(traceId, now);
+        this.m.feedIds.inc({ state: 'buffered' });
+        continue;
+      }
+      const cached = this.cache.lookup(traceId);
+      if (cached === undefined) {
+        this.keptElsewhere.set(traceId, now);
+        this.m.feedIds.inc({ state: 'unseen' });
+      } else if (cached === 'held') {
+        // Decided and dropped here, its held spans already evicted: late spans will still be kept.
+        this.cache.record(traceId, COMPLETED_DECISION);
+        this.m.feedIds.inc({ state: 'evicted' });
+      } else {
+        this.m.feedIds.inc({ state: cached === 'dropped' ? 'dropped' : 'kept' });
+      }
+    }
+    if (spanCount > 0) {
+      this.m.released.inc({ from: 'held' }, spanCount);
+      this.enqueue(parts, spanCount, bytes);
+    }
+    this.hold.expire(now);
+    this.updateGauges();
+    return spanCount;
   }
 
   bufferedBytes(): number {
+    // The completion buffer is left out on purpose: it holds dropped data, evictable at any time, with its own
+    // bound; counting it would have the receivers refuse live spans to keep dropped ones.
     return this.bufferedByteCount + this.outboxBytes + this.next.bufferedBytes();
   }
 
@@ -223,6 +338,10 @@ export class TailSampler implements TraceConsumer {
     this.shutdownPromise ??= (async () => {
       this.closing = true;
       this.decideAll();
+      if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      this.hold?.clear();
+      this.keptElsewhere?.clear();
       await this.drain();
       this.source.close?.();
       await this.next.shutdown();
@@ -239,12 +358,19 @@ export class TailSampler implements TraceConsumer {
   }
 
   /** What the buffer holds now. */
-  stats(): { traces: number; spans: number; bytes: number; cached: { kept: number; dropped: number } } {
+  stats(): {
+    traces: number;
+    spans: number;
+    bytes: number;
+    cached: { kept: number; dropped: number };
+    held: { traces: number; spans: number; bytes: number };
+  } {
     return {
       traces: this.traces.size,
       spans: this.bufferedSpanCount,
       bytes: this.bufferedByteCount,
       cached: this.cache.size,
+      held: this.hold?.stats ?? { traces: 0, spans: 0, bytes: 0 },
     };
   }
 
@@ -317,6 +443,16 @@ export class TailSampler implements TraceConsumer {
       this.logger.error({ err, traceId: trace.traceId }, 'sampling policy failed; keeping the trace');
       decision = { keep: true, reason: 'rule', policy: '_error', weight: 1 };
     }
+    // The local policy decides first, so that what it keeps, and with what weight, is the same with or
+    // without the feed; only a trace it would drop becomes a completed keep.
+    const learned = this.keptElsewhere?.get(trace.traceId);
+    if (learned !== undefined) {
+      this.keptElsewhere?.delete(trace.traceId);
+      if (completable(decision) && now - learned <= this.completionWindowMs) {
+        decision = COMPLETED_DECISION;
+        this.m.released.inc({ from: 'buffered' }, trace.spans.length);
+      }
+    }
     this.m.decisions.inc({
       policy: decision.policy === '' ? '_none' : decision.policy,
       decision: decision.keep ? 'sampled' : decision.reason === 'dropped' ? 'dropped' : 'not_sampled',
@@ -331,6 +467,27 @@ export class TailSampler implements TraceConsumer {
       }
     }
     if (decision.keep) kept.push({ trace, decision });
+    else if (this.hold && completable(decision)) {
+      this.hold.add(trace.traceId, trace.spans, trace.origins, trace.bytes, now);
+      this.scheduleHoldExpiry();
+    }
+  }
+
+  /** Frees held traces once their window has passed, even when no new spans arrive. */
+  private scheduleHoldExpiry(): void {
+    if (!this.hold || this.closing) return;
+    const due = this.hold.nextExpiryMs();
+    if (due === undefined) return;
+    if (this.holdTimer && this.holdTimerAt <= due) return;
+    if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
+    this.holdTimerAt = due;
+    this.holdTimer = this.clock.setTimeout(() => {
+      this.holdTimer = undefined;
+      this.holdTimerAt = Number.POSITIVE_INFINITY;
+      this.hold?.expire(this.clock.now());
+      this.updateGauges();
+      this.scheduleHoldExpiry();
+    }, due - this.clock.now());
   }
 
   private forwardKept(kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>): void {
@@ -395,6 +552,11 @@ export class TailSampler implements TraceConsumer {
     this.m.bufferedTraces.set(this.traces.size);
     this.m.bufferedSpans.set(this.bufferedSpanCount);
     this.m.bufferedBytes.set(this.bufferedByteCount + this.outboxBytes);
+    if (this.hold) {
+      const held = this.hold.stats;
+      this.m.heldBytes.set(held.bytes);
+      this.m.heldSpans.set(held.spans);
+    }
   }
 }
 

@@ -10,6 +10,17 @@ import { setOtValues } from './tracestate.js';
 export const SAMPLING_WEIGHT_ATTRIBUTE = 'sampling.weight';
 
 /**
+ * Set (true) on spans kept only because another agent kept their trace by a rule (issue 9). They are outside
+ * the probabilistic sample: weighted estimates skip them, or the traces they belong to would count twice
+ * (once through the sample at 1/p, once in person).
+ */
+export const SAMPLING_COMPLETED_ATTRIBUTE = 'sampling.completed';
+const COMPLETED_ATTRIBUTE: KeyValue = Object.freeze({
+  key: SAMPLING_COMPLETED_ATTRIBUTE,
+  value: Object.freeze({ kind: 'bool', value: true }),
+});
+
+/**
  * Sets `sampling.weight` (a double, replacing any earlier value) and, for a probabilistic keep, the
  * OpenTelemetry `ot=th:...;rv:...` tracestate entries, keeping every other tracestate member.
  */
@@ -25,6 +36,8 @@ export function markKeptSpan(span: Span, decision: TraceDecision): void {
     }
   }
   if (!replaced) attrs.push(kv);
+  if (decision.reason === 'completed' && !attrs.some((a) => a.key === SAMPLING_COMPLETED_ATTRIBUTE))
+    attrs.push(COMPLETED_ATTRIBUTE);
   if (decision.th !== undefined && decision.th !== '') {
     // The spans of one trace nearly always carry the same tracestate: compute the new one once.
     if (span.traceState !== lastTraceStateIn || decision !== lastTraceStateDecision) {

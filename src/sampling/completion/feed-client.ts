@@ -1,0 +1,426 @@
+/**
+ * The agent's side of the decision feed (issue 9): publishes the ids of traces this agent kept by a rule to
+ * one store replica, and reads every replica's feed of such ids, handing them to the sampler's `release`.
+ */
+import { lookup } from 'node:dns/promises';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { SentinelError } from '../../errors.js';
+import { BearerTokenFile } from '../../export/index.js';
+import type { Logger, Metrics } from '../../telemetry/index.js';
+import { systemClock } from '../clock.js';
+import type { Clock, ClockTimer } from '../clock.js';
+import {
+  decodeDecisionIds,
+  DECISION_ID_BYTES,
+  DECISIONS_BINARY_TYPE,
+  DECISIONS_PATH,
+  encodeDecisionIds,
+  formatFeedCursor,
+  MAX_DECISION_IDS,
+  readFeedHeaders,
+} from './feed-protocol.js';
+
+export interface FeedClientOptions {
+  /** `sampling.completion.stores`: query URLs of every replica. */
+  readonly stores: readonly string[];
+  /** `sampling.completion.stores_dns`: a headless Service, resolved to every replica each round. */
+  readonly storesDns: string;
+  readonly pollIntervalMs: number;
+  /** Picks this agent's preferred replica for publishing (a stable hash), so agents spread over replicas. */
+  readonly podName: string;
+  readonly bearerTokenFile?: string;
+  readonly tls?: { readonly caFile: string; readonly insecureSkipVerify: boolean };
+  /** Ids read from a feed; called once per answer. */
+  readonly onIds: (traceIds: string[]) => void;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Resolves a host name to addresses (tests replace DNS). */
+  readonly resolve?: (host: string) => Promise<string[]>;
+  /** Ids waiting to be published at most; beyond, the oldest are dropped (counted). */
+  readonly maxPending?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+/** Follow-up reads of one replica per round at most when it says more remain (65,536 ids each). */
+const MAX_PAGES_PER_ROUND = 16;
+/** Cursors of replicas no longer resolved are kept this long, for one that comes back under a new address. */
+const MAX_REMEMBERED_EPOCHS = 256;
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
+interface Replica {
+  /** Base URL, e.g. http://10.0.0.7:3200 */
+  readonly url: string;
+  /** TLS server name when the URL holds an address resolved from a name. */
+  readonly servername?: string;
+}
+
+type ErrorReason = 'network' | 'timeout' | 'status' | 'bad_response' | 'dns';
+
+class FeedRequestError extends Error {
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One round every `poll_interval`: resolve the replicas, publish pending ids (to the preferred replica, then
+ * the others in turn until one takes them), then read each replica's feed from where this agent left it.
+ * Cursors are kept per feed epoch, not per address, so a replica that restarts under a new pod IP is read on
+ * from the same place. A failing replica costs a counted error and is tried again next round; nothing here
+ * ever blocks the data path.
+ */
+export class DecisionFeedClient {
+  private readonly options: FeedClientOptions;
+  private readonly clock: Clock;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  private readonly httpsAgent: HttpsAgent;
+  private readonly token: BearerTokenFile | undefined;
+  private readonly maxPending: number;
+  private readonly timeoutMs: number;
+
+  private pending: string[] = [];
+  /** Feed epoch of each replica URL read so far. */
+  private readonly epochOf = new Map<string, string>();
+  /** Next seq to read, per feed epoch (insertion order = least recently used first). */
+  private readonly cursorOf = new Map<string, number>();
+  private timer: ClockTimer | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  private readonly m;
+
+  constructor(options: FeedClientOptions) {
+    if (options.stores.length === 0 && options.storesDns === '')
+      throw new SentinelError(
+        'SENTINEL_ERR_CONFIG_INVALID',
+        'sampling.completion: expected stores (URLs) or stores_dns (a headless Service name)',
+      );
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.maxPending = options.maxPending ?? MAX_DECISION_IDS * 4;
+    this.timeoutMs = options.requestTimeoutMs ?? Math.max(2000, Math.min(10_000, options.pollIntervalMs * 5));
+    this.token = options.bearerTokenFile ? new BearerTokenFile(options.bearerTokenFile) : undefined;
+    const ca = readCa(options.tls?.caFile ?? '');
+    this.httpsAgent = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 4,
+      ...(ca ? { ca } : {}),
+      rejectUnauthorized: !(options.tls?.insecureSkipVerify ?? false),
+    });
+    const metrics = options.metrics;
+    this.m = {
+      published: metrics.counter(
+        'sampling_completion_published_ids_total',
+        'Ids of traces this agent kept by a rule, taken by a store for its decision feed.',
+      ),
+      publishDropped: metrics.counter(
+        'sampling_completion_publish_dropped_ids_total',
+        'Ids of rule-kept traces dropped unpublished because no store took them and the pending list was full.',
+      ),
+      pending: metrics.gauge(
+        'sampling_completion_publish_pending_ids',
+        'Ids of rule-kept traces waiting to be published.',
+      ),
+      errors: metrics.counter(
+        'sampling_completion_feed_errors_total',
+        'Failed decision-feed requests, by operation (publish, poll, resolve) and reason (network, timeout, status, bad_response, dns).',
+        ['operation', 'reason'],
+      ),
+      lag: metrics.histogram(
+        'sampling_completion_feed_lag_seconds',
+        'Time from a store appending an id to its feed to this agent reading it (the oldest id of each answer; store and agent clocks).',
+        [],
+        LAG_BUCKETS,
+      ),
+      resets: metrics.counter(
+        'sampling_completion_feed_resets_total',
+        'Feed answers that started over at the oldest entry because the cursor was unknown to the replica (its feed was lost, or a new one).',
+      ),
+      missed: metrics.counter(
+        'sampling_completion_feed_missed_ids_total',
+        'Feed entries a replica no longer retained when this agent came to read them.',
+      ),
+      replicas: metrics.gauge('sampling_completion_feed_replicas', 'Store replicas the last round polled.'),
+    };
+  }
+
+  /** Queues a rule-kept trace id for publication in the next round. */
+  publish(traceId: string): void {
+    if (this.stopped) return;
+    this.pending.push(traceId);
+    if (this.pending.length > this.maxPending) {
+      const over = this.pending.length - this.maxPending;
+      this.pending.splice(0, over);
+      this.m.publishDropped.inc(over);
+    }
+  }
+
+  /** Starts polling every `poll_interval`. */
+  start(): this {
+    this.schedule(0);
+    return this;
+  }
+
+  /** Stops polling; a last round publishes what is pending (ids kept at shutdown). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    if (this.pending.length > 0) {
+      await this.publishPending(await this.replicas().catch(() => [])).catch(() => undefined);
+    }
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** One round: publish, then read every replica. Resolves when done (errors are counted, not thrown). */
+  async round(): Promise<void> {
+    let replicas: Replica[];
+    try {
+      replicas = await this.replicas();
+    } catch (err) {
+      this.m.errors.inc({ operation: 'resolve', reason: 'dns' });
+      this.options.logger.warn({ err: (err as Error).message }, 'resolving the store replicas failed');
+      return;
+    }
+    this.m.replicas.set(replicas.length);
+    await this.publishPending(replicas);
+    await Promise.all(replicas.map((r) => this.read(r)));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      const started = this.clock.now();
+      this.running = this.round()
+        .catch((err: unknown) => this.options.logger.error({ err }, 'decision feed round failed'))
+        .finally(() => {
+          this.running = undefined;
+          const elapsed = this.clock.now() - started;
+          this.schedule(Math.max(0, this.options.pollIntervalMs - elapsed));
+        });
+    }, delayMs);
+  }
+
+  private async replicas(): Promise<Replica[]> {
+    if (this.options.storesDns === '') return this.options.stores.map((url) => ({ url: trimSlash(url) }));
+    const target = parseDnsTarget(this.options.storesDns);
+    const addresses = this.options.resolve
+      ? await this.options.resolve(target.host)
+      : (await lookup(target.host, { all: true })).map((a) => a.address);
+    return [...new Set(addresses)].sort().map((address) => ({
+      url: `${target.protocol}//${address.includes(':') ? `[${address}]` : address}:${target.port}`,
+      servername: target.host,
+    }));
+  }
+
+  private async publishPending(replicas: Replica[]): Promise<void> {
+    if (this.pending.length === 0 || replicas.length === 0) return;
+    const first = stableHash(this.options.podName) % replicas.length;
+    while (this.pending.length > 0) {
+      const ids = this.pending.slice(0, MAX_DECISION_IDS);
+      let taken = false;
+      for (let i = 0; i < replicas.length && !taken; i++) {
+        const replica = replicas[(first + i) % replicas.length] as Replica;
+        try {
+          await this.request(replica, 'POST', DECISIONS_PATH, Buffer.from(encodeDecisionIds(ids)));
+          taken = true;
+        } catch (err) {
+          this.countError('publish', err, replica);
+        }
+      }
+      if (!taken) break; // kept for the next round
+      this.pending.splice(0, ids.length);
+      this.m.published.inc(ids.length);
+    }
+    this.m.pending.set(this.pending.length);
+  }
+
+  private async read(replica: Replica): Promise<void> {
+    for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
+      const epoch = this.epochOf.get(replica.url);
+      const seq = epoch === undefined ? undefined : this.cursorOf.get(epoch);
+      const after = epoch !== undefined && seq !== undefined ? formatFeedCursor({ epoch, seq }) : '';
+      let res: { headers: IncomingMessage['headers']; body: Buffer };
+      try {
+        res = await this.request(
+          replica,
+          'GET',
+          `${DECISIONS_PATH}?after=${encodeURIComponent(after)}`,
+          undefined,
+        );
+      } catch (err) {
+        this.countError('poll', err, replica);
+        return;
+      }
+      const page0 = readFeedHeaders((name) => headerValue(res.headers[name]));
+      if (!page0 || res.body.length % DECISION_ID_BYTES !== 0) {
+        this.m.errors.inc({ operation: 'poll', reason: 'bad_response' });
+        return;
+      }
+      const { cursor } = page0;
+      if (after === '') {
+        // First contact with this address: a cursor of the same feed (the replica, restarted under a new
+        // address) continues where it stopped; otherwise start at the head, as this agent holds nothing older.
+        this.epochOf.set(replica.url, cursor.epoch);
+        const known = this.cursorOf.get(cursor.epoch);
+        this.remember(cursor.epoch, known !== undefined && known < cursor.seq ? known : cursor.seq);
+        if (known !== undefined && known < cursor.seq) continue;
+        return;
+      }
+      if (page0.reset) this.m.resets.inc();
+      if (page0.missed > 0) this.m.missed.inc(page0.missed);
+      if (cursor.epoch !== epoch) this.epochOf.set(replica.url, cursor.epoch);
+      this.remember(cursor.epoch, cursor.seq);
+      if (res.body.length > 0) {
+        if (page0.oldestAppendedMs !== undefined)
+          this.m.lag.observe(Math.max(0, Date.now() - page0.oldestAppendedMs) / 1000);
+        this.options.onIds(decodeDecisionIds(res.body));
+      }
+      if (!page0.more) return;
+    }
+  }
+
+  private remember(epoch: string, seq: number): void {
+    this.cursorOf.delete(epoch);
+    this.cursorOf.set(epoch, seq);
+    if (this.cursorOf.size > MAX_REMEMBERED_EPOCHS) {
+      const oldest = this.cursorOf.keys().next().value as string;
+      this.cursorOf.delete(oldest);
+    }
+  }
+
+  private countError(operation: 'publish' | 'poll', err: unknown, replica: Replica): void {
+    const reason: ErrorReason = err instanceof FeedRequestError ? err.reason : 'network';
+    this.m.errors.inc({ operation, reason });
+    this.options.logger.debug(
+      { store: replica.url, operation, err: (err as Error).message },
+      'decision feed request failed',
+    );
+  }
+
+  private async request(
+    replica: Replica,
+    method: 'GET' | 'POST',
+    path: string,
+    body: Buffer | undefined,
+  ): Promise<{ headers: IncomingMessage['headers']; body: Buffer }> {
+    const url = new URL(path, replica.url + '/');
+    const headers: Record<string, string> = { accept: DECISIONS_BINARY_TYPE };
+    if (body) {
+      headers['content-type'] = DECISIONS_BINARY_TYPE;
+      headers['content-length'] = String(body.length);
+    }
+    const token = await this.token?.current();
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    const https = url.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method,
+          headers,
+          agent: https ? this.httpsAgent : this.httpAgent,
+          ...(https && replica.servername ? { servername: replica.servername } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            // One answer holds at most 65,536 ids; anything larger is not the feed.
+            if (size > (MAX_DECISION_IDS + 64) * DECISION_ID_BYTES) {
+              res.destroy();
+              reject(new FeedRequestError('bad_response', `${method} ${url.href}: answer too large`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('error', (err) => reject(new FeedRequestError('network', err.message)));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const data = Buffer.concat(chunks);
+            if (status < 200 || status >= 300) {
+              reject(
+                new FeedRequestError(
+                  'status',
+                  `${method} ${url.href}: HTTP ${status} ${data.subarray(0, 200).toString('utf8')}`,
+                ),
+              );
+            } else resolve({ headers: res.headers, body: data });
+          });
+        },
+      );
+      req.setTimeout(this.timeoutMs, () =>
+        req.destroy(
+          new FeedRequestError('timeout', `${method} ${url.href}: no answer in ${this.timeoutMs} ms`),
+        ),
+      );
+      req.on('error', (err) =>
+        reject(err instanceof FeedRequestError ? err : new FeedRequestError('network', err.message)),
+      );
+      req.end(body);
+    });
+  }
+}
+
+/** `name`, `name:port` or `http(s)://name:port` (port 3200, the query port, by default). */
+export function parseDnsTarget(raw: string): { protocol: string; host: string; port: number } {
+  const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_INVALID',
+      `sampling.completion.stores_dns: expected a host name, host:port or http(s)://host:port, got ${JSON.stringify(raw)}`,
+    );
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_INVALID',
+      `sampling.completion.stores_dns: expected http or https, got ${u.protocol}`,
+    );
+  return { protocol: u.protocol, host: u.hostname, port: u.port === '' ? 3200 : Number(u.port) };
+}
+
+function readCa(file: string): Buffer | undefined {
+  if (file === '') return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new SentinelError(
+      'SENTINEL_ERR_TLS_LOAD',
+      `sampling.completion.tls.ca_file ${file} cannot be read: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}
+
+/** FNV-1a 32 of a string: the same pod always prefers the same replica. */
+function stableHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

@@ -1,0 +1,269 @@
+/**
+ * Issue 9, the agent's half: dropped traces are held for the completion window and released, marked
+ * `sampling.completed`, when the decision feed names them; what the local policy keeps is unchanged.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { findAttribute } from '../src/otlp/index.js';
+import type { Span, TraceBatch } from '../src/otlp/index.js';
+import {
+  HoldBuffer,
+  ManualClock,
+  TailSampler,
+  compilePolicy,
+  parsePolicyText,
+  staticPolicySource,
+} from '../src/sampling/index.js';
+import type { BufferedTrace, SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { CollectingConsumer } from './helpers/collecting-consumer.js';
+
+const POLICY = `
+policies:
+  - name: errors
+    type: status_code
+    status_code: { status_codes: [ERROR] }
+  - name: no-health
+    type: drop
+    drop:
+      drop_sub_policy:
+        - name: health-route
+          type: string_attribute
+          string_attribute: { key: http.route, values: [/healthz] }
+  - name: five-percent
+    type: probabilistic
+    probabilistic: { sampling_percentage: 5 }
+`;
+
+function policy(): SamplingPolicy {
+  const parsed = parsePolicyText(POLICY);
+  if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.message).join('\n'));
+  return compilePolicy(parsed.config);
+}
+
+let counter = 0;
+function span(traceId: string, opts: { error?: boolean; route?: string } = {}): Span {
+  counter++;
+  return {
+    traceId,
+    spanId: counter.toString(16).padStart(16, '0'),
+    traceState: '',
+    parentSpanId: '',
+    flags: 1,
+    name: 'op',
+    kind: 2,
+    startTimeUnixNano: 1_700_000_000_000_000_000n,
+    endTimeUnixNano: 1_700_000_000_010_000_000n,
+    attributes: opts.route ? [{ key: 'http.route', value: { kind: 'string', value: opts.route } }] : [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: opts.error ? 2 : 0, message: '' },
+  };
+}
+
+function batch(spans: Span[], bytesPerSpan = 1000): TraceBatch {
+  return {
+    data: {
+      resourceSpans: [
+        {
+          resource: {
+            attributes: [{ key: 'service.name', value: { kind: 'string', value: 'frontend' } }],
+            droppedAttributesCount: 0,
+          },
+          schemaUrl: '',
+          scopeSpans: [
+            {
+              scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
+              spans,
+              schemaUrl: '',
+            },
+          ],
+        },
+      ],
+    },
+    spanCount: spans.length,
+    bytes: spans.length * bytesPerSpan,
+  };
+}
+
+/** Trace ids the 5 % hash keeps and drops (the decision depends on the id alone). */
+function idsBy(p: SamplingPolicy, keep: boolean, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 1; out.length < n; i++) {
+    const id = (i * 2654435761).toString(16).padStart(16, '0') + i.toString(16).padStart(16, 'a');
+    const t: BufferedTrace = { traceId: id, firstSeenMs: 0, spans: [span(id)], origins: [], bytes: 0 };
+    if (p.decide(t, 0).keep === keep) out.push(id);
+  }
+  return out;
+}
+
+function setup(opts: { windowMs?: number; maxBytes?: number } = {}) {
+  const clock = new ManualClock();
+  const out = new CollectingConsumer();
+  const metrics = new Metrics();
+  const decisions: Array<[string, TraceDecision]> = [];
+  const sampler = new TailSampler({
+    next: out,
+    policySource: staticPolicySource(policy()),
+    metrics,
+    logger: silentLogger(),
+    decisionWaitMs: 1000,
+    maxTraces: 10_000,
+    maxBufferedBytes: 1 << 30,
+    clock,
+    onDecision: (id, d) => decisions.push([id, d]),
+    completion: { windowMs: opts.windowMs ?? 30_000, maxBytes: opts.maxBytes ?? 1 << 30 },
+  });
+  return { clock, out, metrics, sampler, decisions };
+}
+
+const weightOf = (s: Span) => {
+  const v = findAttribute(s.attributes, 'sampling.weight');
+  return v?.kind === 'double' ? v.value : undefined;
+};
+const completedOf = (s: Span) => findAttribute(s.attributes, 'sampling.completed')?.kind === 'bool';
+
+const P = policy();
+const DROPPED = idsBy(P, false, 40);
+const PROB_KEPT = idsBy(P, true, 4);
+
+describe('completion: hold, then release on the feed', () => {
+  test('a dropped trace is held, and the feed releases it whole with weight 1 and sampling.completed', async () => {
+    const { clock, out, metrics, sampler } = setup();
+    const id = DROPPED[0]!;
+    await sampler.consume(batch([span(id), span(id)]));
+    clock.advance(1000);
+    await sampler.drain();
+    assert.equal(out.spanCount(), 0, 'the local policy dropped it');
+    assert.equal(sampler.stats().held.spans, 2);
+
+    assert.equal(sampler.release([id]), 2);
+    await sampler.drain();
+    const spans = out.spans();
+    assert.equal(spans.length, 2);
+    for (const s of spans) {
+      assert.equal(weightOf(s), 1);
+      assert.equal(completedOf(s), true);
+    }
+    assert.equal(sampler.stats().held.spans, 0);
+    assert.equal(await metrics.value('sampling_completion_released_spans_total', { from: 'held' }), 2);
+
+    // Named again (a second replica, a reset feed): nothing is exported twice.
+    assert.equal(sampler.release([id]), 0);
+    await sampler.drain();
+    assert.equal(out.spanCount(), 2);
+    assert.equal(await metrics.value('sampling_completion_feed_ids_total', { state: 'kept' }), 1);
+  });
+
+  test('late spans of a released trace are kept as completed; late spans of a held trace wait with it', async () => {
+    const { clock, out, sampler } = setup();
+    const [a, b] = [DROPPED[1]!, DROPPED[2]!];
+    await sampler.consume(batch([span(a), span(b)]));
+    clock.advance(1000);
+    await sampler.consume(batch([span(b)])); // late, b still held
+    assert.equal(sampler.stats().held.spans, 3);
+    sampler.release([a, b]);
+    await sampler.consume(batch([span(a)])); // late, after the release
+    await sampler.drain();
+    const spans = out.spans();
+    assert.equal(spans.length, 4);
+    assert.ok(spans.every(completedOf));
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, 4, 'no span twice');
+  });
+
+  test('a trace still waiting for its decision is kept when the feed names it, unless the local policy keeps it', async () => {
+    const { clock, out, sampler, decisions } = setup();
+    const dropped = DROPPED[3]!;
+    const probKept = PROB_KEPT[0]!;
+    await sampler.consume(batch([span(dropped), span(probKept)]));
+    sampler.release([dropped, probKept]);
+    clock.advance(1000);
+    await sampler.drain();
+    const byTrace = new Map(out.spans().map((s) => [s.traceId, s]));
+    assert.equal(completedOf(byTrace.get(dropped)!), true);
+    assert.equal(weightOf(byTrace.get(dropped)!), 1);
+    // The local probabilistic keep is untouched: its weight stays 1/p, no completed mark.
+    assert.equal(completedOf(byTrace.get(probKept)!), false);
+    assert.ok(Math.abs(weightOf(byTrace.get(probKept)!)! - 20) < 1e-9, 'weight 1/p of the 5 % policy');
+    const reasons = new Map(decisions.map(([id, d]) => [id, d.reason]));
+    assert.equal(reasons.get(dropped), 'completed');
+    assert.equal(reasons.get(probKept), 'probabilistic');
+  });
+
+  test('spans of a trace the feed named before this agent saw it are kept for one window', async () => {
+    const { clock, out, sampler } = setup({ windowMs: 30_000 });
+    const [soon, tooLate] = [DROPPED[4]!, DROPPED[5]!];
+    sampler.release([soon, tooLate]);
+    await sampler.consume(batch([span(soon)]));
+    clock.advance(29_500);
+    await sampler.consume(batch([span(tooLate)]));
+    clock.advance(2000); // tooLate is decided 30.5 s after the feed named it
+    await sampler.drain();
+    const kept = out.spans().map((s) => s.traceId);
+    assert.deepEqual(kept, [soon]);
+  });
+
+  test('a trace a drop policy dropped is never held nor completed', async () => {
+    const { clock, out, sampler } = setup();
+    const id = DROPPED[6]!;
+    await sampler.consume(batch([span(id, { route: '/healthz' })]));
+    clock.advance(1000);
+    assert.equal(sampler.stats().held.spans, 0);
+    assert.equal(sampler.release([id]), 0);
+    await sampler.drain();
+    assert.equal(out.spanCount(), 0);
+  });
+
+  test('held traces leave after the window, and the oldest leave first past max_bytes, counted', async () => {
+    const { clock, sampler, metrics } = setup({ windowMs: 30_000, maxBytes: 3500 });
+    for (const id of DROPPED.slice(10, 14)) await sampler.consume(batch([span(id)], 1000));
+    clock.advance(1000);
+    // 4 traces of 1,000 bytes: the oldest had to go.
+    assert.equal(sampler.stats().held.traces, 3);
+    assert.equal(await metrics.value('sampling_completion_evicted_spans_total', { reason: 'bytes' }), 1);
+    assert.equal(sampler.release([DROPPED[10]!]), 0, 'the evicted trace cannot be released');
+    clock.advance(30_000);
+    assert.equal(sampler.stats().held.traces, 0);
+    assert.equal(await metrics.value('sampling_completion_evicted_spans_total', { reason: 'age' }), 3);
+    assert.equal(await metrics.value('sampling_completion_held_bytes'), 0);
+  });
+
+  test('only rule keeps are reported as rule; completed and probabilistic keeps are not', async () => {
+    const { clock, sampler, decisions } = setup();
+    const err = DROPPED[20]!;
+    await sampler.consume(batch([span(err, { error: true }), span(PROB_KEPT[1]!)]));
+    clock.advance(1000);
+    const reasons = new Map(decisions.map(([id, d]) => [id, d.reason]));
+    assert.equal(reasons.get(err), 'rule');
+    assert.equal(reasons.get(PROB_KEPT[1]!), 'probabilistic');
+  });
+
+  test('shutdown empties the completion buffer and ignores the feed', async () => {
+    const { clock, sampler } = setup();
+    await sampler.consume(batch([span(DROPPED[21]!)]));
+    clock.advance(1000);
+    assert.equal(sampler.stats().held.traces, 1);
+    await sampler.shutdown();
+    assert.equal(sampler.stats().held.traces, 0);
+    assert.equal(sampler.release([DROPPED[21]!]), 0);
+  });
+});
+
+describe('HoldBuffer', () => {
+  test('keeps a trace’s age when late spans join it, and expires in hold order', () => {
+    const evicted: string[] = [];
+    const hold = new HoldBuffer({ windowMs: 10, maxBytes: 100, onEvict: (t) => evicted.push(t.traceId) });
+    hold.add('a', [span('a')], [], 10, 0);
+    hold.add('b', [span('b')], [], 10, 5);
+    hold.add('a', [span('a')], [], 10, 8);
+    assert.deepEqual(hold.stats, { traces: 2, spans: 3, bytes: 30 });
+    hold.expire(10);
+    assert.deepEqual(evicted, ['a']);
+    assert.equal(hold.nextExpiryMs(), 15);
+    assert.equal(hold.take('b')?.spans.length, 1);
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+  });
+});
