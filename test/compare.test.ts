@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  CompareSpanCollector,
   compareSpans,
   normalCdf,
   normalQuantile,
@@ -9,6 +10,7 @@ import {
   weightedQuantile,
   weightedSample,
 } from '../src/compare/index.js';
+import type { StoredSpan } from '../src/storage/index.js';
 import { knownTruthWorkload, MEDIAN_NS, SIGMA } from './helpers/compare-workload.js';
 
 /** The log-normal's z for p95: durations above it are the slowest 5 %. */
@@ -113,5 +115,47 @@ describe('weighted statistics', () => {
     for (const p of [0.001, 0.025, 0.5, 0.9, 0.975, 0.9995])
       assert.ok(Math.abs(normalCdf(normalQuantile(p)) - p) < 1e-6);
     assert.ok(Math.abs(normalQuantile(0.975) - 1.959964) < 1e-5);
+  });
+});
+
+describe('spans kept to complete a trace (issue 9)', () => {
+  it('are left out of the comparison, so their traces are not counted twice', () => {
+    const collector = new CompareSpanCollector();
+    const row = (spanId: string, completed: boolean): StoredSpan => ({
+      resource: {
+        attributes: [{ key: 'service.name', value: { kind: 'string', value: 'frontend' } }],
+        droppedAttributesCount: 0,
+      },
+      resourceSchemaUrl: '',
+      scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+      scopeSchemaUrl: '',
+      span: {
+        traceId: 'ab'.repeat(16),
+        spanId,
+        traceState: '',
+        parentSpanId: '',
+        flags: 1,
+        name: 'GET /',
+        kind: 2,
+        startTimeUnixNano: 1n,
+        endTimeUnixNano: 2n,
+        attributes: [
+          { key: 'sampling.weight', value: { kind: 'double', value: completed ? 1 : 20 } },
+          ...(completed
+            ? [{ key: 'sampling.completed', value: { kind: 'bool' as const, value: true } }]
+            : []),
+        ],
+        droppedAttributesCount: 0,
+        events: [],
+        droppedEventsCount: 0,
+        links: [],
+        droppedLinksCount: 0,
+        status: { code: 0, message: '' },
+      },
+    });
+    collector.add([row('0000000000000001', false), row('0000000000000002', true)]);
+    assert.equal(collector.spans.length, 1);
+    assert.equal(collector.spans[0]!.weight, 20);
+    assert.equal(collector.completedSkipped, 1);
   });
 });

@@ -1,5 +1,6 @@
 import { SentinelError } from '../errors.js';
 import { stringAttribute } from '../otlp/index.js';
+import { SAMPLING_COMPLETED_ATTRIBUTE } from '../sampling/index.js';
 import {
   BLOCKS_PREFIX,
   parseBlockKey,
@@ -53,15 +54,29 @@ export function toCompareSpan(r: StoredSpan): CompareSpan {
   };
 }
 
+function isCompletedSpan(r: StoredSpan): boolean {
+  for (const kv of r.span.attributes)
+    if (kv.key === SAMPLING_COMPLETED_ATTRIBUTE) return kv.value.kind === 'bool' && kv.value.value;
+  return false;
+}
+
 /** Collects spans once each (one span may sit in several blocks: retries, many agents, compaction). */
 export class CompareSpanCollector {
   readonly spans: CompareSpan[] = [];
   /** More than MAX_COMPARE_SPANS matched: the rest were refused, and `check()` throws. */
   full = false;
+  /** Spans left out because they carry `sampling.completed` (issue 9). */
+  completedSkipped = 0;
   private readonly seen = new Set<string>();
 
   add(rows: Iterable<StoredSpan>): void {
     for (const r of rows) {
+      // Spans kept only to complete a trace another agent kept (issue 9) are outside the sample the weights
+      // describe: counted, they would count those traces twice (once through the sample at 1/p, once here).
+      if (isCompletedSpan(r)) {
+        this.completedSkipped++;
+        continue;
+      }
       const key = r.span.traceId + r.span.spanId;
       if (this.seen.has(key)) continue;
       if (this.spans.length >= MAX_COMPARE_SPANS) {
