@@ -30,6 +30,8 @@ export const ErrorCodes = {
     'a sampling policy file does not parse or validate; the message names the policy, the key, line and column',
   SENTINEL_ERR_POLICY_READ: 'the sampling policy file (sampling.policy_file) cannot be read',
   SENTINEL_ERR_QUERY_INVALID: 'a query API request has a malformed trace id or search parameter',
+  SENTINEL_ERR_DECISIONS_INVALID:
+    'a decision feed request (POST or GET /api/decisions) has a malformed body, content type or cursor',
   SENTINEL_ERR_PODINFO_MALFORMED:
     'a Downward API podinfo file (labels, annotations) is unreadable or malformed; the last good values stay',
   SENTINEL_ERR_KUBERNETES_API: 'a Kubernetes API request for the own pod or its owners failed or timed out',

@@ -60,6 +60,17 @@ export const storeConfigSchema = z.strictObject({
       refresh_interval: duration().prefault('10s'),
     })
     .prefault({}),
+  /** The decision feed (issue 9): trace ids agents kept by a rule, published to and polled from each replica. */
+  decisions: z
+    .strictObject({
+      /** Empty: `<wal_dir>/decisions`. Holds the epoch file and the segment files. */
+      dir: z.string().default(''),
+      /** Entries retained in memory and on disk (24 B each on disk). */
+      max_entries: z.number().int().positive().default(262_144),
+      /** Older entries are dropped even under max_entries. */
+      retention: duration().prefault('10m'),
+    })
+    .prefault({}),
   tls: z
     .strictObject({
       cert_file: z.string().default(''),

@@ -4,6 +4,10 @@ export { BlockPipeline } from './block-pipeline.js';
 export type { BlockPipelineOptions, WalItem } from './block-pipeline.js';
 export { Compactor } from './compactor.js';
 export type { CompactionReport, CompactorOptions } from './compactor.js';
+export { DecisionFeedHttp } from './decision-feed-http.js';
+export type { DecisionFeedHttpOptions } from './decision-feed-http.js';
+export { DecisionLog, DECISION_RECORD_BYTES } from './decision-log.js';
+export type { DecisionAppendResult, DecisionLogOptions, DecisionPage } from './decision-log.js';
 export { QueryEngine } from './query-engine.js';
 export type {
   PendingSpans,

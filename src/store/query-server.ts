@@ -13,6 +13,9 @@ import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
+import { DecisionFeedHttp } from './decision-feed-http.js';
+import type { DecisionLog } from './decision-log.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
 
 export interface QueryServerOptions {
@@ -30,6 +33,8 @@ export interface QueryServerOptions {
   readonly maxSearchBytes?: number;
   readonly now?: () => number;
   readonly isReady?: () => boolean;
+  /** The decision feed (issue 9) behind `/api/decisions`; without it the route answers 404. */
+  readonly decisions?: DecisionLog | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -52,10 +57,14 @@ export class QueryServer {
   private readonly options: QueryServerOptions;
   private readonly now: () => number;
   private readonly requests;
+  private readonly feed: DecisionFeedHttp | undefined;
 
   constructor(options: QueryServerOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.feed = options.decisions
+      ? new DecisionFeedHttp({ log: options.decisions, logger: options.logger, metrics: options.metrics })
+      : undefined;
     this.requests = options.metrics.counter(
       'store_query_requests_total',
       'Query API requests, by route and status.',
@@ -116,8 +125,10 @@ export class QueryServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://query');
     const path = url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      this.json(res, 'other', 405, { error: 'only GET is supported' }, { allow: 'GET, HEAD' });
+    const feed = path === DECISIONS_PATH ? this.feed : undefined;
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(feed && req.method === 'POST')) {
+      const allow = feed ? 'GET, HEAD, POST' : 'GET, HEAD';
+      this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
       return;
     }
     if (path === '/health' || path === '/ready') {
@@ -138,7 +149,10 @@ export class QueryServer {
       return;
     }
     try {
-      if (path.startsWith('/api/traces/'))
+      if (feed) {
+        if (req.method === 'POST') await feed.publish(req, res);
+        else feed.read(req, res, url);
+      } else if (path.startsWith('/api/traces/'))
         await this.trace(res, decodePathSegment(path.slice('/api/traces/'.length)), url);
       else if (path === '/api/search') await this.search(res, url);
       else if (path === '/spans') await this.spans(res, url);

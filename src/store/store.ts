@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
 import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
@@ -5,6 +6,7 @@ import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
+import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { QueryServer } from './query-server.js';
 import { TokenAuth } from './token-auth.js';
@@ -35,6 +37,8 @@ export interface RunningStore {
   readonly engine: QueryEngine;
   readonly compactor: Compactor;
   readonly objectStore: ObjectStore;
+  /** The decision feed (issue 9) served on `/api/decisions`. */
+  readonly decisions: DecisionLog;
   /** Stops accepting, uploads what the WAL holds, closes. Runs once. */
   shutdown(): Promise<void>;
   /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
@@ -112,6 +116,21 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   });
 
   const { replayedSpans } = await pipeline.start();
+  let decisions: DecisionLog;
+  try {
+    decisions = await DecisionLog.open({
+      dir: config.decisions.dir || join(config.wal_dir, 'decisions'),
+      maxEntries: config.decisions.max_entries,
+      retentionMs: config.decisions.retention,
+      logger,
+      metrics,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+  } catch (err) {
+    await encoder.close();
+    await pipeline.abort();
+    throw err;
+  }
   const otlp = config.receivers.otlp;
   const receivers = receiversFromConfig(config, {
     consumer: pipeline,
@@ -131,6 +150,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     maxSearchWindowMs: config.query.max_search_window,
     maxSearchBytes: config.query.max_search_bytes,
     isReady: () => receivers.ready,
+    decisions,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const admin = new AdminServer({
@@ -153,6 +173,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     await closeAll();
     await encoder.close();
     await pipeline.abort();
+    await decisions.close();
     throw err;
   }
 
@@ -172,6 +193,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       admin: config.admin.endpoint,
       walDir: config.wal_dir,
       replayedSpans,
+      decisionFeed: { epoch: decisions.epoch, head: decisions.head.seq, retained: decisions.size },
       tls: tls !== undefined,
       authRequired: config.auth.required,
     },
@@ -194,6 +216,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     engine,
     compactor,
     objectStore,
+    decisions,
     shutdown: () => {
       stopping ??= (async () => {
         release();
@@ -202,6 +225,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
         await compactor.idle();
         await encoder.close();
         await Promise.allSettled([query.close(), admin.close()]);
+        await decisions.close();
         destroyClient();
         logger.info('sentinel store stopped');
       })();
@@ -213,6 +237,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       await encoder.close();
       await pipeline.abort();
       await compactor.idle();
+      await decisions.close();
       destroyClient();
     },
   };
