@@ -139,6 +139,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     'sentinel agent is receiving OTLP',
   );
   if (feed) {
+    if (config.sampling.policy_file === '')
+      logger.warn(
+        'sampling.completion is on but there is no policy file: every trace is kept, so there is nothing to complete',
+      );
     feed.start();
     logger.info(
       { stores: completion.stores, stores_dns: completion.stores_dns, window: completion.window },

@@ -32,7 +32,15 @@ export const samplingSchema = () =>
           max_bytes: size().prefault('32MiB'),
           poll_interval: duration().prefault('1s'),
           /** Query URLs of every store replica (http://host:3200 or https://...). */
-          stores: z.array(z.url({ protocol: /^https?$/ })).default([]),
+          stores: z
+            .array(
+              z.url({
+                protocol: /^https?$/,
+                error:
+                  'expected an http(s) URL of a store replica, such as http://sentinel-store-0.sentinel-store:3200',
+              }),
+            )
+            .default([]),
           /**
            * A headless Service resolved to every replica each poll: `name`, `name:port` or `http(s)://name:port`
            * (port 3200 by default).
