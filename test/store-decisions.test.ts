@@ -21,6 +21,7 @@ import {
   type DecisionsPageJson,
   type FeedCursor,
 } from '../src/sampling/completion/feed-protocol.js';
+import { DecisionIdIndex } from '../src/store/decision-id-index.js';
 import { DECISION_RECORD_BYTES, DecisionLog, type DecisionLogOptions } from '../src/store/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { capturingLogger, startTestStore } from './helpers/store-harness.js';
@@ -93,6 +94,31 @@ describe('decision feed wire helpers', () => {
   });
 });
 
+describe('DecisionIdIndex', () => {
+  it('finds exactly the ids it holds through random adds and deletes in a crowded table', () => {
+    const ids = randomBytes(2000 * 16);
+    // Ids 1000..1999 repeat ids 0..999 byte for byte, to probe for them while their twins are absent.
+    ids.copy(ids, 1000 * 16, 0, 1000 * 16);
+    const index = new DecisionIdIndex(64, (seq) => ({ buf: ids, offset: seq * 16 }));
+    const held = new Set<number>();
+    let seed = 7;
+    const rand = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    for (let step = 0; step < 20_000; step++) {
+      const seq = rand(1000);
+      if (held.has(seq)) {
+        index.delete(seq);
+        held.delete(seq);
+      } else if (held.size < 64) {
+        index.add(seq);
+        held.add(seq);
+      }
+      const probe = rand(1000);
+      assert.equal(index.find(ids, (probe + 1000) * 16), held.has(probe) ? probe : undefined);
+    }
+    assert.equal(index.size, held.size);
+  });
+});
+
 describe('DecisionLog', () => {
   it('appends ids and reads them back in order from a cursor, and a new reader starts at the head', async () => {
     const log = await openLog({ dir: tempDir() });
@@ -120,6 +146,20 @@ describe('DecisionLog', () => {
     const again = await log.append(encodeDecisionIds([y, x]));
     assert.deepEqual(again, { accepted: 2, appended: 0, cursor: { epoch: log.epoch, seq: 2 } });
     assert.deepEqual(readAll(log, { epoch: log.epoch, seq: 0 }).ids, [x, y]);
+  });
+
+  it('appends each id once when concurrent appends overlap and cross segment boundaries', async () => {
+    const log = await openLog({ dir: tempDir(), segmentEntries: 7 });
+    const a = ids(100);
+    await Promise.all([
+      log.append(encodeDecisionIds(a.slice(0, 60))),
+      log.append(encodeDecisionIds([...a.slice(40, 100), ...a.slice(0, 10)])),
+      log.append(encodeDecisionIds(a.slice(20, 30))),
+    ]);
+    const got = readAll(log, { epoch: log.epoch, seq: 0 }).ids;
+    assert.equal(got.length, 100);
+    assert.deepEqual(new Set(got), new Set(a));
+    assert.deepEqual(got.slice(0, 60), a.slice(0, 60)); // in append order
   });
 
   it('answers at most limit ids and says more until the reader is at the head', async () => {

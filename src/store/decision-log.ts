@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle }
 import { join } from 'node:path';
 import { DECISION_ID_BYTES, type FeedCursor } from '../sampling/completion/feed-protocol.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import { DecisionIdIndex } from './decision-id-index.js';
 
 /** 16 id bytes + 8-byte big-endian append time in unix ms (issue 9 protocol). */
 export const DECISION_RECORD_BYTES = 24;
@@ -69,8 +70,8 @@ export class DecisionLog {
   private readonly now: () => number;
   private readonly segmentEntries: number;
   private readonly segments: Segment[];
-  /** Retained ids, as 16-char latin1 strings: the de-dup set. */
-  private readonly retainedIds = new Set<string>();
+  /** Retained (and staged) ids: the de-dup set. */
+  private readonly index: DecisionIdIndex;
   /** Seq of the next entry to append. */
   private headSeq: number;
   /** Seq of the oldest retained entry (== headSeq when empty). */
@@ -97,6 +98,8 @@ export class DecisionLog {
     this.now = options.now ?? Date.now;
     this.segmentEntries = options.segmentEntries ?? 16_384;
     this.segments = segments;
+    // Retained entries plus one segment's worth staged by an append in progress.
+    this.index = new DecisionIdIndex(options.maxEntries + this.segmentEntries, (seq) => this.record(seq));
     this.headSeq = headSeq;
     this.oldestSeq = oldestSeq;
     this.appendedTotal = options.metrics?.counter(
@@ -162,10 +165,14 @@ export class DecisionLog {
     }
     const last = segments.at(-1);
     const headSeq = last ? last.firstSeq + last.count : 0;
-    const oldestSeq = segments[0]?.firstSeq ?? headSeq;
+    const oldestSeq = Math.max(segments[0]?.firstSeq ?? headSeq, headSeq - options.maxEntries);
     const log = new DecisionLog(options, epoch, segments, headSeq, oldestSeq);
     try {
-      for (let seq = oldestSeq; seq < headSeq; seq++) log.retainedIds.add(log.idKey(seq));
+      for (let seq = oldestSeq; seq < headSeq; seq++) {
+        // Ids are unique in a log this class wrote; a duplicate (files edited by hand) is indexed once.
+        const at = log.record(seq);
+        if (log.index.find(at.buf, at.offset) === undefined) log.index.add(seq);
+      }
       if (last && last.count > 0) log.lastAppendMs = log.appendedMs(headSeq - 1);
       log.applyRetention();
       await log.removeDeadSegments();
@@ -284,56 +291,70 @@ export class DecisionLog {
     this.applyRetention();
     // Clocks can step back; append times stay in order so that age retention can stop at the first young one.
     const nowMs = Math.max(this.lastAppendMs, Math.floor(this.now()));
-    const fresh: string[] = [];
-    const records: Buffer[] = [];
     const src = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    for (let i = 0; i < accepted; i++) {
-      const o = i * DECISION_ID_BYTES;
-      const key = src.toString('latin1', o, o + DECISION_ID_BYTES);
-      if (this.retainedIds.has(key)) continue;
-      this.retainedIds.add(key);
-      fresh.push(key);
-    }
     let appended = 0;
-    try {
-      while (appended < fresh.length) {
-        let seg = this.segments.at(-1)!;
-        if (seg.count >= this.segmentEntries) {
-          await this.rotate();
-          seg = this.segments.at(-1)!;
-        }
-        const n = Math.min(fresh.length - appended, this.segmentEntries - seg.count);
-        const chunk = Buffer.allocUnsafe(n * DECISION_RECORD_BYTES);
-        for (let j = 0; j < n; j++) {
-          const o = j * DECISION_RECORD_BYTES;
-          chunk.write(fresh[appended + j]!, o, 'latin1');
-          chunk.writeUInt32BE(Math.floor(nowMs / TWO_POW_32), o + 16);
-          chunk.writeUInt32BE(nowMs >>> 0, o + 20);
-        }
-        await this.writeRecords(seg, chunk);
-        records.push(chunk);
-        appended += n;
-        this.headSeq += n;
-        this.lastAppendMs = nowMs;
+    let i = 0;
+    while (i < accepted) {
+      let seg = this.segments.at(-1)!;
+      if (seg.count >= this.segmentEntries) {
+        await this.rotate();
+        seg = this.segments.at(-1)!;
       }
-    } catch (err) {
-      for (const key of fresh.slice(appended)) this.retainedIds.delete(key);
-      throw err;
+      this.reserve(seg);
+      // Stage new records in the segment's buffer past its count (invisible to readers until written), so
+      // the index finds duplicates within this request too.
+      let n = 0;
+      for (; i < accepted && seg.count + n < this.segmentEntries; i++) {
+        const o = i * DECISION_ID_BYTES;
+        if (this.index.find(src, o) !== undefined) continue;
+        const r = (seg.count + n) * DECISION_RECORD_BYTES;
+        src.copy(seg.buf, r, o, o + DECISION_ID_BYTES);
+        seg.buf.writeUInt32BE(Math.floor(nowMs / TWO_POW_32), r + 16);
+        seg.buf.writeUInt32BE(nowMs >>> 0, r + 20);
+        this.index.add(this.headSeq + n);
+        n++;
+      }
+      if (n === 0) continue;
+      try {
+        await this.writeRecords(seg, n);
+      } catch (err) {
+        for (let k = n - 1; k >= 0; k--) this.index.delete(this.headSeq + k);
+        throw err;
+      }
+      seg.count += n;
+      this.headSeq += n;
+      this.lastAppendMs = nowMs;
+      appended += n;
+      this.applyRetention();
     }
     this.appendedTotal?.inc(appended);
-    this.applyRetention();
     await this.removeDeadSegments();
     return { accepted, appended, cursor: this.head };
   }
 
-  /** Writes `chunk` at the end of `seg`'s file; on a failed write the file is cut back to its records. */
-  private async writeRecords(seg: Segment, chunk: Buffer): Promise<void> {
+  /** Makes room for a whole segment of records in `seg`'s buffer. */
+  private reserve(seg: Segment): void {
+    const need = Math.max(seg.count, this.segmentEntries) * DECISION_RECORD_BYTES;
+    if (seg.buf.length >= need) return;
+    const grown = Buffer.allocUnsafe(need);
+    seg.buf.copy(grown, 0, 0, seg.count * DECISION_RECORD_BYTES);
+    seg.buf = grown;
+  }
+
+  /** Writes the `n` staged records of `seg` to its file; on a failed write the file is cut back to its records. */
+  private async writeRecords(seg: Segment, n: number): Promise<void> {
     const fh = this.fh!;
     const offset = seg.count * DECISION_RECORD_BYTES;
+    const length = n * DECISION_RECORD_BYTES;
     try {
       let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, written, chunk.length - written, offset + written);
+      while (written < length) {
+        const { bytesWritten } = await fh.write(
+          seg.buf,
+          offset + written,
+          length - written,
+          offset + written,
+        );
         written += bytesWritten;
       }
     } catch (err) {
@@ -341,15 +362,6 @@ export class DecisionLog {
       throw err;
     }
     this.dirty = true;
-    if (seg.buf.length < offset + chunk.length) {
-      const grown = Buffer.allocUnsafe(
-        Math.max(offset + chunk.length, this.segmentEntries * DECISION_RECORD_BYTES),
-      );
-      seg.buf.copy(grown, 0, 0, offset);
-      seg.buf = grown;
-    }
-    chunk.copy(seg.buf, offset);
-    seg.count += chunk.length / DECISION_RECORD_BYTES;
   }
 
   /** Seals the current segment (synced, closed) and starts the next at the head seq. */
@@ -398,7 +410,7 @@ export class DecisionLog {
     let oldest = Math.max(this.oldestSeq, this.headSeq - this.options.maxEntries);
     const cutoffMs = this.now() - this.options.retentionMs;
     while (oldest < this.headSeq && this.appendedMs(oldest) < cutoffMs) oldest++;
-    for (let seq = this.oldestSeq; seq < oldest; seq++) this.retainedIds.delete(this.idKey(seq));
+    for (let seq = this.oldestSeq; seq < oldest; seq++) this.index.delete(seq);
     this.oldestSeq = oldest;
     this.entriesGauge?.set(this.size);
     this.headGauge?.set(this.headSeq);
@@ -428,11 +440,6 @@ export class DecisionLog {
   private record(seq: number): { buf: Buffer; offset: number } {
     const seg = this.segments[this.segmentIndex(seq)]!;
     return { buf: seg.buf, offset: (seq - seg.firstSeq) * DECISION_RECORD_BYTES };
-  }
-
-  private idKey(seq: number): string {
-    const { buf, offset } = this.record(seq);
-    return buf.toString('latin1', offset, offset + DECISION_ID_BYTES);
   }
 
   private appendedMs(seq: number): number {
