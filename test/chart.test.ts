@@ -37,6 +37,10 @@ function renderChart(valuesFile: string | undefined): K8sObject[] {
     .filter((d): d is K8sObject => d !== null);
 }
 
+function store(objects: K8sObject[]): K8sObject | undefined {
+  return objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentinel-store');
+}
+
 /** Validates one object with its kubernetes-models class (the Kubernetes OpenAPI schema). */
 async function validateObject(obj: K8sObject): Promise<void> {
   const group = obj.apiVersion.includes('/') ? obj.apiVersion : `v1`;
@@ -164,6 +168,85 @@ describe('the rendered chart', () => {
         const copies = objects.filter((o) => o.kind === 'Secret' && o.metadata.name === tokenSecret);
         const maps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
         assert.equal(copies.length, maps.length - 1);
+      }
+    });
+  }
+
+  for (const [name, file] of Object.entries(VALUE_SETS)) {
+    void test(`wires the decision feed between agents and every store replica, or leaves it off without a store (${name} values)`, () => {
+      const objects = renderChart(file);
+      const storeDeployment = store(objects);
+      const storeOn = storeDeployment !== undefined;
+      const injectorMap = objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector',
+      );
+      const injector = validateConfig(
+        injectorConfigSchema,
+        parseYaml(injectorMap?.data?.['injector.yaml'] ?? ''),
+        name,
+      );
+      const limit = parseQuantity(injector.agent.resources.limits.memory ?? '') ?? 0;
+      const chartDefaults = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
+        agent: { resources: { limits: { memory: string } } };
+      };
+      const baseLimit = parseQuantity(chartDefaults.agent.resources.limits.memory) ?? 0;
+      for (const cm of objects.filter(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent',
+      )) {
+        const { completion } = validateConfig(
+          agentConfigSchema,
+          parseYaml(cm.data?.['agent.yaml'] ?? ''),
+          name,
+        ).sampling;
+        if (!storeOn) {
+          assert.equal(completion.enabled, false, 'no store, no feed to poll');
+          assert.equal(limit, baseLimit, 'the memory limit is not raised for a buffer that is off');
+          continue;
+        }
+        assert.equal(completion.enabled, true);
+        // The agent resolves the headless Service: one address per ready store pod, port 3200 (query).
+        const [host, port] = completion.stores_dns.split(':');
+        const [svcName, svcNamespace, svc] = (host ?? '').split('.');
+        assert.equal(svc, 'svc');
+        assert.equal(port, '3200');
+        const headless = objects.find(
+          (o) => o.kind === 'Service' && o.metadata.name === svcName && o.metadata.namespace === svcNamespace,
+        );
+        assert.equal(query(headless, 'spec.clusterIP')[0], 'None');
+        assert.deepEqual(query(headless, 'spec.ports[*].port'), [3200]);
+        assert.deepEqual(
+          query(headless, 'spec.selector')[0],
+          query(storeDeployment, 'spec.selector.matchLabels')[0],
+          'the headless Service selects the store pods',
+        );
+        // The same token as the exporter, from the Secret the injector mounts.
+        assert.equal(completion.bearer_token_file, `${AGENT_PATHS.tokenDir}/token`);
+        assert.ok(injector.agent.token_secret);
+        // The held spans are on top of the agent's other memory: the injector's limit grows by max_bytes.
+        assert.equal(limit, baseLimit + completion.max_bytes);
+        // Injected pods reach the query port as they reach the OTLP ports.
+        const policy = objects.find((o) => o.kind === 'NetworkPolicy');
+        if (policy) {
+          const rules = query(policy, 'spec.ingress')[0] as { from?: unknown[]; ports: { port: number }[] }[];
+          const agentsRule = rules.find((r) =>
+            JSON.stringify(r.from ?? []).includes('"sentinel.dev/agent":"injected"'),
+          );
+          assert.deepEqual(agentsRule?.ports.map((p) => p.port).sort(), [3200, 4317, 4318]);
+        }
+      }
+      // The store keeps its feed on the volume that holds its WAL.
+      const storeMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store');
+      if (storeMap) {
+        const storeYaml = parseYaml(storeMap.data?.['store.yaml'] ?? '') as {
+          wal_dir: string;
+          decisions: { dir: string };
+        };
+        const mount = query(
+          storeDeployment,
+          'spec.template.spec.containers[0].volumeMounts[?(@.name == "data")].mountPath',
+        )[0] as string;
+        assert.ok(storeYaml.wal_dir.startsWith(`${mount}/`));
+        assert.ok(storeYaml.decisions.dir.startsWith(`${mount}/`));
       }
     });
   }

@@ -127,7 +127,12 @@ void test('a pod of an opted-in namespace gets an agent that uses only what the 
   const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as fjp.Operation[];
   const patched = fjp.applyPatch(structuredClone(pod), patch, true, false).newDocument as unknown as {
     spec: {
-      initContainers: { name: string; image: string }[];
+      initContainers: {
+        name: string;
+        image: string;
+        resources: { limits?: Record<string, string> };
+        volumeMounts: { name: string; mountPath: string }[];
+      }[];
       volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
     };
   };
@@ -140,6 +145,18 @@ void test('a pod of an opted-in namespace gets an agent that uses only what the 
   const secret = patched.spec.volumes.find((v) => v.secret)?.secret?.secretName;
   assert.ok(configMap && inShop('ConfigMap', configMap), `ConfigMap ${configMap} exists in shop`);
   assert.ok(secret && inShop('Secret', secret), `Secret ${secret} exists in shop`);
+  // Completion is on by default: the limit holds agent.resources' 256Mi plus the 32MiB completion buffer, and
+  // the token the feed client reads (sampling.completion.bearer_token_file) is where the Secret is mounted.
+  assert.equal(agent?.resources.limits?.['memory'], '288Mi');
+  const tokenVolume = patched.spec.volumes.find((v) => v.secret)?.name;
+  const tokenMount = agent?.volumeMounts.find((m) => m.name === tokenVolume)?.mountPath;
+  const agentMap = objects.find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name === configMap && o.metadata.namespace === 'shop',
+  );
+  const agentYaml = parseYaml(agentMap?.data?.['agent.yaml'] ?? '') as {
+    sampling: { completion: { bearer_token_file: string } };
+  };
+  assert.equal(agentYaml.sampling.completion.bearer_token_file, `${tokenMount}/token`);
 });
 
 void test('the pod-level webhook leaves a pod without the annotation alone', async () => {

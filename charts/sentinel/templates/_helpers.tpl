@@ -106,6 +106,69 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/*
+  Whether the agents run sampling.completion (issue 9): only against the chart's own store, whose decision
+  feed they poll. "true" or "".
+*/}}
+{{- define "sentinel.completionEnabled" -}}
+{{- if and .Values.agent.completion.enabled .Values.store.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+  Whether agents get the store's token (the injector mounts it at /var/run/sentinel/token): to export to the
+  store, and to publish and poll its decision feed even when spans go to agent.exporterEndpoint. "true" or "".
+*/}}
+{{- define "sentinel.agentNeedsToken" -}}
+{{- if and .Values.store.enabled .Values.store.auth.required (or (not .Values.agent.exporterEndpoint) (include "sentinel.completionEnabled" .)) }}true{{ end }}
+{{- end }}
+
+{{/*
+  The store's headless Service by its full DNS name (one address per replica), where agents find every replica
+  to poll; fully qualified because agents resolve it every poll interval.
+*/}}
+{{- define "sentinel.storeHeadlessHost" -}}
+{{- printf "%s-headless.%s.svc.%s" (include "sentinel.storeName" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/*
+  Bytes in a Kubernetes quantity (kind "quantity": 256Mi, 1G, 0.5Gi) or a Sentinel size (kind "size": 32MiB,
+  64MB, 1g, 4096), as an integer string. (dict "value" V "kind" K "what" "values key, for the error")
+*/}}
+{{- define "sentinel.bytes" -}}
+{{- $v := toString .value | trim }}
+{{- if not (regexMatch "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)[a-zA-Z]*$" $v) }}
+{{- fail (printf "%s: expected a number with a unit like 256Mi, got %q" .what $v) }}
+{{- end }}
+{{- $num := regexReplaceAll "[a-zA-Z]*$" $v "" }}
+{{- $unit := regexReplaceAll "^[0-9.]*" $v "" }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- if eq .kind "size" }}
+{{- $units = dict "" 1 "b" 1 "kb" 1000 "mb" 1000000 "gb" 1000000000 "kib" 1024 "mib" 1048576 "gib" 1073741824 "k" 1024 "m" 1048576 "g" 1073741824 }}
+{{- $unit = lower $unit }}
+{{- end }}
+{{- if not (hasKey $units $unit) }}
+{{- fail (printf "%s: unit %q of %q is not one of %s" .what $unit $v (keys $units | sortAlpha | join ", ")) }}
+{{- end }}
+{{- printf "%.0f" (floor (mulf (float64 $num) (get $units $unit))) }}
+{{- end }}
+
+{{/*
+  The injected agent's resources: agent.resources, with agent.completion.maxBytes added to the memory limit
+  while completion is on (the held spans are on top of everything else the agent keeps in memory).
+*/}}
+{{- define "sentinel.agentResources" -}}
+{{- $resources := deepCopy .Values.agent.resources }}
+{{- $limits := $resources.limits | default dict }}
+{{- if and (include "sentinel.completionEnabled" .) $limits.memory }}
+{{- $limit := include "sentinel.bytes" (dict "value" $limits.memory "kind" "quantity" "what" "agent.resources.limits.memory") }}
+{{- $held := include "sentinel.bytes" (dict "value" .Values.agent.completion.maxBytes "kind" "size" "what" "agent.completion.maxBytes") }}
+{{- $total := add $limit $held }}
+{{- $_ := set $limits "memory" (ternary (printf "%dMi" (div $total 1048576)) (printf "%d" $total) (eq (mod $total 1048576) 0)) }}
+{{- $_ := set $resources "limits" $limits }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end }}
+
 {{/* The agent config file (CONTRACT.md "Agent config"); paths match what the injector mounts. */}}
 {{- define "sentinel.agentConfig" -}}
 {{- /* The queue stays at 80 % of its emptyDir: the kubelet evicts a pod whose emptyDir outgrows sizeLimit. */}}
@@ -114,13 +177,21 @@ seccompProfile:
 {{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
 {{- $_ := set $exporter "bearer_token_file" "/var/run/sentinel/token" }}
 {{- end }}
+{{- $completion := dict "enabled" false }}
+{{- if include "sentinel.completionEnabled" . }}
+{{- $c := .Values.agent.completion }}
+{{- $completion = dict "enabled" true "window" $c.window "max_bytes" $c.maxBytes "poll_interval" $c.pollInterval "stores_dns" (printf "%s:3200" (include "sentinel.storeHeadlessHost" .)) }}
+{{- if .Values.store.auth.required }}
+{{- $_ := set $completion "bearer_token_file" "/var/run/sentinel/token" }}
+{{- end }}
+{{- end }}
 {{- $config := dict
   "receivers" (dict "otlp" (dict "grpc" (dict "endpoint" "127.0.0.1:4317") "http" (dict "endpoint" "127.0.0.1:4318")))
   "admin" (dict "endpoint" "0.0.0.0:8888")
   "log" (dict "level" .Values.agent.logLevel)
   "shutdown_timeout" "20s"
   "enrich" (dict "podinfo_dir" "/etc/podinfo")
-  "sampling" (dict "policy_file" "/etc/sentinel/policy.yaml")
+  "sampling" (dict "policy_file" "/etc/sentinel/policy.yaml" "completion" $completion)
   "exporters" (list $exporter)
 }}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.agent.config)) }}
@@ -137,6 +208,7 @@ seccompProfile:
   "block" (dict "max_bytes" $s.block.maxBytes "max_spans" $s.block.maxSpans "max_age" $s.block.maxAge)
   "compaction" (dict "enabled" $s.compaction.enabled "interval" $s.compaction.interval)
   "retention" $s.retention
+  "decisions" (dict "dir" "/var/lib/sentinel/decisions" "max_entries" $s.decisions.maxEntries "retention" $s.decisions.retention)
   "query" (dict "endpoint" "0.0.0.0:3200")
   "tls" (dict "cert_file" "" "key_file" "" "client_ca_file" "")
   "auth" (dict "required" $s.auth.required "token_files" (ternary (list "/var/run/sentinel/auth/token") (list) $s.auth.required))
@@ -150,7 +222,7 @@ seccompProfile:
 */}}
 {{- define "sentinel.injectorConfig" -}}
 {{- $tokenSecret := "" }}
-{{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
+{{- if include "sentinel.agentNeedsToken" . }}
 {{- $tokenSecret = include "sentinel.agentTokenSecretName" . }}
 {{- end }}
 {{- $config := dict
@@ -166,7 +238,7 @@ seccompProfile:
     "config_map" (include "sentinel.agentConfigMapName" .)
     "token_secret" $tokenSecret
     "native_sidecar" (and .Values.agent.nativeSidecar (semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version))
-    "resources" .Values.agent.resources
+    "resources" (include "sentinel.agentResources" . | fromYaml)
     "queue_size_limit" (printf "%dMi" (int .Values.agent.queueSizeMiB)))
 }}
 {{- toYaml $config }}
