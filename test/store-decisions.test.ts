@@ -24,6 +24,8 @@ import {
 import { DecisionIdIndex } from '../src/store/decision-id-index.js';
 import { DECISION_RECORD_BYTES, DecisionLog, type DecisionLogOptions } from '../src/store/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { storeConfigSchema, validateConfig } from '../src/config/index.js';
+import { isSentinelError } from '../src/errors.js';
 import { capturingLogger, startTestStore } from './helpers/store-harness.js';
 
 const dirs: string[] = [];
@@ -485,6 +487,51 @@ describe('/api/decisions on the store query server', async () => {
     assert.equal(ok.status, 200);
     assert.equal(((await ok.json()) as { appended: number }).appended, 1);
     assert.equal((await fetch(url, { headers: auth })).status, 200);
+  });
+});
+
+describe('decisions config and the store lifecycle', () => {
+  it('defaults to 262,144 entries, 10 minutes and a directory under wal_dir, and names a bad key', () => {
+    const c = validateConfig(storeConfigSchema, {}, 'test');
+    assert.deepEqual(c.decisions, { dir: '', max_entries: 262_144, retention: 600_000 });
+    assert.throws(
+      () => validateConfig(storeConfigSchema, { decisions: { max_entries: 0, extra: 1 } }, 'test'),
+      (err: unknown) =>
+        isSentinelError(err, 'SENTINEL_ERR_CONFIG_INVALID') &&
+        /decisions\.max_entries/.test(err.message) &&
+        /extra/.test(err.message),
+    );
+  });
+
+  it('opens the feed in <wal_dir>/decisions on start and keeps it across a graceful restart', async () => {
+    const dir = tempDir();
+    const first = await startTestStore({ dir });
+    const base = (port: number) => `http://127.0.0.1:${port}/api/decisions`;
+    const a = ids(4);
+    const posted = await fetch(base(first.store.ports.query), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: encodeDecisionIds(a),
+    });
+    assert.equal(posted.status, 200);
+    await posted.arrayBuffer();
+    const page = (await (
+      await fetch(`${base(first.store.ports.query)}?after=${first.store.decisions.epoch}.0&limit=1`)
+    ).json()) as DecisionsPageJson;
+    assert.deepEqual(page.traceIds, a.slice(0, 1));
+    await first.store.shutdown();
+    assert.ok(readdirSync(join(dir, 'wal', 'decisions')).includes('epoch'));
+    const second = await startTestStore({ dir });
+    try {
+      const rest = (await (
+        await fetch(`${base(second.store.ports.query)}?after=${page.cursor}`)
+      ).json()) as DecisionsPageJson;
+      assert.deepEqual(rest.traceIds, a.slice(1));
+      assert.equal(rest.reset, false);
+      assert.equal(await second.metrics.value('store_decisions_entries'), 4);
+    } finally {
+      await second.dispose();
+    }
   });
 });
 
