@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import { DECISION_RECORD_BYTES, DecisionLog, type DecisionLogOptions } from '../
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { storeConfigSchema, validateConfig } from '../src/config/index.js';
 import { isSentinelError } from '../src/errors.js';
+import { makeCertificate } from './fixtures/injector/tls.js';
 import { capturingLogger, startTestStore } from './helpers/store-harness.js';
 
 const dirs: string[] = [];
@@ -487,6 +489,45 @@ describe('/api/decisions on the store query server', async () => {
     assert.equal(ok.status, 200);
     assert.equal(((await ok.json()) as { appended: number }).appended, 1);
     assert.equal((await fetch(url, { headers: auth })).status, 200);
+  });
+});
+
+describe('/api/decisions over the store TLS', () => {
+  it('publishes and serves ids over HTTPS with the query server certificate', async () => {
+    const cert = makeCertificate('sentinel-store', tempDir());
+    const h = await startTestStore({
+      overrides: { tls: { cert_file: cert.certFile, key_file: cert.keyFile } },
+    });
+    const call = (method: string, path: string, headers: Record<string, string>, body?: Uint8Array) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: h.store.ports.query, method, path, headers, ca: cert.cert },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const a = ids(2);
+      const posted = await call(
+        'POST',
+        '/api/decisions',
+        { 'content-type': 'application/octet-stream' },
+        encodeDecisionIds(a),
+      );
+      assert.equal(posted.status, 200);
+      const got = await call('GET', `/api/decisions?after=${h.store.decisions.epoch}.0`, {
+        accept: 'application/octet-stream',
+      });
+      assert.equal(got.status, 200);
+      assert.deepEqual(decodeDecisionIds(got.body), a);
+    } finally {
+      await h.dispose();
+    }
   });
 });
 
