@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -460,6 +462,33 @@ describe('/api/decisions on the store query server', async () => {
     assert.ok((await h.metrics.value('store_decisions_feed_requests_total', { status: '400' })) >= 2);
     // The server is still there.
     assert.equal((await fetch(base)).status, 200);
+  });
+
+  it('appends nothing from a client that goes away mid-body, and keeps serving', async () => {
+    const headBefore = await head();
+    const socket = connect(h.store.ports.query, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /api/decisions HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: 1600\r\n\r\n',
+    );
+    socket.write(randomBytes(100));
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    for (let i = 0; i < 100; i++) {
+      if (
+        (await h.metrics.value('store_query_requests_total', {
+          route: 'decisions_publish',
+          status: 'aborted',
+        })) > 0
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(
+      await h.metrics.value('store_query_requests_total', { route: 'decisions_publish', status: 'aborted' }),
+      1,
+    );
+    assert.equal(await head(), headBefore);
   });
 
   it('answers 405 naming the allowed methods for other verbs', async () => {

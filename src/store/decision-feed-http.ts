@@ -36,6 +36,9 @@ export interface DecisionFeedHttpOptions {
   readonly metrics: Metrics;
 }
 
+/** The client closed the connection before its body was complete. */
+class ClientGone extends Error {}
+
 /** A bad request: answered with `status` and SENTINEL_ERR_DECISIONS_INVALID, and counted. */
 class InvalidDecisions extends SentinelError {
   readonly status: number;
@@ -94,6 +97,11 @@ export class DecisionFeedHttp {
       ids = await this.readIds(req);
     } catch (err) {
       if (err instanceof InvalidDecisions) return this.refuse(res, route, err);
+      if (err instanceof ClientGone) {
+        this.requests.inc({ route, status: 'aborted' });
+        res.destroy();
+        return;
+      }
       throw err;
     }
     const accepted = ids.length / DECISION_ID_BYTES;
@@ -325,8 +333,8 @@ function readBody(req: IncomingMessage, maxBytes: number, cutAtOnce: boolean): P
       }
     });
     req.once('end', () => resolve(total <= maxBytes ? Buffer.concat(chunks, total) : undefined));
-    req.once('error', reject);
-    // A client that goes away mid-body: nothing to append (a later resolve or reject is a no-op).
-    req.once('close', () => resolve(undefined));
+    // A client that goes away mid-body: nothing to append, nobody to answer (after 'end' this is a no-op).
+    req.once('error', () => reject(new ClientGone()));
+    req.once('close', () => reject(new ClientGone()));
   });
 }
