@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,6 +19,7 @@ const VALUE_SETS: Record<string, string | undefined> = {
   'cert-manager': `${CHART}/ci/cert-manager-values.yaml`,
   irsa: `${CHART}/ci/irsa-values.yaml`,
   'store disabled': `${CHART}/ci/store-disabled-values.yaml`,
+  'store TLS': `${CHART}/ci/store-tls-values.yaml`,
 };
 
 type K8sObject = {
@@ -35,6 +37,12 @@ function renderChart(valuesFile: string | undefined): K8sObject[] {
   return parseAllDocuments(r.stdout)
     .map((d) => d.toJS() as K8sObject | null)
     .filter((d): d is K8sObject => d !== null);
+}
+
+/** The `tls.ca_file` of each OTLP exporter of an agent ConfigMap that sets one. */
+function agentExporterCaFiles(cm: K8sObject, name: string): string[] {
+  const agent = validateConfig(agentConfigSchema, parseYaml(cm.data?.['agent.yaml'] ?? ''), name);
+  return agent.exporters.flatMap((e) => (e.type === 'otlp' && e.tls.ca_file ? [e.tls.ca_file] : []));
 }
 
 function store(objects: K8sObject[]): K8sObject | undefined {
@@ -205,10 +213,41 @@ describe('the rendered chart', () => {
         }
         assert.equal(completion.enabled, true);
         // The agent resolves the headless Service: one address per ready store pod, port 3200 (query).
-        const [host, port] = completion.stores_dns.split(':');
-        const [svcName, svcNamespace, svc] = (host ?? '').split('.');
+        const storeYaml = parseYaml(
+          objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store')?.data?.[
+            'store.yaml'
+          ] ?? '',
+        ) as { tls: { cert_file: string; key_file: string } };
+        const storeTls = storeYaml.tls.cert_file !== '';
+        const target = new URL(
+          completion.stores_dns.includes('://') ? completion.stores_dns : `http://${completion.stores_dns}`,
+        );
+        assert.equal(target.protocol, storeTls ? 'https:' : 'http:', 'the scheme follows the store TLS');
+        const [svcName, svcNamespace, svc] = target.hostname.split('.');
         assert.equal(svc, 'svc');
-        assert.equal(port, '3200');
+        assert.equal(target.port, '3200');
+        if (storeTls) {
+          // Agents verify the store with the CA shipped in their own ConfigMap, mounted at /etc/sentinel.
+          for (const caFile of [completion.tls.ca_file, ...agentExporterCaFiles(cm, name)]) {
+            assert.ok(caFile.startsWith(`${AGENT_PATHS.configDir}/`), caFile);
+            const pem = cm.data?.[caFile.slice(AGENT_PATHS.configDir.length + 1)] ?? '';
+            assert.ok(new X509Certificate(pem).ca, `${caFile} holds a CA certificate`);
+          }
+          // The store reads its pair from the Secret mounted where the config says.
+          const mounts = query(storeDeployment, 'spec.template.spec.containers[0].volumeMounts')[0] as {
+            name: string;
+            mountPath: string;
+          }[];
+          const tlsMount = mounts.find((m) => storeYaml.tls.cert_file.startsWith(`${m.mountPath}/`));
+          const tlsVolume = (
+            query(storeDeployment, 'spec.template.spec.volumes')[0] as Record<string, unknown>[]
+          ).find((v) => v['name'] === tlsMount?.name) as
+            { secret?: { items: { path: string }[] } } | undefined;
+          assert.deepEqual(
+            tlsVolume?.secret?.items.map((i) => `${tlsMount?.mountPath}/${i.path}`),
+            [storeYaml.tls.cert_file, storeYaml.tls.key_file],
+          );
+        }
         const headless = objects.find(
           (o) => o.kind === 'Service' && o.metadata.name === svcName && o.metadata.namespace === svcNamespace,
         );

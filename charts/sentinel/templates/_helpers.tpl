@@ -95,12 +95,34 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
+{{/*
+  Whether the chart's store serves TLS, checked once here: the store needs its key pair, the agents the CA.
+  "true" or "".
+*/}}
+{{- define "sentinel.storeTls" -}}
+{{- $t := .Values.store.tls }}
+{{- if and .Values.store.enabled $t.enabled }}
+{{- if not $t.secretName }}
+{{- fail "store.tls.secretName is required when store.tls.enabled: a Secret with tls.crt and tls.key for the store" }}
+{{- end }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" $t.caCert) }}
+{{- fail "store.tls.caCert is required when store.tls.enabled: the PEM of the CA that signed the store's certificate (--set-file store.tls.caCert=ca.crt), for the agents" }}
+{{- end -}}
+true
+{{- end }}
+{{- end }}
+
+{{/* The scheme agents use for the chart's store. */}}
+{{- define "sentinel.storeScheme" -}}
+{{- ternary "https" "http" (eq (include "sentinel.storeTls" .) "true") }}
+{{- end }}
+
 {{/* Where agents send spans: the store's Service by FQDN (agents run in other namespaces). */}}
 {{- define "sentinel.exporterEndpoint" -}}
 {{- if .Values.agent.exporterEndpoint }}
 {{- .Values.agent.exporterEndpoint }}
 {{- else if .Values.store.enabled }}
-{{- printf "http://%s.%s.svc:4317" (include "sentinel.storeName" .) .Release.Namespace }}
+{{- printf "%s://%s.%s.svc:4317" (include "sentinel.storeScheme" .) (include "sentinel.storeName" .) .Release.Namespace }}
 {{- else }}
 {{- fail "agent.exporterEndpoint is required when store.enabled=false: the agents need somewhere to send spans" }}
 {{- end }}
@@ -174,15 +196,26 @@ seccompProfile:
 {{- /* The queue stays at 80 % of its emptyDir: the kubelet evicts a pod whose emptyDir outgrows sizeLimit. */}}
 {{- $queueMaxBytes := printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 8) 10) }}
 {{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) }}
+{{- $storeTls := include "sentinel.storeTls" . }}
 {{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
 {{- $_ := set $exporter "bearer_token_file" "/var/run/sentinel/token" }}
+{{- end }}
+{{- if and $storeTls (not .Values.agent.exporterEndpoint) }}
+{{- $_ := set $exporter "tls" (dict "ca_file" "/etc/sentinel/store-ca.crt") }}
 {{- end }}
 {{- $completion := dict "enabled" false }}
 {{- if include "sentinel.completionEnabled" . }}
 {{- $c := .Values.agent.completion }}
-{{- $completion = dict "enabled" true "window" $c.window "max_bytes" $c.maxBytes "poll_interval" $c.pollInterval "stores_dns" (printf "%s:3200" (include "sentinel.storeHeadlessHost" .)) }}
+{{- $storesDns := printf "%s:3200" (include "sentinel.storeHeadlessHost" .) }}
+{{- if $storeTls }}
+{{- $storesDns = printf "https://%s" $storesDns }}
+{{- end }}
+{{- $completion = dict "enabled" true "window" $c.window "max_bytes" $c.maxBytes "poll_interval" $c.pollInterval "stores_dns" $storesDns }}
 {{- if .Values.store.auth.required }}
 {{- $_ := set $completion "bearer_token_file" "/var/run/sentinel/token" }}
+{{- end }}
+{{- if $storeTls }}
+{{- $_ := set $completion "tls" (dict "ca_file" "/etc/sentinel/store-ca.crt") }}
 {{- end }}
 {{- end }}
 {{- $config := dict
@@ -210,7 +243,7 @@ seccompProfile:
   "retention" $s.retention
   "decisions" (dict "dir" "/var/lib/sentinel/decisions" "max_entries" $s.decisions.maxEntries "retention" $s.decisions.retention)
   "query" (dict "endpoint" "0.0.0.0:3200")
-  "tls" (dict "cert_file" "" "key_file" "" "client_ca_file" "")
+  "tls" (ternary (dict "cert_file" "/var/run/sentinel/tls/tls.crt" "key_file" "/var/run/sentinel/tls/tls.key" "client_ca_file" "") (dict "cert_file" "" "key_file" "" "client_ca_file" "") (eq (include "sentinel.storeTls" .) "true"))
   "auth" (dict "required" $s.auth.required "token_files" (ternary (list "/var/run/sentinel/auth/token") (list) $s.auth.required))
 }}
 {{- toYaml $config }}
