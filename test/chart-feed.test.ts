@@ -1,0 +1,254 @@
+/**
+ * Issue 9 as the chart wires it: a store started from the chart's store.yaml and two agents' decision-feed
+ * clients built from the chart's agent.yaml (in an app namespace), each reading the files the chart's Secrets
+ * and ConfigMaps would put at those paths. Only listen addresses and directories change (a test cannot bind
+ * 3200 or write /var/lib), and DNS: the headless Service's name resolves to 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { runHelm } from '../scripts/helm.js';
+import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { AGENT_PATHS } from '../src/injector/index.js';
+import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { startTestStore } from './helpers/store-harness.js';
+
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+const root = mkdtempSync(join(tmpdir(), 'sentinel-chart-feed-'));
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const HEADLESS = 'sentinel-store-headless.sentinel.svc.cluster.local';
+
+/** A CA and a serving certificate for `names`, made by Helm's own genCA / genSignedCert (no openssl needed). */
+function makeCertificates(dir: string, names: string[]): { ca: string; cert: string; key: string } {
+  const chart = join(dir, 'certs-chart');
+  mkdirSync(join(chart, 'templates'), { recursive: true });
+  writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: certs\nversion: 0.0.1\n');
+  writeFileSync(
+    join(chart, 'templates', 'certs.yaml'),
+    [
+      '{{- $ca := genCA "sentinel-test-ca" 1 }}',
+      `{{- $cert := genSignedCert "sentinel-store" nil (list ${names.map((n) => JSON.stringify(n)).join(' ')}) 1 $ca }}`,
+      'ca: {{ $ca.Cert | b64enc }}',
+      'cert: {{ $cert.Cert | b64enc }}',
+      'key: {{ $cert.Key | b64enc }}',
+    ].join('\n'),
+  );
+  const r = runHelm(['template', 'certs', chart]);
+  assert.equal(r.status, 0, r.stderr);
+  const doc = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Record<string, string> | null)
+    .find((d) => d?.['ca']);
+  assert.ok(doc);
+  const pem = (k: string) => Buffer.from(doc[k] ?? '', 'base64').toString('utf8');
+  return { ca: pem('ca'), cert: pem('cert'), key: pem('key') };
+}
+
+/** Renders the chart; `at(path)` is where a file the chart names lives in this test's file system. */
+function renderChart(dir: string, args: string[]): { objects: Obj[]; at: (path: string) => string } {
+  const r = runHelm([
+    'template',
+    'sentinel',
+    'charts/sentinel',
+    '--namespace',
+    'sentinel',
+    '--set',
+    'agent.namespaces={shop}',
+    ...args,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const objects = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null);
+  return { objects, at: (path: string) => join(dir, 'fs', path) };
+}
+
+function put(file: string, content: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, content);
+}
+
+function find(objects: Obj[], kind: string, name: string, namespace: string): Obj {
+  const o = objects.find(
+    (x) => x.kind === kind && x.metadata.name === name && x.metadata.namespace === namespace,
+  );
+  assert.ok(o, `${kind} ${namespace}/${name}`);
+  return o;
+}
+
+/**
+ * Starts the store from the chart's store.yaml (its key pair and token placed where the chart mounts them) and
+ * returns a factory of agents' feed clients built from the chart's agent.yaml in namespace shop.
+ */
+async function wire(
+  name: string,
+  args: string[],
+  secrets: { cert?: string; key?: string } = {},
+): Promise<{ agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics } }> {
+  const dir = join(root, name);
+  const { objects, at } = renderChart(dir, args);
+  const storeYaml = parseYaml(
+    find(objects, 'ConfigMap', 'sentinel-store', 'sentinel').data?.['store.yaml'] ?? '',
+  ) as {
+    tls: { cert_file: string; key_file: string };
+    auth: { token_files: string[] };
+    decisions: { dir: string };
+    wal_dir: string;
+  } & Record<string, unknown>;
+  // What the kubelet would mount for the store: the auth Secret's token, the TLS Secret's pair.
+  const storeToken = find(objects, 'Secret', 'sentinel-store-auth', 'sentinel').data?.['token'] ?? '';
+  for (const f of storeYaml.auth.token_files) put(at(f), Buffer.from(storeToken, 'base64').toString('utf8'));
+  if (storeYaml.tls.cert_file) {
+    put(at(storeYaml.tls.cert_file), secrets.cert ?? '');
+    put(at(storeYaml.tls.key_file), secrets.key ?? '');
+  }
+  const h = await startTestStore({
+    dir,
+    overrides: {
+      ...storeYaml,
+      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+      admin: { endpoint: '127.0.0.1:0' },
+      query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
+      storage: { url: `file://${join(dir, 'data')}` },
+      wal_dir: at(storeYaml.wal_dir),
+      decisions: { ...storeYaml.decisions, dir: at(storeYaml.decisions.dir) },
+      compaction: { enabled: false, interval: '0s' },
+      tls: {
+        ...storeYaml.tls,
+        cert_file: storeYaml.tls.cert_file && at(storeYaml.tls.cert_file),
+        key_file: storeYaml.tls.key_file && at(storeYaml.tls.key_file),
+      },
+      auth: { ...storeYaml.auth, token_files: storeYaml.auth.token_files.map(at) },
+      log: { level: 'silent' },
+    },
+  });
+  cleanups.push(() => h.dispose());
+
+  // What the injector mounts into an agent in shop: the ConfigMap at /etc/sentinel, the token at /var/run/sentinel.
+  const cm = find(objects, 'ConfigMap', 'sentinel-agent', 'shop');
+  for (const [key, value] of Object.entries(cm.data ?? {})) put(at(`${AGENT_PATHS.configDir}/${key}`), value);
+  const agentToken = find(objects, 'Secret', 'sentinel-agent-token', 'shop').data?.['token'] ?? '';
+  put(at(`${AGENT_PATHS.tokenDir}/token`), Buffer.from(agentToken, 'base64').toString('utf8'));
+  const completion = validateConfig(agentConfigSchema, parseYaml(cm.data?.['agent.yaml'] ?? ''), name)
+    .sampling.completion;
+  assert.equal(completion.enabled, true);
+  const target = parseDnsTarget(completion.stores_dns);
+  assert.equal(target.host, HEADLESS);
+  assert.equal(target.port, 3200);
+
+  return {
+    agent: (pod: string) => {
+      const received: string[] = [];
+      const metrics = new Metrics();
+      const c = new DecisionFeedClient({
+        stores: completion.stores,
+        // The Service port 3200 is the test store's ephemeral query port here.
+        storesDns: completion.stores_dns.replace(/:3200$/, `:${h.store.ports.query}`),
+        pollIntervalMs: completion.poll_interval,
+        podName: pod,
+        bearerTokenFile: completion.bearer_token_file && at(completion.bearer_token_file),
+        tls: {
+          caFile: completion.tls.ca_file && at(completion.tls.ca_file),
+          insecureSkipVerify: completion.tls.insecure_skip_verify,
+        },
+        onIds: (ids) => received.push(...ids),
+        metrics,
+        logger: silentLogger(),
+        requestTimeoutMs: 2000,
+        // The headless Service, as cluster DNS would answer it for a single replica.
+        resolve: (host) =>
+          host === HEADLESS ? Promise.resolve(['127.0.0.1']) : Promise.reject(new Error(`NXDOMAIN ${host}`)),
+      });
+      cleanups.push(() => c.stop());
+      return { c, received, metrics };
+    },
+  };
+}
+
+async function feedErrors(metrics: Metrics): Promise<number> {
+  const text = await metrics.registry.metrics();
+  return [...text.matchAll(/^sentinel_sampling_completion_feed_errors_total\{[^}]*\} (\d+)/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
+}
+
+/** One agent's rule-kept id reaches another agent through the store, each starting at the feed's head. */
+async function passesAnId(
+  agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics },
+): Promise<{ received: string[]; errors: number }> {
+  const frontend = agent('frontend-7c9d-aaaaa');
+  const payments = agent('payments-5b6f-bbbbb');
+  await frontend.c.round();
+  await payments.c.round();
+  const id = randomBytes(16).toString('hex');
+  payments.c.publish(id);
+  await payments.c.round();
+  await frontend.c.round();
+  assert.equal(await feedErrors(payments.metrics), 0, 'payments published without an error');
+  return { received: frontend.received.filter((x) => x === id), errors: await feedErrors(frontend.metrics) };
+}
+
+test("with the chart's defaults, agents share decisions through the store's headless Service with the store token", async () => {
+  const { agent } = await wire('plain', []);
+  const { received, errors } = await passesAnId(agent);
+  assert.equal(received.length, 1);
+  assert.equal(errors, 0);
+});
+
+test('with store TLS, agents verify the store with the CA from their ConfigMap under the headless name', async () => {
+  const dir = join(root, 'certs-ok');
+  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc', HEADLESS]);
+  put(join(dir, 'ca.crt'), ca);
+  const { agent } = await wire(
+    'tls',
+    [
+      '--set',
+      'store.tls.enabled=true',
+      '--set',
+      'store.tls.secretName=sentinel-store-tls',
+      '--set-file',
+      `store.tls.caCert=${join(dir, 'ca.crt')}`,
+    ],
+    { cert, key },
+  );
+  const { received, errors } = await passesAnId(agent);
+  assert.equal(received.length, 1);
+  assert.equal(errors, 0);
+});
+
+test('with store TLS, a certificate that does not name the headless Service fails the feed, counted', async () => {
+  const dir = join(root, 'certs-short');
+  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc']);
+  put(join(dir, 'ca.crt'), ca);
+  const { agent } = await wire(
+    'tls-short',
+    [
+      '--set',
+      'store.tls.enabled=true',
+      '--set',
+      'store.tls.secretName=sentinel-store-tls',
+      '--set-file',
+      `store.tls.caCert=${join(dir, 'ca.crt')}`,
+    ],
+    { cert, key },
+  );
+  const frontend = agent('frontend-7c9d-aaaaa');
+  await frontend.c.round();
+  assert.ok((await feedErrors(frontend.metrics)) > 0);
+  assert.deepEqual(frontend.received, []);
+});
