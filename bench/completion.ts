@@ -562,7 +562,9 @@ async function agentRun(): Promise<void> {
       );
     }
   } finally {
-    await store.dispose();
+    // shutdown, not dispose: abort() during a block encode waits out upload_retry.max_interval (30 s) on an
+    // unref()ed timer, and this process would end with that promise unsettled.
+    await store.store.shutdown();
     rmSync(dir, { recursive: true, force: true });
   }
 }
