@@ -164,6 +164,30 @@ void describe('store pipeline', () => {
     }
   });
 
+  void test('abort() ends a storage backoff at once instead of waiting it out (it waited up to max_interval)', async () => {
+    const dir = freshDir();
+    const failing = new LocalObjectStore(join(dir, 'data'));
+    failing.put = () => Promise.reject(new Error('S3 is down'));
+    // A sleep that never ends by itself: only abort() can end the backoff.
+    const h = await startTestStore({
+      dir,
+      objectStore: failing,
+      sleep: () => new Promise<void>(() => undefined),
+      overrides: { block: { max_age: '1h' } },
+    });
+    await consume(h.store, makeTraces({ traces: 3, seed: 41 }));
+    void h.store.pipeline.forceFlush();
+    while ((await h.metrics.value('store_upload_retries_total')) < 1)
+      await new Promise((r) => setTimeout(r, 10));
+    const aborted = await Promise.race([
+      h.store.abort().then(() => 'aborted'),
+      new Promise((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref()),
+    ]);
+    assert.equal(aborted, 'aborted');
+    // The WAL keeps the spans for the next start.
+    assert.equal(readdirSync(join(dir, 'wal')).filter((f) => f.endsWith('.wal')).length >= 1, true);
+  });
+
   void test('spans not yet in a block are already served by trace id', async () => {
     const h = await startTestStore({ overrides: { block: { max_age: '1h' } } });
     try {

@@ -72,6 +72,9 @@ export class BlockPipeline implements TraceConsumer {
   private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private stopRetrying = false;
+  /** Resolves on abort(), so that a backoff in progress ends at once instead of after up to max_interval. */
+  private readonly stopped: Promise<void>;
+  private signalStopped!: () => void;
   private readonly m;
   private readonly encoder: BlockEncoder;
   private readonly ownsEncoder: boolean;
@@ -89,6 +92,7 @@ export class BlockPipeline implements TraceConsumer {
       });
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
+    this.stopped = new Promise<void>((resolve) => (this.signalStopped = resolve));
     const metrics = options.metrics;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect with the gauge as `this`
     const self = this;
@@ -214,7 +218,7 @@ export class BlockPipeline implements TraceConsumer {
           if (this.stopRetrying) break;
           // Not a storage error (those are retried inside): log, wait, and try the segment again.
           this.options.logger.error({ err, segment: seg.path }, 'building a block failed');
-          await this.sleep(this.options.retryMaxMs);
+          await this.pause(this.options.retryMaxMs);
           continue;
         }
         if (!ok) break;
@@ -224,6 +228,11 @@ export class BlockPipeline implements TraceConsumer {
       this.uploading = undefined;
       if (this.queue.length > 0 && !this.stopRetrying) this.pump();
     });
+  }
+
+  /** A retry wait that abort() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return Promise.race([this.sleep(ms), this.stopped]);
   }
 
   /** Encodes and uploads one segment's block, retrying storage errors with backoff; then deletes the segment. */
@@ -259,7 +268,7 @@ export class BlockPipeline implements TraceConsumer {
           { err: (err as Error).message, block: block.meta.parquetKey, retryInMs: delay },
           'block upload failed; the WAL keeps the spans and the upload is retried',
         );
-        await this.sleep(delay);
+        await this.pause(delay);
         if (this.stopRetrying) return false;
         delay = Math.min(this.options.retryMaxMs, delay * 2);
       }
@@ -322,6 +331,7 @@ export class BlockPipeline implements TraceConsumer {
   async abort(): Promise<void> {
     this.draining = true;
     this.stopRetrying = true;
+    this.signalStopped();
     if (this.timer) clearInterval(this.timer);
     // A shared encoder is closed by its owner first; an own one is closed here so a pending encode ends.
     if (this.ownsEncoder) await this.encoder.close();

@@ -234,8 +234,11 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     abort: async () => {
       release();
       await closeAll();
+      // The pipeline stops retrying before the shared encoder closes under a block in progress: the other way
+      // round, the failed encode was logged as an error and retried after upload_retry.max_interval (30 s).
+      const aborting = pipeline.abort();
       await encoder.close();
-      await pipeline.abort();
+      await aborting;
       await compactor.idle();
       await decisions.close();
       destroyClient();
