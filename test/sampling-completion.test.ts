@@ -223,6 +223,8 @@ describe('completion: hold, then release on the feed', () => {
     clock.advance(1000);
     // 4 traces of 1,000 bytes: the oldest had to go.
     assert.equal(sampler.stats().held.traces, 3);
+    clock.advance(5000);
+    assert.equal(await metrics.value('sampling_completion_held_oldest_seconds'), 5);
     assert.equal(await metrics.value('sampling_completion_evicted_spans_total', { reason: 'bytes' }), 1);
     assert.equal(sampler.release([DROPPED[10]!]), 0, 'the evicted trace cannot be released');
     clock.advance(30_000);

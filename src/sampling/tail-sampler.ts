@@ -140,6 +140,18 @@ export class TailSampler implements TraceConsumer {
         },
       });
       this.keptElsewhere = new LRUCache({ max: MAX_FEED_IDS });
+      const hold = this.hold;
+      const clock = this.clock;
+      const windowMs = options.completion.windowMs;
+      metrics.gauge(
+        'sampling_completion_held_oldest_seconds',
+        'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (about 2 x poll_interval), raise max_bytes.',
+        [],
+        function collect() {
+          const expiry = hold.nextExpiryMs();
+          this.set(expiry === undefined ? 0 : Math.max(0, clock.now() - (expiry - windowMs)) / 1000);
+        },
+      );
     }
     this.m = {
       decisions: metrics.counter(
