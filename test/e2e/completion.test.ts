@@ -350,6 +350,21 @@ void describe('whole traces across pods: three agents, one store, the decision f
     );
     assert.ok(share >= 0.99, `${(share * 100).toFixed(1)} %`);
     assert.equal(duplicates(withFeed), 0, 'no span stored twice');
+    // Upstream agents read the feed, and say how late: store append -> agent read.
+    for (const service of ['frontend', 'cart'] as const) {
+      const lag = await withFeed.agentMetrics
+        .get(service)!
+        .registry.getSingleMetric('sentinel_sampling_completion_feed_lag_seconds')!
+        .get();
+      const named = (suffix: string) =>
+        lag.values.find((v) => (v as { metricName?: string }).metricName?.endsWith(suffix))?.value ?? 0;
+      const count = named('_count');
+      const sum = named('_sum');
+      assert.ok(count > 0, `${service} observed the feed lag`);
+      console.log(
+        `${service}: feed lag ${((sum / count) * 1000).toFixed(0)} ms on average over ${count} answers`,
+      );
+    }
     // Payments publishes the ids it kept by rule: its error traces.
     const published = await withFeed.agentMetrics
       .get('payments')!
