@@ -38,6 +38,7 @@ import {
   staticPolicySource,
 } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { scrapeMetrics } from './_scrape-metrics.js';
 
 const MIB = 1024 * 1024;
 const SPANS_PER_TRACE = 10;
@@ -406,17 +407,7 @@ const GC_ON_SIGNAL = `data:text/javascript;base64,${Buffer.from(
     'process.stdout.write(JSON.stringify({msg:"bench-gc",heapUsed:m.heapUsed,rss:m.rss})+"\\n")});',
 ).toString('base64')}`;
 
-async function scrape(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line) continue;
-    const i = line.lastIndexOf(' ');
-    const key = line.slice(0, i);
-    out.set(key, (out.get(key) ?? 0) + Number(line.slice(i + 1)));
-  }
-  return out;
-}
+const scrape = scrapeMetrics;
 
 function total(m: Map<string, number>, name: string, labels = ''): number {
   let n = 0;

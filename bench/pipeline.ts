@@ -15,22 +15,13 @@ import { decodeTraceRequest, encodeTraceRequest } from '../src/otlp/index.js';
 import { startSentinel } from '../test/helpers/child.js';
 import { startTestStore } from '../test/helpers/store-harness.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
+import { scrapeMetrics } from './_scrape-metrics.js';
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DURATION_MS = 8000;
 
-async function agentMetrics(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line) continue;
-    const i = line.lastIndexOf(' ');
-    const key = line.slice(0, i);
-    out.set(key, (out.get(key) ?? 0) + Number(line.slice(i + 1)));
-  }
-  return out;
-}
+const agentMetrics = scrapeMetrics;
 
 function sum(m: Map<string, number>, prefix: string): number {
   let n = 0;
