@@ -77,6 +77,24 @@ describe('decision feed client', () => {
     assert.deepEqual(heads.map((c) => c.split('.')[1]).sort(), ['0', '50']);
   });
 
+  test('a rule keep is published promptly, without waiting for the next round', async () => {
+    const h = await store();
+    const publisher = client({ stores: [url(h)], podName: 'payments-5' });
+    await publisher.c.round(); // learns the replicas
+    const [id] = ids(1);
+    publisher.c.publish(id!);
+    // No round is run from here on: only the prompt publication can bring the id to the store.
+    const deadline = Date.now() + 10_000;
+    let head = '0';
+    while (head === '0' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      head = ((await h.query('/api/decisions?after=')).body as { cursor: string }).cursor.split('.')[1]!;
+    }
+    assert.equal(head, '1');
+    assert.equal(await publisher.metrics.value('sampling_completion_published_ids_total'), 1);
+    assert.equal(await publisher.metrics.value('sampling_completion_publish_pending_ids'), 0);
+  });
+
   test('a replica that is down costs a counted error; publishing fails over to another', async () => {
     const [a, b] = [await store(), await store()];
     const stores = [url(a), url(b)];

@@ -145,7 +145,7 @@ export class TailSampler implements TraceConsumer {
       const windowMs = options.completion.windowMs;
       metrics.gauge(
         'sampling_completion_held_oldest_seconds',
-        'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (about 2 x poll_interval), raise max_bytes.',
+        'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (poll_interval + 0.1 s), raise max_bytes.',
         [],
         function collect() {
           const expiry = hold.nextExpiryMs();

@@ -49,6 +49,12 @@ const MAX_PAGES_PER_ROUND = 16;
 /** Cursors of replicas no longer resolved are kept this long, for one that comes back under a new address. */
 const MAX_REMEMBERED_EPOCHS = 256;
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+/**
+ * A rule keep is published this long after it was decided (ids decided meanwhile go in the same POST), not at
+ * the next round: the feed's delay is then one reader's poll_interval instead of up to two, which halves the
+ * time upstream agents must hold dropped traces. POSTs stay rare: an agent sends one only when it has news.
+ */
+const PUBLISH_DELAY_MS = 100;
 
 interface Replica {
   /** Base URL, e.g. http://10.0.0.7:3200 */
@@ -90,6 +96,11 @@ export class DecisionFeedClient {
   /** Next seq to read, per feed epoch (insertion order = least recently used first). */
   private readonly cursorOf = new Map<string, number>();
   private timer: ClockTimer | undefined;
+  private publishTimer: ClockTimer | undefined;
+  /** Publications run one at a time, so a round and a prompt publish never send the same ids. */
+  private publishChain: Promise<void> = Promise.resolve();
+  /** The replicas of the last round, for prompt publishing between rounds. */
+  private lastReplicas: Replica[] = [];
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -150,15 +161,26 @@ export class DecisionFeedClient {
     };
   }
 
-  /** Queues a rule-kept trace id for publication in the next round. */
+  /** Queues a rule-kept trace id; it is published within PUBLISH_DELAY_MS (or at the next round). */
   publish(traceId: string): void {
     if (this.stopped) return;
     this.pending.push(traceId);
+    this.trimPending();
+    if (this.publishTimer === undefined && this.lastReplicas.length > 0) {
+      this.publishTimer = this.clock.setTimeout(() => {
+        this.publishTimer = undefined;
+        void this.publishPending(this.lastReplicas);
+      }, PUBLISH_DELAY_MS);
+    }
+  }
+
+  private trimPending(): void {
     if (this.pending.length > this.maxPending) {
       const over = this.pending.length - this.maxPending;
       this.pending.splice(0, over);
       this.m.publishDropped.inc(over);
     }
+    this.m.pending.set(this.pending.length);
   }
 
   /** Starts polling every `poll_interval`. */
@@ -173,6 +195,8 @@ export class DecisionFeedClient {
     this.stopped = true;
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.publishTimer) this.clock.clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
     await this.running;
     if (this.pending.length > 0) {
       await this.publishPending(await this.replicas().catch(() => [])).catch(() => undefined);
@@ -192,6 +216,7 @@ export class DecisionFeedClient {
       return;
     }
     this.m.replicas.set(replicas.length);
+    this.lastReplicas = replicas;
     await this.publishPending(replicas);
     await Promise.all(replicas.map((r) => this.read(r)));
   }
@@ -223,11 +248,17 @@ export class DecisionFeedClient {
     }));
   }
 
-  private async publishPending(replicas: Replica[]): Promise<void> {
+  private publishPending(replicas: Replica[]): Promise<void> {
+    this.publishChain = this.publishChain.then(() => this.sendPending(replicas)).catch(() => undefined);
+    return this.publishChain;
+  }
+
+  private async sendPending(replicas: Replica[]): Promise<void> {
     if (this.pending.length === 0 || replicas.length === 0) return;
     const first = stableHash(this.options.podName) % replicas.length;
     while (this.pending.length > 0) {
-      const ids = this.pending.slice(0, MAX_DECISION_IDS);
+      // Taken out while in flight, so that ids queued meanwhile (and the bound) cannot shift them.
+      const ids = this.pending.splice(0, MAX_DECISION_IDS);
       let taken = false;
       for (let i = 0; i < replicas.length && !taken; i++) {
         const replica = replicas[(first + i) % replicas.length] as Replica;
@@ -238,8 +269,12 @@ export class DecisionFeedClient {
           this.countError('publish', err, replica);
         }
       }
-      if (!taken) break; // kept for the next round
-      this.pending.splice(0, ids.length);
+      if (!taken) {
+        // Kept for the next round, in front of what came meanwhile; the bound drops the oldest.
+        this.pending = ids.concat(this.pending);
+        this.trimPending();
+        return;
+      }
       this.m.published.inc(ids.length);
     }
     this.m.pending.set(this.pending.length);
