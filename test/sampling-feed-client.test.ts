@@ -16,6 +16,7 @@ import { isSentinelError } from '../src/errors.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
 import type { FeedClientOptions } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeCertificate } from './fixtures/injector/tls.js';
 import { startTestStore } from './helpers/store-harness.js';
 
 type TestStore = Awaited<ReturnType<typeof startTestStore>>;
@@ -179,6 +180,48 @@ describe('decision feed client', () => {
     );
   });
 
+  test('over TLS, a replica found by an absolute DNS name (trailing dot) is verified against the name without it', async () => {
+    const cert = makeCertificate('localhost');
+    cleanups.push(() => rmSync(cert.dir, { recursive: true, force: true }));
+    const h = await store({ tls: { cert_file: cert.certFile, key_file: cert.keyFile, client_ca_file: '' } });
+    const asked: string[] = [];
+    const resolve = (host: string) => {
+      asked.push(host);
+      return Promise.resolve(['127.0.0.1']);
+    };
+    const dns = `https://localhost.:${h.store.ports.query}`;
+    const publisher = client({
+      storesDns: dns,
+      resolve,
+      tls: { caFile: cert.certFile, insecureSkipVerify: false },
+    });
+    const reader = client({
+      storesDns: dns,
+      resolve,
+      tls: { caFile: cert.certFile, insecureSkipVerify: false },
+    });
+    await reader.c.round();
+    const [id] = ids(1);
+    publisher.c.publish(id!);
+    await publisher.c.round();
+    await reader.c.round();
+    assert.deepEqual(reader.received, [id]);
+    assert.ok(
+      asked.every((host) => host === 'localhost.'),
+      'DNS is asked the absolute name',
+    );
+    // Without the CA the same replica is refused, and counted.
+    const untrusting = client({ storesDns: dns, resolve });
+    await untrusting.c.round();
+    assert.equal(
+      await untrusting.metrics.value('sampling_completion_feed_errors_total', {
+        operation: 'poll',
+        reason: 'network',
+      }),
+      1,
+    );
+  });
+
   test('answers that are not the feed are counted as bad_response, never thrown', async () => {
     const server: Server = createServer((req, res) => {
       if (req.url?.startsWith('/api/decisions')) res.end('<html>not a feed</html>');
@@ -239,6 +282,10 @@ describe('completion config', () => {
       host: 'store.monitoring.svc',
       port: 8443,
     });
+    assert.equal(
+      parseDnsTarget('store.monitoring.svc.cluster.local.:3200').host,
+      'store.monitoring.svc.cluster.local.',
+    );
     assert.throws(() => parseDnsTarget('ftp://x'), /http or https/);
   });
 });

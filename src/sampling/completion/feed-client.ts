@@ -244,7 +244,8 @@ export class DecisionFeedClient {
       : (await lookup(target.host, { all: true })).map((a) => a.address);
     return [...new Set(addresses)].sort().map((address) => ({
       url: `${target.protocol}//${address.includes(':') ? `[${address}]` : address}:${target.port}`,
-      servername: target.host,
+      // A trailing dot makes the name absolute for DNS (no search list); SNI must not carry it (RFC 6066 3).
+      servername: target.host.replace(/\.$/, ''),
     }));
   }
 
