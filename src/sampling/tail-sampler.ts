@@ -289,9 +289,10 @@ export class TailSampler implements TraceConsumer {
 
   /**
    * The decision feed (issue 9) says other agents kept these traces by a rule. Held spans of them are exported
-   * now; a trace still waiting here is kept when it is decided, whatever the local policy says; spans of a
-   * trace not seen yet are kept when they come (for one completion window). Returns the spans released now.
-   * Ids this agent kept itself, or that a policy dropped here, change nothing.
+   * now; a trace still waiting here is kept when it is decided if no local policy keeps it (a local keep keeps
+   * its own reason and weight); spans of a trace not seen yet are kept when they come (for one completion
+   * window). Returns the spans released now. Ids this agent kept itself, or that a `drop` policy or an inverted
+   * match excluded here, change nothing.
    */
   release(traceIds: Iterable<string>): number {
     if (!this.hold || !this.keptElsewhere || this.closing) return 0;
