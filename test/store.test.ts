@@ -17,9 +17,16 @@ import {
   type BlockMeta,
   type ObjectStore,
 } from '../src/storage/index.js';
-import { BlockCatalog, Compactor, QueryEngine, WriteAheadLog } from '../src/store/index.js';
+import {
+  BlockCatalog,
+  Compactor,
+  QueryEngine,
+  WriteAheadLog,
+  compactionLeadership,
+  startStore,
+} from '../src/store/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
-import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
+import { capturingLogger, consume, startTestStore, testStoreConfig } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-store-unit-'));
@@ -472,5 +479,63 @@ void describe('compaction and retention', () => {
     const left = await catalog.blocks({ fresh: true });
     assert.equal(left.length, 1);
     assert.ok(BigInt(left[0]!.minStartUnixNano) > BigInt(old) * 1_000_000n);
+  });
+
+  /**
+   * Starts a store whose storage holds three small blocks of one hour (mergeable) and one block past retention,
+   * with `compaction.leader` and the given pod environment; returns what one compaction pass did.
+   */
+  async function passWithLeader(leader: string, env: Record<string, string>) {
+    const dir = freshDir();
+    const objects = new LocalObjectStore(join(dir, 'data'));
+    const now = Date.now();
+    const hourAgo = now - 3_600_000;
+    for (let i = 0; i < 3; i++) {
+      await writeBlock(objects, [makeTraces({ traces: 2, seed: 80 + i, startMs: hourAgo + i * 1000 })], {
+        nowMs: hourAgo + i * 1000,
+      });
+    }
+    const old = now - 20 * 86_400_000;
+    await writeBlock(objects, [makeTraces({ traces: 2, seed: 90, startMs: old })], { nowMs: old });
+    const { logger, lines } = capturingLogger();
+    const store = await startStore(
+      testStoreConfig(dir, { compaction: { enabled: true, interval: '0s', min_age: '1m', leader } }),
+      { logger, metrics: new Metrics(), objectStore: objects, env },
+    );
+    try {
+      const report = await store.compactor.runOnce();
+      const blocks = await store.catalog.blocks({ fresh: true });
+      const said = lines.filter((l) => String(l.msg).includes('compaction')).map((l) => String(l.msg));
+      return { report, blocks: blocks.length, said };
+    } finally {
+      await store.abort();
+    }
+  }
+
+  void test('a store whose pod is not compaction.leader neither merges blocks nor applies retention, and says so', async () => {
+    const { report, blocks, said } = await passWithLeader('sentinel-store-0', {
+      POD_NAME: 'sentinel-store-1',
+      HOSTNAME: 'sentinel-store-0',
+    });
+    assert.deepEqual(report, { merged: 0, created: 0, expired: 0, cleaned: 0 });
+    assert.equal(blocks, 4);
+    assert.deepEqual(said, ['compaction and retention run in compaction.leader, not in this store']);
+  });
+
+  void test('the store whose pod is compaction.leader merges and applies retention (POD_NAME, else HOSTNAME)', async () => {
+    for (const env of [{ POD_NAME: 'sentinel-store-0' }, { HOSTNAME: 'sentinel-store-0' }]) {
+      const { report, blocks, said } = await passWithLeader('sentinel-store-0', env);
+      assert.deepEqual([report.merged, report.created, report.expired], [3, 1, 1], JSON.stringify(env));
+      assert.equal(blocks, 1);
+      assert.deepEqual(said, ['this store runs compaction and retention', 'compaction pass']);
+    }
+  });
+
+  void test('an empty compaction.leader compacts in every store; a leader with no pod name to compare compacts nowhere', () => {
+    assert.deepEqual(compactionLeadership('', {}), { here: true, self: '' });
+    assert.deepEqual(compactionLeadership('', { POD_NAME: 'a' }), { here: true, self: 'a' });
+    assert.deepEqual(compactionLeadership('a', { POD_NAME: '', HOSTNAME: 'a' }), { here: true, self: 'a' });
+    assert.deepEqual(compactionLeadership('a', {}), { here: false, self: '' });
+    assert.equal(validateConfig(storeConfigSchema, {}, 'test').compaction.leader, '');
   });
 });

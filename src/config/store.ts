@@ -44,6 +44,12 @@ export const storeConfigSchema = z.strictObject({
       max_block_spans: z.number().int().positive().default(1_000_000),
       /** Blocks younger than this are left alone (their hour may still be filling). */
       min_age: duration().prefault('2m'),
+      /**
+       * Empty: this store compacts (when `enabled`) and applies retention. Otherwise only the store whose pod name
+       * (`$POD_NAME`, else `$HOSTNAME`) equals it does: replicas sharing storage have no coordination between
+       * compactors, and two would merge the same blocks.
+       */
+      leader: z.string().default(''),
     })
     .prefault({}),
   retention: duration().prefault('336h'),

@@ -22,6 +22,11 @@ export interface CompactorOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly compaction: boolean;
+  /**
+   * false: another replica compacts and applies retention (`compaction.leader`), so every pass here is a no-op;
+   * replicas sharing storage have no coordination between compactors. Default true.
+   */
+  readonly active?: boolean;
   /** Blocks below this many spans are merged; a merged block stays at or under it. */
   readonly maxBlockSpans: number;
   /** Blocks younger than this (by creation) are left alone. */
@@ -78,6 +83,7 @@ export class Compactor {
 
   private async pass(): Promise<CompactionReport> {
     const report: CompactionReport = { merged: 0, created: 0, expired: 0, cleaned: 0 };
+    if (this.options.active === false) return report;
     const { catalog, logger } = this.options;
     await catalog.refresh();
     // Includes replaced blocks: they are what cleanup removes.

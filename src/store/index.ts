@@ -19,7 +19,7 @@ export type {
 export { QueryServer } from './query-server.js';
 export type { QueryServerOptions } from './query-server.js';
 export { runStore } from './run-store.js';
-export { startStore } from './store.js';
+export { compactionLeadership, startStore } from './store.js';
 export type { RunningStore, StoreDependencies } from './store.js';
 export { TokenAuth } from './token-auth.js';
 export type { TokenAuthOptions } from './token-auth.js';

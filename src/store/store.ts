@@ -22,6 +22,8 @@ export interface StoreDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
   /** How often token and TLS files are polled for rotation. */
   readonly filePollIntervalMs?: number;
+  /** Where `POD_NAME` / `HOSTNAME` are read for `compaction.leader` (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A started store. */
@@ -101,12 +103,14 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
+  const leadership = compactionLeadership(config.compaction.leader, deps.env ?? process.env);
   const compactor = new Compactor({
     store: objectStore,
     catalog,
     logger,
     metrics,
     compaction: config.compaction.enabled,
+    active: leadership.here,
     maxBlockSpans: config.compaction.max_block_spans,
     minAgeMs: config.compaction.min_age,
     retentionMs: config.retention,
@@ -178,7 +182,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   }
 
   let compactionTimer: NodeJS.Timeout | undefined;
-  if (config.compaction.interval > 0) {
+  if (config.compaction.interval > 0 && leadership.here) {
     compactionTimer = setInterval(() => {
       compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
     }, config.compaction.interval);
@@ -199,6 +203,27 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     },
     'sentinel store is receiving OTLP',
   );
+  const compactionLog = {
+    leader: config.compaction.leader,
+    pod: leadership.self,
+    compaction: config.compaction.enabled,
+  };
+  if (leadership.here) {
+    logger.info(
+      compactionLog,
+      config.compaction.enabled
+        ? 'this store runs compaction and retention'
+        : 'this store runs retention (compaction.enabled is false)',
+    );
+  } else if (leadership.self) {
+    logger.info(compactionLog, 'compaction and retention run in compaction.leader, not in this store');
+  } else {
+    // No pod name to compare: a leader name that can never match is most likely a misconfiguration.
+    logger.warn(
+      compactionLog,
+      'compaction.leader is set but neither POD_NAME nor HOSTNAME is: compaction and retention run nowhere here',
+    );
+  }
 
   let stopping: Promise<void> | undefined;
   const release = () => {
@@ -244,4 +269,16 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       destroyClient();
     },
   };
+}
+
+/**
+ * Whether this store compacts: always when `leader` is empty, otherwise only when its pod name (`POD_NAME`, from
+ * the Downward API, else `HOSTNAME`, which Kubernetes sets to the pod name) equals `leader`.
+ */
+export function compactionLeadership(
+  leader: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { readonly here: boolean; readonly self: string } {
+  const self = env['POD_NAME'] || env['HOSTNAME'] || '';
+  return { here: leader === '' || leader === self, self };
 }
