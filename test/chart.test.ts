@@ -20,6 +20,7 @@ const VALUE_SETS: Record<string, string | undefined> = {
   irsa: `${CHART}/ci/irsa-values.yaml`,
   'store disabled': `${CHART}/ci/store-disabled-values.yaml`,
   'store TLS': `${CHART}/ci/store-tls-values.yaml`,
+  'store replicas': `${CHART}/ci/store-replicas-values.yaml`,
 };
 
 type K8sObject = {
@@ -46,7 +47,7 @@ function agentExporterCaFiles(cm: K8sObject, name: string): string[] {
 }
 
 function store(objects: K8sObject[]): K8sObject | undefined {
-  return objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentinel-store');
+  return objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'sentinel-store');
 }
 
 /** Validates one object with its kubernetes-models class (the Kubernetes OpenAPI schema). */
@@ -183,8 +184,8 @@ describe('the rendered chart', () => {
   for (const [name, file] of Object.entries(VALUE_SETS)) {
     void test(`wires the decision feed between agents and every store replica, or leaves it off without a store (${name} values)`, () => {
       const objects = renderChart(file);
-      const storeDeployment = store(objects);
-      const storeOn = storeDeployment !== undefined;
+      const storeSet = store(objects);
+      const storeOn = storeSet !== undefined;
       const injectorMap = objects.find(
         (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector',
       );
@@ -234,13 +235,13 @@ describe('the rendered chart', () => {
             assert.ok(new X509Certificate(pem).ca, `${caFile} holds a CA certificate`);
           }
           // The store reads its pair from the Secret mounted where the config says.
-          const mounts = query(storeDeployment, 'spec.template.spec.containers[0].volumeMounts')[0] as {
+          const mounts = query(storeSet, 'spec.template.spec.containers[0].volumeMounts')[0] as {
             name: string;
             mountPath: string;
           }[];
           const tlsMount = mounts.find((m) => storeYaml.tls.cert_file.startsWith(`${m.mountPath}/`));
           const tlsVolume = (
-            query(storeDeployment, 'spec.template.spec.volumes')[0] as Record<string, unknown>[]
+            query(storeSet, 'spec.template.spec.volumes')[0] as Record<string, unknown>[]
           ).find((v) => v['name'] === tlsMount?.name) as
             { secret?: { items: { path: string }[] } } | undefined;
           assert.deepEqual(
@@ -255,7 +256,7 @@ describe('the rendered chart', () => {
         assert.deepEqual(query(headless, 'spec.ports[*].port'), [3200]);
         assert.deepEqual(
           query(headless, 'spec.selector')[0],
-          query(storeDeployment, 'spec.selector.matchLabels')[0],
+          query(storeSet, 'spec.selector.matchLabels')[0],
           'the headless Service selects the store pods',
         );
         // The same token as the exporter, from the Secret the injector mounts.
@@ -281,11 +282,102 @@ describe('the rendered chart', () => {
           decisions: { dir: string };
         };
         const mount = query(
-          storeDeployment,
+          storeSet,
           'spec.template.spec.containers[0].volumeMounts[?(@.name == "data")].mountPath',
         )[0] as string;
         assert.ok(storeYaml.wal_dir.startsWith(`${mount}/`));
         assert.ok(storeYaml.decisions.dir.startsWith(`${mount}/`));
+      }
+    });
+  }
+
+  for (const [name, file] of Object.entries(VALUE_SETS)) {
+    void test(`runs the store as a StatefulSet whose pods the headless Service names, one data volume each, only pod 0 compacting (${name} values)`, () => {
+      const objects = renderChart(file);
+      const set = store(objects);
+      if (!set) {
+        assert.equal(
+          objects.some((o) => o.metadata.name.startsWith('sentinel-store')),
+          false,
+          'no store objects without the store',
+        );
+        return;
+      }
+      const values = parseYaml(file ? readFileSync(file, 'utf8') : '{}') as {
+        store?: { replicas?: number; persistence?: { enabled?: boolean } };
+      };
+      const replicas = values.store?.replicas ?? 1;
+      const persistence = values.store?.persistence?.enabled ?? false;
+      assert.equal(query(set, 'spec.replicas')[0], replicas);
+      assert.equal(query(set, 'spec.podManagementPolicy')[0], 'Parallel');
+      // Pods get <set>-<ordinal>.<serviceName>: the governing Service must exist, be headless and select them.
+      const headless = objects.find(
+        (o) => o.kind === 'Service' && o.metadata.name === query(set, 'spec.serviceName')[0],
+      );
+      assert.ok(headless, 'spec.serviceName names a Service of the chart');
+      assert.equal(headless.metadata.namespace, set.metadata.namespace);
+      assert.equal(query(headless, 'spec.clusterIP')[0], 'None');
+      const selector = query(headless, 'spec.selector')[0] as Record<string, string>;
+      assert.deepEqual(selector, query(set, 'spec.selector.matchLabels')[0]);
+      const podLabels = query(set, 'spec.template.metadata.labels')[0] as Record<string, string>;
+      for (const [k, v] of Object.entries(selector)) assert.equal(podLabels[k], v, `pod label ${k}`);
+      // The agents' stores_dns is that same Service.
+      const agentMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
+      const agent = validateConfig(agentConfigSchema, parseYaml(agentMap?.data?.['agent.yaml'] ?? ''), name);
+      if (agent.sampling.completion.enabled) {
+        assert.ok(
+          agent.sampling.completion.stores_dns.includes(`//${headless.metadata.name}.`) ||
+            agent.sampling.completion.stores_dns.startsWith(`${headless.metadata.name}.`),
+        );
+      }
+      // One data volume per replica: a claim template with persistence, an emptyDir otherwise; never a shared PVC.
+      assert.equal(
+        objects.some((o) => o.kind === 'PersistentVolumeClaim'),
+        false,
+      );
+      const volumes = query(set, 'spec.template.spec.volumes')[0] as { name: string; emptyDir?: unknown }[];
+      const templates = (query(set, 'spec.volumeClaimTemplates')[0] ?? []) as {
+        metadata: { name: string };
+      }[];
+      if (persistence) {
+        assert.deepEqual(
+          templates.map((t) => t.metadata.name),
+          ['data'],
+        );
+        assert.equal(
+          volumes.some((v) => v.name === 'data'),
+          false,
+        );
+      } else {
+        assert.deepEqual(templates, []);
+        assert.deepEqual(volumes.find((v) => v.name === 'data')?.emptyDir, {});
+      }
+      // Compaction runs in pod 0 only: the store compares compaction.leader with POD_NAME from the Downward API.
+      const storeMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store');
+      const storeYaml = parseYaml(storeMap?.data?.['store.yaml'] ?? '') as { compaction: { leader: string } };
+      assert.equal(storeYaml.compaction.leader, `${set.metadata.name}-0`);
+      const env = query(set, 'spec.template.spec.containers[0].env')[0] as {
+        name: string;
+        valueFrom?: { fieldRef?: { fieldPath: string } };
+      }[];
+      assert.equal(env.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
+      // Several replicas share block storage, and get a PDB that lets one go at a time.
+      const pdb = objects.find(
+        (o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'sentinel-store',
+      );
+      if (replicas > 1) {
+        assert.match(
+          String(
+            (parseYaml(storeMap?.data?.['store.yaml'] ?? '') as { storage: { url: string } }).storage.url,
+          ),
+          /^s3:\/\//,
+        );
+        assert.deepEqual(
+          query(pdb, 'spec.selector.matchLabels')[0],
+          query(set, 'spec.selector.matchLabels')[0],
+        );
+      } else {
+        assert.equal(pdb, undefined);
       }
     });
   }

@@ -18,7 +18,12 @@
 {{- end }}
 
 {{- define "sentinel.injectorName" -}}{{ include "sentinel.fullname" . | trunc 54 | trimSuffix "-" }}-injector{{- end }}
-{{- define "sentinel.storeName" -}}{{ include "sentinel.fullname" . | trunc 57 | trimSuffix "-" }}-store{{- end }}
+{{- /*
+  At most 52 characters: the StatefulSet's pods get a controller-revision-hash label of <name>-<10 chars>, which
+  must fit a 63-character label value; that also leaves room for "-headless".
+*/}}
+{{- define "sentinel.storeName" -}}{{ include "sentinel.fullname" . | trunc 46 | trimSuffix "-" }}-store{{- end }}
+{{- define "sentinel.storeHeadlessName" -}}{{ include "sentinel.storeName" . }}-headless{{- end }}
 {{- define "sentinel.agentConfigMapName" -}}{{ include "sentinel.fullname" . | trunc 57 | trimSuffix "-" }}-agent{{- end }}
 {{- define "sentinel.agentTokenSecretName" -}}{{ include "sentinel.fullname" . | trunc 51 | trimSuffix "-" }}-agent-token{{- end }}
 {{- define "sentinel.storeAuthSecretName" -}}
@@ -149,7 +154,7 @@ true
   to poll; fully qualified because agents resolve it every poll interval.
 */}}
 {{- define "sentinel.storeHeadlessHost" -}}
-{{- printf "%s-headless.%s.svc.%s" (include "sentinel.storeName" .) .Release.Namespace .Values.clusterDomain }}
+{{- printf "%s.%s.svc.%s" (include "sentinel.storeHeadlessName" .) .Release.Namespace .Values.clusterDomain }}
 {{- end }}
 
 {{/*
@@ -239,7 +244,7 @@ true
   "storage" (dict "url" (default "file:///var/lib/sentinel/data" $s.storage.url) "s3" (dict "endpoint" $s.storage.s3.endpoint "region" $s.storage.s3.region "force_path_style" $s.storage.s3.forcePathStyle))
   "wal_dir" "/var/lib/sentinel/wal"
   "block" (dict "max_bytes" $s.block.maxBytes "max_spans" $s.block.maxSpans "max_age" $s.block.maxAge)
-  "compaction" (dict "enabled" $s.compaction.enabled "interval" $s.compaction.interval)
+  "compaction" (dict "enabled" $s.compaction.enabled "interval" $s.compaction.interval "leader" (printf "%s-0" (include "sentinel.storeName" .)))
   "retention" $s.retention
   "decisions" (dict "dir" "/var/lib/sentinel/decisions" "max_entries" $s.decisions.maxEntries "retention" $s.decisions.retention)
   "query" (dict "endpoint" "0.0.0.0:3200")
