@@ -17,6 +17,7 @@ import { AGENT_PATHS } from '../src/injector/index.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { startTestStore } from './helpers/store-harness.js';
+import { helmTemplate } from './helpers/helm-template.js';
 
 interface Obj {
   kind: string;
@@ -60,20 +61,7 @@ function makeCertificates(dir: string, names: string[]): { ca: string; cert: str
 
 /** Renders the chart; `at(path)` is where a file the chart names lives in this test's file system. */
 function renderChart(dir: string, args: string[]): { objects: Obj[]; at: (path: string) => string } {
-  const r = runHelm([
-    'template',
-    'sentinel',
-    'charts/sentinel',
-    '--namespace',
-    'sentinel',
-    '--set',
-    'agent.namespaces={shop}',
-    ...args,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
-  const objects = parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((o): o is Obj => o !== null);
+  const objects = helmTemplate<Obj>(['--set', 'agent.namespaces={shop}', ...args]);
   return { objects, at: (path: string) => join(dir, 'fs', path) };
 }
 

@@ -12,6 +12,7 @@ import { AGENT_PATHS, parseQuantity } from '../src/injector/index.js';
 import { runHelm } from '../scripts/helm.js';
 import { MANIFEST_PATH, manifestText, renderDefault, RELEASE } from '../scripts/helm-manifests.js';
 import { query, runSuiteFile, suiteFiles, SUPPORTED_ASSERTIONS } from '../scripts/helm-unittest.js';
+import { helmTemplate } from './helpers/helm-template.js';
 
 const CHART = 'charts/sentinel';
 const VALUE_SETS: Record<string, string | undefined> = {
@@ -31,13 +32,11 @@ type K8sObject = {
 } & Record<string, unknown>;
 
 function renderChart(valuesFile: string | undefined): K8sObject[] {
-  const args = ['template', RELEASE.name, CHART, '--namespace', RELEASE.namespace];
-  if (valuesFile) args.push('--values', valuesFile);
-  const r = runHelm(args);
-  assert.equal(r.status, 0, r.stderr);
-  return parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as K8sObject | null)
-    .filter((d): d is K8sObject => d !== null);
+  return helmTemplate<K8sObject>(valuesFile ? ['--values', valuesFile] : [], {
+    release: RELEASE.name,
+    chart: CHART,
+    namespace: RELEASE.namespace,
+  });
 }
 
 /** The `tls.ca_file` of each OTLP exporter of an agent ConfigMap that sets one. */

@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fjp from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { runHelm } from '../scripts/helm.js';
+import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_CONTAINER_NAME, startInjector, type RunningInjector } from '../src/injector/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { helmTemplate } from './helpers/helm-template.js';
 
 interface Obj {
   apiVersion: string;
@@ -35,19 +35,7 @@ let objects: Obj[];
 let injector: RunningInjector;
 
 before(async () => {
-  const r = runHelm([
-    'template',
-    'sentinel',
-    'charts/sentinel',
-    '--namespace',
-    'sentinel',
-    '--set',
-    'agent.namespaces={shop}',
-  ]);
-  assert.equal(r.status, 0, r.stderr);
-  objects = parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((o): o is Obj => o !== null);
+  objects = helmTemplate<Obj>(['--set', 'agent.namespaces={shop}']);
   const tls = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'sentinel-injector-tls');
   assert.ok(tls?.data);
   // What the kubelet would mount at /tls.
