@@ -14,6 +14,7 @@ export type { AdmissionCheck } from './fan-out.js';
 export { InMemoryExporter } from './memory-exporter.js';
 export { OtlpGrpcExporter, grpcTarget } from './otlp-grpc-exporter.js';
 export { OtlpHttpExporter, tracesUrl } from './otlp-http-exporter.js';
+export { readCaFile } from './otlp-options.js';
 export type { OtlpExporterOptions } from './otlp-options.js';
 export { crc32, decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './queue-record.js';
 export { RetryingExporter } from './retrying-exporter.js';

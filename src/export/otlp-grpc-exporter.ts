@@ -1,6 +1,6 @@
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { TRACE_EXPORT_METHOD, encodeTraceRequest, type TraceData } from '../otlp/index.js';
-import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { exporterCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
 import { partialSuccess, retryInfoDelayMs } from './retry-info.js';
 import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
 
@@ -31,7 +31,7 @@ export class OtlpGrpcExporter implements SpanExporter {
     this.target = target;
     const creds = secure
       ? credentials.createSsl(
-          readCaFile(options) ?? null,
+          exporterCaFile(options) ?? null,
           null,
           null,
           options.tls.insecureSkipVerify ? { checkServerIdentity: () => undefined } : {},

@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
-import { readCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { exporterCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
 import { partialSuccess, retryAfterMs } from './retry-info.js';
 import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
 
@@ -29,7 +29,7 @@ export class OtlpHttpExporter implements SpanExporter {
     this.url = tracesUrl(options.endpoint);
     this.headers = new RequestHeaders(options);
     if (this.url.protocol === 'https:') {
-      const ca = readCaFile(options);
+      const ca = exporterCaFile(options);
       this.agent = new HttpsAgent({
         keepAlive: true,
         ...(ca ? { ca } : {}),

@@ -34,16 +34,24 @@ export class RequestHeaders {
   }
 }
 
-/** The CA bundle named by `tls.ca_file`, read once at start; a clear error when it cannot be read. */
-export function readCaFile(options: OtlpExporterOptions): Buffer | undefined {
-  if (!options.tls.caFile) return undefined;
+/**
+ * The CA bundle of a `tls.ca_file` key, read once at start (undefined when the key is empty); a clear error
+ * naming the key (`what`, e.g. `exporter store: tls.ca_file`) when the file cannot be read.
+ */
+export function readCaFile(caFile: string, what: string): Buffer | undefined {
+  if (!caFile) return undefined;
   try {
-    return readFileSync(options.tls.caFile);
+    return readFileSync(caFile);
   } catch (err) {
     throw new SentinelError(
       'SENTINEL_ERR_TLS_LOAD',
-      `exporter ${options.name}: tls.ca_file ${options.tls.caFile} cannot be read: ${(err as Error).message}`,
+      `${what} ${caFile} cannot be read: ${(err as Error).message}`,
       { cause: err },
     );
   }
+}
+
+/** The CA bundle of an OTLP exporter's `tls.ca_file`. */
+export function exporterCaFile(options: OtlpExporterOptions): Buffer | undefined {
+  return readCaFile(options.tls.caFile, `exporter ${options.name}: tls.ca_file`);
 }

@@ -5,9 +5,8 @@
 import { lookup } from 'node:dns/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { SentinelError } from '../../errors.js';
-import { BearerTokenFile } from '../../export/index.js';
+import { BearerTokenFile, readCaFile } from '../../export/index.js';
 import type { Logger, Metrics } from '../../telemetry/index.js';
 import { systemClock } from '../clock.js';
 import type { Clock, ClockTimer } from '../clock.js';
@@ -117,7 +116,7 @@ export class DecisionFeedClient {
     this.maxPending = options.maxPending ?? MAX_DECISION_IDS * 4;
     this.timeoutMs = options.requestTimeoutMs ?? Math.max(2000, Math.min(10_000, options.pollIntervalMs * 5));
     this.token = options.bearerTokenFile ? new BearerTokenFile(options.bearerTokenFile) : undefined;
-    const ca = readCa(options.tls?.caFile ?? '');
+    const ca = readCaFile(options.tls?.caFile ?? '', 'sampling.completion.tls.ca_file');
     this.httpsAgent = new HttpsAgent({
       keepAlive: true,
       maxSockets: 4,
@@ -428,19 +427,6 @@ export function parseDnsTarget(raw: string): { protocol: string; host: string; p
       `sampling.completion.stores_dns: expected http or https, got ${u.protocol}`,
     );
   return { protocol: u.protocol, host: u.hostname, port: u.port === '' ? 3200 : Number(u.port) };
-}
-
-function readCa(file: string): Buffer | undefined {
-  if (file === '') return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new SentinelError(
-      'SENTINEL_ERR_TLS_LOAD',
-      `sampling.completion.tls.ca_file ${file} cannot be read: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
