@@ -191,6 +191,29 @@ async function passesAnId(
   return { received: frontend.received.filter((x) => x === id), errors: await feedErrors(frontend.metrics) };
 }
 
+/** The chart with store TLS on, its certificate (from Helm's genCA) naming `certNames`. */
+async function wireTls(
+  name: string,
+  certNames: string[],
+): Promise<Awaited<ReturnType<typeof wire>>['agent']> {
+  const dir = join(root, `certs-${name}`);
+  const { ca, cert, key } = makeCertificates(dir, certNames);
+  put(join(dir, 'ca.crt'), ca);
+  const { agent } = await wire(
+    name,
+    [
+      '--set',
+      'store.tls.enabled=true',
+      '--set',
+      'store.tls.secretName=sentinel-store-tls',
+      '--set-file',
+      `store.tls.caCert=${join(dir, 'ca.crt')}`,
+    ],
+    { cert, key },
+  );
+  return agent;
+}
+
 test("with the chart's defaults, agents share decisions through the store's headless Service with the store token", async () => {
   const { agent } = await wire('plain', []);
   const { received, errors } = await passesAnId(agent);
@@ -199,42 +222,14 @@ test("with the chart's defaults, agents share decisions through the store's head
 });
 
 test('with store TLS, agents verify the store with the CA from their ConfigMap under the headless name', async () => {
-  const dir = join(root, 'certs-ok');
-  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc', HEADLESS]);
-  put(join(dir, 'ca.crt'), ca);
-  const { agent } = await wire(
-    'tls',
-    [
-      '--set',
-      'store.tls.enabled=true',
-      '--set',
-      'store.tls.secretName=sentinel-store-tls',
-      '--set-file',
-      `store.tls.caCert=${join(dir, 'ca.crt')}`,
-    ],
-    { cert, key },
-  );
+  const agent = await wireTls('tls', ['sentinel-store.sentinel.svc', HEADLESS]);
   const { received, errors } = await passesAnId(agent);
   assert.equal(received.length, 1);
   assert.equal(errors, 0);
 });
 
 test('with store TLS, a certificate that does not name the headless Service fails the feed, counted', async () => {
-  const dir = join(root, 'certs-short');
-  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc']);
-  put(join(dir, 'ca.crt'), ca);
-  const { agent } = await wire(
-    'tls-short',
-    [
-      '--set',
-      'store.tls.enabled=true',
-      '--set',
-      'store.tls.secretName=sentinel-store-tls',
-      '--set-file',
-      `store.tls.caCert=${join(dir, 'ca.crt')}`,
-    ],
-    { cert, key },
-  );
+  const agent = await wireTls('tls-short', ['sentinel-store.sentinel.svc']);
   const frontend = agent('frontend-7c9d-aaaaa');
   await frontend.c.round();
   assert.ok((await feedErrors(frontend.metrics)) > 0);
