@@ -3,7 +3,8 @@
 #   docker build -t ghcr.io/sentinel/sentinel:0.1.0 .
 #   docker run --rm ghcr.io/sentinel/sentinel:0.1.0 --help
 
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node 24, the current LTS; CI runs the test suite on it too (.ci/run).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # 1. Compile TypeScript with the full toolchain.
 FROM ${NODE_IMAGE} AS build
