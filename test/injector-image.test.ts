@@ -10,8 +10,8 @@ import { agentContainer } from '../src/injector/index.js';
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 const dockerignore = readFileSync('.dockerignore', 'utf8');
 
-void test('the image runs on Node 22 as the uid the injected agent and the chart declare', () => {
-  assert.match(dockerfile, /^ARG NODE_IMAGE=node:22-[\w-]*slim$/m);
+void test('the image runs on Node 24 (the current LTS) as the uid the injected agent and the chart declare', () => {
+  assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-[\w-]*slim$/m);
   const uid = /^USER (\d+):(\d+)$/m.exec(dockerfile);
   assert.ok(uid, 'a numeric USER, so that runAsNonRoot can verify it');
   const agent = agentContainer(
