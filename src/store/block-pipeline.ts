@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { SentinelError } from '../errors.js';
+import { SentinelError, isSentinelError } from '../errors.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../otlp/index.js';
 import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
 import {
@@ -108,6 +108,14 @@ export class BlockPipeline implements TraceConsumer {
       walCorrupt: metrics.counter(
         'store_wal_corrupt_records_total',
         'WAL records that failed their checksum on replay.',
+      ),
+      quarantined: metrics.counter(
+        'store_quarantined_segments_total',
+        'WAL segments set aside because their block could not be encoded (sentinel store quarantine list).',
+      ),
+      quarantinedSpans: metrics.counter(
+        'store_quarantined_spans_total',
+        'Spans in WAL segments set aside because their block could not be encoded.',
       ),
       encodeSeconds: metrics.histogram(
         'store_block_encode_seconds',
@@ -248,13 +256,22 @@ export class BlockPipeline implements TraceConsumer {
       if (ev.kind === 'corrupt') break;
       payloads.push(ev.payload);
     }
-    const block = await this.encoder.encode({
-      payloads,
-      spans: seg.spans,
-      rows: () => rows,
-      blockId,
-      nowMs: this.now(),
-    });
+    let block;
+    try {
+      block = await this.encoder.encode({
+        payloads,
+        spans: seg.spans,
+        rows: () => rows,
+        blockId,
+        nowMs: this.now(),
+      });
+    } catch (err) {
+      if (this.stopRetrying || isSentinelError(err, 'SENTINEL_ERR_SHUTTING_DOWN')) throw err;
+      // Encoding is a pure function of the segment's spans: it fails the same way every time. Set the segment
+      // aside so the ones behind it are written, and a restart does not retry it.
+      await this.quarantine(seg, blockId, payloads.length, err);
+      return true;
+    }
     this.m.encodeSeconds.observe((performance.now() - started) / 1000);
     let delay = this.options.retryInitialMs;
     for (;;) {
@@ -283,6 +300,26 @@ export class BlockPipeline implements TraceConsumer {
     this.options.logger.debug({ block: block.meta.parquetKey, spans: rows.length }, 'block uploaded');
     this.options.onBlock?.(block.meta);
     return true;
+  }
+
+  private async quarantine(
+    seg: WalSegment<WalItem>,
+    blockId: string,
+    records: number,
+    err: unknown,
+  ): Promise<void> {
+    let bytes = 0;
+    for (const item of seg.items) bytes += item.bytes;
+    const spans = seg.spans;
+    const error = (err as Error).message ?? String(err);
+    const path = await this.wal.quarantine(seg, { blockId, records, error });
+    this.heldBytes -= bytes;
+    this.m.quarantined.inc();
+    this.m.quarantinedSpans.inc(spans);
+    this.options.logger.error(
+      { code: 'SENTINEL_ERR_WAL_QUARANTINED', segment: path, spans, block: blockId, err: error },
+      'a WAL segment cannot be encoded as a block; it is quarantined (sentinel store quarantine list) and the pipeline goes on',
+    );
   }
 
   bufferedBytes(): number {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
+import { quarantineSegment } from './quarantine.js';
 
 /** 4 bytes length + 4 bytes CRC-32 of the payload, then the payload. */
 const RECORD_HEADER = 8;
@@ -215,6 +216,25 @@ export class WriteAheadLog<T> {
       await this.openSegment();
       return sealed;
     });
+  }
+
+  /**
+   * Moves a sealed segment whose block cannot be encoded aside (`<dir>/quarantine/`, with `reason`), so the
+   * segments behind it go on and a restart does not replay it. Resolves with its new path.
+   */
+  async quarantine(
+    segment: WalSegment<T>,
+    reason: { blockId: string; records: number; error: string },
+  ): Promise<string> {
+    const target = await quarantineSegment(
+      this.options.dir,
+      segment.path,
+      { ...reason, spans: segment.spans, bytes: segment.bytes },
+      this.now(),
+    );
+    this.totalBytes -= segment.bytes;
+    segment.items = [];
+    return target;
   }
 
   /** Deletes a sealed segment (its block and meta are uploaded). */
