@@ -16,6 +16,7 @@ import {
   encodeTraceResponseJson,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
+import { estimateJsonRequest, estimateProtobufRequest } from './admission-estimate.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
 import type { ReceiverTls } from './tls.js';
@@ -216,8 +217,15 @@ export class HttpReceiver {
             bytes.length,
             () => decodeTraceRequest(bytes),
             () => countSpansInRequest(bytes),
+            () => estimateProtobufRequest(bytes),
           )
-        : await ingest.ingest('http', bytes.length, () => decodeTraceRequestJson(bytes));
+        : await ingest.ingest(
+            'http',
+            bytes.length,
+            () => decodeTraceRequestJson(bytes),
+            undefined,
+            () => estimateJsonRequest(bytes),
+          );
     this.reply(res, encoding, result);
   }
 

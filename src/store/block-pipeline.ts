@@ -11,6 +11,7 @@ import {
   type ObjectStore,
   type StoredSpan,
 } from '../storage/index.js';
+import { estimateProtobufRequest } from '../receiver/admission-estimate.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WriteAheadLog, readWalRecords, type WalSegment } from './write-ahead-log.js';
 
@@ -19,9 +20,6 @@ export interface WalItem {
   readonly rows: StoredSpan[];
   readonly bytes: number;
 }
-
-/** Estimated heap bytes per byte of a replayed record (the receivers' MODEL_BYTES_PER_WIRE_BYTE). */
-const REPLAY_BYTES_PER_WIRE_BYTE = 6;
 
 export interface BlockPipelineOptions {
   readonly store: ObjectStore;
@@ -141,7 +139,8 @@ export class BlockPipeline implements TraceConsumer {
       now: this.now,
       decode: (payload) => {
         const rows = flattenTraceData(decodeTraceRequest(payload));
-        return { item: { rows, bytes: payload.byteLength * REPLAY_BYTES_PER_WIRE_BYTE }, spans: rows.length };
+        // Priced as the receivers price a request (admission-estimate.ts), so the budget counts replayed spans alike.
+        return { item: { rows, bytes: estimateProtobufRequest(payload) }, spans: rows.length };
       },
       onCorrupt: () => this.m.walCorrupt.inc(),
     });
