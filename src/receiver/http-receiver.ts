@@ -141,6 +141,19 @@ export class HttpReceiver {
         : contentType === 'application/json'
           ? 'json'
           : undefined;
+    // Authentication first (issue 18): an unauthenticated client learns nothing about what the receiver accepts.
+    // The answer is in the encoding the request asked for, JSON when it named none we know.
+    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+      drain(req);
+      ingest.countRefusedRequest('http', 'unauthenticated');
+      res.setHeader('www-authenticate', 'Bearer');
+      this.reply(
+        res,
+        encoding ?? 'json',
+        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
+      );
+      return;
+    }
     if (!encoding) {
       drain(req);
       ingest.countRefusedRequest('http', 'unsupported_media_type');
@@ -152,17 +165,6 @@ export class HttpReceiver {
           'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
           `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
         ),
-      );
-      return;
-    }
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
-      drain(req);
-      ingest.countRefusedRequest('http', 'unauthenticated');
-      res.setHeader('www-authenticate', 'Bearer');
-      this.reply(
-        res,
-        encoding,
-        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
       );
       return;
     }
