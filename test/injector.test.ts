@@ -450,6 +450,8 @@ void describe('who gets the agent', () => {
     labels: undefined,
     containers: [{ name: 'app', env: undefined, ports: [8080] }],
     initContainers: undefined,
+    ephemeralContainerNames: [],
+    hasMetadata: true,
     volumeNames: undefined,
     hostNetwork: false,
     restartPolicy: 'Always',
@@ -583,6 +585,31 @@ void describe('failure modes', () => {
     assert.equal(noUid.status, 400);
     assert.match(noUid.body, /request\.uid/);
     assert.ok((await metrics.value('injector_errors_total', { reason: 'malformed_review' })) >= 2);
+  });
+
+  void test("a pod whose ephemeral container has the agent's name gets no second agent", async () => {
+    const pod = {
+      metadata: { name: 'debugged', annotations: { [ANNOTATION_INJECT]: 'true' } },
+      spec: {
+        containers: [{ name: 'app', image: 'app:1' }],
+        ephemeralContainers: [{ name: AGENT_CONTAINER_NAME, image: 'busybox' }],
+      },
+    };
+    const response = await admit(pod, 'shop');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    assert.equal(agentsIn(patched).length, 0);
+  });
+
+  void test('a pod object without metadata gets a patch whose parent paths exist', async () => {
+    const pod = { spec: { containers: [{ name: 'app', image: 'app:1' }] } };
+    // Opted in by its namespace (no annotation can be set without metadata).
+    const response = await admit(pod, 'shop', '/mutate/namespace');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    assert.equal(agentsIn(patched).length, 1);
+    assert.equal(
+      (patched['metadata'] as { annotations: Record<string, string> }).annotations[ANNOTATION_STATUS],
+      'injected',
+    );
   });
 
   void test('a pod it cannot parse is allowed unchanged with a warning', async () => {
