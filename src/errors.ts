@@ -26,6 +26,8 @@ export const ErrorCodes = {
   SENTINEL_ERR_WAL_FULL: "the store's write-ahead log is at its size bound; the client should retry",
   SENTINEL_ERR_WAL_CORRUPT:
     'a write-ahead log record fails its checksum; replay stops at the last good record',
+  SENTINEL_ERR_WAL_QUARANTINED:
+    'a write-ahead log segment cannot be encoded as a block; it is moved to <wal_dir>/quarantine/ and the store goes on',
   SENTINEL_ERR_POLICY_INVALID:
     'a sampling policy file does not parse or validate; the message names the policy, the key, line and column',
   SENTINEL_ERR_POLICY_READ: 'the sampling policy file (sampling.policy_file) cannot be read',

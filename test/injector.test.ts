@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -449,6 +450,8 @@ void describe('who gets the agent', () => {
     labels: undefined,
     containers: [{ name: 'app', env: undefined, ports: [8080] }],
     initContainers: undefined,
+    ephemeralContainerNames: [],
+    hasMetadata: true,
     volumeNames: undefined,
     hostNetwork: false,
     restartPolicy: 'Always',
@@ -584,6 +587,31 @@ void describe('failure modes', () => {
     assert.ok((await metrics.value('injector_errors_total', { reason: 'malformed_review' })) >= 2);
   });
 
+  void test("a pod whose ephemeral container has the agent's name gets no second agent", async () => {
+    const pod = {
+      metadata: { name: 'debugged', annotations: { [ANNOTATION_INJECT]: 'true' } },
+      spec: {
+        containers: [{ name: 'app', image: 'app:1' }],
+        ephemeralContainers: [{ name: AGENT_CONTAINER_NAME, image: 'busybox' }],
+      },
+    };
+    const response = await admit(pod, 'shop');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    assert.equal(agentsIn(patched).length, 0);
+  });
+
+  void test('a pod object without metadata gets a patch whose parent paths exist', async () => {
+    const pod = { spec: { containers: [{ name: 'app', image: 'app:1' }] } };
+    // Opted in by its namespace (no annotation can be set without metadata).
+    const response = await admit(pod, 'shop', '/mutate/namespace');
+    const patched = applyAndValidate(pod, decodePatch(response));
+    assert.equal(agentsIn(patched).length, 1);
+    assert.equal(
+      (patched['metadata'] as { annotations: Record<string, string> }).annotations[ANNOTATION_STATUS],
+      'injected',
+    );
+  });
+
   void test('a pod it cannot parse is allowed unchanged with a warning', async () => {
     const response = await admit({ metadata: { name: 'odd' }, spec: { containers: 'app' } }, 'shop');
     assert.equal(response.patch, undefined);
@@ -599,6 +627,66 @@ void describe('failure modes', () => {
     const reply = await post('/mutate', big);
     assert.equal(reply.status, 413);
     assert.match(reply.body, /max_request_bytes/);
+  });
+
+  void test('a 5 MB AdmissionReview gets its 413 without the client seeing EPIPE, with or without a length', async () => {
+    const big = review(
+      { metadata: { annotations: { x: 'y'.repeat(5 * 1024 * 1024) } }, spec: { containers: [] } },
+      'shop',
+    );
+    // Sent as a client on a real network does: in 64 KiB pieces, a little at a time, with and without
+    // Content-Length. Before the fix the 413 came (with Connection: close) before the upload ended, and the
+    // client's next write failed with EPIPE / ECONNRESET.
+    const slowPost = (withLength: boolean) =>
+      new Promise<{ status: number; body: string; sentBeforeAnswer: number }>((resolve, reject) => {
+        const bytes = Buffer.from(big);
+        let sent = 0;
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: injector.webhookPort,
+            path: '/mutate',
+            method: 'POST',
+            ca: cert.cert,
+            agent: false,
+            headers: {
+              'content-type': 'application/json',
+              ...(withLength ? { 'content-length': bytes.length } : {}),
+            },
+          },
+          (res) => {
+            // How much of the body the client had sent when the answer came: all of it, or the server answered
+            // (and closed) under a client still uploading.
+            const sentBeforeAnswer = sent;
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).toString('utf8'),
+                sentBeforeAnswer,
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        void (async () => {
+          for (let at = 0; at < bytes.length && !req.destroyed; at += 64 * 1024) {
+            const piece = bytes.subarray(at, at + 64 * 1024);
+            const more = req.write(piece);
+            sent += piece.length;
+            if (!more) await Promise.race([once(req, 'drain'), once(req, 'close')]);
+            await new Promise((r) => setTimeout(r, 2));
+          }
+          req.end();
+        })();
+      });
+    for (const withLength of [true, false]) {
+      const reply = await slowPost(withLength);
+      assert.equal(reply.status, 413, `with${withLength ? '' : 'out'} Content-Length`);
+      assert.equal(reply.sentBeforeAnswer, Buffer.byteLength(big), 'the whole body was taken before the 413');
+      assert.match(reply.body, /max_request_bytes/);
+    }
   });
 
   void test('requests for other kinds, sub-resources or operations pass untouched', async () => {

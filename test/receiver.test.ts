@@ -9,7 +9,8 @@ import {
   encodeTraceRequestJson,
   type TraceData,
 } from '../src/otlp/index.js';
-import { MODEL_BYTES_PER_WIRE_BYTE, type OtlpReceivers } from '../src/receiver/index.js';
+import type { OtlpReceivers } from '../src/receiver/index.js';
+import { estimateProtobufRequest } from '../src/receiver/admission-estimate.js';
 import type { Metrics } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { mutate, seededRandom } from './helpers/fuzz.js';
@@ -215,7 +216,11 @@ describe('OTLP receivers with CORS configured', () => {
 describe('OTLP receivers under backpressure', () => {
   it('refuses with RESOURCE_EXHAUSTED and 429 while the pipeline is stalled, within the memory budget, then takes every retried span', async () => {
     const consumer = new CollectingConsumer();
-    const limit = 1024 * 1024;
+    // One and a half 200-span requests as admission-estimate.ts prices them: each fits, not all at once.
+    const sample = await recordAndSend(200, undefined, { serviceName: 'grpc-0' });
+    const limit = Math.ceil(
+      1.5 * estimateProtobufRequest(ProtobufTraceSerializer.serializeRequest(sample) as Uint8Array),
+    );
     const { receivers, metrics, grpcPort, httpPort } = await startReceivers(consumer, {
       memoryLimitBytes: limit,
     });
@@ -270,7 +275,7 @@ describe('OTLP receivers under backpressure', () => {
     const body = Buffer.from(
       ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
     );
-    const size = body.length * MODEL_BYTES_PER_WIRE_BYTE;
+    const size = estimateProtobufRequest(body);
     const { receivers, httpPort } = await startReceivers(consumer, { memoryLimitBytes: 3 * size - 1 });
     try {
       consumer.stall();
@@ -289,15 +294,24 @@ describe('OTLP receivers under backpressure', () => {
     }
   });
 
-  it('admits a request larger than the whole budget when nothing else is held', async () => {
+  it('refuses for good (413, RESOURCE_EXHAUSTED without RetryInfo) a request whose estimate is over the whole budget', async () => {
     const consumer = new CollectingConsumer();
-    const { receivers, httpPort } = await startReceivers(consumer, { memoryLimitBytes: 1 });
+    const body = Buffer.from(
+      ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
+    );
+    const { receivers, metrics, httpPort, grpcPort } = await startReceivers(consumer, {
+      memoryLimitBytes: estimateProtobufRequest(body) - 1,
+    });
     try {
-      const body = Buffer.from(
-        ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
-      );
-      assert.equal((await postTraces(httpPort, body, PROTO)).status, 200);
-      assert.equal(consumer.spanCount(), 5);
+      const res = await postTraces(httpPort, body, PROTO);
+      assert.equal(res.status, 413);
+      assert.equal(res.headers.get('retry-after'), null);
+      assert.match(res.body.toString('latin1'), /more than the whole memory budget .* send smaller batches/);
+      const g = await grpcExport(grpcPort, body);
+      assert.equal(g.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
+      assert.equal(retryDelayMs(g.error!), undefined, 'no RetryInfo: OTLP clients do not retry it');
+      assert.equal(consumer.spanCount(), 0);
+      assert.equal(await metrics.value('receiver_refused_spans_total', { reason: 'too_large' }), 10);
     } finally {
       await receivers.stop();
     }
@@ -305,12 +319,14 @@ describe('OTLP receivers under backpressure', () => {
 
   it('tells gRPC clients when to retry: RetryInfo in grpc-status-details-bin', async () => {
     const consumer = new CollectingConsumer();
-    const { receivers, grpcPort } = await startReceivers(consumer, { memoryLimitBytes: 1 });
+    const body = Buffer.from(
+      ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
+    );
+    const { receivers, grpcPort } = await startReceivers(consumer, {
+      memoryLimitBytes: estimateProtobufRequest(body),
+    });
     try {
       consumer.stall();
-      const body = Buffer.from(
-        ProtobufTraceSerializer.serializeRequest(await recordAndSend(5, undefined)) as Uint8Array,
-      );
       const held = grpcExport(grpcPort, body);
       while (receivers.ingest.usedBytes() === 0) await new Promise((r) => setTimeout(r, 5));
       const g = await grpcExport(grpcPort, body);

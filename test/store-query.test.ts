@@ -78,6 +78,14 @@ void describe('query API', () => {
       assert.equal((res.body as { code: string }).code, 'SENTINEL_ERR_QUERY_INVALID');
     }
     assert.equal((await h.query(`/api/traces/${id}?start=yesterday`)).status, 400);
+    // An end before the start (issue 18: it answered 404).
+    const inverted = await h.query(`/api/traces/${id}?start=999999999999&end=1`);
+    assert.equal(inverted.status, 400);
+    assert.equal((inverted.body as { code: string }).code, 'SENTINEL_ERR_QUERY_INVALID');
+    assert.match(
+      (inverted.body as { error?: string; message?: string }).error ?? JSON.stringify(inverted.body),
+      /end: expected a time at or after start/,
+    );
   });
 
   void test('GET /api/search filters by service, variant, name, status and duration, in Tempo shape', async () => {

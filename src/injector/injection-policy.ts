@@ -59,7 +59,12 @@ export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionD
   if (podChoice !== true && !ctx.namespaceOptIn) return { kind: 'skip', reason: 'not-opted-in', warnings };
   const all = [...pod.containers, ...(pod.initContainers ?? [])];
   // A re-invocation (reinvocationPolicy: IfNeeded) or a pod created from an injected pod's spec adds nothing.
-  if (all.some((c) => c.name === AGENT_CONTAINER_NAME) || annotations[ANNOTATION_STATUS] === 'injected') {
+  // Ephemeral containers share the name space: a second container of the agent's name is invalid (issue 18).
+  if (
+    all.some((c) => c.name === AGENT_CONTAINER_NAME) ||
+    pod.ephemeralContainerNames.includes(AGENT_CONTAINER_NAME) ||
+    annotations[ANNOTATION_STATUS] === 'injected'
+  ) {
     return { kind: 'skip', reason: 'already-injected', warnings };
   }
   if (pod.os !== undefined && pod.os !== 'linux') {

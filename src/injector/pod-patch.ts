@@ -86,6 +86,7 @@ export function buildInjectionPatch(
 
   pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`)));
 
+  ops.push(...metadataOps(pod));
   ops.push(
     ...mapOps(pod.annotations, '/metadata/annotations', {
       [ANNOTATION_STATUS]: 'injected',
@@ -106,7 +107,12 @@ export function buildSkipPatch(pod: PodView, reason: string, version: string): J
   };
   const current = pod.annotations ?? {};
   if (Object.entries(wanted).every(([k, v]) => current[k] === v)) return [];
-  return mapOps(pod.annotations, '/metadata/annotations', wanted);
+  return [...metadataOps(pod), ...mapOps(pod.annotations, '/metadata/annotations', wanted)];
+}
+
+/** A pod object without `metadata` gets it first: an `add` needs its parent to exist (RFC 6902 4.1; issue 18). */
+function metadataOps(pod: PodView): JsonPatchOperation[] {
+  return pod.hasMetadata ? [] : [{ op: 'add', path: '/metadata', value: {} }];
 }
 
 function mapOps(

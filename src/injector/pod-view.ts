@@ -26,6 +26,10 @@ export interface PodView {
   readonly containers: readonly ContainerView[];
   /** undefined: no `spec.initContainers` yet. */
   readonly initContainers: readonly ContainerView[] | undefined;
+  /** Names of `spec.ephemeralContainers` (they share the container name space). */
+  readonly ephemeralContainerNames: readonly string[];
+  /** False when the object has no `metadata` at all: the patch must create it before adding to it. */
+  readonly hasMetadata: boolean;
   readonly volumeNames: readonly string[] | undefined;
   readonly hostNetwork: boolean;
   /** `spec.restartPolicy`; Kubernetes' default is `Always`. */
@@ -73,6 +77,10 @@ export function readPod(object: unknown): PodView {
     labels,
     containers,
     initContainers: readContainers(spec['initContainers'], 'spec.initContainers'),
+    ephemeralContainerNames: (
+      readContainers(spec['ephemeralContainers'], 'spec.ephemeralContainers') ?? []
+    ).map((c) => c.name),
+    hasMetadata: isRecord(object['metadata']),
     volumeNames,
     hostNetwork: spec['hostNetwork'] === true,
     restartPolicy: typeof spec['restartPolicy'] === 'string' ? spec['restartPolicy'] : 'Always',

@@ -28,6 +28,9 @@ export interface WebhookServerOptions {
 type ErrorReason =
   'malformed_review' | 'body_too_large' | 'unparsable_pod' | 'certificate_reload' | 'internal';
 
+/** At least this much of a body over max_request_bytes is read before its 413 (see handleMutate). */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
 export class WebhookServer {
   private readonly options: WebhookServerOptions;
   private server: Server | undefined;
@@ -169,37 +172,53 @@ export class WebhookServer {
   private handleMutate(req: IncomingMessage, res: ServerResponse, namespaceOptIn: boolean): void {
     const end = this.duration.startTimer();
     const limit = this.options.maxRequestBytes;
+    // A body over the limit is read and thrown away up to this bound before the 413 is sent: answering (and
+    // closing) while the client still uploads made it see EPIPE instead of the 413 (issue 18). Past the bound
+    // the connection is closed after the answer.
+    const drainLimit = Math.max(4 * limit, DRAIN_BYTES);
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > limit) {
+    let refused = Number.isFinite(declared) && declared > limit;
+    let answered = false;
+    const tooLarge = () => {
+      if (answered) return;
+      answered = true;
       this.reject(
         res,
         413,
         'body_too_large',
-        `AdmissionReview of ${declared} bytes is over max_request_bytes (${limit})`,
+        Number.isFinite(declared)
+          ? `AdmissionReview of ${declared} bytes is over max_request_bytes (${limit})`
+          : `AdmissionReview is over max_request_bytes (${limit})`,
       );
-      req.resume();
       end();
+    };
+    if (refused && declared > drainLimit) {
+      tooLarge();
+      res.once('finish', () => req.destroy());
       return;
     }
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let received = 0;
-    let refused = false;
     req.on('data', (chunk: Buffer) => {
-      if (refused) return;
       received += chunk.length;
-      if (received > limit) {
+      if (received > limit && !refused) {
         refused = true;
-        this.reject(res, 413, 'body_too_large', `AdmissionReview is over max_request_bytes (${limit})`);
-        end();
-        return;
+        chunks = [];
       }
-      chunks.push(chunk);
+      if (!refused) chunks.push(chunk);
+      else if (received > drainLimit && !answered) {
+        tooLarge();
+        res.once('finish', () => req.destroy());
+      }
     });
     req.on('error', () => {
       refused = true;
     });
     req.on('end', () => {
-      if (refused) return;
+      if (refused) {
+        tooLarge();
+        return;
+      }
       try {
         this.answer(res, Buffer.concat(chunks).toString('utf8'), namespaceOptIn);
       } catch (err) {

@@ -13,6 +13,7 @@ import {
   traceServiceDefinition,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
+import { estimateProtobufRequest } from './admission-estimate.js';
 import { grpcCodeFor } from './http-receiver.js';
 import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
@@ -67,6 +68,7 @@ export class GrpcReceiver {
       body.length,
       () => decodeTraceRequest(body),
       () => countSpansInRequest(body),
+      () => estimateProtobufRequest(body),
     );
     if (result.kind === 'accepted') {
       callback(null, encodeTraceResponse(result.partial));

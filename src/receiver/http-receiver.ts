@@ -16,6 +16,7 @@ import {
   encodeTraceResponseJson,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
+import { estimateJsonRequest, estimateProtobufRequest } from './admission-estimate.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
 import type { ReceiverTls } from './tls.js';
@@ -140,6 +141,19 @@ export class HttpReceiver {
         : contentType === 'application/json'
           ? 'json'
           : undefined;
+    // Authentication first (issue 18): an unauthenticated client learns nothing about what the receiver accepts.
+    // The answer is in the encoding the request asked for, JSON when it named none we know.
+    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+      drain(req);
+      ingest.countRefusedRequest('http', 'unauthenticated');
+      res.setHeader('www-authenticate', 'Bearer');
+      this.reply(
+        res,
+        encoding ?? 'json',
+        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
+      );
+      return;
+    }
     if (!encoding) {
       drain(req);
       ingest.countRefusedRequest('http', 'unsupported_media_type');
@@ -151,17 +165,6 @@ export class HttpReceiver {
           'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
           `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
         ),
-      );
-      return;
-    }
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
-      drain(req);
-      ingest.countRefusedRequest('http', 'unauthenticated');
-      res.setHeader('www-authenticate', 'Bearer');
-      this.reply(
-        res,
-        encoding,
-        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
       );
       return;
     }
@@ -216,8 +219,15 @@ export class HttpReceiver {
             bytes.length,
             () => decodeTraceRequest(bytes),
             () => countSpansInRequest(bytes),
+            () => estimateProtobufRequest(bytes),
           )
-        : await ingest.ingest('http', bytes.length, () => decodeTraceRequestJson(bytes));
+        : await ingest.ingest(
+            'http',
+            bytes.length,
+            () => decodeTraceRequestJson(bytes),
+            undefined,
+            () => estimateJsonRequest(bytes),
+          );
     this.reply(res, encoding, result);
   }
 

@@ -5,8 +5,9 @@ import type { Rejection, TraceConsumer, TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 /**
- * Estimated heap bytes of the decoded model per byte of uncompressed OTLP protobuf. Measured by
- * bench/receive.ts ("model heap per wire byte"); the memory budget counts in these estimated bytes.
+ * Estimated heap bytes of the decoded model per byte of uncompressed OTLP protobuf, for callers that have no
+ * body to scan. The receivers price each request by what it holds (admission-estimate.ts): 10 per wire byte
+ * is right for SDK spans with rich attributes and 4 times too low for id-only spans (issue 18).
  */
 export const MODEL_BYTES_PER_WIRE_BYTE = 10;
 
@@ -102,13 +103,9 @@ export class Ingest {
     return this.draining;
   }
 
-  /**
-   * True when `bytes` more would pass the budget. A request larger than the whole budget is admitted when
-   * nothing else is held, or it could never be accepted at all.
-   */
+  /** True when `bytes` more would pass the budget. */
   private overBudget(bytes: number): boolean {
-    const used = this.usedBytes();
-    return used > 0 && used + bytes > this.options.memoryLimitBytes;
+    return this.usedBytes() + bytes > this.options.memoryLimitBytes;
   }
 
   /** What the receivers and the pipeline hold, in estimated heap bytes: the figure the memory budget bounds. */
@@ -127,18 +124,20 @@ export class Ingest {
   /**
    * Decodes and hands one request's spans to the pipeline. `wireBytes` is the uncompressed body size;
    * `countSpans`, when given, counts the spans of a request refused before decoding (cheaper than decoding).
-   * Never throws: every failure is a refusal with a reason.
+   * `estimate`, when given, prices the request in heap bytes before decoding (admission-estimate.ts); without
+   * it, `wireBytes * MODEL_BYTES_PER_WIRE_BYTE`. Never throws: every failure is a refusal with a reason.
    */
   async ingest(
     transport: Transport,
     wireBytes: number,
     decode: () => TraceData,
     countSpans?: () => number,
+    estimate?: () => number,
   ): Promise<IngestResult> {
     const started = performance.now();
     this.requestBytes.observe({ transport }, wireBytes);
     try {
-      return await this.ingestInner(transport, wireBytes, decode, countSpans);
+      return await this.ingestInner(transport, wireBytes, decode, countSpans, estimate);
     } finally {
       this.latency.observe({ transport }, (performance.now() - started) / 1000);
     }
@@ -149,18 +148,34 @@ export class Ingest {
     wireBytes: number,
     decode: () => TraceData,
     countSpans: (() => number) | undefined,
+    estimate: (() => number) | undefined,
   ): Promise<IngestResult> {
-    // Admission first, before any decoding work: under overload, refusing must stay cheap.
-    const bytes = wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
+    // Admission first, before any decoding work: under overload, refusing must stay cheap (a tag walk).
+    const bytes = estimate ? estimate() : wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
+    // A request that alone would take more than the whole budget once decoded can never fit: it is refused for
+    // good (413 / RESOURCE_EXHAUSTED without RetryInfo), not taken, or one such request could pass the memory
+    // limit the budget is sized for (issue 18: 130k id-only spans in 4 MB take ~130 MB).
     const admission = this.draining
       ? ('shutting_down' as const)
-      : this.overBudget(bytes)
-        ? ('memory_limit' as const)
-        : undefined;
+      : bytes > this.options.memoryLimitBytes
+        ? ('too_large' as const)
+        : this.overBudget(bytes)
+          ? ('memory_limit' as const)
+          : undefined;
     if (admission) {
       const spans = countSpans ? countSpans() : countOrZero(decode);
       this.refused.inc({ transport, reason: admission }, spans);
       this.refusedRequests.inc({ transport, reason: admission });
+      if (admission === 'too_large') {
+        const mib = (n: number) => (n / 1048576).toFixed(1);
+        return {
+          kind: 'refused',
+          reason: 'too_large',
+          code: 'SENTINEL_ERR_MEMORY_LIMIT',
+          message: `the request would take about ${mib(bytes)} MiB once decoded (${wireBytes} bytes on the wire, priced by its spans and attributes), more than the whole memory budget of ${mib(this.options.memoryLimitBytes)} MiB (memory_limit_mib); send smaller batches`,
+          retryable: false,
+        };
+      }
       return admission === 'shutting_down'
         ? {
             kind: 'refused',

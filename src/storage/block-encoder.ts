@@ -195,7 +195,21 @@ export class BlockEncoder {
     if (worker) {
       // An unref'ed worker would not keep the event loop alive until its exit is reported.
       worker.ref();
-      await worker.terminate();
+      // terminate() has been seen never to settle for a worker stopped under load (bench/pipeline.ts then
+      // exited 13, an unsettled top-level await, in the store's abort): wait at most 5 s, on a timer that keeps
+      // the process alive meanwhile.
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        worker.terminate().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5000))),
+      ]);
+      clearTimeout(timer);
+      if (!settled) {
+        worker.unref();
+        this.options.logger.warn(
+          'the block encoder worker did not report its exit within 5 s; left to the process exit',
+        );
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { SentinelError } from '../errors.js';
+import { SentinelError, isSentinelError } from '../errors.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../otlp/index.js';
 import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
 import {
@@ -11,6 +11,7 @@ import {
   type ObjectStore,
   type StoredSpan,
 } from '../storage/index.js';
+import { estimateProtobufRequest } from '../receiver/admission-estimate.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WriteAheadLog, readWalRecords, type WalSegment } from './write-ahead-log.js';
 
@@ -19,9 +20,6 @@ export interface WalItem {
   readonly rows: StoredSpan[];
   readonly bytes: number;
 }
-
-/** Estimated heap bytes per byte of a replayed record (the receivers' MODEL_BYTES_PER_WIRE_BYTE). */
-const REPLAY_BYTES_PER_WIRE_BYTE = 6;
 
 export interface BlockPipelineOptions {
   readonly store: ObjectStore;
@@ -109,6 +107,14 @@ export class BlockPipeline implements TraceConsumer {
         'store_wal_corrupt_records_total',
         'WAL records that failed their checksum on replay.',
       ),
+      quarantined: metrics.counter(
+        'store_quarantined_segments_total',
+        'WAL segments set aside because their block could not be encoded (sentinel store quarantine list).',
+      ),
+      quarantinedSpans: metrics.counter(
+        'store_quarantined_spans_total',
+        'Spans in WAL segments set aside because their block could not be encoded.',
+      ),
       encodeSeconds: metrics.histogram(
         'store_block_encode_seconds',
         'Time to encode one block as Parquet.',
@@ -133,7 +139,8 @@ export class BlockPipeline implements TraceConsumer {
       now: this.now,
       decode: (payload) => {
         const rows = flattenTraceData(decodeTraceRequest(payload));
-        return { item: { rows, bytes: payload.byteLength * REPLAY_BYTES_PER_WIRE_BYTE }, spans: rows.length };
+        // Priced as the receivers price a request (admission-estimate.ts), so the budget counts replayed spans alike.
+        return { item: { rows, bytes: estimateProtobufRequest(payload) }, spans: rows.length };
       },
       onCorrupt: () => this.m.walCorrupt.inc(),
     });
@@ -248,13 +255,22 @@ export class BlockPipeline implements TraceConsumer {
       if (ev.kind === 'corrupt') break;
       payloads.push(ev.payload);
     }
-    const block = await this.encoder.encode({
-      payloads,
-      spans: seg.spans,
-      rows: () => rows,
-      blockId,
-      nowMs: this.now(),
-    });
+    let block;
+    try {
+      block = await this.encoder.encode({
+        payloads,
+        spans: seg.spans,
+        rows: () => rows,
+        blockId,
+        nowMs: this.now(),
+      });
+    } catch (err) {
+      if (this.stopRetrying || isSentinelError(err, 'SENTINEL_ERR_SHUTTING_DOWN')) throw err;
+      // Encoding is a pure function of the segment's spans: it fails the same way every time. Set the segment
+      // aside so the ones behind it are written, and a restart does not retry it.
+      await this.quarantine(seg, blockId, payloads.length, err);
+      return true;
+    }
     this.m.encodeSeconds.observe((performance.now() - started) / 1000);
     let delay = this.options.retryInitialMs;
     for (;;) {
@@ -283,6 +299,26 @@ export class BlockPipeline implements TraceConsumer {
     this.options.logger.debug({ block: block.meta.parquetKey, spans: rows.length }, 'block uploaded');
     this.options.onBlock?.(block.meta);
     return true;
+  }
+
+  private async quarantine(
+    seg: WalSegment<WalItem>,
+    blockId: string,
+    records: number,
+    err: unknown,
+  ): Promise<void> {
+    let bytes = 0;
+    for (const item of seg.items) bytes += item.bytes;
+    const spans = seg.spans;
+    const error = (err as Error).message ?? String(err);
+    const path = await this.wal.quarantine(seg, { blockId, records, error });
+    this.heldBytes -= bytes;
+    this.m.quarantined.inc();
+    this.m.quarantinedSpans.inc(spans);
+    this.options.logger.error(
+      { code: 'SENTINEL_ERR_WAL_QUARANTINED', segment: path, spans, block: blockId, err: error },
+      'a WAL segment cannot be encoded as a block; it is quarantined (sentinel store quarantine list) and the pipeline goes on',
+    );
   }
 
   bufferedBytes(): number {

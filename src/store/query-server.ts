@@ -176,6 +176,11 @@ export class QueryServer {
       throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
     const start = optionalSeconds(url, 'start');
     const end = optionalSeconds(url, 'end');
+    // As Tempo's trace-by-id: an end before the start is a bad request, not an empty range (issue 18).
+    if (start !== undefined && end !== undefined && end < start)
+      throw new BadRequest(
+        `end: expected a time at or after start (${start / 1_000_000_000n}), got ${end / 1_000_000_000n}`,
+      );
     const rows = await this.options.engine.findTrace(id.toLowerCase(), {
       ...(start !== undefined ? { startNs: start } : {}),
       ...(end !== undefined ? { endNs: end } : {}),

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
+import { quarantineSegment } from './quarantine.js';
 
 /** 4 bytes length + 4 bytes CRC-32 of the payload, then the payload. */
 const RECORD_HEADER = 8;
@@ -32,7 +33,52 @@ export interface WriteAheadLogOptions<T> {
   readonly now?: () => number;
   /** Called for each record replay had to stop at (checksum or decode failure). */
   readonly onCorrupt?: (segment: string) => void;
+  /** Opens a new segment file for writing; tests inject short writes and ENOSPC here. Default: fs `open(path, 'w')`. */
+  readonly openFile?: (path: string) => Promise<WalFile>;
 }
+
+/** The part of `FileHandle` the log writes segments with (positioned writes only, never O_APPEND). */
+export interface WalFile {
+  writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  truncate(len: number): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes all of `buffers` at `position`, continuing after a short write (writev(2) may write less than asked,
+ * for example when the disk fills up in the middle); a write that makes no progress is an error.
+ */
+export async function writeFully(file: WalFile, buffers: Uint8Array[], position: number): Promise<void> {
+  let rest = buffers.filter((b) => b.byteLength > 0);
+  let at = position;
+  while (rest.length > 0) {
+    let want = 0;
+    for (const b of rest) want += b.byteLength;
+    const { bytesWritten } = await file.writev(rest, at);
+    if (bytesWritten >= want) return;
+    if (bytesWritten <= 0) {
+      throw Object.assign(new Error(`short write: 0 of ${want} bytes written at offset ${at}`), {
+        code: 'ENOSPC',
+      });
+    }
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const b of rest) {
+      if (skip >= b.byteLength) {
+        skip -= b.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    rest = next;
+  }
+}
+
+const openForWrite = async (path: string): Promise<WalFile> => open(path, 'w');
 
 interface PendingAppend<T> {
   payload: Uint8Array;
@@ -56,7 +102,12 @@ export class WriteAheadLog<T> {
   private readonly options: WriteAheadLogOptions<T>;
   private readonly now: () => number;
   private current!: WalSegment<T>;
-  private fh!: FileHandle;
+  private fh!: WalFile;
+  /**
+   * Set when an append failed part-way: the file may hold bytes past the last whole record. They are cut off
+   * before anything else is written to it (and until that succeeds, nothing is).
+   */
+  private tornTail = false;
   private nextSeq: number;
   /** Bytes on disk plus bytes reserved by appends in flight. */
   private totalBytes = 0;
@@ -110,11 +161,15 @@ export class WriteAheadLog<T> {
     return { wal, replayed };
   }
 
+  /** Opens the next segment file; on failure the current segment stays (and `nextSeq` is not used up). */
   private async openSegment(): Promise<void> {
-    const seq = this.nextSeq++;
+    const seq = this.nextSeq;
     const createdMs = this.now();
     const path = join(this.options.dir, `${String(seq).padStart(12, '0')}-${createdMs}.wal`);
-    this.fh = await open(path, 'a');
+    const fh = await (this.options.openFile ?? openForWrite)(path);
+    this.nextSeq++;
+    this.fh = fh;
+    this.tornTail = false;
     this.current = { seq, createdMs, path, bytes: 0, spans: 0, items: [], firstAppendMs: undefined };
   }
 
@@ -176,12 +231,15 @@ export class WriteAheadLog<T> {
       size += RECORD_HEADER + a.payload.byteLength;
     }
     try {
-      await this.fh.writev(buffers);
+      // A torn tail of an earlier failure goes first: records are only ever written right after the last
+      // whole one, at an explicit offset, so replay never meets garbage before an acknowledged record.
+      if (this.tornTail) await this.cutTornTail();
+      await writeFully(this.fh, buffers, this.current.bytes);
       await this.fh.datasync();
     } catch (err) {
       this.totalBytes -= size;
-      // Cut a partly written batch off, so later records do not follow garbage that replay would stop at.
-      await this.fh.truncate(this.current.bytes).catch(() => undefined);
+      this.tornTail = true;
+      await this.cutTornTail().catch(() => undefined);
       const e = new SentinelError(
         'SENTINEL_ERR_STORAGE',
         `write-ahead log write failed: ${(err as Error).message}`,
@@ -203,6 +261,19 @@ export class WriteAheadLog<T> {
   }
 
   /**
+   * Cuts the current file back to its last whole record. Only ever shrinks it: truncate(2) past the end would
+   * fill the gap with zeros, which replay would read as a record that fails its checksum.
+   */
+  private async cutTornTail(): Promise<void> {
+    const { size } = await this.fh.stat();
+    if (size > this.current.bytes) {
+      await this.fh.truncate(this.current.bytes);
+      await this.fh.datasync();
+    }
+    this.tornTail = false;
+  }
+
+  /**
    * Seals the current segment after every append before this call is durable, and opens a new one.
    * Resolves with the sealed segment, or undefined when it was empty (then it stays current).
    */
@@ -211,10 +282,34 @@ export class WriteAheadLog<T> {
       if (this.pending.length > 0) await this.flushPending();
       const sealed = this.current;
       if (sealed.items.length === 0) return undefined;
-      await this.fh.close();
+      const sealedFile = this.fh;
+      // The torn tail of a failed append is cut before the segment is sealed (a failure here leaves it
+      // current: the next append or rotation tries again).
+      if (this.tornTail) await this.cutTornTail();
+      // The new file first: if it cannot be created (disk full), the current segment stays open for appends.
       await this.openSegment();
+      await sealedFile.close().catch(() => undefined);
       return sealed;
     });
+  }
+
+  /**
+   * Moves a sealed segment whose block cannot be encoded aside (`<dir>/quarantine/`, with `reason`), so the
+   * segments behind it go on and a restart does not replay it. Resolves with its new path.
+   */
+  async quarantine(
+    segment: WalSegment<T>,
+    reason: { blockId: string; records: number; error: string },
+  ): Promise<string> {
+    const target = await quarantineSegment(
+      this.options.dir,
+      segment.path,
+      { ...reason, spans: segment.spans, bytes: segment.bytes },
+      this.now(),
+    );
+    this.totalBytes -= segment.bytes;
+    segment.items = [];
+    return target;
   }
 
   /** Deletes a sealed segment (its block and meta are uploaded). */
@@ -230,6 +325,7 @@ export class WriteAheadLog<T> {
     this.closed = true;
     await this.enqueue(async () => {
       await this.flushPending();
+      if (this.tornTail) await this.cutTornTail().catch(() => undefined);
       await this.fh.close();
       if (this.current.items.length === 0) await rm(this.current.path, { force: true });
     });

@@ -74,6 +74,23 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
     assert.deepEqual(await all('token-on'), refused); // a prefix of the valid token
   });
 
+  void test('authentication comes before the content type: no token and text/plain is 401, not 415', async () => {
+    const post = async (headers: Record<string, string>) => {
+      const res = await fetch(`http://127.0.0.1:${h.store.ports.http}/v1/traces`, {
+        method: 'POST',
+        headers,
+        body,
+      });
+      return { status: res.status, body: await res.text(), auth: res.headers.get('www-authenticate') };
+    };
+    const anonymous = await post({ 'content-type': 'text/plain' });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.auth, 'Bearer');
+    assert.match(anonymous.body, /SENTINEL_ERR_UNAUTHENTICATED/);
+    // With the valid token, the content type is what is wrong.
+    assert.equal((await post({ 'content-type': 'text/plain', ...header('token-one') })).status, 415);
+  });
+
   void test('the valid token is accepted everywhere, and /health needs none', async () => {
     assert.deepEqual(await all('token-one'), accepted);
     assert.equal((await h.query('/health')).status, 200);

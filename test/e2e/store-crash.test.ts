@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
-import { flattenTraceData, parseBlockKey, readBlockBytes } from '../../src/storage/index.js';
+import { flattenTraceData } from '../../src/storage/index.js';
+import { spawnStoreChild, storedSpanCounts } from '../helpers/spawn-store-child.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
 
@@ -19,27 +20,9 @@ after(() => {
 const overrides = { block: { max_spans: 3000, max_age: '1h' } };
 
 async function startChild(): Promise<{ http: number }> {
-  child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, '..', 'helpers', 'store-child.ts')],
-    {
-      env: {
-        ...process.env,
-        SENTINEL_TEST_STORE_DIR: dir,
-        SENTINEL_TEST_STORE_OVERRIDES: JSON.stringify(overrides),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve(JSON.parse(line) as { http: number });
-    });
-    child!.once('exit', (code) => reject(new Error(`the store child exited with ${code}`)));
-  });
+  const started = await spawnStoreChild(dir, overrides);
+  child = started.child;
+  return started.ports;
 }
 
 void test('after kill -9 and a restart, every acknowledged span is in storage exactly once', async () => {
@@ -77,13 +60,7 @@ void test('after kill -9 and a restart, every acknowledged span is in storage ex
   const h = await startTestStore({ dir, overrides });
   try {
     await h.store.pipeline.forceFlush();
-    const counts = new Map<string, number>();
-    for (const o of await h.objects.list('blocks/')) {
-      if (parseBlockKey(o.key)?.kind !== 'parquet') continue;
-      for (const r of await readBlockBytes((await h.objects.get(o.key))!, o.key)) {
-        counts.set(r.span.spanId, (counts.get(r.span.spanId) ?? 0) + 1);
-      }
-    }
+    const counts = await storedSpanCounts(h.objects);
     const missing = [...acked].filter((id) => !counts.has(id));
     assert.equal(missing.length, 0, `${missing.length} acknowledged spans missing`);
     const twice = [...counts].filter(([, n]) => n > 1);
