@@ -196,9 +196,14 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
 
   for (const [id, spans] of pending) consider(id, spans);
   let next = 0;
+  // Waves of 1, 2, 4, ... blocks up to `concurrency`: a broad query is often answered by the newest block,
+  // and a full first wave would read `concurrency` blocks for it.
+  let waveSize = 1;
   while (next < candidates.length && hits.size < req.limit) {
     const wave: BlockMeta[] = [];
-    while (next < candidates.length && wave.length < src.concurrency) {
+    const size = waveSize;
+    waveSize = Math.min(waveSize * 2, Math.max(1, src.concurrency));
+    while (next < candidates.length && wave.length < size) {
       const meta = candidates[next]!;
       if (
         req.maxBytes !== undefined &&
