@@ -196,12 +196,17 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
 
   for (const [id, spans] of pending) consider(id, spans);
   let next = 0;
-  // Waves of 1, 2, 4, ... blocks up to `concurrency`: a broad query is often answered by the newest block,
+  // Waves of 1, 2, 4, ... blocks up to `concurrency`: a broad query is often answered by the newest blocks,
   // and a full first wave would read `concurrency` blocks for it.
   let waveSize = 1;
   while (next < candidates.length && hits.size < req.limit) {
     const wave: BlockMeta[] = [];
-    const size = waveSize;
+    // Once blocks have matched, read about as many as the missing traces need at the rate seen so far.
+    const perBlock = metrics.inspectedBlocks > 0 ? hits.size / metrics.inspectedBlocks : 0;
+    const size =
+      perBlock > 0
+        ? Math.min(waveSize, Math.max(1, Math.ceil((req.limit - hits.size) / perBlock)))
+        : waveSize;
     waveSize = Math.min(waveSize * 2, Math.max(1, src.concurrency));
     while (next < candidates.length && wave.length < size) {
       const meta = candidates[next]!;
