@@ -11,6 +11,7 @@ import { av, type KeyValue, type ResourceSpans, type TraceData } from '../src/ot
 import {
   CountingObjectStore,
   LocalObjectStore,
+  buildSearchSummary,
   encodeBlock,
   flattenTraceData,
   scanBlock,
@@ -22,7 +23,7 @@ import { BlockCatalog, QueryEngine } from '../src/store/index.js';
 import { evaluateTrace } from '../src/store/traceql/evaluate.js';
 import { parseTraceQL } from '../src/store/traceql/parse.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
-import { rng } from '../test/helpers/store-spans.js';
+import { makeTraces, rng } from '../test/helpers/store-spans.js';
 
 const BLOCKS = 1000;
 const TRACES_PER_BLOCK = 60;
@@ -102,6 +103,29 @@ function blockData(b: number): TraceData {
     }
   }
   return { resourceSpans: [rs] };
+}
+
+// What the search summary costs the ingest path: encodeBlock now builds it (the hot path of the store).
+{
+  const rows = flattenTraceData(makeTraces({ traces: 5_000, spansPerTrace: 6, seed: 3 }));
+  encodeBlock(rows.slice(0, 2_000)); // warm up
+  buildSearchSummary(rows.slice(0, 2_000));
+  const enc: number[] = [];
+  const sum: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    let s = performance.now();
+    encodeBlock(rows);
+    enc.push(performance.now() - s);
+    s = performance.now();
+    buildSearchSummary(rows);
+    sum.push(performance.now() - s);
+  }
+  const e = median(enc);
+  const m = median(sum);
+  console.log(
+    `\nencodeBlock of ${fmt(rows.length)} spans: ${fmt(e)} ms, of which the search summary ${m.toFixed(1)} ms ` +
+      `(${((m / e) * 100).toFixed(1)} %): ${fmt(rows.length / ((e - m) / 1000))} spans/s without it, ${fmt(rows.length / (e / 1000))} with it`,
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-search-'));

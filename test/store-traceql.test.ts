@@ -8,6 +8,7 @@ import {
   encodeBlock,
   flattenTraceData,
   LocalObjectStore,
+  parseBlockMeta,
   uploadBlock,
   type StoredSpan,
 } from '../src/storage/index.js';
@@ -412,5 +413,18 @@ void describe('search over blocks written before the search summary', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  void test('a malformed summary in a meta is dropped when the meta is read, so the block is searched', () => {
+    const encoded = encodeBlock(flattenTraceData(makeRichTraces(3, 8, T0)));
+    const bad = {
+      ...encoded.meta,
+      search: { ...encoded.meta.search, statuses: 'error', attributes: [{ key: 1 }] },
+    };
+    const key = encoded.metaKey;
+    const parsed = parseBlockMeta(key, new TextEncoder().encode(JSON.stringify(bad)));
+    assert.equal(parsed.search, undefined);
+    const good = parseBlockMeta(key, new TextEncoder().encode(JSON.stringify(encoded.meta)));
+    assert.deepEqual(good.search, encoded.meta.search);
   });
 });

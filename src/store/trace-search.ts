@@ -91,6 +91,14 @@ function groupByTrace(spans: readonly StoredSpan[]): Map<string, StoredSpan[]> {
   return out;
 }
 
+const times = new WeakMap<BlockMeta, { start: bigint; end: bigint }>();
+/** A meta's time range as numbers, parsed once per meta (the catalog keeps the same objects between queries). */
+function timesOf(meta: BlockMeta): { start: bigint; end: bigint } {
+  let t = times.get(meta);
+  if (!t) times.set(meta, (t = { start: BigInt(meta.minStartUnixNano), end: BigInt(meta.maxEndUnixNano) }));
+  return t;
+}
+
 /** Row groups to read: those that may match, plus neighbours sharing a boundary trace with one of them. */
 function withBoundaryNeighbours(meta: BlockMeta, chosen: number[]): number[] {
   const set = new Set(chosen);
@@ -148,12 +156,10 @@ function describeSpan(r: StoredSpan, facts: TraceFacts, shown: readonly Field[])
 /** Runs one TraceQL search: blocks newest first, skipping blocks and row groups that cannot match. */
 export async function searchTraces(src: TraceSearchSource, req: TraceSearchRequest): Promise<SearchResult> {
   const shown = spansetsOf(req.query).flatMap((c) => [...attributesOf(c).values()]);
-  const inWindow = src.blocks.filter(
-    (m) => BigInt(m.maxEndUnixNano) >= req.startNs && BigInt(m.minStartUnixNano) <= req.endNs,
-  );
+  const inWindow = src.blocks.filter((m) => timesOf(m).end >= req.startNs && timesOf(m).start <= req.endNs);
   const candidates = inWindow
     .filter((m) => blockMayMatch(m, req.query))
-    .sort((a, b) => (BigInt(b.maxEndUnixNano) > BigInt(a.maxEndUnixNano) ? 1 : -1));
+    .sort((a, b) => (timesOf(b).end > timesOf(a).end ? 1 : timesOf(b).end < timesOf(a).end ? -1 : 0));
   const metrics: SearchMetrics = {
     inspectedTraces: 0,
     inspectedSpans: 0,
