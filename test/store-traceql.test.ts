@@ -319,10 +319,14 @@ void describe('TraceQL search against a reference filter', () => {
       ),
     );
     assert.ok(got.metrics.skippedRowGroups > 0, JSON.stringify(got.metrics));
+    const blocksBefore = await h.metrics.value('store_search_skipped_total', { unit: 'block' });
     const none = await search('{ name = "no span has this name" }');
     assert.equal(none.traces.length, 0);
     assert.equal(none.metrics.skippedBlocks, 3);
     assert.equal(none.metrics.inspectedBlocks, 0);
+    assert.equal(await h.metrics.value('store_search_skipped_total', { unit: 'block' }), blocksBefore + 3);
+    assert.ok((await h.metrics.value('store_search_skipped_total', { unit: 'row_group' })) > 0);
+    assert.ok((await h.metrics.value('store_search_bytes_read_total')) > 0);
   });
 
   void test('results describe the whole trace and the matched spans with the attributes the query names', async () => {
