@@ -369,6 +369,18 @@ void describe('TraceQL search against a reference filter', () => {
       ['{ .a = .b }', /comparing two fields/],
       ['{ .a = 1 } && ', /spanset/],
     ];
+    // And the other search parameters name themselves.
+    for (const [params, want] of [
+      ['spss=abc', /^spss: /],
+      ['limit=0', /^limit: /],
+      ['minDuration=10ms&maxDuration=1ms', /^maxDuration: /],
+      ['q={}&tags=a%3Db', /can't specify tags and q/],
+      ['q={}&service=cart', /^service: not with q/],
+    ] as const) {
+      const res = await h.query(`/api/search?${params}`);
+      assert.equal(res.status, 400, params);
+      assert.match((res.body as { error: string }).error, want, params);
+    }
     for (const [q, want] of cases) {
       const res = await h.query(`/api/search?q=${encodeURIComponent(q)}`);
       assert.equal(res.status, 400, q);
