@@ -44,7 +44,42 @@ export interface BlockMeta {
   compactionLevel: number;
   /** Compaction's inputs, so a reader that sees both can prefer the merged block. */
   replaces: string[];
+  /** What search may skip the block on and tags are listed from; absent in blocks written before it. */
+  search?: BlockSearchSummary;
 }
+
+/** A typed attribute value as Tempo's tag-values API lists it. */
+export interface SummaryValue {
+  type: 'string' | 'int' | 'float' | 'bool';
+  value: string;
+}
+
+/** An attribute key of a block, with its distinct values unless there are more than `SUMMARY_MAX_VALUES`. */
+export interface SummaryAttribute {
+  scope: 'span' | 'resource';
+  key: string;
+  /** Absent when the key has more distinct values than the summary keeps (then nothing can be skipped on it). */
+  values?: SummaryValue[];
+}
+
+/**
+ * The block's search summary (issue 15): distinct span names, statuses, kinds, the span duration range and
+ * attribute keys with their values, bounded so a meta stays small. A list that would pass its bound is
+ * left out, which tells a reader "unknown, do not skip".
+ */
+export interface BlockSearchSummary {
+  spanNames?: string[];
+  statuses: string[];
+  kinds: string[];
+  minDurationNanos: string;
+  maxDurationNanos: string;
+  /** Absent when the block has more than `SUMMARY_MAX_KEYS` keys. */
+  attributes?: SummaryAttribute[];
+}
+
+export const SUMMARY_MAX_NAMES = 1_000;
+export const SUMMARY_MAX_KEYS = 500;
+export const SUMMARY_MAX_VALUES = 64;
 
 const BLOCKS_DIR = 'blocks';
 const KEY_RE = /^blocks\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([A-Za-z0-9_-]+)\.(parquet|meta\.json)$/;
@@ -117,9 +152,37 @@ export function parseBlockMeta(key: string, body: Uint8Array): BlockMeta {
   const bloom = m.traceIdBloom;
   if (!bloom || !isNum(bloom.bits) || !isNum(bloom.hashes) || !isStr(bloom.data))
     throw bad('has no trace-id index');
+  const { search, ...rest } = m as BlockMeta;
   return {
-    ...(m as BlockMeta),
+    ...rest,
+    // A summary that is not well formed is dropped: the block is then searched, never wrongly skipped.
+    ...(search !== undefined && isSearchSummary(search) ? { search } : {}),
     replaces: Array.isArray(m.replaces) ? m.replaces : [],
     compactionLevel: isNum(m.compactionLevel) ? (m.compactionLevel as number) : 0,
   };
+}
+
+function isSearchSummary(v: unknown): v is BlockSearchSummary {
+  const s = v as Partial<BlockSearchSummary> | null;
+  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'string');
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    (s.spanNames === undefined || strings(s.spanNames)) &&
+    strings(s.statuses) &&
+    strings(s.kinds) &&
+    /^-?\d+$/.test(String(s.minDurationNanos)) &&
+    /^-?\d+$/.test(String(s.maxDurationNanos)) &&
+    (s.attributes === undefined ||
+      (Array.isArray(s.attributes) &&
+        s.attributes.every(
+          (a) =>
+            !!a &&
+            typeof a.key === 'string' &&
+            (a.scope === 'span' || a.scope === 'resource') &&
+            (a.values === undefined ||
+              (Array.isArray(a.values) &&
+                a.values.every((x) => !!x && typeof x.value === 'string' && typeof x.type === 'string'))),
+        )))
+  );
 }
