@@ -16,6 +16,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
+import { matchJaegerRoute } from './jaeger-api.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
 
 export interface QueryServerOptions {
@@ -148,6 +149,7 @@ export class QueryServer {
       );
       return;
     }
+    let jaeger: ReturnType<typeof matchJaegerRoute>;
     try {
       if (feed) {
         if (req.method === 'POST') await feed.publish(req, res);
@@ -161,6 +163,9 @@ export class QueryServer {
         const text = await this.options.metrics.registry.metrics();
         this.requests.inc({ route: 'metrics', status: '200' });
         res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
+      } else if ((jaeger = matchJaegerRoute(path))) {
+        const answer = await jaeger.route.handle({ ...this.options, now: this.now }, url, jaeger.params);
+        this.json(res, jaeger.route.name, answer.status, answer.body);
       } else this.json(res, 'other', 404, { error: `no route ${path}` });
     } catch (err) {
       if (err instanceof BadRequest) {
