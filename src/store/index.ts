@@ -25,3 +25,5 @@ export { TokenAuth } from './token-auth.js';
 export type { TokenAuthOptions } from './token-auth.js';
 export { WriteAheadLog } from './write-ahead-log.js';
 export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';
+export { BadRequest, registerQueryRoutes, RouteTable } from './query-routes.js';
+export type { QueryRoute, RouteProvider, RouteRequest, RouteServer } from './query-routes.js';

@@ -5,7 +5,7 @@
  *   at `/jaeger/api/v3/...`;
  * - the classic JSON API of Jaeger UI and Grafana's Jaeger data source (Jaeger's `http_handler.go` before #9260,
  *   grafana `pkg/tsdb/jaeger/client.go`), at `/jaeger/api/...`, so it does not collide with Tempo's `/api/traces/{id}`.
- * Handlers return an answer instead of writing it, so any router can serve them.
+ * Handlers return an answer (status and JSON body); the module registers them with the query server's routes.
  */
 import { parseDurationMs } from '../config/index.js';
 import { traceDataToJson, type KeyValue } from '../otlp/index.js';
@@ -20,6 +20,7 @@ import {
   type JaegerTrace,
 } from './jaeger-model.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
+import { registerQueryRoutes } from './query-routes.js';
 
 /** What the handlers need of the query server. */
 export interface JaegerApiContext {
@@ -537,31 +538,15 @@ export const JAEGER_ROUTES: readonly JaegerRoute[] = [
   },
 }));
 
-/** The route and path parameters for a path, or undefined when no Jaeger route serves it. */
-export function matchJaegerRoute(
-  pathname: string,
-): { route: JaegerRoute; params: Record<string, string> } | undefined {
-  const parts = pathname.split('/');
-  for (const route of JAEGER_ROUTES) {
-    const segs = route.path.split('/');
-    if (segs.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    let ok = true;
-    for (let i = 0; i < segs.length && ok; i++) {
-      const s = segs[i]!;
-      const v = parts[i]!;
-      if (s.startsWith(':')) {
-        if (v === '') ok = false;
-        else {
-          try {
-            params[s.slice(1)] = decodeURIComponent(v);
-          } catch {
-            params[s.slice(1)] = v;
-          }
-        }
-      } else if (s !== v) ok = false;
-    }
-    if (ok) return { route, params };
-  }
-  return undefined;
-}
+// The query server serves every registered route (src/store/query-routes.ts); it imports this module for it.
+registerQueryRoutes((server) =>
+  JAEGER_ROUTES.map((route) => ({
+    method: 'GET' as const,
+    path: route.path,
+    name: route.name,
+    handle: async ({ url, params, res }) => {
+      const answer = await route.handle(server, url, params);
+      server.json(res, route.name, answer.status, answer.body);
+    },
+  })),
+);
