@@ -21,7 +21,8 @@ import {
   type KeyValue,
   type Span,
 } from '../src/otlp/index.js';
-import { attributeFilter, parseJaegerTraceId } from '../src/store/jaeger-api.js';
+import { jaegerTagCondition, parseJaegerTraceId } from '../src/store/jaeger-api.js';
+import { spanMatches, traceFacts } from '../src/store/traceql/evaluate.js';
 import { toJaegerTrace } from '../src/store/jaeger-model.js';
 import { flattenTraceData, type StoredSpan } from '../src/storage/index.js';
 import { assertSameAsRecorded } from './helpers/assert-model.js';
@@ -617,7 +618,7 @@ void describe('Jaeger model and parameters', () => {
     assert.deepEqual(t.processes, { p1: { serviceName: 'OTLP_ResourceNoServiceName', tags: [] } });
   });
 
-  void test('attribute filters follow Jaeger: error, span.kind, resource. prefix, events', () => {
+  void test('tags become TraceQL conditions that match as Jaeger does: error, span.kind, resource. prefix, values as strings', () => {
     const row = stubRow(
       {
         kind: 3,
@@ -635,11 +636,13 @@ void describe('Jaeger model and parameters', () => {
       [{ key: 'service.name', value: { kind: 'string', value: 's' } }],
       { name: 'lib', version: '1', attributes: [], droppedAttributesCount: 0 },
     );
-    const yes = (tags: Record<string, string>) => attributeFilter(tags)(row);
+    const yes = (tags: Record<string, string>) =>
+      Object.entries(tags).every(([k, v]) => spanMatches(jaegerTagCondition(k, v), row, traceFacts([row])));
     assert.ok(yes({ error: 'true', 'span.kind': 'client', 'http.status_code': '500' }));
-    assert.ok(yes({ 'resource.service.name': 's', 'exception.type': 'Boom', 'scope.name': 'lib' }));
+    assert.ok(yes({ 'resource.service.name': 's', 'service.name': 's', 'span.status': 'error' }));
     assert.ok(!yes({ error: 'false' }));
-    assert.ok(!yes({ error: 'maybe' }));
+    assert.throws(() => yes({ error: 'maybe' }), /tag error: expected true or false/);
+    assert.throws(() => yes({ 'scope.name': 'lib' }), /not supported/);
     assert.ok(!yes({ 'span.kind': 'server' }));
     assert.ok(!yes({ 'resource.http.status_code': '500' }));
     assert.ok(!yes({ 'http.status_code': '200' }));

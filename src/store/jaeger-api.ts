@@ -8,7 +8,7 @@
  * Handlers return an answer (status and JSON body); the module registers them with the query server's routes.
  */
 import { parseDurationMs } from '../config/index.js';
-import { traceDataToJson, type KeyValue } from '../otlp/index.js';
+import { traceDataToJson } from '../otlp/index.js';
 import { toTraceData, type StoredSpan } from '../storage/index.js';
 import {
   attributeString,
@@ -21,6 +21,16 @@ import {
 } from './jaeger-model.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
 import { registerQueryRoutes } from './query-routes.js';
+import type { KIND_VALUES } from './traceql/ast.js';
+import {
+  type Field,
+  type Intrinsic,
+  type Literal,
+  type Operator,
+  type Scope,
+  type SpanCondition,
+  type TraceQuery,
+} from './traceql/ast.js';
 
 /** What the handlers need of the query server. */
 export interface JaegerApiContext {
@@ -131,60 +141,91 @@ function parsePositiveInt(
 const v3Malformed = (name: string, why: string) => `malformed parameter ${name}: ${why}`;
 const classicMalformed = (name: string, why: string) => `unable to parse param '${name}': ${why}`;
 
-// ---- attribute filters (Jaeger's own matching: internal/storage/v2/memory/tenant.go, validSpan) ----
+// ---- Jaeger's search as a TraceQL spanset (run by the store's TraceQL search, with its block skipping) ----
 
-const SPAN_KINDS: Record<string, number> = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 };
-const STATUS_CODES: Record<string, number> = { OK: 1, ERROR: 2 };
+const KINDS: Record<string, (typeof KIND_VALUES)[number]> = {
+  INTERNAL: 'internal',
+  SERVER: 'server',
+  CLIENT: 'client',
+  PRODUCER: 'producer',
+  CONSUMER: 'consumer',
+};
 
-function matchesAttribute(key: string, value: string, attrs: readonly KeyValue[]): boolean {
-  for (const kv of attrs) if (kv.key === key) return attributeString(kv.value) === value;
-  return false;
+const cmp = (field: Field, op: Operator, value: Literal): SpanCondition => ({
+  kind: 'compare',
+  field,
+  op,
+  value,
+});
+const both = (left: SpanCondition, right: SpanCondition): SpanCondition => ({ kind: 'and', left, right });
+const either = (left: SpanCondition, right: SpanCondition): SpanCondition => ({ kind: 'or', left, right });
+const attr = (scope: Scope, name: string): Field => ({ kind: 'attribute', scope, name });
+const intrinsic = (name: Intrinsic): Field => ({ kind: 'intrinsic', name });
+
+/**
+ * Jaeger compares a tag's value with an attribute's string form (`AsString()`): "200" matches the string "200",
+ * the integer 200 and the double 200. As TraceQL: the string, or the number, or the boolean it spells.
+ */
+function valueIs(field: Field, value: string): SpanCondition {
+  let c = cmp(field, '=', { type: 'string', value });
+  const n = Number(value);
+  if (value.trim() !== '' && Number.isFinite(n) && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value))
+    c = either(c, cmp(field, '=', { type: Number.isInteger(n) ? 'int' : 'float', value: n }));
+  if (value === 'true' || value === 'false')
+    c = either(c, cmp(field, '=', { type: 'bool', value: value === 'true' }));
+  return c;
 }
 
 /**
- * A span test for Jaeger's `tags` / `query.attributes`: every pair must match the span (values compared as
- * strings). `error`, `span.status`, `span.kind`, `scope.name`, `scope.version` test the span's own fields;
- * `resource.<key>` the resource only; any other key the span's, scope's or resource's attributes, or an
- * event's or link's.
+ * One Jaeger tag as a span condition, after Jaeger's own matching (internal/storage/v2/memory/tenant.go,
+ * validSpan): `error`, `span.status`, `span.kind` test the span's status and kind; `resource.<key>` the
+ * resource's attributes; any other key the span's or the resource's. (Jaeger also looks in scope, event and
+ * link attributes; TraceQL here does not, and `scope.name` / `scope.version` are refused rather than ignored.)
  */
-export function attributeFilter(tags: Readonly<Record<string, string>>): (r: StoredSpan) => boolean {
-  const entries = Object.entries(tags);
-  return ({ span, resource, scope }) => {
-    for (const [key, value] of entries) {
-      switch (key) {
-        case 'error': {
-          const v = value.toLowerCase();
-          if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') return false;
-          if ((v === 'true' || v === '1') !== (span.status.code === 2)) return false;
-          continue;
-        }
-        case 'span.status':
-          if ((STATUS_CODES[value.toUpperCase()] ?? 0) !== span.status.code) return false;
-          continue;
-        case 'span.kind':
-          if ((SPAN_KINDS[value.toUpperCase()] ?? 0) !== span.kind) return false;
-          continue;
-        case 'scope.name':
-          if (value !== scope.name) return false;
-          continue;
-        case 'scope.version':
-          if (value !== scope.version) return false;
-          continue;
-      }
-      if (key.startsWith('resource.')) {
-        if (!matchesAttribute(key.slice('resource.'.length), value, resource.attributes)) return false;
-        continue;
-      }
-      const found =
-        matchesAttribute(key, value, span.attributes) ||
-        matchesAttribute(key, value, scope.attributes) ||
-        matchesAttribute(key, value, resource.attributes) ||
-        span.events.some((e) => matchesAttribute(key, value, e.attributes)) ||
-        span.links.some((l) => matchesAttribute(key, value, l.attributes));
-      if (!found) return false;
+export function jaegerTagCondition(key: string, value: string): SpanCondition {
+  switch (key) {
+    case 'error': {
+      const v = value.toLowerCase();
+      if (!['true', 'false', '1', '0', 't', 'f'].includes(v))
+        throw new JaegerError(400, `tag error: expected true or false, got ${JSON.stringify(value)}`);
+      const isError = v === 'true' || v === '1' || v === 't';
+      return cmp(intrinsic('status'), isError ? '=' : '!=', { type: 'status', value: 'error' });
     }
-    return true;
-  };
+    case 'span.status': {
+      const v = value.toUpperCase();
+      return cmp(intrinsic('status'), '=', {
+        type: 'status',
+        value: v === 'OK' ? 'ok' : v === 'ERROR' ? 'error' : 'unset',
+      });
+    }
+    case 'span.kind':
+      return cmp(intrinsic('kind'), '=', {
+        type: 'kind',
+        value: KINDS[value.toUpperCase()] ?? 'unspecified',
+      });
+    case 'scope.name':
+    case 'scope.version':
+      throw new JaegerError(
+        400,
+        `tag ${key}: searching by instrumentation scope is not supported by this store`,
+      );
+  }
+  if (key.startsWith('resource.')) return valueIs(attr('resource', key.slice('resource.'.length)), value);
+  return either(valueIs(attr('span', key), value), valueIs(attr('resource', key), value));
+}
+
+/** Jaeger's search conditions, all on one span: a TraceQL spanset. */
+function jaegerTraceQuery(s: TraceSearch): TraceQuery {
+  const parts: SpanCondition[] = [];
+  if (s.service) parts.push(cmp(attr('resource', 'service.name'), '=', { type: 'string', value: s.service }));
+  if (s.operation) parts.push(cmp(intrinsic('name'), '=', { type: 'string', value: s.operation }));
+  if (s.minDurationNs !== undefined)
+    parts.push(cmp(intrinsic('duration'), '>=', { type: 'duration', value: s.minDurationNs }));
+  if (s.maxDurationNs !== undefined)
+    parts.push(cmp(intrinsic('duration'), '<=', { type: 'duration', value: s.maxDurationNs }));
+  for (const [key, value] of Object.entries(s.tags)) parts.push(jaegerTagCondition(key, value));
+  const condition = parts.reduce<SpanCondition | undefined>((acc, c) => (acc ? both(acc, c) : c), undefined);
+  return { kind: 'spanset', condition: condition ?? { kind: 'all' }, index: 0 };
 }
 
 function parseTagsJson(raw: string, name: string, malformed: (name: string, why: string) => string) {
@@ -228,13 +269,8 @@ async function findTraces(ctx: JaegerApiContext, s: TraceSearch): Promise<Stored
       400,
       `the search window spans more than query.max_search_window (${ctx.maxSearchWindowMs / 1000} s); narrow it`,
     );
-  const hasTags = Object.keys(s.tags).length > 0;
   const q: SearchQuery = {
-    ...(s.service ? { service: s.service } : {}),
-    ...(s.operation ? { name: s.operation } : {}),
-    ...(s.minDurationNs !== undefined ? { minDurationNs: s.minDurationNs } : {}),
-    ...(s.maxDurationNs !== undefined ? { maxDurationNs: s.maxDurationNs } : {}),
-    ...(hasTags ? { spanFilter: attributeFilter(s.tags) } : {}),
+    query: jaegerTraceQuery(s),
     startNs: s.startNs,
     endNs: s.endNs,
     limit: Math.min(s.limit, ctx.maxLimit),

@@ -17,7 +17,8 @@ import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
 import './jaeger-api.js';
-import type { QueryEngine, SearchQuery } from './query-engine.js';
+import type { QueryEngine } from './query-engine.js';
+import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {
   BadRequest,
   registeredRouteProviders,
@@ -47,9 +48,7 @@ export interface QueryServerOptions {
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
-const DEFAULT_SEARCH_LIMIT = 20;
 const DEFAULT_SPANS_LIMIT = 100;
-const DEFAULT_SEARCH_WINDOW_MS = 3_600_000;
 
 /**
  * The store's query API on `query.endpoint` (Tempo's port and paths): trace by id, search, recent spans,
@@ -228,9 +227,14 @@ export class QueryServer {
         method: 'GET',
         path: '/api/traces/:id',
         name: 'trace',
-        handle: (r) => this.trace(r.res, r.params.id!, r.url),
+        handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 1, accept: r.req.headers.accept }),
       },
-      { method: 'GET', path: '/api/search', name: 'search', handle: (r) => this.search(r.res, r.url) },
+      {
+        method: 'GET',
+        path: '/api/v2/traces/:id',
+        name: 'trace_v2',
+        handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 2, accept: r.req.headers.accept }),
+      },
       { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
       { method: 'GET', path: '/api/compare', name: 'compare', handle: (r) => this.compare(r.res, r.url) },
       {
@@ -246,7 +250,7 @@ export class QueryServer {
     ];
   }
 
-  private async trace(res: ServerResponse, id: string, url: URL): Promise<void> {
+  private async trace(res: ServerResponse, id: string, url: URL, as: TraceFormat): Promise<void> {
     if (!TRACE_ID_RE.test(id))
       throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
     const start = optionalSeconds(url, 'start');
@@ -255,44 +259,13 @@ export class QueryServer {
       ...(start !== undefined ? { startNs: start } : {}),
       ...(end !== undefined ? { endNs: end } : {}),
     });
+    const route = as.version === 2 ? 'trace_v2' : 'trace';
     if (rows.length === 0) {
-      this.json(res, 'trace', 404, { error: `trace ${id.toLowerCase()} not found` });
+      this.json(res, route, 404, { error: `trace ${id.toLowerCase()} not found` });
       return;
     }
-    // Tempo's /api/traces/{id} JSON: the OTLP ResourceSpans under "batches".
-    this.json(res, 'trace', 200, { batches: traceDataToJson(toTraceData(rows)).resourceSpans });
-  }
-
-  private async search(res: ServerResponse, url: URL): Promise<void> {
-    const p = url.searchParams;
-    const limit = boundedLimit(p.get('limit'), DEFAULT_SEARCH_LIMIT, this.options.maxLimit);
-    const nowNs = BigInt(this.now()) * 1_000_000n;
-    const endNs = optionalSeconds(url, 'end') ?? nowNs;
-    const startNs =
-      optionalSeconds(url, 'start') ??
-      endNs - BigInt(Math.min(DEFAULT_SEARCH_WINDOW_MS, this.options.maxSearchWindowMs)) * 1_000_000n;
-    if (endNs < startNs) throw new BadRequest('end: expected a time after start');
-    if (endNs - startNs > BigInt(this.options.maxSearchWindowMs) * 1_000_000n) {
-      throw new BadRequest(
-        `start..end spans more than query.max_search_window (${this.options.maxSearchWindowMs / 1000} s); narrow the range`,
-      );
-    }
-    const status = p.get('status');
-    if (status !== null && status !== 'error')
-      throw new BadRequest(`status: expected "error", got ${JSON.stringify(status)}`);
-    const q: SearchQuery = {
-      ...(p.get('service') ? { service: p.get('service')! } : {}),
-      ...(p.get('variant') ? { variant: p.get('variant')! } : {}),
-      ...(p.get('name') ? { name: p.get('name')! } : {}),
-      ...(status === 'error' ? { errorsOnly: true } : {}),
-      ...optionalDuration(p.get('minDuration'), 'minDurationNs', 'minDuration'),
-      ...optionalDuration(p.get('maxDuration'), 'maxDurationNs', 'maxDuration'),
-      startNs,
-      endNs,
-      limit,
-      ...(this.options.maxSearchBytes !== undefined ? { maxBytes: this.options.maxSearchBytes } : {}),
-    };
-    this.json(res, 'search', 200, await this.options.engine.search(q));
+    const body = encodeTrace(toTraceData(rows), as);
+    this.send(res, route, 200, body.contentType, body.body);
   }
 
   /** Canary versus baseline (src/compare), the same JSON as `sentinel compare --format json`. */
@@ -313,7 +286,7 @@ export class QueryServer {
   }
 }
 
-function boundedLimit(raw: string | null, fallback: number, max: number): number {
+export function boundedLimit(raw: string | null, fallback: number, max: number): number {
   if (raw === null || raw === '') return Math.min(fallback, max);
   if (!/^\d+$/.test(raw) || Number(raw) < 1)
     throw new BadRequest(`limit: expected a positive integer, got ${JSON.stringify(raw)}`);
@@ -321,7 +294,7 @@ function boundedLimit(raw: string | null, fallback: number, max: number): number
 }
 
 /** `start`/`end` in unix seconds (Tempo's unit), as nanoseconds. */
-function optionalSeconds(url: URL, name: string): bigint | undefined {
+export function optionalSeconds(url: URL, name: string): bigint | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return undefined;
   if (!/^\d{1,12}$/.test(raw))
@@ -329,7 +302,7 @@ function optionalSeconds(url: URL, name: string): bigint | undefined {
   return BigInt(raw) * 1_000_000_000n;
 }
 
-function optionalDuration<K extends string>(
+export function optionalDuration<K extends string>(
   raw: string | null,
   key: K,
   name: string,

@@ -9,6 +9,8 @@ import { Compactor } from './compactor.js';
 import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { QueryServer } from './query-server.js';
+// Tempo's HTTP API registers its routes with the query server's table.
+import './tempo-api.js';
 import { TokenAuth } from './token-auth.js';
 
 /** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
