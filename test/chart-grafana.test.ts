@@ -80,8 +80,8 @@ void test('Grafana set up from the provisioned data sources reads the store with
     const headerName = ds.jsonData['httpHeaderName1'] as string;
     const headers = { [headerName]: expandEnv(ds.secureJsonData!['httpHeaderValue1']!, env) };
     assert.equal(headers['Authorization'], `Bearer ${token}`);
-    // The first call each data source makes (Jaeger: the services list; Tempo: a search).
-    const path = ds.type === 'jaeger' ? '/api/services' : '/api/search';
+    // What "Save & test" calls: Tempo's data source GET /api/echo; Jaeger's the services list.
+    const path = ds.type === 'jaeger' ? '/api/services' : '/api/echo';
     const ok = await fetch(`${base}${path}`, { headers });
     assert.equal(ok.status, 200, `${ds.name} ${path}`);
     const refused = await fetch(`${base}${path}`);
