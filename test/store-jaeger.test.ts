@@ -403,6 +403,7 @@ void describe('Jaeger APIs over the store', () => {
       /query.startTimeMin and query.startTimeMax are required/,
     );
     assertV3Error(await search({ 'query.attributes': '[1]' }), 400, /^malformed parameter query.attributes/);
+    assertV3Error(await search({ 'query.filter': '{"op":"eq"}' }), 400, /query.filter/);
     assertV3Error(
       await h.query(
         `/api/v3/traces?query.start_time_min=2026-01-01T00:00:00Z&query.start_time_max=2026-02-01T00:00:00Z`,
@@ -517,6 +518,32 @@ void describe('Jaeger APIs over the store', () => {
       (assertEnvelope(bad.body)['errors'] as { msg: string }[])[0]!.msg,
       /unable to parse param 'start'/,
     );
+    // Jaeger UI's forms: `tag=key:value` (repeated), `lookback` instead of start; ids looked up with `traceID=`.
+    const crossId = crossService[0]!.spanContext().traceId;
+    const byTag = assertEnvelope(
+      (
+        await h.query(
+          `${base}/api/traces?service=frontend&tag=http.status_code:200&tag=error:false&lookback=1h`,
+        )
+      ).body,
+    );
+    assert.deepEqual(
+      (byTag['data'] as UiTrace[]).map((t) => t.traceID),
+      [crossId],
+    );
+    const byIds = assertEnvelope(
+      (await h.query(`${base}/api/traces?traceID=${crossId}&traceID=${'ef'.repeat(16)}`)).body,
+    );
+    assert.deepEqual(
+      (byIds['data'] as UiTrace[]).map((t) => t.traceID),
+      [crossId],
+    );
+    assert.deepEqual(byIds['errors'], [{ msg: 'trace not found', traceID: 'ef'.repeat(16) }]);
+    const badTag = await h.query(`${base}/api/traces?service=frontend&tag=nocolon`);
+    assert.equal(badTag.status, 400);
+    assert.match((assertEnvelope(badTag.body)['errors'] as { msg: string }[])[0]!.msg, /expecting key:value/);
+    const noService = await h.query(`${base}/api/operations`);
+    assert.equal(noService.status, 400);
     // Tempo's /api/traces/{id} is untouched by the prefix.
     assert.ok('batches' in ((await h.query(`/api/traces/${id}`)).body as Json));
   });
