@@ -288,7 +288,9 @@ void describe('Jaeger APIs over the store', () => {
     assert.equal(services.status, 200);
     assert.deepEqual(services.body, { services: ['checkout', 'frontend', 'payments'] });
 
+    h.objects.resetStats();
     const ops = await h.query('/api/v3/operations?service=checkout');
+    assert.ok(h.objects.totalGets > 0, 'the first listing reads the block');
     assert.equal(ops.status, 200);
     const list = (ops.body as { operations: Json[] }).operations;
     assert.deepEqual(keys(ops.body), ['operations']);
@@ -304,6 +306,11 @@ void describe('Jaeger APIs over the store', () => {
       assert.deepEqual((await h.query(`/api/v3/operations?service=checkout&${q}`)).body, {
         operations: [{ name: 'SELECT items', spanKind: 'client' }],
       });
+    // A block is read once for its operations; later listings read nothing.
+    h.objects.resetStats();
+    await h.query('/api/v3/operations?service=checkout');
+    await h.query('/jaeger/api/services/checkout/operations');
+    assert.equal(h.objects.totalGets, 0);
     assert.deepEqual((await h.query('/api/v3/operations?service=payments')).body, {
       operations: [{ name: 'charge', spanKind: 'server' }],
     });

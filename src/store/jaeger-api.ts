@@ -285,6 +285,15 @@ async function findTraces(ctx: JaegerApiContext, s: TraceSearch): Promise<Stored
   return traces;
 }
 
+/**
+ * The operations of a service seen within the last `query.max_search_window`: Jaeger's lists have no time range,
+ * and a block is read once for them (then kept), so the window bounds what a first listing reads.
+ */
+function recentOperations(ctx: JaegerApiContext, service: string) {
+  const startNs = (BigInt(ctx.now()) - BigInt(ctx.maxSearchWindowMs)) * 1_000_000n;
+  return ctx.engine.operations(service, { startNs });
+}
+
 function serviceOf(r: StoredSpan): string {
   for (const kv of r.resource.attributes) if (kv.key === 'service.name') return attributeString(kv.value);
   return NO_SERVICE_NAME;
@@ -399,7 +408,7 @@ const v3Routes = (prefix: string): JaegerRoute[] => [
     handle: async (ctx, url) => {
       const service = url.searchParams.get('service') ?? '';
       const kind = param(url, 'spanKind', 'span_kind').value.toLowerCase();
-      const ops = service ? await ctx.engine.operations(service) : [];
+      const ops = service ? await recentOperations(ctx, service) : [];
       const operations = ops
         .map((op) => ({ name: op.name, spanKind: jaegerSpanKind(op.kind) || 'internal' }))
         .filter((op) => !kind || op.spanKind === kind);
@@ -534,7 +543,7 @@ const classicRoutes: JaegerRoute[] = [
     path: '/jaeger/api/services/:service/operations',
     name: 'jaeger_operations',
     handle: async (ctx, _url, params) => {
-      const names = [...new Set((await ctx.engine.operations(params['service'] ?? '')).map((o) => o.name))];
+      const names = [...new Set((await recentOperations(ctx, params['service'] ?? '')).map((o) => o.name))];
       return { status: 200, body: jaegerResponse(names, names.length) };
     },
   },
@@ -545,7 +554,7 @@ const classicRoutes: JaegerRoute[] = [
       const service = url.searchParams.get('service');
       if (!service) throw new JaegerError(400, "parameter 'service' is required");
       const kind = (url.searchParams.get('spanKind') ?? '').toLowerCase();
-      const data = (await ctx.engine.operations(service))
+      const data = (await recentOperations(ctx, service))
         .map((op) => ({ name: op.name, spanKind: jaegerSpanKind(op.kind) }))
         .filter((op) => !kind || op.spanKind === kind);
       return { status: 200, body: jaegerResponse(data, data.length) };
