@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { av, type KeyValue, type ResourceSpans, type Span, type TraceData } from '../src/otlp/index.js';
-import { flattenTraceData, type StoredSpan } from '../src/storage/index.js';
-import type { SearchResult } from '../src/store/index.js';
+import {
+  encodeBlock,
+  flattenTraceData,
+  LocalObjectStore,
+  parseBlockMeta,
+  uploadBlock,
+  type StoredSpan,
+} from '../src/storage/index.js';
+import { BlockCatalog, QueryEngine, type SearchResult } from '../src/store/index.js';
+import { parseTraceQL } from '../src/store/traceql/parse.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { consume, startTestStore } from './helpers/store-harness.js';
 import { rng } from './helpers/store-spans.js';
 
@@ -360,5 +372,59 @@ void describe('TraceQL search against a reference filter', () => {
       assert.equal(body.code, 'SENTINEL_ERR_QUERY_INVALID', q);
       assert.match(body.error, want, q);
     }
+  });
+});
+
+void describe('search over blocks written before the search summary', () => {
+  void test('a block whose meta has no summary is read, never skipped on what it does not say', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-old-meta-'));
+    try {
+      const store = new LocalObjectStore(dir);
+      const data = makeRichTraces(40, 7, T0);
+      const encoded = encodeBlock(flattenTraceData(data), { rowGroupSize: 32 });
+      // The meta as an older store wrote it: no `search`.
+      const { search: _dropped, ...oldMeta } = encoded.meta;
+      await uploadBlock(store, { ...encoded, meta: oldMeta });
+      const catalog = new BlockCatalog({
+        store,
+        logger: silentLogger(),
+        metrics: new Metrics(),
+        refreshIntervalMs: 0,
+      });
+      const engine = new QueryEngine({ store, catalog, logger: silentLogger(), metrics: new Metrics() });
+      const rows = flattenTraceData(data);
+      for (const [q, pred] of CASES.filter(([q]) => /name|status|span\.load|kind/.test(q)).slice(0, 8)) {
+        const got = await engine.search({
+          query: parseTraceQL(q),
+          startNs: BigInt(T0 - 60_000) * 1_000_000n,
+          endNs: BigInt(NOW) * 1_000_000n,
+          limit: 1000,
+        });
+        assert.deepEqual(new Set(got.traces.map((t) => t.traceID)), reference(rows, pred), q);
+      }
+      // Without a summary, only time and services can skip it.
+      const none = await engine.search({
+        query: parseTraceQL('{ resource.service.name = "nowhere" }'),
+        startNs: BigInt(T0 - 60_000) * 1_000_000n,
+        endNs: BigInt(NOW) * 1_000_000n,
+        limit: 10,
+      });
+      assert.equal(none.metrics.skippedBlocks, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test('a malformed summary in a meta is dropped when the meta is read, so the block is searched', () => {
+    const encoded = encodeBlock(flattenTraceData(makeRichTraces(3, 8, T0)));
+    const bad = {
+      ...encoded.meta,
+      search: { ...encoded.meta.search, statuses: 'error', attributes: [{ key: 1 }] },
+    };
+    const key = encoded.metaKey;
+    const parsed = parseBlockMeta(key, new TextEncoder().encode(JSON.stringify(bad)));
+    assert.equal(parsed.search, undefined);
+    const good = parseBlockMeta(key, new TextEncoder().encode(JSON.stringify(encoded.meta)));
+    assert.deepEqual(good.search, encoded.meta.search);
   });
 });
