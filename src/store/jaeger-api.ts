@@ -21,15 +21,15 @@ import {
 } from './jaeger-model.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
 import { registerQueryRoutes } from './query-routes.js';
-import type { KIND_VALUES } from './traceql/ast.js';
-import {
-  type Field,
-  type Intrinsic,
-  type Literal,
-  type Operator,
-  type Scope,
-  type SpanCondition,
-  type TraceQuery,
+import type {
+  Field,
+  Intrinsic,
+  KIND_VALUES,
+  Literal,
+  Operator,
+  Scope,
+  SpanCondition,
+  TraceQuery,
 } from './traceql/ast.js';
 
 /** What the handlers need of the query server. */
