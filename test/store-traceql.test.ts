@@ -319,10 +319,14 @@ void describe('TraceQL search against a reference filter', () => {
       ),
     );
     assert.ok(got.metrics.skippedRowGroups > 0, JSON.stringify(got.metrics));
+    const blocksBefore = await h.metrics.value('store_search_skipped_total', { unit: 'block' });
     const none = await search('{ name = "no span has this name" }');
     assert.equal(none.traces.length, 0);
     assert.equal(none.metrics.skippedBlocks, 3);
     assert.equal(none.metrics.inspectedBlocks, 0);
+    assert.equal(await h.metrics.value('store_search_skipped_total', { unit: 'block' }), blocksBefore + 3);
+    assert.ok((await h.metrics.value('store_search_skipped_total', { unit: 'row_group' })) > 0);
+    assert.ok((await h.metrics.value('store_search_bytes_read_total')) > 0);
   });
 
   void test('results describe the whole trace and the matched spans with the attributes the query names', async () => {
@@ -365,6 +369,18 @@ void describe('TraceQL search against a reference filter', () => {
       ['{ .a = .b }', /comparing two fields/],
       ['{ .a = 1 } && ', /spanset/],
     ];
+    // And the other search parameters name themselves.
+    for (const [params, want] of [
+      ['spss=abc', /^spss: /],
+      ['limit=0', /^limit: /],
+      ['minDuration=10ms&maxDuration=1ms', /^maxDuration: /],
+      ['q={}&tags=a%3Db', /can't specify tags and q/],
+      ['q={}&service=cart', /^service: not with q/],
+    ] as const) {
+      const res = await h.query(`/api/search?${params}`);
+      assert.equal(res.status, 400, params);
+      assert.match((res.body as { error: string }).error, want, params);
+    }
     for (const [q, want] of cases) {
       const res = await h.query(`/api/search?q=${encodeURIComponent(q)}`);
       assert.equal(res.status, 400, q);

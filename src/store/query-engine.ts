@@ -75,9 +75,20 @@ const blockOperations = new WeakMap<BlockMeta, ServiceOperation[]>();
 export class QueryEngine {
   private readonly options: QueryEngineOptions;
   private readonly blocksRead;
+  private readonly searchSkipped;
+  private readonly searchBytes;
 
   constructor(options: QueryEngineOptions) {
     this.options = options;
+    this.searchSkipped = options.metrics.counter(
+      'store_search_skipped_total',
+      'Blocks (on their meta) and row groups (on Parquet statistics) a search skipped without reading rows.',
+      ['unit'],
+    );
+    this.searchBytes = options.metrics.counter(
+      'store_search_bytes_read_total',
+      'Block bytes fetched by searches (footers and row groups).',
+    );
     this.blocksRead = options.metrics.counter(
       'store_query_blocks_read_total',
       'Blocks opened by queries, by query kind.',
@@ -110,7 +121,7 @@ export class QueryEngine {
    * and row groups that cannot match are skipped on their meta and Parquet statistics (trace-search.ts).
    */
   async search(q: SearchQuery): Promise<SearchResult> {
-    return searchTraces(
+    const result = await searchTraces(
       {
         store: this.options.store,
         blocks: await this.options.catalog.blocks(),
@@ -130,6 +141,10 @@ export class QueryEngine {
         ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
       },
     );
+    this.searchSkipped.inc({ unit: 'block' }, result.metrics.skippedBlocks);
+    this.searchSkipped.inc({ unit: 'row_group' }, result.metrics.skippedRowGroups);
+    this.searchBytes.inc(Number(result.metrics.inspectedBytes));
+    return result;
   }
 
   /** The metas of blocks overlapping a time range and the spans not in a block yet (tag listings read these). */

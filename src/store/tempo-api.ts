@@ -126,10 +126,10 @@ async function search(server: RouteServer, url: URL): Promise<SearchQuery> {
   const p = url.searchParams;
   const limit = boundedLimit(p.get('limit'), DEFAULT_SEARCH_LIMIT, server.maxLimit);
   const spssRaw = p.get('spss');
-  const spss =
-    spssRaw === null || spssRaw === '' || spssRaw === '0'
-      ? DEFAULT_SPSS
-      : boundedLimit(spssRaw, DEFAULT_SPSS, MAX_SPSS);
+  if (spssRaw !== null && spssRaw !== '' && !/^\d{1,9}$/.test(spssRaw))
+    throw new BadRequest(`spss: expected a number of spans per spanset, got ${JSON.stringify(spssRaw)}`);
+  // 0 or absent: Tempo's default.
+  const spss = !spssRaw || Number(spssRaw) === 0 ? DEFAULT_SPSS : Math.min(Number(spssRaw), MAX_SPSS);
   const { startNs, endNs } = searchWindow(server, url, DEFAULT_SEARCH_WINDOW_MS);
   const min = optionalDuration(p.get('minDuration'), 'minDurationNs', 'minDuration');
   const max = optionalDuration(p.get('maxDuration'), 'maxDurationNs', 'maxDuration');
