@@ -444,3 +444,34 @@ void describe('search over blocks written before the search summary', () => {
     assert.deepEqual(good.search, encoded.meta.search);
   });
 });
+
+void describe('tag values past the meta summary', () => {
+  void test('span names past the summary bound are read from the SpanName column, not from every span', async () => {
+    const h = await startTestStore({ now: () => NOW });
+    try {
+      const data = makeRichTraces(600, 11, T0);
+      let n = 0;
+      for (const rs of data.resourceSpans)
+        for (const ss of rs.scopeSpans) for (const s of ss.spans) (s as { name: string }).name = `op-${n++}`;
+      assert.ok(n > 1000);
+      await consume(h.store, data);
+      await h.store.pipeline.forceFlush();
+      const { blocks } = await h.store.engine.metadataSources({
+        startNs: 0n,
+        endNs: BigInt(NOW) * 1_000_000n,
+      });
+      assert.equal(blocks.length, 1);
+      assert.equal(blocks[0]!.search?.spanNames, undefined); // more names than the summary keeps
+      const res = await h.query(
+        `/api/v2/search/tag/name/values?limit=100000&start=${sec(T0) - 60}&end=${sec(NOW)}`,
+      );
+      assert.equal(res.status, 200);
+      const values = (res.body as { tagValues: { type: string; value: string }[] }).tagValues;
+      assert.equal(values.length, n);
+      assert.ok(values.every((v) => v.type === 'string' && /^op-\d+$/.test(v.value)));
+      assert.ok((await h.metrics.value('store_query_blocks_read_total', { query: 'tags' })) >= 1);
+    } finally {
+      await h.dispose();
+    }
+  });
+});

@@ -305,3 +305,32 @@ export async function readBlockRowGroups(
   }
   return { spans, bytesRead, rowGroupsRead: groups.length, rowGroupsTotal: metadata.row_groups.length };
 }
+
+/**
+ * The distinct values of one string column of a block (its dictionary in practice: a column like `SpanName`
+ * is dictionary-encoded, so the chunk is the dictionary plus small indexes). Fetches the footer and, lazily,
+ * only that column's chunks.
+ */
+export async function readDistinctColumn(
+  store: ObjectStore,
+  meta: BlockMeta,
+  column: 'SpanName' | 'ServiceName',
+): Promise<string[]> {
+  const file = new PrefetchedObject(store, meta.parquetKey, meta.parquetBytes);
+  try {
+    await file.prefetch(meta.footerStart, meta.parquetBytes);
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${meta.parquetKey}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const metadata = await readFooter(file, meta);
+  const rows = await readRows(file, meta.parquetKey, { metadata, columns: [column] });
+  const out = new Set<string>();
+  for (const row of rows) {
+    const v = row[column];
+    if (typeof v === 'string') out.add(v);
+  }
+  return [...out];
+}

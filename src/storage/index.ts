@@ -33,6 +33,7 @@ export {
   blockMayHoldTrace,
   readBlockBytes,
   readBlockRowGroups,
+  readDistinctColumn,
   readTraceFromBlock,
   scanBlock,
 } from './block-reader.js';

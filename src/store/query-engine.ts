@@ -2,6 +2,7 @@ import { SentinelError } from '../errors.js';
 import {
   blockMayHoldTrace,
   dedupeSpans,
+  readDistinctColumn,
   readTraceFromBlock,
   scanBlock,
   spanKindName,
@@ -157,6 +158,20 @@ export class QueryEngine {
       return t.end >= range.startNs && t.start <= range.endNs;
     });
     return { blocks, pending: this.options.pending?.pendingRows() ?? [] };
+  }
+
+  /**
+   * Distinct span names of a block from its `SpanName` column (dictionary-encoded: the read is the
+   * dictionary and small indexes), for tag values when the meta's summary had too many names to list.
+   */
+  async blockSpanNames(meta: BlockMeta): Promise<string[]> {
+    this.blocksRead.inc({ query: 'tags' });
+    try {
+      return await readDistinctColumn(this.options.store, meta, 'SpanName');
+    } catch (err) {
+      this.onBlockError(meta, err);
+      return [];
+    }
   }
 
   /** The most recent spans (by start time), from the pending spans and the newest blocks. */

@@ -2,8 +2,14 @@ import { SENTINEL_VERSION } from '../version.js';
 import type { SearchQuery } from './query-engine.js';
 import { BadRequest, registerQueryRoutes, type QueryRoute, type RouteServer } from './query-routes.js';
 import { boundedLimit, optionalDuration, optionalSeconds } from './query-server.js';
-import { LISTED_INTRINSICS, parseScopedTag, tagNames, tagValues } from './tempo-tags.js';
-import type { SpanCondition, TraceQuery } from './traceql/ast.js';
+import {
+  blocksWithoutSpanNames,
+  LISTED_INTRINSICS,
+  parseScopedTag,
+  tagNames,
+  tagValues,
+} from './tempo-tags.js';
+import type { Field, SpanCondition, TraceQuery } from './traceql/ast.js';
 import { parseTraceQL } from './traceql/parse.js';
 
 /**
@@ -167,6 +173,28 @@ async function search(server: RouteServer, url: URL): Promise<SearchQuery> {
   };
 }
 
+/** Blocks whose span names are read from their `SpanName` column when the meta could not list them. */
+const MAX_NAME_COLUMN_BLOCKS = 20;
+
+/** Tag values from metas, and for span names also from the `SpanName` column of blocks whose meta has none. */
+async function valuesOf(
+  server: RouteServer,
+  window: { startNs: bigint; endNs: bigint },
+  field: Field,
+  q: TraceQuery | undefined,
+  limit: number,
+): Promise<{ type: string; value: string }[]> {
+  const sources = await server.engine.metadataSources(window);
+  const values: { type: string; value: string }[] = tagValues(sources, field, q, limit);
+  if (field.kind !== 'intrinsic' || (field.name !== 'name' && field.name !== 'rootName')) return values;
+  const seen = new Set(values.map((v) => v.value));
+  for (const meta of blocksWithoutSpanNames(sources, q).slice(0, MAX_NAME_COLUMN_BLOCKS)) {
+    if (seen.size >= limit) break;
+    for (const name of await server.engine.blockSpanNames(meta)) if (seen.size < limit) seen.add(name);
+  }
+  return [...seen].sort().map((value) => ({ type: 'string', value }));
+}
+
 const SCOPES = ['span', 'resource', 'intrinsic'] as const;
 
 function scopeParam(url: URL): (typeof SCOPES)[number] | undefined {
@@ -252,7 +280,7 @@ export function tempoRoutes(server: RouteServer): QueryRoute[] {
             ? parseScopedTag(tag === 'name' ? 'name' : 'status')
             : parseScopedTag(`.${tag}`);
         const limit = boundedLimit(url.searchParams.get('limit'), DEFAULT_TAG_VALUES_LIMIT, 100_000);
-        const values = tagValues(await engine.metadataSources(tagWindow(url)), field, undefined, limit);
+        const values = await valuesOf(server, tagWindow(url), field, undefined, limit);
         server.json(res, 'search_tag_values', 200, { tagValues: values.map((v) => v.value) });
       },
     },
@@ -263,12 +291,7 @@ export function tempoRoutes(server: RouteServer): QueryRoute[] {
       handle: async ({ res, url, params }) => {
         const field = parseScopedTag(params.tag!);
         const limit = boundedLimit(url.searchParams.get('limit'), DEFAULT_TAG_VALUES_LIMIT, 100_000);
-        const values = tagValues(
-          await engine.metadataSources(tagWindow(url)),
-          field,
-          optionalQuery(url),
-          limit,
-        );
+        const values = await valuesOf(server, tagWindow(url), field, optionalQuery(url), limit);
         server.json(res, 'search_tag_values_v2', 200, { tagValues: values });
       },
     },

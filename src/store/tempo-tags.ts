@@ -69,6 +69,17 @@ export function tagNames(src: Source, q?: TraceQuery): { span: string[]; resourc
   return { span: [...span].sort(), resource: [...resource].sort() };
 }
 
+/** Blocks that may match `q` whose summary lists no span names (more than the summary keeps), newest first. */
+export function blocksWithoutSpanNames(src: Source, q?: TraceQuery): BlockMeta[] {
+  return src.blocks
+    .filter((m) => m.search?.spanNames === undefined && (!q || blockMayMatch(m, q)))
+    .sort(
+      (a, b) =>
+        b.maxEndUnixNano.length - a.maxEndUnixNano.length ||
+        (a.maxEndUnixNano < b.maxEndUnixNano ? 1 : a.maxEndUnixNano > b.maxEndUnixNano ? -1 : 0),
+    );
+}
+
 /** Parses the tag of `/api/v2/search/tag/<tag>/values`: a scoped attribute or an intrinsic. */
 export function parseScopedTag(tag: string): Field {
   if ((INTRINSICS as readonly string[]).includes(tag)) return { kind: 'intrinsic', name: tag as Intrinsic };
