@@ -5,6 +5,7 @@ import {
   readDistinctColumn,
   readTraceFromBlock,
   scanBlock,
+  spanKindName,
   type BlockMeta,
   type BlockRow,
   type ObjectStore,
@@ -14,6 +15,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
 import { searchTraces, type SearchResult } from './trace-search.js';
 import type { SpanCondition, TraceQuery } from './traceql/ast.js';
+import { serviceName } from './traceql/evaluate.js';
 
 /** Where spans not yet in an uploaded block can be read (the ingest pipeline). */
 export interface PendingSpans {
@@ -41,6 +43,14 @@ export interface SearchQuery {
   readonly maxBytes?: number;
 }
 
+/** An operation (span name and kind) of one service, as Jaeger lists them. */
+export interface ServiceOperation {
+  readonly service: string;
+  readonly name: string;
+  /** The block's `SpanKind` spelling: `Server`, `Client`, ..., `Unspecified`. */
+  readonly kind: string;
+}
+
 export interface QueryEngineOptions {
   readonly store: ObjectStore;
   readonly catalog: BlockCatalog;
@@ -52,6 +62,15 @@ export interface QueryEngineOptions {
 }
 
 const ns = (meta: BlockMeta) => ({ start: BigInt(meta.minStartUnixNano), end: BigInt(meta.maxEndUnixNano) });
+
+function overlaps(meta: BlockMeta, range: { readonly startNs?: bigint; readonly endNs?: bigint }): boolean {
+  const t = ns(meta);
+  if (range.startNs !== undefined && t.end < range.startNs) return false;
+  return range.endNs === undefined || t.start <= range.endNs;
+}
+
+/** The operations of each block read for them, held as long as the catalog holds the block's meta. */
+const blockOperations = new WeakMap<BlockMeta, ServiceOperation[]>();
 
 /** Reads traces, searches and recent spans across every block (and the spans not uploaded yet). */
 export class QueryEngine {
@@ -197,6 +216,59 @@ export class QueryEngine {
     await this.forEachBlock(blocks, 'compare', async (meta) => {
       onRows(await scanBlock(this.options.store, meta, filter));
     });
+  }
+
+  /** Service names of the blocks overlapping the window (from their metas: no block is read) and of pending spans. */
+  async serviceNames(range: { readonly startNs?: bigint; readonly endNs?: bigint } = {}): Promise<string[]> {
+    const names = new Set<string>();
+    for (const m of await this.options.catalog.blocks()) {
+      if (!overlaps(m, range)) continue;
+      for (const s of m.services) names.add(s);
+    }
+    for (const r of this.options.pending?.pendingRows() ?? []) names.add(serviceName(r));
+    names.delete('');
+    return [...names].sort();
+  }
+
+  /**
+   * Every (service, span name, kind) in the blocks overlapping the window and in pending spans. A block is read
+   * once for this: its operations are kept beside its meta (blocks never change; the entry goes with the meta).
+   */
+  async operations(
+    service: string,
+    range: { readonly startNs?: bigint; readonly endNs?: bigint } = {},
+  ): Promise<ServiceOperation[]> {
+    const found = new Map<string, ServiceOperation>();
+    const note = (op: ServiceOperation) => {
+      if (op.service === service) found.set(`${op.name}\u0000${op.kind}`, op);
+    };
+    const blocks = (await this.options.catalog.blocks()).filter(
+      (m) => overlaps(m, range) && m.services.includes(service),
+    );
+    await this.forEachBlock(
+      blocks.filter((m) => !blockOperations.has(m)),
+      'operations',
+      async (meta) => {
+        const seen = new Map<string, ServiceOperation>();
+        // The filter sees every row and keeps none, so no span is decoded.
+        await scanBlock(this.options.store, meta, (row) => {
+          const op = {
+            service: String(row.ServiceName),
+            name: String(row.SpanName),
+            kind: String(row.SpanKind),
+          };
+          const key = `${op.service}\u0000${op.name}\u0000${op.kind}`;
+          if (!seen.has(key)) seen.set(key, op);
+          return false;
+        });
+        blockOperations.set(meta, [...seen.values()]);
+      },
+    );
+    for (const meta of blocks) for (const op of blockOperations.get(meta) ?? []) note(op);
+    for (const r of this.options.pending?.pendingRows() ?? []) {
+      note({ service: serviceName(r), name: r.span.name, kind: spanKindName(r.span.kind) });
+    }
+    return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   private async forEachBlock(

@@ -16,6 +16,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
+import './jaeger-api.js';
 import type { QueryEngine } from './query-engine.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {
