@@ -38,3 +38,5 @@ export type {
 } from './token-review.js';
 export { WriteAheadLog } from './write-ahead-log.js';
 export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';
+export { BadRequest, registerQueryRoutes, RouteTable } from './query-routes.js';
+export type { QueryRoute, RouteProvider, RouteRequest, RouteServer } from './query-routes.js';

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseDurationMs, parseEndpoint } from '../config/index.js';
 import { compareRequest } from '../compare/index.js';
-import { isSentinelError, SentinelError } from '../errors.js';
+import { isSentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -19,6 +19,14 @@ import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
 import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
+import {
+  BadRequest,
+  registeredRouteProviders,
+  RouteTable,
+  type QueryRoute,
+  type RouteRequest,
+  type RouteServer,
+} from './query-routes.js';
 
 export interface QueryServerOptions {
   readonly endpoint: string;
@@ -47,12 +55,6 @@ const DEFAULT_SEARCH_LIMIT = 20;
 const DEFAULT_SPANS_LIMIT = 100;
 const DEFAULT_SEARCH_WINDOW_MS = 3_600_000;
 
-class BadRequest extends SentinelError {
-  constructor(message: string) {
-    super('SENTINEL_ERR_QUERY_INVALID', message);
-  }
-}
-
 /**
  * The store's query API on `query.endpoint` (Tempo's port and paths): trace by id, search, recent spans,
  * health and metrics. Bearer-token auth and TLS as configured; inputs validated before any read.
@@ -63,6 +65,8 @@ export class QueryServer {
   private readonly now: () => number;
   private readonly requests;
   private readonly feed: DecisionFeedHttp | undefined;
+  private readonly routes = new RouteTable();
+  private readonly context: RouteServer;
 
   constructor(options: QueryServerOptions) {
     this.options = options;
@@ -75,6 +79,21 @@ export class QueryServer {
       'Query API requests, by route and status.',
       ['route', 'status'],
     );
+    this.context = {
+      engine: options.engine,
+      logger: options.logger,
+      metrics: options.metrics,
+      now: this.now,
+      maxLimit: options.maxLimit,
+      maxSearchWindowMs: options.maxSearchWindowMs,
+      maxSearchBytes: options.maxSearchBytes,
+      isReady: () => options.isReady?.() ?? true,
+      json: (res, route, status, body, headers) => this.json(res, route, status, body, headers),
+      send: (res, route, status, contentType, body, headers) =>
+        this.send(res, route, status, contentType, body, headers),
+    };
+    this.routes.add(this.ownRoutes());
+    for (const provider of registeredRouteProviders()) this.routes.add(provider(this.context));
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         options.logger.error({ err }, 'query API request failed');
@@ -121,22 +140,33 @@ export class QueryServer {
     body: unknown,
     headers: Record<string, string> = {},
   ) {
+    this.send(
+      res,
+      route,
+      status,
+      'application/json',
+      typeof body === 'string' ? body : JSON.stringify(body),
+      headers,
+    );
+  }
+
+  private send(
+    res: ServerResponse,
+    route: string,
+    status: number,
+    contentType: string,
+    body: string | Uint8Array,
+    headers: Record<string, string> = {},
+  ) {
     this.requests.inc({ route, status: String(status) });
-    res
-      .writeHead(status, { 'content-type': 'application/json', ...headers })
-      .end(typeof body === 'string' ? body : JSON.stringify(body));
+    res.writeHead(status, { 'content-type': contentType, ...headers }).end(body);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://query');
     const path = url.pathname;
-    const feed = path === DECISIONS_PATH ? this.feed : undefined;
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !(feed && req.method === 'POST')) {
-      const allow = feed ? 'GET, HEAD, POST' : 'GET, HEAD';
-      this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
-      return;
-    }
-    // One decision for every route (src/store/access-role.ts): a route added later is a reader route by default.
+    // One decision for every request (src/store/access-role.ts), before any route is looked up: a route added
+    // later is a reader route by default, and an unknown path reveals nothing without a credential.
     const verdict = this.options.authorize && (await this.options.authorize(req.headers.authorization, path));
     if (verdict && !verdict.ok) {
       const route =
@@ -150,26 +180,18 @@ export class QueryServer {
       this.json(res, route, verdict.status, { error: verdict.message, code: verdict.code }, headers);
       return;
     }
-    if (path === '/health' || path === '/ready') {
-      const ready = this.options.isReady?.() ?? true;
-      this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
-      return;
-    }
     try {
-      if (feed) {
-        if (req.method === 'POST') await feed.publish(req, res);
-        else feed.read(req, res, url);
-      } else if (path === POLICY_PATH && this.options.policy) this.options.policy.serve(req, res);
-      else if (path.startsWith('/api/traces/'))
-        await this.trace(res, decodePathSegment(path.slice('/api/traces/'.length)), url);
-      else if (path === '/api/search') await this.search(res, url);
-      else if (path === '/spans') await this.spans(res, url);
-      else if (path === '/api/compare') await this.compare(res, url);
-      else if (path === '/metrics') {
-        const text = await this.options.metrics.registry.metrics();
-        this.requests.inc({ route: 'metrics', status: '200' });
-        res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
-      } else this.json(res, 'other', 404, { error: `no route ${path}` });
+      const match = this.routes.match(req.method ?? 'GET', path);
+      if (match.kind === 'none') {
+        this.json(res, 'other', 404, { error: `no route ${path}` });
+        return;
+      }
+      if (match.kind === 'method') {
+        const allow = match.allow.join(', ');
+        this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
+        return;
+      }
+      await match.route.handle({ req, res, url, params: match.params, server: this.context });
     } catch (err) {
       if (err instanceof BadRequest) {
         this.json(res, 'bad_request', 400, { error: err.message, code: err.code });
@@ -177,6 +199,60 @@ export class QueryServer {
       }
       throw err;
     }
+  }
+
+  /** The store's own routes (Tempo's and others' come from registerQueryRoutes). */
+  private ownRoutes(): QueryRoute[] {
+    const feed = this.feed;
+    const policy = this.options.policy;
+    const health = ({ res }: RouteRequest) => {
+      const ready = this.options.isReady?.() ?? true;
+      this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
+    };
+    return [
+      { method: 'GET', path: '/health', name: 'health', public: true, handle: health },
+      { method: 'GET', path: '/ready', name: 'health', public: true, handle: health },
+      ...(feed
+        ? ([
+            {
+              method: 'GET',
+              path: DECISIONS_PATH,
+              name: 'decisions',
+              handle: (r) => feed.read(r.req, r.res, r.url),
+            },
+            {
+              method: 'POST',
+              path: DECISIONS_PATH,
+              name: 'decisions',
+              handle: (r) => feed.publish(r.req, r.res),
+            },
+          ] satisfies QueryRoute[])
+        : []),
+      ...(policy
+        ? ([
+            { method: 'GET', path: POLICY_PATH, name: 'policy', handle: (r) => policy.serve(r.req, r.res) },
+          ] satisfies QueryRoute[])
+        : []),
+      {
+        method: 'GET',
+        path: '/api/traces/:id',
+        name: 'trace',
+        handle: (r) => this.trace(r.res, r.params.id!, r.url),
+      },
+      { method: 'GET', path: '/api/search', name: 'search', handle: (r) => this.search(r.res, r.url) },
+      { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
+      { method: 'GET', path: '/api/compare', name: 'compare', handle: (r) => this.compare(r.res, r.url) },
+      {
+        method: 'GET',
+        path: '/metrics',
+        name: 'metrics',
+        handle: async ({ res }) => {
+          const text = await this.options.metrics.registry.metrics();
+          this.requests.inc({ route: 'metrics', status: '200' });
+          res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
+        },
+      },
+    ];
   }
 
   private async trace(res: ServerResponse, id: string, url: URL): Promise<void> {
@@ -243,16 +319,6 @@ export class QueryServer {
     const limit = boundedLimit(url.searchParams.get('limit'), DEFAULT_SPANS_LIMIT, this.options.maxLimit);
     const rows = await this.options.engine.recentSpans(limit);
     this.json(res, 'spans', 200, traceDataToJson(toTraceData(rows)));
-  }
-}
-
-function decodePathSegment(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new BadRequest(
-      `trace id: expected 32 hex digits, got a malformed path ${JSON.stringify(raw.slice(0, 64))}`,
-    );
   }
 }
 
