@@ -141,6 +141,18 @@ export class HttpReceiver {
         : contentType === 'application/json'
           ? 'json'
           : undefined;
+    // Authentication first: an unauthenticated client learns nothing about what the receiver accepts. The
+    // answer is in the encoding the request asked for, JSON when it named none we know.
+    const verdict =
+      this.options.authorize && (await this.options.authorize(req.headers.authorization, path ?? ''));
+    if (verdict && !verdict.ok) {
+      drain(req);
+      const refused = authRefusal(verdict);
+      ingest.countRefusedRequest('http', refused.reason);
+      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+      this.reply(res, encoding ?? 'json', refused);
+      return;
+    }
     if (!encoding) {
       drain(req);
       ingest.countRefusedRequest('http', 'unsupported_media_type');
@@ -153,16 +165,6 @@ export class HttpReceiver {
           `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
         ),
       );
-      return;
-    }
-    const verdict =
-      this.options.authorize && (await this.options.authorize(req.headers.authorization, path ?? ''));
-    if (verdict && !verdict.ok) {
-      drain(req);
-      const refused = authRefusal(verdict);
-      ingest.countRefusedRequest('http', refused.reason);
-      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
-      this.reply(res, encoding, refused);
       return;
     }
     const contentEncoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
