@@ -52,7 +52,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sentinel-grafana-'));
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${token}\n`);
-  h = await startTestStore({ dir, overrides: { auth: { required: true, token_files: [tokenFile] } } });
+  h = await startTestStore({ dir, overrides: { auth: { required: true, reader_token_files: [tokenFile] } } });
 });
 after(async () => {
   await h.dispose();

@@ -41,7 +41,7 @@ void describe('query routing table', () => {
     const tokenFile = join(dir, 'tokens');
     writeFileSync(tokenFile, 'secret\n');
     const authed = await startTestStore({
-      overrides: { auth: { required: true, token_files: [tokenFile] } },
+      overrides: { auth: { required: true, reader_token_files: [tokenFile] } },
     });
     try {
       const h = authed;

@@ -87,7 +87,7 @@ void describe("Grafana's Tempo data source against the store", () => {
       now: () => NOW,
       overrides: {
         query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
-        auth: { required: true, token_files: [join(dir, 'token')] },
+        auth: { required: true, reader_token_files: [join(dir, 'token')] },
       },
     });
     const blockData: TraceData = makeTraces({ traces: 300, spansPerTrace: 5, seed: 5, startMs: T0 });

@@ -17,6 +17,7 @@ import {
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { estimateJsonRequest, estimateProtobufRequest } from './admission-estimate.js';
+import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
 import type { ReceiverTls } from './tls.js';
@@ -35,7 +36,7 @@ export interface HttpReceiverOptions {
   readonly logger: Logger;
   readonly cors?: CorsOptions | undefined;
   readonly tls?: ReceiverTls | undefined;
-  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+  readonly authorize?: ReceiverAuthorize | undefined;
 }
 
 type Encoding = 'protobuf' | 'json';
@@ -141,17 +142,16 @@ export class HttpReceiver {
         : contentType === 'application/json'
           ? 'json'
           : undefined;
-    // Authentication first (issue 18): an unauthenticated client learns nothing about what the receiver accepts.
-    // The answer is in the encoding the request asked for, JSON when it named none we know.
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+    // Authentication first: an unauthenticated client learns nothing about what the receiver accepts. The
+    // answer is in the encoding the request asked for, JSON when it named none we know.
+    const verdict =
+      this.options.authorize && (await this.options.authorize(req.headers.authorization, path ?? ''));
+    if (verdict && !verdict.ok) {
       drain(req);
-      ingest.countRefusedRequest('http', 'unauthenticated');
-      res.setHeader('www-authenticate', 'Bearer');
-      this.reply(
-        res,
-        encoding ?? 'json',
-        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
-      );
+      const refused = authRefusal(verdict);
+      ingest.countRefusedRequest('http', refused.reason);
+      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+      this.reply(res, encoding ?? 'json', refused);
       return;
     }
     if (!encoding) {
@@ -272,11 +272,14 @@ export function httpStatusFor(result: Extract<IngestResult, { kind: 'refused' }>
       return 415;
     case 'unauthenticated':
       return 401;
+    case 'forbidden':
+      return 403;
     case 'memory_limit':
     case 'queue_full':
       return 429;
     case 'shutting_down':
     case 'pipeline_error':
+    case 'auth_unavailable':
       return 503;
   }
 }
@@ -294,8 +297,11 @@ export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>):
       return GrpcCode.RESOURCE_EXHAUSTED;
     case 'unauthenticated':
       return GrpcCode.UNAUTHENTICATED;
+    case 'forbidden':
+      return GrpcCode.PERMISSION_DENIED;
     case 'shutting_down':
     case 'pipeline_error':
+    case 'auth_unavailable':
       return GrpcCode.UNAVAILABLE;
   }
 }

@@ -57,7 +57,11 @@ export interface QueryRoute {
   readonly path: string;
   /** The `route` label of `store_query_requests_total`. */
   readonly name: string;
-  /** Served without a bearer token (health checks); every other route needs one when auth is on. */
+  /**
+   * Informational: who may call a route is decided by its path alone, in `roleForPath`
+   * (src/store/access-role.ts, issue 14): open, agent, or (anything else) reader. A public route must be in its
+   * open list.
+   */
   readonly public?: boolean;
   readonly handle: (r: RouteRequest) => Promise<void> | void;
 }

@@ -10,14 +10,16 @@ import { parseDurationMs, parseEndpoint } from '../config/index.js';
 import { compareRequest } from '../compare/index.js';
 import { isSentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
-import type { ReceiverTls } from '../receiver/index.js';
+import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
+import { POLICY_PATH } from '../sampling/policy-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
 import './jaeger-api.js';
-import type { QueryEngine } from './query-engine.js';
+import type { PolicyHttp } from './policy-http.js';
+import type { QueryEngine, SearchQuery } from './query-engine.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {
   BadRequest,
@@ -34,7 +36,8 @@ export interface QueryServerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly tls?: ReceiverTls | undefined;
-  readonly authorize?: (authorization: string | undefined) => boolean;
+  /** Decides every request from its Authorization header and path (the store's roles, issue 14). */
+  readonly authorize?: ReceiverAuthorize | undefined;
   /** Largest `limit` a search or /spans may ask for. */
   readonly maxLimit: number;
   /** Widest `end - start` a search may scan, in ms. */
@@ -45,6 +48,8 @@ export interface QueryServerOptions {
   readonly isReady?: () => boolean;
   /** The decision feed (issue 9) behind `/api/decisions`; without it the route answers 404. */
   readonly decisions?: DecisionLog | undefined;
+  /** The cluster's sampling policy behind `/api/policy` (issue 14); without it the route answers 404. */
+  readonly policy?: PolicyHttp | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -160,6 +165,21 @@ export class QueryServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://query');
     const path = url.pathname;
+    // One decision for every request (src/store/access-role.ts), before any route is looked up: a route added
+    // later is a reader route by default, and an unknown path reveals nothing without a credential.
+    const verdict = this.options.authorize && (await this.options.authorize(req.headers.authorization, path));
+    if (verdict && !verdict.ok) {
+      const route =
+        verdict.status === 401 ? 'unauthenticated' : verdict.status === 403 ? 'forbidden' : 'auth';
+      const headers: Record<string, string> =
+        verdict.status === 401
+          ? { 'www-authenticate': 'Bearer' }
+          : verdict.status === 503
+            ? { 'retry-after': '1' }
+            : {};
+      this.json(res, route, verdict.status, { error: verdict.message, code: verdict.code }, headers);
+      return;
+    }
     try {
       const match = this.routes.match(req.method ?? 'GET', path);
       if (match.kind === 'none') {
@@ -169,22 +189,6 @@ export class QueryServer {
       if (match.kind === 'method') {
         const allow = match.allow.join(', ');
         this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
-        return;
-      }
-      if (
-        !match.route.public &&
-        this.options.authorize &&
-        !this.options.authorize(req.headers.authorization)
-      ) {
-        this.json(
-          res,
-          'unauthenticated',
-          401,
-          { error: 'a valid bearer token is required' },
-          {
-            'www-authenticate': 'Bearer',
-          },
-        );
         return;
       }
       await match.route.handle({ req, res, url, params: match.params, server: this.context });
@@ -200,6 +204,7 @@ export class QueryServer {
   /** The store's own routes (Tempo's and others' come from registerQueryRoutes). */
   private ownRoutes(): QueryRoute[] {
     const feed = this.feed;
+    const policy = this.options.policy;
     const health = ({ res }: RouteRequest) => {
       const ready = this.options.isReady?.() ?? true;
       this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
@@ -221,6 +226,11 @@ export class QueryServer {
               name: 'decisions',
               handle: (r) => feed.publish(r.req, r.res),
             },
+          ] satisfies QueryRoute[])
+        : []),
+      ...(policy
+        ? ([
+            { method: 'GET', path: POLICY_PATH, name: 'policy', handle: (r) => policy.serve(r.req, r.res) },
           ] satisfies QueryRoute[])
         : []),
       {
