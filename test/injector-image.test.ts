@@ -18,14 +18,20 @@ void test('the image runs on Node 22 as the uid the injected agent and the chart
     {
       image: 'x',
       imagePullPolicy: 'IfNotPresent',
-      configMap: 'c',
-      tokenSecret: '',
+      imagePullSecrets: [],
+      renderConfig: () => '{}',
+      tokenAudience: 'sentinel',
+      tokenExpirationSeconds: 3600,
+      runAsUser: 10001,
+      runAsGroup: 10001,
       resources: { requests: {}, limits: {} },
       queueSizeLimit: '1Mi',
       version: '0',
     },
     { requests: {}, limits: {} },
     true,
+    'app',
+    '{}',
   ) as { securityContext: { runAsUser: number }; command: string[] };
   assert.equal(Number(uid[1]), agent.securityContext.runAsUser);
   assert.equal(agent.command[0], 'sentinel');
