@@ -14,6 +14,11 @@ export const ErrorCodes = {
   SENTINEL_ERR_UNSUPPORTED_ENCODING:
     'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
   SENTINEL_ERR_UNAUTHENTICATED: 'a request carried no bearer token, or one that is not valid (auth.required)',
+  SENTINEL_ERR_FORBIDDEN:
+    'a valid credential of the wrong role: an agent identity on a reader route, or a reader token on ingest (HTTP 403, gRPC PERMISSION_DENIED)',
+  SENTINEL_ERR_AUTH_UNAVAILABLE:
+    'the Kubernetes TokenReview API could not be asked or failed; the client should retry (HTTP 503, gRPC UNAVAILABLE)',
+  SENTINEL_ERR_POLICY_NOT_CONFIGURED: 'GET /api/policy on a store without policy.file (HTTP 404)',
   SENTINEL_ERR_MEMORY_LIMIT:
     'the in-flight memory budget (memory_limit_mib) is spent; the client should retry',
   SENTINEL_ERR_SHUTTING_DOWN: 'the process is draining and accepts no new data',

@@ -231,7 +231,13 @@ void describe('store config and backpressure', () => {
     assert.equal(c.retention, 336 * 3_600_000);
     assert.equal(c.query.endpoint, '0.0.0.0:3200');
     assert.deepEqual(c.tls, { cert_file: '', key_file: '', client_ca_file: '' });
-    assert.deepEqual(c.auth, { required: false, token_files: [] });
+    assert.deepEqual(c.auth, {
+      required: false,
+      token_files: [],
+      reader_token_files: [],
+      token_review: { enabled: false, audience: 'sentinel', cache_ttl: 60_000, kubeconfig: '' },
+    });
+    assert.deepEqual(c.policy, { file: '' });
   });
 
   void test('a bad key is named with what was expected', () => {

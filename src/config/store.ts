@@ -87,7 +87,29 @@ export const storeConfigSchema = z.strictObject({
   auth: z
     .strictObject({
       required: z.boolean().default(false),
+      /** Static agent tokens (stores outside Kubernetes): ingest, decision feed and policy, not reading. */
       token_files: z.array(z.string()).default([]),
+      /** Reader tokens: search, trace lookup, compare and every other query route (issue 14). */
+      reader_token_files: z.array(z.string()).default([]),
+      /** Agents' projected ServiceAccount tokens checked with the Kubernetes TokenReview API (issue 14). */
+      token_review: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** The audience the agents' projected tokens are made for; the review must confirm it. */
+          audience: z.string().min(1).default('sentinel'),
+          /** How long a positive review is trusted (never past the token's own `exp`). */
+          cache_ttl: duration().prefault('60s'),
+          /** Empty: the in-cluster config (the pod's ServiceAccount). */
+          kubeconfig: z.string().default(''),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** The cluster's sampling policy served to agents on `GET /api/policy` (issue 14). */
+  policy: z
+    .strictObject({
+      /** A policy file (a mounted ConfigMap), re-read when it changes; empty: /api/policy answers 404. */
+      file: z.string().default(''),
     })
     .prefault({}),
 });

@@ -19,3 +19,4 @@ export { detectVariant } from './variant-rules.js';
 export type { Variant, VariantDecision, VariantInput, VariantRule } from './variant-rules.js';
 export { cronJobFromJobName, deriveWorkloadNames } from './workload-names.js';
 export type { WorkloadNames } from './workload-names.js';
+export { kubeRequestDeadline } from './kube-request-deadline.js';

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import { kubeRequestDeadline } from './kube-request-deadline.js';
 import type { WorkloadNames } from './workload-names.js';
 
 /** What the Kubernetes API said about the own pod and its owner chain. */
@@ -187,23 +188,7 @@ export class OwnerResolver {
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const batch = kc.makeApiClient(k8s.BatchV1Api);
     const timeoutMs = this.options.timeoutMs;
-    // The object-parameter API takes Observable-style middleware: an object whose toPromise() yields the
-    // request context. It gives each request its own abort deadline.
-    const withDeadline = () =>
-      ({
-        middleware: [
-          {
-            pre: (ctx: { setSignal(s: AbortSignal): void }) => ({
-              toPromise: async () => {
-                ctx.setSignal(AbortSignal.timeout(timeoutMs));
-                return ctx;
-              },
-            }),
-            post: (res: unknown) => ({ toPromise: async () => res }),
-          },
-        ],
-        middlewareMergeStrategy: 'append',
-      }) as unknown as Parameters<typeof core.readNamespacedPod>[1];
+    const withDeadline = () => kubeRequestDeadline(timeoutMs);
     return {
       async get(kind, namespace, name): Promise<ObjectFacts> {
         switch (kind) {

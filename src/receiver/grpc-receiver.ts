@@ -13,6 +13,7 @@ import {
   traceServiceDefinition,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
+import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { grpcCodeFor } from './http-receiver.js';
 import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
@@ -24,7 +25,7 @@ export interface GrpcReceiverOptions {
   readonly ingest: Ingest;
   readonly logger: Logger;
   readonly tls?: ReceiverTls | undefined;
-  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+  readonly authorize?: ReceiverAuthorize | undefined;
 }
 
 /** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip handled by grpc-js. */
@@ -55,9 +56,14 @@ export class GrpcReceiver {
     const { ingest } = this.options;
     if (this.options.authorize) {
       const auth = call.metadata.get('authorization')[0];
-      if (!this.options.authorize(typeof auth === 'string' ? auth : undefined)) {
-        ingest.countRefusedRequest('grpc', 'unauthenticated');
-        callback({ code: grpcStatus.UNAUTHENTICATED, details: 'missing or invalid bearer token' });
+      const verdict = await this.options.authorize(
+        typeof auth === 'string' ? auth : undefined,
+        call.getPath(),
+      );
+      if (!verdict.ok) {
+        const refused = authRefusal(verdict);
+        ingest.countRefusedRequest('grpc', refused.reason);
+        callback({ code: grpcCodeFor(refused), details: verdict.message });
         return;
       }
     }

@@ -16,6 +16,7 @@ import {
   encodeTraceResponseJson,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
+import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
 import type { ReceiverTls } from './tls.js';
@@ -34,7 +35,7 @@ export interface HttpReceiverOptions {
   readonly logger: Logger;
   readonly cors?: CorsOptions | undefined;
   readonly tls?: ReceiverTls | undefined;
-  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+  readonly authorize?: ReceiverAuthorize | undefined;
 }
 
 type Encoding = 'protobuf' | 'json';
@@ -154,15 +155,14 @@ export class HttpReceiver {
       );
       return;
     }
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
+    const verdict =
+      this.options.authorize && (await this.options.authorize(req.headers.authorization, path ?? ''));
+    if (verdict && !verdict.ok) {
       drain(req);
-      ingest.countRefusedRequest('http', 'unauthenticated');
-      res.setHeader('www-authenticate', 'Bearer');
-      this.reply(
-        res,
-        encoding,
-        refusal('unauthenticated', 'SENTINEL_ERR_UNAUTHENTICATED', 'missing or invalid bearer token'),
-      );
+      const refused = authRefusal(verdict);
+      ingest.countRefusedRequest('http', refused.reason);
+      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+      this.reply(res, encoding, refused);
       return;
     }
     const contentEncoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
@@ -262,11 +262,14 @@ export function httpStatusFor(result: Extract<IngestResult, { kind: 'refused' }>
       return 415;
     case 'unauthenticated':
       return 401;
+    case 'forbidden':
+      return 403;
     case 'memory_limit':
     case 'queue_full':
       return 429;
     case 'shutting_down':
     case 'pipeline_error':
+    case 'auth_unavailable':
       return 503;
   }
 }
@@ -284,8 +287,11 @@ export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>):
       return GrpcCode.RESOURCE_EXHAUSTED;
     case 'unauthenticated':
       return GrpcCode.UNAUTHENTICATED;
+    case 'forbidden':
+      return GrpcCode.PERMISSION_DENIED;
     case 'shutting_down':
     case 'pipeline_error':
+    case 'auth_unavailable':
       return GrpcCode.UNAVAILABLE;
   }
 }

@@ -9,3 +9,5 @@ export type { OtlpReceiversOptions } from './otlp-receivers.js';
 export { GrpcCode, encodeRpcStatus } from './rpc-status.js';
 export { FileTls } from './tls.js';
 export type { ReceiverTls, TlsFiles } from './tls.js';
+export { authRefusal } from './authorize.js';
+export type { AuthVerdict, ReceiverAuthorize } from './authorize.js';

@@ -25,6 +25,8 @@ export type RefusalReason =
   | 'queue_full'
   | 'shutting_down'
   | 'unauthenticated'
+  | 'forbidden'
+  | 'auth_unavailable'
   | 'pipeline_error';
 
 /** The outcome of one Export call, mapped to a status by each transport. */

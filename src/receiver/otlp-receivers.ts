@@ -4,6 +4,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import { GrpcReceiver } from './grpc-receiver.js';
 import { HttpReceiver, type CorsOptions } from './http-receiver.js';
 import { Ingest } from './ingest.js';
+import type { ReceiverAuthorize } from './authorize.js';
 import type { ReceiverTls } from './tls.js';
 
 export interface OtlpReceiversOptions {
@@ -17,8 +18,8 @@ export interface OtlpReceiversOptions {
   readonly logger: Logger;
   readonly cors?: CorsOptions | undefined;
   readonly tls?: ReceiverTls | undefined;
-  /** Called with the Authorization header (or gRPC metadata); false refuses with 401 / UNAUTHENTICATED. */
-  readonly authorize?: ((authorization: string | undefined) => boolean) | undefined;
+  /** Called with the Authorization header (or gRPC metadata) and the path; a negative verdict refuses. */
+  readonly authorize?: ReceiverAuthorize | undefined;
 }
 
 /** Both OTLP receivers over one pipeline, one memory budget and one set of metrics. */

@@ -21,7 +21,18 @@ export type { QueryServerOptions } from './query-server.js';
 export { runStore } from './run-store.js';
 export { compactionLeadership, startStore } from './store.js';
 export type { RunningStore, StoreDependencies } from './store.js';
+export { OTLP_GRPC_EXPORT_PATH, OTLP_TRACES_PATH, POLICY_PATH, roleForPath } from './access-role.js';
+export type { AccessRole } from './access-role.js';
+export { StoreAuth } from './store-auth.js';
+export type { Authorize, StoreAuthOptions } from './store-auth.js';
 export { TokenAuth } from './token-auth.js';
 export type { TokenAuthOptions } from './token-auth.js';
+export { TokenReviewer, tokenExpiryMs } from './token-review.js';
+export type {
+  TokenReviewCall,
+  TokenReviewerOptions,
+  TokenReviewResult,
+  TokenReviewStatus,
+} from './token-review.js';
 export { WriteAheadLog } from './write-ahead-log.js';
 export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';

@@ -10,7 +10,7 @@ import { parseDurationMs, parseEndpoint } from '../config/index.js';
 import { compareRequest } from '../compare/index.js';
 import { isSentinelError, SentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
-import type { ReceiverTls } from '../receiver/index.js';
+import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
@@ -24,7 +24,8 @@ export interface QueryServerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly tls?: ReceiverTls | undefined;
-  readonly authorize?: (authorization: string | undefined) => boolean;
+  /** Decides every request from its Authorization header and path (the store's roles, issue 14). */
+  readonly authorize?: ReceiverAuthorize | undefined;
   /** Largest `limit` a search or /spans may ask for. */
   readonly maxLimit: number;
   /** Widest `end - start` a search may scan, in ms. */
@@ -131,21 +132,23 @@ export class QueryServer {
       this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
       return;
     }
+    // One decision for every route (src/store/access-role.ts): a route added later is a reader route by default.
+    const verdict = this.options.authorize && (await this.options.authorize(req.headers.authorization, path));
+    if (verdict && !verdict.ok) {
+      const route =
+        verdict.status === 401 ? 'unauthenticated' : verdict.status === 403 ? 'forbidden' : 'auth';
+      const headers: Record<string, string> =
+        verdict.status === 401
+          ? { 'www-authenticate': 'Bearer' }
+          : verdict.status === 503
+            ? { 'retry-after': '1' }
+            : {};
+      this.json(res, route, verdict.status, { error: verdict.message, code: verdict.code }, headers);
+      return;
+    }
     if (path === '/health' || path === '/ready') {
       const ready = this.options.isReady?.() ?? true;
       this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
-      return;
-    }
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
-      this.json(
-        res,
-        'unauthenticated',
-        401,
-        { error: 'a valid bearer token is required' },
-        {
-          'www-authenticate': 'Bearer',
-        },
-      );
       return;
     }
     try {

@@ -9,7 +9,8 @@ import { Compactor } from './compactor.js';
 import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { QueryServer } from './query-server.js';
-import { TokenAuth } from './token-auth.js';
+import { roleForPath } from './access-role.js';
+import { StoreAuth } from './store-auth.js';
 
 /** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
 export interface StoreDependencies {
@@ -58,15 +59,35 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       forcePathStyle: config.storage.s3.force_path_style,
     });
   const pollMs = deps.filePollIntervalMs ?? 1000;
-  const auth =
-    config.auth.required || config.auth.token_files.length > 0
-      ? new TokenAuth({
-          required: config.auth.required,
-          tokenFiles: config.auth.token_files,
-          logger,
-          pollIntervalMs: pollMs,
-        })
-      : undefined;
+  const review = config.auth.token_review;
+  const auth = config.auth.required
+    ? new StoreAuth({
+        required: true,
+        agentTokenFiles: config.auth.token_files,
+        readerTokenFiles: config.auth.reader_token_files,
+        ...(review.enabled
+          ? {
+              tokenReview: {
+                audience: review.audience,
+                cacheTtlMs: review.cache_ttl,
+                kubeconfig: review.kubeconfig,
+              },
+            }
+          : {}),
+        logger,
+        metrics,
+        pollIntervalMs: pollMs,
+        ...(deps.now ? { now: deps.now } : {}),
+      })
+    : undefined;
+  try {
+    await auth?.init();
+  } catch (err) {
+    auth?.close();
+    throw err;
+  }
+  // The receivers and the query server ask the same role decision (access-role.ts) for each request's path.
+  const authorize = auth && ((a: string | undefined, path: string) => auth.authorize(a, roleForPath(path)));
   let tls: ReceiverTls | undefined;
   if (config.tls.cert_file || config.tls.key_file) {
     tls = new FileTls({
@@ -141,7 +162,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     metrics,
     logger,
     tls,
-    authorize: auth?.authorize,
+    authorize,
   });
   const query = new QueryServer({
     endpoint: config.query.endpoint,
@@ -149,7 +170,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     logger,
     metrics,
     tls,
-    ...(auth ? { authorize: auth.authorize } : {}),
+    authorize,
     maxLimit: config.query.max_limit,
     maxSearchWindowMs: config.query.max_search_window,
     maxSearchBytes: config.query.max_search_bytes,
@@ -200,6 +221,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       decisionFeed: { epoch: decisions.epoch, head: decisions.head.seq, retained: decisions.size },
       tls: tls !== undefined,
       authRequired: config.auth.required,
+      tokenReview: config.auth.required && review.enabled,
     },
     'sentinel store is receiving OTLP',
   );

@@ -3,30 +3,30 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from '../telemetry/index.js';
 
 export interface TokenAuthOptions {
-  /** Refuse every request without a valid token (`auth.required`). */
-  readonly required: boolean;
   /** Files holding the accepted bearer tokens, one per non-empty line (a mounted Secret). */
   readonly tokenFiles: readonly string[];
+  /** The config key the files come from, for log lines (`auth.token_files`, `auth.reader_token_files`). */
+  readonly key?: string;
   readonly logger: Logger;
   /** How often the files are checked for a rotation. */
   readonly pollIntervalMs?: number;
 }
 
 /**
- * Bearer-token auth for ingest and queries. Tokens are read from files and re-read when a file changes, so
- * rotating a Kubernetes Secret takes effect without a restart (and the old token stops working).
- * Presented tokens are compared in constant time against every accepted one (as SHA-256 digests, so
- * lengths do not leak either).
+ * A set of static bearer tokens read from files and re-read when a file changes, so rotating a Kubernetes
+ * Secret takes effect without a restart (and the old token stops working). Presented tokens are compared in
+ * constant time against every accepted one (as SHA-256 digests, so lengths do not leak either).
  */
 export class TokenAuth {
   private readonly options: TokenAuthOptions;
   private digests: Buffer[] = [];
+  private readonly onChange = () => this.reload();
 
   constructor(options: TokenAuthOptions) {
     this.options = options;
     this.reload();
     for (const f of options.tokenFiles) {
-      watchFile(f, { interval: options.pollIntervalMs ?? 1000, persistent: false }, () => this.reload());
+      watchFile(f, { interval: options.pollIntervalMs ?? 1000, persistent: false }, this.onChange);
     }
   }
 
@@ -38,7 +38,10 @@ export class TokenAuth {
       try {
         text = readFileSync(f, 'utf8');
       } catch (err) {
-        this.options.logger.error({ file: f, err: (err as Error).message }, 'cannot read an auth token file');
+        this.options.logger.error(
+          { file: f, key: this.options.key, err: (err as Error).message },
+          'cannot read an auth token file',
+        );
         continue;
       }
       for (const line of text.split(/\r?\n/)) {
@@ -46,27 +49,25 @@ export class TokenAuth {
         if (token) digests.push(digest(token));
       }
     }
-    if (this.options.required && digests.length === 0) {
-      this.options.logger.error('auth.required is true but no token could be read: every request is refused');
-    }
     this.digests = digests;
   }
 
-  /** True when the request may proceed: auth not required, or a valid `Bearer` token presented. */
-  authorize = (authorization: string | undefined): boolean => {
-    if (!this.options.required) return true;
-    if (!authorization) return false;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!m) return false;
-    const presented = digest(m[1]!);
+  /** How many tokens the files hold now. */
+  get size(): number {
+    return this.digests.length;
+  }
+
+  /** True when `token` is one of the files' tokens. */
+  matches(token: string): boolean {
+    const presented = digest(token);
     let ok = false;
     // No early exit: the time taken does not depend on which token matched.
     for (const d of this.digests) if (timingSafeEqual(d, presented)) ok = true;
     return ok;
-  };
+  }
 
   close(): void {
-    for (const f of this.options.tokenFiles) unwatchFile(f);
+    for (const f of this.options.tokenFiles) unwatchFile(f, this.onChange);
   }
 }
 

@@ -3,14 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client, Metadata, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../../src/otlp/index.js';
+import { Client, credentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { encodeTraceRequest } from '../../src/otlp/index.js';
+import { bearer, otlpGrpcStatus, otlpHttpStatus } from '../helpers/bearer-clients.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
 
-const EXPORT = TRACE_EXPORT_METHOD;
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-auth-'));
 const tokenFile = join(dir, 'token');
+const readerFile = join(dir, 'reader-token');
 
 void describe('store with auth.required: bearer tokens from a rotating file', () => {
   let h: Awaited<ReturnType<typeof startTestStore>>;
@@ -20,7 +21,10 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
 
   before(async () => {
     writeFileSync(tokenFile, 'token-one\n');
-    h = await startTestStore({ overrides: { auth: { required: true, token_files: [tokenFile] } } });
+    writeFileSync(readerFile, 'reader-one\n');
+    h = await startTestStore({
+      overrides: { auth: { required: true, token_files: [tokenFile], reader_token_files: [readerFile] } },
+    });
     grpc = new Client(`127.0.0.1:${h.store.ports.grpc}`, credentials.createInsecure());
   });
   after(async () => {
@@ -29,33 +33,10 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const header = (token: string | undefined): Record<string, string> =>
-    token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const header = bearer;
 
-  async function httpStatus(token: string | undefined): Promise<number> {
-    const res = await fetch(`http://127.0.0.1:${h.store.ports.http}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf', ...header(token) },
-      body,
-    });
-    await res.arrayBuffer();
-    return res.status;
-  }
-
-  function grpcStatus(token: string | undefined): Promise<number> {
-    const md = new Metadata();
-    if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-    return new Promise((resolve) => {
-      grpc.makeUnaryRequest(
-        EXPORT,
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        body,
-        md,
-        (err: ServiceError | null) => resolve(err ? err.code : GrpcStatus.OK),
-      );
-    });
-  }
+  const httpStatus = (token: string | undefined) => otlpHttpStatus(h.store.ports.http, body, token);
+  const grpcStatus = (token: string | undefined) => otlpGrpcStatus(grpc, body, token);
 
   async function queryStatus(token: string | undefined): Promise<number> {
     return (await h.query(`/api/traces/${traceId}`, header(token))).status;
@@ -66,7 +47,8 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
     return { grpc: await grpcStatus(token), http: await httpStatus(token), query: await queryStatus(token) };
   }
   const refused = { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, query: 401 };
-  const accepted = { grpc: GrpcStatus.OK, http: 200, query: 404 };
+  // Static tokens are agent identities (issue 14): they ingest but do not read traces.
+  const accepted = { grpc: GrpcStatus.OK, http: 200, query: 403 };
 
   void test('no token and a wrong token are refused on OTLP/gRPC, OTLP/HTTP and the query API', async () => {
     assert.deepEqual(await all(undefined), refused);
@@ -74,8 +56,9 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
     assert.deepEqual(await all('token-on'), refused); // a prefix of the valid token
   });
 
-  void test('the valid token is accepted everywhere, and /health needs none', async () => {
+  void test('the valid token is accepted for ingest, the reader token for queries, and /health needs none', async () => {
     assert.deepEqual(await all('token-one'), accepted);
+    assert.equal(await queryStatus('reader-one'), 404);
     assert.equal((await h.query('/health')).status, 200);
   });
 
@@ -86,6 +69,11 @@ void describe('store with auth.required: bearer tokens from a rotating file', ()
       await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(await all('token-one'), refused);
     assert.deepEqual(await all('token-two'), accepted);
+    writeFileSync(readerFile, 'reader-two\n');
+    while ((await queryStatus('reader-one')) !== 401 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await queryStatus('reader-one'), 401);
+    assert.equal(await queryStatus('reader-two'), 404);
     assert.ok((await h.metrics.value('receiver_refused_requests_total', { reason: 'unauthenticated' })) > 0);
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * Who may call what on the store (issue 14). One decision for every listener: the query server asks it once per
+ * request at the top of its handler, the OTLP receivers ask it for their own paths. Routes not named here are
+ * reader routes, so a query route added later (Tempo's /api/v2/..., Jaeger's /api/v3/...) is guarded by default.
+ */
+import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
+
+/** `open`: no credential; `agent`: an agent identity; `reader`: the reader credential. */
+export type AccessRole = 'open' | 'agent' | 'reader';
+
+/** `GET /api/policy`: the cluster's sampling policy, served to agents. */
+export const POLICY_PATH = '/api/policy';
+
+/** OTLP/HTTP ingest on the receivers' port. */
+export const OTLP_TRACES_PATH = '/v1/traces';
+
+/** OTLP/gRPC ingest: the method path grpc-js carries in `call.getPath()`. */
+export const OTLP_GRPC_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** Health, readiness, Tempo's echo and build info, and the metrics: load balancers and Grafana's health check. */
+const OPEN_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/ready',
+  '/api/echo',
+  '/api/status/buildinfo',
+  '/metrics',
+]);
+
+/** What agents call: ingest, the decision feed, the policy. Nothing here reads another workload's spans. */
+const AGENT_PATHS: ReadonlySet<string> = new Set([
+  OTLP_TRACES_PATH,
+  OTLP_GRPC_EXPORT_PATH,
+  DECISIONS_PATH,
+  POLICY_PATH,
+]);
+
+/** The role a request path needs; anything not open or agent-only is a reader route. */
+export function roleForPath(path: string): AccessRole {
+  if (OPEN_PATHS.has(path)) return 'open';
+  if (AGENT_PATHS.has(path)) return 'agent';
+  return 'reader';
+}
