@@ -5,6 +5,7 @@
  * GA in 1.33 (kubernetes.io/docs/concepts/workloads/pods/sidecar-containers).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeRequestDeadline } from '../enrich/index.js';
 import type { Logger } from '../telemetry/index.js';
 
 /** major, minor, patch. */
@@ -131,27 +132,11 @@ export async function kubernetesNodeLister(kubeconfig: string, timeoutMs: number
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromCluster();
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  // Object-parameter API middleware (as src/enrich/owner-resolver.ts): one abort deadline per request.
-  const withDeadline = () =>
-    ({
-      middleware: [
-        {
-          pre: (ctx: { setSignal(s: AbortSignal): void }) => ({
-            toPromise: async () => {
-              ctx.setSignal(AbortSignal.timeout(timeoutMs));
-              return ctx;
-            },
-          }),
-          post: (res: unknown) => ({ toPromise: async () => res }),
-        },
-      ],
-      middlewareMergeStrategy: 'append',
-    }) as unknown as Parameters<typeof core.listNode>[1];
   return async () => {
     const versions: string[] = [];
     let next: string | undefined;
     do {
-      const page = await core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, withDeadline());
+      const page = await core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, kubeRequestDeadline(timeoutMs));
       for (const node of page.items) versions.push(node.status?.nodeInfo?.kubeletVersion ?? '');
       next = page.metadata?._continue || undefined;
     } while (next);
