@@ -3,8 +3,7 @@
  * through `..data`, which is swapped atomically to a new timestamped directory on every update.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { ManualClock, PolicyFileSource, TailSampler, createTailSampler } from '.
 import type { PolicyProblem, SamplingPolicy } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { ConfigMapVolume as SharedConfigMapVolume } from './helpers/config-map-volume.js';
 
 const KEEP_ALL = 'policies:\n  - name: keep-everything\n    type: always_sample\n';
 const ERRORS_ONLY =
@@ -28,26 +28,11 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A ConfigMap volume: dir/policy.yaml -> ..data/policy.yaml, ..data -> ..<version>. */
-class ConfigMapVolume {
-  readonly dir = mkdtempSync(join(tmpdir(), 'sentinel-policy-'));
-  private version = 0;
+/** A ConfigMap volume whose directory is removed after the tests. */
+class ConfigMapVolume extends SharedConfigMapVolume {
   constructor(text: string) {
+    super(text);
     dirs.push(this.dir);
-    this.update(text);
-    symlinkSync(join('..data', 'policy.yaml'), this.file);
-  }
-  get file(): string {
-    return join(this.dir, 'policy.yaml');
-  }
-  /** What the kubelet does: write a new version directory, then swap ..data to it atomically. */
-  update(text: string): void {
-    const name = `..2026_11_24_00_00_${String(++this.version).padStart(2, '0')}`;
-    mkdirSync(join(this.dir, name));
-    writeFileSync(join(this.dir, name, 'policy.yaml'), text);
-    const tmp = join(this.dir, '..data_tmp');
-    symlinkSync(name, tmp);
-    renameSync(tmp, join(this.dir, '..data'));
   }
 }
 
@@ -244,6 +229,8 @@ void describe('policy hot reload', () => {
     const sampler = createTailSampler(
       {
         policy_file: '',
+        central_policy: { url: '', poll_interval: 30_000, bearer_token_file: '', tls: { ca_file: '' } },
+        policy_snapshot: '',
         decision_wait: 10_000,
         num_traces: 100,
         max_buffered_bytes: 1 << 20,

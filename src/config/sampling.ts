@@ -5,7 +5,32 @@ import { duration, size } from './schema-types.js';
 export const samplingSchema = () =>
   z
     .strictObject({
+      /** A local policy file; wins over central_policy and policy_snapshot (a pod annotation may name one). */
       policy_file: z.string().default(''),
+      /**
+       * The cluster's policy, polled from a store's `/api/policy` (issue 14): hot-reloaded on change, the last
+       * good one kept on a bad one. Until the first fetch succeeds, `policy_snapshot` applies.
+       */
+      central_policy: z
+        .strictObject({
+          /** The store's query URL (`http://sentinel-store:3200`; `/api/policy` is added when it has no path). */
+          url: z
+            .union([
+              z.literal(''),
+              z.url({
+                protocol: /^https?$/,
+                error: 'expected an http(s) URL of the store, such as http://sentinel-store:3200',
+              }),
+            ])
+            .default(''),
+          poll_interval: duration().prefault('30s'),
+          /** Sent as `Authorization: Bearer` (the projected ServiceAccount token); re-read on change. */
+          bearer_token_file: z.string().default(''),
+          tls: z.strictObject({ ca_file: z.string().default('') }).prefault({}),
+        })
+        .prefault({}),
+      /** The policy YAML the injector puts in at admission: applied until the first central fetch succeeds. */
+      policy_snapshot: z.string().default(''),
       decision_wait: duration().prefault('10s'),
       num_traces: z.number().int().positive().default(50_000),
       /**

@@ -2,8 +2,7 @@ import type { AgentConfig } from '../config/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { Clock } from './clock.js';
-import { PolicyFileSource } from './policy-file-source.js';
-import { keepAllPolicy, staticPolicySource } from './sampling-policy.js';
+import { choosePolicySource } from './central-policy-source.js';
 import type { TraceDecision } from './sampling-policy.js';
 import { TailSampler } from './tail-sampler.js';
 
@@ -16,20 +15,12 @@ export interface CreateSamplerDeps {
 }
 
 /**
- * Builds the sampling stage from `sampling:` of the agent config: an empty policy_file keeps every
- * trace; otherwise the file is loaded (throwing SENTINEL_ERR_POLICY_* when it is bad at start) and
- * watched for changes until the sampler shuts down.
+ * Builds the sampling stage from `sampling:` of the agent config, its policy from choosePolicySource: a local
+ * policy_file (throwing SENTINEL_ERR_POLICY_* when it is bad at start, watched for changes), else the central
+ * policy (issue 14), else the snapshot, else every trace kept. The source is closed when the sampler shuts down.
  */
 export function createTailSampler(config: AgentConfig['sampling'], deps: CreateSamplerDeps): TailSampler {
-  const source =
-    config.policy_file === ''
-      ? staticPolicySource(keepAllPolicy)
-      : new PolicyFileSource({
-          file: config.policy_file,
-          logger: deps.logger,
-          metrics: deps.metrics,
-          ...(deps.clock ? { clock: deps.clock } : {}),
-        }).start();
+  const source = choosePolicySource(config, deps);
   return new TailSampler({
     next: deps.next,
     policySource: source,

@@ -32,3 +32,8 @@ export { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan }
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
 export type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
+export { CentralPolicySource, choosePolicySource, policyUrl } from './central-policy-source.js';
+export type { CentralPolicySourceOptions, PolicyPollResult } from './central-policy-source.js';
+export { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
+export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
+export type { StoreHttpClientOptions, StoreRequestFailure } from './store-http-client.js';

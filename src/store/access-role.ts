@@ -4,12 +4,10 @@
  * reader routes, so a query route added later (Tempo's /api/v2/..., Jaeger's /api/v3/...) is guarded by default.
  */
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
+import { POLICY_PATH } from '../sampling/policy-protocol.js';
 
 /** `open`: no credential; `agent`: an agent identity; `reader`: the reader credential. */
 export type AccessRole = 'open' | 'agent' | 'reader';
-
-/** `GET /api/policy`: the cluster's sampling policy, served to agents. */
-export const POLICY_PATH = '/api/policy';
 
 /** OTLP/HTTP ingest on the receivers' port. */
 export const OTLP_TRACES_PATH = '/v1/traces';

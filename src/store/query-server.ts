@@ -14,8 +14,10 @@ import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
+import { POLICY_PATH } from '../sampling/policy-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
+import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
 
 export interface QueryServerOptions {
@@ -36,6 +38,8 @@ export interface QueryServerOptions {
   readonly isReady?: () => boolean;
   /** The decision feed (issue 9) behind `/api/decisions`; without it the route answers 404. */
   readonly decisions?: DecisionLog | undefined;
+  /** The cluster's sampling policy behind `/api/policy` (issue 14); without it the route answers 404. */
+  readonly policy?: PolicyHttp | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -155,7 +159,8 @@ export class QueryServer {
       if (feed) {
         if (req.method === 'POST') await feed.publish(req, res);
         else feed.read(req, res, url);
-      } else if (path.startsWith('/api/traces/'))
+      } else if (path === POLICY_PATH && this.options.policy) this.options.policy.serve(req, res);
+      else if (path.startsWith('/api/traces/'))
         await this.trace(res, decodePathSegment(path.slice('/api/traces/'.length)), url);
       else if (path === '/api/search') await this.search(res, url);
       else if (path === '/spans') await this.spans(res, url);

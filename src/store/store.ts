@@ -8,6 +8,7 @@ import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
 import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
+import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
@@ -164,6 +165,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     tls,
     authorize,
   });
+  const policy = new PolicyHttp({ file: config.policy.file, logger, metrics, pollIntervalMs: pollMs });
   const query = new QueryServer({
     endpoint: config.query.endpoint,
     engine,
@@ -176,6 +178,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     maxSearchBytes: config.query.max_search_bytes,
     isReady: () => receivers.ready,
     decisions,
+    policy,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const admin = new AdminServer({
@@ -251,6 +254,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   const release = () => {
     if (compactionTimer) clearInterval(compactionTimer);
     auth?.close();
+    policy.close();
     tls?.close();
   };
   const destroyClient = () => {

@@ -3,13 +3,12 @@
  * one store replica, and reads every replica's feed of such ids, handing them to the sampler's `release`.
  */
 import { lookup } from 'node:dns/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { SentinelError } from '../../errors.js';
-import { BearerTokenFile, readCaFile } from '../../export/index.js';
 import type { Logger, Metrics } from '../../telemetry/index.js';
 import { systemClock } from '../clock.js';
 import type { Clock, ClockTimer } from '../clock.js';
+import { StoreHttpClient, StoreRequestError, type StoreRequestFailure } from '../store-http-client.js';
 import {
   decodeDecisionIds,
   DECISION_ID_BYTES,
@@ -62,16 +61,7 @@ interface Replica {
   readonly servername?: string;
 }
 
-type ErrorReason = 'network' | 'timeout' | 'status' | 'bad_response' | 'dns';
-
-class FeedRequestError extends Error {
-  constructor(
-    readonly reason: ErrorReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+type ErrorReason = StoreRequestFailure | 'dns';
 
 /**
  * One round every `poll_interval`: resolve the replicas, publish pending ids (to the preferred replica, then
@@ -83,11 +73,8 @@ class FeedRequestError extends Error {
 export class DecisionFeedClient {
   private readonly options: FeedClientOptions;
   private readonly clock: Clock;
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
-  private readonly httpsAgent: HttpsAgent;
-  private readonly token: BearerTokenFile | undefined;
+  private readonly http: StoreHttpClient;
   private readonly maxPending: number;
-  private readonly timeoutMs: number;
 
   private pending: string[] = [];
   /** Feed epoch of each replica URL read so far. */
@@ -114,14 +101,13 @@ export class DecisionFeedClient {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.maxPending = options.maxPending ?? MAX_DECISION_IDS * 4;
-    this.timeoutMs = options.requestTimeoutMs ?? Math.max(2000, Math.min(10_000, options.pollIntervalMs * 5));
-    this.token = options.bearerTokenFile ? new BearerTokenFile(options.bearerTokenFile) : undefined;
-    const ca = readCaFile(options.tls?.caFile ?? '', 'sampling.completion.tls.ca_file');
-    this.httpsAgent = new HttpsAgent({
-      keepAlive: true,
-      maxSockets: 4,
-      ...(ca ? { ca } : {}),
-      rejectUnauthorized: !(options.tls?.insecureSkipVerify ?? false),
+    this.http = new StoreHttpClient({
+      bearerTokenFile: options.bearerTokenFile,
+      tls: options.tls,
+      caFileKey: 'sampling.completion.tls.ca_file',
+      timeoutMs: options.requestTimeoutMs ?? Math.max(2000, Math.min(10_000, options.pollIntervalMs * 5)),
+      // One answer holds at most 65,536 ids; anything larger is not the feed.
+      maxResponseBytes: (MAX_DECISION_IDS + 64) * DECISION_ID_BYTES,
     });
     const metrics = options.metrics;
     this.m = {
@@ -200,8 +186,7 @@ export class DecisionFeedClient {
     if (this.pending.length > 0) {
       await this.publishPending(await this.replicas().catch(() => [])).catch(() => undefined);
     }
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.http.close();
   }
 
   /** One round: publish, then read every replica. Resolves when done (errors are counted, not thrown). */
@@ -335,7 +320,7 @@ export class DecisionFeedClient {
   }
 
   private countError(operation: 'publish' | 'poll', err: unknown, replica: Replica): void {
-    const reason: ErrorReason = err instanceof FeedRequestError ? err.reason : 'network';
+    const reason: ErrorReason = err instanceof StoreRequestError ? err.reason : 'network';
     this.m.errors.inc({ operation, reason });
     this.options.logger.debug(
       { store: replica.url, operation, err: (err as Error).message },
@@ -343,68 +328,19 @@ export class DecisionFeedClient {
     );
   }
 
-  private async request(
+  private request(
     replica: Replica,
     method: 'GET' | 'POST',
     path: string,
     body: Buffer | undefined,
   ): Promise<{ headers: IncomingMessage['headers']; body: Buffer }> {
-    const url = new URL(path, replica.url + '/');
-    const headers: Record<string, string> = { accept: DECISIONS_BINARY_TYPE };
-    if (body) {
-      headers['content-type'] = DECISIONS_BINARY_TYPE;
-      headers['content-length'] = String(body.length);
-    }
-    const token = await this.token?.current();
-    if (token) headers['authorization'] = `Bearer ${token}`;
-    const https = url.protocol === 'https:';
-    const send = https ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method,
-          headers,
-          agent: https ? this.httpsAgent : this.httpAgent,
-          ...(https && replica.servername ? { servername: replica.servername } : {}),
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            // One answer holds at most 65,536 ids; anything larger is not the feed.
-            if (size > (MAX_DECISION_IDS + 64) * DECISION_ID_BYTES) {
-              res.destroy();
-              reject(new FeedRequestError('bad_response', `${method} ${url.href}: answer too large`));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('error', (err) => reject(new FeedRequestError('network', err.message)));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            const data = Buffer.concat(chunks);
-            if (status < 200 || status >= 300) {
-              reject(
-                new FeedRequestError(
-                  'status',
-                  `${method} ${url.href}: HTTP ${status} ${data.subarray(0, 200).toString('utf8')}`,
-                ),
-              );
-            } else resolve({ headers: res.headers, body: data });
-          });
-        },
-      );
-      req.setTimeout(this.timeoutMs, () =>
-        req.destroy(
-          new FeedRequestError('timeout', `${method} ${url.href}: no answer in ${this.timeoutMs} ms`),
-        ),
-      );
-      req.on('error', (err) =>
-        reject(err instanceof FeedRequestError ? err : new FeedRequestError('network', err.message)),
-      );
-      req.end(body);
+    return this.http.request(new URL(path, replica.url + '/'), {
+      method,
+      headers: body
+        ? { accept: DECISIONS_BINARY_TYPE, 'content-type': DECISIONS_BINARY_TYPE }
+        : { accept: DECISIONS_BINARY_TYPE },
+      body,
+      servername: replica.servername,
     });
   }
 }
