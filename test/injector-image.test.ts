@@ -19,6 +19,7 @@ void test('the image runs on Node 22 as the uid the injected agent and the chart
       image: 'x',
       imagePullPolicy: 'IfNotPresent',
       imagePullSecrets: [],
+      extraEnv: [],
       renderConfig: () => '{}',
       tokenAudience: 'sentinel',
       tokenExpirationSeconds: 3600,

@@ -25,9 +25,7 @@ const agentResourcesSchema = () =>
 
 /** A version like "1.29" or "v1.29.3"; compared as major.minor.patch. */
 const kubeletVersion = () =>
-  z
-    .string()
-    .regex(/^v?\d+\.\d+(\.\d+)?$/, 'expected a Kubernetes version like "1.29" or "1.29.0"');
+  z.string().regex(/^v?\d+\.\d+(\.\d+)?$/, 'expected a Kubernetes version like "1.29" or "1.29.0"');
 
 /** `agent:` of the injector config: what the injector puts into pods. */
 const agentSchema = () =>
@@ -43,6 +41,10 @@ const agentSchema = () =>
        * SENTINEL_AGENT_CONFIG with the pod's annotations applied and the cluster policy as its snapshot.
        */
       config: z.record(z.string(), z.unknown()).default({}),
+      /** More variables for the agent container (the chart puts the store's CA here as SENTINEL_STORE_CA). */
+      extra_env: z
+        .array(z.strictObject({ name: z.string().regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/), value: z.string() }))
+        .default([]),
       /**
        * An initContainer with `restartPolicy: Always`, or a regular container (false). `auto`: native only when
        * every node's kubelet is at least `native_sidecar_min_kubelet` (the oldest node decides; the pod's node

@@ -5,6 +5,11 @@
 
 /** Pod annotation: `"true"` opts a pod in, `"false"` opts it out; the pod wins over its namespace. */
 export const ANNOTATION_INJECT = 'sidecar.sentinel.dev/inject';
+/**
+ * Pod label, same values: the webhook's objectSelector matches it, so pods of namespaces without the namespace
+ * label reach the injector only when they carry it (an annotation cannot be selected).
+ */
+export const LABEL_INJECT = 'sidecar.sentinel.dev/inject';
 /** Pod annotation: `"false"` puts the agent in a regular container instead of a native sidecar. */
 export const ANNOTATION_NATIVE_SIDECAR = 'sidecar.sentinel.dev/native-sidecar';
 /**

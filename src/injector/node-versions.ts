@@ -136,7 +136,10 @@ export async function kubernetesNodeLister(kubeconfig: string, timeoutMs: number
     const versions: string[] = [];
     let next: string | undefined;
     do {
-      const page = await core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, kubeRequestDeadline(timeoutMs));
+      const page = await core.listNode(
+        { limit: 500, ...(next ? { _continue: next } : {}) },
+        kubeRequestDeadline(timeoutMs),
+      );
       for (const node of page.items) versions.push(node.status?.nodeInfo?.kubeletVersion ?? '');
       next = page.metadata?._continue || undefined;
     } while (next);

@@ -37,6 +37,8 @@ export interface AgentSettings {
   readonly imagePullPolicy: string;
   /** Added to the pod's imagePullSecrets (Secrets of the pod's namespace) for a private agent image. */
   readonly imagePullSecrets: readonly string[];
+  /** Plain variables added to the agent container after its own (`agent.extra_env`). */
+  readonly extraEnv: readonly { readonly name: string; readonly value: string }[];
   /** The agent config (YAML) for one pod: SENTINEL_AGENT_CONFIG. */
   readonly renderConfig: (choices: PodConfigChoices) => string;
   /** Audience of the projected ServiceAccount token at AGENT_PATHS.tokenFile; empty: no token. */
@@ -280,6 +282,7 @@ export function agentContainer(
       // No fieldRef exists for a container's name: the first app container's, as a plain value.
       ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
       { name: AGENT_CONFIG_ENV, value: configYaml },
+      ...settings.extraEnv.map((e) => ({ name: e.name, value: e.value })),
     ],
     resources,
     volumeMounts: [

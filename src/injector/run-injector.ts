@@ -55,6 +55,7 @@ export function mutateOptionsFrom(
       image: config.agent.image || DEFAULT_AGENT_IMAGE,
       imagePullPolicy: config.agent.image_pull_policy,
       imagePullSecrets: config.agent.image_pull_secrets,
+      extraEnv: config.agent.extra_env,
       renderConfig: (choices) => renderer.render(choices),
       tokenAudience: config.agent.token_audience,
       tokenExpirationSeconds: config.agent.token_expiration_seconds,
