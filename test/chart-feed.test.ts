@@ -19,7 +19,7 @@ import { AGENT_PATHS } from '../src/injector/index.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { startFakeTokenReview } from './helpers/fake-token-review.js';
-import { startTestStore } from './helpers/store-harness.js';
+import { startChartStore } from './helpers/chart-store.js';
 import { helmTemplate } from './helpers/helm-template.js';
 
 interface Obj {
@@ -92,49 +92,13 @@ async function wire(
 ): Promise<{ agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics } }> {
   const dir = join(root, name);
   const { objects, at } = renderChart(dir, args);
-  const storeYaml = parseYaml(
-    find(objects, 'ConfigMap', 'sentinel-store', 'sentinel').data?.['store.yaml'] ?? '',
-  ) as {
-    tls: { cert_file: string; key_file: string };
-    auth: { reader_token_files: string[]; token_review: Record<string, unknown> };
-    decisions: { dir: string };
-    wal_dir: string;
-  } & Record<string, unknown>;
-  // What the kubelet would mount for the store: the reader Secret's token, the TLS Secret's pair; the API
-  // server's TokenReview is a stand-in that knows each agent pod's projected token (audience sentinel).
-  const readerToken = find(objects, 'Secret', 'sentinel-store-auth', 'sentinel').data?.['token'] ?? '';
-  for (const f of storeYaml.auth.reader_token_files)
-    put(at(f), Buffer.from(readerToken, 'base64').toString('utf8'));
+  // The API server's TokenReview is a stand-in that knows each agent pod's projected token (audience sentinel).
+  mkdirSync(dir, { recursive: true });
   const review = await startFakeTokenReview(dir);
   cleanups.push(() => review.close());
-  if (storeYaml.tls.cert_file) {
-    put(at(storeYaml.tls.cert_file), secrets.cert ?? '');
-    put(at(storeYaml.tls.key_file), secrets.key ?? '');
-  }
-  const h = await startTestStore({
-    dir,
-    overrides: {
-      ...storeYaml,
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
-      storage: { url: `file://${join(dir, 'data')}` },
-      wal_dir: at(storeYaml.wal_dir),
-      decisions: { ...storeYaml.decisions, dir: at(storeYaml.decisions.dir) },
-      compaction: { enabled: false, interval: '0s' },
-      tls: {
-        ...storeYaml.tls,
-        cert_file: storeYaml.tls.cert_file && at(storeYaml.tls.cert_file),
-        key_file: storeYaml.tls.key_file && at(storeYaml.tls.key_file),
-      },
-      auth: {
-        ...storeYaml.auth,
-        reader_token_files: storeYaml.auth.reader_token_files.map(at),
-        token_review: { ...storeYaml.auth.token_review, kubeconfig: review.kubeconfig },
-      },
-      policy: { file: '' },
-      log: { level: 'silent' },
-    },
+  const h = await startChartStore(objects, dir, {
+    kubeconfig: review.kubeconfig,
+    ...(secrets.cert && secrets.key ? { tls: { cert: secrets.cert, key: secrets.key } } : {}),
   });
   cleanups.push(() => h.dispose());
 
