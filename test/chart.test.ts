@@ -524,7 +524,8 @@ describe('manifests/', () => {
     const variants = deployments.map((d) => query(d, 'spec.template.metadata.labels.track')[0]);
     assert.deepEqual(new Set(variants), new Set(['canary', 'baseline']));
     for (const d of deployments) {
-      assert.equal(query(d, 'spec.template.metadata.annotations["sidecar.sentinel.dev/inject"]')[0], 'true');
+      // The label, which the webhook's objectSelector matches (an annotation cannot be selected).
+      assert.equal(query(d, 'spec.template.metadata.labels["sidecar.sentinel.dev/inject"]')[0], 'true');
     }
   });
 });

@@ -127,6 +127,44 @@ describe('what the pod needs comes with it', () => {
   });
 });
 
+describe('opting in by pod label', () => {
+  void test('the label sidecar.sentinel.dev/inject (what the webhook selects on) opts a pod in or out like the annotation', () => {
+    const pod = (labels: Record<string, string>) => ({
+      metadata: { name: 'p', namespace: 'shop', labels },
+      spec: { containers: [{ name: 'app', image: 'app:1' }] },
+    });
+    const request = (object: AnyRecord) =>
+      ({
+        uid: 'u',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        namespace: 'shop',
+        operation: 'CREATE',
+        object,
+      }) as never;
+    const options = mutateOptionsFrom(config({ agent: { native_sidecar: true } }), {});
+    // Through /mutate (a namespace without the label): the pod label opts in.
+    assert.equal(
+      mutate(request(pod({ 'sidecar.sentinel.dev/inject': 'true' })), false, options).result,
+      'injected',
+    );
+    assert.equal(mutate(request(pod({})), false, options).result, 'skipped');
+    // Through /mutate/namespace: the pod label "false" opts out.
+    const out = mutate(request(pod({ 'sidecar.sentinel.dev/inject': 'false' })), true, options);
+    assert.equal(out.result, 'skipped');
+  });
+
+  void test('agent.extra_env variables reach the agent container after its own', () => {
+    const options = mutateOptionsFrom(
+      config({ agent: { extra_env: [{ name: 'SENTINEL_STORE_CA', value: '-----BEGIN CERTIFICATE-----' }] } }),
+      {},
+    );
+    const { agent } = admit(appPod(), options);
+    const env = agent?.env ?? [];
+    assert.equal(env.at(-1)?.name, 'SENTINEL_STORE_CA');
+    assert.ok(env.findIndex((e) => e.name === 'SENTINEL_AGENT_CONFIG') < env.length - 1);
+  });
+});
+
 describe('the cluster policy snapshot', () => {
   void test('each pod gets the policy file current content; the last good one when it cannot be read', () => {
     const file = join(dir, 'policy.yaml');
