@@ -170,10 +170,13 @@ describe('the cluster policy snapshot', () => {
     const file = join(dir, 'policy.yaml');
     writeFileSync(file, 'policies: [{ name: all, type: always_sample }]\n');
     let failures = 0;
+    let now = 0;
     const renderer = new AgentConfigRenderer({
       template: { sampling: { central_policy: { url: 'http://store:3200/api/policy' } } },
       policyFile: file,
       onPolicyReadFailure: () => failures++,
+      // The file is looked at once a second at most; each step below moves the clock past that.
+      now: () => (now += 1000),
     });
     const snapshotOf = (yaml: string) =>
       ((parseYaml(yaml) as AnyRecord)['sampling'] as AnyRecord)['policy_snapshot'];
@@ -193,6 +196,25 @@ describe('the cluster policy snapshot', () => {
     assert.equal(local.sampling['policy_file'], '/etc/sentinel/policy.yaml');
     assert.equal(local.sampling['policy_snapshot'], undefined);
     assert.deepEqual(local.sampling['central_policy'], { url: '' });
+  });
+
+  void test('the file is looked at once a second at most, and the YAML is rendered once per policy version', () => {
+    const file = join(dir, 'policy-clock.yaml');
+    writeFileSync(file, 'policies: [{ name: one, type: always_sample }]\n');
+    let now = 0;
+    const renderer = new AgentConfigRenderer({
+      template: { log: { level: 'info' } },
+      policyFile: file,
+      now: () => now,
+    });
+    const first = renderer.render({ localPolicy: false });
+    assert.equal(renderer.render({ localPolicy: false }), first, 'the same string, not rendered again');
+    writeFileSync(`${file}.new`, 'policies: [{ name: two, type: always_sample }]\n');
+    renameSync(`${file}.new`, file);
+    now = 999;
+    assert.match(renderer.render({ localPolicy: false }), /name: one/, 'within the second: not looked at');
+    now = 1000;
+    assert.match(renderer.render({ localPolicy: false }), /name: two/);
   });
 
   void test('the injector refuses to start with an agent.config template the agent would refuse', async () => {
