@@ -237,6 +237,40 @@ void describe('before the first fetch succeeds', () => {
     }
   });
 
+  test('a policy.file not there yet is 503 (retry), the snapshot stays; once written it is served', async () => {
+    const file = join(dir, 'late-policy.yaml');
+    const h = await startTestStore({ overrides: { policy: { file } } });
+    const source = new CentralPolicySource({
+      url: `http://127.0.0.1:${h.store.ports.query}/api/policy`,
+      pollIntervalMs: 60_000,
+      snapshot: SNAPSHOT,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${h.store.ports.query}/api/policy`);
+      assert.equal(res.status, 503);
+      assert.ok(res.headers.get('retry-after'));
+      assert.match(await res.text(), /policy\.file cannot be read/);
+      assert.equal(await source.poll(), 'error');
+      assert.deepEqual(source.current().names, ['snapshot']);
+      writeFileSync(file, SECOND);
+      const deadline = Date.now() + 5000;
+      while (
+        (await fetch(`http://127.0.0.1:${h.store.ports.query}/api/policy`, { method: 'HEAD' })).status !== 200
+      ) {
+        assert.ok(Date.now() < deadline, 'the store read the file once it was written');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await source.poll(), 'reloaded');
+      assert.deepEqual(source.current().names, ['second']);
+      assert.equal(await source.poll(), 'unchanged');
+    } finally {
+      source.close();
+      await h.dispose();
+    }
+  });
+
   test('a bad snapshot is an error at start, naming the key', () => {
     assert.throws(
       () =>

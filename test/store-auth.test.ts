@@ -164,15 +164,18 @@ void describe('store auth with TokenReview: agents ingest, readers read', () => 
   });
 
   test('an invalid token, a token for another audience and an expired one are refused with 401 / UNAUTHENTICATED', async () => {
-    for (const token of ['not-a-known-token', otherAudience, unaware, expired, undefined]) {
+    const unknownJwt = projectedToken('shop:deleted', 'sentinel', nowS() + 3600);
+    for (const token of ['not-a-known-token', unknownJwt, otherAudience, unaware, expired, undefined]) {
       assert.equal(await httpIngest(token), 401, String(token));
       assert.equal(await grpcIngest(token), GrpcStatus.UNAUTHENTICATED, String(token));
       assert.deepEqual(await feed(token), { post: 401, get: 401 }, String(token));
     }
     // The expired token never reached the API server: its own `exp` refused it.
     assert.equal(kube.calls.get(expired), undefined);
+    // A token not shaped like a JWT is not sent to the API server at all.
+    assert.equal(kube.calls.get('not-a-known-token'), undefined);
     // A refusal is cached briefly: the other tokens were reviewed once each for their 5 requests.
-    assert.equal(kube.calls.get('not-a-known-token'), 1);
+    assert.equal(kube.calls.get(unknownJwt), 1);
     assert.equal(kube.calls.get(otherAudience), 1);
     assert.equal(await h.metrics.value('store_token_reviews_total', { result: 'wrong_audience' }), 1);
     assert.ok(

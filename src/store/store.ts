@@ -81,6 +81,10 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
         ...(deps.now ? { now: deps.now } : {}),
       })
     : undefined;
+  if (!config.auth.required && review.enabled)
+    logger.warn(
+      'auth.token_review.enabled has no effect while auth.required is false: no request is checked',
+    );
   try {
     await auth?.init();
   } catch (err) {

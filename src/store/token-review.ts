@@ -51,6 +51,8 @@ export interface TokenReviewerOptions {
  * that a token the API server starts accepting (a clock skew, a restored ServiceAccount) works soon. */
 const NEGATIVE_TTL_MS = 5_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** Three base64url parts: the JWS compact serialisation every ServiceAccount token has. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 interface CachedReview {
   readonly result: TokenReviewResult;
@@ -130,6 +132,9 @@ export class TokenReviewer {
     // An expired token is refused here, before any call: the API server would refuse it too, and a positive
     // review cached earlier must not outlive the token.
     if (expMs !== undefined && expMs <= nowMs) return { kind: 'refused', reason: 'expired' };
+    // ServiceAccount tokens are JWTs: anything else is refused here, so a client spraying arbitrary tokens
+    // costs the API server nothing.
+    if (!JWT_SHAPE.test(token)) return { kind: 'refused', reason: 'invalid' };
     const key = createHash('sha256').update(token).digest('base64');
     const cached = this.cache.get(key);
     if (cached && cached.untilMs > nowMs) {
