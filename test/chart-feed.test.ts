@@ -18,7 +18,7 @@ import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/index.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
-import { startFakeTokenReview } from './helpers/fake-token-review.js';
+import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
 import { startChartStore } from './helpers/chart-store.js';
 import { helmTemplate } from './helpers/helm-template.js';
 
@@ -108,7 +108,7 @@ async function wire(
     find(objects, 'ConfigMap', 'sentinel-injector', 'sentinel').data?.['injector.yaml'] ?? '',
   ) as { agent: { config: unknown; extra_env: { name: string; value: string }[] } };
   for (const e of injectorYaml.agent.extra_env) process.env[e.name] = e.value;
-  const projected = `projected-${name}-${randomBytes(8).toString('hex')}`;
+  const projected = projectedToken(`shop:${name}`, 'sentinel', Math.floor(Date.now() / 1000) + 3600);
   review.tokens.set(projected, { username: 'system:serviceaccount:shop:default', audiences: ['sentinel'] });
   put(at(AGENT_PATHS.tokenFile), projected);
   const completion = validateConfig(agentConfigSchema, injectorYaml.agent.config, name).sampling.completion;

@@ -34,7 +34,7 @@ import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_CONTAINER_NAME, startInjector, type RunningInjector } from '../src/injector/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { startSentinel, type SentinelChild } from './helpers/child.js';
-import { startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
+import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
 import { helmTemplate } from './helpers/helm-template.js';
 import { startChartStore } from './helpers/chart-store.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
@@ -374,7 +374,12 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
           const sa = source.serviceAccountToken;
           assert.ok(sa, 'only ServiceAccount tokens are projected');
           // The kubelet asks the API server for a token of the pod's ServiceAccount with this audience.
-          const token = `projected.${randomBytes(24).toString('base64url')}`;
+          // A JWT with aud and exp, as the kubelet writes it (expirationSeconds from the volume).
+          const token = projectedToken(
+            `${NAMESPACE}:default`,
+            sa.audience,
+            Math.floor(Date.now() / 1000) + sa.expirationSeconds,
+          );
           review.tokens.set(token, {
             username: `system:serviceaccount:${NAMESPACE}:default`,
             audiences: [sa.audience],
