@@ -11,6 +11,7 @@ import fjp from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
+import { readCaFile } from '../src/export/index.js';
 import {
   AgentConfigRenderer,
   AGENT_CONTAINER_NAME,
@@ -217,6 +218,16 @@ describe('the cluster policy snapshot', () => {
     assert.match(renderer.render({ localPolicy: false }), /name: two/);
   });
 
+  void test('the deprecated keys agent.config_map and agent.token_secret are still accepted and change nothing', () => {
+    const old = config({ agent: { config_map: 'sentinel-agent', token_secret: 'sentinel-agent-token' } });
+    const { spec } = admit(appPod(), mutateOptionsFrom(old, {}));
+    const volumes = spec['volumes'] as AnyRecord[];
+    assert.equal(
+      volumes.some((v) => v['configMap'] || v['secret']),
+      false,
+    );
+  });
+
   void test('the injector refuses to start with an agent.config template the agent would refuse', async () => {
     const cert = makeCertificate('sentinel-injector.test');
     try {
@@ -317,5 +328,23 @@ describe('native sidecars from the oldest kubelet (agent.native_sidecar: auto)',
       await injector.close(2000);
       rmSync(cert.dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the store's CA in the agent's environment", () => {
+  void test('tls.ca_file env:NAME reads the PEM from the variable, and names it when it is not set', () => {
+    process.env['SENTINEL_TEST_CA'] = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    try {
+      assert.match(
+        String(readCaFile('env:SENTINEL_TEST_CA', 'exporter store: tls.ca_file')),
+        /BEGIN CERTIFICATE/,
+      );
+    } finally {
+      delete process.env['SENTINEL_TEST_CA'];
+    }
+    assert.throws(
+      () => readCaFile('env:SENTINEL_TEST_CA', 'exporter store: tls.ca_file'),
+      /exporter store: tls\.ca_file env:SENTINEL_TEST_CA: the environment variable is not set/,
+    );
   });
 });

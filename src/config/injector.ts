@@ -60,6 +60,10 @@ const agentSchema = () =>
       /** The agent container's runAsUser / runAsGroup; null leaves them to the platform (OpenShift's SCC). */
       run_as_user: z.number().int().nonnegative().nullable().default(10001),
       run_as_group: z.number().int().nonnegative().nullable().default(10001),
+      /** Deprecated (issue 14): nothing is read from the pod's namespace any more. Accepted and ignored, logged. */
+      config_map: z.string().optional(),
+      /** Deprecated (issue 14): agents use a projected token (`token_audience`). Accepted and ignored, logged. */
+      token_secret: z.string().optional(),
       resources: agentResourcesSchema(),
       /** `sizeLimit` of the emptyDir that holds the export queue. */
       queue_size_limit: quantity().default('256Mi'),

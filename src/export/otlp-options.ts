@@ -45,7 +45,10 @@ export function readCaFile(caFile: string, what: string): Buffer | undefined {
   if (caFile.startsWith('env:')) {
     const pem = process.env[caFile.slice(4)];
     if (pem) return Buffer.from(pem);
-    throw new SentinelError('SENTINEL_ERR_TLS_LOAD', `${what} ${caFile}: the environment variable is not set`);
+    throw new SentinelError(
+      'SENTINEL_ERR_TLS_LOAD',
+      `${what} ${caFile}: the environment variable is not set`,
+    );
   }
   try {
     return readFileSync(caFile);

@@ -144,6 +144,14 @@ export async function startInjector(
     onPolicyReadFailure: () => policyReadFailures.inc(),
   });
   checkAgentTemplate(renderer);
+  for (const key of ['config_map', 'token_secret'] as const) {
+    if (config.agent[key] !== undefined) {
+      deps.logger.warn(
+        { key: `agent.${key}` },
+        'deprecated injector config key ignored: agents take their config from the pod spec (agent.config) and their identity from a projected token (agent.token_audience)',
+      );
+    }
+  }
   let nodes: NodeVersionWatch | undefined;
   if (config.agent.native_sidecar === 'auto') {
     const nodeLists = deps.metrics.counter(
