@@ -11,8 +11,8 @@
 import type { AuthVerdict } from '../receiver/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { AccessRole } from './access-role.js';
-import { TokenAuth } from './token-auth.js';
-import { TokenReviewer, type TokenReviewCall } from './token-review.js';
+import { TokenAuth, tokenDigest } from './token-auth.js';
+import { TokenReviewer, type TokenReviewCall, type TokenReviewResult } from './token-review.js';
 
 /** Decides one request from its `Authorization` header and the role its path needs. */
 export type Authorize = (
@@ -96,21 +96,26 @@ export class StoreAuth {
     if (role === 'open' || !this.required) return OK;
     const token = bearerToken(authorization);
     if (token === undefined) return this.refuse(role, 'missing');
+    const digest = tokenDigest(token);
     // Static tokens first: no API call for them, and a reader token is never sent to the API server.
-    if (this.readers.matches(token)) return role === 'reader' ? OK : this.refuse(role, 'wrong_role');
-    if (this.agents.matches(token)) return role === 'agent' ? OK : this.refuse(role, 'wrong_role');
+    if (this.readers.matchesDigest(digest)) return role === 'reader' ? OK : this.refuse(role, 'wrong_role');
+    if (this.agents.matchesDigest(digest)) return role === 'agent' ? OK : this.refuse(role, 'wrong_role');
     if (!this.reviewer) return this.refuse(role, 'invalid');
-    return this.reviewer.review(token).then((r) => {
-      switch (r.kind) {
-        case 'authenticated':
-          return role === 'agent' ? OK : this.refuse(role, 'wrong_role');
-        case 'refused':
-          return this.refuse(role, r.reason);
-        case 'unavailable':
-          return this.refuse(role, 'unavailable');
-      }
-    });
+    const review = this.reviewer.review(token, digest);
+    // A cached review is answered synchronously, like a static token.
+    return review instanceof Promise ? review.then((r) => this.verdict(role, r)) : this.verdict(role, review);
   };
+
+  private verdict(role: AccessRole, r: TokenReviewResult): AuthVerdict {
+    switch (r.kind) {
+      case 'authenticated':
+        return role === 'agent' ? OK : this.refuse(role, 'wrong_role');
+      case 'refused':
+        return this.refuse(role, r.reason);
+      case 'unavailable':
+        return this.refuse(role, 'unavailable');
+    }
+  }
 
   private refuse(role: AccessRole, reason: RefusalReason): AuthVerdict {
     this.refused.inc({ role, reason });

@@ -46,7 +46,7 @@ export class TokenAuth {
       }
       for (const line of text.split(/\r?\n/)) {
         const token = line.trim();
-        if (token) digests.push(digest(token));
+        if (token) digests.push(tokenDigest(token));
       }
     }
     this.digests = digests;
@@ -59,7 +59,11 @@ export class TokenAuth {
 
   /** True when `token` is one of the files' tokens. */
   matches(token: string): boolean {
-    const presented = digest(token);
+    return this.matchesDigest(tokenDigest(token));
+  }
+
+  /** True when a token whose SHA-256 is `presented` is one of the files' tokens. */
+  matchesDigest(presented: Buffer): boolean {
     let ok = false;
     // No early exit: the time taken does not depend on which token matched.
     for (const d of this.digests) if (timingSafeEqual(d, presented)) ok = true;
@@ -71,6 +75,7 @@ export class TokenAuth {
   }
 }
 
-function digest(token: string): Buffer {
+/** A token's SHA-256, the form token sets and the TokenReview cache compare. */
+export function tokenDigest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
