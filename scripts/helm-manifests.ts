@@ -34,6 +34,8 @@ export function renderDefault(): string {
     join(REPO_ROOT, 'charts', 'sentinel'),
     '--namespace',
     RELEASE.namespace,
+    // The `helm test` pod is for `helm test`, not for `kubectl apply`.
+    '--skip-tests',
   ]);
   if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
   return r.stdout;
@@ -41,7 +43,10 @@ export function renderDefault(): string {
 
 /** Replaces what Helm generates randomly at each render with a fixed placeholder. */
 export function withPlaceholders(rendered: string): string {
-  return rendered.replace(/^(\s*(?:ca\.crt|tls\.crt|tls\.key|caBundle|token): ).+$/gm, `$1${GENERATED}`);
+  return rendered.replace(
+    /^(\s*(?:ca\.crt|tls\.crt|tls\.key|caBundle|token|sentinel\.dev\/certificate-expires-at): ).+$/gm,
+    `$1${GENERATED}`,
+  );
 }
 
 export function manifestText(rendered: string): string {

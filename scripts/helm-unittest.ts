@@ -225,11 +225,16 @@ function renderUncached(
   return { ...splitOutput(r.stdout), error: undefined };
 }
 
-/** `helm install --dry-run` prints MANIFEST: then the documents, then NOTES:. */
+/**
+ * `helm install --dry-run` prints HOOKS: (hook documents, such as `helm test` pods), then MANIFEST: and the
+ * documents, then NOTES:. helm-unittest asserts on hook documents too.
+ */
 export function splitOutput(stdout: string): { byTemplate: Map<string, Doc[]>; notes: string } {
+  const hooksAt = stdout.indexOf('\nHOOKS:\n');
   const manifestAt = stdout.indexOf('\nMANIFEST:\n');
   const notesAt = stdout.indexOf('\nNOTES:\n');
-  const manifest = manifestAt < 0 ? stdout : stdout.slice(manifestAt + 11, notesAt < 0 ? undefined : notesAt);
+  const start = hooksAt >= 0 ? hooksAt + 8 : manifestAt >= 0 ? manifestAt + 11 : 0;
+  const manifest = stdout.slice(start, notesAt < 0 ? undefined : notesAt).replace('\nMANIFEST:\n', '\n---\n');
   const notes = notesAt < 0 ? '' : stdout.slice(notesAt + 8);
   const byTemplate = new Map<string, Doc[]>();
   for (const chunk of manifest.split(/^---\s*$/m)) {

@@ -1,8 +1,10 @@
 /**
  * Issue 9 as the chart wires it: a store started from the chart's store.yaml and two agents' decision-feed
- * clients built from the chart's agent.yaml (in an app namespace), each reading the files the chart's Secrets
- * and ConfigMaps would put at those paths. Only listen addresses and directories change (a test cannot bind
- * 3200 or write /var/lib), and DNS: the headless Service's name resolves to 127.0.0.1.
+ * clients built from the agent config template in the chart's injector.yaml (what the injector renders into an
+ * app pod), each reading the files the chart and the kubelet would put at those paths: the agents their
+ * projected ServiceAccount token, which the store checks with a TokenReview endpoint standing in for the API
+ * server (issue 14). Only listen addresses and directories change (a test cannot bind 3200 or write /var/lib),
+ * and DNS: the headless Service's name resolves to 127.0.0.1.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +18,8 @@ import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/index.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
-import { startTestStore } from './helpers/store-harness.js';
+import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
+import { startChartStore } from './helpers/chart-store.js';
 import { helmTemplate } from './helpers/helm-template.js';
 
 interface Obj {
@@ -61,7 +64,7 @@ function makeCertificates(dir: string, names: string[]): { ca: string; cert: str
 
 /** Renders the chart; `at(path)` is where a file the chart names lives in this test's file system. */
 function renderChart(dir: string, args: string[]): { objects: Obj[]; at: (path: string) => string } {
-  const objects = helmTemplate<Obj>(['--set', 'agent.namespaces={shop}', ...args]);
+  const objects = helmTemplate<Obj>(args);
   return { objects, at: (path: string) => join(dir, 'fs', path) };
 }
 
@@ -89,50 +92,26 @@ async function wire(
 ): Promise<{ agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics } }> {
   const dir = join(root, name);
   const { objects, at } = renderChart(dir, args);
-  const storeYaml = parseYaml(
-    find(objects, 'ConfigMap', 'sentinel-store', 'sentinel').data?.['store.yaml'] ?? '',
-  ) as {
-    tls: { cert_file: string; key_file: string };
-    auth: { token_files: string[] };
-    decisions: { dir: string };
-    wal_dir: string;
-  } & Record<string, unknown>;
-  // What the kubelet would mount for the store: the auth Secret's token, the TLS Secret's pair.
-  const storeToken = find(objects, 'Secret', 'sentinel-store-auth', 'sentinel').data?.['token'] ?? '';
-  for (const f of storeYaml.auth.token_files) put(at(f), Buffer.from(storeToken, 'base64').toString('utf8'));
-  if (storeYaml.tls.cert_file) {
-    put(at(storeYaml.tls.cert_file), secrets.cert ?? '');
-    put(at(storeYaml.tls.key_file), secrets.key ?? '');
-  }
-  const h = await startTestStore({
-    dir,
-    overrides: {
-      ...storeYaml,
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
-      storage: { url: `file://${join(dir, 'data')}` },
-      wal_dir: at(storeYaml.wal_dir),
-      decisions: { ...storeYaml.decisions, dir: at(storeYaml.decisions.dir) },
-      compaction: { enabled: false, interval: '0s' },
-      tls: {
-        ...storeYaml.tls,
-        cert_file: storeYaml.tls.cert_file && at(storeYaml.tls.cert_file),
-        key_file: storeYaml.tls.key_file && at(storeYaml.tls.key_file),
-      },
-      auth: { ...storeYaml.auth, token_files: storeYaml.auth.token_files.map(at) },
-      log: { level: 'silent' },
-    },
+  // The API server's TokenReview is a stand-in that knows each agent pod's projected token (audience sentinel).
+  mkdirSync(dir, { recursive: true });
+  const review = await startFakeTokenReview(dir);
+  cleanups.push(() => review.close());
+  const h = await startChartStore(objects, dir, {
+    kubeconfig: review.kubeconfig,
+    ...(secrets.cert && secrets.key ? { tls: { cert: secrets.cert, key: secrets.key } } : {}),
   });
   cleanups.push(() => h.dispose());
 
-  // What the injector mounts into an agent in shop: the ConfigMap at /etc/sentinel, the token at /var/run/sentinel.
-  const cm = find(objects, 'ConfigMap', 'sentinel-agent', 'shop');
-  for (const [key, value] of Object.entries(cm.data ?? {})) put(at(`${AGENT_PATHS.configDir}/${key}`), value);
-  const agentToken = find(objects, 'Secret', 'sentinel-agent-token', 'shop').data?.['token'] ?? '';
-  put(at(`${AGENT_PATHS.tokenDir}/token`), Buffer.from(agentToken, 'base64').toString('utf8'));
-  const completion = validateConfig(agentConfigSchema, parseYaml(cm.data?.['agent.yaml'] ?? ''), name)
-    .sampling.completion;
+  // What an agent in shop gets: its config from the injector's template, its projected token from the kubelet,
+  // the store's CA (with store TLS) in the environment variable the injector sets from extra_env.
+  const injectorYaml = parseYaml(
+    find(objects, 'ConfigMap', 'sentinel-injector', 'sentinel').data?.['injector.yaml'] ?? '',
+  ) as { agent: { config: unknown; extra_env: { name: string; value: string }[] } };
+  for (const e of injectorYaml.agent.extra_env) process.env[e.name] = e.value;
+  const projected = projectedToken(`shop:${name}`, 'sentinel', Math.floor(Date.now() / 1000) + 3600);
+  review.tokens.set(projected, { username: 'system:serviceaccount:shop:default', audiences: ['sentinel'] });
+  put(at(AGENT_PATHS.tokenFile), projected);
+  const completion = validateConfig(agentConfigSchema, injectorYaml.agent.config, name).sampling.completion;
   assert.equal(completion.enabled, true);
   const target = parseDnsTarget(completion.stores_dns);
   assert.equal(target.host, HEADLESS);
@@ -150,7 +129,11 @@ async function wire(
         podName: pod,
         bearerTokenFile: completion.bearer_token_file && at(completion.bearer_token_file),
         tls: {
-          caFile: completion.tls.ca_file && at(completion.tls.ca_file),
+          // env:SENTINEL_STORE_CA is read from the environment, not the file system.
+          caFile:
+            completion.tls.ca_file === '' || completion.tls.ca_file.startsWith('env:')
+              ? completion.tls.ca_file
+              : at(completion.tls.ca_file),
           insecureSkipVerify: completion.tls.insecure_skip_verify,
         },
         onIds: (ids) => received.push(...ids),
@@ -214,14 +197,14 @@ async function wireTls(
   return agent;
 }
 
-test("with the chart's defaults, agents share decisions through the store's headless Service with the store token", async () => {
+test("with the chart's defaults, agents share decisions through the store's headless Service with their projected tokens", async () => {
   const { agent } = await wire('plain', []);
   const { received, errors } = await passesAnId(agent);
   assert.equal(received.length, 1);
   assert.equal(errors, 0);
 });
 
-test('with store TLS, agents verify the store with the CA from their ConfigMap under the headless name', async () => {
+test('with store TLS, agents verify the store with the CA the injector puts in their environment, under the headless name', async () => {
   const agent = await wireTls('tls', ['sentinel-store.sentinel.svc', HEADLESS]);
   const { received, errors } = await passesAnId(agent);
   assert.equal(received.length, 1);

@@ -22,6 +22,7 @@ const VALUE_SETS: Record<string, string | undefined> = {
   'store disabled': `${CHART}/ci/store-disabled-values.yaml`,
   'store TLS': `${CHART}/ci/store-tls-values.yaml`,
   'store replicas': `${CHART}/ci/store-replicas-values.yaml`,
+  gitops: `${CHART}/ci/gitops-values.yaml`,
 };
 
 type K8sObject = {
@@ -39,10 +40,22 @@ function renderChart(valuesFile: string | undefined): K8sObject[] {
   });
 }
 
-/** The `tls.ca_file` of each OTLP exporter of an agent ConfigMap that sets one. */
-function agentExporterCaFiles(cm: K8sObject, name: string): string[] {
-  const agent = validateConfig(agentConfigSchema, parseYaml(cm.data?.['agent.yaml'] ?? ''), name);
-  return agent.exporters.flatMap((e) => (e.type === 'otlp' && e.tls.ca_file ? [e.tls.ca_file] : []));
+/** The injector config the chart renders. */
+function injectorYaml(objects: K8sObject[], name: string) {
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector');
+  return validateConfig(injectorConfigSchema, parseYaml(cm?.data?.['injector.yaml'] ?? ''), name);
+}
+
+/** The agent config template the injector renders into every injected pod, as the agent reads it. */
+function agentTemplate(objects: K8sObject[], name: string) {
+  return validateConfig(agentConfigSchema, injectorYaml(objects, name).agent.config, `${name} agent.config`);
+}
+
+/** The `tls.ca_file` of each OTLP exporter of the agent config that sets one. */
+function agentExporterCaFiles(objects: K8sObject[], name: string): string[] {
+  return agentTemplate(objects, name).exporters.flatMap((e) =>
+    e.type === 'otlp' && e.tls.ca_file ? [e.tls.ca_file] : [],
+  );
 }
 
 function store(objects: K8sObject[]): K8sObject | undefined {
@@ -116,67 +129,72 @@ describe('the rendered chart', () => {
       assert.equal(new Set(keys).size, keys.length);
     });
 
-    void test(`ships an agent config the agent accepts, with the injector's paths (${name} values)`, () => {
+    void test(`ships an agent config template the agent accepts, with the injector's paths (${name} values)`, () => {
       const objects = renderChart(file);
-      const agentMaps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
-      assert.ok(agentMaps.length >= 1);
-      for (const cm of agentMaps) {
-        const agent = validateConfig(
-          agentConfigSchema,
-          parseYaml(cm.data?.['agent.yaml'] ?? ''),
-          `${name} agent.yaml`,
-        );
-        assert.equal(agent.sampling.policy_file, AGENT_PATHS.policyFile);
-        assert.equal(agent.enrich.podinfo_dir, AGENT_PATHS.podinfoDir);
-        assert.equal(
-          agent.admin.endpoint,
-          '0.0.0.0:8888',
-          'the kubelet probes the admin port from outside the pod',
-        );
-        for (const e of agent.exporters) {
-          assert.equal(e.type, 'otlp');
-          if (e.type !== 'otlp') continue;
-          assert.ok(e.queue.dir.startsWith(AGENT_PATHS.queueDir + '/'), 'the queue lives on the emptyDir');
-          if (e.bearer_token_file) assert.ok(e.bearer_token_file.startsWith(AGENT_PATHS.tokenDir + '/'));
-        }
-        const policy = parseYaml(cm.data?.['policy.yaml'] ?? '') as { policies: Record<string, unknown>[] };
-        assert.ok(policy.policies.length >= 1);
-        for (const p of policy.policies) {
-          assert.equal(typeof p['name'], 'string');
-          // Collector tail_sampling syntax: each policy carries the block named after its type.
-          assert.ok(p[p['type'] as string], `policy ${String(p['name'])} has its ${String(p['type'])} block`);
-        }
-        const types = policy.policies.map((p) => p['type']);
-        assert.ok(
-          types.includes('status_code') && types.includes('latency') && types.includes('probabilistic'),
-        );
+      // Nothing for app namespaces: every object is in the release namespace or cluster-scoped.
+      for (const o of objects) {
+        const ns = o.metadata.namespace;
+        assert.ok(ns === undefined || ns === RELEASE.namespace, `${o.kind} ${o.metadata.name} in ${ns}`);
       }
+      const agent = agentTemplate(objects, name);
+      assert.equal(agent.sampling.policy_file, '', 'the cluster policy comes from the store, not a file');
+      assert.equal(agent.enrich.podinfo_dir, AGENT_PATHS.podinfoDir);
+      assert.equal(
+        agent.admin.endpoint,
+        '0.0.0.0:8888',
+        'the kubelet probes the admin port from outside the pod',
+      );
+      for (const e of agent.exporters) {
+        assert.equal(e.type, 'otlp');
+        if (e.type !== 'otlp') continue;
+        assert.ok(e.queue.dir.startsWith(AGENT_PATHS.queueDir + '/'), 'the queue lives on the emptyDir');
+        if (e.bearer_token_file) assert.equal(e.bearer_token_file, AGENT_PATHS.tokenFile);
+      }
+      const policyMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-policy');
+      const policy = parseYaml(policyMap?.data?.['policy.yaml'] ?? '') as {
+        policies: Record<string, unknown>[];
+      };
+      assert.ok(policy.policies.length >= 1);
+      for (const p of policy.policies) {
+        assert.equal(typeof p['name'], 'string');
+        // Collector tail_sampling syntax: each policy carries the block named after its type.
+        assert.ok(p[p['type'] as string], `policy ${String(p['name'])} has its ${String(p['type'])} block`);
+      }
+      const types = policy.policies.map((p) => p['type']);
+      assert.ok(
+        types.includes('status_code') && types.includes('latency') && types.includes('probabilistic'),
+      );
     });
 
     void test(`ships an injector config the injector accepts (${name} values)`, () => {
       const objects = renderChart(file);
-      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector');
-      const injector = validateConfig(
-        injectorConfigSchema,
-        parseYaml(cm?.data?.['injector.yaml'] ?? ''),
-        name,
-      );
+      const injector = injectorYaml(objects, name);
       assert.equal(injector.namespace, RELEASE.namespace);
-      assert.equal(injector.agent.config_map, 'sentinel-agent');
       // The agent's queue fits in the emptyDir the injector sizes; a fuller one would get the pod evicted.
       const emptyDirBytes = parseQuantity(injector.agent.queue_size_limit) ?? 0;
-      for (const m of objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent')) {
-        const agent = validateConfig(agentConfigSchema, parseYaml(m.data?.['agent.yaml'] ?? ''), name);
-        for (const e of agent.exporters)
-          assert.ok(e.queue.max_bytes < emptyDirBytes, `${e.queue.max_bytes} < ${emptyDirBytes}`);
+      for (const e of agentTemplate(objects, name).exporters)
+        assert.ok(e.queue.max_bytes < emptyDirBytes, `${e.queue.max_bytes} < ${emptyDirBytes}`);
+      // The projected token's audience is the one the store's TokenReview asks for.
+      const storeMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store');
+      if (storeMap) {
+        const storeYaml = parseYaml(storeMap.data?.['store.yaml'] ?? '') as {
+          auth: { token_review: { enabled: boolean; audience: string } };
+        };
+        assert.equal(storeYaml.auth.token_review.audience, injector.agent.token_audience);
       }
-      const tokenSecret = injector.agent.token_secret;
-      if (tokenSecret) {
-        // Every app namespace that gets the ConfigMap also gets the token the injector mounts.
-        const copies = objects.filter((o) => o.kind === 'Secret' && o.metadata.name === tokenSecret);
-        const maps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
-        assert.equal(copies.length, maps.length - 1);
-      }
+      // The injector reads the cluster policy where its Deployment mounts the policy ConfigMap.
+      const deployment = objects.find(
+        (o) => o.kind === 'Deployment' && o.metadata.name === 'sentinel-injector',
+      );
+      const mounts = query(deployment, 'spec.template.spec.containers[0].volumeMounts')[0] as {
+        name: string;
+        mountPath: string;
+      }[];
+      const policyMount = mounts.find((m) => injector.policy_file.startsWith(`${m.mountPath}/`));
+      const policyVolume = (
+        query(deployment, 'spec.template.spec.volumes')[0] as Record<string, unknown>[]
+      ).find((v) => v['name'] === policyMount?.name) as { configMap?: { name: string } } | undefined;
+      assert.equal(policyVolume?.configMap?.name, 'sentinel-policy');
     });
   }
 
@@ -185,31 +203,18 @@ describe('the rendered chart', () => {
       const objects = renderChart(file);
       const storeSet = store(objects);
       const storeOn = storeSet !== undefined;
-      const injectorMap = objects.find(
-        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector',
-      );
-      const injector = validateConfig(
-        injectorConfigSchema,
-        parseYaml(injectorMap?.data?.['injector.yaml'] ?? ''),
-        name,
-      );
+      const injector = injectorYaml(objects, name);
       const limit = parseQuantity(injector.agent.resources.limits.memory ?? '') ?? 0;
       const chartDefaults = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
         agent: { resources: { limits: { memory: string } } };
       };
       const baseLimit = parseQuantity(chartDefaults.agent.resources.limits.memory) ?? 0;
-      for (const cm of objects.filter(
-        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent',
-      )) {
-        const { completion } = validateConfig(
-          agentConfigSchema,
-          parseYaml(cm.data?.['agent.yaml'] ?? ''),
-          name,
-        ).sampling;
+      {
+        const { completion } = agentTemplate(objects, name).sampling;
         if (!storeOn) {
           assert.equal(completion.enabled, false, 'no store, no feed to poll');
           assert.equal(limit, baseLimit, 'the memory limit is not raised for a buffer that is off');
-          continue;
+          return;
         }
         assert.equal(completion.enabled, true);
         // The agent resolves the headless Service: one address per ready store pod, port 3200 (query).
@@ -227,10 +232,10 @@ describe('the rendered chart', () => {
         assert.equal(svc, 'svc');
         assert.equal(target.port, '3200');
         if (storeTls) {
-          // Agents verify the store with the CA shipped in their own ConfigMap, mounted at /etc/sentinel.
-          for (const caFile of [completion.tls.ca_file, ...agentExporterCaFiles(cm, name)]) {
-            assert.ok(caFile.startsWith(`${AGENT_PATHS.configDir}/`), caFile);
-            const pem = cm.data?.[caFile.slice(AGENT_PATHS.configDir.length + 1)] ?? '';
+          // Agents verify the store with the CA the injector puts into their environment (extra_env).
+          for (const caFile of [completion.tls.ca_file, ...agentExporterCaFiles(objects, name)]) {
+            assert.match(caFile, /^env:/);
+            const pem = injector.agent.extra_env.find((e) => `env:${e.name}` === caFile)?.value ?? '';
             assert.ok(new X509Certificate(pem).ca, `${caFile} holds a CA certificate`);
           }
           // The store reads its pair from the Secret mounted where the config says.
@@ -258,9 +263,9 @@ describe('the rendered chart', () => {
           query(storeSet, 'spec.selector.matchLabels')[0],
           'the headless Service selects the store pods',
         );
-        // The same token as the exporter, from the Secret the injector mounts.
-        assert.equal(completion.bearer_token_file, `${AGENT_PATHS.tokenDir}/token`);
-        assert.ok(injector.agent.token_secret);
+        // The same projected token as the exporter, where the injector mounts it.
+        assert.equal(completion.bearer_token_file, AGENT_PATHS.tokenFile);
+        assert.ok(injector.agent.token_audience);
         // The held spans are on top of the agent's other memory: the injector's limit grows by max_bytes.
         assert.equal(limit, baseLimit + completion.max_bytes);
         // Injected pods reach the query port as they reach the OTLP ports.
@@ -321,8 +326,7 @@ describe('the rendered chart', () => {
       const podLabels = query(set, 'spec.template.metadata.labels')[0] as Record<string, string>;
       for (const [k, v] of Object.entries(selector)) assert.equal(podLabels[k], v, `pod label ${k}`);
       // The agents' stores_dns is that same Service.
-      const agentMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-agent');
-      const agent = validateConfig(agentConfigSchema, parseYaml(agentMap?.data?.['agent.yaml'] ?? ''), name);
+      const agent = agentTemplate(objects, name);
       if (agent.sampling.completion.enabled) {
         assert.ok(
           agent.sampling.completion.stores_dns.includes(`//${headless.metadata.name}.`) ||
@@ -399,6 +403,34 @@ describe('the rendered chart', () => {
       }
     },
   );
+});
+
+describe('GitOps (Argo CD renders with helm template on every sync)', () => {
+  const render = (args: string[]) => {
+    const r = runHelm(['template', RELEASE.name, CHART, '--namespace', RELEASE.namespace, ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const cases: Record<string, string[]> = {
+    'existing Secrets': ['--values', `${CHART}/ci/gitops-values.yaml`],
+    'cert-manager and an existing reader Secret': [
+      '--values',
+      `${CHART}/ci/cert-manager-values.yaml`,
+      '--set',
+      'store.auth.existingSecret=sentinel-reader',
+    ],
+  };
+  for (const [name, args] of Object.entries(cases)) {
+    void test(`renders the same twice with ${name}: nothing generated, no diff to sync`, () => {
+      const first = render(args);
+      assert.equal(render(args), first);
+      assert.doesNotMatch(first, /BEGIN (RSA |EC )?PRIVATE KEY|tls\.key:/);
+    });
+  }
+
+  void test('the defaults generate a new CA on every render, which is why the README points Argo CD users here', () => {
+    assert.notEqual(render([]), render([]));
+  });
 });
 
 describe('helm-unittest suites', () => {
@@ -492,7 +524,8 @@ describe('manifests/', () => {
     const variants = deployments.map((d) => query(d, 'spec.template.metadata.labels.track')[0]);
     assert.deepEqual(new Set(variants), new Set(['canary', 'baseline']));
     for (const d of deployments) {
-      assert.equal(query(d, 'spec.template.metadata.annotations["sidecar.sentinel.dev/inject"]')[0], 'true');
+      // The label, which the webhook's objectSelector matches (an annotation cannot be selected).
+      assert.equal(query(d, 'spec.template.metadata.labels["sidecar.sentinel.dev/inject"]')[0], 'true');
     }
   });
 });

@@ -100,6 +100,27 @@ describe('config loading', () => {
     assert.match(missing, /cannot read config file \/nonexistent\/sentinel\.yaml/);
   });
 
+  it('reads the whole config from an environment variable with --config env:NAME (the injector hands it so)', () => {
+    const env = {
+      SENTINEL_AGENT_CONFIG: 'admin:\n  endpoint: 0.0.0.0:9999\nlog: { level: debug }\n',
+      SENTINEL_LOG__LEVEL: 'warn',
+    };
+    const c = loadConfig(agentConfigSchema, { file: 'env:SENTINEL_AGENT_CONFIG', env });
+    assert.equal(c.admin.endpoint, '0.0.0.0:9999');
+    // Other SENTINEL_* variables still override it; the config variable itself is not read as a key.
+    assert.equal(c.log.level, 'warn');
+    const unset = configError(() => loadConfig(agentConfigSchema, { file: 'env:SENTINEL_NOPE', env: {} }));
+    assert.match(unset, /environment variable SENTINEL_NOPE: it is not set/);
+    const bad = configError(() =>
+      loadConfig(agentConfigSchema, { file: 'env:CFG', env: { CFG: 'admin: [unclosed\n' } }),
+    );
+    assert.match(bad, /environment variable CFG is not valid YAML at line \d+/);
+    const invalid = configError(() =>
+      loadConfig(agentConfigSchema, { file: 'env:CFG', env: { CFG: 'admin: { endpoint: nowhere }' } }),
+    );
+    assert.match(invalid, /invalid config \(env:CFG\):\n {2}admin\.endpoint/);
+  });
+
   it('parses the contract duration and size forms', () => {
     assert.equal(parseDurationMs('500ms'), 500);
     assert.equal(parseDurationMs('10s'), 10_000);

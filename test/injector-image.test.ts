@@ -18,20 +18,31 @@ void test('the image runs on Node 24 (the current LTS) as the uid the injected a
     {
       image: 'x',
       imagePullPolicy: 'IfNotPresent',
-      configMap: 'c',
-      tokenSecret: '',
+      imagePullSecrets: [],
+      extraEnv: [],
+      renderConfig: () => '{}',
+      tokenAudience: 'sentinel',
+      tokenExpirationSeconds: 3600,
+      runAsUser: 10001,
+      runAsGroup: 10001,
       resources: { requests: {}, limits: {} },
       queueSizeLimit: '1Mi',
       version: '0',
     },
     { requests: {}, limits: {} },
     true,
+    'app',
+    '{}',
   ) as { securityContext: { runAsUser: number }; command: string[] };
   assert.equal(Number(uid[1]), agent.securityContext.runAsUser);
   assert.equal(agent.command[0], 'sentinel');
   assert.match(dockerfile, /ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/sentinel/);
-  const chart = readFileSync('charts/sentinel/templates/_helpers.tpl', 'utf8');
-  assert.match(chart, new RegExp(`runAsUser: ${uid[1]}`));
+  // The chart's default uid (securityContext.runAsUser, null on OpenShift) is the image's.
+  const values = readFileSync('charts/sentinel/values.yaml', 'utf8');
+  assert.match(
+    values,
+    new RegExp(`^securityContext:\\n  runAsUser: ${uid[1]}\\n  runAsGroup: ${uid[2]}$`, 'm'),
+  );
 });
 
 void test('the runtime stage installs production dependencies only and runs node in exec form', () => {

@@ -56,6 +56,26 @@ const fixtures: Fixture[] = readdirSync(FIXTURES)
     ...(parseYaml(readFileSync(new URL(file, FIXTURES), 'utf8')) as Omit<Fixture, 'file'>),
   }));
 
+/** An agent config template as the chart renders one (the injector refuses one the agent would not accept). */
+const AGENT_TEMPLATE = {
+  admin: { endpoint: '0.0.0.0:8888' },
+  enrich: { podinfo_dir: '/etc/podinfo' },
+  exporters: [
+    {
+      type: 'otlp',
+      endpoint: 'http://sentinel-store.sentinel.svc:4317',
+      bearer_token_file: '/var/run/secrets/sentinel/token',
+      queue: { dir: '/var/lib/sentinel/queue', max_bytes: '200MiB' },
+    },
+  ],
+};
+
+/** The agent config an agent container carries (SENTINEL_AGENT_CONFIG). */
+function agentConfigOf(agent: AnyRecord): AnyRecord {
+  const env = agent['env'] as { name: string; value?: string }[];
+  return parseYaml(env.find((e) => e.name === 'SENTINEL_AGENT_CONFIG')?.value ?? '') as AnyRecord;
+}
+
 let cert: TestCertificate;
 let injector: RunningInjector;
 let metrics: Metrics;
@@ -188,7 +208,11 @@ before(async () => {
       tls: { cert_file: cert.certFile, key_file: cert.keyFile },
       namespace: 'sentinel',
       max_request_bytes: '256KiB',
-      agent: { image: 'ghcr.io/sentinel/sentinel:test', token_secret: 'sentinel-agent-token' },
+      agent: {
+        image: 'ghcr.io/sentinel/sentinel:test',
+        native_sidecar: true,
+        config: AGENT_TEMPLATE,
+      },
     },
     'test',
   );
@@ -251,7 +275,10 @@ void describe('pod shapes over real HTTPS', () => {
       }
       for (const c of now.containers.filter((x) => x.name !== AGENT_CONTAINER_NAME)) {
         const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
-        assert.ok(env.has('OTEL_EXPORTER_OTLP_ENDPOINT'), `${c.name} has an OTLP endpoint`);
+        assert.ok(
+          env.has('OTEL_EXPORTER_OTLP_ENDPOINT') || env.has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
+          `${c.name} has an OTLP endpoint`,
+        );
       }
     });
   }
@@ -269,15 +296,20 @@ void describe('what the patch puts into the pod', () => {
       [AGENT_CONTAINER_NAME, 'wait-for-db', 'migrate'],
     );
     assert.equal(init[0]?.['restartPolicy'], 'Always');
-    assert.equal(init[0]?.['startupProbe'], undefined, 'a broken agent never holds the app');
+    // The kubelet starts the app once the agent answers /readyz: its first spans find the agent listening.
+    assert.deepEqual(init[0]?.['startupProbe'], {
+      httpGet: { path: '/readyz', port: 8888 },
+      periodSeconds: 1,
+      failureThreshold: 60,
+    });
   });
 
-  void test('the agent is wired as the enrichment expects: Downward API env and volume, config, queue, probes', async () => {
+  void test('the agent is wired as the enrichment expects: Downward API env and volume, config in its env, queue, projected token, probes', async () => {
     const f = byFile('05-');
     const response = await admit(f.pod, f.namespace, '/mutate/namespace');
     const patched = applyAndValidate(f.pod, decodePatch(response));
     const agent = agentsIn(patched)[0] as AnyRecord;
-    assert.deepEqual(agent['command'], ['sentinel', 'agent', '--config', '/etc/sentinel/agent.yaml']);
+    assert.deepEqual(agent['command'], ['sentinel', 'agent', '--config', 'env:SENTINEL_AGENT_CONFIG']);
     assert.equal(agent['image'], 'ghcr.io/sentinel/sentinel:test');
     const env = agent['env'] as {
       name: string;
@@ -285,7 +317,11 @@ void describe('what the patch puts into the pod', () => {
       valueFrom?: { fieldRef: { fieldPath: string } };
     }[];
     assert.deepEqual(
-      Object.fromEntries(env.map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath ?? e.value])),
+      Object.fromEntries(
+        env
+          .filter((e) => e.name !== 'SENTINEL_AGENT_CONFIG')
+          .map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath ?? e.value]),
+      ),
       {
         POD_NAME: 'metadata.name',
         POD_NAMESPACE: 'metadata.namespace',
@@ -310,14 +346,18 @@ void describe('what the patch puts into the pod', () => {
         ['annotations', 'metadata.annotations'],
       ],
     );
-    assert.deepEqual(volumes.get(mounts.get('/etc/sentinel') as string)?.['configMap'], {
-      name: 'sentinel-agent',
-      optional: true,
-    });
+    // The config is the template itself (no cluster policy file configured here): nothing from a ConfigMap.
+    assert.deepEqual(agentConfigOf(agent), AGENT_TEMPLATE);
+    assert.equal(mounts.get('/etc/sentinel'), undefined, 'no ConfigMap without the policy annotation');
+    assert.equal(
+      [...volumes.values()].some((v) => v['configMap'] || v['secret']),
+      false,
+      'nothing the app namespace would have to hold',
+    );
     assert.ok((volumes.get(mounts.get('/var/lib/sentinel') as string) as AnyRecord)['emptyDir']);
-    assert.deepEqual(volumes.get(mounts.get('/var/run/sentinel') as string)?.['secret'], {
-      secretName: 'sentinel-agent-token',
-      optional: true,
+    // The agent's identity to the store: a projected, audience-bound token the kubelet rotates.
+    assert.deepEqual(volumes.get(mounts.get('/var/run/secrets/sentinel') as string)?.['projected'], {
+      sources: [{ serviceAccountToken: { audience: 'sentinel', expirationSeconds: 3600, path: 'token' } }],
     });
     assert.deepEqual(agent['readinessProbe'] && (agent['readinessProbe'] as AnyRecord)['httpGet'], {
       path: '/readyz',
@@ -339,9 +379,10 @@ void describe('what the patch puts into the pod', () => {
       limits: { memory: '256Mi' },
     });
     const app = spec(patched).containers[0] as Container;
+    // Traces only (the agent takes no metrics or logs yet), over OTLP/HTTP, which every SDK speaks.
     assert.deepEqual(app.env, [
-      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4317' },
-      { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' },
+      { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'http://localhost:4318/v1/traces' },
+      { name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', value: 'http/protobuf' },
     ]);
   });
 
@@ -356,11 +397,11 @@ void describe('what the patch puts into the pod', () => {
     );
     assert.deepEqual(worker.env, [
       { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
-      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4318' },
+      { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'http://localhost:4318/v1/traces' },
     ]);
   });
 
-  void test('annotations choose a regular container, another ConfigMap and other resources', async () => {
+  void test("annotations choose a regular container, the pod's own policy ConfigMap and other resources", async () => {
     const f = byFile('12-');
     const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
     const s = spec(patched);
@@ -374,8 +415,9 @@ void describe('what the patch puts into the pod', () => {
     });
     assert.deepEqual(s.volumes?.find((v) => v['name'] === 'sentinel-config')?.['configMap'], {
       name: 'legacy-agent',
-      optional: true,
     });
+    const sampling = agentConfigOf(agent)['sampling'] as AnyRecord;
+    assert.equal(sampling['policy_file'], '/etc/sentinel/policy.yaml');
   });
 
   void test('a bad resource annotation is ignored with a warning, and the agent is still injected', async () => {
@@ -405,7 +447,7 @@ void describe('what the patch puts into the pod', () => {
     assert.ok(response.warnings?.some((w) => w.includes('limit is raised')));
   });
 
-  void test('a ConfigMap annotation that is not a valid name falls back to the default with a warning', async () => {
+  void test('a ConfigMap annotation that is not a valid name falls back to the cluster policy with a warning', async () => {
     const pod = structuredClone(byFile('05-').pod) as AnyRecord;
     (pod['metadata'] as AnyRecord)['annotations'] = {
       'sidecar.sentinel.dev/inject': 'true',
@@ -414,7 +456,7 @@ void describe('what the patch puts into the pod', () => {
     const response = await admit(pod, 'demo');
     const patched = applyAndValidate(pod, decodePatch(response));
     const volume = spec(patched).volumes?.find((v) => v['name'] === 'sentinel-config');
-    assert.deepEqual(volume?.['configMap'], { name: 'sentinel-agent', optional: true });
+    assert.equal(volume, undefined);
     assert.ok(response.warnings?.some((w) => w.includes('DNS-1123')));
   });
 
@@ -448,11 +490,12 @@ void describe('who gets the agent', () => {
     namespace: 'shop',
     annotations,
     labels: undefined,
-    containers: [{ name: 'app', env: undefined, ports: [8080] }],
+    containers: [{ name: 'app', env: undefined, hasEnvFrom: false, ports: [8080] }],
     initContainers: undefined,
     ephemeralContainerNames: [],
     hasMetadata: true,
     volumeNames: undefined,
+    imagePullSecrets: undefined,
     hostNetwork: false,
     restartPolicy: 'Always',
     os: undefined,
@@ -509,7 +552,7 @@ void describe('who gets the agent', () => {
       'an init container on 8888',
       pod(
         { [ANNOTATION_INJECT]: 'true' },
-        { initContainers: [{ name: 'x', env: undefined, ports: [8888] }] },
+        { initContainers: [{ name: 'x', env: undefined, hasEnvFrom: false, ports: [8888] }] },
       ),
       {},
       'port-conflict',

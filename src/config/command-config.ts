@@ -29,7 +29,8 @@ export function readCommandConfig<S extends z.ZodType>(
   if (values.help) {
     process.stdout.write(`usage: sentinel ${command} [--config FILE] [--print-config]
 
-  --config FILE    YAML config (default: $SENTINEL_CONFIG; none: the embedded defaults)
+  --config FILE    YAML config (default: $SENTINEL_CONFIG; none: the embedded defaults);
+                   env:NAME reads the YAML from environment variable NAME
   --print-config   print the effective config (durations in ms, sizes in bytes) and exit
 `);
     return { kind: 'exit', code: 0 };

@@ -3,7 +3,11 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SentinelError } from '../errors.js';
 
-/** Where a config comes from: a file (optional) and the environment. */
+/**
+ * Where a config comes from: a file (optional) and the environment. `file` may be `env:NAME`: the YAML is then
+ * the value of the environment variable NAME (the Collector's `env:` config provider), which is how the injector
+ * hands an agent its whole config inside the pod spec.
+ */
 export interface ConfigSources {
   readonly file?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
@@ -12,6 +16,8 @@ export interface ConfigSources {
 const ENV_PREFIX = 'SENTINEL_';
 /** Variables with the prefix that are not config keys. */
 const ENV_NOT_KEYS = new Set(['SENTINEL_CONFIG']);
+/** `--config env:NAME`: the config is the YAML in variable NAME. */
+const ENV_PROVIDER = 'env:';
 
 /**
  * Loads, merges and validates a config: defaults < file < environment (flags are applied by the CLI).
@@ -19,8 +25,18 @@ const ENV_NOT_KEYS = new Set(['SENTINEL_CONFIG']);
  */
 export function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSources = {}): z.output<S> {
   let raw: Record<string, unknown> = {};
-  if (sources.file) raw = readConfigFile(sources.file);
-  applyEnvOverrides(raw, sources.env ?? {});
+  const env = sources.env ?? {};
+  let overrides = env;
+  if (sources.file?.startsWith(ENV_PROVIDER)) {
+    const name = sources.file.slice(ENV_PROVIDER.length);
+    raw = readConfigVariable(name, env);
+    // The variable holding the config is not itself a key override (SENTINEL_AGENT_CONFIG is no `agent_config`).
+    overrides = { ...env };
+    delete overrides[name];
+  } else if (sources.file) {
+    raw = readConfigFile(sources.file);
+  }
+  applyEnvOverrides(raw, overrides);
   return validateConfig(schema, raw, sources.file ?? 'defaults');
 }
 
@@ -37,6 +53,23 @@ export function validateConfig<S extends z.ZodType>(schema: S, raw: unknown, ori
   return deepFreeze(result.data);
 }
 
+function readConfigVariable(name: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_READ',
+      `--config env:NAME expects an environment variable name, got ${JSON.stringify(name)}`,
+    );
+  }
+  const text = env[name];
+  if (text === undefined) {
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_READ',
+      `cannot read config from environment variable ${name}: it is not set`,
+    );
+  }
+  return parseConfigText(text, `environment variable ${name}`);
+}
+
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -47,6 +80,10 @@ function readConfigFile(file: string): Record<string, unknown> {
       `cannot read config file ${file}: ${(err as Error).message}`,
     );
   }
+  return parseConfigText(text, `config file ${file}`);
+}
+
+function parseConfigText(text: string, what: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -54,15 +91,12 @@ function readConfigFile(file: string): Record<string, unknown> {
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
     throw new SentinelError(
       'SENTINEL_ERR_CONFIG_READ',
-      `config file ${file} is not valid YAML${where}: ${(err as Error).message}`,
+      `${what} is not valid YAML${where}: ${(err as Error).message}`,
     );
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new SentinelError(
-      'SENTINEL_ERR_CONFIG_INVALID',
-      `config file ${file}: expected a YAML mapping at the top`,
-    );
+    throw new SentinelError('SENTINEL_ERR_CONFIG_INVALID', `${what}: expected a YAML mapping at the top`);
   }
   return doc as Record<string, unknown>;
 }

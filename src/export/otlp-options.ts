@@ -40,6 +40,16 @@ export class RequestHeaders {
  */
 export function readCaFile(caFile: string, what: string): Buffer | undefined {
   if (!caFile) return undefined;
+  // `env:NAME`: the PEM is in an environment variable (the injector puts the store's CA into the pod spec, since
+  // an app namespace holds no ConfigMap of ours to mount).
+  if (caFile.startsWith('env:')) {
+    const pem = process.env[caFile.slice(4)];
+    if (pem) return Buffer.from(pem);
+    throw new SentinelError(
+      'SENTINEL_ERR_TLS_LOAD',
+      `${what} ${caFile}: the environment variable is not set`,
+    );
+  }
   try {
     return readFileSync(caFile);
   } catch (err) {

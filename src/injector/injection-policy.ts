@@ -8,6 +8,7 @@ import {
   ANNOTATION_INJECT,
   ANNOTATION_NATIVE_SIDECAR,
   ANNOTATION_STATUS,
+  LABEL_INJECT,
   VOLUME_NAMES,
 } from './names.js';
 import type { PodView } from './pod-view.js';
@@ -53,7 +54,11 @@ export function decideInjection(pod: PodView, ctx: InjectionContext): InjectionD
   if (namespace !== undefined && ctx.excludedNamespaces.has(namespace)) {
     return { kind: 'skip', reason: 'excluded-namespace', warnings };
   }
-  const podChoice = readBoolean(annotations, ANNOTATION_INJECT, warnings);
+  // The label is what the webhook's objectSelector matches (so unlabelled namespaces never call us); the
+  // annotation still works wherever the webhook is called.
+  const podChoice =
+    readBoolean(annotations, ANNOTATION_INJECT, warnings) ??
+    readBoolean(pod.labels ?? {}, LABEL_INJECT, warnings);
   // The pod's own "false" always wins over its namespace's label.
   if (podChoice === false) return { kind: 'skip', reason: 'opted-out', warnings };
   if (podChoice !== true && !ctx.namespaceOptIn) return { kind: 'skip', reason: 'not-opted-in', warnings };

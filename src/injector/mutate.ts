@@ -1,13 +1,15 @@
 /** One AdmissionReview request in, one outcome out: the glue between the policy and the patch. */
 import type { AdmissionOutcome, AdmissionRequest } from './admission-review.js';
 import { decideInjection, type SkipReason } from './injection-policy.js';
+import type { NativeSidecarChoice } from './node-versions.js';
 import { buildInjectionPatch, buildSkipPatch, type AgentSettings } from './pod-patch.js';
 import { readPod, UnparsablePodError } from './pod-view.js';
 
 export interface MutateOptions {
   readonly agent: AgentSettings;
   readonly excludedNamespaces: ReadonlySet<string>;
-  readonly nativeSidecar: boolean;
+  /** `agent.native_sidecar`, resolved for the next pod (`auto`: from the oldest kubelet, cached). */
+  readonly nativeSidecar: () => NativeSidecarChoice;
 }
 
 /** `result` is the label of `sentinel_injector_requests_total`. */
@@ -36,13 +38,17 @@ export function mutate(
     const message = `sentinel: the agent was not injected: ${err.message}`;
     return { result: 'unparsable', error: err.message, outcome: { warnings: [message] } };
   }
+  const native = options.nativeSidecar();
   const decision = decideInjection(pod, {
     namespace: request.namespace || undefined,
     namespaceOptIn,
     excludedNamespaces: options.excludedNamespaces,
-    nativeSidecar: options.nativeSidecar,
+    nativeSidecar: native.native,
   });
   const warnings = [...decision.warnings];
+  const usedDefault = decision.kind !== 'skip' || decision.reason === 'job-needs-native-sidecar';
+  if (native.warning !== undefined && usedDefault && !(decision.kind === 'inject' && decision.nativeSidecar))
+    warnings.push(native.warning);
   if (decision.kind === 'skip') {
     const patch =
       decision.message !== undefined ? buildSkipPatch(pod, decision.message, options.agent.version) : [];

@@ -5,9 +5,17 @@
 
 /** Pod annotation: `"true"` opts a pod in, `"false"` opts it out; the pod wins over its namespace. */
 export const ANNOTATION_INJECT = 'sidecar.sentinel.dev/inject';
+/**
+ * Pod label, same values: the webhook's objectSelector matches it, so pods of namespaces without the namespace
+ * label reach the injector only when they carry it (an annotation cannot be selected).
+ */
+export const LABEL_INJECT = 'sidecar.sentinel.dev/inject';
 /** Pod annotation: `"false"` puts the agent in a regular container instead of a native sidecar. */
 export const ANNOTATION_NATIVE_SIDECAR = 'sidecar.sentinel.dev/native-sidecar';
-/** Pod annotation: another ConfigMap (in the pod's namespace) with `agent.yaml` and `policy.yaml`. */
+/**
+ * Pod annotation: a ConfigMap of the pod's own namespace whose `policy.yaml` is this pod's local sampling policy
+ * (mounted at /etc/sentinel; the cluster policy is then not fetched).
+ */
 export const ANNOTATION_CONFIG_MAP = 'sidecar.sentinel.dev/config-map';
 /** Pod annotations that override the agent's resources. */
 export const ANNOTATION_RESOURCES = {
@@ -30,15 +38,20 @@ export const NAMESPACE_LABEL_INJECT = 'sentinel.dev/inject';
 /** Name of the injected container; its presence marks a pod as injected. */
 export const AGENT_CONTAINER_NAME = 'sentinel-agent';
 
-/** Where the injected agent finds its files (the chart's ConfigMap holds the same paths). */
+/** Where the injected agent finds its files (the chart's agent config template uses the same paths). */
 export const AGENT_PATHS = {
+  /** Where a pod's own policy ConfigMap (ANNOTATION_CONFIG_MAP) is mounted. */
   configDir: '/etc/sentinel',
-  configFile: '/etc/sentinel/agent.yaml',
   policyFile: '/etc/sentinel/policy.yaml',
   podinfoDir: '/etc/podinfo',
   queueDir: '/var/lib/sentinel',
-  tokenDir: '/var/run/sentinel',
+  /** The projected ServiceAccount token (audience `agent.token_audience`), rotated by the kubelet. */
+  tokenDir: '/var/run/secrets/sentinel',
+  tokenFile: '/var/run/secrets/sentinel/token',
 } as const;
+
+/** The agent container's environment variable that holds its whole config (`--config env:SENTINEL_AGENT_CONFIG`). */
+export const AGENT_CONFIG_ENV = 'SENTINEL_AGENT_CONFIG';
 
 /** Ports the agent listens on inside the pod (CONTRACT.md). */
 export const AGENT_PORTS = { grpc: 4317, http: 4318, admin: 8888 } as const;

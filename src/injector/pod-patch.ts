@@ -3,7 +3,9 @@
  * when the pod has no `initContainers`, `volumes`, `env` or `annotations` yet, the list or map is added
  * whole (RFC 6902 4.1: the target location's parent must exist), otherwise items are appended.
  */
+import type { PodConfigChoices } from './agent-config.js';
 import {
+  AGENT_CONFIG_ENV,
   AGENT_CONTAINER_NAME,
   AGENT_PATHS,
   AGENT_PORTS,
@@ -33,9 +35,18 @@ export interface ResourceList {
 export interface AgentSettings {
   readonly image: string;
   readonly imagePullPolicy: string;
-  readonly configMap: string;
-  /** Secret with the store token (`token` key); empty: none mounted. */
-  readonly tokenSecret: string;
+  /** Added to the pod's imagePullSecrets (Secrets of the pod's namespace) for a private agent image. */
+  readonly imagePullSecrets: readonly string[];
+  /** Plain variables added to the agent container after its own (`agent.extra_env`). */
+  readonly extraEnv: readonly { readonly name: string; readonly value: string }[];
+  /** The agent config (YAML) for one pod: SENTINEL_AGENT_CONFIG. */
+  readonly renderConfig: (choices: PodConfigChoices) => string;
+  /** Audience of the projected ServiceAccount token at AGENT_PATHS.tokenFile; empty: no token. */
+  readonly tokenAudience: string;
+  readonly tokenExpirationSeconds: number;
+  /** null: left to the platform (OpenShift's restricted SCC assigns one). */
+  readonly runAsUser: number | null;
+  readonly runAsGroup: number | null;
   readonly resources: { readonly requests: ResourceList; readonly limits: ResourceList };
   readonly queueSizeLimit: string;
   /** The injector's version, written to the pod's annotations. */
@@ -45,9 +56,18 @@ export interface AgentSettings {
 /** A DNS-1123 subdomain: what a ConfigMap name must be (RFC 1123, Kubernetes object names). */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** The env that points OpenTelemetry SDKs at the agent (OTel SDK environment variable spec). */
+/**
+ * The env that points OpenTelemetry SDKs at the agent (OTel SDK environment variable spec, "OTLP Exporter"):
+ * traces only, since the agent accepts only traces (issue 16 adds the other signals); the general
+ * OTEL_EXPORTER_OTLP_ENDPOINT would send an SDK's metrics and logs to an agent that refuses them.
+ */
 const OTLP_ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
 const OTLP_PROTOCOL = 'OTEL_EXPORTER_OTLP_PROTOCOL';
+const TRACES_ENDPOINT = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
+const TRACES_PROTOCOL = 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL';
+/** OTLP/HTTP: every SDK speaks it (some, as the browser's and PHP's, only it); the signal URL is used as is. */
+const TRACES_HTTP_URL = `http://localhost:${AGENT_PORTS.http}/v1/traces`;
+const TRACES_GRPC_URL = `http://localhost:${AGENT_PORTS.grpc}`;
 
 /** Escapes one JSON Pointer segment (RFC 6901 section 3). */
 export function pointerSegment(key: string): string {
@@ -63,12 +83,14 @@ export function buildInjectionPatch(
 ): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   const annotations = pod.annotations ?? {};
-  const configMap = configMapFor(annotations, settings, warnings);
+  const policyConfigMap = policyConfigMapFor(annotations, warnings);
   const agent = agentContainer(
     settings,
     resourcesFor(annotations, settings, warnings),
     nativeSidecar,
     pod.containers[0]?.name,
+    settings.renderConfig({ localPolicy: policyConfigMap !== undefined }),
+    policyConfigMap !== undefined,
   );
 
   if (nativeSidecar) {
@@ -80,11 +102,20 @@ export function buildInjectionPatch(
     ops.push({ op: 'add', path: '/spec/containers/-', value: agent });
   }
 
-  const volumes = agentVolumes(settings, configMap);
+  const volumes = agentVolumes(settings, policyConfigMap);
   if (pod.volumeNames === undefined) ops.push({ op: 'add', path: '/spec/volumes', value: volumes });
   else for (const v of volumes) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
 
-  pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`)));
+  const pullSecrets = settings.imagePullSecrets
+    .filter((name) => !(pod.imagePullSecrets ?? []).includes(name))
+    .map((name) => ({ name }));
+  if (pullSecrets.length > 0) {
+    if (pod.imagePullSecrets === undefined)
+      ops.push({ op: 'add', path: '/spec/imagePullSecrets', value: pullSecrets });
+    else for (const p of pullSecrets) ops.push({ op: 'add', path: '/spec/imagePullSecrets/-', value: p });
+  }
+
+  pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`, warnings)));
 
   ops.push(...metadataOps(pod));
   ops.push(
@@ -129,19 +160,34 @@ function mapOps(
   }));
 }
 
-function otlpEnvOps(container: ContainerView, base: string): JsonPatchOperation[] {
+function otlpEnvOps(container: ContainerView, base: string, warnings: string[]): JsonPatchOperation[] {
   const env = container.env ?? [];
-  // An app that chose its own endpoint keeps it; one that chose only a protocol gets the matching port.
-  if (env.some((e) => e.name === OTLP_ENDPOINT)) return [];
+  const has = (name: string) => env.find((e) => e.name === name);
+  // An app that chose its own endpoint keeps it.
+  if (has(OTLP_ENDPOINT) || has(TRACES_ENDPOINT)) return [];
+  if (container.hasEnvFrom) {
+    // `env` wins over `envFrom` in Kubernetes, and the injector cannot read the ConfigMaps or Secrets behind it:
+    // setting the endpoint here could override one the app sets there.
+    warnings.push(
+      `sentinel: container ${JSON.stringify(container.name)} reads variables through envFrom, so ${TRACES_ENDPOINT} was not set; if its OpenTelemetry SDK is not configured there, set ${TRACES_ENDPOINT}=${TRACES_HTTP_URL}`,
+    );
+    return [];
+  }
   const add: { name: string; value: string }[] = [];
-  const protocol = env.find((e) => e.name === OTLP_PROTOCOL);
+  const protocol = has(TRACES_PROTOCOL) ?? has(OTLP_PROTOCOL);
   if (protocol) {
-    // "http/protobuf" and "http/json" speak OTLP/HTTP (port 4318); "grpc" or a value from elsewhere, gRPC.
-    const port = protocol.value?.trim().startsWith('http') ? AGENT_PORTS.http : AGENT_PORTS.grpc;
-    add.push({ name: OTLP_ENDPOINT, value: `http://localhost:${port}` });
+    const value = protocol.value?.trim();
+    if (value === undefined) {
+      warnings.push(
+        `sentinel: container ${JSON.stringify(container.name)} takes ${protocol.name} from valueFrom, so ${TRACES_ENDPOINT} was not set; set it to ${TRACES_HTTP_URL} (http/protobuf) or ${TRACES_GRPC_URL} (grpc)`,
+      );
+      return [];
+    }
+    // "http/protobuf" and "http/json" speak OTLP/HTTP (4318, signal path included); "grpc" the gRPC port.
+    add.push({ name: TRACES_ENDPOINT, value: value.startsWith('http') ? TRACES_HTTP_URL : TRACES_GRPC_URL });
   } else {
-    add.push({ name: OTLP_ENDPOINT, value: `http://localhost:${AGENT_PORTS.grpc}` });
-    add.push({ name: OTLP_PROTOCOL, value: 'grpc' });
+    add.push({ name: TRACES_ENDPOINT, value: TRACES_HTTP_URL });
+    add.push({ name: TRACES_PROTOCOL, value: 'http/protobuf' });
   }
   if (container.env === undefined) return [{ op: 'add', path: `${base}/env`, value: add }];
   return add.map((e) => ({ op: 'add' as const, path: `${base}/env/-`, value: e }));
@@ -184,18 +230,18 @@ function resourcesFor(
   return { requests, limits };
 }
 
-function configMapFor(
+/** The pod's own policy ConfigMap (ANNOTATION_CONFIG_MAP), or undefined. */
+function policyConfigMapFor(
   annotations: Readonly<Record<string, string>>,
-  settings: AgentSettings,
   warnings: string[],
-): string {
+): string | undefined {
   const value = annotations[ANNOTATION_CONFIG_MAP]?.trim();
-  if (value === undefined || value === '') return settings.configMap;
+  if (value === undefined || value === '') return undefined;
   if (DNS_SUBDOMAIN.test(value)) return value;
   warnings.push(
-    `sentinel: annotation ${ANNOTATION_CONFIG_MAP} should be a ConfigMap name (DNS-1123 subdomain), got ${JSON.stringify(value)}; using ${settings.configMap}`,
+    `sentinel: annotation ${ANNOTATION_CONFIG_MAP} should be a ConfigMap name (DNS-1123 subdomain), got ${JSON.stringify(value)}; the cluster policy applies`,
   );
-  return settings.configMap;
+  return undefined;
 }
 
 function compact(values: Record<string, string | undefined>): Record<string, string> {
@@ -213,7 +259,9 @@ export function agentContainer(
   settings: AgentSettings,
   resources: { requests: Record<string, string>; limits: Record<string, string> },
   nativeSidecar: boolean,
-  appContainerName?: string,
+  appContainerName: string | undefined,
+  configYaml: string,
+  localPolicy = false,
 ): Record<string, unknown> {
   const probe = (path: string, extra: Record<string, number>) => ({
     httpGet: { path, port: AGENT_PORTS.admin },
@@ -223,7 +271,8 @@ export function agentContainer(
     name: AGENT_CONTAINER_NAME,
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
-    command: ['sentinel', 'agent', '--config', AGENT_PATHS.configFile],
+    // The whole config is in the pod spec: nothing has to exist in the app's namespace (issue 14).
+    command: ['sentinel', 'agent', '--config', `env:${AGENT_CONFIG_ENV}`],
     ports: [
       { name: 'sentinel-grpc', containerPort: AGENT_PORTS.grpc, protocol: 'TCP' },
       { name: 'sentinel-http', containerPort: AGENT_PORTS.http, protocol: 'TCP' },
@@ -238,13 +287,17 @@ export function agentContainer(
       fieldEnv('POD_IP', 'status.podIP'),
       // No fieldRef exists for a container's name: the first app container's, as a plain value.
       ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
+      { name: AGENT_CONFIG_ENV, value: configYaml },
+      ...settings.extraEnv.map((e) => ({ name: e.name, value: e.value })),
     ],
     resources,
     volumeMounts: [
       { name: VOLUME_NAMES.podinfo, mountPath: AGENT_PATHS.podinfoDir, readOnly: true },
-      { name: VOLUME_NAMES.config, mountPath: AGENT_PATHS.configDir, readOnly: true },
+      ...(localPolicy
+        ? [{ name: VOLUME_NAMES.config, mountPath: AGENT_PATHS.configDir, readOnly: true }]
+        : []),
       { name: VOLUME_NAMES.queue, mountPath: AGENT_PATHS.queueDir },
-      ...(settings.tokenSecret
+      ...(settings.tokenAudience
         ? [{ name: VOLUME_NAMES.token, mountPath: AGENT_PATHS.tokenDir, readOnly: true }]
         : []),
     ],
@@ -253,22 +306,28 @@ export function agentContainer(
     // No preStop: the agent drains on SIGTERM within its shutdown_timeout.
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: 10001,
-      runAsGroup: 10001,
+      ...(settings.runAsUser !== null ? { runAsUser: settings.runAsUser } : {}),
+      ...(settings.runAsGroup !== null ? { runAsGroup: settings.runAsGroup } : {}),
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     },
   };
-  // No startupProbe: it would hold the app until the agent is ready, so a broken agent config would keep the
-  // app from starting. The app starts once the agent's process has; SDK exporters buffer and retry until it
-  // listens, so the first spans still arrive.
-  if (nativeSidecar) container['restartPolicy'] = 'Always';
+  if (nativeSidecar) {
+    container['restartPolicy'] = 'Always';
+    // The kubelet starts the next container only once a native sidecar's startupProbe passes (KEP-753): the
+    // app's first spans find the agent listening. The config was checked by the injector at its start, so a
+    // broken template cannot hold every app; 60 s covers a slow image start.
+    container['startupProbe'] = probe('/readyz', { periodSeconds: 1, failureThreshold: 60 });
+  }
   return container;
 }
 
-function agentVolumes(settings: AgentSettings, configMap: string): Record<string, unknown>[] {
+function agentVolumes(
+  settings: AgentSettings,
+  policyConfigMap: string | undefined,
+): Record<string, unknown>[] {
   const volumes: Record<string, unknown>[] = [
     {
       name: VOLUME_NAMES.podinfo,
@@ -279,12 +338,28 @@ function agentVolumes(settings: AgentSettings, configMap: string): Record<string
         ],
       },
     },
-    // Optional: a missing ConfigMap must not keep the app's pod from starting; the agent alone fails, loudly.
-    { name: VOLUME_NAMES.config, configMap: { name: configMap, optional: true } },
     { name: VOLUME_NAMES.queue, emptyDir: { sizeLimit: settings.queueSizeLimit } },
   ];
-  if (settings.tokenSecret) {
-    volumes.push({ name: VOLUME_NAMES.token, secret: { secretName: settings.tokenSecret, optional: true } });
+  // The app's own policy, by its own annotation: required, so a missing ConfigMap is named in the pod's events.
+  if (policyConfigMap !== undefined) {
+    volumes.push({ name: VOLUME_NAMES.config, configMap: { name: policyConfigMap } });
+  }
+  if (settings.tokenAudience) {
+    // The agent's identity to the store: short-lived, audience-bound, rotated by the kubelet (TokenReview).
+    volumes.push({
+      name: VOLUME_NAMES.token,
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: settings.tokenAudience,
+              expirationSeconds: settings.tokenExpirationSeconds,
+              path: 'token',
+            },
+          },
+        ],
+      },
+    });
   }
   return volumes;
 }

@@ -14,6 +14,8 @@ export interface ContainerView {
   readonly name: string;
   /** undefined: the container has no `env` list yet (the patch must create it). */
   readonly env: readonly EnvVarView[] | undefined;
+  /** The container reads variables from ConfigMaps or Secrets (`envFrom`) that the injector cannot see. */
+  readonly hasEnvFrom: boolean;
   readonly ports: readonly number[];
 }
 
@@ -31,6 +33,8 @@ export interface PodView {
   /** False when the object has no `metadata` at all: the patch must create it before adding to it. */
   readonly hasMetadata: boolean;
   readonly volumeNames: readonly string[] | undefined;
+  /** Names in `spec.imagePullSecrets`; undefined: the pod has none (the patch must create the list). */
+  readonly imagePullSecrets: readonly string[] | undefined;
   readonly hostNetwork: boolean;
   /** `spec.restartPolicy`; Kubernetes' default is `Always`. */
   readonly restartPolicy: string;
@@ -82,6 +86,7 @@ export function readPod(object: unknown): PodView {
     ).map((c) => c.name),
     hasMetadata: isRecord(object['metadata']),
     volumeNames,
+    imagePullSecrets: readPullSecrets(spec['imagePullSecrets']),
     hostNetwork: spec['hostNetwork'] === true,
     restartPolicy: typeof spec['restartPolicy'] === 'string' ? spec['restartPolicy'] : 'Always',
     os: readOs(spec),
@@ -112,7 +117,19 @@ function readContainers(value: unknown, where: string): ContainerView[] | undefi
         if (isRecord(p) && typeof p['containerPort'] === 'number') ports.push(p['containerPort']);
       }
     }
-    return { name: c['name'], env, ports };
+    const envFrom = c['envFrom'];
+    return { name: c['name'], env, hasEnvFrom: Array.isArray(envFrom) && envFrom.length > 0, ports };
+  });
+}
+
+function readPullSecrets(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new UnparsablePodError('expected spec.imagePullSecrets to be a list');
+  return value.map((s: unknown, i) => {
+    if (!isRecord(s) || typeof s['name'] !== 'string') {
+      throw new UnparsablePodError(`expected spec.imagePullSecrets[${i}].name to be a string`);
+    }
+    return s['name'];
   });
 }
 

@@ -1,10 +1,25 @@
 /** `sentinel injector [--config FILE]`: the admission webhook process. */
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { injectorConfigSchema, loadConfig, type InjectorConfig } from '../config/index.js';
+import { parse as parseYaml } from 'yaml';
+import {
+  agentConfigSchema,
+  injectorConfigSchema,
+  loadConfig,
+  validateConfig,
+  type InjectorConfig,
+} from '../config/index.js';
 import { AdminServer, createLogger, Metrics, type Logger } from '../telemetry/index.js';
 import { SENTINEL_VERSION } from '../version.js';
+import { AgentConfigRenderer } from './agent-config.js';
 import type { MutateOptions } from './mutate.js';
+import {
+  kubernetesNodeLister,
+  NodeVersionWatch,
+  parseKubeletVersion,
+  type NativeSidecarChoice,
+  type NodeLister,
+} from './node-versions.js';
 import { WebhookServer } from './webhook-server.js';
 
 const HELP = `usage: sentinel injector [--config FILE]
@@ -20,24 +35,53 @@ export const DEFAULT_AGENT_IMAGE = `ghcr.io/sentinel/sentinel:${SENTINEL_VERSION
 export function mutateOptionsFrom(
   config: InjectorConfig,
   env: NodeJS.ProcessEnv = process.env,
+  deps: { nativeSidecar?: () => NativeSidecarChoice; renderer?: AgentConfigRenderer } = {},
 ): MutateOptions {
   const own = config.namespace || env['POD_NAMESPACE'] || '';
   const excluded = new Set(config.exclude_namespaces);
   excluded.add('kube-system');
   if (own) excluded.add(own);
+  const fixed = config.agent.native_sidecar;
+  const renderer =
+    deps.renderer ??
+    new AgentConfigRenderer({ template: config.agent.config, policyFile: config.policy_file });
   return {
     excludedNamespaces: excluded,
-    nativeSidecar: config.agent.native_sidecar,
+    nativeSidecar:
+      fixed === 'auto'
+        ? (deps.nativeSidecar ?? (() => ({ native: false, warning: 'sentinel: no node information' })))
+        : () => ({ native: fixed }),
     agent: {
       image: config.agent.image || DEFAULT_AGENT_IMAGE,
       imagePullPolicy: config.agent.image_pull_policy,
-      configMap: config.agent.config_map,
-      tokenSecret: config.agent.token_secret,
+      imagePullSecrets: config.agent.image_pull_secrets,
+      extraEnv: config.agent.extra_env,
+      renderConfig: (choices) => renderer.render(choices),
+      tokenAudience: config.agent.token_audience,
+      tokenExpirationSeconds: config.agent.token_expiration_seconds,
+      runAsUser: config.agent.run_as_user,
+      runAsGroup: config.agent.run_as_group,
       resources: config.agent.resources,
       queueSizeLimit: config.agent.queue_size_limit,
       version: SENTINEL_VERSION,
     },
   };
+}
+
+/**
+ * Checks that the agent config every pod would get is one the agent accepts (the template with the policy
+ * snapshot, and with a local policy), so a bad `agent.config` stops the injector's rollout instead of every
+ * injected agent.
+ */
+export function checkAgentTemplate(renderer: AgentConfigRenderer): void {
+  for (const localPolicy of [false, true]) {
+    const yaml = renderer.render({ localPolicy });
+    validateConfig(
+      agentConfigSchema,
+      parseYaml(yaml) ?? {},
+      `injector agent.config${localPolicy ? ' (with a pod policy)' : ''}`,
+    );
+  }
 }
 
 /** Runs the injector until SIGTERM or SIGINT; resolves with the exit code. */
@@ -87,18 +131,69 @@ export interface RunningInjector {
 /** Starts the webhook and the admin server from a config; used by the CLI and by tests. */
 export async function startInjector(
   config: InjectorConfig,
-  deps: { logger: Logger; metrics: Metrics; env?: NodeJS.ProcessEnv },
+  deps: { logger: Logger; metrics: Metrics; env?: NodeJS.ProcessEnv; listNodes?: NodeLister },
 ): Promise<RunningInjector> {
+  const policyReadFailures = deps.metrics.counter(
+    'injector_policy_read_failures_total',
+    'Reads of the cluster policy file (policy_file) that failed; pods get the last content read',
+  );
+  const renderer = new AgentConfigRenderer({
+    template: config.agent.config,
+    policyFile: config.policy_file,
+    logger: deps.logger,
+    onPolicyReadFailure: () => policyReadFailures.inc(),
+  });
+  checkAgentTemplate(renderer);
+  for (const key of ['config_map', 'token_secret'] as const) {
+    if (config.agent[key] !== undefined) {
+      deps.logger.warn(
+        { key: `agent.${key}` },
+        'deprecated injector config key ignored: agents take their config from the pod spec (agent.config) and their identity from a projected token (agent.token_audience)',
+      );
+    }
+  }
+  let nodes: NodeVersionWatch | undefined;
+  if (config.agent.native_sidecar === 'auto') {
+    const nodeLists = deps.metrics.counter(
+      'injector_node_lists_total',
+      'Lists of the cluster Nodes (for agent.native_sidecar: auto), by outcome',
+      ['outcome'],
+    );
+    const minimum = parseKubeletVersion(config.agent.native_sidecar_min_kubelet) ?? [1, 29, 0];
+    const timeoutMs = config.kubernetes_api.timeout;
+    let lister = deps.listNodes;
+    nodes = new NodeVersionWatch({
+      list: async () => {
+        lister ??= await kubernetesNodeLister(config.kubernetes_api.kubeconfig, timeoutMs);
+        return lister();
+      },
+      minimum,
+      ttlMs: config.kubernetes_api.node_cache_ttl,
+      logger: deps.logger,
+      onListResult: (outcome) => nodeLists.inc({ outcome }),
+    });
+    await nodes.start();
+  }
+  const watch = nodes;
   const webhook = new WebhookServer({
     listen: config.listen,
     certFile: config.tls.cert_file,
     keyFile: config.tls.key_file,
     maxRequestBytes: config.max_request_bytes,
-    mutate: mutateOptionsFrom(config, deps.env),
+    mutate: mutateOptionsFrom(config, deps.env, {
+      renderer,
+      ...(watch ? { nativeSidecar: () => watch.choice() } : {}),
+    }),
     logger: deps.logger,
     metrics: deps.metrics,
   });
-  const webhookPort = await webhook.start();
+  let webhookPort: number;
+  try {
+    webhookPort = await webhook.start();
+  } catch (err) {
+    nodes?.stop();
+    throw err;
+  }
   const admin = new AdminServer({
     endpoint: config.admin.endpoint,
     metrics: deps.metrics,
@@ -109,6 +204,7 @@ export async function startInjector(
   try {
     adminPort = await admin.start();
   } catch (err) {
+    nodes?.stop();
     await webhook.close();
     throw err;
   }
@@ -119,6 +215,7 @@ export async function startInjector(
     adminPort,
     close(timeoutMs = 20_000) {
       closing ??= (async () => {
+        nodes?.stop();
         const done = Promise.all([webhook.close(), admin.close()]).then(() => undefined);
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<void>((resolve) => {

@@ -24,12 +24,14 @@
 */}}
 {{- define "sentinel.storeName" -}}{{ include "sentinel.fullname" . | trunc 46 | trimSuffix "-" }}-store{{- end }}
 {{- define "sentinel.storeHeadlessName" -}}{{ include "sentinel.storeName" . }}-headless{{- end }}
-{{- define "sentinel.agentConfigMapName" -}}{{ include "sentinel.fullname" . | trunc 57 | trimSuffix "-" }}-agent{{- end }}
-{{- define "sentinel.agentTokenSecretName" -}}{{ include "sentinel.fullname" . | trunc 51 | trimSuffix "-" }}-agent-token{{- end }}
+{{- /* The cluster sampling policy: served by the store (GET /api/policy), snapshotted into pods by the injector. */}}
+{{- define "sentinel.policyConfigMapName" -}}{{ include "sentinel.fullname" . | trunc 56 | trimSuffix "-" }}-policy{{- end }}
 {{- define "sentinel.storeAuthSecretName" -}}
 {{- default (printf "%s-auth" (include "sentinel.storeName" .)) .Values.store.auth.existingSecret }}
 {{- end }}
-{{- define "sentinel.injectorTlsSecretName" -}}{{ include "sentinel.injectorName" . }}-tls{{- end }}
+{{- define "sentinel.injectorTlsSecretName" -}}
+{{- default (printf "%s-tls" (include "sentinel.injectorName" .)) .Values.injector.tls.existingSecret }}
+{{- end }}
 
 {{- define "sentinel.injectorServiceAccountName" -}}
 {{- if .Values.injector.serviceAccount.create }}
@@ -47,8 +49,13 @@
 {{- end }}
 {{- end }}
 
+{{- /* repository@digest when image.digest is set (an immutable reference), repository:tag otherwise. */}}
 {{- define "sentinel.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{- define "sentinel.agentImage" -}}
@@ -80,11 +87,18 @@ app.kubernetes.io/component: {{ .component }}
 sentinel.dev/component: {{ .component }}
 {{- end }}
 
-{{/* The restricted Pod Security Standard, for every container the chart runs. */}}
+{{/*
+  The restricted Pod Security Standard, for every container the chart runs. securityContext.runAsUser and
+  runAsGroup may be null: OpenShift's restricted SCC assigns a uid from the namespace's range and refuses others.
+*/}}
 {{- define "sentinel.containerSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
+{{- with .Values.securityContext.runAsUser }}
+runAsUser: {{ . }}
+{{- end }}
+{{- with .Values.securityContext.runAsGroup }}
+runAsGroup: {{ . }}
+{{- end }}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
 capabilities:
@@ -95,7 +109,9 @@ seccompProfile:
 
 {{- define "sentinel.podSecurityContext" -}}
 runAsNonRoot: true
-fsGroup: 10001
+{{- with .Values.securityContext.fsGroup }}
+fsGroup: {{ . }}
+{{- end }}
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
@@ -141,12 +157,36 @@ true
 {{- if and .Values.agent.completion.enabled .Values.store.enabled }}true{{ end }}
 {{- end }}
 
+{{/* Where the injector mounts the agent's projected ServiceAccount token (AGENT_PATHS.tokenFile). */}}
+{{- define "sentinel.agentTokenFile" -}}/var/run/secrets/sentinel/token{{- end }}
+
 {{/*
-  Whether agents get the store's token (the injector mounts it at /var/run/sentinel/token): to export to the
-  store, and to publish and poll its decision feed even when spans go to agent.exporterEndpoint. "true" or "".
+  How the agent reads the store's CA: an environment variable the injector sets from store.tls.caCert (agents in
+  app namespaces can mount nothing of the release namespace).
 */}}
-{{- define "sentinel.agentNeedsToken" -}}
-{{- if and .Values.store.enabled .Values.store.auth.required (or (not .Values.agent.exporterEndpoint) (include "sentinel.completionEnabled" .)) }}true{{ end }}
+{{- define "sentinel.agentStoreCaFile" -}}env:SENTINEL_STORE_CA{{- end }}
+
+{{/* Whether agents fetch the cluster policy from the store (sampling.central_policy). "true" or "". */}}
+{{- define "sentinel.centralPolicyEnabled" -}}
+{{- if and .Values.store.enabled .Values.agent.centralPolicy.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Whether the injector lists Nodes (agent.nativeSidecar: auto), so mounts its ServiceAccount token. "true" or "". */}}
+{{- define "sentinel.injectorUsesApi" -}}
+{{- if eq (toString .Values.agent.nativeSidecar) "auto" }}true{{ end }}
+{{- end }}
+
+{{/*
+  Whether the store's pods mount their ServiceAccount token: for TokenReview, and for IRSA (its web-identity
+  exchange has been seen to fail without it). "true" or "".
+*/}}
+{{- define "sentinel.storeUsesApi" -}}
+{{- if or (include "sentinel.tokenReviewEnabled" .) (not (empty .Values.store.serviceAccount.annotations)) }}true{{ end }}
+{{- end }}
+
+{{/* Whether the store checks agents' projected tokens with TokenReview. "true" or "". */}}
+{{- define "sentinel.tokenReviewEnabled" -}}
+{{- if and .Values.store.enabled .Values.store.auth.required .Values.store.auth.tokenReview.enabled }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -196,17 +236,22 @@ true
 {{- toYaml $resources }}
 {{- end }}
 
-{{/* The agent config file (CONTRACT.md "Agent config"); paths match what the injector mounts. */}}
+{{/*
+  The agent config template (CONTRACT.md "Agent config") the injector renders into every injected pod's
+  SENTINEL_AGENT_CONFIG; paths match what the injector mounts (the projected token, the queue's emptyDir).
+*/}}
 {{- define "sentinel.agentConfig" -}}
 {{- /* The queue stays at 80 % of its emptyDir: the kubelet evicts a pod whose emptyDir outgrows sizeLimit. */}}
 {{- $queueMaxBytes := printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 8) 10) }}
 {{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) }}
 {{- $storeTls := include "sentinel.storeTls" . }}
+{{- $token := include "sentinel.agentTokenFile" . }}
+{{- $caFile := include "sentinel.agentStoreCaFile" . }}
 {{- if and .Values.store.enabled .Values.store.auth.required (not .Values.agent.exporterEndpoint) }}
-{{- $_ := set $exporter "bearer_token_file" "/var/run/sentinel/token" }}
+{{- $_ := set $exporter "bearer_token_file" $token }}
 {{- end }}
 {{- if and $storeTls (not .Values.agent.exporterEndpoint) }}
-{{- $_ := set $exporter "tls" (dict "ca_file" "/etc/sentinel/store-ca.crt") }}
+{{- $_ := set $exporter "tls" (dict "ca_file" $caFile) }}
 {{- end }}
 {{- $completion := dict "enabled" false }}
 {{- if include "sentinel.completionEnabled" . }}
@@ -217,11 +262,22 @@ true
 {{- end }}
 {{- $completion = dict "enabled" true "window" $c.window "max_bytes" $c.maxBytes "poll_interval" $c.pollInterval "stores_dns" $storesDns }}
 {{- if .Values.store.auth.required }}
-{{- $_ := set $completion "bearer_token_file" "/var/run/sentinel/token" }}
+{{- $_ := set $completion "bearer_token_file" $token }}
 {{- end }}
 {{- if $storeTls }}
-{{- $_ := set $completion "tls" (dict "ca_file" "/etc/sentinel/store-ca.crt") }}
+{{- $_ := set $completion "tls" (dict "ca_file" $caFile) }}
 {{- end }}
+{{- end }}
+{{- $sampling := dict "completion" $completion }}
+{{- if include "sentinel.centralPolicyEnabled" . }}
+{{- $central := dict "url" (printf "%s://%s.%s.svc.%s:3200/api/policy" (include "sentinel.storeScheme" .) (include "sentinel.storeName" .) .Release.Namespace .Values.clusterDomain) "poll_interval" .Values.agent.centralPolicy.pollInterval }}
+{{- if .Values.store.auth.required }}
+{{- $_ := set $central "bearer_token_file" $token }}
+{{- end }}
+{{- if $storeTls }}
+{{- $_ := set $central "tls" (dict "ca_file" $caFile) }}
+{{- end }}
+{{- $_ := set $sampling "central_policy" $central }}
 {{- end }}
 {{- $config := dict
   "receivers" (dict "otlp" (dict "grpc" (dict "endpoint" "127.0.0.1:4317") "http" (dict "endpoint" "127.0.0.1:4318")))
@@ -229,7 +285,7 @@ true
   "log" (dict "level" .Values.agent.logLevel)
   "shutdown_timeout" "20s"
   "enrich" (dict "podinfo_dir" "/etc/podinfo")
-  "sampling" (dict "policy_file" "/etc/sentinel/policy.yaml" "completion" $completion)
+  "sampling" $sampling
   "exporters" (list $exporter)
 }}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.agent.config)) }}
@@ -249,20 +305,23 @@ true
   "decisions" (dict "dir" "/var/lib/sentinel/decisions" "max_entries" $s.decisions.maxEntries "retention" $s.decisions.retention)
   "query" (dict "endpoint" "0.0.0.0:3200")
   "tls" (ternary (dict "cert_file" "/var/run/sentinel/tls/tls.crt" "key_file" "/var/run/sentinel/tls/tls.key" "client_ca_file" "") (dict "cert_file" "" "key_file" "" "client_ca_file" "") (eq (include "sentinel.storeTls" .) "true"))
-  "auth" (dict "required" $s.auth.required "token_files" (ternary (list "/var/run/sentinel/auth/token") (list) $s.auth.required))
+  "auth" (dict "required" $s.auth.required "token_files" (list) "reader_token_files" (ternary (list "/var/run/sentinel/auth/token") (list) $s.auth.required) "token_review" (dict "enabled" (eq (include "sentinel.tokenReviewEnabled" .) "true") "audience" .Values.agent.tokenAudience "cache_ttl" $s.auth.tokenReview.cacheTtl "kubeconfig" ""))
+  "policy" (dict "file" "/etc/sentinel-policy/policy.yaml")
 }}
 {{- toYaml $config }}
 {{- end }}
 
 {{/*
-  The injector config file (CONTRACT.md "Injector config"). Native sidecars are on by default from Kubernetes
-  1.29; on an older cluster the agent is a regular container whatever agent.nativeSidecar says.
+  The injector config file (CONTRACT.md "Injector config"). Whether the agent is a native sidecar is decided by
+  the injector per pod (agent.nativeSidecar auto: from the oldest node's kubelet), never at render time.
 */}}
 {{- define "sentinel.injectorConfig" -}}
-{{- $tokenSecret := "" }}
-{{- if include "sentinel.agentNeedsToken" . }}
-{{- $tokenSecret = include "sentinel.agentTokenSecretName" . }}
+{{- $env := list }}
+{{- if include "sentinel.storeTls" . }}
+{{- $env = append $env (dict "name" "SENTINEL_STORE_CA" "value" (.Values.store.tls.caCert | trim)) }}
 {{- end }}
+{{- $env = concat $env .Values.agent.extraEnv }}
+{{- if not $env }}{{ $env = list }}{{ end }}
 {{- $config := dict
   "listen" "0.0.0.0:8443"
   "tls" (dict "cert_file" "/tls/tls.crt" "key_file" "/tls/tls.key")
@@ -270,12 +329,19 @@ true
   "log" (dict "level" .Values.injector.logLevel)
   "namespace" .Release.Namespace
   "exclude_namespaces" .Values.injector.excludeNamespaces
+  "policy_file" "/etc/sentinel-policy/policy.yaml"
   "agent" (dict
     "image" (include "sentinel.agentImage" .)
     "image_pull_policy" .Values.image.pullPolicy
-    "config_map" (include "sentinel.agentConfigMapName" .)
-    "token_secret" $tokenSecret
-    "native_sidecar" (and .Values.agent.nativeSidecar (semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version))
+    "image_pull_secrets" .Values.agent.imagePullSecrets
+    "config" (include "sentinel.agentConfig" . | fromYaml)
+    "extra_env" $env
+    "native_sidecar" .Values.agent.nativeSidecar
+    "native_sidecar_min_kubelet" .Values.agent.nativeSidecarMinKubelet
+    "token_audience" .Values.agent.tokenAudience
+    "token_expiration_seconds" .Values.agent.tokenExpirationSeconds
+    "run_as_user" .Values.securityContext.runAsUser
+    "run_as_group" .Values.securityContext.runAsGroup
     "resources" (include "sentinel.agentResources" . | fromYaml)
     "queue_size_limit" (printf "%dMi" (int .Values.agent.queueSizeMiB)))
 }}
