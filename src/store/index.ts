@@ -25,3 +25,11 @@ export { TokenAuth } from './token-auth.js';
 export type { TokenAuthOptions } from './token-auth.js';
 export { WriteAheadLog } from './write-ahead-log.js';
 export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';
+export { ServiceGraph, pairWeight } from './service-graph.js';
+export type {
+  ConnectionType,
+  ServiceGraphEdge,
+  ServiceGraphNode,
+  ServiceGraphOptions,
+  ServiceGraphView,
+} from './service-graph.js';

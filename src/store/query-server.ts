@@ -17,6 +17,7 @@ import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
+import type { ServiceGraph } from './service-graph.js';
 
 export interface QueryServerOptions {
   readonly endpoint: string;
@@ -35,6 +36,8 @@ export interface QueryServerOptions {
   readonly isReady?: () => boolean;
   /** The decision feed (issue 9) behind `/api/decisions`; without it the route answers 404. */
   readonly decisions?: DecisionLog | undefined;
+  /** The service graph (issue 19) behind `/api/servicegraph`; without it the route answers 404. */
+  readonly serviceGraph?: ServiceGraph | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -157,6 +160,7 @@ export class QueryServer {
       else if (path === '/api/search') await this.search(res, url);
       else if (path === '/spans') await this.spans(res, url);
       else if (path === '/api/compare') await this.compare(res, url);
+      else if (path === '/api/servicegraph') this.serviceGraph(res, url);
       else if (path === '/metrics') {
         const text = await this.options.metrics.registry.metrics();
         this.requests.inc({ route: 'metrics', status: '200' });
@@ -229,6 +233,30 @@ export class QueryServer {
       throw isSentinelError(err, 'SENTINEL_ERR_QUERY_INVALID') ? new BadRequest(err.message) : err;
     });
     this.json(res, 'compare', 200, report);
+  }
+
+  /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */
+  private serviceGraph(res: ServerResponse, url: URL): void {
+    const graph = this.options.serviceGraph;
+    if (!graph) {
+      this.json(res, 'servicegraph', 404, { error: 'the service graph is off (service_graph.enabled: false)' });
+      return;
+    }
+    const nowNs = BigInt(this.now()) * 1_000_000n;
+    const endNs = optionalSeconds(url, 'end') ?? nowNs;
+    const startNs = optionalSeconds(url, 'start') ?? endNs - BigInt(DEFAULT_SEARCH_WINDOW_MS) * 1_000_000n;
+    if (endNs < startNs) throw new BadRequest('end: expected a time after start');
+    const variants = url.searchParams.get('variants');
+    if (variants !== null && variants !== 'true' && variants !== 'false')
+      throw new BadRequest(`variants: expected true or false, got ${JSON.stringify(variants)}`);
+    const service = url.searchParams.get('service');
+    const view = graph.view({
+      startMs: Number(startNs / 1_000_000n),
+      endMs: Number(endNs / 1_000_000n),
+      byVariant: variants === 'true',
+      ...(service ? { service } : {}),
+    });
+    this.json(res, 'servicegraph', 200, view);
   }
 
   private async spans(res: ServerResponse, url: URL): Promise<void> {

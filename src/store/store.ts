@@ -9,6 +9,7 @@ import { Compactor } from './compactor.js';
 import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { QueryServer } from './query-server.js';
+import { ServiceGraph } from './service-graph.js';
 import { TokenAuth } from './token-auth.js';
 
 /** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
@@ -136,8 +137,12 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     throw err;
   }
   const otlp = config.receivers.otlp;
+  // Issue 19: the service graph sees each batch once the WAL has taken it (docs/service-graph.md).
+  const graph = config.service_graph.enabled
+    ? new ServiceGraph({ config: config.service_graph, metrics, logger, ...(deps.now ? { now: deps.now } : {}) })
+    : undefined;
   const receivers = receiversFromConfig(config, {
-    consumer: pipeline,
+    consumer: graph ? graph.tap(pipeline) : pipeline,
     metrics,
     logger,
     tls,
@@ -155,6 +160,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     maxSearchBytes: config.query.max_search_bytes,
     isReady: () => receivers.ready,
     decisions,
+    serviceGraph: graph,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const admin = new AdminServer({
@@ -228,6 +234,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   let stopping: Promise<void> | undefined;
   const release = () => {
     if (compactionTimer) clearInterval(compactionTimer);
+    graph?.close();
     auth?.close();
     tls?.close();
   };
