@@ -6,17 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { serviceGraphSchema } from '../src/config/service-graph.js';
 import { validateConfig } from '../src/config/index.js';
-import {
-  av,
-  encodeTraceRequest,
-  SpanKind,
-  StatusCode,
-  type KeyValue,
-  type Span,
-  type TraceData,
-} from '../src/otlp/index.js';
+import { av, SpanKind, type KeyValue, type Span, type TraceData } from '../src/otlp/index.js';
 import { pairWeight, ServiceGraph, type Half } from '../src/store/service-graph.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { edgeSpan, postTraces, serviceSpans } from './helpers/edge-spans.js';
 import { startTestStore } from './helpers/store-harness.js';
 
 const T0 = Date.UTC(2026, 11, 4, 5, 0, 0);
@@ -31,45 +24,15 @@ function span(
   attributes: KeyValue[] = [],
   options: { error?: boolean; ms?: number; startMs?: number } = {},
 ): Span {
-  const start = BigInt(options.startMs ?? T0) * 1_000_000n;
-  return {
-    traceId,
-    spanId,
-    traceState: '',
-    parentSpanId,
-    flags: 1,
-    name: 'op',
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + BigInt(Math.round((options.ms ?? 30) * 1e6)),
+  return edgeSpan(kind, traceId, spanId, parentSpanId, {
+    ...options,
     attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: options.error ? StatusCode.ERROR : StatusCode.UNSET, message: '' },
-  };
+    startMs: options.startMs ?? T0,
+  });
 }
 
 function batch(service: string, spans: Span[], variant = ''): TraceData {
-  const attributes: KeyValue[] = [{ key: 'service.name', value: av.string(service) }];
-  if (variant) attributes.push({ key: 'deployment.variant', value: av.string(variant) });
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes, droppedAttributesCount: 0 },
-        scopeSpans: [
-          {
-            scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans,
-            schemaUrl: '',
-          },
-        ],
-        schemaUrl: '',
-      },
-    ],
-  };
+  return { resourceSpans: [serviceSpans(service, spans, variant)] };
 }
 
 const weight = (w: number): KeyValue => ({ key: 'sampling.weight', value: av.double(w) });
@@ -332,15 +295,7 @@ void describe('service graph: names and labels', () => {
 void describe('GET /api/servicegraph', () => {
   let h: Awaited<ReturnType<typeof startTestStore>>;
   /** Sends through the store's OTLP/HTTP receiver, the path the graph taps. */
-  const consume = async (_store: unknown, data: TraceData) => {
-    const res = await fetch(`http://127.0.0.1:${h.store.ports.http}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf' },
-      body: encodeTraceRequest(data),
-    });
-    assert.equal(res.status, 200);
-    await res.arrayBuffer();
-  };
+  const consume = (_store: unknown, data: TraceData) => postTraces(h.store.ports.http, data);
   const now = T0 + 5 * 60_000;
   before(async () => {
     h = await startTestStore({ now: () => now });

@@ -232,6 +232,19 @@ export class QueryServer {
     ).catch((err: unknown) => {
       throw isSentinelError(err, 'SENTINEL_ERR_QUERY_INVALID') ? new BadRequest(err.message) : err;
     });
+    const graph = this.options.serviceGraph;
+    const q = report.query;
+    if (graph && q?.['service'] && q['start'] && q['end']) {
+      // Issue 19: the compared service's neighbours per variant, from the live pairing state.
+      const view = graph.view({
+        startMs: Date.parse(q['start']),
+        endMs: Date.parse(q['end']),
+        service: q['service'],
+        byVariant: true,
+      });
+      this.json(res, 'compare', 200, { ...report, neighbours: { source: view.source, edges: view.edges } });
+      return;
+    }
     this.json(res, 'compare', 200, report);
   }
 
@@ -239,7 +252,9 @@ export class QueryServer {
   private serviceGraph(res: ServerResponse, url: URL): void {
     const graph = this.options.serviceGraph;
     if (!graph) {
-      this.json(res, 'servicegraph', 404, { error: 'the service graph is off (service_graph.enabled: false)' });
+      this.json(res, 'servicegraph', 404, {
+        error: 'the service graph is off (service_graph.enabled: false)',
+      });
       return;
     }
     const nowNs = BigInt(this.now()) * 1_000_000n;
