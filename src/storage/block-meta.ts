@@ -44,7 +44,42 @@ export interface BlockMeta {
   compactionLevel: number;
   /** Compaction's inputs, so a reader that sees both can prefer the merged block. */
   replaces: string[];
+  /** What search may skip the block on and tags are listed from; absent in blocks written before it. */
+  search?: BlockSearchSummary;
 }
+
+/** A typed attribute value as Tempo's tag-values API lists it. */
+export interface SummaryValue {
+  type: 'string' | 'int' | 'float' | 'bool';
+  value: string;
+}
+
+/** An attribute key of a block, with its distinct values unless there are more than `SUMMARY_MAX_VALUES`. */
+export interface SummaryAttribute {
+  scope: 'span' | 'resource';
+  key: string;
+  /** Absent when the key has more distinct values than the summary keeps (then nothing can be skipped on it). */
+  values?: SummaryValue[];
+}
+
+/**
+ * The block's search summary (issue 15): distinct span names, statuses, kinds, the span duration range and
+ * attribute keys with their values, bounded so a meta stays small. A list that would pass its bound is
+ * left out, which tells a reader "unknown, do not skip".
+ */
+export interface BlockSearchSummary {
+  spanNames?: string[];
+  statuses: string[];
+  kinds: string[];
+  minDurationNanos: string;
+  maxDurationNanos: string;
+  /** Absent when the block has more than `SUMMARY_MAX_KEYS` keys. */
+  attributes?: SummaryAttribute[];
+}
+
+export const SUMMARY_MAX_NAMES = 1_000;
+export const SUMMARY_MAX_KEYS = 500;
+export const SUMMARY_MAX_VALUES = 64;
 
 const BLOCKS_DIR = 'blocks';
 const KEY_RE = /^blocks\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([A-Za-z0-9_-]+)\.(parquet|meta\.json)$/;

@@ -210,3 +210,94 @@ export async function readBlockBytes(
   for (const row of rows) if (filter(row)) out.push(decodeRow(decoder, row, key));
   return out;
 }
+
+/** A column's min and max in one row group, from the Parquet footer (only the columns that keep them). */
+export type RowGroupStatistics = Partial<Record<string, { min: unknown; max: unknown }>>;
+
+/** Statistics truncated to this length (block-writer's statisticsTruncateLength) are not exact bounds. */
+const TRUNCATED_STAT_LENGTH = 32;
+
+function rowGroupStatistics(metadata: FileMetaData): RowGroupStatistics[] {
+  return metadata.row_groups.map((rg) => {
+    const out: RowGroupStatistics = {};
+    for (const col of rg.columns) {
+      const md = col.meta_data;
+      const st = md?.statistics;
+      if (!md || !st) continue;
+      const min = st.min_value ?? st.min;
+      const max = st.max_value ?? st.max;
+      if (min === undefined || max === undefined) continue;
+      // A truncated string maximum is below the real one: not a bound to skip on.
+      if (typeof max === 'string' && max.length >= TRUNCATED_STAT_LENGTH) continue;
+      out[md.path_in_schema[0]!] = { min, max };
+    }
+    return out;
+  });
+}
+
+/** What a planned block read fetched: the rows of the chosen row groups, decoded, and its cost. */
+export interface BlockRowGroupRead {
+  readonly spans: StoredSpan[];
+  readonly bytesRead: number;
+  readonly rowGroupsRead: number;
+  readonly rowGroupsTotal: number;
+}
+
+/**
+ * Reads only the row groups `choose` picks from the Parquet footer (its column statistics), so a search
+ * fetches the footer and the row groups that may match, not the whole object. A block up to
+ * SMALL_BLOCK_BYTES is fetched with one GET (a second round trip costs more than its bytes).
+ */
+export async function readBlockRowGroups(
+  store: ObjectStore,
+  meta: BlockMeta,
+  choose: (rowGroups: RowGroupStatistics[]) => number[],
+): Promise<BlockRowGroupRead> {
+  const file = new PrefetchedObject(store, meta.parquetKey, meta.parquetBytes);
+  let bytesRead = 0;
+  const fetch = async (start: number, end: number) => {
+    try {
+      await file.prefetch(start, end);
+    } catch (err) {
+      if (err instanceof SentinelError) throw err;
+      throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${meta.parquetKey}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    bytesRead += end - start;
+  };
+  const small = meta.parquetBytes <= SMALL_BLOCK_BYTES;
+  await fetch(small ? 0 : meta.footerStart, meta.parquetBytes);
+  const metadata = await readFooter(file, meta);
+  const groups = choose(rowGroupStatistics(metadata)).filter((g) => g >= 0 && g < metadata.row_groups.length);
+  if (!small) {
+    // Adjacent row groups as one range.
+    let i = 0;
+    const ranges: Promise<void>[] = [];
+    while (i < groups.length) {
+      let j = i;
+      while (j + 1 < groups.length && groups[j + 1] === groups[j]! + 1) j++;
+      const first = meta.rowGroups[groups[i]!];
+      const last = meta.rowGroups[groups[j]!];
+      if (first && last) ranges.push(fetch(first.byteStart, last.byteEnd));
+      i = j + 1;
+    }
+    await Promise.all(ranges);
+  }
+  const decoder = new RowDecoder();
+  const spans: StoredSpan[] = [];
+  let rowStart = 0;
+  const starts = metadata.row_groups.map((rg) => {
+    const s = rowStart;
+    rowStart += Number(rg.num_rows);
+    return s;
+  });
+  for (const g of groups) {
+    const start = starts[g]!;
+    const end = start + Number(metadata.row_groups[g]!.num_rows);
+    for (const row of await readRows(file, meta.parquetKey, { metadata, rowStart: start, rowEnd: end })) {
+      spans.push(decodeRow(decoder, row, meta.parquetKey));
+    }
+  }
+  return { spans, bytesRead, rowGroupsRead: groups.length, rowGroupsTotal: metadata.row_groups.length };
+}

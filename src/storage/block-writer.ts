@@ -3,6 +3,7 @@ import { ByteWriter, parquetWrite } from 'hyparquet-writer';
 import type { TraceData } from '../otlp/index.js';
 import { BloomFilter } from './bloom-filter.js';
 import { blockSchema, compareRows, toColumnData } from './block-columns.js';
+import { buildSearchSummary } from './block-summary.js';
 import { BLOCK_FORMAT, blockKeys, newBlockId, type BlockMeta, type RowGroupRange } from './block-meta.js';
 import type { ObjectStore } from './object-store.js';
 import { blockCompressors, DEFAULT_BLOCK_CODEC, type BlockCodec } from './parquet-codec.js';
@@ -131,6 +132,7 @@ export function encodeBlock(input: readonly StoredSpan[], options: BlockWriteOpt
     createdAt: new Date(nowMs).toISOString(),
     compactionLevel: options.compactionLevel ?? 0,
     replaces: [...(options.replaces ?? [])],
+    search: buildSearchSummary(rows),
   };
   return { parquet, meta, metaKey };
 }

@@ -19,16 +19,25 @@ export {
   partitionPrefix,
   partitionStartMs,
 } from './block-meta.js';
-export type { BlockMeta, RowGroupRange } from './block-meta.js';
+export type {
+  BlockMeta,
+  BlockSearchSummary,
+  RowGroupRange,
+  SummaryAttribute,
+  SummaryValue,
+} from './block-meta.js';
 export { BlockWriter, DEFAULT_ROW_GROUP_SIZE, encodeBlock, uploadBlock, writeBlock } from './block-writer.js';
 export type { BlockWriteOptions, EncodedBlock } from './block-writer.js';
 export {
   SMALL_BLOCK_BYTES,
   blockMayHoldTrace,
   readBlockBytes,
+  readBlockRowGroups,
   readTraceFromBlock,
   scanBlock,
 } from './block-reader.js';
+export type { BlockRowGroupRead, RowGroupStatistics } from './block-reader.js';
+export { buildSearchSummary } from './block-summary.js';
 export { BlockEncoder } from './block-encoder.js';
 export type { BlockToEncode } from './block-encoder.js';
 export { BloomFilter } from './bloom-filter.js';

@@ -9,13 +9,8 @@ export type { DecisionFeedHttpOptions } from './decision-feed-http.js';
 export { DecisionLog, DECISION_RECORD_BYTES } from './decision-log.js';
 export type { DecisionAppendResult, DecisionLogOptions, DecisionPage } from './decision-log.js';
 export { QueryEngine } from './query-engine.js';
-export type {
-  PendingSpans,
-  QueryEngineOptions,
-  SearchHit,
-  SearchQuery,
-  SearchResult,
-} from './query-engine.js';
+export type { PendingSpans, QueryEngineOptions, SearchQuery } from './query-engine.js';
+export type { SearchHit, SearchMetrics, SearchResult, SearchSpan, SearchSpanSet } from './trace-search.js';
 export { QueryServer } from './query-server.js';
 export type { QueryServerOptions } from './query-server.js';
 export { runStore } from './run-store.js';
@@ -33,3 +28,5 @@ export type {
   ServiceGraphOptions,
   ServiceGraphView,
 } from './service-graph.js';
+export { BadRequest, registerQueryRoutes, RouteTable } from './query-routes.js';
+export type { QueryRoute, RouteProvider, RouteRequest, RouteServer } from './query-routes.js';

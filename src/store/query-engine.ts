@@ -4,7 +4,6 @@ import {
   dedupeSpans,
   readTraceFromBlock,
   scanBlock,
-  statusCodeName,
   type BlockMeta,
   type BlockRow,
   type ObjectStore,
@@ -12,6 +11,8 @@ import {
 } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
+import { searchTraces, type SearchResult } from './trace-search.js';
+import type { SpanCondition, TraceQuery } from './traceql/ast.js';
 
 /** Where spans not yet in an uploaded block can be read (the ingest pipeline). */
 export interface PendingSpans {
@@ -20,36 +21,23 @@ export interface PendingSpans {
 
 /** A search as the API takes it, already validated and bounded. */
 export interface SearchQuery {
+  /** TraceQL (parsed); without it, the conditions below in one spanset, `{}` when there are none. */
+  readonly query?: TraceQuery;
   readonly service?: string;
   readonly variant?: string;
   readonly name?: string;
   readonly errorsOnly?: boolean;
+  /** Trace duration bounds (Tempo's minDuration / maxDuration). */
   readonly minDurationNs?: bigint;
   readonly maxDurationNs?: bigint;
   /** Unix nanoseconds, inclusive. */
   readonly startNs: bigint;
   readonly endNs: bigint;
   readonly limit: number;
+  /** Matched spans listed per spanset (Tempo's `spss`, default 3). */
+  readonly spansPerSpanSet?: number;
   /** Block bytes the search may read before it stops early (`query.max_search_bytes`). */
   readonly maxBytes?: number;
-}
-
-/** One trace in a search result (Tempo's search response shape). */
-export interface SearchHit {
-  traceID: string;
-  rootServiceName: string;
-  rootTraceName: string;
-  startTimeUnixNano: string;
-  durationMs: number;
-  spanSet: {
-    spans: { spanID: string; startTimeUnixNano: string; durationNanos: string }[];
-    matched: number;
-  };
-}
-
-export interface SearchResult {
-  traces: SearchHit[];
-  metrics: { inspectedTraces: number; inspectedBytes: string; inspectedBlocks: number; truncated?: boolean };
 }
 
 export interface QueryEngineOptions {
@@ -98,97 +86,43 @@ export class QueryEngine {
     return dedupeSpans(found);
   }
 
-  /** Traces with at least one span matching every condition, newest blocks first, up to `limit`. */
+  /**
+   * Traces matching a TraceQL query (or the legacy conditions), newest blocks first, up to `limit`; blocks
+   * and row groups that cannot match are skipped on their meta and Parquet statistics (trace-search.ts).
+   */
   async search(q: SearchQuery): Promise<SearchResult> {
-    const blocks = (await this.options.catalog.blocks())
-      .filter((m) => {
-        const t = ns(m);
-        if (t.end < q.startNs || t.start > q.endNs) return false;
-        if (q.service !== undefined && !m.services.includes(q.service)) return false;
-        if (q.variant !== undefined && !m.variants.includes(q.variant)) return false;
-        return true;
-      })
-      .sort((a, b) => (BigInt(b.maxEndUnixNano) > BigInt(a.maxEndUnixNano) ? 1 : -1));
-    const rowMatches = (row: BlockRow): boolean => {
-      const start = row.Timestamp as bigint;
-      const duration = row.Duration as bigint;
-      if (start + duration < q.startNs || start > q.endNs) return false;
-      if (q.service !== undefined && row.ServiceName !== q.service) return false;
-      if (q.variant !== undefined && row.DeploymentVariant !== q.variant) return false;
-      if (q.name !== undefined && row.SpanName !== q.name) return false;
-      if (q.errorsOnly && row.StatusCode !== statusCodeName(2)) return false;
-      if (q.minDurationNs !== undefined && duration < q.minDurationNs) return false;
-      if (q.maxDurationNs !== undefined && duration > q.maxDurationNs) return false;
-      return true;
-    };
-    const traces = new Map<string, StoredSpan[]>();
-    let inspectedBlocks = 0;
-    let inspectedBytes = 0;
-    const add = (r: StoredSpan) => {
-      let list = traces.get(r.span.traceId);
-      if (!list) {
-        if (traces.size >= q.limit) return;
-        traces.set(r.span.traceId, (list = []));
-      }
-      list.push(r);
-    };
-    for (const r of this.options.pending?.pendingRows() ?? []) if (rowMatches(toRow(r))) add(r);
-    let truncated = false;
-    for (const meta of blocks) {
-      if (traces.size >= q.limit) break;
-      if (
-        q.maxBytes !== undefined &&
-        inspectedBytes + meta.parquetBytes > q.maxBytes &&
-        inspectedBlocks > 0
-      ) {
-        truncated = true;
-        break;
-      }
-      inspectedBlocks++;
-      inspectedBytes += meta.parquetBytes;
-      try {
-        this.blocksRead.inc({ query: 'search' });
-        for (const r of await scanBlock(this.options.store, meta, rowMatches)) add(r);
-      } catch (err) {
-        this.onBlockError(meta, err);
-      }
-    }
-    const hits: SearchHit[] = [];
-    for (const [traceID, spans] of traces) {
-      const unique = dedupeSpans(spans);
-      let start = unique[0]!.span.startTimeUnixNano;
-      let end = unique[0]!.span.endTimeUnixNano;
-      for (const { span } of unique) {
-        if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
-        if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
-      }
-      const root = unique.find((r) => r.span.parentSpanId === '') ?? unique[0]!;
-      hits.push({
-        traceID,
-        rootServiceName: serviceOf(root),
-        rootTraceName: root.span.name,
-        startTimeUnixNano: start.toString(),
-        durationMs: Number((end - start) / 1_000_000n),
-        spanSet: {
-          spans: unique.map(({ span }) => ({
-            spanID: span.spanId,
-            startTimeUnixNano: span.startTimeUnixNano.toString(),
-            durationNanos: (span.endTimeUnixNano - span.startTimeUnixNano).toString(),
-          })),
-          matched: unique.length,
-        },
-      });
-    }
-    hits.sort((a, b) => (BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1));
-    return {
-      traces: hits,
-      metrics: {
-        inspectedTraces: traces.size,
-        inspectedBytes: String(inspectedBytes),
-        inspectedBlocks,
-        ...(truncated ? { truncated } : {}),
+    return searchTraces(
+      {
+        store: this.options.store,
+        blocks: await this.options.catalog.blocks(),
+        pending: this.options.pending?.pendingRows() ?? [],
+        concurrency: this.options.concurrency ?? 8,
+        onBlockRead: () => this.blocksRead.inc({ query: 'search' }),
+        onBlockError: (meta, err) => this.onBlockError(meta, err),
       },
-    };
+      {
+        query: q.query ?? legacyQuery(q),
+        startNs: q.startNs,
+        endNs: q.endNs,
+        limit: q.limit,
+        spansPerSpanSet: q.spansPerSpanSet ?? 3,
+        ...(q.minDurationNs !== undefined ? { minTraceDurationNs: q.minDurationNs } : {}),
+        ...(q.maxDurationNs !== undefined ? { maxTraceDurationNs: q.maxDurationNs } : {}),
+        ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
+      },
+    );
+  }
+
+  /** The metas of blocks overlapping a time range and the spans not in a block yet (tag listings read these). */
+  async metadataSources(range: {
+    startNs: bigint;
+    endNs: bigint;
+  }): Promise<{ blocks: BlockMeta[]; pending: StoredSpan[] }> {
+    const blocks = (await this.options.catalog.blocks()).filter((m) => {
+      const t = ns(m);
+      return t.end >= range.startNs && t.start <= range.endNs;
+    });
+    return { blocks, pending: this.options.pending?.pendingRows() ?? [] };
   }
 
   /** The most recent spans (by start time), from the pending spans and the newest blocks. */
@@ -269,25 +203,27 @@ export class QueryEngine {
   }
 }
 
-function serviceOf(r: StoredSpan): string {
-  for (const kv of r.resource.attributes) {
-    if (kv.key === 'service.name' && kv.value.kind === 'string') return kv.value.value;
-  }
-  return '';
-}
-
-/** The cells of a pending row that search filters look at, in block-row form. */
-function toRow(r: StoredSpan): BlockRow {
-  let variant = '';
-  for (const kv of r.resource.attributes) {
-    if (kv.key === 'deployment.variant' && kv.value.kind === 'string') variant = kv.value.value;
-  }
-  return {
-    Timestamp: r.span.startTimeUnixNano,
-    Duration: r.span.endTimeUnixNano - r.span.startTimeUnixNano,
-    ServiceName: serviceOf(r),
-    DeploymentVariant: variant,
-    SpanName: r.span.name,
-    StatusCode: statusCodeName(r.span.status.code),
-  };
+/** The legacy parameters (service, variant, name, status=error) as one spanset: one span meets them all. */
+function legacyQuery(q: SearchQuery): TraceQuery {
+  const parts: SpanCondition[] = [];
+  const eq = (
+    field: SpanCondition & { kind: 'compare' } extends { field: infer F } ? F : never,
+    value: string,
+  ) => parts.push({ kind: 'compare', field, op: '=', value: { type: 'string', value } });
+  if (q.service !== undefined) eq({ kind: 'attribute', scope: 'resource', name: 'service.name' }, q.service);
+  if (q.variant !== undefined)
+    eq({ kind: 'attribute', scope: 'resource', name: 'deployment.variant' }, q.variant);
+  if (q.name !== undefined) eq({ kind: 'intrinsic', name: 'name' }, q.name);
+  if (q.errorsOnly)
+    parts.push({
+      kind: 'compare',
+      field: { kind: 'intrinsic', name: 'status' },
+      op: '=',
+      value: { type: 'status', value: 'error' },
+    });
+  const condition = parts.reduce<SpanCondition | undefined>(
+    (acc, c) => (acc ? { kind: 'and', left: acc, right: c } : c),
+    undefined,
+  );
+  return { kind: 'spanset', condition: condition ?? { kind: 'all' }, index: 0 };
 }

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseDurationMs, parseEndpoint } from '../config/index.js';
 import { compareRequest } from '../compare/index.js';
-import { isSentinelError, SentinelError } from '../errors.js';
+import { isSentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -16,8 +16,20 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
 import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
-import type { QueryEngine, SearchQuery } from './query-engine.js';
+import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
+import { encodeTrace, type TraceFormat } from './tempo-format.js';
+import {
+  BadRequest,
+  registeredRouteProviders,
+  RouteTable,
+  type QueryRoute,
+  type RouteRequest,
+  type RouteServer,
+} from './query-routes.js';
+
+/** `GET /api/servicegraph` without `start`: the last hour. */
+const SERVICE_GRAPH_WINDOW_MS = 3_600_000;
 
 export interface QueryServerOptions {
   readonly endpoint: string;
@@ -41,15 +53,7 @@ export interface QueryServerOptions {
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
-const DEFAULT_SEARCH_LIMIT = 20;
 const DEFAULT_SPANS_LIMIT = 100;
-const DEFAULT_SEARCH_WINDOW_MS = 3_600_000;
-
-class BadRequest extends SentinelError {
-  constructor(message: string) {
-    super('SENTINEL_ERR_QUERY_INVALID', message);
-  }
-}
 
 /**
  * The store's query API on `query.endpoint` (Tempo's port and paths): trace by id, search, recent spans,
@@ -61,6 +65,8 @@ export class QueryServer {
   private readonly now: () => number;
   private readonly requests;
   private readonly feed: DecisionFeedHttp | undefined;
+  private readonly routes = new RouteTable();
+  private readonly context: RouteServer;
 
   constructor(options: QueryServerOptions) {
     this.options = options;
@@ -73,6 +79,21 @@ export class QueryServer {
       'Query API requests, by route and status.',
       ['route', 'status'],
     );
+    this.context = {
+      engine: options.engine,
+      logger: options.logger,
+      metrics: options.metrics,
+      now: this.now,
+      maxLimit: options.maxLimit,
+      maxSearchWindowMs: options.maxSearchWindowMs,
+      maxSearchBytes: options.maxSearchBytes,
+      isReady: () => options.isReady?.() ?? true,
+      json: (res, route, status, body, headers) => this.json(res, route, status, body, headers),
+      send: (res, route, status, contentType, body, headers) =>
+        this.send(res, route, status, contentType, body, headers),
+    };
+    this.routes.add(this.ownRoutes());
+    for (const provider of registeredRouteProviders()) this.routes.add(provider(this.context));
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         options.logger.error({ err }, 'query API request failed');
@@ -119,53 +140,59 @@ export class QueryServer {
     body: unknown,
     headers: Record<string, string> = {},
   ) {
+    this.send(
+      res,
+      route,
+      status,
+      'application/json',
+      typeof body === 'string' ? body : JSON.stringify(body),
+      headers,
+    );
+  }
+
+  private send(
+    res: ServerResponse,
+    route: string,
+    status: number,
+    contentType: string,
+    body: string | Uint8Array,
+    headers: Record<string, string> = {},
+  ) {
     this.requests.inc({ route, status: String(status) });
-    res
-      .writeHead(status, { 'content-type': 'application/json', ...headers })
-      .end(typeof body === 'string' ? body : JSON.stringify(body));
+    res.writeHead(status, { 'content-type': contentType, ...headers }).end(body);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://query');
     const path = url.pathname;
-    const feed = path === DECISIONS_PATH ? this.feed : undefined;
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !(feed && req.method === 'POST')) {
-      const allow = feed ? 'GET, HEAD, POST' : 'GET, HEAD';
-      this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
-      return;
-    }
-    if (path === '/health' || path === '/ready') {
-      const ready = this.options.isReady?.() ?? true;
-      this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
-      return;
-    }
-    if (this.options.authorize && !this.options.authorize(req.headers.authorization)) {
-      this.json(
-        res,
-        'unauthenticated',
-        401,
-        { error: 'a valid bearer token is required' },
-        {
-          'www-authenticate': 'Bearer',
-        },
-      );
-      return;
-    }
     try {
-      if (feed) {
-        if (req.method === 'POST') await feed.publish(req, res);
-        else feed.read(req, res, url);
-      } else if (path.startsWith('/api/traces/'))
-        await this.trace(res, decodePathSegment(path.slice('/api/traces/'.length)), url);
-      else if (path === '/api/search') await this.search(res, url);
-      else if (path === '/spans') await this.spans(res, url);
-      else if (path === '/api/compare') await this.compare(res, url);
-      else if (path === '/api/servicegraph') this.serviceGraph(res, url);
-      else if (path === '/metrics') {
-        const text = await this.options.metrics.registry.metrics();
-        this.requests.inc({ route: 'metrics', status: '200' });
-        res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
-      } else this.json(res, 'other', 404, { error: `no route ${path}` });
+      const match = this.routes.match(req.method ?? 'GET', path);
+      if (match.kind === 'none') {
+        this.json(res, 'other', 404, { error: `no route ${path}` });
+        return;
+      }
+      if (match.kind === 'method') {
+        const allow = match.allow.join(', ');
+        this.json(res, 'other', 405, { error: `only ${allow} is supported` }, { allow });
+        return;
+      }
+      if (
+        !match.route.public &&
+        this.options.authorize &&
+        !this.options.authorize(req.headers.authorization)
+      ) {
+        this.json(
+          res,
+          'unauthenticated',
+          401,
+          { error: 'a valid bearer token is required' },
+          {
+            'www-authenticate': 'Bearer',
+          },
+        );
+        return;
+      }
+      await match.route.handle({ req, res, url, params: match.params, server: this.context });
     } catch (err) {
       if (err instanceof BadRequest) {
         this.json(res, 'bad_request', 400, { error: err.message, code: err.code });
@@ -175,7 +202,66 @@ export class QueryServer {
     }
   }
 
-  private async trace(res: ServerResponse, id: string, url: URL): Promise<void> {
+  /** The store's own routes (Tempo's and others' come from registerQueryRoutes). */
+  private ownRoutes(): QueryRoute[] {
+    const feed = this.feed;
+    const health = ({ res }: RouteRequest) => {
+      const ready = this.options.isReady?.() ?? true;
+      this.json(res, 'health', ready ? 200 : 503, { status: ready ? 'ok' : 'not ready' });
+    };
+    return [
+      { method: 'GET', path: '/health', name: 'health', public: true, handle: health },
+      { method: 'GET', path: '/ready', name: 'health', public: true, handle: health },
+      ...(feed
+        ? ([
+            {
+              method: 'GET',
+              path: DECISIONS_PATH,
+              name: 'decisions',
+              handle: (r) => feed.read(r.req, r.res, r.url),
+            },
+            {
+              method: 'POST',
+              path: DECISIONS_PATH,
+              name: 'decisions',
+              handle: (r) => feed.publish(r.req, r.res),
+            },
+          ] satisfies QueryRoute[])
+        : []),
+      {
+        method: 'GET',
+        path: '/api/traces/:id',
+        name: 'trace',
+        handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 1, accept: r.req.headers.accept }),
+      },
+      {
+        method: 'GET',
+        path: '/api/v2/traces/:id',
+        name: 'trace_v2',
+        handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 2, accept: r.req.headers.accept }),
+      },
+      { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
+      { method: 'GET', path: '/api/compare', name: 'compare', handle: (r) => this.compare(r.res, r.url) },
+      {
+        method: 'GET',
+        path: '/api/servicegraph',
+        name: 'servicegraph',
+        handle: (r) => this.serviceGraph(r.res, r.url),
+      },
+      {
+        method: 'GET',
+        path: '/metrics',
+        name: 'metrics',
+        handle: async ({ res }) => {
+          const text = await this.options.metrics.registry.metrics();
+          this.requests.inc({ route: 'metrics', status: '200' });
+          res.writeHead(200, { 'content-type': this.options.metrics.registry.contentType }).end(text);
+        },
+      },
+    ];
+  }
+
+  private async trace(res: ServerResponse, id: string, url: URL, as: TraceFormat): Promise<void> {
     if (!TRACE_ID_RE.test(id))
       throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
     const start = optionalSeconds(url, 'start');
@@ -184,44 +270,13 @@ export class QueryServer {
       ...(start !== undefined ? { startNs: start } : {}),
       ...(end !== undefined ? { endNs: end } : {}),
     });
+    const route = as.version === 2 ? 'trace_v2' : 'trace';
     if (rows.length === 0) {
-      this.json(res, 'trace', 404, { error: `trace ${id.toLowerCase()} not found` });
+      this.json(res, route, 404, { error: `trace ${id.toLowerCase()} not found` });
       return;
     }
-    // Tempo's /api/traces/{id} JSON: the OTLP ResourceSpans under "batches".
-    this.json(res, 'trace', 200, { batches: traceDataToJson(toTraceData(rows)).resourceSpans });
-  }
-
-  private async search(res: ServerResponse, url: URL): Promise<void> {
-    const p = url.searchParams;
-    const limit = boundedLimit(p.get('limit'), DEFAULT_SEARCH_LIMIT, this.options.maxLimit);
-    const nowNs = BigInt(this.now()) * 1_000_000n;
-    const endNs = optionalSeconds(url, 'end') ?? nowNs;
-    const startNs =
-      optionalSeconds(url, 'start') ??
-      endNs - BigInt(Math.min(DEFAULT_SEARCH_WINDOW_MS, this.options.maxSearchWindowMs)) * 1_000_000n;
-    if (endNs < startNs) throw new BadRequest('end: expected a time after start');
-    if (endNs - startNs > BigInt(this.options.maxSearchWindowMs) * 1_000_000n) {
-      throw new BadRequest(
-        `start..end spans more than query.max_search_window (${this.options.maxSearchWindowMs / 1000} s); narrow the range`,
-      );
-    }
-    const status = p.get('status');
-    if (status !== null && status !== 'error')
-      throw new BadRequest(`status: expected "error", got ${JSON.stringify(status)}`);
-    const q: SearchQuery = {
-      ...(p.get('service') ? { service: p.get('service')! } : {}),
-      ...(p.get('variant') ? { variant: p.get('variant')! } : {}),
-      ...(p.get('name') ? { name: p.get('name')! } : {}),
-      ...(status === 'error' ? { errorsOnly: true } : {}),
-      ...optionalDuration(p.get('minDuration'), 'minDurationNs', 'minDuration'),
-      ...optionalDuration(p.get('maxDuration'), 'maxDurationNs', 'maxDuration'),
-      startNs,
-      endNs,
-      limit,
-      ...(this.options.maxSearchBytes !== undefined ? { maxBytes: this.options.maxSearchBytes } : {}),
-    };
-    this.json(res, 'search', 200, await this.options.engine.search(q));
+    const body = encodeTrace(toTraceData(rows), as);
+    this.send(res, route, 200, body.contentType, body.body);
   }
 
   /** Canary versus baseline (src/compare), the same JSON as `sentinel compare --format json`. */
@@ -259,7 +314,7 @@ export class QueryServer {
     }
     const nowNs = BigInt(this.now()) * 1_000_000n;
     const endNs = optionalSeconds(url, 'end') ?? nowNs;
-    const startNs = optionalSeconds(url, 'start') ?? endNs - BigInt(DEFAULT_SEARCH_WINDOW_MS) * 1_000_000n;
+    const startNs = optionalSeconds(url, 'start') ?? endNs - BigInt(SERVICE_GRAPH_WINDOW_MS) * 1_000_000n;
     if (endNs < startNs) throw new BadRequest('end: expected a time after start');
     const variants = url.searchParams.get('variants');
     if (variants !== null && variants !== 'true' && variants !== 'false')
@@ -281,17 +336,7 @@ export class QueryServer {
   }
 }
 
-function decodePathSegment(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new BadRequest(
-      `trace id: expected 32 hex digits, got a malformed path ${JSON.stringify(raw.slice(0, 64))}`,
-    );
-  }
-}
-
-function boundedLimit(raw: string | null, fallback: number, max: number): number {
+export function boundedLimit(raw: string | null, fallback: number, max: number): number {
   if (raw === null || raw === '') return Math.min(fallback, max);
   if (!/^\d+$/.test(raw) || Number(raw) < 1)
     throw new BadRequest(`limit: expected a positive integer, got ${JSON.stringify(raw)}`);
@@ -299,7 +344,7 @@ function boundedLimit(raw: string | null, fallback: number, max: number): number
 }
 
 /** `start`/`end` in unix seconds (Tempo's unit), as nanoseconds. */
-function optionalSeconds(url: URL, name: string): bigint | undefined {
+export function optionalSeconds(url: URL, name: string): bigint | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return undefined;
   if (!/^\d{1,12}$/.test(raw))
@@ -307,7 +352,7 @@ function optionalSeconds(url: URL, name: string): bigint | undefined {
   return BigInt(raw) * 1_000_000_000n;
 }
 
-function optionalDuration<K extends string>(
+export function optionalDuration<K extends string>(
   raw: string | null,
   key: K,
   name: string,

@@ -10,6 +10,8 @@ import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { QueryServer } from './query-server.js';
 import { ServiceGraph } from './service-graph.js';
+// Tempo's HTTP API registers its routes with the query server's table.
+import './tempo-api.js';
 import { TokenAuth } from './token-auth.js';
 
 /** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
@@ -139,7 +141,12 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   const otlp = config.receivers.otlp;
   // Issue 19: the service graph sees each batch once the WAL has taken it (docs/service-graph.md).
   const graph = config.service_graph.enabled
-    ? new ServiceGraph({ config: config.service_graph, metrics, logger, ...(deps.now ? { now: deps.now } : {}) })
+    ? new ServiceGraph({
+        config: config.service_graph,
+        metrics,
+        logger,
+        ...(deps.now ? { now: deps.now } : {}),
+      })
     : undefined;
   const receivers = receiversFromConfig(config, {
     consumer: graph ? graph.tap(pipeline) : pipeline,

@@ -1,0 +1,253 @@
+import {
+  dedupeSpans,
+  readBlockRowGroups,
+  type BlockMeta,
+  type ObjectStore,
+  type StoredSpan,
+} from '../storage/index.js';
+import { attributesOf, spansetsOf, type Field, type TraceQuery } from './traceql/ast.js';
+import { evaluateTrace, fieldValue, serviceName, traceFacts, type TraceFacts } from './traceql/evaluate.js';
+import { blockMayMatch, rowGroupMayMatch } from './traceql/prune.js';
+
+/** A TraceQL search, validated and bounded by the API. */
+export interface TraceSearchRequest {
+  readonly query: TraceQuery;
+  /** Unix nanoseconds; a trace is in range when it overlaps [startNs, endNs]. */
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly limit: number;
+  /** Matched spans shown per spanset (Tempo's `spss`). */
+  readonly spansPerSpanSet: number;
+  /** Trace duration bounds (Tempo's `minDuration` / `maxDuration`). */
+  readonly minTraceDurationNs?: bigint;
+  readonly maxTraceDurationNs?: bigint;
+  /** Block bytes the search may read before it stops early (`query.max_search_bytes`). */
+  readonly maxBytes?: number;
+}
+
+/** A span in a search result, as Tempo's search API shows it. */
+export interface SearchSpan {
+  spanID: string;
+  name: string;
+  startTimeUnixNano: string;
+  durationNanos: string;
+  attributes: OtlpJsonKeyValue[];
+}
+export interface OtlpJsonKeyValue {
+  key: string;
+  value: { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
+}
+export interface SearchSpanSet {
+  spans: SearchSpan[];
+  matched: number;
+}
+
+/** One trace in a search result (Tempo's TraceSearchMetadata, as its JSON API writes it). */
+export interface SearchHit {
+  traceID: string;
+  rootServiceName: string;
+  rootTraceName: string;
+  startTimeUnixNano: string;
+  durationMs: number;
+  /** The first spanset (Tempo keeps this deprecated field beside `spanSets`). */
+  spanSet: SearchSpanSet;
+  spanSets: SearchSpanSet[];
+}
+
+/** What the search read and skipped (Tempo's SearchMetrics, plus the skipping figures). */
+export interface SearchMetrics {
+  inspectedTraces: number;
+  inspectedSpans: number;
+  inspectedBytes: string;
+  inspectedBlocks: number;
+  totalBlocks: number;
+  skippedBlocks: number;
+  inspectedRowGroups: number;
+  skippedRowGroups: number;
+  truncated?: boolean;
+}
+
+export interface SearchResult {
+  traces: SearchHit[];
+  metrics: SearchMetrics;
+}
+
+export interface TraceSearchSource {
+  readonly store: ObjectStore;
+  readonly blocks: readonly BlockMeta[];
+  readonly pending: readonly StoredSpan[];
+  readonly concurrency: number;
+  readonly onBlockRead: () => void;
+  readonly onBlockError: (meta: BlockMeta, err: unknown) => void;
+}
+
+function groupByTrace(spans: readonly StoredSpan[]): Map<string, StoredSpan[]> {
+  const out = new Map<string, StoredSpan[]>();
+  for (const r of spans) {
+    let list = out.get(r.span.traceId);
+    if (!list) out.set(r.span.traceId, (list = []));
+    list.push(r);
+  }
+  return out;
+}
+
+/** Row groups to read: those that may match, plus neighbours sharing a boundary trace with one of them. */
+function withBoundaryNeighbours(meta: BlockMeta, chosen: number[]): number[] {
+  const set = new Set(chosen);
+  const groups = meta.rowGroups;
+  const stack = [...chosen];
+  while (stack.length > 0) {
+    const g = stack.pop()!;
+    const here = groups[g];
+    if (!here) continue;
+    for (const n of [g - 1, g + 1]) {
+      const other = groups[n];
+      if (!other || set.has(n)) continue;
+      const shares = n < g ? other.maxTraceId === here.minTraceId : other.minTraceId === here.maxTraceId;
+      if (shares) {
+        set.add(n);
+        stack.push(n);
+      }
+    }
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+function jsonValue(v: ReturnType<typeof fieldValue>): OtlpJsonKeyValue['value'] | undefined {
+  switch (v?.t) {
+    case 'string':
+      return { stringValue: v.v };
+    case 'number':
+      return Number.isInteger(v.v) ? { intValue: String(v.v) } : { doubleValue: v.v };
+    case 'bool':
+      return { boolValue: v.v };
+    default:
+      return undefined;
+  }
+}
+
+function describeSpan(r: StoredSpan, facts: TraceFacts, shown: readonly Field[]): SearchSpan {
+  const attributes: OtlpJsonKeyValue[] = [];
+  const seen = new Set<string>();
+  const add = (key: string, value: OtlpJsonKeyValue['value'] | undefined) => {
+    if (value === undefined || seen.has(key)) return;
+    seen.add(key);
+    attributes.push({ key, value });
+  };
+  for (const f of shown) if (f.kind === 'attribute') add(f.name, jsonValue(fieldValue(r, facts, f)));
+  add('service.name', { stringValue: serviceName(r) });
+  return {
+    spanID: r.span.spanId,
+    name: r.span.name,
+    startTimeUnixNano: r.span.startTimeUnixNano.toString(),
+    durationNanos: (r.span.endTimeUnixNano - r.span.startTimeUnixNano).toString(),
+    attributes,
+  };
+}
+
+/** Runs one TraceQL search: blocks newest first, skipping blocks and row groups that cannot match. */
+export async function searchTraces(src: TraceSearchSource, req: TraceSearchRequest): Promise<SearchResult> {
+  const shown = spansetsOf(req.query).flatMap((c) => [...attributesOf(c).values()]);
+  const inWindow = src.blocks.filter(
+    (m) => BigInt(m.maxEndUnixNano) >= req.startNs && BigInt(m.minStartUnixNano) <= req.endNs,
+  );
+  const candidates = inWindow
+    .filter((m) => blockMayMatch(m, req.query))
+    .sort((a, b) => (BigInt(b.maxEndUnixNano) > BigInt(a.maxEndUnixNano) ? 1 : -1));
+  const metrics: SearchMetrics = {
+    inspectedTraces: 0,
+    inspectedSpans: 0,
+    inspectedBytes: '0',
+    inspectedBlocks: 0,
+    totalBlocks: inWindow.length,
+    skippedBlocks: inWindow.length - candidates.length,
+    inspectedRowGroups: 0,
+    skippedRowGroups: 0,
+  };
+  let bytes = 0;
+  const hits = new Map<string, SearchHit>();
+  const pending = groupByTrace(src.pending);
+
+  const consider = (traceId: string, spans: StoredSpan[]) => {
+    if (hits.has(traceId) || hits.size >= req.limit) return;
+    metrics.inspectedTraces++;
+    const unique = dedupeSpans(spans);
+    const facts = traceFacts(unique);
+    if (facts.endNs < req.startNs || facts.startNs > req.endNs) return;
+    const duration = facts.endNs - facts.startNs;
+    if (req.minTraceDurationNs !== undefined && duration < req.minTraceDurationNs) return;
+    if (req.maxTraceDurationNs !== undefined && duration > req.maxTraceDurationNs) return;
+    const sets = evaluateTrace(req.query, unique, facts);
+    if (!sets) return;
+    const spanSets = sets.map((s) => ({
+      spans: s.slice(0, req.spansPerSpanSet).map((r) => describeSpan(r, facts, shown)),
+      matched: s.length,
+    }));
+    hits.set(traceId, {
+      traceID: traceId,
+      rootServiceName: facts.rootServiceName,
+      rootTraceName: facts.rootName,
+      startTimeUnixNano: facts.startNs.toString(),
+      durationMs: Number(duration / 1_000_000n),
+      spanSet: spanSets[0] ?? { spans: [], matched: 0 },
+      spanSets,
+    });
+  };
+
+  for (const [id, spans] of pending) consider(id, spans);
+  let next = 0;
+  while (next < candidates.length && hits.size < req.limit) {
+    const wave: BlockMeta[] = [];
+    while (next < candidates.length && wave.length < src.concurrency) {
+      const meta = candidates[next]!;
+      if (
+        req.maxBytes !== undefined &&
+        bytes + meta.parquetBytes > req.maxBytes &&
+        metrics.inspectedBlocks > 0
+      ) {
+        metrics.truncated = true;
+        break;
+      }
+      bytes += meta.parquetBytes; // reserved; the real figure replaces it below
+      metrics.inspectedBlocks++;
+      wave.push(meta);
+      next++;
+    }
+    if (wave.length === 0) break;
+    const reads = await Promise.all(
+      wave.map(async (meta) => {
+        src.onBlockRead();
+        try {
+          return await readBlockRowGroups(src.store, meta, (stats) =>
+            withBoundaryNeighbours(
+              meta,
+              stats.flatMap((st, i) => (rowGroupMayMatch(st, req.query, meta) ? [i] : [])),
+            ),
+          );
+        } catch (err) {
+          src.onBlockError(meta, err);
+          return undefined;
+        }
+      }),
+    );
+    for (let i = 0; i < wave.length; i++) {
+      const read = reads[i];
+      bytes -= wave[i]!.parquetBytes;
+      if (!read) continue;
+      bytes += read.bytesRead;
+      metrics.inspectedRowGroups += read.rowGroupsRead;
+      metrics.skippedRowGroups += read.rowGroupsTotal - read.rowGroupsRead;
+      metrics.inspectedSpans += read.spans.length;
+      for (const [id, spans] of groupByTrace(read.spans)) {
+        const extra = pending.get(id);
+        consider(id, extra ? [...spans, ...extra] : spans);
+      }
+    }
+    if (metrics.truncated) break;
+  }
+  metrics.inspectedBytes = String(bytes);
+  const traces = [...hits.values()].sort((a, b) =>
+    BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1,
+  );
+  return { traces, metrics };
+}
