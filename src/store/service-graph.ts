@@ -9,12 +9,11 @@
  * sample holds both its halves (Horvitz-Thompson), which depends on why each half was kept (`pairWeight`).
  */
 import type { ServiceGraphConfig } from '../config/service-graph.js';
+
 import {
   SpanKind,
   StatusCode,
-  findAttribute,
   stringAttribute,
-  type KeyValue,
   type Span,
   type TraceBatch,
   type TraceConsumer,
@@ -28,6 +27,11 @@ import {
   type Logger,
   type Metrics,
 } from '../telemetry/index.js';
+
+/** A bound counter child. */
+interface Counter {
+  inc(value?: number): void;
+}
 
 /** Why a half is in the sample, as its span says (`sampling.weight`, `sampling.completed`). */
 const Inclusion = {
@@ -151,7 +155,6 @@ const OVERFLOW = 'otel_metric_overflow';
 const MINUTE_MS = 60_000;
 const WEIGHT = 'sampling.weight';
 const COMPLETED = 'sampling.completed';
-const DB_ATTRIBUTES = ['db.name', 'db.system'];
 
 /**
  * The pairing state and the edge totals. `add` takes decoded spans (through `tap`, after the WAL took them),
@@ -166,8 +169,12 @@ export class ServiceGraph {
   private readonly series = new Map<string, EdgeSeries>();
   private readonly minutes = new Map<number, Map<string, MinuteEdge>>();
   private readonly timer: NodeJS.Timeout;
-  private readonly outcomes;
-  private readonly expired;
+  /** prom-client children bound once: a labelled `inc` hashes its label object on every call. */
+  private readonly outcome: Record<
+    'paired' | 'root' | 'database' | 'virtual_node' | 'outside_sample' | 'dropped',
+    Counter
+  >;
+  private readonly expiredSide: Record<'client' | 'server', Counter>;
   private warnedFull = false;
   private warnedEdges = false;
 
@@ -176,16 +183,23 @@ export class ServiceGraph {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     const { metrics } = options;
-    this.outcomes = metrics.counter(
+    const outcomes = metrics.counter(
       'store_service_graph_spans_total',
       'CLIENT, SERVER, PRODUCER and CONSUMER spans seen by the service graph, by what became of them.',
       ['outcome'],
     );
-    this.expired = metrics.counter(
+    const bind = <K extends string>(names: readonly K[], c: { labels(v: string): Counter }) =>
+      Object.fromEntries(names.map((n) => [n, c.labels(n)])) as Record<K, Counter>;
+    this.outcome = bind(
+      ['paired', 'root', 'database', 'virtual_node', 'outside_sample', 'dropped'],
+      outcomes,
+    );
+    const expired = metrics.counter(
       'store_service_graph_expired_total',
       'Halves of a pair that waited service_graph.wait without their other half, by the side that came (unpaired).',
       ['side'],
     );
+    this.expiredSide = bind(['client', 'server'], expired);
     const pending = this.pending;
     metrics.gauge(
       'store_service_graph_pending_items',
@@ -240,20 +254,19 @@ export class ServiceGraph {
     const isClient = kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
     const isServer = kind === SpanKind.SERVER || kind === SpanKind.CONSUMER;
     if (!isClient && !isServer) return;
-    const half = halfOf(span, service, variant, this.config.peer_attributes);
+    const { half, db } = halfOf(span, service, variant, this.config.peer_attributes);
     const messaging = kind === SpanKind.PRODUCER || kind === SpanKind.CONSUMER;
     if (isClient) {
       // A database answers in no span of its own: the edge is complete at once (Tempo does the same with db.name).
-      const db = firstString(span.attributes, DB_ATTRIBUTES);
       if (db !== undefined && !messaging) {
         this.complete(half, { ...half, service: db, variant: '' }, 'database', true);
-        this.outcomes.inc({ outcome: 'database' });
+        this.outcome.database.inc();
         return;
       }
     } else if (span.parentSpanId === '') {
       // A root server span has no client to wait for: its caller is outside, Tempo's "user" node.
       this.complete(undefined, half, 'virtual_node', false, 'user');
-      this.outcomes.inc({ outcome: 'root' });
+      this.outcome.root.inc();
       return;
     }
     const key = span.traceId + (isClient ? span.spanId : span.parentSpanId);
@@ -263,7 +276,7 @@ export class ServiceGraph {
     let entry = this.pending.get(key);
     if (!entry) {
       if (this.pending.size >= this.config.max_items) {
-        this.outcomes.inc({ outcome: 'dropped' });
+        this.outcome.dropped.inc();
         if (!this.warnedFull) {
           this.warnedFull = true;
           this.logger.warn(
@@ -286,7 +299,7 @@ export class ServiceGraph {
     if (entry.client && entry.server) {
       this.pending.delete(key);
       this.complete(entry.client, entry.server, entry.connectionType, false);
-      this.outcomes.inc({ outcome: 'paired' });
+      this.outcome.paired.inc();
     }
   }
 
@@ -296,13 +309,13 @@ export class ServiceGraph {
       if (entry.expiresAt > now) break;
       this.pending.delete(key);
       if (entry.client) {
-        this.expired.inc({ side: 'client' });
+        this.expiredSide.client.inc();
         if (entry.client.peer !== '') {
           this.complete(entry.client, undefined, 'virtual_node', false, undefined, entry.client.peer);
-          this.outcomes.inc({ outcome: 'virtual_node' });
+          this.outcome.virtual_node.inc();
         }
       } else if (entry.server) {
-        this.expired.inc({ side: 'server' });
+        this.expiredSide.server.inc();
       }
     }
     this.pruneMinutes(now);
@@ -321,7 +334,7 @@ export class ServiceGraph {
     const clientService = clientName ?? client?.service ?? '';
     const serverService = serverName ?? server?.service ?? '';
     const failed = (client?.failed ?? false) || (server?.failed ?? false);
-    if (weight === 0) this.outcomes.inc({ outcome: 'outside_sample' });
+    if (weight === 0) this.outcome.outside_sample.inc();
     const s = this.seriesFor(clientService, serverService, connectionType);
     s.pairs++;
     s.requests += weight;
@@ -572,19 +585,46 @@ function singleWeight(half: Half): number {
   return half.inclusion === Inclusion.Completed ? 0 : half.weight;
 }
 
-function halfOf(span: Span, service: string, variant: string, peerAttributes: readonly string[]): Half {
-  const w = findAttribute(span.attributes, WEIGHT);
-  let weight = w?.kind === 'double' ? w.value : w?.kind === 'int' ? Number(w.value) : 1;
+/**
+ * One half from its span, reading the attributes in one pass: `sampling.weight`, `sampling.completed`, the first
+ * present `peer_attributes` value, and whether it calls a database (`db.name`, else `db.system`).
+ */
+function halfOf(
+  span: Span,
+  service: string,
+  variant: string,
+  peerAttributes: readonly string[],
+): { half: Half; db: string | undefined } {
+  let weight = 1;
+  let completed = false;
+  let peer = '';
+  let peerRank = peerAttributes.length;
+  let dbName: string | undefined;
+  let dbSystem: string | undefined;
+  for (const { key, value } of span.attributes) {
+    if (key === WEIGHT) {
+      if (value.kind === 'double') weight = value.value;
+      else if (value.kind === 'int') weight = Number(value.value);
+    } else if (key === COMPLETED) {
+      completed = value.kind === 'bool' && value.value;
+    } else if (value.kind === 'string' && value.value !== '') {
+      if (key === 'db.name') dbName ??= value.value;
+      else if (key === 'db.system') dbSystem ??= value.value;
+      const rank = peerAttributes.indexOf(key);
+      if (rank >= 0 && rank < peerRank) {
+        peerRank = rank;
+        peer = value.value;
+      }
+    }
+  }
   if (!(weight >= 1) || !Number.isFinite(weight)) weight = 1;
-  const completed = findAttribute(span.attributes, COMPLETED);
-  const inclusion =
-    completed?.kind === 'bool' && completed.value
-      ? Inclusion.Completed
-      : weight > 1
-        ? Inclusion.Probabilistic
-        : Inclusion.Certain;
+  const inclusion = completed
+    ? Inclusion.Completed
+    : weight > 1
+      ? Inclusion.Probabilistic
+      : Inclusion.Certain;
   const ns = span.endTimeUnixNano - span.startTimeUnixNano;
-  return {
+  const half: Half = {
     service,
     variant,
     inclusion,
@@ -592,16 +632,9 @@ function halfOf(span: Span, service: string, variant: string, peerAttributes: re
     failed: span.status.code === StatusCode.ERROR,
     seconds: ns > 0n ? Number(ns) / 1e9 : 0,
     startMs: Number(span.startTimeUnixNano / 1_000_000n),
-    peer: firstString(span.attributes, peerAttributes) ?? '',
+    peer,
   };
-}
-
-function firstString(attributes: readonly KeyValue[], keys: readonly string[]): string | undefined {
-  for (const key of keys) {
-    const v = stringAttribute(attributes, key);
-    if (v) return v;
-  }
-  return undefined;
+  return { half, db: dbName ?? dbSystem };
 }
 
 function observe(t: LatencyTotals, bounds: readonly number[], seconds: number, weight: number): void {
