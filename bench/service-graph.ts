@@ -9,9 +9,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { serviceGraphSchema } from '../src/config/service-graph.js';
-import { av, decodeTraceRequest, encodeTraceRequest, type Span, type TraceData } from '../src/otlp/index.js';
+import {
+  av,
+  decodeTraceRequest,
+  encodeTraceRequest,
+  type KeyValue,
+  type Span,
+  type TraceData,
+} from '../src/otlp/index.js';
 import { ServiceGraph } from '../src/store/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { edgeSpan, serviceSpans } from '../test/helpers/edge-spans.js';
 
 const SPANS = 512;
 const ROUNDS = 7;
@@ -20,33 +28,22 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 let counter = 0;
 const hex = (digits: number) => (++counter).toString(16).padStart(digits, '0');
 
+const ATTRIBUTES: KeyValue[] = [
+  { key: 'http.request.method', value: av.string('POST') },
+  { key: 'url.path', value: av.string('/cart/checkout') },
+  { key: 'http.response.status_code', value: av.int(200) },
+  { key: 'server.address', value: av.string('cart') },
+  { key: 'server.port', value: av.int(8080) },
+  { key: 'sampling.weight', value: av.double(10) },
+];
+
 function span(kind: number, traceId: string, spanId: string, parent: string): Span {
-  const start = BigInt(Date.now()) * 1_000_000n;
-  return {
-    traceId,
-    spanId,
-    traceState: '',
-    parentSpanId: parent,
-    flags: 1,
+  return edgeSpan(kind, traceId, spanId, parent, {
     name: kind === 3 ? 'POST cart' : 'POST /cart/checkout',
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + 12_000_000n,
-    attributes: [
-      { key: 'http.request.method', value: av.string('POST') },
-      { key: 'url.path', value: av.string('/cart/checkout') },
-      { key: 'http.response.status_code', value: av.int(200) },
-      { key: 'server.address', value: av.string('cart') },
-      { key: 'server.port', value: av.int(8080) },
-      { key: 'sampling.weight', value: av.double(10) },
-    ],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+    startMs: Date.now(),
+    ms: 12,
+    attributes: [...ATTRIBUTES],
+  });
 }
 
 /** One request: SPANS/2 calls, the CLIENT span under frontend, the SERVER span under cart. */
@@ -59,14 +56,9 @@ function request(): Uint8Array {
     client.push(span(3, t, c, hex(16)));
     server.push(span(2, t, hex(16), c));
   }
-  const rs = (service: string, spans: Span[]) => ({
-    resource: { attributes: [{ key: 'service.name', value: av.string(service) }], droppedAttributesCount: 0 },
-    scopeSpans: [
-      { scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' },
-    ],
-    schemaUrl: '',
-  });
-  const data: TraceData = { resourceSpans: [rs('frontend', client), rs('cart', server)] };
+  const data: TraceData = {
+    resourceSpans: [serviceSpans('frontend', client), serviceSpans('cart', server)],
+  };
   return encodeTraceRequest(data);
 }
 
@@ -107,24 +99,7 @@ const waiting = new ServiceGraph({
 const clientsOnly = () => {
   const spans: Span[] = [];
   for (let i = 0; i < 1000; i++) spans.push(span(3, hex(32), hex(16), hex(16)));
-  return {
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [{ key: 'service.name', value: av.string('frontend') }],
-          droppedAttributesCount: 0,
-        },
-        scopeSpans: [
-          {
-            scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans,
-            schemaUrl: '',
-          },
-        ],
-        schemaUrl: '',
-      },
-    ],
-  };
+  return { resourceSpans: [serviceSpans('frontend', spans)] };
 };
 gc();
 gc();
