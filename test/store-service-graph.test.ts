@@ -10,6 +10,7 @@ import { av, SpanKind, type KeyValue, type Span, type TraceData } from '../src/o
 import { pairWeight, ServiceGraph, type Half } from '../src/store/service-graph.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { edgeSpan, postTraces, serviceSpans } from './helpers/edge-spans.js';
+import { promSamples } from './helpers/prom-text.js';
 import { startTestStore } from './helpers/store-harness.js';
 
 const T0 = Date.UTC(2026, 11, 4, 5, 0, 0);
@@ -51,15 +52,9 @@ async function sample(
   name: string,
   labels: Record<string, string>,
 ): Promise<number | undefined> {
-  const text = await metrics.registry.metrics();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && line.split(' ')[0] !== name) continue;
-    const m = /^([^{ ]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
+  return promSamples(await metrics.registry.metrics(), name).find((s) =>
+    Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )?.value;
 }
 
 const half = (inclusion: 0 | 1 | 2, w: number): Half => ({

@@ -16,6 +16,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { RunningAgent } from '../../src/agent/index.js';
 import type { Metrics } from '../../src/telemetry/index.js';
+import { promSamples } from '../helpers/prom-text.js';
 import { prometheusBinary, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 import { sdkExporter } from '../helpers/sdk.js';
 import { SeededIds } from '../helpers/seeded-ids.js';
@@ -42,18 +43,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sentinel-service-graph-'));
 const policyFile = writeErrorsPlusPolicy(dir, 10);
 
 /** Samples of one metric in Prometheus text, by labels. */
-function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([^{ ]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]),
-    );
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
-}
+const samples = promSamples;
 const edgeValue = (text: string, name: string, client: string, server: string) =>
   samples(text, name).find((s) => s.labels['client'] === client && s.labels['server'] === server)?.value ?? 0;
 
