@@ -60,7 +60,7 @@ export const storeConfigSchema = z.strictObject({
       /** The largest `limit` a search or /spans may ask for. */
       max_limit: z.number().int().positive().default(1000),
       /** The widest `start`..`end` window a search may scan. */
-      max_search_window: duration().prefault('24h'),
+      max_search_window: duration().prefault('168h'),
       /** Block bytes one search may read; past it the search answers with what it found so far. */
       max_search_bytes: size().prefault('1GiB'),
       /** How often the block list is re-read from storage (new blocks of other writers, compaction). */

@@ -152,9 +152,37 @@ export function parseBlockMeta(key: string, body: Uint8Array): BlockMeta {
   const bloom = m.traceIdBloom;
   if (!bloom || !isNum(bloom.bits) || !isNum(bloom.hashes) || !isStr(bloom.data))
     throw bad('has no trace-id index');
+  const { search, ...rest } = m as BlockMeta;
   return {
-    ...(m as BlockMeta),
+    ...rest,
+    // A summary that is not well formed is dropped: the block is then searched, never wrongly skipped.
+    ...(search !== undefined && isSearchSummary(search) ? { search } : {}),
     replaces: Array.isArray(m.replaces) ? m.replaces : [],
     compactionLevel: isNum(m.compactionLevel) ? (m.compactionLevel as number) : 0,
   };
+}
+
+function isSearchSummary(v: unknown): v is BlockSearchSummary {
+  const s = v as Partial<BlockSearchSummary> | null;
+  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'string');
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    (s.spanNames === undefined || strings(s.spanNames)) &&
+    strings(s.statuses) &&
+    strings(s.kinds) &&
+    /^-?\d+$/.test(String(s.minDurationNanos)) &&
+    /^-?\d+$/.test(String(s.maxDurationNanos)) &&
+    (s.attributes === undefined ||
+      (Array.isArray(s.attributes) &&
+        s.attributes.every(
+          (a) =>
+            !!a &&
+            typeof a.key === 'string' &&
+            (a.scope === 'span' || a.scope === 'resource') &&
+            (a.values === undefined ||
+              (Array.isArray(a.values) &&
+                a.values.every((x) => !!x && typeof x.value === 'string' && typeof x.type === 'string'))),
+        )))
+  );
 }

@@ -292,12 +292,16 @@ export async function readBlockRowGroups(
     rowStart += Number(rg.num_rows);
     return s;
   });
-  for (const g of groups) {
-    const start = starts[g]!;
-    const end = start + Number(metadata.row_groups[g]!.num_rows);
+  // Adjacent row groups are decoded by one read.
+  for (let i = 0; i < groups.length;) {
+    let j = i;
+    while (j + 1 < groups.length && groups[j + 1] === groups[j]! + 1) j++;
+    const start = starts[groups[i]!]!;
+    const end = starts[groups[j]!]! + Number(metadata.row_groups[groups[j]!]!.num_rows);
     for (const row of await readRows(file, meta.parquetKey, { metadata, rowStart: start, rowEnd: end })) {
       spans.push(decodeRow(decoder, row, meta.parquetKey));
     }
+    i = j + 1;
   }
   return { spans, bytesRead, rowGroupsRead: groups.length, rowGroupsTotal: metadata.row_groups.length };
 }

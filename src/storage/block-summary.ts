@@ -29,13 +29,17 @@ function summaryValue(v: AnyValue): SummaryValue | undefined {
 interface KeyValues {
   readonly scope: 'span' | 'resource';
   readonly key: string;
-  /** `type value` strings; undefined once past the bound. */
-  values: Map<string, SummaryValue> | undefined;
+  /** Distinct values by kind (strings as themselves, others by their text); undefined once past the bound. */
+  values: Map<string, SummaryValue>[] | undefined;
+  count: number;
 }
+
+const KIND_SLOT: Partial<Record<AnyValue['kind'], number>> = { string: 0, int: 1, double: 2, bool: 3 };
 
 /**
  * Builds a block's search summary in one pass over its rows. Resources are shared between rows, so their
- * attributes are read once per resource object.
+ * attributes are read once per resource object. Keys are looked up per scope and values per kind, so the
+ * per-span work allocates nothing for a value already seen (this runs inside encodeBlock, the store's hot path).
  */
 export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSummary {
   let names: Set<string> | undefined = new Set();
@@ -43,29 +47,45 @@ export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSumm
   const kinds = new Set<string>();
   let minDuration: bigint | undefined;
   let maxDuration: bigint | undefined;
-  let keys: Map<string, KeyValues> | undefined = new Map();
+  const byScope = { span: new Map<string, KeyValues>(), resource: new Map<string, KeyValues>() };
+  let keyCount = 0;
+  let tooManyKeys = false;
   const seenResources = new Set<object>();
 
   const addAttributes = (scope: 'span' | 'resource', attrs: readonly KeyValue[]) => {
-    if (!keys) return;
+    if (tooManyKeys) return;
+    const keys = byScope[scope];
     for (const kv of attrs) {
-      const id = scope + '\u0000' + kv.key;
-      let entry = keys.get(id);
+      let entry = keys.get(kv.key);
       if (!entry) {
-        if (keys.size >= SUMMARY_MAX_KEYS) {
-          keys = undefined;
+        if (keyCount >= SUMMARY_MAX_KEYS) {
+          tooManyKeys = true;
           return;
         }
-        entry = { scope, key: kv.key, values: new Map() };
-        keys.set(id, entry);
+        keyCount++;
+        entry = { scope, key: kv.key, values: [new Map(), new Map(), new Map(), new Map()], count: 0 };
+        keys.set(kv.key, entry);
       }
       if (!entry.values) continue;
-      const v = summaryValue(kv.value);
-      if (!v) continue;
-      const vid = v.type + '\u0000' + v.value;
-      if (entry.values.has(vid)) continue;
-      if (entry.values.size >= SUMMARY_MAX_VALUES) entry.values = undefined;
-      else entry.values.set(vid, v);
+      const slot = KIND_SLOT[kv.value.kind];
+      if (slot === undefined) continue;
+      const map = entry.values[slot]!;
+      const v = kv.value;
+      const text =
+        v.kind === 'string'
+          ? v.value
+          : v.kind === 'bool'
+            ? String(v.value)
+            : v.kind === 'int' || v.kind === 'double'
+              ? String(v.value)
+              : '';
+      if (map.has(text)) continue;
+      if (entry.count >= SUMMARY_MAX_VALUES) {
+        entry.values = undefined;
+        continue;
+      }
+      entry.count++;
+      map.set(text, summaryValue(kv.value)!);
     }
   };
 
@@ -86,13 +106,13 @@ export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSumm
     }
     addAttributes('span', s.attributes);
   }
-  const attributes: SummaryAttribute[] | undefined = keys
-    ? [...keys.values()].map((e) => ({
+  const attributes: SummaryAttribute[] | undefined = tooManyKeys
+    ? undefined
+    : [...byScope.resource.values(), ...byScope.span.values()].map((e) => ({
         scope: e.scope,
         key: e.key,
-        ...(e.values ? { values: [...e.values.values()] } : {}),
-      }))
-    : undefined;
+        ...(e.values ? { values: e.values.flatMap((m) => [...m.values()]) } : {}),
+      }));
   return {
     ...(names ? { spanNames: [...names].sort() } : {}),
     statuses: [...statuses].sort(),

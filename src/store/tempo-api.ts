@@ -108,14 +108,16 @@ function tagCondition(key: string, value: string): SpanCondition {
   }
 }
 
-/** Each tag must match some span of the trace (spansets joined with `&&`). */
+/**
+ * Every tag must hold on one span (an attribute of the span or its resource), as Tempo's tag search matches
+ * within one resource's spans; `root.*` tags are trace-level. Values compare exactly (Tempo: substrings).
+ */
 function tagsQuery(pairs: [string, string][]): TraceQuery | undefined {
-  let q: TraceQuery | undefined;
-  pairs.forEach(([k, v], index) => {
-    const spanset: TraceQuery = { kind: 'spanset', condition: tagCondition(k, v), index };
-    q = q ? { kind: 'and', left: q, right: spanset } : spanset;
-  });
-  return q;
+  if (pairs.length === 0) return undefined;
+  const condition = pairs
+    .map(([k, v]) => tagCondition(k, v))
+    .reduce((left, right) => ({ kind: 'and', left, right }));
+  return { kind: 'spanset', condition, index: 0 };
 }
 
 const LEGACY_PARAMS = ['service', 'variant', 'name', 'status'] as const;

@@ -91,6 +91,14 @@ function groupByTrace(spans: readonly StoredSpan[]): Map<string, StoredSpan[]> {
   return out;
 }
 
+const times = new WeakMap<BlockMeta, { start: bigint; end: bigint }>();
+/** A meta's time range as numbers, parsed once per meta (the catalog keeps the same objects between queries). */
+function timesOf(meta: BlockMeta): { start: bigint; end: bigint } {
+  let t = times.get(meta);
+  if (!t) times.set(meta, (t = { start: BigInt(meta.minStartUnixNano), end: BigInt(meta.maxEndUnixNano) }));
+  return t;
+}
+
 /** Row groups to read: those that may match, plus neighbours sharing a boundary trace with one of them. */
 function withBoundaryNeighbours(meta: BlockMeta, chosen: number[]): number[] {
   const set = new Set(chosen);
@@ -148,12 +156,10 @@ function describeSpan(r: StoredSpan, facts: TraceFacts, shown: readonly Field[])
 /** Runs one TraceQL search: blocks newest first, skipping blocks and row groups that cannot match. */
 export async function searchTraces(src: TraceSearchSource, req: TraceSearchRequest): Promise<SearchResult> {
   const shown = spansetsOf(req.query).flatMap((c) => [...attributesOf(c).values()]);
-  const inWindow = src.blocks.filter(
-    (m) => BigInt(m.maxEndUnixNano) >= req.startNs && BigInt(m.minStartUnixNano) <= req.endNs,
-  );
+  const inWindow = src.blocks.filter((m) => timesOf(m).end >= req.startNs && timesOf(m).start <= req.endNs);
   const candidates = inWindow
     .filter((m) => blockMayMatch(m, req.query))
-    .sort((a, b) => (BigInt(b.maxEndUnixNano) > BigInt(a.maxEndUnixNano) ? 1 : -1));
+    .sort((a, b) => (timesOf(b).end > timesOf(a).end ? 1 : timesOf(b).end < timesOf(a).end ? -1 : 0));
   const metrics: SearchMetrics = {
     inspectedTraces: 0,
     inspectedSpans: 0,
@@ -196,9 +202,19 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
 
   for (const [id, spans] of pending) consider(id, spans);
   let next = 0;
+  // Waves of 1, 2, 4, ... blocks up to `concurrency`: a broad query is often answered by the newest blocks,
+  // and a full first wave would read `concurrency` blocks for it.
+  let waveSize = 1;
   while (next < candidates.length && hits.size < req.limit) {
     const wave: BlockMeta[] = [];
-    while (next < candidates.length && wave.length < src.concurrency) {
+    // Once blocks have matched, read about as many as the missing traces need at the rate seen so far.
+    const perBlock = metrics.inspectedBlocks > 0 ? hits.size / metrics.inspectedBlocks : 0;
+    const size =
+      perBlock > 0
+        ? Math.min(waveSize, Math.max(1, Math.ceil((req.limit - hits.size) / perBlock)))
+        : waveSize;
+    waveSize = Math.min(waveSize * 2, Math.max(1, src.concurrency));
+    while (next < candidates.length && wave.length < size) {
       const meta = candidates[next]!;
       if (
         req.maxBytes !== undefined &&
