@@ -107,7 +107,7 @@ async function series(metrics: Metrics, name: string, sample = name): Promise<Ma
   return out;
 }
 
-function stage(config: { span_kinds?: string[]; max_series?: number } = {}) {
+function stage(config: { span_kinds?: string[]; max_series?: number; naming?: string } = {}) {
   const metrics = new Metrics();
   const next = new CollectingConsumer();
   const measure = new SpanMetricsStage({
@@ -242,6 +242,34 @@ describe('span metrics (measure stage)', () => {
     await measure.forceFlush();
     await measure.shutdown();
     assert.equal(measure.bufferedBytes(), 0);
+  });
+});
+
+describe('span metrics under Tempo names (issue 19)', () => {
+  it('naming: tempo exposes traces_spanmetrics_calls_total and traces_spanmetrics_latency with the tempo_labels, the same counts', async () => {
+    const { metrics, measure } = stage({ naming: 'tempo' });
+    const { data, truth } = workload(8, 30, 20);
+    await measure.consume({ data, spanCount: 600, bytes: 1 });
+    assert.equal(metrics.registry.getSingleMetric('sentinel_spanmetrics_calls_total'), undefined);
+    const calls = await series(metrics, 'traces_spanmetrics_calls_total');
+    assert.deepEqual(new Map([...calls].sort()), new Map([...truth].sort()));
+    const counts = await series(metrics, 'traces_spanmetrics_latency', 'traces_spanmetrics_latency_count');
+    assert.deepEqual(new Map([...counts].sort()), new Map([...truth].sort()));
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /traces_spanmetrics_calls_total\{service="[^"]+",span_name="[^"]+",span_kind="SPAN_KIND_(SERVER|CONSUMER)",status_code="STATUS_CODE_\w+",variant="[^"]*",source="sentinel"\} \d+/,
+    );
+    assert.match(text, /traces_spanmetrics_latency_bucket\{.*le="0.002".*\} \d+/);
+  });
+
+  it('naming: both exposes each count under both names', async () => {
+    const { metrics, measure } = stage({ naming: 'both' });
+    const { data, truth } = workload(9, 10, 10);
+    await measure.consume({ data, spanCount: 100, bytes: 1 });
+    const sentinel = await series(metrics, 'sentinel_spanmetrics_calls_total');
+    assert.deepEqual(new Map([...sentinel].sort()), new Map([...truth].sort()));
+    assert.deepEqual(await series(metrics, 'traces_spanmetrics_calls_total'), sentinel);
   });
 });
 

@@ -1,3 +1,4 @@
+import type { ServiceNeighbours } from './neighbours.js';
 import {
   normalCdf,
   normalQuantile,
@@ -110,6 +111,8 @@ export interface CompareReport {
   readonly ignoredSpans: number;
   /** Filled in by the loaders: what was read. */
   readonly query?: Readonly<Record<string, string>>;
+  /** Filled in by the store (issue 19): the service graph around the service, per variant. */
+  readonly neighbours?: ServiceNeighbours;
 }
 
 interface Group {

@@ -36,3 +36,5 @@ export {
   weightedSample,
 } from './weighted-stats.js';
 export type { WeightedSample } from './weighted-stats.js';
+export { neighboursOf, renderNeighboursSvg } from './neighbours.js';
+export type { NeighbourEdge, ServiceNeighbours } from './neighbours.js';

@@ -1,4 +1,5 @@
 import type { CompareReport, CompareRow, CompareSection, LatencyDistribution } from './compare-spans.js';
+import { renderNeighboursSvg } from './neighbours.js';
 
 const LABELS: Record<CompareRow['metric'], string> = {
   count: 'requests',
@@ -180,6 +181,7 @@ tr.fail td { background: #ffebe9; } tr.inconclusive td { background: #fff8c5; }
 ${report.reasons.length ? `<ul>${report.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : ''}
 <h2>Latency distributions</h2>
 ${renderDistributionSvg(report.distribution, { baseline: report.baseline, canary: report.canary })}
+${report.neighbours && q['service'] ? `<h2>Neighbours of ${escapeHtml(q['service'])} per variant</h2>\n${renderNeighboursSvg(report.neighbours, q['service'], { baseline: report.baseline, canary: report.canary }, { baseline: BASELINE_COLOR, canary: CANARY_COLOR })}\n<p>Requests estimated from the sample by the store's service graph (${escapeHtml(report.neighbours.source)}); red edges fail more than 5 %.</p>` : ''}
 ${[report.overall, ...report.operations].map(table).join('\n')}
 <p>Estimates weight every stored span by its sampling.weight; intervals are simultaneous over every judged row.</p>
 </body></html>

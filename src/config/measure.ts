@@ -19,5 +19,14 @@ export const measureSchema = () =>
       span_kinds: z.array(z.enum(MEASURE_SPAN_KINDS)).default(['SERVER', 'CONSUMER']),
       /** Distinct label sets at most; spans beyond go to the overflow series (labels `otel_metric_overflow`). */
       max_series: z.number().int().positive().default(1000),
+      /**
+       * Metric names (issue 19): `sentinel` (`sentinel_spanmetrics_*`), `tempo` (Tempo's `traces_spanmetrics_calls_total`
+       * and `traces_spanmetrics_latency`, which Grafana's APM table queries), or `both`.
+       */
+      naming: z.enum(['sentinel', 'tempo', 'both']).default('sentinel'),
+      /** Constant labels on the Tempo-named series, so they can be told from a real Tempo's. */
+      tempo_labels: z
+        .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
+        .default({ source: 'sentinel' }),
     })
     .prefault({});

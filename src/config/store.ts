@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
 import { s3Schema } from './exporters.js';
 import { duration, endpoint, size } from './schema-types.js';
+import { serviceGraphSchema } from './service-graph.js';
 
 /** The store's config file (CONTRACT.md "Store config"); keys beyond the contract's are additions with defaults. */
 export const storeConfigSchema = z.strictObject({
@@ -112,6 +113,8 @@ export const storeConfigSchema = z.strictObject({
       file: z.string().default(''),
     })
     .prefault({}),
+  /** Edges between services from CLIENT/SERVER pairs, as Tempo's metric names (issue 19, docs/service-graph.md). */
+  service_graph: serviceGraphSchema(),
 });
 
 export type StoreConfig = z.output<typeof storeConfigSchema>;

@@ -1,7 +1,14 @@
 import type { AgentConfig } from '../config/index.js';
 import { stringAttribute, type TraceBatch, type TraceConsumer } from '../otlp/index.js';
-import type { Metric, Registry } from 'prom-client';
-import { METRIC_PREFIX, type Logger, type Metrics } from '../telemetry/index.js';
+import type { Registry } from 'prom-client';
+import {
+  METRIC_PREFIX,
+  pushHistogramSamples,
+  registerCollectedMetric,
+  type CollectedValue,
+  type Logger,
+  type Metrics,
+} from '../telemetry/index.js';
 
 export type MeasureConfig = AgentConfig['measure'];
 
@@ -56,61 +63,54 @@ const OVERFLOW_LABELS: Labels = {
 const CALLS = `${METRIC_PREFIX}spanmetrics_calls_total`;
 const DURATION = `${METRIC_PREFIX}spanmetrics_duration_seconds`;
 
+/** Tempo's metrics-generator names (issue 19), which Grafana's APM table queries. */
+const TEMPO_CALLS = 'traces_spanmetrics_calls_total';
+const TEMPO_LATENCY = 'traces_spanmetrics_latency';
+
 /**
  * The series of one registry. prom-client hashes and validates the label object on every `inc`/`observe`
  * (2.5 + 3.6 us per span with these five labels, measured), more than decoding the span costs; so the stage
- * keeps its own totals and renders them only when /metrics is scraped, as two collectors in the registry.
- * Stages sharing a registry share the series.
+ * keeps its own totals and renders them only when /metrics is scraped, as collectors in the registry: under
+ * Sentinel's names, Tempo's (`measure.naming`), or both. Stages sharing a registry share the series.
  */
 class SpanMetricsState {
   readonly series = new Map<string, Series>();
   overflow: Series | undefined;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, config: MeasureConfig) {
     const all = () => (this.overflow ? [...this.series.values(), this.overflow] : [...this.series.values()]);
-    const collector = (
-      name: string,
-      help: string,
-      type: 'counter' | 'histogram',
-      values: () => unknown[],
-    ) => ({
-      name,
-      help,
-      type,
-      aggregator: 'sum',
-      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
-      reset: () => undefined,
-    });
-    registry.registerMetric(
-      collector(
-        CALLS,
+    const register = (calls: string, duration: string, extra: Readonly<Record<string, string>>) => {
+      const labelsOf = (s: Series) => ({ ...s.labels, ...extra });
+      registerCollectedMetric(
+        registry,
+        calls,
         'Spans received, before sampling, by service, span name, kind, status and deployment variant.',
         'counter',
-        () => all().map((s) => ({ labels: s.labels, value: s.count })),
-      ) as unknown as Metric,
-    );
-    registry.registerMetric(
-      collector(
-        DURATION,
+        () => all().map((s) => ({ labels: labelsOf(s), value: s.count })),
+      );
+      registerCollectedMetric(
+        registry,
+        duration,
         'Span durations, before sampling (the Collector spanmetrics default buckets).',
         'histogram',
-        () =>
-          all().flatMap((s) => {
-            let cumulative = 0;
-            const out: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-            SPANMETRICS_BUCKETS_SECONDS.forEach((le, i) => {
-              cumulative += s.buckets[i]!;
-              out.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${DURATION}_bucket` });
-            });
-            out.push(
-              { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${DURATION}_bucket` },
-              { labels: s.labels, value: s.sum, metricName: `${DURATION}_sum` },
-              { labels: s.labels, value: s.count, metricName: `${DURATION}_count` },
+        () => {
+          const out: CollectedValue[] = [];
+          for (const s of all())
+            pushHistogramSamples(
+              out,
+              duration,
+              labelsOf(s),
+              SPANMETRICS_BUCKETS_SECONDS,
+              s.buckets,
+              s.sum,
+              s.count,
             );
-            return out;
-          }),
-      ) as unknown as Metric,
-    );
+          return out;
+        },
+      );
+    };
+    if (config.naming !== 'tempo') register(CALLS, DURATION, {});
+    if (config.naming !== 'sentinel') register(TEMPO_CALLS, TEMPO_LATENCY, config.tempo_labels);
   }
 }
 
@@ -147,7 +147,7 @@ export class SpanMetricsStage implements TraceConsumer {
     this.maxSeries = options.config.max_series;
     const registry = options.metrics.registry;
     let state = states.get(registry);
-    if (!state) states.set(registry, (state = new SpanMetricsState(registry)));
+    if (!state) states.set(registry, (state = new SpanMetricsState(registry, options.config)));
     this.state = state;
   }
 

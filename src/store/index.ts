@@ -33,5 +33,13 @@ export type {
 } from './token-review.js';
 export { WriteAheadLog } from './write-ahead-log.js';
 export type { WalSegment, WriteAheadLogOptions } from './write-ahead-log.js';
+export { ServiceGraph, pairWeight } from './service-graph.js';
+export type {
+  ConnectionType,
+  ServiceGraphEdge,
+  ServiceGraphNode,
+  ServiceGraphOptions,
+  ServiceGraphView,
+} from './service-graph.js';
 export { BadRequest, registerQueryRoutes, RouteTable } from './query-routes.js';
 export type { QueryRoute, RouteProvider, RouteRequest, RouteServer } from './query-routes.js';

@@ -20,6 +20,7 @@ import type { DecisionLog } from './decision-log.js';
 import './jaeger-api.js';
 import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine, SearchQuery } from './query-engine.js';
+import type { ServiceGraph } from './service-graph.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {
   BadRequest,
@@ -29,6 +30,9 @@ import {
   type RouteRequest,
   type RouteServer,
 } from './query-routes.js';
+
+/** `GET /api/servicegraph` without `start`: the last hour. */
+const SERVICE_GRAPH_WINDOW_MS = 3_600_000;
 
 export interface QueryServerOptions {
   readonly endpoint: string;
@@ -50,6 +54,8 @@ export interface QueryServerOptions {
   readonly decisions?: DecisionLog | undefined;
   /** The cluster's sampling policy behind `/api/policy` (issue 14); without it the route answers 404. */
   readonly policy?: PolicyHttp | undefined;
+  /** The service graph (issue 19) behind `/api/servicegraph`; without it the route answers 404. */
+  readonly serviceGraph?: ServiceGraph | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -249,6 +255,12 @@ export class QueryServer {
       { method: 'GET', path: '/api/compare', name: 'compare', handle: (r) => this.compare(r.res, r.url) },
       {
         method: 'GET',
+        path: '/api/servicegraph',
+        name: 'servicegraph',
+        handle: (r) => this.serviceGraph(r.res, r.url),
+      },
+      {
+        method: 'GET',
         path: '/metrics',
         name: 'metrics',
         handle: async ({ res }) => {
@@ -291,7 +303,46 @@ export class QueryServer {
     ).catch((err: unknown) => {
       throw isSentinelError(err, 'SENTINEL_ERR_QUERY_INVALID') ? new BadRequest(err.message) : err;
     });
+    const graph = this.options.serviceGraph;
+    const q = report.query;
+    if (graph && q?.['service'] && q['start'] && q['end']) {
+      // Issue 19: the compared service's neighbours per variant, from the live pairing state.
+      const view = graph.view({
+        startMs: Date.parse(q['start']),
+        endMs: Date.parse(q['end']),
+        service: q['service'],
+        byVariant: true,
+      });
+      this.json(res, 'compare', 200, { ...report, neighbours: { source: view.source, edges: view.edges } });
+      return;
+    }
     this.json(res, 'compare', 200, report);
+  }
+
+  /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */
+  private serviceGraph(res: ServerResponse, url: URL): void {
+    const graph = this.options.serviceGraph;
+    if (!graph) {
+      this.json(res, 'servicegraph', 404, {
+        error: 'the service graph is off (service_graph.enabled: false)',
+      });
+      return;
+    }
+    const nowNs = BigInt(this.now()) * 1_000_000n;
+    const endNs = optionalSeconds(url, 'end') ?? nowNs;
+    const startNs = optionalSeconds(url, 'start') ?? endNs - BigInt(SERVICE_GRAPH_WINDOW_MS) * 1_000_000n;
+    if (endNs < startNs) throw new BadRequest('end: expected a time after start');
+    const variants = url.searchParams.get('variants');
+    if (variants !== null && variants !== 'true' && variants !== 'false')
+      throw new BadRequest(`variants: expected true or false, got ${JSON.stringify(variants)}`);
+    const service = url.searchParams.get('service');
+    const view = graph.view({
+      startMs: Number(startNs / 1_000_000n),
+      endMs: Number(endNs / 1_000_000n),
+      byVariant: variants === 'true',
+      ...(service ? { service } : {}),
+    });
+    this.json(res, 'servicegraph', 200, view);
   }
 
   private async spans(res: ServerResponse, url: URL): Promise<void> {

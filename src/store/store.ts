@@ -10,6 +10,7 @@ import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
+import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
 import './tempo-api.js';
 import { roleForPath } from './access-role.js';
@@ -164,8 +165,17 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     throw err;
   }
   const otlp = config.receivers.otlp;
+  // Issue 19: the service graph sees each batch once the WAL has taken it (docs/service-graph.md).
+  const graph = config.service_graph.enabled
+    ? new ServiceGraph({
+        config: config.service_graph,
+        metrics,
+        logger,
+        ...(deps.now ? { now: deps.now } : {}),
+      })
+    : undefined;
   const receivers = receiversFromConfig(config, {
-    consumer: pipeline,
+    consumer: graph ? graph.tap(pipeline) : pipeline,
     metrics,
     logger,
     tls,
@@ -185,6 +195,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     isReady: () => receivers.ready,
     decisions,
     policy,
+    serviceGraph: graph,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const admin = new AdminServer({
@@ -259,6 +270,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   let stopping: Promise<void> | undefined;
   const release = () => {
     if (compactionTimer) clearInterval(compactionTimer);
+    graph?.close();
     auth?.close();
     policy.close();
     tls?.close();

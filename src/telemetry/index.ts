@@ -4,3 +4,5 @@ export { createLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { Metrics, METRIC_PREFIX } from './metrics.js';
 export { installShutdown } from './signal-shutdown.js';
+export { bucketIndex, pushHistogramSamples, registerCollectedMetric } from './collected-metric.js';
+export type { CollectedValue } from './collected-metric.js';

@@ -6,15 +6,14 @@
  * weights) is exactly what it keeps without the feed. A third run restarts the store in the middle.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type IdGenerator } from '@opentelemetry/sdk-trace';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { RunningAgent } from '../../src/agent/index.js';
 import { findAttribute } from '../../src/otlp/index.js';
 import {
   BLOCKS_PREFIX,
@@ -23,51 +22,28 @@ import {
   scanBlock,
   type StoredSpan,
 } from '../../src/storage/index.js';
-import { Metrics, silentLogger } from '../../src/telemetry/index.js';
+import type { Metrics } from '../../src/telemetry/index.js';
 import { sdkExporter } from '../helpers/sdk.js';
+import { SeededIds } from '../helpers/seeded-ids.js';
+import {
+  releasedSpans,
+  SHOP_SERVICES,
+  startShopAgents,
+  waitAllDecided,
+  writeErrorsPlusPolicy,
+  type ShopService,
+} from '../helpers/shop-agents.js';
 import { startTestStore } from '../helpers/store-harness.js';
 
-const SERVICES = ['frontend', 'cart', 'payments'] as const;
-type Service = (typeof SERVICES)[number];
+const SERVICES = SHOP_SERVICES;
+type Service = ShopService;
 const TRACES = 2000;
 /** Every tenth trace fails in payments. */
 const isErrorTrace = (i: number) => i % 10 === 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-completion-'));
-const policyFile = join(dir, 'policy.yaml');
-writeFileSync(
-  policyFile,
-  `policies:
-  - name: errors
-    type: status_code
-    status_code: { status_codes: [ERROR] }
-  - name: five-percent
-    type: probabilistic
-    probabilistic: { sampling_percentage: 5 }
-`,
-);
-
-/** Seeded ids, so that every run sends the very same traces and the runs can be compared span by span. */
-class SeededIds implements IdGenerator {
-  private x: number;
-  constructor(seed: number) {
-    this.x = seed >>> 0;
-  }
-  private word(): string {
-    this.x = (this.x + 0x6d2b79f5) >>> 0;
-    let t = this.x;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0).toString(16).padStart(8, '0');
-  }
-  generateTraceId(): string {
-    return this.word() + this.word() + this.word() + this.word();
-  }
-  generateSpanId(): string {
-    return this.word() + this.word();
-  }
-}
+const policyFile = writeErrorsPlusPolicy(dir, 5);
 
 interface Run {
   /** Every stored row, not de-duplicated. */
@@ -96,48 +72,22 @@ async function simulate(options: RunOptions): Promise<Run> {
   const agentMetrics = new Map<Service, Metrics>();
   const providers: TracerProvider[] = [];
   try {
-    for (const service of SERVICES) {
-      const metrics = new Metrics();
-      const config = validateConfig(
-        agentConfigSchema,
-        {
-          receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-          admin: { endpoint: '127.0.0.1:0' },
-          log: { level: 'silent' },
-          sampling: {
-            policy_file: policyFile,
-            decision_wait: '1500ms',
-            completion: options.feed
-              ? {
-                  enabled: true,
-                  stores: [`http://127.0.0.1:${ports.query}`],
-                  // Upstream agents read slowly, so that a restart finds decisions they have not read.
-                  poll_interval: service === 'payments' ? '200ms' : '700ms',
-                  window: '30s',
-                }
-              : {},
-          },
-          exporters: [
-            {
-              type: 'otlp',
-              name: 'store',
-              endpoint: `http://127.0.0.1:${ports.http}`,
-              protocol: 'http',
-              batch: { timeout: '100ms' },
-              retry: { initial_interval: '100ms', max_interval: '500ms' },
-            },
-          ],
-        },
-        'test',
-      );
-      const agent = await startAgent(config, {
-        logger: silentLogger(),
-        metrics,
-        env: { POD_NAME: `${service}-5d8c7-abcde`, POD_NAMESPACE: 'shop', NODE_NAME: 'node-1' },
-      });
-      agents.set(service, agent);
-      agentMetrics.set(service, metrics);
-    }
+    const started = await startShopAgents({
+      policyFile,
+      storeHttpPort: ports.http,
+      completion: (service) =>
+        options.feed
+          ? {
+              enabled: true,
+              stores: [`http://127.0.0.1:${ports.query}`],
+              // Upstream agents read slowly, so that a restart finds decisions they have not read.
+              poll_interval: service === 'payments' ? '200ms' : '700ms',
+              window: '30s',
+            }
+          : {},
+    });
+    for (const [service, agent] of started.agents) agents.set(service, agent);
+    for (const [service, m] of started.metrics) agentMetrics.set(service, m);
 
     const tracers = SERVICES.map((service, i) => {
       const agent = agents.get(service)!;
@@ -222,20 +172,11 @@ async function simulate(options: RunOptions): Promise<Run> {
 
     // Every trace decided in every agent, then time for the feed to reach everyone and for releases to export.
     const deadline = Date.now() + 60_000;
-    for (;;) {
-      let waiting = 0;
-      for (const m of agentMetrics.values()) waiting += await m.value('sampling_buffered_traces');
-      if (waiting === 0) break;
-      assert.ok(Date.now() < deadline, `${waiting} traces still undecided`);
-      await sleep(100);
-    }
+    await waitAllDecided(agentMetrics.values(), deadline);
     if (options.feed) {
       let last = -1;
       for (;;) {
-        let released = 0;
-        for (const m of agentMetrics.values())
-          for (const from of ['held', 'buffered', 'late'])
-            released += await m.value('sampling_completion_released_spans_total', { from });
+        const released = await releasedSpans(agentMetrics.values());
         if (released === last) break;
         last = released;
         assert.ok(Date.now() < deadline, 'releases settle');
