@@ -39,4 +39,26 @@ export type {
 export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
 export { rejectInvalidSpans } from './validate.js';
+export {
+  attributeKeys,
+  encodeAttribute,
+  encodeAttributeFields,
+  keyValueKeyEquals,
+  readSpanFields,
+  RequestAssembler,
+  rewriteMessage,
+} from './wire-encode.js';
+export type { SpanFields } from './wire-encode.js';
+export {
+  internResource,
+  internScope,
+  MARK_COMPLETED,
+  MARK_TRACE_STATE,
+  MARK_WEIGHT,
+  scanTraceRequest,
+  WireResource,
+  WireScope,
+  WireSpans,
+} from './wire-scan.js';
+export type { ScannedRequest } from './wire-scan.js';
 export type { Rejection } from './validate.js';

@@ -192,6 +192,11 @@ function writeAnyValue(w: ProtobufWriter, v: AnyValue): void {
   }
 }
 
+/** Writes `kvs` as repeated KeyValue fields numbered `field` (the agent's attribute splices use it too). */
+export function writeKeyValueFields(w: ProtobufWriter, field: number, kvs: readonly KeyValue[]): void {
+  writeKeyValues(w, field, kvs);
+}
+
 function writeKeyValues(w: ProtobufWriter, field: number, kvs: readonly KeyValue[]): void {
   for (const kv of kvs) {
     const t = w.begin(field);
