@@ -40,6 +40,13 @@ export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
 export { rejectInvalidSpans } from './validate.js';
 export {
+  assembleWireSpans,
+  encodedBatch,
+  WIRE_INDEX_BYTES_PER_SPAN,
+  wireBatch,
+  wireSpansBytes,
+} from './wire-batch.js';
+export {
   attributeKeys,
   encodeAttribute,
   encodeAttributeFields,

@@ -213,7 +213,8 @@ export function attributeKeys(msg: Uint8Array, field: number): Set<string> {
 
 /**
  * What the sampling policies read of one span, read from its bytes when the trace is decided: times, status
- * code, flags, trace state and only the attributes whose keys are in `keys` (those the policies name).
+ * code, flags, trace state and only the attributes whose keys are in `keys` (those the policies name; every
+ * attribute when undefined).
  */
 export interface SpanFields {
   startTimeUnixNano: bigint;
@@ -256,13 +257,12 @@ export function readSpanFields(
         out.endTimeUnixNano = r.fixed64();
         break;
       case 9: {
-        if (keys === undefined || keys.size === 0) {
+        if (keys !== undefined && keys.size === 0) {
           r.skip(wt);
           break;
         }
         const { start: s, end: e } = r.lengthDelimited();
-        const key = keyOf(buf, s, e);
-        if (key !== undefined && keys.has(key)) {
+        if (keys === undefined || keys.has(keyOf(buf, s, e) ?? '')) {
           if (out.attributes === NO_ATTRIBUTES) out.attributes = [];
           out.attributes.push(decodeKeyValueMessage(buf.subarray(s, e)));
         }

@@ -67,6 +67,7 @@ export class GrpcReceiver {
       body.length,
       () => decodeTraceRequest(body),
       () => countSpansInRequest(body),
+      () => body,
     );
     if (result.kind === 'accepted') {
       callback(null, encodeTraceResponse(result.partial));

@@ -216,6 +216,7 @@ export class HttpReceiver {
             bytes.length,
             () => decodeTraceRequest(bytes),
             () => countSpansInRequest(bytes),
+            () => bytes,
           )
         : await ingest.ingest('http', bytes.length, () => decodeTraceRequestJson(bytes));
     this.reply(res, encoding, result);

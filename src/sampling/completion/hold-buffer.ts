@@ -1,13 +1,36 @@
-import type { Span } from '../../otlp/index.js';
-import type { SpanOrigin } from '../buffered-trace.js';
+import type { WireScope } from '../../otlp/index.js';
+
+/**
+ * Spans of one dropped trace, copied out of their requests into one compact array (issue 13): a held trace
+ * lives for the completion window (30 s), and a view into a request would keep the whole request alive.
+ */
+export interface HeldPart {
+  /** The spans' Span messages, one after another. */
+  readonly data: Uint8Array;
+  /** `ends[k]`: where span k ends in `data` (it starts where k-1 ends). */
+  readonly ends: readonly number[];
+  readonly scopes: readonly WireScope[];
+  /** The scanner's marks per span (what sampling attributes it carries already). */
+  readonly marks: readonly number[];
+}
+
+/** Heap bytes of a held part beyond its span bytes: the object, the typed array, three small arrays. */
+export const HELD_PART_OVERHEAD_BYTES = 240;
+/** Heap bytes per held span beyond its bytes: a slot in each of the three arrays. */
+export const HELD_SPAN_OVERHEAD_BYTES = 12;
+
+/** What a part holds, in bytes: the figure `max_bytes` bounds. */
+export function heldPartBytes(part: HeldPart): number {
+  return part.data.byteLength + part.ends.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
+}
 
 /** The spans of one dropped trace that this agent still holds, in case another agent kept the trace. */
 export interface HeldTrace {
   readonly traceId: string;
   /** Clock time the trace was first held; it leaves `window` later. */
   readonly heldAtMs: number;
-  readonly spans: Span[];
-  readonly origins: SpanOrigin[];
+  readonly parts: HeldPart[];
+  spanCount: number;
   bytes: number;
 }
 
@@ -17,7 +40,7 @@ export type EvictionReason = 'bytes' | 'age';
 export interface HoldBufferOptions {
   /** `sampling.completion.window`: how long a dropped trace is held. */
   readonly windowMs: number;
-  /** `sampling.completion.max_bytes`: estimated heap bytes held at most; beyond, the oldest trace goes. */
+  /** `sampling.completion.max_bytes`: bytes held at most (span bytes plus their index); beyond, the oldest trace goes. */
   readonly maxBytes: number;
   /** Told of every trace that leaves unreleased (for metrics). */
   readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
@@ -41,21 +64,21 @@ export class HoldBuffer {
    * Holds spans of a dropped trace (all of it at its decision, or late spans later); a trace already held
    * keeps its place and age. Expired and, past `max_bytes`, the oldest traces are evicted first.
    */
-  add(traceId: string, spans: Span[], origins: SpanOrigin[], bytes: number, nowMs: number): void {
+  add(traceId: string, part: HeldPart, nowMs: number): void {
     this.expire(nowMs);
+    const bytes = heldPartBytes(part);
+    const spans = part.ends.length;
     let held = this.traces.get(traceId);
     if (held === undefined) {
-      held = { traceId, heldAtMs: nowMs, spans, origins, bytes };
+      held = { traceId, heldAtMs: nowMs, parts: [part], spanCount: spans, bytes };
       this.traces.set(traceId, held);
     } else {
-      for (let i = 0; i < spans.length; i++) {
-        held.spans.push(spans[i] as Span);
-        held.origins.push(origins[i] as SpanOrigin);
-      }
+      held.parts.push(part);
+      held.spanCount += spans;
       held.bytes += bytes;
     }
     this.byteCount += bytes;
-    this.spanCount += spans.length;
+    this.spanCount += spans;
     while (this.byteCount > this.options.maxBytes && this.traces.size > 0) {
       const oldest = this.traces.values().next().value as HeldTrace;
       this.remove(oldest);
@@ -104,9 +127,9 @@ export class HoldBuffer {
   private remove(held: HeldTrace): void {
     this.traces.delete(held.traceId);
     this.byteCount -= held.bytes;
-    this.spanCount -= held.spans.length;
+    this.spanCount -= held.spanCount;
     if (this.traces.size === 0) {
-      this.byteCount = 0; // no float drift once empty
+      this.byteCount = 0;
       this.spanCount = 0;
     }
   }
