@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   decodeTraceRequest,
+  decodeTraceRequestJson,
   encodeTraceRequest,
+  encodeTraceRequestJson,
+  transcodeTraceRequestJson,
   RequestAssembler,
   scanTraceRequest,
   type WireSpans,
@@ -10,6 +13,7 @@ import {
 import { isSentinelError } from '../src/errors.js';
 import { mutate, seededRandom } from './helpers/fuzz.js';
 import { makeTraces } from './helpers/store-spans.js';
+import { lenField, UNKNOWN_FIELD } from './helpers/wire.js';
 
 /** Every span of a scan, assembled again with nothing added. */
 function reassemble(spans: WireSpans): Buffer {
@@ -21,19 +25,7 @@ function reassemble(spans: WireSpans): Buffer {
   return a.finish();
 }
 
-/** A protobuf field with a number no OTLP version uses (yet): tag 99, LEN, 3 bytes. */
-const unknownField = (): Buffer => Buffer.from([0x9a, 0x06, 3, 0x61, 0x62, 0x63]);
-
-function lenField(field: number, content: Buffer): Buffer {
-  const len: number[] = [];
-  let n = content.length;
-  while (n > 0x7f) {
-    len.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  len.push(n);
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), content]);
-}
+const unknownField = (): Buffer => UNKNOWN_FIELD;
 
 describe('the wire scanner (issue 13)', () => {
   it('indexes every span and reassembles a request that decodes to the same model', () => {
@@ -118,5 +110,31 @@ describe('the wire scanner (issue 13)', () => {
         assert.ok(['SENTINEL_ERR_OTLP_DECODE', 'SENTINEL_ERR_OTLP_INVALID'].includes(scanError.code));
     }
     assert.ok(refused > 100, `some mutations are refused (${refused})`);
+  });
+
+  it('converts OTLP/JSON to protobuf in one pass, to the same spans as the JSON decoder reads', () => {
+    const json = encodeTraceRequestJson(makeTraces({ traces: 6, spansPerTrace: 3, seed: 17, exotic: true }));
+    assert.deepEqual(decodeTraceRequest(transcodeTraceRequestJson(json)), decodeTraceRequestJson(json));
+    const rand = seededRandom(19);
+    const valid = Buffer.from(json);
+    for (let k = 0; k < 1000; k++) {
+      const body = mutate(valid, rand);
+      let a: unknown;
+      let b: unknown;
+      try {
+        a = decodeTraceRequestJson(body);
+      } catch (err) {
+        a = err;
+      }
+      try {
+        b = decodeTraceRequest(transcodeTraceRequestJson(body));
+      } catch (err) {
+        b = err;
+      }
+      if (a instanceof Error || b instanceof Error) {
+        assert.ok(a instanceof Error && b instanceof Error, `mutation ${k}: both refuse`);
+        assert.equal(a.message, b.message);
+      } else assert.deepEqual(b, a, `mutation ${k}: same spans`);
+    }
   });
 });

@@ -10,6 +10,7 @@ export {
   spanToJson,
   traceDataToJson,
 } from './json-codec.js';
+export { transcodeTraceRequestJson } from './json-to-protobuf.js';
 export {
   SpanKind,
   StatusCode,

@@ -40,8 +40,8 @@ export class ProtobufWriter {
     this.varint((field << 3) | wt);
   }
 
-  int64(field: number, v: bigint): void {
-    if (v === 0n) return;
+  int64(field: number, v: bigint, always = false): void {
+    if (v === 0n && !always) return;
     this.tag(field, VARINT);
     let u = BigInt.asUintN(64, v);
     this.ensure(10);

@@ -82,7 +82,7 @@ export class WireSpans {
   }
 
   /** The Span message of span `i` (a view into the request bytes). */
-  span(i: number): Uint8Array {
+  span(i: number): Buffer {
     const off = this.offsets[i] as number;
     return this.buf.subarray(off, off + (this.lengths[i] as number));
   }

@@ -12,6 +12,7 @@ import {
   countSpansInRequest,
   decodeTraceRequest,
   decodeTraceRequestJson,
+  transcodeTraceRequestJson,
   encodeTraceResponse,
   encodeTraceResponseJson,
 } from '../otlp/index.js';
@@ -218,7 +219,13 @@ export class HttpReceiver {
             () => countSpansInRequest(bytes),
             () => bytes,
           )
-        : await ingest.ingest('http', bytes.length, () => decodeTraceRequestJson(bytes));
+        : await ingest.ingest(
+            'http',
+            bytes.length,
+            () => decodeTraceRequestJson(bytes),
+            undefined,
+            () => transcodeTraceRequestJson(bytes),
+          );
     this.reply(res, encoding, result);
   }
 
