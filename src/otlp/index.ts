@@ -39,7 +39,8 @@ export type {
 } from './model.js';
 export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
-export { rejectInvalidSpans } from './validate.js';
+export { MAX_SPAN_TIME_UNIX_NANO, rejectInvalidSpans, spanProblem, spanTimeProblem } from './validate.js';
+export type { Rejection, SpanTimeProblem } from './validate.js';
 export {
   assembleWireSpans,
   encodedBatch,
@@ -69,4 +70,3 @@ export {
   WireSpans,
 } from './wire-scan.js';
 export type { ScannedRequest } from './wire-scan.js';
-export type { Rejection } from './validate.js';
