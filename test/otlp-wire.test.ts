@@ -5,6 +5,7 @@ import {
   decodeTraceRequestJson,
   encodeTraceRequest,
   encodeTraceRequestJson,
+  rejectInvalidSpans,
   transcodeTraceRequestJson,
   RequestAssembler,
   scanTraceRequest,
@@ -80,6 +81,30 @@ describe('the wire scanner (issue 13)', () => {
     assert.equal(scanned.rejectedSpans, 2);
     assert.equal(scanned.spans.count, 4);
     assert.match(scanned.errorMessage, /2 span\(s\)/);
+  });
+
+  it("refuses the spans whose times a block cannot hold, with the decoded path's counts and message", () => {
+    const data = makeTraces({ traces: 4, spansPerTrace: 2, seed: 23 });
+    const spans = data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    spans[0]!.startTimeUnixNano = 2n ** 63n;
+    spans[1]!.endTimeUnixNano = 2n ** 64n - 1n;
+    spans[2]!.endTimeUnixNano = spans[2]!.startTimeUnixNano - 1n;
+    spans[3]!.spanId = '0'.repeat(16);
+    spans[4]!.startTimeUnixNano = 0n;
+    spans[4]!.endTimeUnixNano = 0n;
+    const bytes = encodeTraceRequest(data);
+    const scanned = scanTraceRequest(bytes);
+    const decoded = decodeTraceRequest(bytes);
+    const expected = rejectInvalidSpans(decoded);
+    assert.equal(scanned.rejectedSpans, 4);
+    assert.deepEqual({ rejectedSpans: scanned.rejectedSpans, errorMessage: scanned.errorMessage }, expected);
+    const flat = (d: ReturnType<typeof decodeTraceRequest>) =>
+      d.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    assert.deepEqual(
+      flat(decodeTraceRequest(reassemble(scanned.spans))),
+      flat(decoded),
+      'the same spans are kept',
+    );
   });
 
   it('refuses exactly what the decoder refuses, on 3,000 mutated requests', () => {

@@ -39,7 +39,13 @@ export type {
 } from './model.js';
 export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
-export { MAX_SPAN_TIME_UNIX_NANO, rejectInvalidSpans, spanProblem, spanTimeProblem } from './validate.js';
+export {
+  describeRejections,
+  MAX_SPAN_TIME_UNIX_NANO,
+  rejectInvalidSpans,
+  spanProblem,
+  spanTimeProblem,
+} from './validate.js';
 export type { Rejection, SpanTimeProblem } from './validate.js';
 export {
   assembleWireSpans,

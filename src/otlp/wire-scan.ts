@@ -11,6 +11,7 @@ import { bytesToHex, isZeroId } from './hex.js';
 import type { KeyValue } from './model.js';
 import { decodeResourceMessage } from './protobuf-decode.js';
 import { ProtobufReader, WireType } from './protobuf-reader.js';
+import { describeRejections, type SpanTimeProblem } from './validate.js';
 
 const { VARINT, I64, LEN, I32 } = WireType;
 
@@ -144,6 +145,7 @@ class IndexBuilder {
   scopes: WireScope[] = [];
   count = 0;
   rejected = 0;
+  readonly problems = new Map<SpanTimeProblem | 'zero_id', number>();
   cap = 64;
   scopeIndex = new Uint32Array(this.cap);
   offsets = new Uint32Array(this.cap);
@@ -190,10 +192,7 @@ class IndexBuilder {
     return {
       spans,
       rejectedSpans: this.rejected,
-      errorMessage:
-        this.rejected > 0
-          ? `${this.rejected} span(s) with an empty or all-zero trace_id or span_id were rejected`
-          : '',
+      errorMessage: describeRejections(this.problems),
     };
   }
 }
@@ -391,8 +390,20 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
         r.skip(wt);
     }
   }
-  if (traceId === '' || !spanIdOk || isZeroId(traceId)) {
+  // The door's rules (validate.ts): ids, then times a block can hold (< 2^63 ns) and end >= start.
+  const problem: SpanTimeProblem | 'zero_id' | undefined =
+    traceId === '' || !spanIdOk || isZeroId(traceId)
+      ? 'zero_id'
+      : startHi >= 0x80000000
+        ? 'start_out_of_range'
+        : endHi >= 0x80000000
+          ? 'end_out_of_range'
+          : endHi < startHi || (endHi === startHi && endLo < startLo)
+            ? 'end_before_start'
+            : undefined;
+  if (problem !== undefined) {
     b.rejected++;
+    b.problems.set(problem, (b.problems.get(problem) ?? 0) + 1);
     return;
   }
   if (b.count === b.cap) b.grow();
