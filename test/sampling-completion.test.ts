@@ -266,7 +266,7 @@ describe('HoldBuffer', () => {
     const evicted: string[] = [];
     const hold = new HoldBuffer({ windowMs: 10, maxBytes: 10_000, onEvict: (t) => evicted.push(t.traceId) });
     // One held span of 10 bytes (issue 13: held spans are their bytes plus a small index).
-    const part = (): HeldPart => ({ data: new Uint8Array(10), ends: [10], scopes: [], marks: [0] });
+    const part = (): HeldPart => ({ data: 'x'.repeat(10), index: [10 * 8], scopes: [] });
     const bytes = heldPartBytes(part());
     hold.add('a', part(), 0);
     hold.add('b', part(), 5);

@@ -252,7 +252,7 @@ void describe('trace buffer and decision timing', () => {
   });
 
   void test('decides the oldest traces early when the buffered bytes pass max_buffered_bytes', async () => {
-    // A trace holds its spans' bytes plus its index (issue 13): 300 + 160 + 3 x 8 = 484 bytes here.
+    // A trace holds its spans' bytes plus its index (issue 13): 300 + TRACE_OVERHEAD_BYTES + 3 x SPAN_OVERHEAD_BYTES.
     const perTrace = 300 + TRACE_OVERHEAD_BYTES + 3 * SPAN_OVERHEAD_BYTES;
     const h = harness(policyFrom('policies: [{name: all, type: always_sample}]'), {
       maxBytes: 3 * perTrace + 10,

@@ -17,7 +17,6 @@ import {
   scanTraceRequest,
   type TraceBatch,
   type TraceConsumer,
-  type WireScope,
   type WireSpans,
 } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
@@ -25,7 +24,7 @@ import { LRUCache } from 'lru-cache';
 import { WireTraceView, type BufferedTrace, type WireTrace } from './buffered-trace.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import { HoldBuffer, type HeldPart } from './completion/hold-buffer.js';
+import { forEachHeldSpan, HoldBuffer, holdSpans, type HeldPart } from './completion/hold-buffer.js';
 import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { DecisionTimer } from './decision-timer.js';
@@ -198,7 +197,7 @@ export class TailSampler implements TraceConsumer {
         if (cached === 'dropped' || cached === 'held') {
           this.m.lateSpans.inc({ decision: 'not_sampled' });
           // A late span of a trace the feed may still complete waits with the rest of it.
-          if (cached === 'held' && this.hold) this.hold.add(traceId, copyOut([spans], [i]), now);
+          if (cached === 'held' && this.hold) this.hold.add(traceId, holdSpans([spans], [i]), now);
           continue;
         }
         if (cached !== undefined) {
@@ -407,7 +406,7 @@ export class TailSampler implements TraceConsumer {
       }
       kept.bytes += trace.bytes;
     } else if (this.hold && completable(decision)) {
-      this.hold.add(trace.traceId, copyOut(trace.requests, trace.indexes), now);
+      this.hold.add(trace.traceId, holdSpans(trace.requests, trace.indexes), now);
       this.scheduleHoldExpiry();
     }
   }
@@ -454,35 +453,8 @@ function releaseColumns(spans: WireSpans): void {
   spans.names = undefined;
 }
 
-/** Copies spans out of their requests into one compact part (for the completion buffer). */
-function copyOut(requests: readonly WireSpans[], indexes: readonly number[]): HeldPart {
-  let total = 0;
-  for (let k = 0; k < indexes.length; k++)
-    total += (requests[k] as WireSpans).lengths[indexes[k] as number] as number;
-  const data = new Uint8Array(total);
-  const ends: number[] = [];
-  const scopes: WireScope[] = [];
-  const marks: number[] = [];
-  let pos = 0;
-  for (let k = 0; k < indexes.length; k++) {
-    const req = requests[k] as WireSpans;
-    const i = indexes[k] as number;
-    const off = req.offsets[i] as number;
-    const len = req.lengths[i] as number;
-    data.set(req.buf.subarray(off, off + len), pos);
-    pos += len;
-    ends.push(pos);
-    scopes.push(req.scope(i));
-    marks.push(req.marks[i] as number);
-  }
-  return { data, ends, scopes, marks };
-}
-
 function addHeldPart(out: RequestAssembler, part: HeldPart, decision: TraceDecision): void {
-  let start = 0;
-  for (let k = 0; k < part.ends.length; k++) {
-    const end = part.ends[k] as number;
-    addKeptSpan(out, part.scopes[k] as WireScope, part.data, start, end, part.marks[k] as number, decision);
-    start = end;
-  }
+  forEachHeldSpan(part, (scope, bytes, start, end, marks) =>
+    addKeptSpan(out, scope, bytes, start, end, marks, decision),
+  );
 }

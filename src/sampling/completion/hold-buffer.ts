@@ -1,27 +1,75 @@
-import type { WireScope } from '../../otlp/index.js';
+import type { WireScope, WireSpans } from '../../otlp/index.js';
 
 /**
- * Spans of one dropped trace, copied out of their requests into one compact array (issue 13): a held trace
- * lives for the completion window (30 s), and a view into a request would keep the whole request alive.
+ * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion
+ * window (30 s), and a view into a request would keep the whole request alive. The bytes are kept as a
+ * one-byte (latin1) string: a V8 string costs 16 bytes beside its characters, a Uint8Array about 200
+ * (bench/wire-path.ts), and a held trace is copied back out only when the feed releases it.
  */
 export interface HeldPart {
-  /** The spans' Span messages, one after another. */
-  readonly data: Uint8Array;
-  /** `ends[k]`: where span k ends in `data` (it starts where k-1 ends). */
-  readonly ends: readonly number[];
+  /** The spans' Span messages, one after another, one char per byte. */
+  readonly data: string;
+  /** Per span: `end * 8 + marks`, where it ends in `data` (it starts where the previous one ends) and the
+   * scanner's marks (sampling attributes it carries already). */
+  readonly index: readonly number[];
+  /** Per span its scope, or one scope for all when they share it (the common case). */
   readonly scopes: readonly WireScope[];
-  /** The scanner's marks per span (what sampling attributes it carries already). */
-  readonly marks: readonly number[];
 }
 
-/** Heap bytes of a held part beyond its span bytes: the object, the typed array, three small arrays. */
-export const HELD_PART_OVERHEAD_BYTES = 240;
-/** Heap bytes per held span beyond its bytes: a slot in each of the three arrays. */
-export const HELD_SPAN_OVERHEAD_BYTES = 12;
+/** Heap bytes of a held part beyond its span bytes (object, string header, two small arrays, Map entry, id). */
+export const HELD_PART_OVERHEAD_BYTES = 400;
+/** Heap bytes per held span beyond its bytes: its slots in the two arrays. */
+export const HELD_SPAN_OVERHEAD_BYTES = 8;
 
 /** What a part holds, in bytes: the figure `max_bytes` bounds. */
 export function heldPartBytes(part: HeldPart): number {
-  return part.data.byteLength + part.ends.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
+  return part.data.length + part.index.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
+}
+
+/** Copies spans (`indexes[k]` of `requests[k]`) out into one held part. */
+export function holdSpans(requests: readonly WireSpans[], indexes: readonly number[]): HeldPart {
+  let total = 0;
+  for (let k = 0; k < indexes.length; k++)
+    total += (requests[k] as WireSpans).lengths[indexes[k] as number] as number;
+  const copy = Buffer.allocUnsafe(total);
+  const index: number[] = [];
+  const scopes: WireScope[] = [];
+  let uniform = true;
+  let pos = 0;
+  for (let k = 0; k < indexes.length; k++) {
+    const req = requests[k] as WireSpans;
+    const i = indexes[k] as number;
+    const off = req.offsets[i] as number;
+    const len = req.lengths[i] as number;
+    req.buf.copy(copy, pos, off, off + len);
+    pos += len;
+    index.push(pos * 8 + (req.marks[i] as number));
+    const scope = req.scope(i);
+    if (k > 0 && scope !== scopes[0]) uniform = false;
+    scopes.push(scope);
+  }
+  return { data: copy.toString('latin1'), index, scopes: uniform ? scopes.slice(0, 1) : scopes };
+}
+
+/** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
+export function forEachHeldSpan(
+  part: HeldPart,
+  visit: (scope: WireScope, bytes: Buffer, start: number, end: number, marks: number) => void,
+): void {
+  const bytes = Buffer.from(part.data, 'latin1');
+  let start = 0;
+  for (let k = 0; k < part.index.length; k++) {
+    const v = part.index[k] as number;
+    const end = Math.floor(v / 8);
+    visit(
+      (part.scopes.length === 1 ? part.scopes[0] : part.scopes[k]) as WireScope,
+      bytes,
+      start,
+      end,
+      v % 8,
+    );
+    start = end;
+  }
 }
 
 /** The spans of one dropped trace that this agent still holds, in case another agent kept the trace. */
@@ -67,7 +115,7 @@ export class HoldBuffer {
   add(traceId: string, part: HeldPart, nowMs: number): void {
     this.expire(nowMs);
     const bytes = heldPartBytes(part);
-    const spans = part.ends.length;
+    const spans = part.index.length;
     let held = this.traces.get(traceId);
     if (held === undefined) {
       held = { traceId, heldAtMs: nowMs, parts: [part], spanCount: spans, bytes };
