@@ -270,3 +270,34 @@ console.log(
 );
 alive.value = undefined;
 await s.shutdown();
+
+// 5. Early decisions with the defaults: 10k spans/s for 30 s of clock (100-span requests every 10 ms),
+// decision_wait 10 s, max_buffered_bytes 48 MiB, num_traces 50,000.
+{
+  const clock = new ManualClock();
+  const metrics = new Metrics();
+  const sampler = new TailSampler({
+    next: nullNext,
+    policySource: staticPolicySource(policy),
+    metrics,
+    logger: silentLogger(),
+    decisionWaitMs: 10_000,
+    maxTraces: 50_000,
+    maxBufferedBytes: 48 * MIB,
+    clock,
+  });
+  let peak = 0;
+  for (let r = 0; r < 3000; r++) {
+    const [bytes] = makeRequests(1, 100 + (r % 50));
+    await sampler.consume(wireBatch(scanTraceRequest(bytes as Buffer).spans));
+    clock.advance(10);
+    peak = Math.max(peak, sampler.stats().bytes);
+  }
+  const early =
+    (await metrics.value('sampling_early_decisions_total', { reason: 'memory' })) +
+    (await metrics.value('sampling_early_decisions_total', { reason: 'num_traces' }));
+  console.log(
+    `\n5. 10k spans/s for 30 s (clock), defaults (decision_wait 10 s, 48 MiB, 50,000 traces): ${early} early decisions, trace buffer peak ${(peak / MIB).toFixed(1)} MiB counted`,
+  );
+  await sampler.shutdown();
+}
