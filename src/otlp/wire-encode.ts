@@ -262,7 +262,7 @@ export function readSpanFields(
           break;
         }
         const { start: s, end: e } = r.lengthDelimited();
-        if (keys === undefined || keys.has(keyOf(buf, s, e) ?? '')) {
+        if (keys === undefined || keyIn(buf, s, e, keys)) {
           if (out.attributes === NO_ATTRIBUTES) out.attributes = [];
           out.attributes.push(decodeKeyValueMessage(buf.subarray(s, e)));
         }
@@ -286,6 +286,36 @@ export function readSpanFields(
     }
   }
   return out;
+}
+
+const keyBytesCache = new WeakMap<ReadonlySet<string>, Buffer[]>();
+
+/**
+ * Whether the KeyValue at `start..end` has one of `keys`, comparing bytes: a policy names one or two keys and
+ * a span carries a dozen attributes, so decoding every key to a string was most of a decision's cost.
+ */
+function keyIn(buf: Buffer, start: number, end: number, keys: ReadonlySet<string>): boolean {
+  let wanted = keyBytesCache.get(keys);
+  if (wanted === undefined) {
+    wanted = [...keys].map((k) => Buffer.from(k));
+    keyBytesCache.set(keys, wanted);
+  }
+  // The key is field 1, written first by every encoder; anything else takes the general path.
+  if (buf[start] !== 0x0a) return keys.has(keyOf(buf, start, end) ?? '');
+  let len = 0;
+  let shift = 0;
+  let p = start + 1;
+  for (;;) {
+    if (p >= end) return false;
+    const b = buf[p++] as number;
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) break;
+    shift += 7;
+    if (shift > 28) return keys.has(keyOf(buf, start, end) ?? '');
+  }
+  if (p + len > end) return false;
+  for (const k of wanted) if (bytesEqual(buf, p, p + len, k)) return true;
+  return false;
 }
 
 function keyOf(buf: Buffer, start: number, end: number): string | undefined {
