@@ -8,6 +8,9 @@ import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-
 import type { BlockCodec } from './parquet-codec.js';
 import { dedupeSpans, type StoredSpan } from './stored-span.js';
 
+/** How long `close()` waits for the worker to terminate. */
+const TERMINATE_WAIT_MS = 2000;
+
 /** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
 export interface BlockToEncode {
   /** `ExportTraceServiceRequest` protobuf payloads (a WAL segment's records). */
@@ -195,7 +198,14 @@ export class BlockEncoder {
     if (worker) {
       // An unref'ed worker would not keep the event loop alive until its exit is reported.
       worker.ref();
-      await worker.terminate();
+      // terminate() of a worker still loading its modules (under tsx) was seen never to settle on Node 20, and
+      // the process then exited with 13 in the middle of an abort: wait for it at most TERMINATE_WAIT_MS.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        worker.terminate(),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, TERMINATE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
     }
   }
 }
