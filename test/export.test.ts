@@ -38,6 +38,7 @@ import {
 import {
   countSpans,
   decodeTraceRequest,
+  encodeTraceRequest,
   encodeTraceResponse,
   traceServiceDefinition,
   type TraceBatch,
@@ -602,6 +603,19 @@ describe('StorageExporter', () => {
     const meta = JSON.parse(Buffer.from((await store.get(metaKey))!).toString('utf8')) as never;
     const rows = await readTraceFromBlock(store, meta, traceId);
     assert.equal(rows.length, 4);
+  });
+
+  it("encodes an encoded batch (the agent's byte path) into a block on the worker thread", async () => {
+    const store = new LocalObjectStore(join(dir, 'blocks-wire'), `file://${join(dir, 'blocks-wire')}`);
+    const exporter = new StorageExporter(store, 'storage/wire', silentLogger());
+    cleanups.push(() => exporter.shutdown());
+    const batch = batchOf(3, 52, 4);
+    assert.deepEqual(await exporter.exportEncoded(encodeTraceRequest(batch.data), 12), SUCCESS);
+    const keys = (await store.list(BLOCKS_PREFIX)).map((o) => o.key);
+    const metaKey = keys.find((k) => k.endsWith('.json'))!;
+    const meta = JSON.parse(Buffer.from((await store.get(metaKey))!).toString('utf8')) as { spans: number };
+    const traceId = batch.data.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    assert.equal((await readTraceFromBlock(store, meta as never, traceId)).length, 4);
   });
 });
 

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import {
+  countSpans,
   decodeTraceRequest,
   encodeTraceRequest,
   encodeTraceRequestJson,
@@ -14,6 +15,7 @@ import { estimateProtobufRequest } from '../src/receiver/admission-estimate.js';
 import type { Metrics } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { mutate, seededRandom } from './helpers/fuzz.js';
+import { makeTraces } from './helpers/store-spans.js';
 import {
   grpcExport,
   grpcExportHonouringRetryInfo,
@@ -190,6 +192,35 @@ describe('OTLP receivers refuse bad input with the documented status and keep se
     for (const status of statuses.keys())
       assert.ok([200, 400].includes(status), `status ${status} is 200 or 400`);
     await stillServing();
+  });
+});
+
+describe("the agent's receivers on the byte path (issue 13)", () => {
+  let receivers: OtlpReceivers;
+  let httpPort: number;
+  const consumer = new CollectingConsumer();
+  before(async () => {
+    ({ receivers, httpPort } = await startReceivers(consumer, { wire: true }));
+  });
+  after(() => receivers.stop());
+
+  it('answers 2,000 seeded random mutations with 200 or 400 and hands on only spans that decode', async () => {
+    const valid = encodeTraceRequest(makeTraces({ traces: 4, spansPerTrace: 3, seed: 31, exotic: true }));
+    const json = Buffer.from(encodeTraceRequestJson(makeTraces({ traces: 2, spansPerTrace: 2, seed: 33 })));
+    const rand = seededRandom(37);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 2000; i++) {
+      const useJson = i % 3 === 0;
+      const res = await postTraces(httpPort, mutate(useJson ? json : valid, rand), useJson ? JSON_CT : PROTO);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+    for (const status of statuses.keys()) assert.ok([200, 400].includes(status), `status ${status}`);
+    // Every batch handed on is a scanned request whose bytes decode (what the exporters will send).
+    for (const b of consumer.batches) {
+      assert.ok(b.wire, 'the pipeline got wire bytes');
+      assert.equal(countSpans(b.data), b.spanCount);
+    }
+    assert.ok(consumer.batches.length > 100);
   });
 });
 

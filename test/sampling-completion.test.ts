@@ -14,7 +14,8 @@ import {
   parsePolicyText,
   staticPolicySource,
 } from '../src/sampling/index.js';
-import type { BufferedTrace, SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+import type { BufferedTrace, HeldPart, SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+import { heldPartBytes } from '../src/sampling/completion/hold-buffer.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 
@@ -218,10 +219,16 @@ describe('completion: hold, then release on the feed', () => {
   });
 
   test('held traces leave after the window, and the oldest leave first past max_bytes, counted', async () => {
-    const { clock, sampler, metrics } = setup({ windowMs: 30_000, maxBytes: 3500 });
+    // Held traces count their span bytes and index (issue 13), not the batch's estimate: measure one.
+    const probe = setup();
+    await probe.sampler.consume(batch([span(DROPPED[10]!)], 1000));
+    probe.clock.advance(1000);
+    const perTrace = probe.sampler.stats().held.bytes;
+    assert.ok(perTrace > 0 && perTrace < 1000, `one held span: ${perTrace} bytes`);
+    const { clock, sampler, metrics } = setup({ windowMs: 30_000, maxBytes: Math.floor(3.5 * perTrace) });
     for (const id of DROPPED.slice(10, 14)) await sampler.consume(batch([span(id)], 1000));
     clock.advance(1000);
-    // 4 traces of 1,000 bytes: the oldest had to go.
+    // 4 traces of perTrace bytes in 3.5 x perTrace: the oldest had to go.
     assert.equal(sampler.stats().held.traces, 3);
     clock.advance(5000);
     assert.equal(await metrics.value('sampling_completion_held_oldest_seconds'), 5);
@@ -257,15 +264,18 @@ describe('completion: hold, then release on the feed', () => {
 describe('HoldBuffer', () => {
   test('keeps a trace’s age when late spans join it, and expires in hold order', () => {
     const evicted: string[] = [];
-    const hold = new HoldBuffer({ windowMs: 10, maxBytes: 100, onEvict: (t) => evicted.push(t.traceId) });
-    hold.add('a', [span('a')], [], 10, 0);
-    hold.add('b', [span('b')], [], 10, 5);
-    hold.add('a', [span('a')], [], 10, 8);
-    assert.deepEqual(hold.stats, { traces: 2, spans: 3, bytes: 30 });
+    const hold = new HoldBuffer({ windowMs: 10, maxBytes: 10_000, onEvict: (t) => evicted.push(t.traceId) });
+    // One held span of 10 bytes (issue 13: held spans are their bytes plus a small index).
+    const part = (): HeldPart => ({ data: 'x'.repeat(10), index: [10 * 8], scopes: [] });
+    const bytes = heldPartBytes(part());
+    hold.add('a', part(), 0);
+    hold.add('b', part(), 5);
+    hold.add('a', part(), 8);
+    assert.deepEqual(hold.stats, { traces: 2, spans: 3, bytes: 3 * bytes });
     hold.expire(10);
     assert.deepEqual(evicted, ['a']);
     assert.equal(hold.nextExpiryMs(), 15);
-    assert.equal(hold.take('b')?.spans.length, 1);
+    assert.equal(hold.take('b')?.spanCount, 1);
     assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
   });
 });

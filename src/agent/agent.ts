@@ -112,7 +112,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
   });
 
   const otlp = config.receivers.otlp;
-  const receivers = receiversFromConfig(config, { consumer: pipeline, metrics, logger });
+  // The byte path (issue 13): the pipeline gets scanned protobuf, never the decoded model.
+  const receivers = receiversFromConfig(config, { consumer: pipeline, metrics, logger, wire: true });
   const admin = new AdminServer({
     endpoint: config.admin.endpoint,
     metrics,

@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/index.js';
-import type { KeyValue, TraceBatch, TraceConsumer } from '../otlp/index.js';
+import type { KeyValue, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { readDownwardEnv, type DownwardEnv } from './downward-env.js';
 import { OwnerResolver, type ApiPodFacts } from './owner-resolver.js';
@@ -12,6 +12,7 @@ import {
   type ResourceEnrichment,
 } from './resource-enrichment.js';
 import { detectVariant, type VariantDecision } from './variant-rules.js';
+import { WireEnrichment } from './wire-enrichment.js';
 import { deriveWorkloadNames, type WorkloadNames } from './workload-names.js';
 
 export type EnrichConfig = AgentConfig['enrich'];
@@ -60,6 +61,8 @@ export class Enricher implements TraceConsumer {
   private apiFacts: ApiPodFacts | undefined;
   private current: PodIdentity;
   private enrichment: ResourceEnrichment = EMPTY_ENRICHMENT;
+  /** The byte path's merge for the current enrichment (rebuilt when the identity changes). */
+  private wireEnrichment: { enrichment: ResourceEnrichment; wire: WireEnrichment } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private apiAttempt: Promise<void> = Promise.resolve();
   private shutdownOnce: Promise<void> | undefined;
@@ -135,6 +138,15 @@ export class Enricher implements TraceConsumer {
     const enrichment = this.enrichment;
     const override = this.config.override;
     try {
+      if (batch.wire) {
+        // The byte path (issue 13): each ScopeSpans header is moved under its enriched resource.
+        if (this.wireEnrichment?.enrichment !== enrichment)
+          this.wireEnrichment = { enrichment, wire: new WireEnrichment(enrichment, override) };
+        const scopes = batch.wire.scopes;
+        for (let i = 0; i < scopes.length; i++)
+          scopes[i] = this.wireEnrichment.wire.scope(scopes[i] as WireScope);
+        return this.options.next.consume(batch);
+      }
       for (const rs of batch.data.resourceSpans) applyEnrichment(rs.resource, enrichment, override);
     } catch (err) {
       return Promise.reject(err as Error);

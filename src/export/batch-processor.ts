@@ -1,4 +1,13 @@
-import type { ResourceSpans, ScopeSpans, TraceBatch, TraceData } from '../otlp/index.js';
+import {
+  decodeTraceRequest,
+  encodedBatch,
+  RequestAssembler,
+  scanTraceRequest,
+  type ResourceSpans,
+  type ScopeSpans,
+  type TraceBatch,
+  type TraceData,
+} from '../otlp/index.js';
 import { systemExportClock, type ExportClock } from './export-clock.js';
 
 /** The Collector batch processor's keys, in spans and milliseconds. */
@@ -27,7 +36,8 @@ export interface BatchProcessorOptions extends BatchOptions {
  * batch: a batch that reaches the size is cut at once.
  */
 export class BatchProcessor {
-  private pending: TraceData[] = [];
+  /** Decoded batches, or encoded requests (the agent's byte path, issue 13). */
+  private pending: Array<TraceData | Uint8Array> = [];
   private pendingSpans = 0;
   private pendingByteCount = 0;
   private timer: AbortController | undefined;
@@ -44,7 +54,7 @@ export class BatchProcessor {
 
   async add(batch: TraceBatch): Promise<void> {
     if (batch.spanCount === 0) return;
-    this.pending.push(batch.data);
+    this.pending.push(batch.encoded ?? batch.data);
     this.pendingSpans += batch.spanCount;
     this.pendingByteCount += batch.bytes;
     if (this.pendingSpans >= this.options.sendBatchSize || this.options.timeoutMs <= 0) {
@@ -59,21 +69,32 @@ export class BatchProcessor {
     this.timer?.abort();
     this.timer = undefined;
     if (this.pendingSpans === 0) return;
-    const data: TraceData = { resourceSpans: this.pending.flatMap((d) => d.resourceSpans) };
+    const pending = this.pending;
     const spans = this.pendingSpans;
     const bytes = this.pendingByteCount;
     this.pending = [];
     this.pendingSpans = 0;
     this.pendingByteCount = 0;
     const max = this.options.sendBatchMaxSize;
-    const parts = max > 0 && spans > max ? splitBySpans(data, max) : [{ data, spanCount: spans }];
-    const sends = parts.map((p) =>
-      this.options.send({
-        data: p.data,
-        spanCount: p.spanCount,
-        bytes: Math.ceil((bytes * p.spanCount) / spans),
-      }),
-    );
+    const share = (n: number): number => Math.ceil((bytes * n) / spans);
+    let batches: TraceBatch[];
+    if (pending.every((p) => p instanceof Uint8Array)) {
+      // Encoded requests merge by concatenation: `resource_spans` is a repeated field (protobuf encoding guide).
+      const request =
+        pending.length === 1 ? (pending[0] as Uint8Array) : Buffer.concat(pending as Uint8Array[]);
+      const parts =
+        max > 0 && spans > max ? splitEncodedBySpans(request, max) : [{ request, spanCount: spans }];
+      batches = parts.map((p) => encodedBatch(p.request, p.spanCount, share(p.spanCount)));
+    } else {
+      const data: TraceData = {
+        resourceSpans: pending.flatMap(
+          (d) => (d instanceof Uint8Array ? decodeTraceRequest(d) : d).resourceSpans,
+        ),
+      };
+      const parts = max > 0 && spans > max ? splitBySpans(data, max) : [{ data, spanCount: spans }];
+      batches = parts.map((p) => ({ data: p.data, spanCount: p.spanCount, bytes: share(p.spanCount) }));
+    }
+    const sends = batches.map((b) => this.options.send(b));
     const results = await Promise.allSettled(sends);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -98,6 +119,24 @@ export class BatchProcessor {
       );
     });
   }
+}
+
+/** Splits an encoded request into requests of at most `max` spans, without decoding a span. */
+export function splitEncodedBySpans(
+  request: Uint8Array,
+  max: number,
+): Array<{ request: Uint8Array; spanCount: number }> {
+  const spans = scanTraceRequest(request).spans;
+  const out: Array<{ request: Uint8Array; spanCount: number }> = [];
+  for (let first = 0; first < spans.count; first += max) {
+    const a = new RequestAssembler();
+    for (let i = first; i < Math.min(spans.count, first + max); i++) {
+      const off = spans.offsets[i] as number;
+      a.add(spans.scope(i), spans.buf, off, off + (spans.lengths[i] as number));
+    }
+    out.push({ request: a.finish(), spanCount: a.spanCount });
+  }
+  return out;
 }
 
 /** Splits data into parts of at most `max` spans, keeping each span under its own resource and scope. */

@@ -32,7 +32,7 @@ export function createExporter(
           region: config.s3.region,
           forcePathStyle: config.s3.force_path_style,
         });
-      return new StorageExporter(store, name);
+      return new StorageExporter(store, name, deps.logger);
     }
     case 'otlp': {
       const options: OtlpExporterOptions = {

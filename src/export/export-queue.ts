@@ -14,6 +14,8 @@ export interface QueueItem {
   /** Bytes the item counts against `queue.max_bytes`: the record file, or modelBytes in memory. */
   readonly sizeBytes: number;
   readonly data?: TraceData;
+  /** A batch held in memory as an encoded request (the agent's byte path, issue 13). */
+  readonly request?: Uint8Array;
   readonly file?: string;
 }
 
@@ -145,14 +147,17 @@ export class ExportQueue {
     return this.queuedMemoryBytes;
   }
 
-  /** Adds a batch; once it resolves the batch is the queue's (on disk when persistent). */
-  async push(data: TraceData, spanCount: number, modelBytes: number): Promise<void> {
+  /**
+   * Adds a batch, decoded or as an encoded request (stored as it is); once it resolves the batch is the
+   * queue's (on disk when persistent).
+   */
+  async push(payload: TraceData | Uint8Array, spanCount: number, modelBytes: number): Promise<void> {
     if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the export queue is closed');
     const seq = this.nextSeq++;
     let item: QueueItem;
     if (this.dir) {
       try {
-        const file = await this.writeRecord(seq, data, spanCount, modelBytes);
+        const file = await this.writeRecord(seq, payload, spanCount, modelBytes);
         item = { seq, spanCount, modelBytes, sizeBytes: file.bytes, file: file.path };
       } catch (err) {
         // A full or broken disk must not lose what the receivers already acknowledged: keep it in memory.
@@ -160,17 +165,17 @@ export class ExportQueue {
           { exporter: this.options.name, err, spans: spanCount },
           'export queue: cannot write to queue.dir; holding the batch in memory',
         );
-        item = { seq, spanCount, modelBytes, sizeBytes: modelBytes, data };
+        item = memoryItem(seq, payload, spanCount, modelBytes);
       }
     } else {
-      item = { seq, spanCount, modelBytes, sizeBytes: modelBytes, data };
+      item = memoryItem(seq, payload, spanCount, modelBytes);
     }
     this.add(item);
   }
 
   private add(item: QueueItem): void {
     this.queuedSizeBytes += item.sizeBytes;
-    if (item.data) this.queuedMemoryBytes += item.modelBytes;
+    if (inMemory(item)) this.queuedMemoryBytes += item.modelBytes;
     const waiter = this.waiters.shift();
     if (waiter) {
       waiter(item);
@@ -203,6 +208,7 @@ export class ExportQueue {
     encoded = false,
   ): Promise<{ data: TraceData } | { request: Uint8Array } | string> {
     if (item.data) return { data: item.data };
+    if (item.request) return encoded ? { request: item.request } : { data: decodeTraceRequest(item.request) };
     const path = item.file as string;
     let bytes: Buffer;
     try {
@@ -228,7 +234,7 @@ export class ExportQueue {
   /** The batch is done with (sent, or dropped for good): forget it and delete its file. */
   async remove(item: QueueItem): Promise<void> {
     this.queuedSizeBytes -= item.sizeBytes;
-    if (item.data) this.queuedMemoryBytes -= item.modelBytes;
+    if (inMemory(item)) this.queuedMemoryBytes -= item.modelBytes;
     this.updateGauges();
     if (item.file) await unlink(item.file).catch(() => undefined);
   }
@@ -236,7 +242,7 @@ export class ExportQueue {
   /** Puts a batch that was taken but not sent back at its place (shutdown during a send). */
   putBack(item: QueueItem): void {
     this.queuedSizeBytes -= item.sizeBytes;
-    if (item.data) this.queuedMemoryBytes -= item.modelBytes;
+    if (inMemory(item)) this.queuedMemoryBytes -= item.modelBytes;
     this.add(item);
   }
 
@@ -253,14 +259,15 @@ export class ExportQueue {
 
   private async writeRecord(
     seq: number,
-    data: TraceData,
+    payload: TraceData | Uint8Array,
     spanCount: number,
     modelBytes: number,
   ): Promise<{ path: string; bytes: number }> {
     const name = String(seq).padStart(16, '0');
     const tmp = join(this.dir, name + TMP_SUFFIX);
     const path = join(this.dir, name + SUFFIX);
-    const parts = encodeRecord(encodeTraceRequest(data), spanCount, modelBytes);
+    const request = payload instanceof Uint8Array ? payload : encodeTraceRequest(payload);
+    const parts = encodeRecord(request, spanCount, modelBytes);
     const handle = await open(tmp, 'w');
     try {
       await handle.writev(parts);
@@ -315,6 +322,22 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/** True for a batch held in memory (decoded or encoded), false for one in a record file. */
+export function inMemory(item: QueueItem): boolean {
+  return item.data !== undefined || item.request !== undefined;
+}
+
+function memoryItem(
+  seq: number,
+  payload: TraceData | Uint8Array,
+  spanCount: number,
+  modelBytes: number,
+): QueueItem {
+  return payload instanceof Uint8Array
+    ? { seq, spanCount, modelBytes, sizeBytes: modelBytes, request: payload }
+    : { seq, spanCount, modelBytes, sizeBytes: modelBytes, data: payload };
 }
 
 function safeDirName(name: string): string {

@@ -3,7 +3,7 @@ import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { BatchProcessor, type BatchOptions } from './batch-processor.js';
 import { systemExportClock, type ExportClock } from './export-clock.js';
-import { ExportQueue, type QueueItem } from './export-queue.js';
+import { ExportQueue, inMemory, type QueueItem } from './export-queue.js';
 import { RetryingExporter, type RetryOptions } from './retrying-exporter.js';
 import type { SpanExporter } from './span-exporter.js';
 
@@ -97,7 +97,7 @@ export class ExporterConsumer implements TraceConsumer {
       sendBatchMaxSize: options.batch?.sendBatchMaxSize ?? 0,
       timeoutMs: options.batch?.timeoutMs ?? 1000,
       clock,
-      send: (b) => this.queue.push(b.data, b.spanCount, b.bytes),
+      send: (b) => this.queue.push(b.encoded ?? b.data, b.spanCount, b.bytes),
       onTimerError: (err, b) => this.drop(b.spanCount, 'shutdown', err as Error),
     });
   }
@@ -172,7 +172,7 @@ export class ExporterConsumer implements TraceConsumer {
       let spans = 0;
       for (const item of left) {
         spans += item.spanCount;
-        if (item.data) this.drop(item.spanCount, 'shutdown');
+        if (inMemory(item)) this.drop(item.spanCount, 'shutdown');
       }
       if (this.queue.persistent)
         this.logger.info(
@@ -207,7 +207,7 @@ export class ExporterConsumer implements TraceConsumer {
       return;
     }
     // A record sent as stored holds its protobuf bytes; a decoded one its estimated heap bytes.
-    const held = item.data ? 0 : 'request' in loaded ? loaded.request.byteLength : item.modelBytes;
+    const held = inMemory(item) ? 0 : 'request' in loaded ? loaded.request.byteLength : item.modelBytes;
     this.loadedBytes += held;
     const started = performance.now();
     try {

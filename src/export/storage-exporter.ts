@@ -1,5 +1,14 @@
-import type { TraceData } from '../otlp/index.js';
-import { encodeBlock, flattenTraceData, uploadBlock, type ObjectStore } from '../storage/index.js';
+import { decodeTraceRequest, type TraceData } from '../otlp/index.js';
+import {
+  BlockEncoder,
+  encodeBlock,
+  flattenTraceData,
+  newBlockId,
+  uploadBlock,
+  type EncodedBlock,
+  type ObjectStore,
+} from '../storage/index.js';
+import type { Logger } from '../telemetry/index.js';
 import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
 
 /**
@@ -8,15 +17,22 @@ import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } fro
  * permanent (the batch can never become a block); upload errors are retryable (S3 or the disk is away).
  * A batch uploaded twice (a retry after an ambiguous failure, a replay after a crash) gives two blocks
  * holding the same spans; queries de-duplicate by span id.
+ *
+ * The agent's batches arrive encoded (issue 13): they are decoded and encoded as Parquet on the block encoder's
+ * worker thread (src/storage/block-encoder.ts, the store's), so the receivers sharing the main thread are not
+ * stalled by it; without a logger (tests, embeddings) or when the worker cannot run, in-process.
  */
 export class StorageExporter implements SpanExporter {
   readonly name: string;
+  private readonly encoder: BlockEncoder | undefined;
 
   constructor(
     private readonly store: ObjectStore,
     name = 'storage',
+    logger?: Logger,
   ) {
     this.name = name;
+    this.encoder = logger ? new BlockEncoder({ logger, useWorker: true }) : undefined;
   }
 
   async export(data: TraceData): Promise<ExportResult> {
@@ -26,6 +42,29 @@ export class StorageExporter implements SpanExporter {
     } catch (err) {
       return failure(new Error(`cannot encode a block: ${(err as Error).message}`));
     }
+    return this.upload(block);
+  }
+
+  async exportEncoded(request: Uint8Array, spanCount: number): Promise<ExportResult> {
+    let block: EncodedBlock;
+    try {
+      const nowMs = Date.now();
+      block = this.encoder
+        ? await this.encoder.encode({
+            payloads: [request],
+            spans: spanCount,
+            rows: () => flattenTraceData(decodeTraceRequest(request)),
+            blockId: newBlockId(nowMs),
+            nowMs,
+          })
+        : encodeBlock(flattenTraceData(decodeTraceRequest(request)));
+    } catch (err) {
+      return failure(new Error(`cannot encode a block: ${(err as Error).message}`));
+    }
+    return this.upload(block);
+  }
+
+  private async upload(block: EncodedBlock): Promise<ExportResult> {
     try {
       await uploadBlock(this.store, block);
       return SUCCESS;
@@ -38,5 +77,7 @@ export class StorageExporter implements SpanExporter {
   }
 
   async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
+  async shutdown(): Promise<void> {
+    await this.encoder?.close();
+  }
 }

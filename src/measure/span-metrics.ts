@@ -1,5 +1,11 @@
 import type { AgentConfig } from '../config/index.js';
-import { stringAttribute, type TraceBatch, type TraceConsumer } from '../otlp/index.js';
+import {
+  stringAttribute,
+  type TraceBatch,
+  type TraceConsumer,
+  type WireResource,
+  type WireSpans,
+} from '../otlp/index.js';
 import type { Registry } from 'prom-client';
 import {
   METRIC_PREFIX,
@@ -182,6 +188,10 @@ export class SpanMetricsStage implements TraceConsumer {
 
   private measure(batch: TraceBatch): { series: Series[]; seconds: number[] } {
     const out: { series: Series[]; seconds: number[] } = { series: [], seconds: [] };
+    if (batch.wire) {
+      this.measureWire(batch.wire, out);
+      return out;
+    }
     for (const rs of batch.data.resourceSpans) {
       const service = stringAttribute(rs.resource.attributes, 'service.name') ?? '';
       const variant = stringAttribute(rs.resource.attributes, 'deployment.variant') ?? '';
@@ -203,6 +213,35 @@ export class SpanMetricsStage implements TraceConsumer {
       }
     }
     return out;
+  }
+
+  /** The byte path (issue 13): the same labels and durations, from the scanner's columns. */
+  private measureWire(spans: WireSpans, out: { series: Series[]; seconds: number[] }): void {
+    const names = spans.names ?? [];
+    let lastResource: WireResource | undefined;
+    let service = '';
+    let variant = '';
+    for (let i = 0; i < spans.count; i++) {
+      const kind = spans.kinds[i] as number;
+      if (!this.kinds.has(kind)) continue;
+      const resource = spans.scope(i).resource;
+      if (resource !== lastResource) {
+        lastResource = resource;
+        service = resource.serviceName;
+        variant = stringAttribute(resource.attributes, 'deployment.variant') ?? '';
+      }
+      const code = spans.statusCodes[i] as number;
+      out.series.push(
+        this.seriesFor(
+          service,
+          names[i] ?? '',
+          SPAN_KIND_LABELS[kind] ?? String(kind),
+          STATUS_CODE_LABELS[code] ?? String(code),
+          variant,
+        ),
+      );
+      out.seconds.push((spans.durationsNs[i] as number) / 1e9);
+    }
   }
 
   private seriesFor(

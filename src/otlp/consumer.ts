@@ -1,4 +1,5 @@
 import type { TraceData } from './model.js';
+import type { WireSpans } from './wire-scan.js';
 
 /**
  * A unit of work moving down the pipeline: decoded spans plus what the receiver knew about their cost.
@@ -9,6 +10,13 @@ export interface TraceBatch {
   readonly data: TraceData;
   readonly spanCount: number;
   readonly bytes: number;
+  /**
+   * The agent's byte path (issue 13), before the sampler: the request's bytes and their index. `data` then
+   * decodes on demand only (src/otlp/wire-batch.ts).
+   */
+  readonly wire?: WireSpans | undefined;
+  /** After the sampler: the batch as an encoded ExportTraceServiceRequest, sent and queued as it is. */
+  readonly encoded?: Uint8Array | undefined;
 }
 
 /**

@@ -10,6 +10,7 @@ export {
   spanToJson,
   traceDataToJson,
 } from './json-codec.js';
+export { transcodeTraceRequestJson } from './json-to-protobuf.js';
 export {
   SpanKind,
   StatusCode,
@@ -38,5 +39,40 @@ export type {
 } from './model.js';
 export { countSpansInRequest, decodeTraceRequest } from './protobuf-decode.js';
 export { ProtobufWriter, encodeTraceRequest, encodeTraceResponse } from './protobuf-encode.js';
-export { MAX_SPAN_TIME_UNIX_NANO, rejectInvalidSpans, spanProblem, spanTimeProblem } from './validate.js';
+export {
+  describeRejections,
+  MAX_SPAN_TIME_UNIX_NANO,
+  rejectInvalidSpans,
+  spanProblem,
+  spanTimeProblem,
+} from './validate.js';
 export type { Rejection, SpanTimeProblem } from './validate.js';
+export {
+  assembleWireSpans,
+  encodedBatch,
+  WIRE_INDEX_BYTES_PER_SPAN,
+  wireBatch,
+  wireSpansBytes,
+} from './wire-batch.js';
+export {
+  attributeKeys,
+  encodeAttribute,
+  encodeAttributeFields,
+  keyValueKeyEquals,
+  readSpanFields,
+  RequestAssembler,
+  rewriteMessage,
+} from './wire-encode.js';
+export type { SpanFields } from './wire-encode.js';
+export {
+  internResource,
+  internScope,
+  MARK_COMPLETED,
+  MARK_TRACE_STATE,
+  MARK_WEIGHT,
+  scanTraceRequest,
+  WireResource,
+  WireScope,
+  WireSpans,
+} from './wire-scan.js';
+export type { ScannedRequest } from './wire-scan.js';

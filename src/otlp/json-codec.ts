@@ -19,9 +19,9 @@ import type {
   TraceData,
 } from './model.js';
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
-const SPAN_KIND_NAMES: Record<string, number> = {
+export const SPAN_KIND_NAMES: Record<string, number> = {
   SPAN_KIND_UNSPECIFIED: 0,
   SPAN_KIND_INTERNAL: 1,
   SPAN_KIND_SERVER: 2,
@@ -29,14 +29,14 @@ const SPAN_KIND_NAMES: Record<string, number> = {
   SPAN_KIND_PRODUCER: 4,
   SPAN_KIND_CONSUMER: 5,
 };
-const STATUS_CODE_NAMES: Record<string, number> = {
+export const STATUS_CODE_NAMES: Record<string, number> = {
   STATUS_CODE_UNSET: 0,
   STATUS_CODE_OK: 1,
   STATUS_CODE_ERROR: 2,
 };
-const MAX_VALUE_DEPTH = 32;
+export const MAX_VALUE_DEPTH = 32;
 
-function fail(path: string, what: string): never {
+export function fail(path: string, what: string): never {
   throw new SentinelError('SENTINEL_ERR_OTLP_DECODE', `json: ${path}: ${what}`);
 }
 
@@ -47,31 +47,31 @@ function typeName(v: unknown): string {
 }
 
 /** The value of field `camel` (or its snake_case twin) of `o`. */
-function field(o: Obj, camel: string, snake?: string): unknown {
+export function field(o: Obj, camel: string, snake?: string): unknown {
   const v = o[camel];
   if (v !== undefined) return v;
   return snake === undefined ? undefined : o[snake];
 }
 
-function obj(v: unknown, path: string): Obj | undefined {
+export function obj(v: unknown, path: string): Obj | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) fail(path, `expected an object, got ${typeName(v)}`);
   return v as Obj;
 }
 
-function arr(v: unknown, path: string): unknown[] {
+export function arr(v: unknown, path: string): unknown[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) fail(path, `expected an array, got ${typeName(v)}`);
   return v;
 }
 
-function str(v: unknown, path: string): string {
+export function str(v: unknown, path: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') fail(path, `expected a string, got ${typeName(v)}`);
   return v;
 }
 
-function uint(v: unknown, path: string): number {
+export function uint(v: unknown, path: string): number {
   if (v === undefined || v === null) return 0;
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
@@ -80,7 +80,7 @@ function uint(v: unknown, path: string): number {
   return n;
 }
 
-function int64(v: unknown, path: string, unsigned: boolean): bigint {
+export function int64(v: unknown, path: string, unsigned: boolean): bigint {
   if (v === undefined || v === null) return 0n;
   if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
   if (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) {
@@ -93,12 +93,12 @@ function int64(v: unknown, path: string, unsigned: boolean): bigint {
   );
 }
 
-function enumValue(v: unknown, names: Record<string, number>, path: string): number {
+export function enumValue(v: unknown, names: Record<string, number>, path: string): number {
   if (typeof v === 'string' && v in names) return names[v] as number;
   return uint(v, path);
 }
 
-function hexId(v: unknown, bytes: number, path: string): string {
+export function hexId(v: unknown, bytes: number, path: string): string {
   const s = str(v, path);
   if (s === '') return '';
   if (!isHex(s, bytes * 2)) {
@@ -110,7 +110,7 @@ function hexId(v: unknown, bytes: number, path: string): string {
   return s.toLowerCase();
 }
 
-function double(v: unknown, path: string): number {
+export function double(v: unknown, path: string): number {
   if (typeof v === 'number') return v;
   if (v === 'NaN') return NaN;
   if (v === 'Infinity') return Infinity;
@@ -119,7 +119,7 @@ function double(v: unknown, path: string): number {
   fail(path, `expected a number, got ${typeName(v)}`);
 }
 
-function base64(v: unknown, path: string): Uint8Array {
+export function base64(v: unknown, path: string): Uint8Array {
   const s = str(v, path);
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) fail(path, 'expected base64');
   return new Uint8Array(Buffer.from(s, s.includes('-') || s.includes('_') ? 'base64url' : 'base64'));
@@ -263,8 +263,8 @@ function span(v: unknown, path: string): Span {
   };
 }
 
-/** Decodes an OTLP/JSON `ExportTraceServiceRequest`. */
-export function decodeTraceRequestJson(input: string | Uint8Array): TraceData {
+/** Parses an OTLP/JSON request body to its root object (a coded error when it is not JSON or not an object). */
+export function parseJsonRequest(input: string | Uint8Array): { root: Obj; textLength: number } {
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
   let doc: unknown;
   try {
@@ -274,6 +274,12 @@ export function decodeTraceRequestJson(input: string | Uint8Array): TraceData {
   }
   const root = obj(doc, '(request)');
   if (!root) fail('(request)', 'expected an ExportTraceServiceRequest object');
+  return { root, textLength: text.length };
+}
+
+/** Decodes an OTLP/JSON `ExportTraceServiceRequest`. */
+export function decodeTraceRequestJson(input: string | Uint8Array): TraceData {
+  const { root } = parseJsonRequest(input);
   const resourceSpans: ResourceSpans[] = arr(
     field(root, 'resourceSpans', 'resource_spans'),
     'resourceSpans',

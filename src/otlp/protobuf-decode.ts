@@ -86,6 +86,19 @@ function decodeResourceSpans(r: ProtobufReader): ResourceSpans {
   return rs;
 }
 
+/** Decodes the content of one Resource message (the agent's scanned resources, src/otlp/wire-scan.ts). */
+export function decodeResourceMessage(bytes: Uint8Array): Resource {
+  const res: Resource = { attributes: [], droppedAttributesCount: 0 };
+  decodeResource(new ProtobufReader(bytes), res);
+  return res;
+}
+
+/** Decodes one KeyValue message's content (a span attribute the sampler reads from the wire). */
+export function decodeKeyValueMessage(bytes: Uint8Array): KeyValue {
+  const r = new ProtobufReader(bytes);
+  return decodeKeyValueBody(r, 0);
+}
+
 function decodeResource(r: ProtobufReader, res: Resource): void {
   while (r.pos < r.end) {
     const tag = r.uint32();
@@ -379,6 +392,12 @@ function decodeLink(r: ProtobufReader): SpanLink {
 /** Decodes a length-delimited KeyValue at the cursor; `depth` counts enclosing arrays and kvlists. */
 function decodeKeyValueField(r: ProtobufReader, depth = 0): KeyValue {
   const saved = r.enter();
+  const kv = decodeKeyValueBody(r, depth);
+  r.leave(saved);
+  return kv;
+}
+
+function decodeKeyValueBody(r: ProtobufReader, depth: number): KeyValue {
   let key = '';
   let value: AnyValue = EMPTY;
   while (r.pos < r.end) {
@@ -400,7 +419,6 @@ function decodeKeyValueField(r: ProtobufReader, depth = 0): KeyValue {
         r.skip(wt);
     }
   }
-  r.leave(saved);
   return { key, value };
 }
 

@@ -40,8 +40,8 @@ export class ProtobufWriter {
     this.varint((field << 3) | wt);
   }
 
-  int64(field: number, v: bigint): void {
-    if (v === 0n) return;
+  int64(field: number, v: bigint, always = false): void {
+    if (v === 0n && !always) return;
     this.tag(field, VARINT);
     let u = BigInt.asUintN(64, v);
     this.ensure(10);
@@ -190,6 +190,11 @@ function writeAnyValue(w: ProtobufWriter, v: AnyValue): void {
     case 'empty':
       return;
   }
+}
+
+/** Writes `kvs` as repeated KeyValue fields numbered `field` (the agent's attribute splices use it too). */
+export function writeKeyValueFields(w: ProtobufWriter, field: number, kvs: readonly KeyValue[]): void {
+  writeKeyValues(w, field, kvs);
 }
 
 function writeKeyValues(w: ProtobufWriter, field: number, kvs: readonly KeyValue[]): void {

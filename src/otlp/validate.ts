@@ -74,10 +74,10 @@ export function rejectInvalidSpans(data: TraceData): Rejection {
       ss.spans = kept;
     }
   }
-  return {
-    rejectedSpans: rejected,
-    errorMessage: [...counts]
-      .map(([p, n]) => `${n} span(s) with ${PROBLEM_TEXT[p]} were rejected`)
-      .join('; '),
-  };
+  return { rejectedSpans: rejected, errorMessage: describeRejections(counts) };
+}
+
+/** The `partial_success` message for refused spans counted by problem (the agent's wire scanner shares it). */
+export function describeRejections(counts: ReadonlyMap<SpanTimeProblem | 'zero_id', number>): string {
+  return [...counts].map(([p, n]) => `${n} span(s) with ${PROBLEM_TEXT[p]} were rejected`).join('; ');
 }

@@ -76,6 +76,7 @@ export class GrpcReceiver {
       () => decodeTraceRequest(body),
       () => countSpansInRequest(body),
       () => estimateProtobufRequest(body),
+      () => body,
     );
     if (result.kind === 'accepted') {
       callback(null, encodeTraceResponse(result.partial));

@@ -12,6 +12,7 @@ import {
   countSpansInRequest,
   decodeTraceRequest,
   decodeTraceRequestJson,
+  transcodeTraceRequestJson,
   encodeTraceResponse,
   encodeTraceResponseJson,
 } from '../otlp/index.js';
@@ -220,6 +221,7 @@ export class HttpReceiver {
             () => decodeTraceRequest(bytes),
             () => countSpansInRequest(bytes),
             () => estimateProtobufRequest(bytes),
+            () => bytes,
           )
         : await ingest.ingest(
             'http',
@@ -227,6 +229,7 @@ export class HttpReceiver {
             () => decodeTraceRequestJson(bytes),
             undefined,
             () => estimateJsonRequest(bytes),
+            () => transcodeTraceRequestJson(bytes),
           );
     this.reply(res, encoding, result);
   }

@@ -1,7 +1,13 @@
 import { isSentinelError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { countSpans as countSpans_, rejectInvalidSpans } from '../otlp/index.js';
-import type { Rejection, TraceConsumer, TraceData } from '../otlp/index.js';
+import {
+  countSpans as countSpans_,
+  encodeTraceRequest,
+  rejectInvalidSpans,
+  scanTraceRequest,
+  wireBatch,
+} from '../otlp/index.js';
+import type { Rejection, TraceBatch, TraceConsumer, TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 /**
@@ -10,6 +16,12 @@ import type { Logger, Metrics } from '../telemetry/index.js';
  * is right for SDK spans with rich attributes and 4 times too low for id-only spans (issue 18).
  */
 export const MODEL_BYTES_PER_WIRE_BYTE = 10;
+
+/**
+ * The agent's byte path (issue 13) holds the request bytes plus a 24-byte index per span, about 1.1-1.2x the
+ * wire bytes for SDK spans (bench/wire-path.ts); admission estimates 2x, for the scan's transient strings.
+ */
+export const WIRE_HELD_BYTES_PER_WIRE_BYTE = 2;
 
 /** Seconds a refused client is asked to wait before retrying (Retry-After, gRPC RetryInfo). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -40,6 +52,11 @@ export interface IngestOptions {
   readonly memoryLimitBytes: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /**
+   * Hand the pipeline scanned protobuf bytes (`TraceBatch.wire`) instead of the decoded model: the agent's
+   * path (issue 13). OTLP/JSON is converted to protobuf once, here.
+   */
+  readonly wire?: boolean | undefined;
 }
 
 /**
@@ -127,7 +144,10 @@ export class Ingest {
    * Decodes and hands one request's spans to the pipeline. `wireBytes` is the uncompressed body size;
    * `countSpans`, when given, counts the spans of a request refused before decoding (cheaper than decoding).
    * `estimate`, when given, prices the request in heap bytes before decoding (admission-estimate.ts); without
-   * it, `wireBytes * MODEL_BYTES_PER_WIRE_BYTE`. Never throws: every failure is a refusal with a reason.
+   * it, `wireBytes * MODEL_BYTES_PER_WIRE_BYTE`. The agent's wire path holds bytes, not objects, and prices
+   * `wireBytes * WIRE_HELD_BYTES_PER_WIRE_BYTE` instead. `protobuf`, when given, is the request's protobuf bytes
+   * (the wire path scans them; without it, a JSON request, it encodes what `decode` gives). Never throws: every
+   * failure is a refusal with a reason.
    */
   async ingest(
     transport: Transport,
@@ -135,11 +155,12 @@ export class Ingest {
     decode: () => TraceData,
     countSpans?: () => number,
     estimate?: () => number,
+    protobuf?: () => Uint8Array,
   ): Promise<IngestResult> {
     const started = performance.now();
     this.requestBytes.observe({ transport }, wireBytes);
     try {
-      return await this.ingestInner(transport, wireBytes, decode, countSpans, estimate);
+      return await this.ingestInner(transport, wireBytes, decode, countSpans, estimate, protobuf);
     } finally {
       this.latency.observe({ transport }, (performance.now() - started) / 1000);
     }
@@ -151,9 +172,16 @@ export class Ingest {
     decode: () => TraceData,
     countSpans: (() => number) | undefined,
     estimate: (() => number) | undefined,
+    protobuf: (() => Uint8Array) | undefined,
   ): Promise<IngestResult> {
-    // Admission first, before any decoding work: under overload, refusing must stay cheap (a tag walk).
-    const bytes = estimate ? estimate() : wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
+    // Admission first, before any decoding work: under overload, refusing must stay cheap (a tag walk at most).
+    // The wire path (issue 13) holds the request's bytes plus a small index, so it prices those; the decoded model
+    // is priced by its measured heap (issue 18).
+    const bytes = this.options.wire
+      ? wireBytes * WIRE_HELD_BYTES_PER_WIRE_BYTE
+      : estimate
+        ? estimate()
+        : wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
     // A request that alone would take more than the whole budget once decoded can never fit: it is refused for
     // good (413 / RESOURCE_EXHAUSTED without RetryInfo), not taken, or one such request could pass the memory
     // limit the budget is sized for (issue 18: 130k id-only spans in 4 MB take ~130 MB).
@@ -194,9 +222,18 @@ export class Ingest {
             retryable: true,
           };
     }
-    let data: TraceData;
+    let batch: TraceBatch;
+    let partial: Rejection;
     try {
-      data = decode();
+      if (this.options.wire) {
+        const scanned = scanTraceRequest(protobuf ? protobuf() : encodeTraceRequest(decode()));
+        partial = scanned;
+        batch = wireBatch(scanned.spans);
+      } else {
+        const data = decode();
+        partial = rejectInvalidSpans(data);
+        batch = { data, spanCount: countSpans_(data), bytes };
+      }
     } catch (err) {
       const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_OTLP_DECODE';
       const reason: RefusalReason = code === 'SENTINEL_ERR_OTLP_INVALID' ? 'invalid' : 'decode_error';
@@ -205,14 +242,13 @@ export class Ingest {
       this.options.logger.debug({ transport, err: (err as Error).message }, 'refused an undecodable request');
       return { kind: 'refused', reason, code, message: (err as Error).message, retryable: false };
     }
-    const partial = rejectInvalidSpans(data);
     if (partial.rejectedSpans > 0) this.refused.inc({ transport, reason: 'invalid' }, partial.rejectedSpans);
-    const spanCount = countSpans_(data);
+    const spanCount = batch.spanCount;
     if (spanCount === 0)
       return { kind: 'accepted', spans: 0, partial: partial.rejectedSpans ? partial : undefined };
     this.inflightBytes += bytes;
     try {
-      await this.options.consumer.consume({ data, spanCount, bytes });
+      await this.options.consumer.consume(batch);
     } catch (err) {
       const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_EXPORT_FAILED';
       const reason: RefusalReason =
@@ -232,7 +268,13 @@ export class Ingest {
       this.inflightBytes -= bytes;
     }
     this.accepted.inc({ transport }, spanCount);
-    return { kind: 'accepted', spans: spanCount, partial: partial.rejectedSpans ? partial : undefined };
+    return {
+      kind: 'accepted',
+      spans: spanCount,
+      partial: partial.rejectedSpans
+        ? { rejectedSpans: partial.rejectedSpans, errorMessage: partial.errorMessage }
+        : undefined,
+    };
   }
 }
 

@@ -20,6 +20,8 @@ export interface OtlpReceiversOptions {
   readonly tls?: ReceiverTls | undefined;
   /** Called with the Authorization header (or gRPC metadata) and the path; a negative verdict refuses. */
   readonly authorize?: ReceiverAuthorize | undefined;
+  /** The agent's byte path (issue 13): the pipeline gets scanned protobuf, not the decoded model. */
+  readonly wire?: boolean | undefined;
 }
 
 /** Both OTLP receivers over one pipeline, one memory budget and one set of metrics. */
@@ -35,6 +37,7 @@ export class OtlpReceivers {
       memoryLimitBytes: options.memoryLimitBytes,
       metrics: options.metrics,
       logger: options.logger,
+      wire: options.wire,
     });
     const common = {
       maxRequestBytes: options.maxRequestBytes,
@@ -73,7 +76,7 @@ export class OtlpReceivers {
  */
 export function receiversFromConfig(
   config: { readonly receivers: AgentConfig['receivers']; readonly memory_limit_mib: number },
-  deps: Pick<OtlpReceiversOptions, 'consumer' | 'metrics' | 'logger' | 'tls' | 'authorize'>,
+  deps: Pick<OtlpReceiversOptions, 'consumer' | 'metrics' | 'logger' | 'tls' | 'authorize' | 'wire'>,
 ): OtlpReceivers {
   const otlp = config.receivers.otlp;
   return new OtlpReceivers({

@@ -1,29 +1,95 @@
-import type { InstrumentationScope, Resource, Span } from '../otlp/index.js';
+import type { KeyValue, WireSpans } from '../otlp/index.js';
+import { readSpanFields } from '../otlp/index.js';
 
-/**
- * Where a span came from: its ResourceSpans' resource and its ScopeSpans' scope, kept by reference so
- * that kept spans are regrouped under the very same Resource and InstrumentationScope objects.
- * One origin is shared by every span of one ScopeSpans of one request.
- */
-export interface SpanOrigin {
-  readonly resource: Resource;
-  readonly resourceSchemaUrl: string;
-  readonly scope: InstrumentationScope;
-  readonly scopeSchemaUrl: string;
+/** What the policies read of a span: a decoded `Span` has it, and so does a span read from its bytes. */
+export interface PolicySpan {
+  readonly startTimeUnixNano: bigint;
+  readonly endTimeUnixNano: bigint;
+  readonly status: { readonly code: number };
+  readonly flags: number;
+  readonly traceState: string;
+  /** On a span read from bytes: only the attributes the policies name. */
+  readonly attributes: readonly KeyValue[];
 }
 
-/**
- * Everything this agent has seen of one trace so far. Spans and their origins are parallel arrays rather
- * than one small object per span: 50,000 traces of 10 spans are half a million spans, and a wrapper
- * object each cost about 40 B more per buffered span (bench/sampling.ts).
- */
+/** Where a span came from, as the policies see it: its resource's attributes. */
+export interface SpanOrigin {
+  readonly resource: { readonly attributes: readonly KeyValue[] };
+}
+
+/** A trace as the policies judge it. */
 export interface BufferedTrace {
   readonly traceId: string;
   /** Clock time of the first span's arrival; the decision is due `decision_wait` later. */
   readonly firstSeenMs: number;
-  readonly spans: Span[];
+  readonly spans: readonly PolicySpan[];
   /** `origins[i]` is where `spans[i]` came from. */
-  readonly origins: SpanOrigin[];
-  /** The spans' share of their requests' decoded bytes. */
-  bytes: number;
+  readonly origins: readonly SpanOrigin[];
+  /** The spans' bytes (their share of their requests). */
+  readonly bytes: number;
+}
+
+/**
+ * Everything this agent has seen of one trace so far, on the byte path (issue 13): per span only which scanned
+ * request holds it and its index there (two array slots, 8 bytes); the span's bytes stay in the request.
+ */
+export class WireTrace {
+  readonly requests: WireSpans[] = [];
+  readonly indexes: number[] = [];
+  /** The spans' share of their requests' bytes (what the memory budget counts). */
+  bytes = 0;
+  constructor(
+    readonly traceId: string,
+    readonly firstSeenMs: number,
+  ) {}
+
+  get spanCount(): number {
+    return this.indexes.length;
+  }
+}
+
+/**
+ * The policies' view of a WireTrace: spans are read from their bytes when a policy first asks (a probabilistic
+ * or keep-all decision never does), with only the attribute keys the policy names.
+ */
+export class WireTraceView implements BufferedTrace {
+  private spanViews: PolicySpan[] | undefined;
+  private originViews: SpanOrigin[] | undefined;
+  constructor(
+    private readonly trace: WireTrace,
+    private readonly attributeKeys: ReadonlySet<string> | undefined,
+  ) {}
+  get traceId(): string {
+    return this.trace.traceId;
+  }
+  get firstSeenMs(): number {
+    return this.trace.firstSeenMs;
+  }
+  get bytes(): number {
+    return this.trace.bytes;
+  }
+  get spans(): readonly PolicySpan[] {
+    if (this.spanViews === undefined) {
+      const { requests, indexes } = this.trace;
+      this.spanViews = new Array<PolicySpan>(indexes.length);
+      for (let k = 0; k < indexes.length; k++) {
+        const req = requests[k] as WireSpans;
+        const i = indexes[k] as number;
+        const off = req.offsets[i] as number;
+        this.spanViews[k] = readSpanFields(
+          req.buf,
+          off,
+          off + (req.lengths[i] as number),
+          this.attributeKeys,
+        );
+      }
+    }
+    return this.spanViews;
+  }
+  get origins(): readonly SpanOrigin[] {
+    // A WireScope is an origin: its resource decodes its attributes on first use, once per distinct resource.
+    const { requests, indexes } = this.trace;
+    this.originViews ??= indexes.map((i, k) => (requests[k] as WireSpans).scope(i));
+    return this.originViews;
+  }
 }

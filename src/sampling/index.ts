@@ -1,5 +1,5 @@
-export { TailSampler, regroup } from './tail-sampler.js';
-export type { SpanGroup, TailSamplerOptions } from './tail-sampler.js';
+export { TailSampler } from './tail-sampler.js';
+export type { TailSamplerOptions } from './tail-sampler.js';
 export { createTailSampler } from './create-sampler.js';
 export type { CreateSamplerDeps } from './create-sampler.js';
 export { ManualClock, systemClock } from './clock.js';
@@ -25,13 +25,13 @@ export type {
 export { runPolicyCommand } from './policy-command.js';
 export { DecisionCache, completable } from './decision-cache.js';
 export { HoldBuffer } from './completion/hold-buffer.js';
-export type { EvictionReason, HeldTrace, HoldBufferOptions } from './completion/hold-buffer.js';
+export type { EvictionReason, HeldPart, HeldTrace, HoldBufferOptions } from './completion/hold-buffer.js';
 export { DecisionFeedClient, parseDnsTarget } from './completion/feed-client.js';
 export type { FeedClientOptions } from './completion/feed-client.js';
 export { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
-export type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
+export type { BufferedTrace, PolicySpan, SpanOrigin } from './buffered-trace.js';
 export { CentralPolicySource, choosePolicySource, policyUrl } from './central-policy-source.js';
 export type { CentralPolicySourceOptions, PolicyPollResult } from './central-policy-source.js';
 export { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';

@@ -5,8 +5,8 @@
  * the percentage for `probabilistic`. The weights of kept spans are derived from it.
  */
 import { LRUCache } from 'lru-cache';
-import type { AnyValue, KeyValue, Resource, Span } from '../otlp/index.js';
-import type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
+import type { AnyValue, KeyValue } from '../otlp/index.js';
+import type { BufferedTrace, PolicySpan, SpanOrigin } from './buffered-trace.js';
 import type { PolicyConfig } from './policy-config.js';
 import { DEFAULT_HASH_SALT, keeps, rvOf, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 import { getTraceStateMember } from './tracestate.js';
@@ -54,7 +54,7 @@ function anyResourceOrSpan(
   key: string,
   skipEmptySpanString = false,
 ): boolean {
-  let lastResource: Resource | undefined;
+  let lastResource: SpanOrigin['resource'] | undefined;
   const { spans, origins } = trace;
   for (let i = 0; i < spans.length; i++) {
     const resource = (origins[i] as SpanOrigin).resource;
@@ -63,7 +63,7 @@ function anyResourceOrSpan(
       const v = lookup(resource.attributes, key);
       if (v !== undefined && test(v)) return true;
     }
-    const v = lookup((spans[i] as Span).attributes, key);
+    const v = lookup((spans[i] as PolicySpan).attributes, key);
     if (v !== undefined && !(skipEmptySpanString && v.kind === 'string' && v.value === '') && test(v))
       return true;
   }

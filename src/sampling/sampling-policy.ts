@@ -50,6 +50,11 @@ export interface SamplingPolicy {
   readonly names: readonly string[];
   /** True when no policy file is configured: the sampler passes everything through at once. */
   readonly keepsAll: boolean;
+  /**
+   * The attribute keys the policies read (resource or span): on the byte path only these are read from a
+   * span's bytes. Undefined: every attribute.
+   */
+  readonly attributeKeys?: ReadonlySet<string>;
   decide(trace: BufferedTrace, nowMs: number): TraceDecision;
 }
 
@@ -88,6 +93,7 @@ class CompiledPolicy implements SamplingPolicy {
   constructor(
     private readonly evaluators: readonly PolicyEvaluator[],
     private readonly observer: PolicyObserver,
+    readonly attributeKeys: ReadonlySet<string>,
   ) {
     this.names = evaluators.map((e) => e.name);
   }
@@ -136,8 +142,24 @@ class CompiledPolicy implements SamplingPolicy {
 
 /** Compiles a validated policy file. */
 export function compilePolicy(config: PolicyFileConfig, observer: PolicyObserver = {}): SamplingPolicy {
+  const keys = new Set<string>();
+  for (const p of config.policies) collectAttributeKeys(p, keys);
   return new CompiledPolicy(
     config.policies.map((p: PolicyConfig) => compileEvaluator(p)),
     observer,
+    keys,
   );
+}
+
+/** The attribute keys a policy (and its sub-policies) reads. */
+function collectAttributeKeys(p: PolicyConfig, keys: Set<string>): void {
+  for (const block of [p.string_attribute, p.numeric_attribute, p.boolean_attribute])
+    if (block) keys.add(block.key);
+  const subs = [
+    ...(p.and?.and_sub_policy ?? []),
+    ...(p.drop?.drop_sub_policy ?? []),
+    ...(p.not ? [p.not.not_sub_policy] : []),
+    ...(p.composite?.composite_sub_policy ?? []),
+  ] as PolicyConfig[];
+  for (const sub of subs) collectAttributeKeys(sub, keys);
 }

@@ -3,29 +3,37 @@
  * `tail_sampling` processor): spans are regrouped by trace id into a bounded buffer, each trace is
  * decided `decision_wait` after its first span arrived, and kept traces go on to the next stage with
  * `sampling.weight` on every span.
+ *
+ * On the byte path (issue 13) spans stay in the request bytes they came in: the buffer holds an index per span
+ * (trace-buffer.ts), policies read the few fields they need from the bytes at decision time, kept spans are
+ * assembled into an encoded request with their marks appended (weights.ts), dropped ones are copied into the
+ * completion buffer (completion/hold-buffer.ts) when it is on.
  */
 import { SentinelError } from '../errors.js';
-import type {
-  InstrumentationScope,
-  Resource,
-  ResourceSpans,
-  ScopeSpans,
-  Span,
-  TraceBatch,
-  TraceConsumer,
-  TraceData,
+import {
+  encodedBatch,
+  encodeTraceRequest,
+  RequestAssembler,
+  scanTraceRequest,
+  type TraceBatch,
+  type TraceConsumer,
+  type WireSpans,
 } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import type { BufferedTrace, SpanOrigin } from './buffered-trace.js';
-import { systemClock } from './clock.js';
-import type { Clock, ClockTimer } from './clock.js';
 import { LRUCache } from 'lru-cache';
-import { HoldBuffer } from './completion/hold-buffer.js';
+import { WireTraceView, type BufferedTrace, type WireTrace } from './buffered-trace.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import { forEachHeldSpan, HoldBuffer, holdSpans, type HeldPart } from './completion/hold-buffer.js';
 import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
+import { DecisionTimer } from './decision-timer.js';
+import { KeptOutbox } from './kept-outbox.js';
+import { completionEvictionMetrics, samplerMetrics, type SamplerMetrics } from './sampler-metrics.js';
 import { COMPLETED_DECISION } from './sampling-policy.js';
 import type { PolicySource, TraceDecision } from './sampling-policy.js';
-import { markKeptSpan } from './weights.js';
+import { TraceBuffer } from './trace-buffer.js';
+import { addKeptSpan } from './weights.js';
 
 export interface TailSamplerOptions {
   readonly next: TraceConsumer;
@@ -69,8 +77,11 @@ type EarlyReason = 'num_traces' | 'memory';
  */
 const MAX_DECISIONS_PER_TICK = 1000;
 
-/** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
-const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
+/** Kept spans of one pass (a consume, a timer tick), assembled into one encoded request. */
+class KeptBatch {
+  readonly out = new RequestAssembler();
+  bytes = 0;
+}
 
 export class TailSampler implements TraceConsumer {
   private readonly next: TraceConsumer;
@@ -80,7 +91,6 @@ export class TailSampler implements TraceConsumer {
   private readonly decisionWaitMs: number;
   private readonly maxTraces: number;
   private readonly maxBytes: number;
-  private readonly retryDelayMs: number;
   private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
   private readonly cache: DecisionCache;
   /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
@@ -88,24 +98,13 @@ export class TailSampler implements TraceConsumer {
   /** Ids the feed named that were not decided here yet, with when: a local drop of them becomes a keep. */
   private readonly keptElsewhere: LRUCache<string, number> | undefined;
   private readonly completionWindowMs: number;
-  private holdTimer: ClockTimer | undefined;
-  private holdTimerAt = Number.POSITIVE_INFINITY;
-
-  /** Insertion order is first-seen order, so the oldest trace is always the first entry. */
-  private readonly traces = new Map<string, BufferedTrace>();
-  private bufferedSpanCount = 0;
-  private bufferedByteCount = 0;
-
-  private timer: ClockTimer | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-
-  private readonly outbox: TraceBatch[] = [];
-  private outboxBytes = 0;
-  private pumping: Promise<void> | undefined;
+  private readonly buffer = new TraceBuffer();
+  private readonly decisionTimer: DecisionTimer;
+  private readonly holdTimer: DecisionTimer;
+  private readonly outbox: KeptOutbox;
   private closing = false;
   private shutdownPromise: Promise<void> | undefined;
-
-  private readonly m;
+  private readonly m: SamplerMetrics;
 
   constructor(options: TailSamplerOptions) {
     this.next = options.next;
@@ -115,28 +114,33 @@ export class TailSampler implements TraceConsumer {
     this.decisionWaitMs = options.decisionWaitMs;
     this.maxTraces = Math.max(1, options.maxTraces);
     this.maxBytes = Math.max(1, options.maxBufferedBytes);
-    this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.onDecision = options.onDecision;
     this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
     const metrics = options.metrics;
+    this.m = samplerMetrics(metrics);
+    this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
+    this.holdTimer = new DecisionTimer(this.clock, () => {
+      this.hold?.expire(this.clock.now());
+      this.updateGauges();
+      this.scheduleHoldExpiry();
+    });
+    this.outbox = new KeptOutbox(
+      this.next,
+      this.clock,
+      options.retryDelayMs ?? 1000,
+      this.logger,
+      () => this.m.forwardFailures.inc(),
+      () => this.updateGauges(),
+    );
     this.completionWindowMs = options.completion?.windowMs ?? 0;
     if (options.completion) {
-      const evictedSpans = metrics.counter(
-        'sampling_completion_evicted_spans_total',
-        'Held spans of dropped traces that left the completion buffer unreleased: its window passed (age) or room was needed (bytes).',
-        ['reason'],
-      );
-      const evictedTraces = metrics.counter(
-        'sampling_completion_evicted_traces_total',
-        'Held dropped traces that left the completion buffer unreleased, by reason (age, bytes).',
-        ['reason'],
-      );
+      const evicted = completionEvictionMetrics(metrics);
       this.hold = new HoldBuffer({
         windowMs: options.completion.windowMs,
         maxBytes: options.completion.maxBytes,
         onEvict: (t: HeldTrace, reason: EvictionReason) => {
-          evictedSpans.inc({ reason }, t.spans.length);
-          evictedTraces.inc({ reason });
+          evicted.spans.inc({ reason }, t.spanCount);
+          evicted.traces.inc({ reason });
         },
       });
       this.keptElsewhere = new LRUCache({ max: MAX_FEED_IDS });
@@ -153,63 +157,6 @@ export class TailSampler implements TraceConsumer {
         },
       );
     }
-    this.m = {
-      decisions: metrics.counter(
-        'sampling_decisions_total',
-        'Traces decided, by the top-level policy that decided (_none: no policy kept it; _all: no policy file) and decision (sampled, not_sampled, dropped).',
-        ['policy', 'decision'],
-      ),
-      lateSpans: metrics.counter(
-        'sampling_late_spans_total',
-        'Spans that arrived after their trace was decided and followed the cached decision.',
-        ['decision'],
-      ),
-      earlyDecisions: metrics.counter(
-        'sampling_early_decisions_total',
-        'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
-        ['reason'],
-      ),
-      bufferedTraces: metrics.gauge(
-        'sampling_buffered_traces',
-        'Traces waiting for their sampling decision.',
-      ),
-      bufferedSpans: metrics.gauge(
-        'sampling_buffered_spans',
-        'Spans waiting for their trace’s sampling decision.',
-      ),
-      bufferedBytes: metrics.gauge(
-        'sampling_buffered_bytes',
-        'Decoded bytes held by the sampler (waiting traces and kept batches not yet taken by the next stage).',
-      ),
-      latency: metrics.histogram(
-        'sampling_decision_latency_seconds',
-        'Time from a trace’s first span to its sampling decision.',
-        [],
-        LATENCY_BUCKETS,
-      ),
-      forwardFailures: metrics.counter(
-        'sampling_forward_failures_total',
-        'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
-      ),
-      released: metrics.counter(
-        'sampling_completion_released_spans_total',
-        'Spans kept because the decision feed said another agent kept their trace by a rule (issue 9): held after a drop (held), still waiting for their decision (buffered), or arriving after it (late).',
-        ['from'],
-      ),
-      feedIds: metrics.counter(
-        'sampling_completion_feed_ids_total',
-        'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
-        ['state'],
-      ),
-      heldBytes: metrics.gauge(
-        'sampling_completion_held_bytes',
-        'Estimated heap bytes of dropped traces held for the decision feed.',
-      ),
-      heldSpans: metrics.gauge(
-        'sampling_completion_held_spans',
-        'Spans of dropped traces held for the decision feed.',
-      ),
-    };
   }
 
   async consume(batch: TraceBatch): Promise<void> {
@@ -219,69 +166,60 @@ export class TailSampler implements TraceConsumer {
         'the sampler is shutting down and takes no new spans',
       );
     }
+    const spans = wireOf(batch);
     const policy = this.source.current();
     if (policy.keepsAll) {
       // No policy file: every trace is kept with weight 1, so there is nothing to wait for.
       const all: TraceDecision = policy.decide(EMPTY_TRACE, this.clock.now());
-      for (const rs of batch.data.resourceSpans)
-        for (const ss of rs.scopeSpans) for (const span of ss.spans) markKeptSpan(span, all);
-      await this.next.consume(batch);
+      const out = new RequestAssembler();
+      for (let i = 0; i < spans.count; i++) {
+        const off = spans.offsets[i] as number;
+        const end = off + (spans.lengths[i] as number);
+        addKeptSpan(out, spans.scope(i), spans.buf, off, end, spans.marks[i] as number, all);
+      }
+      releaseColumns(spans);
+      if (out.spanCount === 0) return;
+      await this.next.consume(encodedBatch(out.finish(), out.spanCount, batch.bytes));
       return;
     }
 
     const now = this.clock.now();
-    const perSpanBytes = batch.spanCount > 0 ? batch.bytes / batch.spanCount : 0;
-    const late: Span[] = [];
-    const lateOrigins: SpanOrigin[] = [];
-    let lateBytes = 0;
-    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+    const share = spans.count > 0 ? batch.bytes / spans.count : 0;
+    const traceIds = spans.traceIds ?? [];
+    const kept = new KeptBatch();
+    const late = new KeptBatch();
 
-    for (const rs of batch.data.resourceSpans) {
-      for (const ss of rs.scopeSpans) {
-        const origin: SpanOrigin = {
-          resource: rs.resource,
-          resourceSchemaUrl: rs.schemaUrl,
-          scope: ss.scope,
-          scopeSchemaUrl: ss.schemaUrl,
-        };
-        for (const span of ss.spans) {
-          let trace = this.traces.get(span.traceId);
-          if (trace === undefined) {
-            const cached = this.cache.lookup(span.traceId);
-            if (cached === 'dropped' || cached === 'held') {
-              this.m.lateSpans.inc({ decision: 'not_sampled' });
-              // A late span of a trace the feed may still complete waits with the rest of it.
-              if (cached === 'held' && this.hold)
-                this.hold.add(span.traceId, [span], [origin], perSpanBytes, now);
-              continue;
-            }
-            if (cached !== undefined) {
-              this.m.lateSpans.inc({ decision: 'sampled' });
-              if (cached.reason === 'completed') this.m.released.inc({ from: 'late' });
-              markKeptSpan(span, cached);
-              late.push(span);
-              lateOrigins.push(origin);
-              lateBytes += perSpanBytes;
-              continue;
-            }
-            // Room for a new trace: the oldest is decided early, never dropped unjudged.
-            while (this.traces.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
-            trace = { traceId: span.traceId, firstSeenMs: now, spans: [], origins: [], bytes: 0 };
-            this.traces.set(span.traceId, trace);
-          }
-          trace.spans.push(span);
-          trace.origins.push(origin);
-          trace.bytes += perSpanBytes;
-          this.bufferedSpanCount++;
-          this.bufferedByteCount += perSpanBytes;
+    for (let i = 0; i < spans.count; i++) {
+      const traceId = traceIds[i] as string;
+      let trace = this.buffer.get(traceId);
+      if (trace === undefined) {
+        const cached = this.cache.lookup(traceId);
+        if (cached === 'dropped' || cached === 'held') {
+          this.m.lateSpans.inc({ decision: 'not_sampled' });
+          // A late span of a trace the feed may still complete waits with the rest of it.
+          if (cached === 'held' && this.hold) this.hold.add(traceId, holdSpans([spans], [i]), now);
+          continue;
         }
+        if (cached !== undefined) {
+          this.m.lateSpans.inc({ decision: 'sampled' });
+          if (cached.reason === 'completed') this.m.released.inc({ from: 'late' });
+          const off = spans.offsets[i] as number;
+          const end = off + (spans.lengths[i] as number);
+          addKeptSpan(late.out, spans.scope(i), spans.buf, off, end, spans.marks[i] as number, cached);
+          late.bytes += share;
+          continue;
+        }
+        // Room for a new trace: the oldest is decided early, never dropped unjudged.
+        while (this.buffer.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
+        trace = this.buffer.open(traceId, now);
       }
+      this.buffer.addSpan(trace, spans, i, share);
     }
-    while (this.bufferedByteCount > this.maxBytes && this.traces.size > 0)
-      this.decideOldest(now, 'memory', kept);
+    releaseColumns(spans);
+    while (this.buffer.bytes > this.maxBytes && this.buffer.size > 0) this.decideOldest(now, 'memory', kept);
 
-    if (late.length > 0) this.enqueue([{ spans: late, origins: lateOrigins }], late.length, lateBytes);
-    this.forwardKept(kept);
+    this.enqueue(late);
+    this.enqueue(kept);
     this.updateGauges();
     this.schedule();
     this.scheduleHoldExpiry();
@@ -297,21 +235,17 @@ export class TailSampler implements TraceConsumer {
   release(traceIds: Iterable<string>): number {
     if (!this.hold || !this.keptElsewhere || this.closing) return 0;
     const now = this.clock.now();
-    const parts: HeldTrace[] = [];
-    let spanCount = 0;
-    let bytes = 0;
+    const released = new KeptBatch();
     for (const traceId of traceIds) {
       const held = this.hold.take(traceId);
       if (held !== undefined) {
         this.cache.record(traceId, COMPLETED_DECISION);
-        for (const span of held.spans) markKeptSpan(span, COMPLETED_DECISION);
-        parts.push(held);
-        spanCount += held.spans.length;
-        bytes += held.bytes;
+        for (const part of held.parts) addHeldPart(released.out, part, COMPLETED_DECISION);
+        released.bytes += held.bytes;
         this.m.feedIds.inc({ state: 'held' });
         continue;
       }
-      if (this.traces.has(traceId)) {
+      if (this.buffer.has(traceId)) {
         this.keptElsewhere.set(traceId, now);
         this.m.feedIds.inc({ state: 'buffered' });
         continue;
@@ -328,9 +262,10 @@ export class TailSampler implements TraceConsumer {
         this.m.feedIds.inc({ state: cached === 'dropped' ? 'dropped' : 'kept' });
       }
     }
+    const spanCount = released.out.spanCount;
     if (spanCount > 0) {
       this.m.released.inc({ from: 'held' }, spanCount);
-      this.enqueue(parts, spanCount, bytes);
+      this.enqueue(released);
     }
     this.hold.expire(now);
     this.updateGauges();
@@ -340,7 +275,7 @@ export class TailSampler implements TraceConsumer {
   bufferedBytes(): number {
     // The completion buffer is left out on purpose: it holds dropped data, evictable at any time, with its own
     // bound; counting it would have the receivers refuse live spans to keep dropped ones.
-    return this.bufferedByteCount + this.outboxBytes + this.next.bufferedBytes();
+    return this.buffer.bytes + this.outbox.bytes + this.next.bufferedBytes();
   }
 
   /** Decides every waiting trace now, hands the kept ones on and waits for the next stage to take them. */
@@ -354,9 +289,9 @@ export class TailSampler implements TraceConsumer {
   shutdown(): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.closing = true;
+      this.outbox.closing = true;
       this.decideAll();
-      if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
+      this.holdTimer.clear();
       this.hold?.clear();
       this.keptElsewhere?.clear();
       await this.drain();
@@ -367,11 +302,8 @@ export class TailSampler implements TraceConsumer {
   }
 
   /** Resolves when every kept batch so far has been taken by the next stage (for tests and flush). */
-  async drain(): Promise<void> {
-    while (this.pumping || this.outbox.length > 0) {
-      if (!this.pumping) this.pump();
-      await this.pumping;
-    }
+  drain(): Promise<void> {
+    return this.outbox.drain();
   }
 
   /** What the buffer holds now. */
@@ -383,78 +315,58 @@ export class TailSampler implements TraceConsumer {
     held: { traces: number; spans: number; bytes: number };
   } {
     return {
-      traces: this.traces.size,
-      spans: this.bufferedSpanCount,
-      bytes: this.bufferedByteCount,
+      traces: this.buffer.size,
+      spans: this.buffer.spanCount,
+      bytes: this.buffer.bytes,
       cached: this.cache.size,
       held: this.hold?.stats ?? { traces: 0, spans: 0, bytes: 0 },
     };
   }
 
   private decideAll(): void {
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+    this.decisionTimer.clear();
     const now = this.clock.now();
-    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
-    for (const trace of [...this.traces.values()]) this.decide(trace, now, kept);
-    this.forwardKept(kept);
+    const kept = new KeptBatch();
+    for (const trace of [...this.buffer.values()]) this.decide(trace, now, kept);
+    this.enqueue(kept);
     this.updateGauges();
   }
 
   private onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    const kept: Array<{ trace: BufferedTrace; decision: TraceDecision }> = [];
+    const kept = new KeptBatch();
     let decided = 0;
-    for (const trace of this.traces.values()) {
+    for (const trace of this.buffer.values()) {
       if (trace.firstSeenMs + this.decisionWaitMs > now) break;
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.
       if (decided++ >= MAX_DECISIONS_PER_TICK) break;
       this.decide(trace, now, kept);
     }
-    this.forwardKept(kept);
+    this.enqueue(kept);
     this.updateGauges();
     this.schedule();
   }
 
   private schedule(): void {
     if (this.closing) return;
-    const oldest = this.traces.values().next();
-    if (oldest.done) return;
-    const due = oldest.value.firstSeenMs + this.decisionWaitMs;
-    if (this.timer && this.timerAt <= due) return;
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timerAt = due;
-    this.timer = this.clock.setTimeout(() => this.onTimer(), due - this.clock.now());
+    const oldest = this.buffer.oldest();
+    if (oldest) this.decisionTimer.schedule(oldest.firstSeenMs + this.decisionWaitMs);
   }
 
-  private decideOldest(
-    now: number,
-    reason: EarlyReason,
-    kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>,
-  ) {
-    const oldest = this.traces.values().next();
-    if (oldest.done) return;
+  private decideOldest(now: number, reason: EarlyReason, kept: KeptBatch): void {
+    const oldest = this.buffer.oldest();
+    if (!oldest) return;
     this.m.earlyDecisions.inc({ reason });
-    this.decide(oldest.value, now, kept);
+    this.decide(oldest, now, kept);
   }
 
-  private decide(
-    trace: BufferedTrace,
-    now: number,
-    kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>,
-  ): void {
-    this.traces.delete(trace.traceId);
-    this.bufferedSpanCount -= trace.spans.length;
-    this.bufferedByteCount -= trace.bytes;
-    if (this.traces.size === 0) this.bufferedByteCount = 0; // no float drift once empty
-
+  private decide(trace: WireTrace, now: number, kept: KeptBatch): void {
+    this.buffer.remove(trace);
+    const policy = this.source.current();
     let decision: TraceDecision;
     try {
-      decision = this.source.current().decide(trace, now);
+      decision = policy.decide(new WireTraceView(trace, policy.attributeKeys), now);
     } catch (err) {
       // A policy bug must not lose data: keep the trace, as a rule keep.
       this.logger.error({ err, traceId: trace.traceId }, 'sampling policy failed; keeping the trace');
@@ -467,7 +379,7 @@ export class TailSampler implements TraceConsumer {
       this.keptElsewhere?.delete(trace.traceId);
       if (completable(decision) && now - learned <= this.completionWindowMs) {
         decision = COMPLETED_DECISION;
-        this.m.released.inc({ from: 'buffered' }, trace.spans.length);
+        this.m.released.inc({ from: 'buffered' }, trace.spanCount);
       }
     }
     this.m.decisions.inc({
@@ -483,9 +395,18 @@ export class TailSampler implements TraceConsumer {
         this.logger.warn({ err }, 'onDecision callback failed');
       }
     }
-    if (decision.keep) kept.push({ trace, decision });
-    else if (this.hold && completable(decision)) {
-      this.hold.add(trace.traceId, trace.spans, trace.origins, trace.bytes, now);
+    if (decision.keep) {
+      const { requests, indexes } = trace;
+      for (let k = 0; k < indexes.length; k++) {
+        const req = requests[k] as WireSpans;
+        const i = indexes[k] as number;
+        const off = req.offsets[i] as number;
+        const end = off + (req.lengths[i] as number);
+        addKeptSpan(kept.out, req.scope(i), req.buf, off, end, req.marks[i] as number, decision);
+      }
+      kept.bytes += trace.bytes;
+    } else if (this.hold && completable(decision)) {
+      this.hold.add(trace.traceId, holdSpans(trace.requests, trace.indexes), now);
       this.scheduleHoldExpiry();
     }
   }
@@ -494,81 +415,19 @@ export class TailSampler implements TraceConsumer {
   private scheduleHoldExpiry(): void {
     if (!this.hold || this.closing) return;
     const due = this.hold.nextExpiryMs();
-    if (due === undefined) return;
-    if (this.holdTimer && this.holdTimerAt <= due) return;
-    if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
-    this.holdTimerAt = due;
-    this.holdTimer = this.clock.setTimeout(() => {
-      this.holdTimer = undefined;
-      this.holdTimerAt = Number.POSITIVE_INFINITY;
-      this.hold?.expire(this.clock.now());
-      this.updateGauges();
-      this.scheduleHoldExpiry();
-    }, due - this.clock.now());
+    if (due !== undefined) this.holdTimer.schedule(due);
   }
 
-  private forwardKept(kept: Array<{ trace: BufferedTrace; decision: TraceDecision }>): void {
-    if (kept.length === 0) return;
-    let spanCount = 0;
-    let bytes = 0;
-    for (const { trace, decision } of kept) {
-      for (const span of trace.spans) markKeptSpan(span, decision);
-      spanCount += trace.spans.length;
-      bytes += trace.bytes;
-    }
-    this.enqueue(
-      kept.map((k) => k.trace),
-      spanCount,
-      bytes,
-    );
-  }
-
-  private enqueue(parts: ReadonlyArray<SpanGroup>, spanCount: number, bytes: number): void {
+  private enqueue(kept: KeptBatch): void {
+    const spanCount = kept.out.spanCount;
     if (spanCount === 0) return;
-    const batch: TraceBatch = { data: regroup(parts), spanCount, bytes: Math.ceil(bytes) };
-    this.outbox.push(batch);
-    this.outboxBytes += batch.bytes;
-    this.pump();
-  }
-
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = this.runPump().finally(() => {
-      this.pumping = undefined;
-      this.updateGauges();
-    });
-  }
-
-  private async runPump(): Promise<void> {
-    for (;;) {
-      const batch = this.outbox[0];
-      if (batch === undefined) return;
-      try {
-        await this.next.consume(batch);
-      } catch (err) {
-        this.m.forwardFailures.inc();
-        if (!this.closing) {
-          this.logger.warn(
-            { err, spans: batch.spanCount },
-            'next stage refused kept spans; offering them again',
-          );
-          await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.retryDelayMs));
-          continue;
-        }
-        this.logger.error(
-          { err, spans: batch.spanCount },
-          'next stage refused kept spans during shutdown; dropped',
-        );
-      }
-      this.outbox.shift();
-      this.outboxBytes -= batch.bytes;
-    }
+    this.outbox.push(encodedBatch(kept.out.finish(), spanCount, Math.ceil(kept.bytes)));
   }
 
   private updateGauges(): void {
-    this.m.bufferedTraces.set(this.traces.size);
-    this.m.bufferedSpans.set(this.bufferedSpanCount);
-    this.m.bufferedBytes.set(this.bufferedByteCount + this.outboxBytes);
+    this.m.bufferedTraces.set(this.buffer.size);
+    this.m.bufferedSpans.set(this.buffer.spanCount);
+    this.m.bufferedBytes.set(this.buffer.bytes + this.outbox.bytes);
     if (this.hold) {
       const held = this.hold.stats;
       this.m.heldBytes.set(held.bytes);
@@ -579,41 +438,23 @@ export class TailSampler implements TraceConsumer {
 
 const EMPTY_TRACE: BufferedTrace = { traceId: '', firstSeenMs: 0, spans: [], origins: [], bytes: 0 };
 
-/** Spans with their origins (a buffered trace, or late spans). */
-export interface SpanGroup {
-  readonly spans: readonly Span[];
-  readonly origins: readonly SpanOrigin[];
+/**
+ * The batch's scanned spans: the receiver's on the agent's path; a decoded batch (tests, embeddings) is
+ * encoded and scanned here, once.
+ */
+function wireOf(batch: TraceBatch): WireSpans {
+  if (batch.wire) return batch.wire;
+  return scanTraceRequest(batch.encoded ?? encodeTraceRequest(batch.data)).spans;
 }
 
-/**
- * Rebuilds ResourceSpans/ScopeSpans from buffered spans, under the same Resource and InstrumentationScope
- * objects they arrived with (one ResourceSpans per resource object, one ScopeSpans per scope object).
- */
-export function regroup(parts: ReadonlyArray<SpanGroup>): TraceData {
-  const resources = new Map<Resource, { rs: ResourceSpans; scopes: Map<InstrumentationScope, ScopeSpans> }>();
-  const resourceSpans: ResourceSpans[] = [];
-  for (const { spans, origins } of parts) {
-    for (let i = 0; i < spans.length; i++) {
-      const origin = origins[i] as SpanOrigin;
-      let r = resources.get(origin.resource);
-      if (r === undefined) {
-        const rs: ResourceSpans = {
-          resource: origin.resource,
-          scopeSpans: [],
-          schemaUrl: origin.resourceSchemaUrl,
-        };
-        r = { rs, scopes: new Map() };
-        resources.set(origin.resource, r);
-        resourceSpans.push(rs);
-      }
-      let ss = r.scopes.get(origin.scope);
-      if (ss === undefined) {
-        ss = { scope: origin.scope, spans: [], schemaUrl: origin.scopeSchemaUrl };
-        r.scopes.set(origin.scope, ss);
-        r.rs.scopeSpans.push(ss);
-      }
-      ss.spans.push(spans[i] as Span);
-    }
-  }
-  return { resourceSpans };
+/** The sampler has read the trace ids; the strings need not live as long as the spans wait. */
+function releaseColumns(spans: WireSpans): void {
+  spans.traceIds = undefined;
+  spans.names = undefined;
+}
+
+function addHeldPart(out: RequestAssembler, part: HeldPart, decision: TraceDecision): void {
+  forEachHeldSpan(part, (scope, bytes, start, end, marks) =>
+    addKeptSpan(out, scope, bytes, start, end, marks, decision),
+  );
 }

@@ -2,7 +2,20 @@
  * Marks kept spans with how much each stands for, so that counts and percentiles estimated from stored
  * spans are unbiased (Horvitz-Thompson: each kept span counts 1/p).
  */
-import type { KeyValue, Span } from '../otlp/index.js';
+import {
+  encodeAttribute,
+  keyValueKeyEquals,
+  MARK_COMPLETED,
+  MARK_TRACE_STATE,
+  MARK_WEIGHT,
+  ProtobufWriter,
+  readSpanFields,
+  rewriteMessage,
+  type KeyValue,
+  type RequestAssembler,
+  type Span,
+  type WireScope,
+} from '../otlp/index.js';
 import type { TraceDecision } from './sampling-policy.js';
 import { setOtValues } from './tracestate.js';
 
@@ -73,3 +86,65 @@ function weightAttribute(weight: number): KeyValue {
   }
   return kv;
 }
+
+// The byte path (issue 13): the same marks, written into kept spans' bytes.
+
+const WEIGHT_KEY = Buffer.from(SAMPLING_WEIGHT_ATTRIBUTE);
+const ENCODED_COMPLETED = encodeAttribute(SAMPLING_COMPLETED_ATTRIBUTE, { kind: 'bool', value: true });
+const suffixes = new Map<number, { plain: Buffer; completed: Buffer }>();
+
+/** The attribute fields appended to a kept span: `sampling.weight`, and `sampling.completed` for completed keeps. */
+function keptSuffix(decision: TraceDecision): Buffer {
+  let s = suffixes.get(decision.weight);
+  if (s === undefined) {
+    const plain = encodeAttribute(SAMPLING_WEIGHT_ATTRIBUTE, { kind: 'double', value: decision.weight });
+    s = { plain, completed: Buffer.concat([plain, ENCODED_COMPLETED]) };
+    if (suffixes.size >= 1024) suffixes.clear();
+    suffixes.set(decision.weight, s);
+  }
+  return decision.reason === 'completed' ? s.completed : s.plain;
+}
+
+/**
+ * Adds one kept span to `out`, marked as `markKeptSpan` marks a decoded one. The common case appends the
+ * encoded attributes after the span's own bytes, copied once into the request; a span that already carries
+ * `sampling.weight` (it is replaced), or whose trace state gets the `ot` threshold, is rewritten first.
+ */
+export function addKeptSpan(
+  out: RequestAssembler,
+  scope: WireScope,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  marks: number,
+  decision: TraceDecision,
+): void {
+  const suffix = keptSuffix(decision);
+  const th = decision.th !== undefined && decision.th !== '';
+  const completed = decision.reason === 'completed';
+  if (!th && (marks & MARK_WEIGHT) === 0 && (!completed || (marks & MARK_COMPLETED) === 0)) {
+    out.add(scope, src, start, end, suffix);
+    return;
+  }
+  let append: Uint8Array =
+    completed && (marks & MARK_COMPLETED) !== 0 ? keptSuffix({ ...decision, reason: 'rule' }) : suffix;
+  if (th) {
+    const before =
+      (marks & MARK_TRACE_STATE) !== 0 ? readSpanFields(src, start, end, EMPTY_KEYS).traceState : '';
+    const values: Array<readonly [string, string]> = [['th', decision.th as string]];
+    if (decision.rv !== undefined) values.push(['rv', decision.rv]);
+    const w = new ProtobufWriter(64);
+    w.string(3, setOtValues(before, values));
+    append = Buffer.concat([Buffer.from(w.finish()), append]);
+  }
+  const rewritten = rewriteMessage(
+    src,
+    start,
+    end,
+    (field, s, e, buf) => (th && field === 3) || (field === 9 && keyValueKeyEquals(buf, s, e, WEIGHT_KEY)),
+    append,
+  );
+  out.add(scope, rewritten, 0, rewritten.length);
+}
+
+const EMPTY_KEYS: ReadonlySet<string> = new Set();

@@ -8,6 +8,9 @@ import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-
 import type { BlockCodec } from './parquet-codec.js';
 import { dedupeSpans, type StoredSpan } from './stored-span.js';
 
+/** How long `close()` waits for the worker to terminate. */
+const TERMINATE_WAIT_MS = 2000;
+
 /** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
 export interface BlockToEncode {
   /** `ExportTraceServiceRequest` protobuf payloads (a WAL segment's records). */
@@ -196,18 +199,18 @@ export class BlockEncoder {
       // An unref'ed worker would not keep the event loop alive until its exit is reported.
       worker.ref();
       // terminate() has been seen never to settle for a worker stopped under load (bench/pipeline.ts then
-      // exited 13, an unsettled top-level await, in the store's abort): wait at most 5 s, on a timer that keeps
+      // exited 13, an unsettled top-level await, in the store's abort): wait at most TERMINATE_WAIT_MS, on a timer that keeps
       // the process alive meanwhile.
       let timer: NodeJS.Timeout | undefined;
       const settled = await Promise.race([
         worker.terminate().then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5000))),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), TERMINATE_WAIT_MS))),
       ]);
       clearTimeout(timer);
       if (!settled) {
         worker.unref();
         this.options.logger.warn(
-          'the block encoder worker did not report its exit within 5 s; left to the process exit',
+          `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,
         );
       }
     }

@@ -19,7 +19,7 @@ import { DecisionFeedHttp } from './decision-feed-http.js';
 import type { DecisionLog } from './decision-log.js';
 import './jaeger-api.js';
 import type { PolicyHttp } from './policy-http.js';
-import type { QueryEngine, SearchQuery } from './query-engine.js';
+import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {

@@ -1,13 +1,84 @@
-import type { Span } from '../../otlp/index.js';
-import type { SpanOrigin } from '../buffered-trace.js';
+import type { WireScope, WireSpans } from '../../otlp/index.js';
+
+/**
+ * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion
+ * window (30 s), and a view into a request would keep the whole request alive. The bytes are kept as a
+ * one-byte (latin1) string: a V8 string costs 16 bytes beside its characters, a Uint8Array about 200
+ * (bench/wire-path.ts), and a held trace is copied back out only when the feed releases it.
+ */
+export interface HeldPart {
+  /** The spans' Span messages, one after another, one char per byte. */
+  readonly data: string;
+  /** Per span: `end * 8 + marks`, where it ends in `data` (it starts where the previous one ends) and the
+   * scanner's marks (sampling attributes it carries already). */
+  readonly index: readonly number[];
+  /** Per span its scope, or one scope for all when they share it (the common case). */
+  readonly scopes: readonly WireScope[];
+}
+
+/** Heap bytes of a held part beyond its span bytes (object, string header, two small arrays, Map entry, id). */
+export const HELD_PART_OVERHEAD_BYTES = 400;
+/** Heap bytes per held span beyond its bytes: its slots in the two arrays. */
+export const HELD_SPAN_OVERHEAD_BYTES = 8;
+
+/** What a part holds, in bytes: the figure `max_bytes` bounds. */
+export function heldPartBytes(part: HeldPart): number {
+  return part.data.length + part.index.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
+}
+
+/** Copies spans (`indexes[k]` of `requests[k]`) out into one held part. */
+export function holdSpans(requests: readonly WireSpans[], indexes: readonly number[]): HeldPart {
+  let total = 0;
+  for (let k = 0; k < indexes.length; k++)
+    total += (requests[k] as WireSpans).lengths[indexes[k] as number] as number;
+  const copy = Buffer.allocUnsafe(total);
+  const index: number[] = [];
+  const scopes: WireScope[] = [];
+  let uniform = true;
+  let pos = 0;
+  for (let k = 0; k < indexes.length; k++) {
+    const req = requests[k] as WireSpans;
+    const i = indexes[k] as number;
+    const off = req.offsets[i] as number;
+    const len = req.lengths[i] as number;
+    req.buf.copy(copy, pos, off, off + len);
+    pos += len;
+    index.push(pos * 8 + (req.marks[i] as number));
+    const scope = req.scope(i);
+    if (k > 0 && scope !== scopes[0]) uniform = false;
+    scopes.push(scope);
+  }
+  return { data: copy.toString('latin1'), index, scopes: uniform ? scopes.slice(0, 1) : scopes };
+}
+
+/** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
+export function forEachHeldSpan(
+  part: HeldPart,
+  visit: (scope: WireScope, bytes: Buffer, start: number, end: number, marks: number) => void,
+): void {
+  const bytes = Buffer.from(part.data, 'latin1');
+  let start = 0;
+  for (let k = 0; k < part.index.length; k++) {
+    const v = part.index[k] as number;
+    const end = Math.floor(v / 8);
+    visit(
+      (part.scopes.length === 1 ? part.scopes[0] : part.scopes[k]) as WireScope,
+      bytes,
+      start,
+      end,
+      v % 8,
+    );
+    start = end;
+  }
+}
 
 /** The spans of one dropped trace that this agent still holds, in case another agent kept the trace. */
 export interface HeldTrace {
   readonly traceId: string;
   /** Clock time the trace was first held; it leaves `window` later. */
   readonly heldAtMs: number;
-  readonly spans: Span[];
-  readonly origins: SpanOrigin[];
+  readonly parts: HeldPart[];
+  spanCount: number;
   bytes: number;
 }
 
@@ -17,7 +88,7 @@ export type EvictionReason = 'bytes' | 'age';
 export interface HoldBufferOptions {
   /** `sampling.completion.window`: how long a dropped trace is held. */
   readonly windowMs: number;
-  /** `sampling.completion.max_bytes`: estimated heap bytes held at most; beyond, the oldest trace goes. */
+  /** `sampling.completion.max_bytes`: bytes held at most (span bytes plus their index); beyond, the oldest trace goes. */
   readonly maxBytes: number;
   /** Told of every trace that leaves unreleased (for metrics). */
   readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
@@ -41,21 +112,21 @@ export class HoldBuffer {
    * Holds spans of a dropped trace (all of it at its decision, or late spans later); a trace already held
    * keeps its place and age. Expired and, past `max_bytes`, the oldest traces are evicted first.
    */
-  add(traceId: string, spans: Span[], origins: SpanOrigin[], bytes: number, nowMs: number): void {
+  add(traceId: string, part: HeldPart, nowMs: number): void {
     this.expire(nowMs);
+    const bytes = heldPartBytes(part);
+    const spans = part.index.length;
     let held = this.traces.get(traceId);
     if (held === undefined) {
-      held = { traceId, heldAtMs: nowMs, spans, origins, bytes };
+      held = { traceId, heldAtMs: nowMs, parts: [part], spanCount: spans, bytes };
       this.traces.set(traceId, held);
     } else {
-      for (let i = 0; i < spans.length; i++) {
-        held.spans.push(spans[i] as Span);
-        held.origins.push(origins[i] as SpanOrigin);
-      }
+      held.parts.push(part);
+      held.spanCount += spans;
       held.bytes += bytes;
     }
     this.byteCount += bytes;
-    this.spanCount += spans.length;
+    this.spanCount += spans;
     while (this.byteCount > this.options.maxBytes && this.traces.size > 0) {
       const oldest = this.traces.values().next().value as HeldTrace;
       this.remove(oldest);
@@ -104,9 +175,9 @@ export class HoldBuffer {
   private remove(held: HeldTrace): void {
     this.traces.delete(held.traceId);
     this.byteCount -= held.bytes;
-    this.spanCount -= held.spans.length;
+    this.spanCount -= held.spanCount;
     if (this.traces.size === 0) {
-      this.byteCount = 0; // no float drift once empty
+      this.byteCount = 0;
       this.spanCount = 0;
     }
   }

@@ -1,0 +1,80 @@
+import type { Metrics } from '../telemetry/index.js';
+
+/** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
+const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
+
+/** The sampler's metrics (names in CONTRACT.md and docs), registered once per sampler. */
+export function samplerMetrics(metrics: Metrics) {
+  return {
+    decisions: metrics.counter(
+      'sampling_decisions_total',
+      'Traces decided, by the top-level policy that decided (_none: no policy kept it; _all: no policy file) and decision (sampled, not_sampled, dropped).',
+      ['policy', 'decision'],
+    ),
+    lateSpans: metrics.counter(
+      'sampling_late_spans_total',
+      'Spans that arrived after their trace was decided and followed the cached decision.',
+      ['decision'],
+    ),
+    earlyDecisions: metrics.counter(
+      'sampling_early_decisions_total',
+      'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
+      ['reason'],
+    ),
+    bufferedTraces: metrics.gauge('sampling_buffered_traces', 'Traces waiting for their sampling decision.'),
+    bufferedSpans: metrics.gauge(
+      'sampling_buffered_spans',
+      'Spans waiting for their trace’s sampling decision.',
+    ),
+    bufferedBytes: metrics.gauge(
+      'sampling_buffered_bytes',
+      'Bytes held by the sampler (waiting traces: their share of the request bytes plus index; kept batches not yet taken by the next stage).',
+    ),
+    latency: metrics.histogram(
+      'sampling_decision_latency_seconds',
+      'Time from a trace’s first span to its sampling decision.',
+      [],
+      LATENCY_BUCKETS,
+    ),
+    forwardFailures: metrics.counter(
+      'sampling_forward_failures_total',
+      'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
+    ),
+    released: metrics.counter(
+      'sampling_completion_released_spans_total',
+      'Spans kept because the decision feed said another agent kept their trace by a rule (issue 9): held after a drop (held), still waiting for their decision (buffered), or arriving after it (late).',
+      ['from'],
+    ),
+    feedIds: metrics.counter(
+      'sampling_completion_feed_ids_total',
+      'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
+      ['state'],
+    ),
+    heldBytes: metrics.gauge(
+      'sampling_completion_held_bytes',
+      'Bytes of dropped traces held for the decision feed (span bytes plus index).',
+    ),
+    heldSpans: metrics.gauge(
+      'sampling_completion_held_spans',
+      'Spans of dropped traces held for the decision feed.',
+    ),
+  };
+}
+
+export type SamplerMetrics = ReturnType<typeof samplerMetrics>;
+
+/** The completion buffer's eviction counters (only registered when completion is on). */
+export function completionEvictionMetrics(metrics: Metrics) {
+  return {
+    spans: metrics.counter(
+      'sampling_completion_evicted_spans_total',
+      'Held spans of dropped traces that left the completion buffer unreleased: its window passed (age) or room was needed (bytes).',
+      ['reason'],
+    ),
+    traces: metrics.counter(
+      'sampling_completion_evicted_traces_total',
+      'Held dropped traces that left the completion buffer unreleased, by reason (age, bytes).',
+      ['reason'],
+    ),
+  };
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  decodeTraceRequest,
+  decodeTraceRequestJson,
+  encodeTraceRequest,
+  encodeTraceRequestJson,
+  rejectInvalidSpans,
+  transcodeTraceRequestJson,
+  RequestAssembler,
+  scanTraceRequest,
+  type WireSpans,
+} from '../src/otlp/index.js';
+import { isSentinelError } from '../src/errors.js';
+import { mutate, seededRandom } from './helpers/fuzz.js';
+import { makeTraces } from './helpers/store-spans.js';
+import { lenField, UNKNOWN_FIELD } from './helpers/wire.js';
+
+/** Every span of a scan, assembled again with nothing added. */
+function reassemble(spans: WireSpans): Buffer {
+  const a = new RequestAssembler();
+  for (let i = 0; i < spans.count; i++) {
+    const off = spans.offsets[i]!;
+    a.add(spans.scope(i), spans.buf, off, off + spans.lengths[i]!);
+  }
+  return a.finish();
+}
+
+const unknownField = (): Buffer => UNKNOWN_FIELD;
+
+describe('the wire scanner (issue 13)', () => {
+  it('indexes every span and reassembles a request that decodes to the same model', () => {
+    const data = makeTraces({ traces: 30, spansPerTrace: 7, seed: 3, exotic: true });
+    const bytes = encodeTraceRequest(data);
+    const { spans, rejectedSpans } = scanTraceRequest(bytes);
+    assert.equal(rejectedSpans, 0);
+    assert.equal(spans.count, 210);
+    const again = decodeTraceRequest(reassemble(spans));
+    assert.deepEqual(again, decodeTraceRequest(bytes));
+    const decoded = decodeTraceRequest(bytes).resourceSpans.flatMap((rs) =>
+      rs.scopeSpans.flatMap((ss) => ss.spans),
+    );
+    for (let i = 0; i < spans.count; i++) {
+      const s = decoded[i]!;
+      assert.equal(spans.traceIds![i], s.traceId);
+      assert.equal(spans.names![i], s.name);
+      assert.equal(spans.kinds[i], s.kind);
+      assert.equal(spans.statusCodes[i], s.status.code);
+      const d = s.endTimeUnixNano - s.startTimeUnixNano;
+      assert.equal(spans.durationsNs[i], d > 0n ? Number(d) : 0);
+    }
+  });
+
+  it('keeps a span byte for byte, unknown fields of a Span, a Resource and the request included', () => {
+    const data = makeTraces({ traces: 1, spansPerTrace: 1, seed: 5 });
+    const plain = encodeTraceRequest(data);
+    // Rebuild the request by hand with an unknown field in each level.
+    const scanned = scanTraceRequest(plain).spans;
+    const span = Buffer.concat([scanned.span(0), unknownField()]);
+    const scope = scanned.scope(0);
+    const resource = Buffer.concat([Buffer.from(scope.resource.resource), unknownField()]);
+    const scopeSpans = Buffer.concat([Buffer.from(scope.header), lenField(2, span)]);
+    const resourceSpans = Buffer.concat([lenField(1, resource), lenField(2, scopeSpans), unknownField()]);
+    const request = Buffer.concat([lenField(1, resourceSpans), unknownField()]);
+
+    const { spans } = scanTraceRequest(request);
+    const out = reassemble(spans);
+    assert.ok(out.includes(span), 'the span bytes, unknown field included, are in the output as they came');
+    assert.ok(out.includes(resource), 'the resource with its unknown field');
+    assert.ok(out.subarray(out.length - 6).equals(unknownField()), "the request's unknown field");
+    assert.equal(out.length, request.length, 'nothing added, nothing lost');
+    assert.deepEqual(decodeTraceRequest(out), decodeTraceRequest(request));
+  });
+
+  it('leaves out spans with empty or zero ids and counts them, as the decoder path does', () => {
+    const data = makeTraces({ traces: 3, spansPerTrace: 2, seed: 9 });
+    const spans = data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    spans[0]!.traceId = '0'.repeat(32);
+    spans[1]!.spanId = '';
+    const scanned = scanTraceRequest(encodeTraceRequest(data));
+    assert.equal(scanned.rejectedSpans, 2);
+    assert.equal(scanned.spans.count, 4);
+    assert.match(scanned.errorMessage, /2 span\(s\)/);
+  });
+
+  it("refuses the spans whose times a block cannot hold, with the decoded path's counts and message", () => {
+    const data = makeTraces({ traces: 4, spansPerTrace: 2, seed: 23 });
+    const spans = data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    spans[0]!.startTimeUnixNano = 2n ** 63n;
+    spans[1]!.endTimeUnixNano = 2n ** 64n - 1n;
+    spans[2]!.endTimeUnixNano = spans[2]!.startTimeUnixNano - 1n;
+    spans[3]!.spanId = '0'.repeat(16);
+    spans[4]!.startTimeUnixNano = 0n;
+    spans[4]!.endTimeUnixNano = 0n;
+    const bytes = encodeTraceRequest(data);
+    const scanned = scanTraceRequest(bytes);
+    const decoded = decodeTraceRequest(bytes);
+    const expected = rejectInvalidSpans(decoded);
+    assert.equal(scanned.rejectedSpans, 4);
+    assert.deepEqual({ rejectedSpans: scanned.rejectedSpans, errorMessage: scanned.errorMessage }, expected);
+    const flat = (d: ReturnType<typeof decodeTraceRequest>) =>
+      d.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    assert.deepEqual(
+      flat(decodeTraceRequest(reassemble(scanned.spans))),
+      flat(decoded),
+      'the same spans are kept',
+    );
+  });
+
+  it('refuses exactly what the decoder refuses, on 3,000 mutated requests', () => {
+    const valid = encodeTraceRequest(makeTraces({ traces: 5, spansPerTrace: 3, seed: 11, exotic: true }));
+    const rand = seededRandom(13);
+    let refused = 0;
+    for (let k = 0; k < 3000; k++) {
+      const body = mutate(valid, rand);
+      let decodeError: unknown;
+      let scanError: unknown;
+      try {
+        decodeTraceRequest(body);
+      } catch (err) {
+        decodeError = err;
+      }
+      try {
+        scanTraceRequest(body);
+      } catch (err) {
+        scanError = err;
+      }
+      if (scanError !== undefined) {
+        assert.ok(isSentinelError(scanError), `a coded error, got ${String(scanError)}`);
+        refused++;
+      }
+      assert.equal(scanError === undefined, decodeError === undefined, `mutation ${k}: same verdict`);
+      // The scanner walks the request's top level first, so with two faults it may name the other one.
+      if (isSentinelError(scanError))
+        assert.ok(['SENTINEL_ERR_OTLP_DECODE', 'SENTINEL_ERR_OTLP_INVALID'].includes(scanError.code));
+    }
+    assert.ok(refused > 100, `some mutations are refused (${refused})`);
+  });
+
+  it('converts OTLP/JSON to protobuf in one pass, to the same spans as the JSON decoder reads', () => {
+    const json = encodeTraceRequestJson(makeTraces({ traces: 6, spansPerTrace: 3, seed: 17, exotic: true }));
+    assert.deepEqual(decodeTraceRequest(transcodeTraceRequestJson(json)), decodeTraceRequestJson(json));
+    const rand = seededRandom(19);
+    const valid = Buffer.from(json);
+    for (let k = 0; k < 1000; k++) {
+      const body = mutate(valid, rand);
+      let a: unknown;
+      let b: unknown;
+      try {
+        a = decodeTraceRequestJson(body);
+      } catch (err) {
+        a = err;
+      }
+      try {
+        b = decodeTraceRequest(transcodeTraceRequestJson(body));
+      } catch (err) {
+        b = err;
+      }
+      if (a instanceof Error || b instanceof Error) {
+        assert.ok(a instanceof Error && b instanceof Error, `mutation ${k}: both refuse`);
+        assert.equal(a.message, b.message);
+      } else assert.deepEqual(b, a, `mutation ${k}: same spans`);
+    }
+  });
+});
