@@ -30,3 +30,4 @@ export { DEFAULT_AGENT_IMAGE, mutateOptionsFrom, runInjector, startInjector } fr
 export type { RunningInjector } from './run-injector.js';
 export { WebhookServer } from './webhook-server.js';
 export type { WebhookServerOptions } from './webhook-server.js';
+export { nodeOptionsEnv, nodeOptionsForMemoryLimit, v8HeapSizesMiB } from './node-heap.js';

@@ -15,6 +15,7 @@ import {
   LABEL_AGENT,
   VOLUME_NAMES,
 } from './names.js';
+import { nodeOptionsEnv } from './node-heap.js';
 import type { ContainerView, PodView } from './pod-view.js';
 import { parseQuantity } from './quantity.js';
 
@@ -232,6 +233,7 @@ export function agentContainer(
       fieldEnv('POD_IP', 'status.podIP'),
       // No fieldRef exists for a container's name: the first app container's, as a plain value.
       ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
+      ...nodeOptionsEnv(resources.limits['memory']), // V8 heap sized to the container (src/injector/node-heap.ts)
     ],
     resources,
     volumeMounts: [
