@@ -27,6 +27,8 @@ export interface FootprintLoadResult {
   readonly ok: number;
   readonly refused: number;
   readonly late: number;
+  /** Paced mode: requests not sent because MAX_IN_FLIGHT were waiting (a client-side drop). */
+  readonly shed: number;
   readonly elapsedMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -34,6 +36,8 @@ export interface FootprintLoadResult {
 
 const SPANS_PER_REQUEST = 100;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Paced mode: requests in flight at most (64 SDK clients exporting at once); beyond, a request is shed. */
+const MAX_IN_FLIGHT = 64;
 
 const job = await new Promise<FootprintLoadJob>((resolve) =>
   process.once('message', (m) => resolve(m as FootprintLoadJob)),
@@ -96,6 +100,7 @@ const send = (b: Buffer): Promise<void> =>
 
 const start = performance.now();
 let late = 0;
+let shed = 0;
 if (job.mode === 'full') {
   await Promise.all(
     Array.from({ length: job.inFlight ?? 8 }, async () => {
@@ -104,12 +109,20 @@ if (job.mode === 'full') {
   );
 } else {
   const interval = (1000 * SPANS_PER_REQUEST) / (job.spansPerSecond ?? 1000);
-  const pending: Array<Promise<void>> = [];
+  const pending = new Set<Promise<void>>();
   for (let i = 0; performance.now() - start < job.durationMs; i++) {
     const wait = start + i * interval - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     else if (wait < -interval) late++;
-    pending.push(send(nextBody()));
+    // As SDKs do (a BatchSpanProcessor exports one batch at a time and drops when its queue is full), the
+    // clients give up a request rather than pile up: without a bound, a server that falls behind gets
+    // thousands of queued streams that all time out, and nothing is accepted at all.
+    if (pending.size >= MAX_IN_FLIGHT) {
+      shed++;
+      continue;
+    }
+    const p = send(nextBody()).then(() => void pending.delete(p));
+    pending.add(p);
   }
   await Promise.all(pending);
 }
@@ -122,6 +135,7 @@ const result: FootprintLoadResult = {
   ok,
   refused,
   late,
+  shed,
   elapsedMs,
   p50Ms: pct(0.5),
   p99Ms: pct(0.99),

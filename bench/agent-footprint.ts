@@ -10,7 +10,8 @@
  * buffers, completion window and max_bytes, queue size, the policy) is the chart's.
  *
  * A third process offers 100-span OTLP/gRPC requests (pre-encoded, fresh trace ids, about 2 % error spans) at
- * each rate for BENCH_DURATION_S (default 60) seconds. Per rate: idle and peak RSS (VmHWM, against the chart's
+ * each rate for BENCH_DURATION_S (default 60) seconds, at most 64 in flight (as 64 SDK clients; beyond, a request
+ * is shed and counted) and each given 10 s (an SDK exporter's default timeout; later counts as refused). Per rate: idle and peak RSS (VmHWM, against the chart's
  * agent memory limit), CPU per 1,000 accepted spans (load plus decision_wait plus 3 s, so the decisions and
  * exports of the last spans count), traces decided before decision_wait (sentinel_sampling_early_decisions_total),
  * completion evictions, sentinel_sampling_completion_held_oldest_seconds; Node alone (an empty event loop) is
@@ -319,7 +320,7 @@ async function main(): Promise<void> {
       `\nload: 100-span OTLP/gRPC requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
     );
     console.log(
-      '\n| offered spans/s | accepted spans/s | refused / sent req | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
+      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     let prefix = 1;
@@ -362,7 +363,7 @@ async function main(): Promise<void> {
       const d = (name: string, label = '') => sum(after, name, label) - sum(before, name, label);
       const accepted = d('sentinel_receiver_accepted_spans_total');
       console.log(
-        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${((cpu * 1e6) / Math.max(1, accepted)).toFixed(1)} | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${((cpu * 1e6) / Math.max(1, accepted)).toFixed(1)} | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
       );
     }
     console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
