@@ -39,7 +39,8 @@ import { scrapeMetrics } from './_scrape-metrics.js';
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MiB = 2 ** 20;
 const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 60) * 1000;
-const RATES = (process.env['BENCH_RATES'] ?? '1000,10000,30000').split(',').map(Number);
+// BENCH_RATES= (empty) runs only the idle and full-speed figures.
+const RATES = (process.env['BENCH_RATES'] ?? '1000,10000,30000').split(',').filter(Boolean).map(Number);
 const FULL_SPEED_MS = Number(process.env['BENCH_FULL_SPEED_S'] ?? 30) * 1000;
 const SETTLE_AFTER_DECISION_WAIT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
