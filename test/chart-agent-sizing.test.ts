@@ -16,7 +16,7 @@ const MiB = 2 ** 20;
  * BENCHMARKS.md, "Agent footprint (bench/agent-footprint.ts)", the "after" table (spans as wire bytes, Node 20,
  * the chart's NODE_OPTIONS): peak RSS of the agent at 10,000 spans/s offered, and its idle RSS.
  */
-const MEASURED_PEAK_10K_MIB = 211;
+const MEASURED_PEAK_10K_MIB = 222;
 const MEASURED_IDLE_MIB = 75;
 /** Headroom over the measured peak: one run on a shared machine, and a heap that grows toward its limit. */
 const MARGIN = 1.25;
