@@ -27,7 +27,6 @@ import {
   OtlpGrpcExporter,
   OtlpHttpExporter,
   RetryingExporter,
-  StorageExporter,
   SUCCESS,
   retryAfterMs,
   splitBySpans,
@@ -35,6 +34,7 @@ import {
   type OtlpExporterOptions,
   type SpanExporter,
 } from '../src/export/index.js';
+import { StorageExporter } from '../src/export/storage-exporter.js';
 import {
   countSpans,
   decodeTraceRequest,

@@ -46,10 +46,14 @@ async function startExportStage(config: AgentConfig, deps: AgentDependencies): P
   const clock = deps.exportClock ? { clock: deps.exportClock } : {};
   // The drain of queued batches gets half the shutdown budget; a persistent queue keeps what is left.
   const drainTimeoutMs = Math.max(1000, config.shutdown_timeout / 2);
+  // Async: a storage exporter imports its modules (Parquet, S3) only when the config names one (issue 13).
+  const built = deps.exporters
+    ? []
+    : await Promise.all(config.exporters.map((c, i) => createExporter(c, i, { logger })));
   const stages = deps.exporters
     ? deps.exporters.map((e) => new ExporterConsumer(e, metrics, logger, { ...clock, drainTimeoutMs }))
     : config.exporters.map((c, i) => {
-        const exporter = createExporter(c, i, { logger });
+        const exporter = built[i]!;
         logger.info(
           { exporter: exporterName(c, i), type: c.type, queue_dir: c.queue.dir },
           'exporter configured',

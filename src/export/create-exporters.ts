@@ -1,5 +1,5 @@
 import type { ExporterConfig } from '../config/index.js';
-import { openObjectStore, type ObjectStore } from '../storage/index.js';
+import type { ObjectStore } from '../storage/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { DebugExporter } from './debug-exporter.js';
 import type { ExporterConsumerOptions } from './exporter-consumer.js';
@@ -7,24 +7,31 @@ import { OtlpGrpcExporter } from './otlp-grpc-exporter.js';
 import { OtlpHttpExporter } from './otlp-http-exporter.js';
 import type { OtlpExporterOptions } from './otlp-options.js';
 import type { SpanExporter } from './span-exporter.js';
-import { StorageExporter } from './storage-exporter.js';
 
 /** The name an exporter goes by in metrics, logs and its queue directory: `name`, else `<type>/<index>`. */
 export function exporterName(config: ExporterConfig, index: number): string {
   return config.name ?? `${config.type}/${index}`;
 }
 
-/** Builds the exporter one `exporters:` entry describes. */
-export function createExporter(
+/**
+ * Builds the exporter one `exporters:` entry describes. The `storage` exporter's module and the storage room
+ * (Parquet, and the S3 client when the URL is s3://) are imported here, only when a config names one: an agent
+ * that exports over OTLP does not carry them (issue 13, idle RSS).
+ */
+export async function createExporter(
   config: ExporterConfig,
   index: number,
   deps: { logger: Logger; objectStore?: (config: ExporterConfig) => ObjectStore | undefined },
-): SpanExporter {
+): Promise<SpanExporter> {
   const name = exporterName(config, index);
   switch (config.type) {
     case 'debug':
       return new DebugExporter(deps.logger, config.verbosity, name);
     case 'storage': {
+      const [{ StorageExporter }, { openObjectStore }] = await Promise.all([
+        import('./storage-exporter.js'),
+        import('../storage/index.js'),
+      ]);
       const store =
         deps.objectStore?.(config) ??
         openObjectStore(config.url, {

@@ -22,4 +22,4 @@ export type { RetryingExporterOptions, RetryOptions } from './retrying-exporter.
 export { partialSuccess, retryAfterMs, retryInfoDelayMs } from './retry-info.js';
 export { failure, retryable, SUCCESS, successWith } from './span-exporter.js';
 export type { ExportResult, SpanExporter } from './span-exporter.js';
-export { StorageExporter } from './storage-exporter.js';
+// StorageExporter is not exported here: it loads Parquet, and createExporter imports it only for a storage exporter.

@@ -47,3 +47,4 @@ export {
 export type { RunningInjector } from './run-injector.js';
 export { WebhookServer } from './webhook-server.js';
 export type { WebhookServerOptions } from './webhook-server.js';
+export { nodeOptionsEnv, nodeOptionsForMemoryLimit, v8HeapSizesMiB } from './node-heap.js';

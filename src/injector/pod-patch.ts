@@ -17,6 +17,7 @@ import {
   LABEL_AGENT,
   VOLUME_NAMES,
 } from './names.js';
+import { nodeOptionsEnv } from './node-heap.js';
 import type { ContainerView, PodView } from './pod-view.js';
 import { parseQuantity } from './quantity.js';
 
@@ -289,6 +290,7 @@ export function agentContainer(
       ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
       { name: AGENT_CONFIG_ENV, value: configYaml },
       ...settings.extraEnv.map((e) => ({ name: e.name, value: e.value })),
+      ...nodeOptionsEnv(resources.limits['memory']), // V8 heap sized to the container (src/injector/node-heap.ts)
     ],
     resources,
     volumeMounts: [

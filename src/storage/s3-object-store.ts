@@ -1,12 +1,5 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type * as S3SdkModule from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { SentinelError } from '../errors.js';
 import { checkKey, type ObjectInfo, type ObjectStore } from './object-store.js';
 
@@ -22,12 +15,19 @@ export interface S3Options {
   readonly maxAttempts?: number;
 }
 
-/** Objects in an S3 bucket under a prefix (`s3://bucket/prefix`), through @aws-sdk/client-s3. */
+type S3Sdk = typeof S3SdkModule;
+
+/**
+ * Objects in an S3 bucket under a prefix (`s3://bucket/prefix`), through @aws-sdk/client-s3. The SDK (about
+ * 7 MiB of resident memory) is imported at the first request, not when this module loads: a process that never
+ * talks to S3 does not carry it (issue 13).
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly url: string;
-  readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly config: S3ClientConfig;
+  private sdk: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
 
   constructor(bucket: string, prefix: string, options: S3Options = {}) {
     this.bucket = bucket;
@@ -44,7 +44,13 @@ export class S3ObjectStore implements ObjectStore {
     };
     if (options.endpoint) config.endpoint = options.endpoint;
     if (options.credentials) config.credentials = { ...options.credentials };
-    this.client = new S3Client(config);
+    this.config = config;
+  }
+
+  /** The SDK and its client, made at the first request. */
+  private load(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.sdk ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }));
+    return this.sdk;
   }
 
   private fullKey(key: string): string {
@@ -54,8 +60,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
+      const { sdk, client } = await this.load();
+      const res = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
       );
       return res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
     } catch (err) {
@@ -67,8 +74,9 @@ export class S3ObjectStore implements ObjectStore {
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({
+      const { sdk, client } = await this.load();
+      const res = await client.send(
+        new sdk.GetObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
           Range: `bytes=${start}-${end - 1}`,
@@ -82,8 +90,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      const { sdk, client } = await this.load();
+      await client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
           Body: body,
@@ -101,9 +110,10 @@ export class S3ObjectStore implements ObjectStore {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     try {
+      const { sdk, client } = await this.load();
       do {
-        const res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }),
+        const res = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }),
         );
         for (const o of res.Contents ?? []) {
           if (!o.Key) continue;
@@ -124,7 +134,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      const { sdk, client } = await this.load();
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
     } catch (err) {
       if (isNotFound(err)) return;
       throw storageError('delete', key, err);
@@ -133,8 +144,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const res = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
+      const { sdk, client } = await this.load();
+      const res = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
       );
       return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
     } catch (err) {
@@ -143,9 +155,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Closes the SDK's sockets. */
+  /** Closes the SDK's sockets (once the SDK is loaded). */
   destroy(): void {
-    this.client.destroy();
+    void this.sdk?.then(
+      ({ client }) => client.destroy(),
+      () => undefined,
+    );
   }
 }
 

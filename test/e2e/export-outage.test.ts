@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { ScaledExportClock, StorageExporter } from '../../src/export/index.js';
+import { ScaledExportClock } from '../../src/export/index.js';
+import { StorageExporter } from '../../src/export/storage-exporter.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { parseBlockKey, parseBlockMeta, readBlockBytes } from '../../src/storage/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
@@ -187,7 +188,7 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   await sleep(300);
   // s3rver's close waits for its connections, and the SDK keeps sending on its keep-alive ones: drop them.
   const stopping = s3.stop();
-  objects.client.destroy();
+  objects.destroy();
   await stopping;
   const ackedAtOutage = acked.size;
   await sleep(60_000 / FACTOR);

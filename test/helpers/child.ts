@@ -15,9 +15,16 @@ export interface SentinelChild {
   exited: Promise<number | null>;
 }
 
-/** Starts `sentinel <args>` from the TypeScript sources in a child process. */
-export function startSentinel(args: string[], env: NodeJS.ProcessEnv = {}): SentinelChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+/**
+ * Starts `sentinel <args>` in a child process: from the TypeScript sources, or from `entry` (such as the
+ * compiled dist/cli.js that the image runs).
+ */
+export function startSentinel(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  entry: readonly string[] = ['--import', 'tsx', 'src/cli.ts'],
+): SentinelChild {
+  const child = spawn(process.execPath, [...entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

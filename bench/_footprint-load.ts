@@ -1,0 +1,145 @@
+/**
+ * Load for bench/agent-footprint.ts, in its own process. Every request is the same pre-encoded OTLP/gRPC
+ * request of 100 spans (20 traces of 5, about 2 % error spans, from test/helpers/store-spans.ts) with its 20
+ * trace ids rewritten in place, so the tail sampler sees new traces while the client spends almost nothing on
+ * encoding. Modes: `paced` (a fixed number of spans/s, requests not waited for) and `full` (`inFlight`
+ * requests at a time, as fast as the server answers). Reports requests, refusals (errors and requests not
+ * answered within 10 s) and latency percentiles.
+ */
+import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../src/otlp/index.js';
+import { makeTraces } from '../test/helpers/store-spans.js';
+
+/** What the parent sends over IPC. */
+export interface FootprintLoadJob {
+  readonly port: number;
+  readonly mode: 'paced' | 'full';
+  readonly spansPerSecond?: number;
+  readonly inFlight?: number;
+  readonly durationMs: number;
+  /** Distinguishes the trace ids of one run's phases. */
+  readonly idPrefix: number;
+}
+
+/** What the child answers. */
+export interface FootprintLoadResult {
+  readonly requests: number;
+  readonly ok: number;
+  readonly refused: number;
+  readonly late: number;
+  /** Paced mode: requests not sent because MAX_IN_FLIGHT were waiting (a client-side drop). */
+  readonly shed: number;
+  readonly elapsedMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const SPANS_PER_REQUEST = 100;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Paced mode: requests in flight at most (64 SDK clients exporting at once); beyond, a request is shed. */
+const MAX_IN_FLIGHT = 64;
+
+const job = await new Promise<FootprintLoadJob>((resolve) =>
+  process.once('message', (m) => resolve(m as FootprintLoadJob)),
+);
+
+// Start times near now: a store that checks timestamps at the door takes them.
+const template = makeTraces({ traces: 20, spansPerTrace: 5, seed: 7, startMs: Date.now() });
+const body = encodeTraceRequest(template);
+// Where each trace id's 16 bytes sit in the encoded request (5 spans each).
+const idOffsets: number[][] = [];
+for (const traceId of new Set(
+  template.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.traceId))),
+)) {
+  const id = Buffer.from(traceId, 'hex');
+  const at: number[] = [];
+  for (let i = body.indexOf(id); i >= 0; i = body.indexOf(id, i + 1)) at.push(i);
+  idOffsets.push(at);
+}
+
+let counter = 0;
+/** A copy of the request with fresh trace ids (grpc-js may still hold the previous one). */
+function nextBody(): Buffer {
+  const b = Buffer.from(body);
+  for (const at of idOffsets) {
+    const n = counter++;
+    for (const o of at) {
+      b.writeUInt32BE(job.idPrefix >>> 0, o);
+      b.writeUInt32BE(n >>> 0, o + 4);
+    }
+  }
+  return b;
+}
+
+const client = new Client(`127.0.0.1:${job.port}`, credentials.createInsecure(), {
+  'grpc.max_send_message_length': -1,
+});
+const latencies: number[] = [];
+let ok = 0;
+let refused = 0;
+const send = (b: Buffer): Promise<void> =>
+  new Promise((resolve) => {
+    const t0 = performance.now();
+    client.makeUnaryRequest(
+      TRACE_EXPORT_METHOD,
+      (x: Buffer) => x,
+      (x: Buffer) => x,
+      b,
+      new Metadata(),
+      // An SDK exporter's default timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s): a request the server does not
+      // answer in time counts as refused, and the load does not wait on it past the phase.
+      { deadline: Date.now() + REQUEST_TIMEOUT_MS },
+      (err) => {
+        latencies.push(performance.now() - t0);
+        if (err) refused++;
+        else ok++;
+        resolve();
+      },
+    );
+  });
+
+const start = performance.now();
+let late = 0;
+let shed = 0;
+if (job.mode === 'full') {
+  await Promise.all(
+    Array.from({ length: job.inFlight ?? 8 }, async () => {
+      while (performance.now() - start < job.durationMs) await send(nextBody());
+    }),
+  );
+} else {
+  const interval = (1000 * SPANS_PER_REQUEST) / (job.spansPerSecond ?? 1000);
+  const pending = new Set<Promise<void>>();
+  for (let i = 0; performance.now() - start < job.durationMs; i++) {
+    const wait = start + i * interval - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else if (wait < -interval) late++;
+    // As SDKs do (a BatchSpanProcessor exports one batch at a time and drops when its queue is full), the
+    // clients give up a request rather than pile up: without a bound, a server that falls behind gets
+    // thousands of queued streams that all time out, and nothing is accepted at all.
+    if (pending.size >= MAX_IN_FLIGHT) {
+      shed++;
+      continue;
+    }
+    const p = send(nextBody()).then(() => void pending.delete(p));
+    pending.add(p);
+  }
+  await Promise.all(pending);
+}
+const elapsedMs = performance.now() - start;
+latencies.sort((a, b) => a - b);
+const pct = (p: number): number =>
+  latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+const result: FootprintLoadResult = {
+  requests: ok + refused,
+  ok,
+  refused,
+  late,
+  shed,
+  elapsedMs,
+  p50Ms: pct(0.5),
+  p99Ms: pct(0.99),
+};
+process.send?.(result);
+client.close();
+process.disconnect?.();

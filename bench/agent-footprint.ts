@@ -1,0 +1,430 @@
+/**
+ * What does one agent cost per pod, with the config the chart gives it (issue 13)?
+ *
+ * `helm template charts/sentinel` (the real helm binary) renders the agent config, the sampling policy, the store
+ * config and the injector config; the bench runs `node dist/cli.js agent` (compiled first, as the image runs it)
+ * with that config in front of `node dist/cli.js store` with the chart's store config, both children on loopback.
+ * Only what one machine needs is replaced: listen addresses (127.0.0.1, free ports), file paths (a temp dir:
+ * podinfo, token, queue, WAL, data, decisions, policy), the exporter endpoint (the store child) and the
+ * completion feed's `stores_dns` (the store child's query URL in `stores`). Everything else (decision_wait,
+ * buffers, completion window and max_bytes, queue size, the policy) is the chart's.
+ *
+ * A third process offers 100-span OTLP/gRPC requests (pre-encoded, fresh trace ids, about 2 % error spans) at
+ * each rate for BENCH_DURATION_S (default 60) seconds, at most 64 in flight (as 64 SDK clients; beyond, a request
+ * is shed and counted) and each given 10 s (an SDK exporter's default timeout; later counts as refused). Per rate: idle and peak RSS (VmHWM, against the chart's
+ * agent memory limit), CPU per 1,000 accepted spans (load plus decision_wait plus 3 s, so the decisions and
+ * exports of the last spans count), traces decided before decision_wait (sentinel_sampling_early_decisions_total),
+ * completion evictions, sentinel_sampling_completion_held_oldest_seconds; Node alone (an empty event loop) is
+ * the idle baseline, measured in the same run.
+ *
+ * Then the full-speed figure: 8 requests in flight for BENCH_FULL_SPEED_S (default 30) seconds against a grpc-js
+ * server that decodes nothing, then against the agent; spans/s as a ratio, p99, the agent's peak RSS.
+ *
+ * Env: BENCH_DURATION_S, BENCH_RATES (default 1000,10000,30000), BENCH_FULL_SPEED_S (0 skips it),
+ * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags).
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
+import { helmTemplate } from '../test/helpers/helm-template.js';
+import type { FootprintLoadJob, FootprintLoadResult } from './_footprint-load.js';
+import { scrapeMetrics } from './_scrape-metrics.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const MiB = 2 ** 20;
+const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 60) * 1000;
+// BENCH_RATES= (empty) runs only the idle and full-speed figures.
+const RATES = (process.env['BENCH_RATES'] ?? '1000,10000,30000').split(',').filter(Boolean).map(Number);
+const FULL_SPEED_MS = Number(process.env['BENCH_FULL_SPEED_S'] ?? 30) * 1000;
+const SETTLE_AFTER_DECISION_WAIT_MS = 3000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML documents, edited in place
+type Yaml = Record<string, any>;
+type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, string> };
+
+/** Sums the series of one metric, optionally only those whose labels contain `label`. */
+function sum(m: Map<string, number>, name: string, label = ''): number {
+  let n = 0;
+  for (const [k, v] of m) if ((k === name || k.startsWith(name + '{')) && k.includes(label)) n += v;
+  return n;
+}
+
+function parseMiB(quantity: string): number {
+  const m = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)?$/.exec(quantity);
+  if (!m) throw new Error(`expected a memory quantity like 288Mi, got ${quantity}`);
+  const v = Number(m[1]);
+  const unit = m[2] ?? '';
+  const bytes =
+    unit === 'Gi'
+      ? v * 2 ** 30
+      : unit === 'Mi'
+        ? v * MiB
+        : unit === 'G'
+          ? v * 1e9
+          : unit === 'M'
+            ? v * 1e6
+            : v;
+  return bytes / MiB;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** VmRSS and VmHWM of a process, from /proc (bytes). */
+function procMemory(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** Resets a process's VmHWM to its current RSS (Linux clear_refs 5); false where the kernel refuses. */
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+/** User + system CPU seconds of a process, from /proc/<pid>/stat. */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** A compiled Sentinel child (`node dist/cli.js ...`, as the image runs it). */
+const startCompiled = (args: string[], env: NodeJS.ProcessEnv): SentinelChild =>
+  startSentinel(args, env, [join(ROOT, 'dist', 'cli.js')]);
+
+/** SIGTERM, then SIGKILL when the drain takes longer than `graceMs`. */
+async function stop(p: { child: ChildProcess; exited: Promise<unknown> } | undefined, graceMs = 25_000) {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+function runLoad(job: FootprintLoadJob): Promise<FootprintLoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = fork(fileURLToPath(new URL('./_footprint-load.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+    });
+    child.send(job);
+    child.once('message', (m) => resolvePromise(m as FootprintLoadResult));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited with ${code}`));
+    });
+  });
+}
+
+async function startNullServer(): Promise<{ child: ChildProcess; port: number; exited: Promise<unknown> }> {
+  const child = fork(fileURLToPath(new URL('./_null-otlp-server.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+  });
+  const exited = once(child, 'exit');
+  const [msg] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: msg.port, exited };
+}
+
+/** Idle RSS of Node alone (an empty event loop, no modules), the same binary, after `ms`. */
+async function nodeAloneRss(ms: number): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  const exited = once(child, 'exit');
+  await sleep(ms);
+  const { rss } = procMemory(child.pid!);
+  child.kill('SIGKILL');
+  await exited;
+  return rss;
+}
+
+interface Rendered {
+  agentConfig: Record<string, unknown>;
+  policy: string;
+  storeConfig: Record<string, unknown>;
+  agentLimitMiB: number;
+  agentRequestMiB: number;
+  agentResources: unknown;
+}
+
+function renderChart(): Rendered {
+  const docs = helmTemplate<K8sObject>([]);
+  const configMap = (suffix: string) => {
+    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith(suffix));
+    if (!cm?.data) throw new Error(`the chart rendered no ConfigMap named *${suffix}`);
+    return cm.data;
+  };
+  const agent = configMap('-agent');
+  const injector = parse(configMap('-injector')['injector.yaml']!) as {
+    agent: { resources: { requests: { memory: string }; limits: { memory: string } } };
+  };
+  return {
+    agentConfig: parse(agent['agent.yaml']!) as Record<string, unknown>,
+    policy: agent['policy.yaml']!,
+    storeConfig: parse(configMap('-store')['store.yaml']!) as Record<string, unknown>,
+    agentLimitMiB: parseMiB(injector.agent.resources.limits.memory),
+    agentRequestMiB: parseMiB(injector.agent.resources.requests.memory),
+    agentResources: injector.agent.resources,
+  };
+}
+
+/** The NODE_OPTIONS the injector gives the agent container for `limitMiB`, if this checkout has the formula. */
+async function injectorNodeOptions(limitMiB: number): Promise<string> {
+  const path = join(ROOT, 'src', 'injector', 'node-heap.ts');
+  try {
+    readFileSync(path);
+  } catch {
+    return '';
+  }
+  const mod = (await import(path)) as { nodeOptionsForMemoryLimit?: (bytes: number) => string | undefined };
+  return mod.nodeOptionsForMemoryLimit?.(limitMiB * MiB) ?? '';
+}
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  console.log(
+    `cores: ${cores}, node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const build = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (build.status !== 0) throw new Error('tsc -b tsconfig.build.json failed');
+
+  const chart = renderChart();
+  const envOptions = process.env['BENCH_AGENT_NODE_OPTIONS'];
+  const nodeOptions =
+    envOptions === 'none' ? '' : (envOptions ?? (await injectorNodeOptions(chart.agentLimitMiB)));
+  console.log(
+    `chart: agent resources ${JSON.stringify(chart.agentResources)} (limit as the injector sets it, completion included); agent NODE_OPTIONS: ${nodeOptions || '(none)'}`,
+  );
+
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-footprint-'));
+  let store: SentinelChild | undefined;
+  let agent: SentinelChild | undefined;
+  let nullServer: Awaited<ReturnType<typeof startNullServer>> | undefined;
+  try {
+    for (const d of ['podinfo', 'queue', 'wal', 'data', 'decisions']) mkdirSync(join(dir, d));
+    const token = 'bench-token-0123456789abcdefghijklmnopqrstuvwxyz';
+    writeFileSync(join(dir, 'token'), token);
+    writeFileSync(
+      join(dir, 'podinfo', 'labels'),
+      'app.kubernetes.io/name="checkout"\npod-template-hash="7d9f"\n',
+    );
+    writeFileSync(join(dir, 'podinfo', 'annotations'), '');
+    writeFileSync(join(dir, 'policy.yaml'), chart.policy);
+
+    // The store: the chart's config, listeners and paths replaced.
+    const ports = {
+      grpc: await freePort(),
+      http: await freePort(),
+      query: await freePort(),
+      admin: await freePort(),
+    };
+    const sc = chart.storeConfig as Yaml;
+    sc['admin'].endpoint = `127.0.0.1:${ports.admin}`;
+    sc['query'].endpoint = `127.0.0.1:${ports.query}`;
+    sc['receivers'].otlp.grpc.endpoint = `127.0.0.1:${ports.grpc}`;
+    sc['receivers'].otlp.http.endpoint = `127.0.0.1:${ports.http}`;
+    sc['auth'].token_files = [join(dir, 'token')];
+    sc['storage'].url = `file://${join(dir, 'data')}`;
+    sc['wal_dir'] = join(dir, 'wal');
+    sc['decisions'].dir = join(dir, 'decisions');
+    sc['log'] = { level: 'warn' };
+    writeFileSync(join(dir, 'store.yaml'), stringify(sc));
+    store = startCompiled(['store', '--config', join(dir, 'store.yaml')], { POD_NAME: 'sentinel-store-0' });
+    // At log level warn the start line is not written: the admin port's /readyz says when it listens.
+    for (let i = 0; ; i++) {
+      if (store.child.exitCode !== null) throw new Error('the store exited at start');
+      const ok = await fetch(`http://127.0.0.1:${ports.admin}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (i > 600) throw new Error('the store did not become ready');
+      await sleep(100);
+    }
+
+    // The agent: the chart's config, listeners, paths, exporter endpoint and feed stores replaced.
+    const ac = chart.agentConfig as Yaml;
+    ac['admin'].endpoint = '127.0.0.1:0';
+    ac['receivers'].otlp.grpc.endpoint = '127.0.0.1:0';
+    ac['receivers'].otlp.http.endpoint = '127.0.0.1:0';
+    ac['enrich'] = { ...ac['enrich'], podinfo_dir: join(dir, 'podinfo') };
+    for (const e of ac['exporters'] as Yaml[]) {
+      e['endpoint'] = `http://127.0.0.1:${ports.grpc}`;
+      if (e['bearer_token_file']) e['bearer_token_file'] = join(dir, 'token');
+      if (e['queue']?.dir) e['queue'].dir = join(dir, 'queue');
+    }
+    const completion = ac['sampling'].completion as Yaml | undefined;
+    if (completion?.enabled) {
+      delete completion['stores_dns'];
+      completion['stores'] = [`http://127.0.0.1:${ports.query}`];
+      if (completion['bearer_token_file']) completion['bearer_token_file'] = join(dir, 'token');
+    }
+    ac['sampling'].policy_file = join(dir, 'policy.yaml');
+    writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
+    const decisionWaitMs = 10_000; // the config's default (the chart does not set it)
+    if (ac['sampling'].decision_wait !== undefined)
+      throw new Error('the chart now sets sampling.decision_wait: read it here');
+
+    const baseline = await nodeAloneRss(5000);
+    agent = startCompiled(['agent', '--config', join(dir, 'agent.yaml')], {
+      POD_NAME: 'checkout-7d9f-0',
+      POD_NAMESPACE: 'shop',
+      POD_UID: '00000000-0000-0000-0000-000000000001',
+      NODE_NAME: 'node-0',
+      POD_IP: '10.0.0.1',
+      K8S_CONTAINER_NAME: 'app',
+      NODE_OPTIONS: nodeOptions,
+    });
+    const started = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
+    const agentPorts = started['ports'] as { grpc: number; admin: number };
+    const pid = agent.child.pid!;
+    await sleep(5000);
+    const idleCpu0 = procCpuSeconds(pid);
+    await sleep(5000);
+    const idle = procMemory(pid);
+    const idleCpuMsPerS = ((procCpuSeconds(pid) - idleCpu0) * 1000) / 5;
+    const idleMetrics = await scrapeMetrics(agentPorts.admin);
+    console.log(
+      `\nidle (10 s after start): agent RSS ${mib(idle.rss)} (V8 heap used ${mib(sum(idleMetrics, 'nodejs_heap_size_used_bytes'))} of ${mib(sum(idleMetrics, 'nodejs_heap_size_total_bytes'))}), Node alone ${mib(baseline)} (agent / Node alone ${(idle.rss / baseline).toFixed(2)}x), agent idle CPU ${idleCpuMsPerS.toFixed(1)} ms/s`,
+    );
+
+    console.log(
+      `\nload: 100-span OTLP/gRPC requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
+    );
+    console.log(
+      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    let prefix = 1;
+    for (const rate of RATES) {
+      const before = await scrapeMetrics(agentPorts.admin);
+      const rssBefore = procMemory(pid).rss;
+      const peakReset = resetPeak(pid);
+      let peak = rssBefore;
+      let heldMax = 0;
+      let heldEnd = 0;
+      let sampling = true;
+      const cpu0 = procCpuSeconds(pid);
+      const sampler = (async () => {
+        for (let i = 0; sampling; i++) {
+          peak = Math.max(peak, procMemory(pid).rss);
+          if (i % 10 === 0) {
+            const m = await scrapeMetrics(agentPorts.admin).catch(() => undefined);
+            if (m) heldMax = Math.max(heldMax, sum(m, 'sentinel_sampling_completion_held_oldest_seconds'));
+          }
+          await sleep(200);
+        }
+      })();
+      const load = await runLoad({
+        port: agentPorts.grpc,
+        mode: 'paced',
+        spansPerSecond: rate,
+        durationMs: DURATION_MS,
+        idPrefix: prefix++,
+      });
+      heldEnd = sum(
+        await scrapeMetrics(agentPorts.admin),
+        'sentinel_sampling_completion_held_oldest_seconds',
+      );
+      await sleep(decisionWaitMs + SETTLE_AFTER_DECISION_WAIT_MS);
+      sampling = false;
+      await sampler;
+      const cpu = procCpuSeconds(pid) - cpu0;
+      const after = await scrapeMetrics(agentPorts.admin);
+      if (peakReset) peak = Math.max(peak, procMemory(pid).hwm);
+      const d = (name: string, label = '') => sum(after, name, label) - sum(before, name, label);
+      const accepted = d('sentinel_receiver_accepted_spans_total');
+      console.log(
+        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${((cpu * 1e6) / Math.max(1, accepted)).toFixed(1)} | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+      );
+    }
+    console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
+
+    if (FULL_SPEED_MS > 0) {
+      nullServer = await startNullServer();
+      const baseCpu0 = procCpuSeconds(nullServer.child.pid!);
+      const base = await runLoad({
+        port: nullServer.port,
+        mode: 'full',
+        inFlight: 8,
+        durationMs: FULL_SPEED_MS,
+        idPrefix: prefix++,
+      });
+      const baseCpu = procCpuSeconds(nullServer.child.pid!) - baseCpu0;
+      await stop(nullServer);
+      nullServer = undefined;
+      const peakReset = resetPeak(pid);
+      let peak = procMemory(pid).rss;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          peak = Math.max(peak, procMemory(pid).rss);
+          await sleep(200);
+        }
+      })();
+      const cpu0 = procCpuSeconds(pid);
+      const full = await runLoad({
+        port: agentPorts.grpc,
+        mode: 'full',
+        inFlight: 8,
+        durationMs: FULL_SPEED_MS,
+        idPrefix: prefix++,
+      });
+      const cpu = procCpuSeconds(pid) - cpu0;
+      sampling = false;
+      await sampler;
+      if (peakReset) peak = Math.max(peak, procMemory(pid).hwm);
+      const rate = (r: FootprintLoadResult) => (r.ok * 100) / (r.elapsedMs / 1000);
+      // On a shared machine the rate is what the scheduler gave each server; CPU per span is what they need.
+      const cpuPerK = (seconds: number, r: FootprintLoadResult) => (seconds * 1e6) / Math.max(1, r.ok * 100);
+      console.log(
+        `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU ms / 1,000 spans |\n|---|---|---|---|---|---|---|---|`,
+      );
+      console.log(
+        `| grpc-js, decodes nothing | ${fmt(rate(base))} | ${fmt(base.refused)} | ${base.p50Ms.toFixed(1)} | ${base.p99Ms.toFixed(1)} | - | ${baseCpu.toFixed(1)} | ${cpuPerK(baseCpu, base).toFixed(1)} |`,
+      );
+      console.log(
+        `| agent (chart config) | ${fmt(rate(full))} | ${fmt(full.refused)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${mib(peak)} | ${cpu.toFixed(1)} | ${cpuPerK(cpu, full).toFixed(1)} |`,
+      );
+      console.log(
+        `\nagent / no-decode server: ${(rate(full) / rate(base)).toFixed(2)}x spans/s; ${(cpuPerK(baseCpu, base) / cpuPerK(cpu, full)).toFixed(2)}x by CPU per span`,
+      );
+    }
+  } finally {
+    await stop(nullServer);
+    await stop(agent);
+    await stop(store);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

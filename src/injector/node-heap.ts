@@ -1,0 +1,57 @@
+/**
+ * V8 heap limits for the injected agent, from the memory limit the injector gives its container (issue 13).
+ *
+ * Why set them at all: Node sizes V8 from the cgroup limit it runs under (uv_get_constrained_memory, then
+ * V8's ResourceConstraints::ConfigureDefaults -> Heap::HeapSizeFromPhysicalMemory), with V8's heuristic for a
+ * whole machine of that size: about half of it as old space and a small young generation. That heuristic knows
+ * nothing of what else the process holds, and where Node cannot read the cgroup (an older cgroup layout) it
+ * sizes for the node's memory instead. The agent knows its own shape, so the injector states it:
+ *
+ * - `reserve`: what lives outside the V8 heap and still counts against the container: Node itself (about
+ *   40 MiB resident with no module loaded: bench/agent-footprint.ts "Node alone"), the compiled code of the
+ *   agent's modules, and Buffers (requests being received, export batches, the disk queue's writes, and the
+ *   span bytes the trace and completion buffers hold once spans stay as wire bytes). A quarter of the limit,
+ *   at least 64 MiB.
+ * - young generation: `--max-semi-space-size` = limit / 64, a power of two from 1 to 8 MiB (V8 reserves three
+ *   semi-spaces for the young generation). Spans are allocated at a high rate and most of each request's
+ *   objects die young; a 1 MiB semi-space promotes them to the old space after a scavenge or two and makes
+ *   the old-space collector do their work. 4 MiB at 288 MiB: 12 MiB of young generation.
+ * - old space: what is left, `--max-old-space-size` = limit - reserve - 3 x semi-space, at least 32 MiB.
+ *
+ * With these, V8 collects before the container reaches its limit, and a heap that cannot fit fails with
+ * V8's own "heap out of memory" report rather than a silent OOM kill by the kernel. The memory budget
+ * (`memory_limit_mib`, backpressure at the door) is what keeps the held spans within the limit; these flags
+ * only make the heap agree with it.
+ */
+
+import { parseQuantity } from './quantity.js';
+
+const MiB = 2 ** 20;
+const MIN_RESERVE_MIB = 64;
+const MIN_OLD_SPACE_MIB = 32;
+const MAX_SEMI_SPACE_MIB = 8;
+
+/** The V8 heap sizes (MiB) for a container memory limit in bytes. */
+export function v8HeapSizesMiB(limitBytes: number): { oldSpaceMiB: number; semiSpaceMiB: number } {
+  const limitMiB = Math.floor(limitBytes / MiB);
+  const semiSpaceMiB = Math.min(MAX_SEMI_SPACE_MIB, 2 ** Math.max(0, Math.floor(Math.log2(limitMiB / 64))));
+  const reserveMiB = Math.max(MIN_RESERVE_MIB, Math.floor(limitMiB / 4));
+  const oldSpaceMiB = Math.max(MIN_OLD_SPACE_MIB, limitMiB - reserveMiB - 3 * semiSpaceMiB);
+  return { oldSpaceMiB, semiSpaceMiB };
+}
+
+/**
+ * NODE_OPTIONS for an agent whose container has `limitBytes` of memory; undefined without a usable limit (no
+ * limit, or one not a positive number of bytes), so that Node keeps its own defaults.
+ */
+export function nodeOptionsForMemoryLimit(limitBytes: number | undefined): string | undefined {
+  if (limitBytes === undefined || !Number.isFinite(limitBytes) || limitBytes < MiB) return undefined;
+  const { oldSpaceMiB, semiSpaceMiB } = v8HeapSizesMiB(limitBytes);
+  return `--max-old-space-size=${oldSpaceMiB} --max-semi-space-size=${semiSpaceMiB}`;
+}
+
+/** The agent container's `NODE_OPTIONS` env entry for its memory limit (a quantity such as "288Mi"), if any. */
+export function nodeOptionsEnv(memoryLimit: string | undefined): Array<{ name: string; value: string }> {
+  const value = nodeOptionsForMemoryLimit(memoryLimit === undefined ? undefined : parseQuantity(memoryLimit));
+  return value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }];
+}

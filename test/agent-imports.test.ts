@@ -1,0 +1,83 @@
+/**
+ * The agent loads only what its config uses (issue 13): the S3 client, Parquet and the Kubernetes client are
+ * imported when a config needs them. Each case starts `sentinel agent` in a child process with a module hook
+ * (node:module register) that reports every package the process resolves, then stops it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { startSentinel } from './helpers/child.js';
+
+const HEAVY = ['@aws-sdk/client-s3', 'hyparquet', 'hyparquet-writer', '@kubernetes/client-node'];
+
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-agent-imports-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// The hook writes "resolved <url>" to stderr for every import the process resolves.
+writeFileSync(
+  join(dir, 'hooks.mjs'),
+  `export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  process.stderr.write('resolved ' + r.url + '\\n');
+  return r;
+}
+`,
+);
+writeFileSync(
+  join(dir, 'register.mjs'),
+  `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
+);
+
+/** The packages (of HEAVY) that an agent with `exporters` resolved by the time it was receiving OTLP. */
+async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<string[]> {
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(
+    config,
+    [
+      'receivers: { otlp: { grpc: { endpoint: 127.0.0.1:0 }, http: { endpoint: 127.0.0.1:0 } } }',
+      'admin: { endpoint: 127.0.0.1:0 }',
+      'exporters:',
+      ...exporters,
+      '',
+    ].join('\n'),
+  );
+  let stderr = '';
+  const agent = startSentinel(['agent', '--config', config], { POD_NAME: '', POD_NAMESPACE: '' }, [
+    '--import',
+    'tsx',
+    '--import',
+    join(dir, 'register.mjs'),
+    'src/cli.ts',
+  ]);
+  agent.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
+  } finally {
+    agent.child.kill('SIGTERM');
+    await agent.exited;
+  }
+  assert.match(stderr, /resolved .*@grpc\/grpc-js/, 'the hook saw the packages the agent does load');
+  return HEAVY.filter((p) => stderr.includes(`/node_modules/${p}/`));
+}
+
+void describe('the agent imports what its config uses', () => {
+  void test('with an OTLP exporter (the chart config) it loads neither Parquet, the S3 client nor the Kubernetes client', async () => {
+    const loaded = await heavyPackagesLoaded('otlp', [
+      '  - type: otlp',
+      '    endpoint: http://127.0.0.1:1',
+      '    protocol: grpc',
+    ]);
+    assert.deepEqual(loaded, []);
+  });
+
+  void test('with a storage exporter on a directory it loads Parquet, and the S3 client only for s3:// at the first request', async () => {
+    const loaded = await heavyPackagesLoaded('storage', [
+      '  - type: storage',
+      `    url: ${pathToFileURL(join(dir, 'data')).href}`,
+    ]);
+    assert.deepEqual(loaded, ['hyparquet', 'hyparquet-writer']);
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * The chart's agent requests and limits come from the measurement (issue 13): the memory limit the injector
+ * gives the agent (agent.resources plus the completion buffer) is above the peak RSS that
+ * bench/agent-footprint.ts measured at 10k spans/s with the chart's config, with a margin.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
+import { nodeOptionsForMemoryLimit, parseQuantity } from '../src/injector/index.js';
+import { helmTemplate } from './helpers/helm-template.js';
+
+const MiB = 2 ** 20;
+
+/**
+ * BENCHMARKS.md, "Agent footprint (bench/agent-footprint.ts)", the "after" table (spans as wire bytes, Node 20,
+ * the chart's NODE_OPTIONS): peak RSS of the agent at 10,000 spans/s offered, and its idle RSS.
+ */
+const MEASURED_PEAK_10K_MIB = 222;
+const MEASURED_IDLE_MIB = 75;
+/** Headroom over the measured peak: one run on a shared machine, and a heap that grows toward its limit. */
+const MARGIN = 1.25;
+
+type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, string> };
+
+function injectedAgentResources() {
+  const cm = helmTemplate<K8sObject>([]).find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector',
+  );
+  return validateConfig(injectorConfigSchema, parseYaml(cm?.data?.['injector.yaml'] ?? ''), 'chart').agent
+    .resources;
+}
+
+test('the agent memory limit the chart renders (completion included) is above the measured 10k spans/s peak, with a margin', () => {
+  const limit = parseQuantity(injectedAgentResources().limits.memory ?? '') ?? 0;
+  assert.ok(
+    limit >= MEASURED_PEAK_10K_MIB * MARGIN * MiB,
+    `limit ${limit / MiB} MiB < ${MARGIN} x ${MEASURED_PEAK_10K_MIB} MiB`,
+  );
+  // The V8 heap the injector allows for that limit holds what the measured peak needs of it.
+  const options = nodeOptionsForMemoryLimit(limit) ?? '';
+  const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+  assert.ok(oldSpaceMiB >= MEASURED_PEAK_10K_MIB - MEASURED_IDLE_MIB, options);
+});
+
+test('the agent memory request covers its measured idle RSS', () => {
+  const request = parseQuantity(injectedAgentResources().requests.memory ?? '') ?? 0;
+  assert.ok(request >= MEASURED_IDLE_MIB * MiB, `request ${request / MiB} MiB < ${MEASURED_IDLE_MIB} MiB`);
+});

@@ -1,0 +1,113 @@
+/**
+ * The injected agent's V8 heap limits come from its container's memory limit (issue 13, src/injector/node-heap.ts).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import {
+  buildInjectionPatch,
+  nodeOptionsForMemoryLimit,
+  readPod,
+  v8HeapSizesMiB,
+  type AgentSettings,
+} from '../src/injector/index.js';
+
+const MiB = 2 ** 20;
+
+const settings: AgentSettings = {
+  image: 'ghcr.io/sentinel/sentinel:test',
+  imagePullPolicy: 'IfNotPresent',
+  imagePullSecrets: [],
+  extraEnv: [],
+  renderConfig: () => '{}',
+  tokenAudience: 'sentinel',
+  tokenExpirationSeconds: 3600,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '288Mi' } },
+  queueSizeLimit: '256Mi',
+  version: 'test',
+};
+
+function agentEnv(annotations: Record<string, string>, agentSettings = settings) {
+  const pod = readPod({
+    metadata: { name: 'app', namespace: 'shop', annotations },
+    spec: { containers: [{ name: 'app', image: 'app:1' }] },
+  });
+  const ops = buildInjectionPatch(pod, agentSettings, true, []);
+  const agent = (
+    ops.find((o) => o.path === '/spec/initContainers')?.value as Array<Record<string, unknown>>
+  )[0]!;
+  return agent['env'] as Array<{ name: string; value?: string }>;
+}
+
+void describe('V8 heap limits from the agent container memory limit', () => {
+  void test('the chart default (256Mi + 32MiB completion = 288Mi) gives a 204 MiB old space and 4 MiB semi-spaces', () => {
+    assert.deepEqual(v8HeapSizesMiB(288 * MiB), { oldSpaceMiB: 204, semiSpaceMiB: 4 });
+    assert.equal(nodeOptionsForMemoryLimit(288 * MiB), '--max-old-space-size=204 --max-semi-space-size=4');
+  });
+
+  void test('old space plus the young generation leave a quarter of the limit (at least 64 MiB) outside the heap', () => {
+    for (let limitMiB = 128; limitMiB <= 4096; limitMiB += 32) {
+      const { oldSpaceMiB, semiSpaceMiB } = v8HeapSizesMiB(limitMiB * MiB);
+      const heapMiB = oldSpaceMiB + 3 * semiSpaceMiB;
+      assert.ok(limitMiB - heapMiB >= Math.max(64, limitMiB / 4) - 1, `${limitMiB} MiB: heap ${heapMiB} MiB`);
+      assert.ok(semiSpaceMiB >= 1 && semiSpaceMiB <= 8, `${limitMiB} MiB: semi-space ${semiSpaceMiB} MiB`);
+    }
+  });
+
+  void test('a larger limit never gives a smaller heap', () => {
+    let previous = 0;
+    for (let limitMiB = 32; limitMiB <= 4096; limitMiB += 16) {
+      const { oldSpaceMiB, semiSpaceMiB } = v8HeapSizesMiB(limitMiB * MiB);
+      assert.ok(oldSpaceMiB + 3 * semiSpaceMiB >= previous, `${limitMiB} MiB`);
+      previous = oldSpaceMiB + 3 * semiSpaceMiB;
+    }
+  });
+
+  void test('a limit too small for the reserve still gets the 32 MiB floor; no limit gets no flags', () => {
+    assert.equal(v8HeapSizesMiB(64 * MiB).oldSpaceMiB, 32);
+    assert.equal(nodeOptionsForMemoryLimit(undefined), undefined);
+    assert.equal(nodeOptionsForMemoryLimit(Number.NaN), undefined);
+    assert.equal(nodeOptionsForMemoryLimit(0), undefined);
+  });
+
+  void test('the injected agent container carries NODE_OPTIONS for its memory limit', () => {
+    const env = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' });
+    assert.deepEqual(
+      env.find((e) => e.name === 'NODE_OPTIONS'),
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=204 --max-semi-space-size=4' },
+    );
+  });
+
+  void test('a memory-limit annotation sizes the heap it sets, and no limit means no NODE_OPTIONS', () => {
+    const annotated = agentEnv({
+      'sidecar.sentinel.dev/inject': 'true',
+      'sidecar.sentinel.dev/memory-limit': '1Gi',
+    });
+    assert.equal(
+      annotated.find((e) => e.name === 'NODE_OPTIONS')?.value,
+      '--max-old-space-size=744 --max-semi-space-size=8',
+    );
+    const unlimited = agentEnv(
+      { 'sidecar.sentinel.dev/inject': 'true' },
+      { ...settings, resources: { requests: { memory: '64Mi' }, limits: {} } },
+    );
+    assert.equal(
+      unlimited.find((e) => e.name === 'NODE_OPTIONS'),
+      undefined,
+    );
+  });
+
+  void test('Node accepts the flags in NODE_OPTIONS and V8 takes the heap limit from them', () => {
+    const options = nodeOptionsForMemoryLimit(288 * MiB)!;
+    const r = spawnSync(
+      process.execPath,
+      ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'],
+      { env: { ...process.env, NODE_OPTIONS: options }, encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    // heap_size_limit = old space + the young generation (3 semi-spaces of 4 MiB).
+    assert.equal(Number(r.stdout) / MiB, 204 + 3 * 4);
+  });
+});
