@@ -21,7 +21,8 @@
  * server that decodes nothing, then against the agent; spans/s as a ratio, p99, the agent's peak RSS.
  *
  * Env: BENCH_DURATION_S, BENCH_RATES (default 1000,10000,30000), BENCH_FULL_SPEED_S (0 skips it),
- * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags).
+ * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags),
+ * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -112,8 +113,10 @@ function procCpuSeconds(pid: number): number {
 }
 
 /** A compiled Sentinel child (`node dist/cli.js ...`, as the image runs it). */
-const startCompiled = (args: string[], env: NodeJS.ProcessEnv): SentinelChild =>
-  startSentinel(args, env, [join(ROOT, 'dist', 'cli.js')]);
+const startCompiled = (args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): SentinelChild =>
+  startSentinel(args, env, [...nodeArgs, join(ROOT, 'dist', 'cli.js')]);
+/** Node flags for the agent's command line, for those NODE_OPTIONS refuses (`--cpu-prof`, `--heap-prof`). */
+const AGENT_NODE_ARGS = (process.env['BENCH_AGENT_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 
 /** SIGTERM, then SIGKILL when the drain takes longer than `graceMs`. */
 async function stop(p: { child: ChildProcess; exited: Promise<unknown> } | undefined, graceMs = 25_000) {
@@ -174,13 +177,17 @@ function renderChart(): Rendered {
     if (!cm?.data) throw new Error(`the chart rendered no ConfigMap named *${suffix}`);
     return cm.data;
   };
-  const agent = configMap('-agent');
+  // Since issue 14 the agent config is the injector's template (`agent.config`), handed to each pod in
+  // SENTINEL_AGENT_CONFIG with the cluster policy as `sampling.policy_snapshot`; the policy is its own ConfigMap.
   const injector = parse(configMap('-injector')['injector.yaml']!) as {
-    agent: { resources: { requests: { memory: string }; limits: { memory: string } } };
+    agent: {
+      config: Record<string, unknown>;
+      resources: { requests: { memory: string }; limits: { memory: string } };
+    };
   };
   return {
-    agentConfig: parse(agent['agent.yaml']!) as Record<string, unknown>,
-    policy: agent['policy.yaml']!,
+    agentConfig: injector.agent.config,
+    policy: configMap('-policy')['policy.yaml']!,
     storeConfig: parse(configMap('-store')['store.yaml']!) as Record<string, unknown>,
     agentLimitMiB: parseMiB(injector.agent.resources.limits.memory),
     agentRequestMiB: parseMiB(injector.agent.resources.requests.memory),
@@ -233,6 +240,7 @@ async function main(): Promise<void> {
     for (const d of ['podinfo', 'queue', 'wal', 'data', 'decisions']) mkdirSync(join(dir, d));
     const token = 'bench-token-0123456789abcdefghijklmnopqrstuvwxyz';
     writeFileSync(join(dir, 'token'), token);
+    writeFileSync(join(dir, 'reader-token'), `reader-${token}`);
     writeFileSync(
       join(dir, 'podinfo', 'labels'),
       'app.kubernetes.io/name="checkout"\npod-template-hash="7d9f"\n',
@@ -253,6 +261,9 @@ async function main(): Promise<void> {
     sc['receivers'].otlp.grpc.endpoint = `127.0.0.1:${ports.grpc}`;
     sc['receivers'].otlp.http.endpoint = `127.0.0.1:${ports.http}`;
     sc['auth'].token_files = [join(dir, 'token')];
+    sc['auth'].reader_token_files = [join(dir, 'reader-token')]; // a reader credential may not ingest
+    if (sc['auth'].token_review) sc['auth'].token_review.enabled = false; // no Kubernetes API here
+    if (sc['policy']) sc['policy'].file = join(dir, 'policy.yaml');
     sc['storage'].url = `file://${join(dir, 'data')}`;
     sc['wal_dir'] = join(dir, 'wal');
     sc['decisions'].dir = join(dir, 'decisions');
@@ -288,22 +299,33 @@ async function main(): Promise<void> {
       completion['stores'] = [`http://127.0.0.1:${ports.query}`];
       if (completion['bearer_token_file']) completion['bearer_token_file'] = join(dir, 'token');
     }
-    ac['sampling'].policy_file = join(dir, 'policy.yaml');
+    // As the injector renders it for a pod without its own policy: the cluster policy as a snapshot, then
+    // fetched from the store's /api/policy.
+    ac['sampling'].policy_snapshot = chart.policy;
+    const central = ac['sampling'].central_policy as Yaml | undefined;
+    if (central) {
+      central['url'] = `http://127.0.0.1:${ports.query}/api/policy`;
+      if (central['bearer_token_file']) central['bearer_token_file'] = join(dir, 'token');
+    }
     writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
     const decisionWaitMs = 10_000; // the config's default (the chart does not set it)
     if (ac['sampling'].decision_wait !== undefined)
       throw new Error('the chart now sets sampling.decision_wait: read it here');
 
     const baseline = await nodeAloneRss(5000);
-    agent = startCompiled(['agent', '--config', join(dir, 'agent.yaml')], {
-      POD_NAME: 'checkout-7d9f-0',
-      POD_NAMESPACE: 'shop',
-      POD_UID: '00000000-0000-0000-0000-000000000001',
-      NODE_NAME: 'node-0',
-      POD_IP: '10.0.0.1',
-      K8S_CONTAINER_NAME: 'app',
-      NODE_OPTIONS: nodeOptions,
-    });
+    agent = startCompiled(
+      ['agent', '--config', join(dir, 'agent.yaml')],
+      {
+        POD_NAME: 'checkout-7d9f-0',
+        POD_NAMESPACE: 'shop',
+        POD_UID: '00000000-0000-0000-0000-000000000001',
+        NODE_NAME: 'node-0',
+        POD_IP: '10.0.0.1',
+        K8S_CONTAINER_NAME: 'app',
+        NODE_OPTIONS: nodeOptions,
+      },
+      AGENT_NODE_ARGS,
+    );
     const started = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
     const agentPorts = started['ports'] as { grpc: number; admin: number };
     const pid = agent.child.pid!;
