@@ -4,6 +4,9 @@ const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).
 
 /** Lower-case hex of `buf[start, end)`. */
 export function bytesToHex(buf: Uint8Array, start = 0, end = buf.length): string {
+  // Node's hex writes one flat string; the loop below builds a rope of 16 parts per trace id (twice the time
+  // and a tenth of what the agent's scanner allocated, issue 13 follow-up).
+  if (Buffer.isBuffer(buf)) return buf.toString('hex', start, end);
   let out = '';
   for (let i = start; i < end; i++) out += HEX_BYTE[buf[i] as number];
   return out;
