@@ -77,6 +77,9 @@ export class WireSpans {
     readonly durationsNs: Float64Array,
     traceIds: string[],
     names: string[],
+    /** start_time_unix_nano, high and low 32 bits (the latency policy reads them with durationsNs). */
+    readonly startsHi: Uint32Array,
+    readonly startsLo: Uint32Array,
   ) {
     this.traceIds = traceIds;
     this.names = names;
@@ -155,6 +158,8 @@ class IndexBuilder {
   codes = new Uint8Array(this.cap);
   marks = new Uint8Array(this.cap);
   durations = new Float64Array(this.cap);
+  startsHi = new Uint32Array(this.cap);
+  startsLo = new Uint32Array(this.cap);
   traceIds: string[] = [];
   names: string[] = [];
   constructor(readonly buf: Buffer) {}
@@ -172,6 +177,8 @@ class IndexBuilder {
     this.codes = g(this.codes, new Uint8Array(this.cap));
     this.marks = g(this.marks, new Uint8Array(this.cap));
     this.durations = g(this.durations, new Float64Array(this.cap));
+    this.startsHi = g(this.startsHi, new Uint32Array(this.cap));
+    this.startsLo = g(this.startsLo, new Uint32Array(this.cap));
   }
 
   finish(): ScannedRequest {
@@ -189,6 +196,8 @@ class IndexBuilder {
       this.durations.slice(0, n),
       this.traceIds,
       this.names,
+      this.startsHi.slice(0, n),
+      this.startsLo.slice(0, n),
     );
     return {
       spans,
@@ -422,6 +431,8 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
   b.marks[i] = marks;
   const d = (endHi - startHi) * 4294967296 + (endLo - startLo);
   b.durations[i] = d > 0 ? d : 0;
+  b.startsHi[i] = startHi;
+  b.startsLo[i] = startLo;
   b.traceIds.push(traceId);
   b.names.push(name);
 }

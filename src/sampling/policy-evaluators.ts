@@ -103,6 +103,18 @@ class AlwaysSample implements PolicyEvaluator {
   }
 }
 
+/** Earliest start to latest end of `spans` in whole ms; 0 when the end is not after the start. */
+function latencyMsOf(spans: readonly PolicySpan[]): number | undefined {
+  let min: bigint | undefined;
+  let max: bigint | undefined;
+  for (const span of spans) {
+    if (min === undefined || span.startTimeUnixNano < min) min = span.startTimeUnixNano;
+    if (max === undefined || span.endTimeUnixNano > max) max = span.endTimeUnixNano;
+  }
+  if (min === undefined || max === undefined) return undefined;
+  return max > min ? Number((max - min) / 1_000_000n) : 0;
+}
+
 class Latency implements PolicyEvaluator {
   constructor(
     readonly name: string,
@@ -110,15 +122,10 @@ class Latency implements PolicyEvaluator {
     private readonly upperMs: number,
   ) {}
   evaluate(trace: BufferedTrace): Verdict {
-    // The duration of what this agent saw: earliest start to latest end (README "latency").
-    let min: bigint | undefined;
-    let max: bigint | undefined;
-    for (const span of trace.spans) {
-      if (min === undefined || span.startTimeUnixNano < min) min = span.startTimeUnixNano;
-      if (max === undefined || span.endTimeUnixNano > max) max = span.endTimeUnixNano;
-    }
-    if (min === undefined || max === undefined) return NOT_SAMPLED;
-    const ms = max > min ? Number((max - min) / 1_000_000n) : 0;
+    // The duration of what this agent saw: earliest start to latest end (README "latency"). A trace on the
+    // byte path answers from the scanner's columns (reading every span's bytes was most of a decision).
+    const ms = trace.latencyMs !== undefined ? trace.latencyMs() : latencyMsOf(trace.spans);
+    if (ms === undefined) return NOT_SAMPLED;
     const hit = this.upperMs === 0 ? ms >= this.thresholdMs : this.thresholdMs < ms && ms <= this.upperMs;
     return hit ? SAMPLED : NOT_SAMPLED;
   }
@@ -133,6 +140,7 @@ class StatusCodeFilter implements PolicyEvaluator {
     this.codes = new Set(codes.map((c) => ({ UNSET: 0, OK: 1, ERROR: 2 })[c]));
   }
   evaluate(trace: BufferedTrace): Verdict {
+    if (trace.hasStatusCode !== undefined) return trace.hasStatusCode(this.codes) ? SAMPLED : NOT_SAMPLED;
     for (const span of trace.spans) if (this.codes.has(span.status.code)) return SAMPLED;
     return NOT_SAMPLED;
   }
