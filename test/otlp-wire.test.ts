@@ -137,6 +137,34 @@ describe('the wire scanner (issue 13)', () => {
     assert.ok(refused > 100, `some mutations are refused (${refused})`);
   });
 
+  it('checks a resource and a scope once per distinct content, and still refuses a bad one in any place', () => {
+    const valid = encodeTraceRequest(makeTraces({ traces: 2, spansPerTrace: 2, seed: 23 }));
+    // Seen before: the same bytes scan again without a new check, to the same index.
+    const first = scanTraceRequest(valid).spans;
+    const again = scanTraceRequest(valid).spans;
+    assert.equal(again.count, first.count);
+    assert.equal(again.scope(0), first.scope(0), 'the interned scope is reused');
+    // A resource (field 1 of ResourceSpans) or scope (field 1 of ScopeSpans) whose attribute key has the wrong
+    // wire type (VARINT), first or second of a repeated field, beside a valid one: refused as the decoder does.
+    const badAttributes = lenField(1, Buffer.from([0x08, 0x01]));
+    const scopeSpans = (scope: Buffer[]) => lenField(2, Buffer.concat(scope.map((c) => lenField(1, c))));
+    const goodScope = Buffer.from([0x0a, 0x01, 0x73]); // name "s"
+    const badScope = lenField(3, Buffer.from([0x08, 0x01])); // attributes: a KeyValue with a VARINT key
+    const requests = [
+      [lenField(1, badAttributes), scopeSpans([goodScope])],
+      [lenField(1, Buffer.alloc(0)), lenField(1, badAttributes), scopeSpans([goodScope])],
+      [lenField(1, badAttributes), lenField(1, Buffer.alloc(0)), scopeSpans([goodScope])],
+      [scopeSpans([badScope])],
+      [scopeSpans([badScope, goodScope])],
+      [scopeSpans([goodScope, badScope])],
+    ].map((fields) => lenField(1, Buffer.concat(fields)));
+    for (const [k, body] of requests.entries()) {
+      assert.throws(() => decodeTraceRequest(body), `case ${k}: the decoder refuses`);
+      assert.throws(() => scanTraceRequest(body), isSentinelError, `case ${k}: the scanner refuses`);
+      assert.throws(() => scanTraceRequest(body), isSentinelError, `case ${k}: and again, once seen`);
+    }
+  });
+
   it('converts OTLP/JSON to protobuf in one pass, to the same spans as the JSON decoder reads', () => {
     const json = encodeTraceRequestJson(makeTraces({ traces: 6, spansPerTrace: 3, seed: 17, exotic: true }));
     assert.deepEqual(decodeTraceRequest(transcodeTraceRequestJson(json)), decodeTraceRequestJson(json));

@@ -215,8 +215,9 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
   const buf = r.buf;
   let resStart = 0;
   let resEnd = 0;
+  let resSeen = false;
   const scopeBounds: number[] = [];
-  let extra: Buffer[] | undefined;
+  const extra: number[] = [];
   while (r.pos < r.end) {
     const fieldStart = r.pos;
     const tag = r.uint32();
@@ -224,11 +225,13 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
     const field = tag >>> 3;
     if (field === 1) {
       expect(r, wt, LEN, 'resource');
-      const saved = r.enter();
+      // A resource is checked when it is first interned (below): the same bytes were checked before. Only a
+      // repeated resource field (merged by protobuf) is checked here, the last one kept as the decoder does.
+      if (resSeen) checkMessageAt(r, resStart, resEnd, RESOURCE);
+      resEnd = r.lengthPrefix();
       resStart = r.pos;
-      resEnd = r.end;
-      checkFields(r, RESOURCE, 0);
-      r.leave(saved);
+      r.pos = resEnd;
+      resSeen = true;
     } else if (field === 2) {
       expect(r, wt, LEN, 'scope_spans');
       const end = r.lengthPrefix();
@@ -237,11 +240,12 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
     } else {
       if (field === 3) expect(r, wt, LEN, 'schema_url');
       r.skip(wt);
-      (extra ??= []).push(buf.subarray(fieldStart, r.pos));
+      extra.push(fieldStart, r.pos);
     }
   }
-  const resourceBytes = buf.subarray(resStart, resEnd);
-  const resource = internResource(resourceBytes, extra ? Buffer.concat(extra) : EMPTY_BYTES, requestExtra);
+  const resource = internResource(buf.subarray(resStart, resEnd), joinRanges(buf, extra), requestExtra, () =>
+    checkMessageAt(r, resStart, resEnd, RESOURCE),
+  );
   const path = r.path;
   for (let k = 0; k < scopeBounds.length; k += 2) {
     r.pos = scopeBounds[k] as number;
@@ -251,10 +255,33 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
   }
 }
 
+/** The bytes of `ranges` (start, end pairs) of `buf`, one after another; a view when there is one range. */
+function joinRanges(buf: Buffer, ranges: readonly number[]): Uint8Array {
+  if (ranges.length === 0) return EMPTY_BYTES;
+  if (ranges.length === 2) return buf.subarray(ranges[0], ranges[1]);
+  const parts: Buffer[] = [];
+  for (let k = 0; k < ranges.length; k += 2) parts.push(buf.subarray(ranges[k], ranges[k + 1]));
+  return Buffer.concat(parts);
+}
+
+/** Checks the message at `start..end` of the reader's buffer against `rule`; the reader is left as it was. */
+function checkMessageAt(r: ProtobufReader, start: number, end: number, rule: MessageRule): void {
+  const pos = r.pos;
+  const saved = r.end;
+  r.pos = start;
+  r.end = end;
+  checkFields(r, rule, 0);
+  r.pos = pos;
+  r.end = saved;
+}
+
 function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResource): void {
   const buf = r.buf;
   const scopeEnd = r.end;
-  let header: Buffer[] | undefined;
+  const header: number[] = [];
+  let scopeStart = 0;
+  let scopeMsgEnd = 0;
+  let scopeSeen = false;
   const scopeNo = b.scopes.length;
   b.scopes.push(undefined as unknown as WireScope); // filled once the header is known
   while (r.pos < scopeEnd) {
@@ -271,16 +298,22 @@ function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResour
     }
     if (field === 1) {
       expect(r, wt, LEN, 'scope');
-      const saved = r.enter();
-      checkFields(r, SCOPE, 0);
-      r.leave(saved);
+      // Checked when the header is first interned, as the resource is; a repeated scope field here.
+      if (scopeSeen) checkMessageAt(r, scopeStart, scopeMsgEnd, SCOPE);
+      scopeMsgEnd = r.lengthPrefix();
+      scopeStart = r.pos;
+      r.pos = scopeMsgEnd;
+      scopeSeen = true;
     } else {
       if (field === 3) expect(r, wt, LEN, 'schema_url');
       r.skip(wt);
     }
-    (header ??= []).push(buf.subarray(fieldStart, r.pos));
+    if (header.length > 0 && header[header.length - 1] === fieldStart) header[header.length - 1] = r.pos;
+    else header.push(fieldStart, r.pos);
   }
-  b.scopes[scopeNo] = internScope(resource, header ? Buffer.concat(header) : EMPTY_BYTES);
+  b.scopes[scopeNo] = internScope(resource, joinRanges(buf, header), () => {
+    if (scopeSeen) checkMessageAt(r, scopeStart, scopeMsgEnd, SCOPE);
+  });
 }
 
 /** Checks an id field's length (0 or `length`); returns where it starts, the reader is left at its end. */
@@ -604,6 +637,8 @@ export function internResource(
   resource: Uint8Array,
   extra: Uint8Array,
   requestExtra: Uint8Array,
+  /** Called before bytes not seen yet are interned (the scanner checks them then); may throw. */
+  check?: () => void,
 ): WireResource {
   const h = hashBytes(requestExtra, hashBytes(extra, hashBytes(resource, 0x811c9dc5 ^ resource.length)));
   const bucket = resources.get(h);
@@ -617,6 +652,7 @@ export function internResource(
         return r;
     }
   }
+  check?.();
   if (resourceCount >= MAX_INTERNED) {
     resources.clear();
     resourceCount = 0;
@@ -630,7 +666,7 @@ export function internResource(
 }
 
 /** The interned WireScope of this header under `resource`. */
-export function internScope(resource: WireResource, header: Uint8Array): WireScope {
+export function internScope(resource: WireResource, header: Uint8Array, check?: () => void): WireScope {
   let scopes = scopesByResource.get(resource);
   if (scopes === undefined) {
     scopes = { byHash: new Map(), count: 0 };
@@ -639,6 +675,7 @@ export function internScope(resource: WireResource, header: Uint8Array): WireSco
   const h = hashBytes(header, 0x811c9dc5);
   const bucket = scopes.byHash.get(h);
   if (bucket !== undefined) for (const s of bucket) if (sameBytes(s.header, header)) return s;
+  check?.();
   if (scopes.count >= MAX_INTERNED) {
     scopes.byHash.clear();
     scopes.count = 0;
