@@ -336,8 +336,7 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const kept = new KeptBatch();
     let decided = 0;
-    // decide() takes the trace out, so the oldest is the next one.
-    for (let trace = this.buffer.oldest(); trace !== undefined; trace = this.buffer.oldest()) {
+    for (const trace of this.buffer.values()) {
       if (trace.firstSeenMs + this.decisionWaitMs > now) break;
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.

@@ -1,6 +1,5 @@
 import type { WireSpans } from '../otlp/index.js';
 import { WireTrace } from './buffered-trace.js';
-import { InsertionOrderMap } from './insertion-order.js';
 
 /** Heap bytes of a buffered trace beyond its spans: the object, two arrays, its Map entry and id (bench/wire-path.ts: measured 462 B per span against 449 counted). */
 export const TRACE_OVERHEAD_BYTES = 560;
@@ -8,12 +7,12 @@ export const TRACE_OVERHEAD_BYTES = 560;
 export const SPAN_OVERHEAD_BYTES = 16;
 
 /**
- * Traces waiting for their decision, by id, in first-seen order, so the oldest is always the first entry
- * (InsertionOrderMap: a Map's first entry costs a walk over its deleted slots). Spans stay in the request bytes they came in; `bytes` is their share of those
+ * Traces waiting for their decision, by id, in first-seen order (a Map's insertion order), so the oldest is
+ * always the first entry. Spans stay in the request bytes they came in; `bytes` is their share of those
  * requests plus the index, the figure `max_buffered_bytes` bounds.
  */
 export class TraceBuffer {
-  private readonly traces = new InsertionOrderMap<WireTrace>();
+  private readonly traces = new Map<string, WireTrace>();
   private spans = 0;
   private byteCount = 0;
 
@@ -63,7 +62,8 @@ export class TraceBuffer {
   }
 
   oldest(): WireTrace | undefined {
-    return this.traces.first();
+    const first = this.traces.values().next();
+    return first.done ? undefined : first.value;
   }
 
   values(): IterableIterator<WireTrace> {

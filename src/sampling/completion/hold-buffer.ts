@@ -1,5 +1,4 @@
 import type { WireScope, WireSpans } from '../../otlp/index.js';
-import { InsertionOrderMap } from '../insertion-order.js';
 
 /**
  * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion
@@ -103,7 +102,7 @@ export interface HoldBufferOptions {
  */
 export class HoldBuffer {
   /** Insertion order is hold order, so the first entry is always the oldest. */
-  private readonly traces = new InsertionOrderMap<HeldTrace>();
+  private readonly traces = new Map<string, HeldTrace>();
   private byteCount = 0;
   private spanCount = 0;
 
@@ -129,7 +128,7 @@ export class HoldBuffer {
     this.byteCount += bytes;
     this.spanCount += spans;
     while (this.byteCount > this.options.maxBytes && this.traces.size > 0) {
-      const oldest = this.traces.first() as HeldTrace;
+      const oldest = this.traces.values().next().value as HeldTrace;
       this.remove(oldest);
       this.options.onEvict(oldest, 'bytes');
     }
@@ -149,11 +148,8 @@ export class HoldBuffer {
   /** Evicts every trace held longer than the window. */
   expire(nowMs: number): void {
     const cutoff = nowMs - this.options.windowMs;
-    for (
-      let held = this.traces.first();
-      held !== undefined && held.heldAtMs <= cutoff;
-      held = this.traces.first()
-    ) {
+    for (const held of this.traces.values()) {
+      if (held.heldAtMs > cutoff) break;
       this.remove(held);
       this.options.onEvict(held, 'age');
     }
@@ -168,8 +164,8 @@ export class HoldBuffer {
 
   /** When the oldest trace expires, or undefined when nothing is held. */
   nextExpiryMs(): number | undefined {
-    const oldest = this.traces.first();
-    return oldest === undefined ? undefined : oldest.heldAtMs + this.options.windowMs;
+    const oldest = this.traces.values().next();
+    return oldest.done ? undefined : oldest.value.heldAtMs + this.options.windowMs;
   }
 
   get stats(): { traces: number; spans: number; bytes: number } {
