@@ -7,6 +7,7 @@
  *    completion.maxBytes 32MiB = 288Mi, V8 old space 200 MiB; store: 2Gi, old space 1536 MiB), each sent the
  *    issue's three shapes by 3 senders at once (agent: 4 MB requests, store: 16 MB): peak RSS (VmHWM) against the
  *    limit, and how many requests were taken and how many refused with 429.
+ * BENCH_ADMISSION_ONLY=<kind>:<shape substring> (e.g. `agent:id-only`) runs only that part of table 2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -190,8 +191,11 @@ async function processTable(): Promise<void> {
     { kind: 'agent', limitMib: 288, oldSpace: 200, target: 4 * MIB - 64 * 1024 },
     { kind: 'store', limitMib: 2048, oldSpace: 1536, target: 16 * MIB - 64 * 1024 },
   ];
+  const [onlyKind, onlyShape] = (process.env['BENCH_ADMISSION_ONLY'] ?? '').split(':');
   for (const run of runs) {
+    if (onlyKind && run.kind !== onlyKind) continue;
     for (const shape of shapes(run.target, ['one huge span', 'id-only', 'typical'])) {
+      if (onlyShape && !shape.name.includes(onlyShape)) continue;
       await oneProcessRun(run, shape);
     }
   }
@@ -253,5 +257,5 @@ async function oneProcessRun(
 console.log(
   `admission: ${availableParallelism()} cores (shared with other sessions: figures are indicative)`,
 );
-modelHeapTable();
+if (!process.env['BENCH_ADMISSION_ONLY']) modelHeapTable();
 await processTable();
