@@ -37,18 +37,10 @@ export const EXCEPTIONS = {
   'src/compare/run-demo.ts: ../store/index.js': 'sentinel demo; moves to src/demo',
   'src/receiver/admission-estimate.ts: ../otlp/protobuf-reader.js': 'past an index',
   'src/receiver/http-receiver.ts: ../config/units.js': 'past an index',
-  'src/store/access-role.ts: ../sampling/completion/feed-protocol.js':
-    'decision feed; moves to src/decision-feed',
   'src/store/access-role.ts: ../sampling/policy-protocol.js': 'past an index',
   'src/store/block-pipeline.ts: ../receiver/admission-estimate.js': 'past an index',
-  'src/store/decision-feed-http.ts: ../sampling/completion/feed-protocol.js':
-    'decision feed; moves to src/decision-feed',
-  'src/store/decision-log.ts: ../sampling/completion/feed-protocol.js':
-    'decision feed; moves to src/decision-feed',
   'src/store/policy-http.ts: ../sampling/policy-config.js': 'past an index',
   'src/store/policy-http.ts: ../sampling/policy-protocol.js': 'past an index',
-  'src/store/query-server.ts: ../sampling/completion/feed-protocol.js':
-    'decision feed; moves to src/decision-feed',
   'src/store/query-server.ts: ../sampling/policy-protocol.js': 'past an index',
   'src/store/service-graph.ts: ../config/service-graph.js': 'past an index',
   'src/telemetry/admin-server.ts: ../config/units.js': 'past an index',

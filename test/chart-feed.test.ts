@@ -16,7 +16,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runHelm } from '../scripts/helm.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/index.js';
-import { DecisionFeedClient, parseDnsTarget } from '../src/sampling/index.js';
+import { DecisionFeedClient, parseDnsTarget } from '../src/decision-feed/feed-client.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
 import { startChartStore } from './helpers/chart-store.js';

@@ -11,7 +11,7 @@ import fjp from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
-import { readCaFile } from '../src/export/index.js';
+import { readCaFile } from '../src/http/index.js';
 import {
   AgentConfigRenderer,
   AGENT_CONTAINER_NAME,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
-import { DECISIONS_BINARY_TYPE, encodeDecisionIds } from '../src/sampling/completion/feed-protocol.js';
+import { DECISIONS_BINARY_TYPE, encodeDecisionIds } from '../src/decision-feed/feed-protocol.js';
 import { roleForPath } from '../src/store/index.js';
 import { bearer, otlpGrpcStatus, otlpHttpStatus } from './helpers/bearer-clients.js';
 import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';

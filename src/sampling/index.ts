@@ -26,8 +26,6 @@ export { runPolicyCommand } from './policy-command.js';
 export { DecisionCache, completable } from './decision-cache.js';
 export { HoldBuffer } from './completion/hold-buffer.js';
 export type { EvictionReason, HeldPart, HeldTrace, HoldBufferOptions } from './completion/hold-buffer.js';
-export { DecisionFeedClient, parseDnsTarget } from './completion/feed-client.js';
-export type { FeedClientOptions } from './completion/feed-client.js';
 export { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
@@ -35,5 +33,3 @@ export type { BufferedTrace, PolicySpan, SpanOrigin } from './buffered-trace.js'
 export { CentralPolicySource, choosePolicySource, policyUrl } from './central-policy-source.js';
 export type { CentralPolicySourceOptions, PolicyPollResult } from './central-policy-source.js';
 export { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
-export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
-export type { StoreHttpClientOptions, StoreRequestFailure } from './store-http-client.js';
