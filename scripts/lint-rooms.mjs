@@ -33,8 +33,6 @@ export const ALLOWED = {
  */
 export const EXCEPTIONS = {
   'src/compare/load-spans.ts: ../sampling/index.js': 'attribute name; moves to one module of attribute names',
-  'src/compare/run-demo.ts: ../agent/index.js': 'sentinel demo; moves to src/demo',
-  'src/compare/run-demo.ts: ../store/index.js': 'sentinel demo; moves to src/demo',
   'src/receiver/admission-estimate.ts: ../otlp/protobuf-reader.js': 'past an index',
   'src/receiver/http-receiver.ts: ../config/units.js': 'past an index',
   'src/store/access-role.ts: ../sampling/policy-protocol.js': 'past an index',

@@ -24,7 +24,6 @@ export {
 export type { CompareScan } from './load-spans.js';
 export { renderDistributionSvg, renderHtml, renderJson, renderTable } from './render.js';
 export { COMPARE_EXIT_CODES, runCompare } from './run-compare.js';
-export { runDemo } from './run-demo.js';
 export type { CompareCommandIo } from './run-compare.js';
 export {
   normalCdf,

@@ -13,6 +13,7 @@ import { QueryServer } from './query-server.js';
 import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
 import './tempo-api.js';
+import './compare-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 
