@@ -32,7 +32,6 @@ export const ALLOWED = {
  * test/lint-boundaries.test.ts fails when an entry is no longer needed.
  */
 export const EXCEPTIONS = {
-  'src/compare/load-spans.ts: ../sampling/index.js': 'attribute name; moves to one module of attribute names',
   'src/receiver/admission-estimate.ts: ../otlp/protobuf-reader.js': 'past an index',
   'src/receiver/http-receiver.ts: ../config/units.js': 'past an index',
   'src/store/access-role.ts: ../sampling/policy-protocol.js': 'past an index',

@@ -160,3 +160,14 @@ describe('lint: src/ follows the arrows', () => {
     assert.ok(rooms.size > 10, 'the import graph of src/ was read');
   });
 });
+
+describe('one module of Sentinel attribute names', () => {
+  test('src/ spells sampling.weight, sampling.completed and deployment.variant only in src/otlp/sentinel-attributes.ts', () => {
+    const literal = /['"](sampling\.weight|sampling\.completed|deployment\.variant)['"]/;
+    const found = sourceFiles(join(root, 'src'))
+      .filter((file) => !file.endsWith('sentinel-attributes.ts'))
+      .filter((file) => literal.test(readFileSync(file, 'utf8')))
+      .map((file) => relSrc(file));
+    assert.deepEqual(found, []);
+  });
+});

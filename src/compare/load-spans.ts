@@ -1,6 +1,9 @@
 import { SentinelError } from '../errors.js';
-import { stringAttribute } from '../otlp/index.js';
-import { SAMPLING_COMPLETED_ATTRIBUTE } from '../sampling/index.js';
+import {
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  SAMPLING_COMPLETED_ATTRIBUTE,
+  stringAttribute,
+} from '../otlp/index.js';
 import {
   listVisibleBlocks,
   sampleWeight,
@@ -47,7 +50,7 @@ export function toCompareSpan(r: StoredSpan): CompareSpan {
     durationNs: ns > 0n ? Number(ns) : 0,
     isError: r.span.status.code === 2,
     weight: sampleWeight(r.span.attributes),
-    variant: stringAttribute(r.resource.attributes, 'deployment.variant') ?? '',
+    variant: stringAttribute(r.resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '',
     operation: r.span.name,
   };
 }

@@ -26,7 +26,7 @@ export { runPolicyCommand } from './policy-command.js';
 export { DecisionCache, completable } from './decision-cache.js';
 export { HoldBuffer } from './completion/hold-buffer.js';
 export type { EvictionReason, HeldPart, HeldTrace, HoldBufferOptions } from './completion/hold-buffer.js';
-export { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE, markKeptSpan } from './weights.js';
+export { markKeptSpan } from './weights.js';
 export { DEFAULT_HASH_SALT, hashTraceId, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 export { getOtValue, setOtValues } from './tracestate.js';
 export type { BufferedTrace, PolicySpan, SpanOrigin } from './buffered-trace.js';
