@@ -31,17 +31,7 @@ export const ALLOWED = {
  * Imports that break the rules today, each with the reason it is left: `'src/<file>: <specifier>': reason`.
  * test/lint-boundaries.test.ts fails when an entry is no longer needed.
  */
-export const EXCEPTIONS = {
-  'src/receiver/admission-estimate.ts: ../otlp/protobuf-reader.js': 'past an index',
-  'src/receiver/http-receiver.ts: ../config/units.js': 'past an index',
-  'src/store/access-role.ts: ../sampling/policy-protocol.js': 'past an index',
-  'src/store/block-pipeline.ts: ../receiver/admission-estimate.js': 'past an index',
-  'src/store/policy-http.ts: ../sampling/policy-config.js': 'past an index',
-  'src/store/policy-http.ts: ../sampling/policy-protocol.js': 'past an index',
-  'src/store/query-server.ts: ../sampling/policy-protocol.js': 'past an index',
-  'src/store/service-graph.ts: ../config/service-graph.js': 'past an index',
-  'src/telemetry/admin-server.ts: ../config/units.js': 'past an index',
-};
+export const EXCEPTIONS = {};
 
 /** The room of a path relative to the repository (`src/store/x.ts` -> `store`, `src/cli.ts` -> `cli`). */
 export function roomOf(file) {

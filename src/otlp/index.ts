@@ -81,3 +81,4 @@ export {
   SAMPLING_COMPLETED_ATTRIBUTE,
   SAMPLING_WEIGHT_ATTRIBUTE,
 } from './sentinel-attributes.js';
+export { ProtobufReader, WireType } from './protobuf-reader.js';

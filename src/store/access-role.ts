@@ -4,7 +4,7 @@
  * reader routes, so a query route added later (Tempo's /api/v2/..., Jaeger's /api/v3/...) is guarded by default.
  */
 import { DECISIONS_PATH } from '../decision-feed/index.js';
-import { POLICY_PATH } from '../sampling/policy-protocol.js';
+import { POLICY_PATH } from '../sampling/index.js';
 
 /** `open`: no credential; `agent`: an agent identity; `reader`: the reader credential. */
 export type AccessRole = 'open' | 'agent' | 'reader';

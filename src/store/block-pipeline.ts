@@ -11,7 +11,7 @@ import {
   type ObjectStore,
   type StoredSpan,
 } from '../storage/index.js';
-import { estimateProtobufRequest } from '../receiver/admission-estimate.js';
+import { estimateProtobufRequest } from '../receiver/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WriteAheadLog, readWalRecords, type WalSegment } from './write-ahead-log.js';
 

@@ -12,7 +12,7 @@ import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH, DecisionFeedHttp, type DecisionLog } from '../decision-feed/index.js';
-import { POLICY_PATH } from '../sampling/policy-protocol.js';
+import { POLICY_PATH } from '../sampling/index.js';
 import './jaeger-api.js';
 import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine } from './query-engine.js';

@@ -8,7 +8,7 @@
  * `max_items` halves wait. What differs is the count: each pair counts the inverse of the probability that the
  * sample holds both its halves (Horvitz-Thompson), which depends on why each half was kept (`pairWeight`).
  */
-import type { ServiceGraphConfig } from '../config/service-graph.js';
+import type { ServiceGraphConfig } from '../config/index.js';
 
 import {
   DEPLOYMENT_VARIANT_ATTRIBUTE,
