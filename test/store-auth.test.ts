@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
 import { DECISIONS_BINARY_TYPE, encodeDecisionIds } from '../src/decision-feed/feed-protocol.js';
-import { roleForPath } from '../src/store/index.js';
+import { roleForPath } from '../src/store/access-role.js';
 import { bearer, otlpGrpcStatus, otlpHttpStatus } from './helpers/bearer-clients.js';
 import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
 import { startTestStore } from './helpers/store-harness.js';
