@@ -15,7 +15,7 @@ import { after, test } from 'node:test';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runHelm } from '../scripts/helm.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
-import { AGENT_PATHS } from '../src/injector/index.js';
+import { AGENT_PATHS } from '../src/injector/names.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/decision-feed/feed-client.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
