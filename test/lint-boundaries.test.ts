@@ -199,3 +199,53 @@ describe('one module of Sentinel attribute names', () => {
     assert.deepEqual(found, []);
   });
 });
+
+/** Rooms whose index.ts exports only what other rooms use (issue 17); the others still export for tests. */
+const LEAN_INDEXES = ['agent', 'compare', 'decision-feed', 'demo', 'http', 'injector', 'store'];
+
+/** Names each room's index.ts gives to other rooms: named imports and re-exports, and the CLI's `import()`s. */
+function namesUsedFromIndexes(): Map<string, Set<string>> {
+  const used = new Map<string, Set<string>>();
+  const use = (room: string | undefined, name: string) => {
+    if (room !== undefined) used.set(room, (used.get(room) ?? new Set()).add(name));
+  };
+  for (const file of sourceFiles(join(root, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+    for (const st of source.statements) {
+      const spec = (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) && st.moduleSpecifier;
+      if (!spec || !ts.isStringLiteral(spec) || !spec.text.endsWith('/index.js')) continue;
+      const room = roomOf(join(file, '..', spec.text));
+      if (room === roomOf(file)) continue;
+      const bindings = ts.isImportDeclaration(st) ? st.importClause?.namedBindings : st.exportClause;
+      if (bindings && (ts.isNamedImports(bindings) || ts.isNamedExports(bindings))) {
+        for (const e of bindings.elements) use(room, (e.propertyName ?? e.name).text);
+      }
+    }
+    for (const m of text.matchAll(/import\('([./\w-]+\/index\.js)'\)\)\.(\w+)/g)) {
+      use(roomOf(join(file, '..', m[1]!)), m[2]!);
+    }
+    for (const m of text.matchAll(/const \{([^}]+)\} = await import\('([./\w-]+\/index\.js)'\)/g)) {
+      for (const name of m[1]!.split(',')) use(roomOf(join(file, '..', m[2]!)), name.trim().split(/\s/)[0]!);
+    }
+  }
+  return used;
+}
+
+describe('index.ts exports what other rooms use', () => {
+  test('the lean rooms export nothing that no other room imports', () => {
+    const used = namesUsedFromIndexes();
+    const unused: string[] = [];
+    for (const room of LEAN_INDEXES) {
+      const file = join(root, 'src', room, 'index.ts');
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+      for (const st of source.statements) {
+        if (!ts.isExportDeclaration(st) || !st.exportClause || !ts.isNamedExports(st.exportClause)) continue;
+        for (const e of st.exportClause.elements) {
+          if (!used.get(room)?.has(e.name.text)) unused.push(`src/${room}/index.ts: ${e.name.text}`);
+        }
+      }
+    }
+    assert.deepEqual(unused, []);
+  });
+});
