@@ -138,7 +138,7 @@ export interface SpanMetricsOptions {
  * The measure stage: RED metrics per (service, span name, kind, status, variant) for every span the agent
  * receives, counted before tail sampling so that they are exact whatever the sampler later drops. The batch is
  * passed on untouched. Label values use the Collector spanmetrics connector's spelling (`SPAN_KIND_SERVER`,
- * `STATUS_CODE_ERROR`) so that its dashboards and the PromQL in the README apply as they are.
+ * `STATUS_CODE_ERROR`) so that its dashboards and the PromQL in docs/canary.md apply as they are.
  */
 export class SpanMetricsStage implements TraceConsumer {
   private readonly next: TraceConsumer;
