@@ -1,6 +1,7 @@
 // Type-aware lint, after opentelemetry-js: floating promises and type-only imports are errors.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { roomsPlugin } from './scripts/lint-rooms.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'charts/**', 'manifests/**', 'coverage/**', '.cache/**'] },
@@ -32,6 +33,12 @@ export default tseslint.config(
         { selector: 'ExportAllDeclaration', message: 'Use explicit named exports (STYLE.md).' },
       ],
     },
+  },
+  {
+    // The rooms' allowed arrows (docs/ARCHITECTURE.md "Allowed arrows"; the table is scripts/lint-rooms.mjs).
+    files: ['src/**/*.ts'],
+    plugins: { sentinel: roomsPlugin },
+    rules: { 'sentinel/rooms': 'error' },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { storeConfigSchema, validateConfig } from '../src/config/index.js';
-import { startStore } from '../src/store/index.js';
+import { startStore } from '../src/store/store.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 
 const dir = process.argv[2];

@@ -4,9 +4,10 @@
  *    admission estimate (src/receiver/admission-estimate.ts) and against the old estimate (10 per wire byte),
  *    measured in this process for protobuf and OTLP/JSON.
  * 2. The agent and the store as processes under the memory limits the chart gives them (agent: 256Mi +
- *    completion.maxBytes 32MiB = 288Mi, V8 old space 200 MiB; store: 2Gi, old space 1536 MiB), each sent the
+ *    completion.maxBytes 32MiB = 288Mi, the V8 flags the injector sets for it; store: 2Gi, old space 1536 MiB), each sent the
  *    issue's three shapes by 3 senders at once (agent: 4 MB requests, store: 16 MB): peak RSS (VmHWM) against the
  *    limit, and how many requests were taken and how many refused with 429.
+ * BENCH_ADMISSION_ONLY=<kind>:<shape substring> (e.g. `agent:id-only`) runs only that part of table 2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceRequestJson } fr
 import { estimateJsonRequest, estimateProtobufRequest } from '../src/receiver/admission-estimate.js';
 import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
 import { flattenTraceData } from '../src/storage/index.js';
+import { nodeOptionsForMemoryLimit } from '../src/injector/node-heap.js';
 import { shapes, type Shape } from './_admission-shapes.js';
 
 const MIB = 1024 * 1024;
@@ -92,7 +94,7 @@ interface Child {
 async function startChild(
   kind: 'agent' | 'store',
   dir: string,
-  maxOldSpaceMib: number,
+  heapFlags: readonly string[],
   config: (p: Record<string, number>) => string,
 ): Promise<Child> {
   const ports = {
@@ -103,13 +105,9 @@ async function startChild(
   };
   const file = join(dir, `${kind}.yaml`);
   writeFileSync(file, config(ports));
-  const proc = spawn(
-    process.execPath,
-    [`--max-old-space-size=${maxOldSpaceMib}`, '--import', 'tsx', cli, kind, '--config', file],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const proc = spawn(process.execPath, [...heapFlags, '--import', 'tsx', cli, kind, '--config', file], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -180,41 +178,54 @@ const fmt = (s: Record<string, number>) =>
     .map(([k, v]) => `${v}x ${k}`)
     .join(', ');
 
+interface Run {
+  readonly kind: 'agent' | 'store';
+  readonly limitMib: number;
+  readonly heapFlags: readonly string[];
+  readonly target: number;
+}
+
 async function processTable(): Promise<void> {
   console.log(
     '\n### 2. processes under the chart limits, 3 senders x 4 requests each\n\n' +
-      '| process (limit, old space) | shape | request | spans | answers | peak RSS | peak / limit |\n' +
+      '| process (limit, V8 flags) | shape | request | spans | answers | peak RSS | peak / limit |\n' +
       '| --- | --- | ---: | ---: | --- | ---: | ---: |',
   );
-  const runs: { kind: 'agent' | 'store'; limitMib: number; oldSpace: number; target: number }[] = [
-    { kind: 'agent', limitMib: 288, oldSpace: 200, target: 4 * MIB - 64 * 1024 },
-    { kind: 'store', limitMib: 2048, oldSpace: 1536, target: 16 * MIB - 64 * 1024 },
+  // The agent gets the V8 flags the injector sets for the chart's limit (src/injector/node-heap.ts), as in a pod.
+  const agentFlags = (nodeOptionsForMemoryLimit(288 * MIB) ?? '').split(' ');
+  const runs: Run[] = [
+    { kind: 'agent', limitMib: 288, heapFlags: agentFlags, target: 4 * MIB - 64 * 1024 },
+    { kind: 'store', limitMib: 2048, heapFlags: ['--max-old-space-size=1536'], target: 16 * MIB - 64 * 1024 },
   ];
+  const [onlyKind, onlyShape] = (process.env['BENCH_ADMISSION_ONLY'] ?? '').split(':');
   for (const run of runs) {
+    if (onlyKind && run.kind !== onlyKind) continue;
     for (const shape of shapes(run.target, ['one huge span', 'id-only', 'typical'])) {
+      if (onlyShape && !shape.name.includes(onlyShape)) continue;
       await oneProcessRun(run, shape);
     }
   }
 }
 
-async function oneProcessRun(
-  run: { kind: 'agent' | 'store'; limitMib: number; oldSpace: number },
-  shape: Shape,
-): Promise<void> {
+async function oneProcessRun(run: Run, shape: Shape): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-admission-'));
   const children: Child[] = [];
   try {
     // The store (a sink for the agent run, the subject for the store run) with the chart's store config.
-    const store = await startChild('store', dir, run.kind === 'store' ? run.oldSpace : 1536, (p) =>
-      [
-        `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:${p['grpc']}" }, http: { endpoint: "127.0.0.1:${p['http']}" }, max_request_bytes: 16MiB } }`,
-        `admin: { endpoint: "127.0.0.1:${p['admin']}" }`,
-        `query: { endpoint: "127.0.0.1:${p['query']}" }`,
-        `storage: { url: "file://${dir}/data" }`,
-        `wal_dir: ${dir}/wal`,
-        'block: { max_bytes: 64MiB, max_spans: 1000000, max_age: 1m }',
-        'log: { level: warn }',
-      ].join('\n'),
+    const store = await startChild(
+      'store',
+      dir,
+      run.kind === 'store' ? run.heapFlags : ['--max-old-space-size=1536'],
+      (p) =>
+        [
+          `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:${p['grpc']}" }, http: { endpoint: "127.0.0.1:${p['http']}" }, max_request_bytes: 16MiB } }`,
+          `admin: { endpoint: "127.0.0.1:${p['admin']}" }`,
+          `query: { endpoint: "127.0.0.1:${p['query']}" }`,
+          `storage: { url: "file://${dir}/data" }`,
+          `wal_dir: ${dir}/wal`,
+          'block: { max_bytes: 64MiB, max_spans: 1000000, max_age: 1m }',
+          'log: { level: warn }',
+        ].join('\n'),
     );
     children.push(store);
     let subject = store;
@@ -225,7 +236,7 @@ async function oneProcessRun(
           '  - { name: slow, type: latency, latency: { threshold_ms: 1000 } }\n' +
           '  - { name: baseline, type: probabilistic, probabilistic: { sampling_percentage: 10 } }\n',
       );
-      subject = await startChild('agent', dir, run.oldSpace, (p) =>
+      subject = await startChild('agent', dir, run.heapFlags, (p) =>
         [
           `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:${p['grpc']}" }, http: { endpoint: "127.0.0.1:${p['http']}" } } }`,
           `admin: { endpoint: "127.0.0.1:${p['admin']}" }`,
@@ -242,7 +253,7 @@ async function oneProcessRun(
       0,
     );
     console.log(
-      `| ${run.kind} (${run.limitMib} Mi, ${run.oldSpace} MiB) | ${shape.name} | ${(shape.body.length / MIB).toFixed(1)} MiB | ${spans} | ${fmt(statuses)} | ${(hwm / MIB).toFixed(0)} MiB | ${(hwm / (run.limitMib * MIB)).toFixed(2)} |`,
+      `| ${run.kind} (${run.limitMib} Mi, ${run.heapFlags.join(' ')}) | ${shape.name} | ${(shape.body.length / MIB).toFixed(1)} MiB | ${spans} | ${fmt(statuses)} | ${(hwm / MIB).toFixed(0)} MiB | ${(hwm / (run.limitMib * MIB)).toFixed(2)} |`,
     );
   } finally {
     for (const c of children.reverse()) c.proc.kill('SIGKILL');
@@ -253,5 +264,5 @@ async function oneProcessRun(
 console.log(
   `admission: ${availableParallelism()} cores (shared with other sessions: figures are indicative)`,
 );
-modelHeapTable();
+if (!process.env['BENCH_ADMISSION_ONLY']) modelHeapTable();
 await processTable();

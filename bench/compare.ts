@@ -5,7 +5,7 @@
  * 2. What does the span-metrics stage cost per span, against decoding the same spans from protobuf?
  */
 import { availableParallelism } from 'node:os';
-import { compareSpans, type CompareSpan } from '../src/compare/index.js';
+import { compareSpans, type CompareSpan } from '../src/compare/compare-spans.js';
 import { agentConfigSchema } from '../src/config/index.js';
 import { SpanMetricsStage } from '../src/measure/index.js';
 import {

@@ -17,8 +17,8 @@ import {
   DECISION_ID_BYTES,
   FEED_CURSOR_HEADER,
   decodeDecisionIds,
-} from '../src/sampling/completion/feed-protocol.js';
-import { DecisionLog } from '../src/store/index.js';
+} from '../src/decision-feed/feed-protocol.js';
+import { DecisionLog } from '../src/decision-feed/decision-log.js';
 import { silentLogger } from '../src/telemetry/index.js';
 
 const N = Number(process.env['BENCH_N'] ?? 6000);

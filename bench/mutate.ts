@@ -19,13 +19,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
-import {
-  admissionResponse,
-  mutate,
-  mutateOptionsFrom,
-  parseAdmissionReview,
-  startInjector,
-} from '../src/injector/index.js';
+import { admissionResponse, parseAdmissionReview } from '../src/injector/admission-review.js';
+import { mutate } from '../src/injector/mutate.js';
+import { mutateOptionsFrom, startInjector } from '../src/injector/run-injector.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { runHelm } from '../scripts/helm.js';
 import { makeCertificate } from '../test/fixtures/injector/tls.js';

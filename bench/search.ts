@@ -19,7 +19,8 @@ import {
   type BlockMeta,
   type StoredSpan,
 } from '../src/storage/index.js';
-import { BlockCatalog, QueryEngine } from '../src/store/index.js';
+import { BlockCatalog } from '../src/store/block-catalog.js';
+import { QueryEngine } from '../src/store/query-engine.js';
 import { evaluateTrace } from '../src/store/traceql/evaluate.js';
 import { parseTraceQL } from '../src/store/traceql/parse.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';

@@ -17,7 +17,7 @@ import {
   type Span,
   type TraceData,
 } from '../src/otlp/index.js';
-import { ServiceGraph } from '../src/store/index.js';
+import { ServiceGraph } from '../src/store/service-graph.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { edgeSpan, serviceSpans } from '../test/helpers/edge-spans.js';
 

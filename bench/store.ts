@@ -8,7 +8,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { countSpans, encodeTraceRequest, traceDataToJson } from '../src/otlp/index.js';
-import { BlockCatalog, BlockPipeline, QueryEngine } from '../src/store/index.js';
+import { BlockCatalog } from '../src/store/block-catalog.js';
+import { BlockPipeline } from '../src/store/block-pipeline.js';
+import { QueryEngine } from '../src/store/query-engine.js';
 import {
   CountingObjectStore,
   LocalObjectStore,

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { StoreAuth } from '../src/store/index.js';
+import { StoreAuth } from '../src/store/store-auth.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from '../test/helpers/fake-token-review.js';
 

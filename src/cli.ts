@@ -31,7 +31,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   demo: {
     summary: 'the tour: a store, a baseline and a canary agent, a simulated app; prints the comparison',
     load: async () => {
-      const { runDemo } = await import('./compare/index.js');
+      const { runDemo } = await import('./demo/index.js');
       return (argv) =>
         runDemo(argv, {
           stdout: (t) => process.stdout.write(t),

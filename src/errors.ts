@@ -1,6 +1,6 @@
 /**
  * The catalogue of Sentinel's error codes, after fastify's FST_ERR_* and undici's UND_ERR_*.
- * Every code is documented in README.md ("Error codes"); test/errors.test.ts checks that.
+ * Every code is documented in docs/error-codes.md; test/errors.test.ts checks that.
  */
 export const ErrorCodes = {
   SENTINEL_ERR_CONFIG_INVALID: 'a configuration file or environment override does not validate',

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
-import { nodeOptionsForMemoryLimit, parseQuantity } from '../src/injector/index.js';
+import { nodeOptionsForMemoryLimit } from '../src/injector/node-heap.js';
+import { parseQuantity } from '../src/injector/quantity.js';
 import { helmTemplate } from './helpers/helm-template.js';
 
 const MiB = 2 ** 20;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runDemo } from '../src/compare/index.js';
+import { runDemo } from '../src/demo/run-demo.js';
 
 describe('sentinel demo', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-demo-test-'));

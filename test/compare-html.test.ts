@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { compareSpans, renderHtml } from '../src/compare/index.js';
+import { compareSpans } from '../src/compare/compare-spans.js';
+import { renderHtml } from '../src/compare/render.js';
 import { knownTruthWorkload } from './helpers/compare-workload.js';
 import { decodePng } from './helpers/png.js';
 

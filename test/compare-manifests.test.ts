@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { parseCompareParams } from '../src/compare/index.js';
+import { parseCompareParams } from '../src/compare/compare-query.js';
 
 const DIR = 'manifests/examples/canary-analysis';
 

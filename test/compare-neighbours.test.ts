@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { neighboursOf, renderHtml, renderNeighboursSvg, type CompareReport } from '../src/compare/index.js';
+import { neighboursOf, renderNeighboursSvg } from '../src/compare/neighbours.js';
+import { renderHtml } from '../src/compare/render.js';
+import type { CompareReport } from '../src/compare/compare-spans.js';
 import { SpanKind, type TraceData } from '../src/otlp/index.js';
 import { edgeSpan, postTraces, serviceSpans } from './helpers/edge-spans.js';
 import { startTestStore } from './helpers/store-harness.js';

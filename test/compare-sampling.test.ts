@@ -4,12 +4,9 @@ import { describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  compareSpans,
-  loadSpansFromStorage,
-  weightedQuantile,
-  weightedSample,
-} from '../src/compare/index.js';
+import { compareSpans } from '../src/compare/compare-spans.js';
+import { loadSpansFromStorage } from '../src/compare/load-spans.js';
+import { weightedQuantile, weightedSample } from '../src/compare/weighted-stats.js';
 import { LocalObjectStore, writeBlock } from '../src/storage/index.js';
 import { av, findAttribute, SpanKind, type Span, type TraceData } from '../src/otlp/index.js';
 import {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CompareSpanCollector } from '../src/compare/load-spans.js';
+import { compareSpans } from '../src/compare/compare-spans.js';
 import {
-  CompareSpanCollector,
-  compareSpans,
   normalCdf,
   normalQuantile,
   pairDifferenceQuantile,
   superiority,
   weightedQuantile,
   weightedSample,
-} from '../src/compare/index.js';
+} from '../src/compare/weighted-stats.js';
 import type { StoredSpan } from '../src/storage/index.js';
 import { knownTruthWorkload, MEDIAN_NS, SIGMA } from './helpers/compare-workload.js';
 

@@ -4,13 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import {
-  buildInjectionPatch,
-  nodeOptionsForMemoryLimit,
-  readPod,
-  v8HeapSizesMiB,
-  type AgentSettings,
-} from '../src/injector/index.js';
+import { buildInjectionPatch, type AgentSettings } from '../src/injector/pod-patch.js';
+import { nodeOptionsForMemoryLimit, v8HeapSizesMiB } from '../src/injector/node-heap.js';
+import { readPod } from '../src/injector/pod-view.js';
 
 const MiB = 2 ** 20;
 

@@ -11,17 +11,13 @@ import fjp from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { parse as parseYaml } from 'yaml';
 import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
-import { readCaFile } from '../src/export/index.js';
-import {
-  AgentConfigRenderer,
-  AGENT_CONTAINER_NAME,
-  mutate,
-  mutateOptionsFrom,
-  NodeVersionWatch,
-  parseKubeletVersion,
-  startInjector,
-  type JsonPatchOperation,
-} from '../src/injector/index.js';
+import { readCaFile } from '../src/http/index.js';
+import { AgentConfigRenderer } from '../src/injector/agent-config.js';
+import { AGENT_CONTAINER_NAME } from '../src/injector/names.js';
+import { mutate } from '../src/injector/mutate.js';
+import { mutateOptionsFrom, startInjector } from '../src/injector/run-injector.js';
+import { NodeVersionWatch, parseKubeletVersion } from '../src/injector/node-versions.js';
+import type { JsonPatchOperation } from '../src/injector/pod-patch.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 

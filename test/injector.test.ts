@@ -17,13 +17,12 @@ import {
   ANNOTATION_NATIVE_SIDECAR,
   ANNOTATION_SKIP_REASON,
   ANNOTATION_STATUS,
-  decideInjection,
-  parseQuantity,
-  startInjector,
-  type JsonPatchOperation,
-  type PodView,
-  type RunningInjector,
-} from '../src/injector/index.js';
+} from '../src/injector/names.js';
+import { decideInjection } from '../src/injector/injection-policy.js';
+import { parseQuantity } from '../src/injector/quantity.js';
+import { startInjector, type RunningInjector } from '../src/injector/run-injector.js';
+import type { JsonPatchOperation } from '../src/injector/pod-patch.js';
+import type { PodView } from '../src/injector/pod-view.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { SENTINEL_VERSION } from '../src/version.js';
 import { makeCertificate, type TestCertificate } from './fixtures/injector/tls.js';

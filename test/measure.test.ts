@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startAgent, type RunningAgent } from '../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema } from '../src/config/index.js';
 import { InMemoryExporter } from '../src/export/index.js';
 import { OVERFLOW_LABEL_VALUE, SPANMETRICS_BUCKETS_SECONDS, SpanMetricsStage } from '../src/measure/index.js';

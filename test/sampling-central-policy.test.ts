@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startAgent, type RunningAgent } from '../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { SUCCESS, type SpanExporter } from '../src/export/index.js';
 import { encodeTraceRequest, type TraceData } from '../src/otlp/index.js';

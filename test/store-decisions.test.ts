@@ -23,9 +23,13 @@ import {
   readFeedHeaders,
   type DecisionsPageJson,
   type FeedCursor,
-} from '../src/sampling/completion/feed-protocol.js';
-import { DecisionIdIndex } from '../src/store/decision-id-index.js';
-import { DECISION_RECORD_BYTES, DecisionLog, type DecisionLogOptions } from '../src/store/index.js';
+} from '../src/decision-feed/feed-protocol.js';
+import { DecisionIdIndex } from '../src/decision-feed/decision-id-index.js';
+import {
+  DECISION_RECORD_BYTES,
+  DecisionLog,
+  type DecisionLogOptions,
+} from '../src/decision-feed/decision-log.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { storeConfigSchema, validateConfig } from '../src/config/index.js';
 import { isSentinelError } from '../src/errors.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BadRequest, registerQueryRoutes, RouteTable, type QueryRoute } from '../src/store/index.js';
+import { BadRequest, registerQueryRoutes, RouteTable, type QueryRoute } from '../src/store/query-routes.js';
 import { startTestStore } from './helpers/store-harness.js';
 
 const noop = () => undefined;

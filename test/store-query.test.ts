@@ -3,7 +3,7 @@ import { request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { decodeTraceRequestJson, encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
 import { flattenTraceData } from '../src/storage/index.js';
-import type { SearchResult } from '../src/store/index.js';
+import type { SearchResult } from '../src/store/trace-search.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 import { consume, startTestStore } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';

@@ -12,7 +12,9 @@ import {
   uploadBlock,
   type StoredSpan,
 } from '../src/storage/index.js';
-import { BlockCatalog, QueryEngine, type SearchResult } from '../src/store/index.js';
+import { BlockCatalog } from '../src/store/block-catalog.js';
+import { QueryEngine } from '../src/store/query-engine.js';
+import type { SearchResult } from '../src/store/trace-search.js';
 import { parseTraceQL } from '../src/store/traceql/parse.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { consume, startTestStore } from './helpers/store-harness.js';

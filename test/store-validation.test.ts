@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startAgent, type RunningAgent } from '../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import {
   decodeTraceRequestJson,

@@ -17,14 +17,11 @@ import {
   type BlockMeta,
   type ObjectStore,
 } from '../src/storage/index.js';
-import {
-  BlockCatalog,
-  Compactor,
-  QueryEngine,
-  WriteAheadLog,
-  compactionLeadership,
-  startStore,
-} from '../src/store/index.js';
+import { BlockCatalog } from '../src/store/block-catalog.js';
+import { Compactor } from '../src/store/compactor.js';
+import { QueryEngine } from '../src/store/query-engine.js';
+import { WriteAheadLog } from '../src/store/write-ahead-log.js';
+import { compactionLeadership, startStore } from '../src/store/store.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { capturingLogger, consume, startTestStore, testStoreConfig } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';

@@ -12,7 +12,8 @@ import { Enricher } from '../enrich/index.js';
 import { SpanMetricsStage } from '../measure/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import { receiversFromConfig, type OtlpReceivers } from '../receiver/index.js';
-import { createTailSampler, DecisionFeedClient } from '../sampling/index.js';
+import { DecisionFeedClient } from '../decision-feed/index.js';
+import { createTailSampler } from '../sampling/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 
 /** What an embedding (the CLI, a test, the demo) may replace in the agent. */

@@ -1,10 +1,11 @@
 import { SentinelError } from '../errors.js';
-import { stringAttribute } from '../otlp/index.js';
-import { SAMPLING_COMPLETED_ATTRIBUTE } from '../sampling/index.js';
 import {
-  BLOCKS_PREFIX,
-  parseBlockKey,
-  parseBlockMeta,
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  SAMPLING_COMPLETED_ATTRIBUTE,
+  stringAttribute,
+} from '../otlp/index.js';
+import {
+  listVisibleBlocks,
   sampleWeight,
   scanBlock,
   spanKindName,
@@ -49,7 +50,7 @@ export function toCompareSpan(r: StoredSpan): CompareSpan {
     durationNs: ns > 0n ? Number(ns) : 0,
     isError: r.span.status.code === 2,
     weight: sampleWeight(r.span.attributes),
-    variant: stringAttribute(r.resource.attributes, 'deployment.variant') ?? '',
+    variant: stringAttribute(r.resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '',
     operation: r.span.name,
   };
 }
@@ -143,26 +144,8 @@ export async function loadSpansFromStorage(
   q: CompareQuery,
   onSkip: (key: string, reason: string) => void = () => undefined,
 ): Promise<{ spans: CompareSpan[]; blocksRead: number }> {
-  const objects = await store.list(BLOCKS_PREFIX);
-  const metas: BlockMeta[] = [];
-  const parquet = new Set<string>();
-  for (const o of objects) {
-    const k = parseBlockKey(o.key);
-    if (k?.kind === 'parquet') parquet.add(o.key);
-  }
-  for (const o of objects) {
-    if (parseBlockKey(o.key)?.kind !== 'meta') continue;
-    try {
-      const body = await store.get(o.key);
-      if (!body) continue;
-      const meta = parseBlockMeta(o.key, body);
-      if (parquet.has(meta.parquetKey)) metas.push(meta);
-    } catch (err) {
-      onSkip(o.key, (err as Error).message);
-    }
-  }
-  const replaced = new Set(metas.flatMap((m) => m.replaces));
-  const wanted = metas.filter((m) => !replaced.has(m.blockId) && blockMayMatch(m, q));
+  const visible = await listVisibleBlocks(store, { onSkip: (o, _reason, message) => onSkip(o.key, message) });
+  const wanted = visible.filter((m) => blockMayMatch(m, q));
   const collector = new CompareSpanCollector();
   const filter = compareRowFilter(q);
   for (const meta of wanted) {

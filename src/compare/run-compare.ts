@@ -7,7 +7,7 @@ import { describeQuery, parseCompareParams } from './compare-query.js';
 import { loadSpansFromStorage } from './load-spans.js';
 import { renderHtml, renderJson, renderTable } from './render.js';
 
-/** Exit codes of `sentinel compare` (README "Canary versus baseline"). */
+/** Exit codes of `sentinel compare` (docs/canary.md "`sentinel compare`"). */
 export const COMPARE_EXIT_CODES: Record<Verdict | 'error', number> = {
   pass: 0,
   fail: 1,

@@ -11,7 +11,7 @@ const source = z.enum(['label', 'annotation']);
 const requiresLabels = z.array(z.string().min(1)).default([]);
 
 /**
- * One variant rule (README "Variant rules"). Rules are tried in order; the first that matches decides.
+ * One variant rule (docs/enrichment.md "Variant rules"). Rules are tried in order; the first that matches decides.
  * - `value`: a label or annotation whose value names the variant (`canary`, `stable`, ...).
  * - `version`: a label (Istio's `version`) compared with `baseline_version`: equal is baseline, other is canary.
  * - `flagger`: Flagger's primary copy (annotation `flagger-id` and a `-primary` workload or selector label) is
@@ -66,7 +66,7 @@ export const defaultVariantRules = (): z.input<ReturnType<typeof variantRuleSche
   { kind: 'version', name: 'istio-version', source: 'label', key: 'version' },
 ];
 
-/** `enrich:` of the agent config: where the pod's identity comes from (README "Kubernetes enrichment"). */
+/** `enrich:` of the agent config: where the pod's identity comes from (docs/enrichment.md). */
 export const enrichSchema = () =>
   z
     .strictObject({

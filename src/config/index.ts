@@ -12,3 +12,4 @@ export { duration, endpoint, size } from './schema-types.js';
 export { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
 export { s3Schema } from './exporters.js';
 export { parseDurationMs, parseEndpoint, parseSizeBytes } from './units.js';
+export type { ServiceGraphConfig } from './service-graph.js';

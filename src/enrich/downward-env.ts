@@ -12,7 +12,7 @@ export interface DownwardEnv {
   readonly containerName?: string;
 }
 
-/** Environment variable per field, as documented in README "Kubernetes enrichment". */
+/** Environment variable per field, as documented in docs/enrichment.md. */
 export const DOWNWARD_ENV_VARS = {
   podName: 'POD_NAME',
   namespace: 'POD_NAMESPACE',

@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/index.js';
+import { DEPLOYMENT_VARIANT_ATTRIBUTE } from '../otlp/index.js';
 import type { KeyValue, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { readDownwardEnv, type DownwardEnv } from './downward-env.js';
@@ -263,7 +264,7 @@ export class Enricher implements TraceConsumer {
         'deployment.environment.name',
         (c.environment_label ? id.labels.get(c.environment_label) : undefined) || c.environment,
       ],
-      ['deployment.variant', id.variant?.variant],
+      [DEPLOYMENT_VARIANT_ATTRIBUTE, id.variant?.variant],
     ];
     for (const key of c.extract.labels) pairs.push([`k8s.pod.label.${key}`, id.labels.get(key)]);
     for (const key of c.extract.annotations)

@@ -159,7 +159,7 @@ export class OwnerResolver {
         if (status === 403) {
           this.options.logger.warn(
             { code: 'SENTINEL_ERR_KUBERNETES_API', kind, namespace },
-            `the service account may not get ${kind} in ${namespace} (see README "RBAC")`,
+            `the service account may not get ${kind} in ${namespace} (see docs/enrichment.md "Minimal RBAC")`,
           );
         }
         const absent = new AbsentObject(status);

@@ -1,6 +1,5 @@
 export { BatchProcessor, splitBySpans } from './batch-processor.js';
 export type { BatchOptions, BatchProcessorOptions } from './batch-processor.js';
-export { BearerTokenFile } from './bearer-token.js';
 export { createExporter, exporterName, exporterStageOptions } from './create-exporters.js';
 export { DebugExporter } from './debug-exporter.js';
 export { ManualExportClock, ScaledExportClock, systemExportClock } from './export-clock.js';
@@ -14,7 +13,6 @@ export type { AdmissionCheck } from './fan-out.js';
 export { InMemoryExporter } from './memory-exporter.js';
 export { OtlpGrpcExporter, grpcTarget } from './otlp-grpc-exporter.js';
 export { OtlpHttpExporter, tracesUrl } from './otlp-http-exporter.js';
-export { readCaFile } from './otlp-options.js';
 export type { OtlpExporterOptions } from './otlp-options.js';
 export { crc32, decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './queue-record.js';
 export { RetryingExporter } from './retrying-exporter.js';

@@ -1,5 +1,6 @@
 import type { AgentConfig } from '../config/index.js';
 import {
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
   stringAttribute,
   type TraceBatch,
   type TraceConsumer,
@@ -137,7 +138,7 @@ export interface SpanMetricsOptions {
  * The measure stage: RED metrics per (service, span name, kind, status, variant) for every span the agent
  * receives, counted before tail sampling so that they are exact whatever the sampler later drops. The batch is
  * passed on untouched. Label values use the Collector spanmetrics connector's spelling (`SPAN_KIND_SERVER`,
- * `STATUS_CODE_ERROR`) so that its dashboards and the PromQL in the README apply as they are.
+ * `STATUS_CODE_ERROR`) so that its dashboards and the PromQL in docs/canary.md apply as they are.
  */
 export class SpanMetricsStage implements TraceConsumer {
   private readonly next: TraceConsumer;
@@ -194,7 +195,7 @@ export class SpanMetricsStage implements TraceConsumer {
     }
     for (const rs of batch.data.resourceSpans) {
       const service = stringAttribute(rs.resource.attributes, 'service.name') ?? '';
-      const variant = stringAttribute(rs.resource.attributes, 'deployment.variant') ?? '';
+      const variant = stringAttribute(rs.resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '';
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
           if (!this.kinds.has(span.kind)) continue;
@@ -228,7 +229,7 @@ export class SpanMetricsStage implements TraceConsumer {
       if (resource !== lastResource) {
         lastResource = resource;
         service = resource.serviceName;
-        variant = stringAttribute(resource.attributes, 'deployment.variant') ?? '';
+        variant = stringAttribute(resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '';
       }
       const code = spans.statusCodes[i] as number;
       out.series.push(

@@ -76,3 +76,9 @@ export {
   WireSpans,
 } from './wire-scan.js';
 export type { ScannedRequest } from './wire-scan.js';
+export {
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  SAMPLING_COMPLETED_ATTRIBUTE,
+  SAMPLING_WEIGHT_ATTRIBUTE,
+} from './sentinel-attributes.js';
+export { ProtobufReader, WireType } from './protobuf-reader.js';

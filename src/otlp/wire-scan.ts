@@ -11,6 +11,7 @@ import { bytesToHex, isZeroId } from './hex.js';
 import type { KeyValue } from './model.js';
 import { decodeResourceMessage } from './protobuf-decode.js';
 import { ProtobufReader, WireType } from './protobuf-reader.js';
+import { SAMPLING_COMPLETED_ATTRIBUTE, SAMPLING_WEIGHT_ATTRIBUTE } from './sentinel-attributes.js';
 import { describeRejections, type SpanTimeProblem } from './validate.js';
 
 const { VARINT, I64, LEN, I32 } = WireType;
@@ -103,8 +104,8 @@ export interface ScannedRequest {
   readonly errorMessage: string;
 }
 
-const SAMPLING_WEIGHT = Buffer.from('sampling.weight');
-const SAMPLING_COMPLETED = Buffer.from('sampling.completed');
+const SAMPLING_WEIGHT = Buffer.from(SAMPLING_WEIGHT_ATTRIBUTE);
+const SAMPLING_COMPLETED = Buffer.from(SAMPLING_COMPLETED_ATTRIBUTE);
 const SERVICE_NAME = Buffer.from('service.name');
 
 /**

@@ -1,4 +1,4 @@
-import { ProtobufReader, WireType } from '../otlp/protobuf-reader.js';
+import { ProtobufReader, WireType } from '../otlp/index.js';
 
 /**
  * What decoding a request will cost, estimated before decoding it (issue 18). The old estimate, 10 heap bytes per

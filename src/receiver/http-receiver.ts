@@ -7,7 +7,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzip } from 'node:zlib';
-import { parseEndpoint } from '../config/units.js';
+import { parseEndpoint } from '../config/index.js';
 import {
   countSpansInRequest,
   decodeTraceRequest,

@@ -11,3 +11,4 @@ export { FileTls } from './tls.js';
 export type { ReceiverTls, TlsFiles } from './tls.js';
 export { authRefusal } from './authorize.js';
 export type { AuthVerdict, ReceiverAuthorize } from './authorize.js';
+export { estimateProtobufRequest } from './admission-estimate.js';

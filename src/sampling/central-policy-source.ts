@@ -21,7 +21,7 @@ import type { PolicyProblem } from './policy-config.js';
 import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
-import { StoreHttpClient, StoreRequestError } from './store-http-client.js';
+import { StoreHttpClient, StoreRequestError } from '../http/index.js';
 
 export interface CentralPolicySourceOptions {
   /** `sampling.central_policy.url`: the store's query URL; `/api/policy` is added when it has no path. */

@@ -336,7 +336,9 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const kept = new KeptBatch();
     let decided = 0;
-    for (const trace of this.buffer.values()) {
+    // Oldest first, through the buffer's kept cursor: a fresh iterator per tick would walk the holes that
+    // decided traces leave at the front of the Map (src/sampling/fifo-map.ts).
+    for (let trace = this.buffer.oldest(); trace !== undefined; trace = this.buffer.oldest()) {
       if (trace.firstSeenMs + this.decisionWaitMs > now) break;
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.

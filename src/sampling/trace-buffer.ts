@@ -1,5 +1,6 @@
 import type { WireSpans } from '../otlp/index.js';
 import { WireTrace } from './buffered-trace.js';
+import { FifoMap } from './fifo-map.js';
 
 /** Heap bytes of a buffered trace beyond its spans: the object, two arrays, its Map entry and id (bench/wire-path.ts: measured 462 B per span against 449 counted). */
 export const TRACE_OVERHEAD_BYTES = 560;
@@ -12,7 +13,7 @@ export const SPAN_OVERHEAD_BYTES = 16;
  * requests plus the index, the figure `max_buffered_bytes` bounds.
  */
 export class TraceBuffer {
-  private readonly traces = new Map<string, WireTrace>();
+  private readonly traces = new FifoMap<string, WireTrace>();
   private spans = 0;
   private byteCount = 0;
 
@@ -62,8 +63,7 @@ export class TraceBuffer {
   }
 
   oldest(): WireTrace | undefined {
-    const first = this.traces.values().next();
-    return first.done ? undefined : first.value;
+    return this.traces.oldest();
   }
 
   values(): IterableIterator<WireTrace> {

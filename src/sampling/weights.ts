@@ -11,6 +11,8 @@ import {
   ProtobufWriter,
   readSpanFields,
   rewriteMessage,
+  SAMPLING_COMPLETED_ATTRIBUTE,
+  SAMPLING_WEIGHT_ATTRIBUTE,
   type KeyValue,
   type RequestAssembler,
   type Span,
@@ -19,15 +21,6 @@ import {
 import type { TraceDecision } from './sampling-policy.js';
 import { setOtValues } from './tracestate.js';
 
-/** The span attribute (CONTRACT.md "span attribute sampling.weight"). */
-export const SAMPLING_WEIGHT_ATTRIBUTE = 'sampling.weight';
-
-/**
- * Set (true) on spans kept only because another agent kept their trace by a rule (issue 9). They are outside
- * the probabilistic sample: weighted estimates skip them, or the traces they belong to would count twice
- * (once through the sample at 1/p, once in person).
- */
-export const SAMPLING_COMPLETED_ATTRIBUTE = 'sampling.completed';
 const COMPLETED_ATTRIBUTE: KeyValue = Object.freeze({
   key: SAMPLING_COMPLETED_ATTRIBUTE,
   value: Object.freeze({ kind: 'bool', value: true }),

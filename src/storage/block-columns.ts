@@ -1,7 +1,12 @@
 import type { SchemaElement } from 'hyparquet';
 import type { ColumnSource } from 'hyparquet-writer';
 import type { InstrumentationScope, KeyValue, Resource, Span, SpanEvent, SpanLink } from '../otlp/index.js';
-import { findAttribute, stringAttribute } from '../otlp/index.js';
+import {
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  findAttribute,
+  SAMPLING_WEIGHT_ATTRIBUTE,
+  stringAttribute,
+} from '../otlp/index.js';
 import type { StoredSpan } from './stored-span.js';
 import {
   attributesFromNode,
@@ -153,7 +158,7 @@ function nameToNumber(names: string[], value: string): number {
 
 /** `sampling.weight` (CONTRACT.md): the inverse keep probability, 1 when absent or not a positive number. */
 export function sampleWeight(attributes: readonly KeyValue[]): number {
-  const v = findAttribute(attributes, 'sampling.weight');
+  const v = findAttribute(attributes, SAMPLING_WEIGHT_ATTRIBUTE);
   const n = v?.kind === 'double' ? v.value : v?.kind === 'int' ? Number(v.value) : NaN;
   return Number.isFinite(n) && n > 0 ? n : 1;
 }
@@ -213,7 +218,7 @@ function resourceCells(resource: Resource): ResourceCells {
     pod: stringAttribute(a, 'k8s.pod.name') ?? '',
     node: stringAttribute(a, 'k8s.node.name') ?? '',
     deployment: stringAttribute(a, 'k8s.deployment.name') ?? '',
-    variant: stringAttribute(a, 'deployment.variant') ?? '',
+    variant: stringAttribute(a, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '',
     serviceVersion: stringAttribute(a, 'service.version') ?? '',
   };
 }

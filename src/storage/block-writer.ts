@@ -1,6 +1,6 @@
 import { parquetMetadata } from 'hyparquet';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
-import type { TraceData } from '../otlp/index.js';
+import { DEPLOYMENT_VARIANT_ATTRIBUTE, type TraceData } from '../otlp/index.js';
 import { BloomFilter } from './bloom-filter.js';
 import { blockSchema, compareRows, toColumnData } from './block-columns.js';
 import { buildSearchSummary } from './block-summary.js';
@@ -102,7 +102,7 @@ export function encodeBlock(input: readonly StoredSpan[], options: BlockWriteOpt
     for (const kv of resource.attributes) {
       if (kv.value.kind !== 'string') continue;
       if (kv.key === 'service.name') services.add(kv.value.value);
-      else if (kv.key === 'deployment.variant') variants.add(kv.value.value);
+      else if (kv.key === DEPLOYMENT_VARIANT_ATTRIBUTE) variants.add(kv.value.value);
     }
   }
   // 0.1 % false positives: a lookup over 1,000 blocks opens about one block that does not hold the id

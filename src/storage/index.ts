@@ -39,6 +39,8 @@ export {
 } from './block-reader.js';
 export type { BlockRowGroupRead, RowGroupStatistics } from './block-reader.js';
 export { buildSearchSummary } from './block-summary.js';
+export { listBlockMetas, listVisibleBlocks, visibleBlocks } from './block-listing.js';
+export type { BlockSkipReason, ListBlocksOptions } from './block-listing.js';
 export { BlockEncoder } from './block-encoder.js';
 export type { BlockToEncode } from './block-encoder.js';
 export { BloomFilter } from './bloom-filter.js';

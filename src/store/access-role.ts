@@ -3,8 +3,8 @@
  * request at the top of its handler, the OTLP receivers ask it for their own paths. Routes not named here are
  * reader routes, so a query route added later (Tempo's /api/v2/..., Jaeger's /api/v3/...) is guarded by default.
  */
-import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
-import { POLICY_PATH } from '../sampling/policy-protocol.js';
+import { DECISIONS_PATH } from '../decision-feed/index.js';
+import { POLICY_PATH } from '../sampling/index.js';
 
 /** `open`: no credential; `agent`: an agent identity; `reader`: the reader credential. */
 export type AccessRole = 'open' | 'agent' | 'reader';

@@ -1,8 +1,7 @@
 import {
-  BLOCKS_PREFIX,
+  listBlockMetas,
   metaKeyFor,
-  parseBlockKey,
-  parseBlockMeta,
+  visibleBlocks,
   type BlockMeta,
   type ObjectInfo,
   type ObjectStore,
@@ -68,10 +67,7 @@ export class BlockCatalog {
   /** Every visible block, refreshed from storage when the listing is older than the refresh interval. */
   async blocks(options: { fresh?: boolean } = {}): Promise<BlockMeta[]> {
     if (options.fresh || this.now() - this.listedAt >= this.options.refreshIntervalMs) await this.refresh();
-    const all = [...this.metas.values()];
-    const replaced = new Set<string>();
-    for (const m of all) for (const id of m.replaces) replaced.add(id);
-    return replaced.size === 0 ? all : all.filter((m) => !replaced.has(m.blockId));
+    return visibleBlocks(this.metas.values());
   }
 
   /** Every block whose meta is in storage, including those a compacted block replaces (for cleanup). */
@@ -91,55 +87,19 @@ export class BlockCatalog {
 
   private async doRefresh(): Promise<void> {
     const listedAt = this.now();
-    const objects = await this.options.store.list(BLOCKS_PREFIX);
-    const present = new Set<string>();
-    const parquetKeys = new Map<string, ObjectInfo>();
-    const toFetch: ObjectInfo[] = [];
-    for (const o of objects) {
-      const parsed = parseBlockKey(o.key);
-      if (!parsed) {
-        this.skip(o, 'foreign_object', 'skipping an object under blocks/ that is not a Sentinel block');
-        continue;
-      }
-      if (parsed.kind === 'parquet') {
-        parquetKeys.set(o.key, o);
-        continue;
-      }
-      present.add(o.key);
-      if (!this.metas.has(o.key) && !this.skipped.has(`${o.key}@${o.size}`)) toFetch.push(o);
-    }
-    // Fetch new metas a few at a time.
-    const concurrency = 16;
-    for (let i = 0; i < toFetch.length; i += concurrency) {
-      await Promise.all(toFetch.slice(i, i + concurrency).map((o) => this.load(o)));
-    }
-    for (const key of [...this.metas.keys()]) if (!present.has(key)) this.metas.delete(key);
-    for (const [key, meta] of this.metas) {
-      if (!parquetKeys.has(meta.parquetKey)) {
-        // A meta without its Parquet object: deleted under us, or a foreign meta.
-        this.metas.delete(key);
-      }
-    }
+    const metas = await listBlockMetas(this.options.store, {
+      known: this.metas,
+      isSkipped: (o) => this.skipped.has(`${o.key}@${o.size}`),
+      onSkip: (o, reason, message) => {
+        // A meta that could not be fetched is tried again at the next listing.
+        if (reason === 'unreadable_meta')
+          this.options.logger.warn({ key: o.key, err: message }, 'reading a block meta failed');
+        else this.skip(o, reason, `skipping an object under blocks/: ${message}`);
+      },
+    });
+    this.metas.clear();
+    for (const [key, meta] of metas) this.metas.set(key, meta);
     this.listedAt = listedAt;
-  }
-
-  private async load(o: ObjectInfo): Promise<void> {
-    let body: Uint8Array | undefined;
-    try {
-      body = await this.options.store.get(o.key);
-    } catch (err) {
-      this.options.logger.warn({ key: o.key, err: (err as Error).message }, 'reading a block meta failed');
-      return;
-    }
-    if (!body) return;
-    try {
-      const meta = parseBlockMeta(o.key, body);
-      if (metaKeyFor(meta.parquetKey) !== o.key)
-        throw new Error(`names ${meta.parquetKey}, not its own block`);
-      this.metas.set(o.key, meta);
-    } catch (err) {
-      this.skip(o, 'invalid_meta', `skipping an invalid block meta: ${(err as Error).message}`);
-    }
   }
 
   private skip(o: ObjectInfo, reason: string, message: string): void {

@@ -11,9 +11,10 @@ import {
   type ObjectStore,
   type StoredSpan,
 } from '../storage/index.js';
-import { estimateProtobufRequest } from '../receiver/admission-estimate.js';
+import { estimateProtobufRequest } from '../receiver/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { WriteAheadLog, readWalRecords, type WalSegment } from './write-ahead-log.js';
+import { readWalRecords } from './wal-record.js';
+import { WriteAheadLog, type WalSegment } from './write-ahead-log.js';
 
 /** What one WAL record holds in memory: its spans as block rows, and their estimated heap bytes. */
 export interface WalItem {

@@ -8,8 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatPolicyProblems, parsePolicyText } from '../sampling/policy-config.js';
-import { POLICY_MEDIA_TYPE } from '../sampling/policy-protocol.js';
+import { formatPolicyProblems, parsePolicyText, POLICY_MEDIA_TYPE } from '../sampling/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 export interface PolicyHttpOptions {

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, storeConfigSchema } from '../config/index.js';
 import { decodeTraceRequest, encodeTraceRequestJson } from '../otlp/index.js';
-import { readWalRecords } from './write-ahead-log.js';
+import { readWalRecords } from './wal-record.js';
 
 /**
  * Quarantined WAL segments (docs/store-robustness.md "Quarantine"): a segment whose block cannot be encoded is

@@ -1,4 +1,5 @@
 import { SentinelError } from '../errors.js';
+import { DEPLOYMENT_VARIANT_ATTRIBUTE } from '../otlp/index.js';
 import {
   blockMayHoldTrace,
   dedupeSpans,
@@ -314,7 +315,7 @@ function legacyQuery(q: SearchQuery): TraceQuery {
   ) => parts.push({ kind: 'compare', field, op: '=', value: { type: 'string', value } });
   if (q.service !== undefined) eq({ kind: 'attribute', scope: 'resource', name: 'service.name' }, q.service);
   if (q.variant !== undefined)
-    eq({ kind: 'attribute', scope: 'resource', name: 'deployment.variant' }, q.variant);
+    eq({ kind: 'attribute', scope: 'resource', name: DEPLOYMENT_VARIANT_ATTRIBUTE }, q.variant);
   if (q.name !== undefined) eq({ kind: 'intrinsic', name: 'name' }, q.name);
   if (q.errorsOnly)
     parts.push({

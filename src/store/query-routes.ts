@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { QueryEngine } from './query-engine.js';
+import type { ServiceGraph } from './service-graph.js';
 
 /** A query the store refuses: answered 400 with SENTINEL_ERR_QUERY_INVALID and the message. */
 export class BadRequest extends SentinelError {
@@ -30,6 +31,8 @@ export interface RouteServer {
   readonly maxSearchWindowMs: number;
   readonly maxSearchBytes?: number | undefined;
   readonly isReady: () => boolean;
+  /** The live service graph (issue 19), when the store pairs spans. */
+  readonly serviceGraph?: ServiceGraph | undefined;
   /** Answers JSON (or a pre-serialised string) and counts the request under `route`. */
   json(
     res: ServerResponse,

@@ -7,16 +7,12 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseDurationMs, parseEndpoint } from '../config/index.js';
-import { compareRequest } from '../compare/index.js';
-import { isSentinelError } from '../errors.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { DECISIONS_PATH } from '../sampling/completion/feed-protocol.js';
-import { POLICY_PATH } from '../sampling/policy-protocol.js';
-import { DecisionFeedHttp } from './decision-feed-http.js';
-import type { DecisionLog } from './decision-log.js';
+import { DECISIONS_PATH, DecisionFeedHttp, type DecisionLog } from '../decision-feed/index.js';
+import { POLICY_PATH } from '../sampling/index.js';
 import './jaeger-api.js';
 import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine } from './query-engine.js';
@@ -93,6 +89,7 @@ export class QueryServer {
       maxLimit: options.maxLimit,
       maxSearchWindowMs: options.maxSearchWindowMs,
       maxSearchBytes: options.maxSearchBytes,
+      serviceGraph: options.serviceGraph,
       isReady: () => options.isReady?.() ?? true,
       json: (res, route, status, body, headers) => this.json(res, route, status, body, headers),
       send: (res, route, status, contentType, body, headers) =>
@@ -252,7 +249,6 @@ export class QueryServer {
         handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 2, accept: r.req.headers.accept }),
       },
       { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
-      { method: 'GET', path: '/api/compare', name: 'compare', handle: (r) => this.compare(r.res, r.url) },
       {
         method: 'GET',
         path: '/api/servicegraph',
@@ -293,30 +289,6 @@ export class QueryServer {
     }
     const body = encodeTrace(toTraceData(rows), as);
     this.send(res, route, 200, body.contentType, body.body);
-  }
-
-  /** Canary versus baseline (src/compare), the same JSON as `sentinel compare --format json`. */
-  private async compare(res: ServerResponse, url: URL): Promise<void> {
-    const engine = this.options.engine;
-    const report = await compareRequest(url.searchParams, this.now(), (q, filter, matches, onRows) =>
-      engine.scanSpans(q, filter, matches, onRows),
-    ).catch((err: unknown) => {
-      throw isSentinelError(err, 'SENTINEL_ERR_QUERY_INVALID') ? new BadRequest(err.message) : err;
-    });
-    const graph = this.options.serviceGraph;
-    const q = report.query;
-    if (graph && q?.['service'] && q['start'] && q['end']) {
-      // Issue 19: the compared service's neighbours per variant, from the live pairing state.
-      const view = graph.view({
-        startMs: Date.parse(q['start']),
-        endMs: Date.parse(q['end']),
-        service: q['service'],
-        byVariant: true,
-      });
-      this.json(res, 'compare', 200, { ...report, neighbours: { source: view.source, edges: view.edges } });
-      return;
-    }
-    this.json(res, 'compare', 200, report);
   }
 
   /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */

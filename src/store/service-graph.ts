@@ -8,9 +8,12 @@
  * `max_items` halves wait. What differs is the count: each pair counts the inverse of the probability that the
  * sample holds both its halves (Horvitz-Thompson), which depends on why each half was kept (`pairWeight`).
  */
-import type { ServiceGraphConfig } from '../config/service-graph.js';
+import type { ServiceGraphConfig } from '../config/index.js';
 
 import {
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  SAMPLING_COMPLETED_ATTRIBUTE,
+  SAMPLING_WEIGHT_ATTRIBUTE,
   SpanKind,
   StatusCode,
   stringAttribute,
@@ -153,8 +156,8 @@ export interface ServiceGraphOptions {
 
 const OVERFLOW = 'otel_metric_overflow';
 const MINUTE_MS = 60_000;
-const WEIGHT = 'sampling.weight';
-const COMPLETED = 'sampling.completed';
+const WEIGHT = SAMPLING_WEIGHT_ATTRIBUTE;
+const COMPLETED = SAMPLING_COMPLETED_ATTRIBUTE;
 
 /**
  * The pairing state and the edge totals. `add` takes decoded spans (through `tap`, after the WAL took them),
@@ -244,7 +247,7 @@ export class ServiceGraph {
     for (const rs of data.resourceSpans) {
       const service = stringAttribute(rs.resource.attributes, 'service.name');
       if (!service) continue;
-      const variant = stringAttribute(rs.resource.attributes, 'deployment.variant') ?? '';
+      const variant = stringAttribute(rs.resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '';
       for (const ss of rs.scopeSpans) for (const span of ss.spans) this.addSpan(span, service, variant, now);
     }
   }

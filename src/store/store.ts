@@ -1,18 +1,19 @@
 import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
+import { DecisionLog } from '../decision-feed/index.js';
 import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
-import { DecisionLog } from './decision-log.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
 import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
 import './tempo-api.js';
+import './compare-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 

@@ -5,9 +5,8 @@ import { crc32 } from 'node:zlib';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
 import { quarantineSegment } from './quarantine.js';
+import { readWalRecords, RECORD_HEADER } from './wal-record.js';
 
-/** 4 bytes length + 4 bytes CRC-32 of the payload, then the payload. */
-const RECORD_HEADER = 8;
 const SEGMENT_RE = /^(\d{12})-(\d+)\.wal$/;
 
 /** A segment of the log: its records' payloads live on disk, the decoded items in memory until uploaded. */
@@ -351,31 +350,6 @@ async function readOrCreateId(dir: string): Promise<string> {
   }
   await rename(tmp, file);
   return id;
-}
-
-/** One record of a segment file, or where reading had to stop. */
-export type WalRecordEvent =
-  { kind: 'record'; payload: Uint8Array; offset: number } | { kind: 'corrupt'; offset: number };
-
-/**
- * The records of a segment file, in order. Stops silently at a torn tail (a write that was never
- * acknowledged) and with a `corrupt` event at a record that fails its CRC-32.
- */
-export function* readWalRecords(buf: Uint8Array): Generator<WalRecordEvent> {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 0;
-  while (pos + RECORD_HEADER <= buf.length) {
-    const len = view.getUint32(pos, true);
-    const sum = view.getUint32(pos + 4, true);
-    if (pos + RECORD_HEADER + len > buf.length) return;
-    const payload = buf.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
-    if (crc32(payload) !== sum) {
-      yield { kind: 'corrupt', offset: pos };
-      return;
-    }
-    yield { kind: 'record', payload, offset: pos };
-    pos += RECORD_HEADER + len;
-  }
 }
 
 async function replaySegment<T>(

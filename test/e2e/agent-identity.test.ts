@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { bearer } from '../helpers/bearer-clients.js';

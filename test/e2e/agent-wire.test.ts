@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { SUCCESS, type ExportResult, type SpanExporter } from '../../src/export/index.js';
 import {

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { RunningAgent } from '../../src/agent/index.js';
+import type { RunningAgent } from '../../src/agent/agent.js';
 import { findAttribute } from '../../src/otlp/index.js';
 import {
   BLOCKS_PREFIX,

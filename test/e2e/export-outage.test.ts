@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { ScaledExportClock } from '../../src/export/index.js';
 import { StorageExporter } from '../../src/export/storage-exporter.js';

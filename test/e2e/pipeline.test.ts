@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { decodeTraceRequestJson, findAttribute } from '../../src/otlp/index.js';
 import { flattenTraceData } from '../../src/storage/index.js';

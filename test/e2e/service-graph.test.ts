@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { RunningAgent } from '../../src/agent/index.js';
+import type { RunningAgent } from '../../src/agent/agent.js';
 import type { Metrics } from '../../src/telemetry/index.js';
 import { promSamples } from '../helpers/prom-text.js';
 import { prometheusBinary, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';

@@ -1,4 +1,4 @@
-import type { CompareSpan } from '../../src/compare/index.js';
+import type { CompareSpan } from '../../src/compare/compare-spans.js';
 import { rng } from './store-spans.js';
 
 /** A standard normal draw (Box-Muller) from a seeded uniform source. */

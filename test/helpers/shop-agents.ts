@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 

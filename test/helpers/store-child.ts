@@ -3,7 +3,7 @@
  * (plus JSON overrides in `SENTINEL_TEST_STORE_OVERRIDES`); prints its ports as one JSON line, then runs
  * until killed.
  */
-import { startStore } from '../../src/store/index.js';
+import { startStore } from '../../src/store/store.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { testStoreConfig } from './store-harness.js';
 

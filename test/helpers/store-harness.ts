@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
 import { countSpans, type TraceData } from '../../src/otlp/index.js';
 import { CountingObjectStore, LocalObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { startStore, type RunningStore } from '../../src/store/index.js';
+import { startStore, type RunningStore } from '../../src/store/store.js';
 import { Metrics, silentLogger, type Logger } from '../../src/telemetry/index.js';
 
 /** A store config for tests: every listener on 127.0.0.1 port 0, WAL and data in a temp directory. */

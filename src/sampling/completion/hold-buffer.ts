@@ -1,4 +1,5 @@
 import type { WireScope, WireSpans } from '../../otlp/index.js';
+import { FifoMap } from '../fifo-map.js';
 
 /**
  * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion
@@ -102,7 +103,7 @@ export interface HoldBufferOptions {
  */
 export class HoldBuffer {
   /** Insertion order is hold order, so the first entry is always the oldest. */
-  private readonly traces = new Map<string, HeldTrace>();
+  private readonly traces = new FifoMap<string, HeldTrace>();
   private byteCount = 0;
   private spanCount = 0;
 
@@ -127,8 +128,8 @@ export class HoldBuffer {
     }
     this.byteCount += bytes;
     this.spanCount += spans;
-    while (this.byteCount > this.options.maxBytes && this.traces.size > 0) {
-      const oldest = this.traces.values().next().value as HeldTrace;
+    for (let oldest = this.traces.oldest(); oldest !== undefined; oldest = this.traces.oldest()) {
+      if (this.byteCount <= this.options.maxBytes) break;
       this.remove(oldest);
       this.options.onEvict(oldest, 'bytes');
     }
@@ -148,7 +149,7 @@ export class HoldBuffer {
   /** Evicts every trace held longer than the window. */
   expire(nowMs: number): void {
     const cutoff = nowMs - this.options.windowMs;
-    for (const held of this.traces.values()) {
+    for (let held = this.traces.oldest(); held !== undefined; held = this.traces.oldest()) {
       if (held.heldAtMs > cutoff) break;
       this.remove(held);
       this.options.onEvict(held, 'age');
@@ -164,8 +165,8 @@ export class HoldBuffer {
 
   /** When the oldest trace expires, or undefined when nothing is held. */
   nextExpiryMs(): number | undefined {
-    const oldest = this.traces.values().next();
-    return oldest.done ? undefined : oldest.value.heldAtMs + this.options.windowMs;
+    const oldest = this.traces.oldest();
+    return oldest === undefined ? undefined : oldest.heldAtMs + this.options.windowMs;
   }
 
   get stats(): { traces: number; spans: number; bytes: number } {

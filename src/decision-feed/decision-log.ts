@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DECISION_ID_BYTES, type FeedCursor } from '../sampling/completion/feed-protocol.js';
+import { DECISION_ID_BYTES, type FeedCursor } from './feed-protocol.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { DecisionIdIndex } from './decision-id-index.js';
 

@@ -4,11 +4,11 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
-import { SentinelError } from '../../errors.js';
-import type { Logger, Metrics } from '../../telemetry/index.js';
-import { systemClock } from '../clock.js';
-import type { Clock, ClockTimer } from '../clock.js';
-import { StoreHttpClient, StoreRequestError, type StoreRequestFailure } from '../store-http-client.js';
+import { SentinelError } from '../errors.js';
+import { StoreHttpClient, StoreRequestError, type StoreRequestFailure } from '../http/index.js';
+import { systemClock } from '../sampling/index.js';
+import type { Clock, ClockTimer } from '../sampling/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
 import {
   decodeDecisionIds,
   DECISION_ID_BYTES,

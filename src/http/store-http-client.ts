@@ -1,11 +1,12 @@
 /**
  * The agent's HTTP client for the store's query port: keep-alive agents, the CA of `tls.ca_file`, a bearer token
  * read from a file (a projected ServiceAccount token, rotated by the kubelet) and a deadline per request. Shared
- * by the decision feed (completion/feed-client.ts) and the central policy (central-policy-source.ts).
+ * by the decision feed (src/decision-feed/feed-client.ts) and the central policy (central-policy-source.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { BearerTokenFile, readCaFile } from '../export/index.js';
+import { BearerTokenFile } from './bearer-token.js';
+import { readCaFile } from './ca-file.js';
 
 /** Why a request failed, as the `reason` label of the callers' error counters. */
 export type StoreRequestFailure = 'network' | 'timeout' | 'status' | 'bad_response';

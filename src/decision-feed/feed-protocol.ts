@@ -3,7 +3,7 @@
  * `/api/decisions`. One definition shared by the agent's client (feed-client.ts) and the store's routes
  * (src/store/query-server.ts imports this file by relative path), so both sides agree byte for byte.
  */
-import { bytesToHex, hexToBytes } from '../../otlp/index.js';
+import { bytesToHex, hexToBytes } from '../otlp/index.js';
 
 /** Route of both verbs on the store's query server (`query.endpoint`). */
 export const DECISIONS_PATH = '/api/decisions';

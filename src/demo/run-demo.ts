@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDurationMs } from '../config/index.js';
-import type { CompareReport } from './compare-spans.js';
-import { renderHtml, renderTable } from './render.js';
-import type { CompareCommandIo } from './run-compare.js';
+import { startAgent } from '../agent/index.js';
+import { renderHtml, renderTable, type CompareCommandIo, type CompareReport } from '../compare/index.js';
+import { agentConfigSchema, parseDurationMs, storeConfigSchema, validateConfig } from '../config/index.js';
+import { startStore } from '../store/index.js';
+import { createLogger, Metrics } from '../telemetry/index.js';
 
 const USAGE = `usage: sentinel demo [--duration 60s] [--rate 50] [--dir DIR] [--out FILE]
 
@@ -42,9 +43,9 @@ const POLICY = `policies:
 `;
 
 /**
- * `sentinel demo`: the whole path on one machine, everything on 127.0.0.1 ephemeral ports. The agent, the store
- * and the SDK are imported when the demo runs, so the compare room does not load them otherwise (and the store,
- * which serves /api/compare from this room, is not imported back at load time).
+ * `sentinel demo`: the whole path on one machine, everything on 127.0.0.1 ephemeral ports. Its own room
+ * (src/demo, issue 17), the only one besides the CLI that imports both the agent and the store; the SDK that
+ * plays the app is imported when the demo runs.
  */
 export async function runDemo(argv: string[], io: CompareCommandIo): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -77,18 +78,7 @@ export async function runDemo(argv: string[], io: CompareCommandIo): Promise<num
   const dir = resolve((values['dir'] as string | undefined) ?? mkdtempSync(join(tmpdir(), 'sentinel-demo-')));
   const out = resolve((values['out'] as string | undefined) ?? join(dir, 'report.html'));
 
-  const [
-    { agentConfigSchema, storeConfigSchema, validateConfig },
-    { startAgent },
-    { startStore },
-    telemetry,
-  ] = await Promise.all([
-    import('../config/index.js'),
-    import('../agent/index.js'),
-    import('../store/index.js'),
-    import('../telemetry/index.js'),
-  ]);
-  const logger = telemetry.createLogger('warn', 'sentinel-demo');
+  const logger = createLogger('warn', 'sentinel-demo');
   for (const d of ['data', 'wal', 'podinfo-baseline', 'podinfo-canary'])
     mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
@@ -108,7 +98,7 @@ export async function runDemo(argv: string[], io: CompareCommandIo): Promise<num
       },
       'sentinel demo',
     ),
-    { logger, metrics: new telemetry.Metrics() },
+    { logger, metrics: new Metrics() },
   );
   const agents: Awaited<ReturnType<typeof startAgent>>[] = [];
   try {
@@ -140,7 +130,7 @@ export async function runDemo(argv: string[], io: CompareCommandIo): Promise<num
       agents.push(
         await startAgent(config, {
           logger,
-          metrics: new telemetry.Metrics(),
+          metrics: new Metrics(),
           env: { POD_NAME: `${APP.service}-${variant}-5d8c7-x${agents.length}`, POD_NAMESPACE: 'demo' },
         }),
       );

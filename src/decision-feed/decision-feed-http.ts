@@ -18,7 +18,7 @@ import {
   type DecisionsPageJson,
   type DecisionsPublishResponse,
   type FeedCursor,
-} from '../sampling/completion/feed-protocol.js';
+} from './feed-protocol.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { DecisionLog } from './decision-log.js';
