@@ -70,6 +70,18 @@ async function startExportStage(config: AgentConfig, deps: AgentDependencies): P
 }
 
 /** Builds the agent's pipeline from its config, then starts receivers and the admin server. */
+/**
+ * True when no policy can apply, so every trace is kept: no local file, no central policy, no snapshot. (An
+ * injected agent has no file and gets its policy from the store; the warning it triggers was wrong there.)
+ */
+export function keepsEverything(sampling: AgentConfig['sampling']): boolean {
+  return (
+    sampling.policy_file === '' &&
+    sampling.central_policy.url === '' &&
+    sampling.policy_snapshot.trim() === ''
+  );
+}
+
 export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
   const { logger, metrics } = deps;
   // The data path, built back to front: receive -> enrich -> sample -> export.
@@ -145,9 +157,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     'sentinel agent is receiving OTLP',
   );
   if (feed) {
-    if (config.sampling.policy_file === '')
+    if (keepsEverything(config.sampling))
       logger.warn(
-        'sampling.completion is on but there is no policy file: every trace is kept, so there is nothing to complete',
+        'sampling.completion is on but there is no policy (policy_file, central_policy.url or policy_snapshot): every trace is kept, so there is nothing to complete',
       );
     feed.start();
     logger.info(
