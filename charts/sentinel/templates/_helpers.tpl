@@ -237,7 +237,7 @@ true
 {{- end }}
 
 {{/*
-  The agent config template (CONTRACT.md "Agent config") the injector renders into every injected pod's
+  The agent config template (docs/configuration.md, agent sections) the injector renders into every injected pod's
   SENTINEL_AGENT_CONFIG; paths match what the injector mounts (the projected token, the queue's emptyDir).
 */}}
 {{- define "sentinel.agentConfig" -}}
@@ -291,7 +291,7 @@ true
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.agent.config)) }}
 {{- end }}
 
-{{/* The store config file (CONTRACT.md "Store config"). */}}
+{{/* The store config file (docs/configuration.md "Store config"). */}}
 {{- define "sentinel.storeConfig" -}}
 {{- $s := .Values.store }}
 {{- $config := dict
@@ -312,7 +312,7 @@ true
 {{- end }}
 
 {{/*
-  The injector config file (CONTRACT.md "Injector config"). Whether the agent is a native sidecar is decided by
+  The injector config file (docs/configuration.md "Injector config"). Whether the agent is a native sidecar is decided by
   the injector per pod (agent.nativeSidecar auto: from the oldest node's kubelet), never at render time.
 */}}
 {{- define "sentinel.injectorConfig" -}}
