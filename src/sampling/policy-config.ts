@@ -8,27 +8,18 @@
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { LEAF_POLICY_TYPES, nonEmptyString } from './policies/index.js';
+
+/** The types that hold other policies; the leaf types are the files of ./policies/. */
+const COMBINING_POLICY_TYPES = ['and', 'composite', 'drop', 'not'] as const;
+type LeafPolicyModule = (typeof LEAF_POLICY_TYPES)[number];
+export type PolicyType = LeafPolicyModule['type'] | (typeof COMBINING_POLICY_TYPES)[number];
 
 /** Policy types Sentinel evaluates. */
-export const SUPPORTED_POLICY_TYPES = [
-  'always_sample',
-  'latency',
-  'status_code',
-  'probabilistic',
-  'string_attribute',
-  'numeric_attribute',
-  'boolean_attribute',
-  'span_count',
-  'trace_state',
-  'trace_flags',
-  'rate_limiting',
-  'bytes_limiting',
-  'and',
-  'composite',
-  'drop',
-  'not',
-] as const;
-export type PolicyType = (typeof SUPPORTED_POLICY_TYPES)[number];
+export const SUPPORTED_POLICY_TYPES: readonly PolicyType[] = [
+  ...LEAF_POLICY_TYPES.map((m) => m.type),
+  ...COMBINING_POLICY_TYPES,
+];
 
 /** Collector policy types Sentinel knows of but does not evaluate: an error, never a silent skip. */
 const UNSUPPORTED_POLICY_TYPES = new Set([
@@ -50,50 +41,6 @@ const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
   maximum_trace_size_bytes: 'set sampling.max_buffered_bytes in the agent config instead',
 };
 
-export interface LatencyConfig {
-  threshold_ms: number;
-  upper_threshold_ms: number;
-}
-export interface StatusCodeConfig {
-  status_codes: Array<'OK' | 'ERROR' | 'UNSET'>;
-}
-export interface ProbabilisticConfig {
-  sampling_percentage: number;
-  hash_salt: string;
-}
-export interface StringAttributeConfig {
-  key: string;
-  values: string[];
-  enabled_regex_matching: boolean;
-  cache_max_size: number;
-  invert_match: boolean;
-}
-export interface NumericAttributeConfig {
-  key: string;
-  min_value?: number | undefined;
-  max_value?: number | undefined;
-  invert_match: boolean;
-}
-export interface BooleanAttributeConfig {
-  key: string;
-  value: boolean;
-  invert_match: boolean;
-}
-export interface SpanCountConfig {
-  min_spans: number;
-  max_spans: number;
-}
-export interface TraceStateConfig {
-  key: string;
-  values: string[];
-}
-export interface RateLimitingConfig {
-  spans_per_second: number;
-}
-export interface BytesLimitingConfig {
-  bytes_per_second: number;
-  burst_capacity: number;
-}
 export interface CompositeConfig {
   max_total_spans_per_second: number;
   policy_order: string[];
@@ -101,20 +48,16 @@ export interface CompositeConfig {
   rate_allocation: Array<{ policy: string; percent: number }>;
 }
 
+/** The parsed blocks of the leaf types, by type (`latency?: { threshold_ms, upper_threshold_ms }`). */
+export type LeafPolicyBlocks = {
+  [M in LeafPolicyModule as M['schema'] extends undefined ? never : M['type']]?:
+    z.output<NonNullable<M['schema']>> | undefined;
+};
+
 /** One policy as written in the file; only the block named by `type` is present after validation. */
-export interface PolicyConfig {
+export interface PolicyConfig extends LeafPolicyBlocks {
   name: string;
   type: PolicyType;
-  latency?: LatencyConfig | undefined;
-  status_code?: StatusCodeConfig | undefined;
-  probabilistic?: ProbabilisticConfig | undefined;
-  string_attribute?: StringAttributeConfig | undefined;
-  numeric_attribute?: NumericAttributeConfig | undefined;
-  boolean_attribute?: BooleanAttributeConfig | undefined;
-  span_count?: SpanCountConfig | undefined;
-  trace_state?: TraceStateConfig | undefined;
-  rate_limiting?: RateLimitingConfig | undefined;
-  bytes_limiting?: BytesLimitingConfig | undefined;
   and?: { and_sub_policy: PolicyConfig[] } | undefined;
   drop?: { drop_sub_policy: PolicyConfig[] } | undefined;
   not?: { not_sub_policy: PolicyConfig } | undefined;
@@ -127,129 +70,16 @@ export interface PolicyFileConfig {
 }
 
 /** Blocks that belong to a type, so that `type: latency` with a `status_code:` block is caught. */
-const TYPE_BLOCKS = [
-  'latency',
-  'status_code',
-  'probabilistic',
-  'string_attribute',
-  'numeric_attribute',
-  'boolean_attribute',
-  'span_count',
-  'trace_state',
-  'rate_limiting',
-  'bytes_limiting',
+const TYPE_BLOCKS: readonly string[] = [
+  ...LEAF_POLICY_TYPES.filter((m) => m.schema !== undefined).map((m) => m.type),
   'and',
   'drop',
   'not',
   'composite',
-] as const;
-const BLOCKLESS_TYPES = new Set<string>(['always_sample', 'trace_flags']);
-
-const nonEmptyString = (what: string) => z.string().min(1, { message: `expected a non-empty ${what}` });
-const nonNegative = () => z.number().nonnegative();
-
-const latencySchema = z
-  .strictObject({
-    threshold_ms: nonNegative().default(0),
-    upper_threshold_ms: nonNegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.upper_threshold_ms !== 0 && v.upper_threshold_ms < v.threshold_ms) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['upper_threshold_ms'],
-        message: `expected upper_threshold_ms (${v.upper_threshold_ms}) >= threshold_ms (${v.threshold_ms}), or 0 for no upper bound`,
-      });
-    }
-  });
-
-const statusCodeSchema = z.strictObject({
-  status_codes: z
-    .array(z.enum(['OK', 'ERROR', 'UNSET']))
-    .min(1, { message: 'expected at least one status code' }),
-});
-
-const probabilisticSchema = z.strictObject({
-  sampling_percentage: z.number().min(0).max(100),
-  hash_salt: z.string().default(''),
-});
-
-const stringAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-    enabled_regex_matching: z.boolean().default(false),
-    cache_max_size: z.number().int().nonnegative().default(0),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (!v.enabled_regex_matching) return;
-    v.values.forEach((pattern, i) => {
-      try {
-        new RegExp(pattern);
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['values', i],
-          message: `expected a regular expression, got ${JSON.stringify(pattern)} (${(err as Error).message})`,
-        });
-      }
-    });
-  });
-
-const numericAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    min_value: z.number().optional(),
-    max_value: z.number().optional(),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (v.min_value === undefined && v.max_value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected min_value, max_value or both' });
-    } else if (v.min_value !== undefined && v.max_value !== undefined && v.max_value < v.min_value) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_value'],
-        message: `expected max_value (${v.max_value}) >= min_value (${v.min_value})`,
-      });
-    }
-  });
-
-const booleanAttributeSchema = z.strictObject({
-  key: nonEmptyString('attribute key'),
-  value: z.boolean(),
-  invert_match: z.boolean().default(false),
-});
-
-const spanCountSchema = z
-  .strictObject({
-    min_spans: z.number().int().nonnegative().default(0),
-    max_spans: z.number().int().nonnegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.max_spans !== 0 && v.max_spans < v.min_spans) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_spans'],
-        message: `expected max_spans (${v.max_spans}) >= min_spans (${v.min_spans}), or 0 for no maximum`,
-      });
-    }
-  });
-
-const traceStateSchema = z.strictObject({
-  key: nonEmptyString('tracestate key'),
-  values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-});
-
-const rateLimitingSchema = z.strictObject({ spans_per_second: z.number().positive() });
-
-const bytesLimitingSchema = z
-  .strictObject({
-    bytes_per_second: z.number().positive(),
-    burst_capacity: z.number().nonnegative().default(0),
-  })
-  .transform((v) => ({ ...v, burst_capacity: v.burst_capacity || v.bytes_per_second * 2 }));
+];
+const BLOCKLESS_TYPES = new Set<string>(
+  LEAF_POLICY_TYPES.filter((m) => m.schema === undefined).map((m) => m.type),
+);
 
 function subPolicyList(key: string): z.ZodType<PolicyConfig[], unknown> {
   return z.array(z.lazy(() => policySchema)).min(1, { message: `expected at least one policy under ${key}` });
@@ -299,16 +129,9 @@ const policySchema: z.ZodType<PolicyConfig, unknown> = z
   .strictObject({
     name: nonEmptyString('policy name'),
     type: z.string(),
-    latency: latencySchema.optional(),
-    status_code: statusCodeSchema.optional(),
-    probabilistic: probabilisticSchema.optional(),
-    string_attribute: stringAttributeSchema.optional(),
-    numeric_attribute: numericAttributeSchema.optional(),
-    boolean_attribute: booleanAttributeSchema.optional(),
-    span_count: spanCountSchema.optional(),
-    trace_state: traceStateSchema.optional(),
-    rate_limiting: rateLimitingSchema.optional(),
-    bytes_limiting: bytesLimitingSchema.optional(),
+    ...Object.fromEntries(
+      LEAF_POLICY_TYPES.flatMap((m) => (m.schema !== undefined ? [[m.type, m.schema.optional()]] : [])),
+    ),
     and: z.strictObject({ and_sub_policy: subPolicyList('and_sub_policy') }).optional(),
     drop: z.strictObject({ drop_sub_policy: subPolicyList('drop_sub_policy') }).optional(),
     not: z.strictObject({ not_sub_policy: z.lazy(() => policySchema) }).optional(),
