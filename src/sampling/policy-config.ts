@@ -7,6 +7,7 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { compositeSchema, type CompositeBlock } from './policies/composite.js';
 import { LEAF_POLICY_TYPES, nonEmptyString } from './policies/index.js';
 import { dedupe, formatIssue, isRecord, nodeAt, posText, type PolicyProblem } from './policy-problems.js';
 
@@ -41,12 +42,7 @@ const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
   maximum_trace_size_bytes: 'set sampling.max_buffered_bytes in the agent config instead',
 };
 
-export interface CompositeConfig {
-  max_total_spans_per_second: number;
-  policy_order: string[];
-  composite_sub_policy: PolicyConfig[];
-  rate_allocation: Array<{ policy: string; percent: number }>;
-}
+export type CompositeConfig = CompositeBlock<PolicyConfig>;
 
 /** The parsed blocks of the leaf types, by type (`latency?: { threshold_ms, upper_threshold_ms }`). */
 export type LeafPolicyBlocks = {
@@ -85,46 +81,6 @@ function subPolicyList(key: string): z.ZodType<PolicyConfig[], unknown> {
   return z.array(z.lazy(() => policySchema)).min(1, { message: `expected at least one policy under ${key}` });
 }
 
-const compositeSchema = z
-  .strictObject({
-    max_total_spans_per_second: z.number().positive(),
-    policy_order: z.array(z.string()).default([]),
-    composite_sub_policy: subPolicyList('composite_sub_policy'),
-    rate_allocation: z
-      .array(z.strictObject({ policy: nonEmptyString('policy name'), percent: z.number().min(0).max(100) }))
-      .default([]),
-  })
-  .superRefine((v, ctx) => {
-    const names = new Set(v.composite_sub_policy.map((p) => p.name));
-    v.policy_order.forEach((name, i) => {
-      if (!names.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policy_order', i],
-          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(name)}`,
-        });
-      }
-    });
-    let total = 0;
-    v.rate_allocation.forEach((a, i) => {
-      total += a.percent;
-      if (!names.has(a.policy)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rate_allocation', i, 'policy'],
-          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(a.policy)}`,
-        });
-      }
-    });
-    if (total > 100) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rate_allocation'],
-        message: `expected percents adding up to at most 100, got ${total}`,
-      });
-    }
-  });
-
 const policySchema: z.ZodType<PolicyConfig, unknown> = z
   .strictObject({
     name: nonEmptyString('policy name'),
@@ -135,7 +91,7 @@ const policySchema: z.ZodType<PolicyConfig, unknown> = z
     and: z.strictObject({ and_sub_policy: subPolicyList('and_sub_policy') }).optional(),
     drop: z.strictObject({ drop_sub_policy: subPolicyList('drop_sub_policy') }).optional(),
     not: z.strictObject({ not_sub_policy: z.lazy(() => policySchema) }).optional(),
-    composite: compositeSchema.optional(),
+    composite: compositeSchema(subPolicyList('composite_sub_policy')).optional(),
     // Blocks of types Sentinel does not evaluate are let through here so that the type check below
     // reports "not supported" instead of an unknown key.
     ...Object.fromEntries([...UNSUPPORTED_POLICY_TYPES].map((t) => [t, z.unknown().optional()])),

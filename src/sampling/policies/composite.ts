@@ -1,10 +1,65 @@
 /**
  * `composite`: the first sub-policy (in `policy_order`) that keeps a trace decides, within its share of
- * `max_total_spans_per_second` (the block, recursive, is in ../policy-config.ts).
+ * `max_total_spans_per_second`. Its block holds whole policies: ../policy-config.ts passes the policy schema in.
  */
+import { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
-import type { CompositeConfig, PolicyConfig } from '../policy-config.js';
+import type { PolicyConfig } from '../policy-config.js';
+import { nonEmptyString } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, isSampledLike, type PolicyEvaluator, type Verdict } from './verdict.js';
+
+/** The parsed `composite:` block, over the policy type `P` of its sub-policies. */
+export interface CompositeBlock<P> {
+  max_total_spans_per_second: number;
+  policy_order: string[];
+  composite_sub_policy: P[];
+  rate_allocation: Array<{ policy: string; percent: number }>;
+}
+
+/** The `composite:` block; its sub-policies are validated by `subPolicies` (the whole policy schema). */
+export function compositeSchema<P extends { readonly name: string }>(
+  subPolicies: z.ZodType<P[], unknown>,
+): z.ZodType<CompositeBlock<P>, unknown> {
+  return z
+    .strictObject({
+      max_total_spans_per_second: z.number().positive(),
+      policy_order: z.array(z.string()).default([]),
+      composite_sub_policy: subPolicies,
+      rate_allocation: z
+        .array(z.strictObject({ policy: nonEmptyString('policy name'), percent: z.number().min(0).max(100) }))
+        .default([]),
+    })
+    .superRefine((v, ctx) => {
+      const names = new Set(v.composite_sub_policy.map((p) => p.name));
+      v.policy_order.forEach((name, i) => {
+        if (!names.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policy_order', i],
+            message: `expected the name of a composite_sub_policy, got ${JSON.stringify(name)}`,
+          });
+        }
+      });
+      let total = 0;
+      v.rate_allocation.forEach((a, i) => {
+        total += a.percent;
+        if (!names.has(a.policy)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rate_allocation', i, 'policy'],
+            message: `expected the name of a composite_sub_policy, got ${JSON.stringify(a.policy)}`,
+          });
+        }
+      });
+      if (total > 100) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rate_allocation'],
+          message: `expected percents adding up to at most 100, got ${total}`,
+        });
+      }
+    });
+}
 
 interface CompositeSub {
   readonly evaluator: PolicyEvaluator;
@@ -48,7 +103,7 @@ class Composite implements PolicyEvaluator {
 
 export function compileComposite(
   name: string,
-  c: CompositeConfig,
+  c: CompositeBlock<PolicyConfig>,
   compile: (policy: PolicyConfig) => PolicyEvaluator,
 ): PolicyEvaluator {
   const byName = new Map(c.composite_sub_policy.map((p) => [p.name, p]));
