@@ -1,7 +1,8 @@
 /**
  * The leaf policy types, one file each. Adding a type: a new file exporting a `policyType(...)` and one
- * line here. The combining types (and, drop, not, composite) hold other policies and live in
- * ../policy-config.ts and ../policy-evaluators.ts. The order here is the order of `supported:` in errors.
+ * line here (with its import). The combining types (and, drop, not, composite) hold whole policies: their
+ * evaluators are files here too, their blocks are named in ../policy-config.ts and compiled in
+ * ../policy-evaluators.ts. The order here is the order of `supported:` in errors.
  */
 import { alwaysSample } from './always-sample.js';
 import { booleanAttribute } from './boolean-attribute.js';
