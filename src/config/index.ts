@@ -6,7 +6,7 @@ export type { StoreConfig } from './store.js';
 export type { InjectorConfig } from './injector.js';
 export { readCommandConfig } from './command-config.js';
 export type { CommandConfig } from './command-config.js';
-export { applyEnvOverrides, loadConfig, validateConfig } from './load-config.js';
+export { applyEnvOverrides, describeValue, loadConfig, validateConfig } from './load-config.js';
 export type { ConfigSources } from './load-config.js';
 export { duration, endpoint, size } from './schema-types.js';
 export { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';

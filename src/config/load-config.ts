@@ -139,7 +139,7 @@ function parseEnvValue(value: string): unknown {
 
 function formatIssue(issue: z.core.$ZodIssue): string {
   const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-  const found = 'input' in issue ? describe(issue.input) : undefined;
+  const found = 'input' in issue ? describeValue(issue.input) : undefined;
   switch (issue.code) {
     case 'invalid_type':
       return `${key}: expected ${issue.expected}, got ${found ?? 'nothing'}`;
@@ -155,7 +155,8 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function describe(value: unknown): string {
+/** A value as config and policy errors name what they found: `"text"`, `a list`, `a mapping`, `number 3`. */
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return 'a list';

@@ -14,14 +14,10 @@ export type {
 } from './sampling-policy.js';
 export { PolicyFileSource, evaluationErrorObserver, loadPolicyFile } from './policy-file-source.js';
 export type { PolicyFileSourceOptions } from './policy-file-source.js';
-export { SUPPORTED_POLICY_TYPES, formatPolicyProblems, parsePolicyText } from './policy-config.js';
-export type {
-  PolicyConfig,
-  PolicyFileConfig,
-  PolicyParseResult,
-  PolicyProblem,
-  PolicyType,
-} from './policy-config.js';
+export { SUPPORTED_POLICY_TYPES, parsePolicyText } from './policy-config.js';
+export type { PolicyConfig, PolicyFileConfig, PolicyParseResult, PolicyType } from './policy-config.js';
+export { formatPolicyProblems } from './policy-problems.js';
+export type { PolicyProblem } from './policy-problems.js';
 export { runPolicyCommand } from './policy-command.js';
 export { DecisionCache, completable } from './decision-cache.js';
 export { HoldBuffer } from './completion/hold-buffer.js';

@@ -1,6 +1,7 @@
 /** `sentinel policy check FILE`: validates a sampling policy file offline (exit 0, or 1 with the errors). */
 import { readFile } from 'node:fs/promises';
-import { formatPolicyProblems, parsePolicyText } from './policy-config.js';
+import { parsePolicyText } from './policy-config.js';
+import { formatPolicyProblems } from './policy-problems.js';
 
 const USAGE = `usage: sentinel policy check FILE
 

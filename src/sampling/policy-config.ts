@@ -5,30 +5,22 @@
  * Errors name the policy (with its parents, `outer > inner`), the key, what was expected and what was
  * found, and carry the YAML line and column so that `sentinel policy check` and reload logs point at the spot.
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
-import type { Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { compositeSchema, type CompositeBlock } from './policies/composite.js';
+import { LEAF_POLICY_TYPES, nonEmptyString } from './policies/index.js';
+import { dedupe, formatIssue, isRecord, nodeAt, posText, type PolicyProblem } from './policy-problems.js';
+
+/** The types that hold other policies; the leaf types are the files of ./policies/. */
+const COMBINING_POLICY_TYPES = ['and', 'composite', 'drop', 'not'] as const;
+type LeafPolicyModule = (typeof LEAF_POLICY_TYPES)[number];
+export type PolicyType = LeafPolicyModule['type'] | (typeof COMBINING_POLICY_TYPES)[number];
 
 /** Policy types Sentinel evaluates. */
-export const SUPPORTED_POLICY_TYPES = [
-  'always_sample',
-  'latency',
-  'status_code',
-  'probabilistic',
-  'string_attribute',
-  'numeric_attribute',
-  'boolean_attribute',
-  'span_count',
-  'trace_state',
-  'trace_flags',
-  'rate_limiting',
-  'bytes_limiting',
-  'and',
-  'composite',
-  'drop',
-  'not',
-] as const;
-export type PolicyType = (typeof SUPPORTED_POLICY_TYPES)[number];
+export const SUPPORTED_POLICY_TYPES: readonly PolicyType[] = [
+  ...LEAF_POLICY_TYPES.map((m) => m.type),
+  ...COMBINING_POLICY_TYPES,
+];
 
 /** Collector policy types Sentinel knows of but does not evaluate: an error, never a silent skip. */
 const UNSUPPORTED_POLICY_TYPES = new Set([
@@ -50,71 +42,18 @@ const IGNORED_PROCESSOR_KEYS: Record<string, string> = {
   maximum_trace_size_bytes: 'set sampling.max_buffered_bytes in the agent config instead',
 };
 
-export interface LatencyConfig {
-  threshold_ms: number;
-  upper_threshold_ms: number;
-}
-export interface StatusCodeConfig {
-  status_codes: Array<'OK' | 'ERROR' | 'UNSET'>;
-}
-export interface ProbabilisticConfig {
-  sampling_percentage: number;
-  hash_salt: string;
-}
-export interface StringAttributeConfig {
-  key: string;
-  values: string[];
-  enabled_regex_matching: boolean;
-  cache_max_size: number;
-  invert_match: boolean;
-}
-export interface NumericAttributeConfig {
-  key: string;
-  min_value?: number | undefined;
-  max_value?: number | undefined;
-  invert_match: boolean;
-}
-export interface BooleanAttributeConfig {
-  key: string;
-  value: boolean;
-  invert_match: boolean;
-}
-export interface SpanCountConfig {
-  min_spans: number;
-  max_spans: number;
-}
-export interface TraceStateConfig {
-  key: string;
-  values: string[];
-}
-export interface RateLimitingConfig {
-  spans_per_second: number;
-}
-export interface BytesLimitingConfig {
-  bytes_per_second: number;
-  burst_capacity: number;
-}
-export interface CompositeConfig {
-  max_total_spans_per_second: number;
-  policy_order: string[];
-  composite_sub_policy: PolicyConfig[];
-  rate_allocation: Array<{ policy: string; percent: number }>;
-}
+export type CompositeConfig = CompositeBlock<PolicyConfig>;
+
+/** The parsed blocks of the leaf types, by type (`latency?: { threshold_ms, upper_threshold_ms }`). */
+export type LeafPolicyBlocks = {
+  [M in LeafPolicyModule as M['schema'] extends undefined ? never : M['type']]?:
+    z.output<NonNullable<M['schema']>> | undefined;
+};
 
 /** One policy as written in the file; only the block named by `type` is present after validation. */
-export interface PolicyConfig {
+export interface PolicyConfig extends LeafPolicyBlocks {
   name: string;
   type: PolicyType;
-  latency?: LatencyConfig | undefined;
-  status_code?: StatusCodeConfig | undefined;
-  probabilistic?: ProbabilisticConfig | undefined;
-  string_attribute?: StringAttributeConfig | undefined;
-  numeric_attribute?: NumericAttributeConfig | undefined;
-  boolean_attribute?: BooleanAttributeConfig | undefined;
-  span_count?: SpanCountConfig | undefined;
-  trace_state?: TraceStateConfig | undefined;
-  rate_limiting?: RateLimitingConfig | undefined;
-  bytes_limiting?: BytesLimitingConfig | undefined;
   and?: { and_sub_policy: PolicyConfig[] } | undefined;
   drop?: { drop_sub_policy: PolicyConfig[] } | undefined;
   not?: { not_sub_policy: PolicyConfig } | undefined;
@@ -127,192 +66,32 @@ export interface PolicyFileConfig {
 }
 
 /** Blocks that belong to a type, so that `type: latency` with a `status_code:` block is caught. */
-const TYPE_BLOCKS = [
-  'latency',
-  'status_code',
-  'probabilistic',
-  'string_attribute',
-  'numeric_attribute',
-  'boolean_attribute',
-  'span_count',
-  'trace_state',
-  'rate_limiting',
-  'bytes_limiting',
+const TYPE_BLOCKS: readonly string[] = [
+  ...LEAF_POLICY_TYPES.filter((m) => m.schema !== undefined).map((m) => m.type),
   'and',
   'drop',
   'not',
   'composite',
-] as const;
-const BLOCKLESS_TYPES = new Set<string>(['always_sample', 'trace_flags']);
-
-const nonEmptyString = (what: string) => z.string().min(1, { message: `expected a non-empty ${what}` });
-const nonNegative = () => z.number().nonnegative();
-
-const latencySchema = z
-  .strictObject({
-    threshold_ms: nonNegative().default(0),
-    upper_threshold_ms: nonNegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.upper_threshold_ms !== 0 && v.upper_threshold_ms < v.threshold_ms) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['upper_threshold_ms'],
-        message: `expected upper_threshold_ms (${v.upper_threshold_ms}) >= threshold_ms (${v.threshold_ms}), or 0 for no upper bound`,
-      });
-    }
-  });
-
-const statusCodeSchema = z.strictObject({
-  status_codes: z
-    .array(z.enum(['OK', 'ERROR', 'UNSET']))
-    .min(1, { message: 'expected at least one status code' }),
-});
-
-const probabilisticSchema = z.strictObject({
-  sampling_percentage: z.number().min(0).max(100),
-  hash_salt: z.string().default(''),
-});
-
-const stringAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-    enabled_regex_matching: z.boolean().default(false),
-    cache_max_size: z.number().int().nonnegative().default(0),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (!v.enabled_regex_matching) return;
-    v.values.forEach((pattern, i) => {
-      try {
-        new RegExp(pattern);
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['values', i],
-          message: `expected a regular expression, got ${JSON.stringify(pattern)} (${(err as Error).message})`,
-        });
-      }
-    });
-  });
-
-const numericAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    min_value: z.number().optional(),
-    max_value: z.number().optional(),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (v.min_value === undefined && v.max_value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected min_value, max_value or both' });
-    } else if (v.min_value !== undefined && v.max_value !== undefined && v.max_value < v.min_value) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_value'],
-        message: `expected max_value (${v.max_value}) >= min_value (${v.min_value})`,
-      });
-    }
-  });
-
-const booleanAttributeSchema = z.strictObject({
-  key: nonEmptyString('attribute key'),
-  value: z.boolean(),
-  invert_match: z.boolean().default(false),
-});
-
-const spanCountSchema = z
-  .strictObject({
-    min_spans: z.number().int().nonnegative().default(0),
-    max_spans: z.number().int().nonnegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.max_spans !== 0 && v.max_spans < v.min_spans) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_spans'],
-        message: `expected max_spans (${v.max_spans}) >= min_spans (${v.min_spans}), or 0 for no maximum`,
-      });
-    }
-  });
-
-const traceStateSchema = z.strictObject({
-  key: nonEmptyString('tracestate key'),
-  values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-});
-
-const rateLimitingSchema = z.strictObject({ spans_per_second: z.number().positive() });
-
-const bytesLimitingSchema = z
-  .strictObject({
-    bytes_per_second: z.number().positive(),
-    burst_capacity: z.number().nonnegative().default(0),
-  })
-  .transform((v) => ({ ...v, burst_capacity: v.burst_capacity || v.bytes_per_second * 2 }));
+];
+const BLOCKLESS_TYPES = new Set<string>(
+  LEAF_POLICY_TYPES.filter((m) => m.schema === undefined).map((m) => m.type),
+);
 
 function subPolicyList(key: string): z.ZodType<PolicyConfig[], unknown> {
   return z.array(z.lazy(() => policySchema)).min(1, { message: `expected at least one policy under ${key}` });
 }
 
-const compositeSchema = z
-  .strictObject({
-    max_total_spans_per_second: z.number().positive(),
-    policy_order: z.array(z.string()).default([]),
-    composite_sub_policy: subPolicyList('composite_sub_policy'),
-    rate_allocation: z
-      .array(z.strictObject({ policy: nonEmptyString('policy name'), percent: z.number().min(0).max(100) }))
-      .default([]),
-  })
-  .superRefine((v, ctx) => {
-    const names = new Set(v.composite_sub_policy.map((p) => p.name));
-    v.policy_order.forEach((name, i) => {
-      if (!names.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policy_order', i],
-          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(name)}`,
-        });
-      }
-    });
-    let total = 0;
-    v.rate_allocation.forEach((a, i) => {
-      total += a.percent;
-      if (!names.has(a.policy)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rate_allocation', i, 'policy'],
-          message: `expected the name of a composite_sub_policy, got ${JSON.stringify(a.policy)}`,
-        });
-      }
-    });
-    if (total > 100) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rate_allocation'],
-        message: `expected percents adding up to at most 100, got ${total}`,
-      });
-    }
-  });
-
 const policySchema: z.ZodType<PolicyConfig, unknown> = z
   .strictObject({
     name: nonEmptyString('policy name'),
     type: z.string(),
-    latency: latencySchema.optional(),
-    status_code: statusCodeSchema.optional(),
-    probabilistic: probabilisticSchema.optional(),
-    string_attribute: stringAttributeSchema.optional(),
-    numeric_attribute: numericAttributeSchema.optional(),
-    boolean_attribute: booleanAttributeSchema.optional(),
-    span_count: spanCountSchema.optional(),
-    trace_state: traceStateSchema.optional(),
-    rate_limiting: rateLimitingSchema.optional(),
-    bytes_limiting: bytesLimitingSchema.optional(),
+    ...Object.fromEntries(
+      LEAF_POLICY_TYPES.flatMap((m) => (m.schema !== undefined ? [[m.type, m.schema.optional()]] : [])),
+    ),
     and: z.strictObject({ and_sub_policy: subPolicyList('and_sub_policy') }).optional(),
     drop: z.strictObject({ drop_sub_policy: subPolicyList('drop_sub_policy') }).optional(),
     not: z.strictObject({ not_sub_policy: z.lazy(() => policySchema) }).optional(),
-    composite: compositeSchema.optional(),
+    composite: compositeSchema(subPolicyList('composite_sub_policy')).optional(),
     // Blocks of types Sentinel does not evaluate are let through here so that the type check below
     // reports "not supported" instead of an unknown key.
     ...Object.fromEntries([...UNSUPPORTED_POLICY_TYPES].map((t) => [t, z.unknown().optional()])),
@@ -338,23 +117,9 @@ const policyFileSchema = z
     });
   });
 
-/** One problem in a policy file, with where it is. */
-export interface PolicyProblem {
-  /** `policy "outer > inner": key.path: what was expected, got what (line L, column C)` */
-  readonly message: string;
-  /** The message without the position. */
-  readonly detail?: string;
-  readonly line?: number;
-  readonly column?: number;
-  readonly policy?: string;
-  readonly key?: string;
-}
-
 export type PolicyParseResult =
   | { readonly ok: true; readonly config: PolicyFileConfig; readonly warnings: readonly PolicyProblem[] }
   | { readonly ok: false; readonly errors: readonly PolicyProblem[] };
-
-const SUB_POLICY_LISTS = new Set(['policies', 'and_sub_policy', 'drop_sub_policy', 'composite_sub_policy']);
 
 /**
  * Parses and validates policy-file text. Accepts the bare `policies:` list, or a Collector config block
@@ -430,11 +195,6 @@ export function parsePolicyText(text: string): PolicyParseResult {
   return { ok: true, config: { policies: result.data.policies }, warnings };
 }
 
-/** Renders problems one per line, for the CLI and logs. */
-export function formatPolicyProblems(file: string, problems: readonly PolicyProblem[]): string {
-  return problems.map((p) => `${file}:${p.line ?? 0}:${p.column ?? 0}: ${p.detail ?? p.message}`).join('\n');
-}
-
 function findPoliciesRoot(raw: unknown): string[] {
   if (!isRecord(raw) || 'policies' in raw) return [];
   const tailKey = (o: Record<string, unknown>) =>
@@ -447,118 +207,6 @@ function findPoliciesRoot(raw: unknown): string[] {
     if (k !== undefined) return ['processors', k];
   }
   return [];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function nodeAt(node: unknown, path: readonly PropertyKey[]): YamlNode | undefined {
-  let current: unknown = node;
-  for (const seg of path) {
-    if (isMap(current)) {
-      const pair = current.items.find(
-        (it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg),
-      );
-      if (!pair) return current as YamlNode;
-      current = pair.value ?? pair.key;
-    } else if (isSeq(current) && typeof seg === 'number') {
-      const item = current.items[seg];
-      if (item === undefined) return current as YamlNode;
-      current = item;
-    } else break;
-  }
-  return current as YamlNode | undefined;
-}
-
-function posText(pos: { line?: number; column?: number }): string {
-  return pos.line !== undefined ? ` (line ${pos.line}, column ${pos.column ?? 0})` : '';
-}
-
-function formatIssue(
-  issue: z.core.$ZodIssue,
-  root: unknown,
-  where: (path: readonly PropertyKey[]) => { line?: number; column?: number },
-): PolicyProblem[] {
-  // Split the path at the innermost policy object so that the message names the policy and the key.
-  const names: string[] = [];
-  let keyStart = 0;
-  let value: unknown = root;
-  let parentKey: PropertyKey | undefined;
-  issue.path.forEach((seg, i) => {
-    value =
-      isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
-    // A level is a policy when it sits where policies go and is a mapping; anything else there is reported
-    // against the enclosing policy's key ("not.not_sub_policy: expected object, got a list").
-    const isPolicy =
-      isRecord(value) &&
-      ((typeof seg === 'number' && parentKey !== undefined && SUB_POLICY_LISTS.has(String(parentKey))) ||
-        seg === 'not_sub_policy');
-    if (isPolicy) {
-      const name = isRecord(value) && typeof value['name'] === 'string' ? value['name'] : `#${String(seg)}`;
-      names.push(name);
-      keyStart = i + 1;
-    }
-    parentKey = seg;
-  });
-  const keyPath = issue.path.slice(keyStart).map(String);
-  const joinKeys = (keys: string[]) =>
-    keys.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
-  const policy = names.length > 0 ? names.join(' > ') : undefined;
-  const subject = (keys: string[]) => {
-    const key = joinKeys(keys);
-    return `${policy !== undefined ? `policy ${JSON.stringify(policy)}: ` : ''}${key || '(policy)'}`;
-  };
-  const found = 'input' in issue ? describe(issue.input) : 'nothing';
-  const problem = (keys: string[], path: readonly PropertyKey[], text: string): PolicyProblem => {
-    const pos = where(path);
-    return {
-      message: `${subject(keys)}: ${text}${posText(pos)}`,
-      detail: `${subject(keys)}: ${text}`,
-      ...(policy !== undefined ? { policy } : {}),
-      key: joinKeys(keys),
-      ...pos,
-    };
-  };
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => problem([...keyPath, k], [...issue.path, k], 'unknown key'));
-    case 'invalid_type':
-      return [
-        problem(
-          keyPath,
-          issue.path,
-          found === 'nothing' ? `required (${issue.expected})` : `expected ${issue.expected}, got ${found}`,
-        ),
-      ];
-    case 'invalid_value':
-      return [
-        problem(
-          keyPath,
-          issue.path,
-          `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${found}`,
-        ),
-      ];
-    case 'too_small':
-    case 'too_big':
-      return [problem(keyPath, issue.path, `${issue.message}${found !== 'nothing' ? `, got ${found}` : ''}`)];
-    default:
-      return [problem(keyPath, issue.path, issue.message)];
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return 'a list';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${String(value)}`;
-}
-
-function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => (seen.has(p.message) ? false : (seen.add(p.message), true)));
 }
 
 /** A zod-shaped issue, so type problems are formatted like schema problems. */

@@ -16,8 +16,8 @@ import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { systemClock } from './clock.js';
 import type { Clock, ClockTimer } from './clock.js';
-import { formatPolicyProblems, parsePolicyText } from './policy-config.js';
-import type { PolicyProblem } from './policy-config.js';
+import { parsePolicyText } from './policy-config.js';
+import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
 

@@ -1,0 +1,44 @@
+/** `probabilistic`: a share of trace ids, by consistent probability sampling (threshold and randomness). */
+import { z } from 'zod';
+import type { BufferedTrace } from '../buffered-trace.js';
+import {
+  DEFAULT_HASH_SALT,
+  keeps,
+  rvOf,
+  saltState,
+  thresholdFor,
+  traceRandomness,
+} from '../probabilistic.js';
+import { policyType } from './policy-type.js';
+import type { PolicyEvaluator, Verdict } from './verdict.js';
+
+export const probabilisticSchema = z.strictObject({
+  sampling_percentage: z.number().min(0).max(100),
+  hash_salt: z.string().default(''),
+});
+export type ProbabilisticConfig = z.output<typeof probabilisticSchema>;
+
+class Probabilistic implements PolicyEvaluator {
+  private readonly salt;
+  private readonly threshold;
+  constructor(
+    readonly name: string,
+    percentage: number,
+    hashSalt: string,
+  ) {
+    this.salt = saltState(hashSalt === '' ? DEFAULT_HASH_SALT : hashSalt);
+    this.threshold = thresholdFor(percentage / 100);
+  }
+  evaluate(trace: BufferedTrace): Verdict {
+    const r = traceRandomness(this.salt, trace.traceId);
+    const p = this.threshold.probability;
+    if (!keeps(r, this.threshold)) return { decision: 'not_sampled', p };
+    return { decision: 'sampled', p, th: this.threshold.th, rv: rvOf(r) };
+  }
+}
+
+export const probabilistic = policyType(
+  'probabilistic',
+  probabilisticSchema,
+  (name, c) => new Probabilistic(name, c.sampling_percentage, c.hash_salt),
+);
