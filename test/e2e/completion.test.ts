@@ -139,20 +139,21 @@ async function simulate(options: RunOptions): Promise<Run> {
       const paymentsMetrics = agentMetrics.get('payments')!;
       const frontendMetrics = agentMetrics.get('frontend')!;
       const until = Date.now() + 30_000;
-      while (
-        (await paymentsMetrics.value('sampling_completion_published_ids_total')) <
-        options.restartAfterPublished
-      ) {
-        assert.ok(Date.now() < until, 'payments published its first decisions');
+      // Restart at a moment when payments has published enough and frontend has not read all of it yet: checked
+      // together, since on a loaded machine frontend's 700 ms poll could catch up between two separate checks
+      // (the test then failed its own precondition, "the restart came while decisions were unread").
+      for (;;) {
+        let frontendRead = 0;
+        for (const state of ['held', 'buffered', 'kept', 'unseen', 'evicted', 'dropped'])
+          frontendRead += await frontendMetrics.value('sampling_completion_feed_ids_total', { state });
+        const published = await paymentsMetrics.value('sampling_completion_published_ids_total');
+        if (published >= options.restartAfterPublished && frontendRead < published) {
+          atRestart = { published, frontendRead };
+          break;
+        }
+        assert.ok(Date.now() < until, 'payments published decisions that frontend had not read yet');
         await sleep(20);
       }
-      let frontendRead = 0;
-      for (const state of ['held', 'buffered', 'kept', 'unseen', 'evicted', 'dropped'])
-        frontendRead += await frontendMetrics.value('sampling_completion_feed_ids_total', { state });
-      atRestart = {
-        published: await paymentsMetrics.value('sampling_completion_published_ids_total'),
-        frontendRead,
-      };
       // A store restart mid-run: same directories, same ports, as a rolled pod behind its Service.
       await h.store.abort();
       await sleep(1000);
