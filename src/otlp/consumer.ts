@@ -19,6 +19,23 @@ export interface TraceBatch {
   readonly encoded?: Uint8Array | undefined;
 }
 
+/** The three OTLP signals (issue 16). `exporters[].signals` lists some of them. */
+export type Signal = 'traces' | 'metrics' | 'logs';
+
+/**
+ * A batch of logs or metrics (issue 16): one encoded `ExportLogsServiceRequest` or
+ * `ExportMetricsServiceRequest` (protobuf; OTLP/JSON is transcoded at the door), as the receiver took it and
+ * the stages before rewrote it (enrichment splices resource attributes). Stages that need more than the bytes
+ * scan them (the sampler reads log records' trace ids); nothing on the agent's path decodes them into objects.
+ */
+export interface SignalBatch {
+  readonly encoded: Uint8Array;
+  /** Log records (logs) or data points (metrics) in the request: what the metrics count. */
+  readonly itemCount: number;
+  /** Bytes this batch holds in memory, the basis of the memory budget. */
+  readonly bytes: number;
+}
+
 /**
  * The contract between rooms of the data path (the Collector's `consumer.Traces`).
  * `consume` resolves once the stage has taken responsibility for the batch (held in a bounded buffer,
@@ -32,4 +49,12 @@ export interface TraceConsumer {
   forceFlush(): Promise<void>;
   /** Flushes, then releases resources. Idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * Logs (the Collector's `consumer.Logs`), resolving and rejecting as `consume` does. Absent: this pipeline
+   * does not take logs (the receivers answer 404 / UNIMPLEMENTED). A stage that has it hands logs on to the
+   * next stage's `consumeLogs`.
+   */
+  consumeLogs?(batch: SignalBatch): Promise<void>;
+  /** Metrics (the Collector's `consumer.Metrics`), as `consumeLogs`. */
+  consumeMetrics?(batch: SignalBatch): Promise<void>;
 }

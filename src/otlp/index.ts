@@ -1,4 +1,4 @@
-export type { TraceBatch, TraceConsumer } from './consumer.js';
+export type { Signal, SignalBatch, TraceBatch, TraceConsumer } from './consumer.js';
 export { TRACE_EXPORT_METHOD, traceServiceDefinition } from './grpc-service.js';
 export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
 export {
