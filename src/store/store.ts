@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
 import { DecisionLog } from '../decision-feed/index.js';
-import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
+import { FileTls, receiversFromConfig, type ReceiverAuthorize } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
@@ -16,6 +15,15 @@ import './tempo-api.js';
 import './compare-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
+import { storeOptionsFrom, type StoreOptions } from './store-options.js';
+import {
+  compactionLeadership,
+  logCompactionRole,
+  startCompactionTimer,
+  type Leadership,
+} from './compaction-leadership.js';
+
+export { compactionLeadership } from './compaction-leadership.js';
 
 /** What an embedding (the CLI, a test, a benchmark) may replace in the store. */
 export interface StoreDependencies {
@@ -53,228 +61,239 @@ export interface RunningStore {
   abort(): Promise<void>;
 }
 
-/** Builds and starts `sentinel store` from its config. */
-export async function startStore(config: StoreConfig, deps: StoreDependencies): Promise<RunningStore> {
+/** The parts behind the receivers: blocks, their catalog, the query engine and the compactor. */
+interface BlockStages {
+  readonly catalog: BlockCatalog;
+  readonly encoder: BlockEncoder;
+  readonly pipeline: BlockPipeline;
+  readonly engine: QueryEngine;
+  readonly compactor: Compactor;
+}
+
+/** `now` when the embedding gave one: the parts keep their own default otherwise. */
+const clockOf = (deps: StoreDependencies) => (deps.now ? { now: deps.now } : {});
+
+/** Checks tokens (files, TokenReview) when `auth.required`; undefined lets every request through. */
+async function openAuth(
+  config: StoreConfig,
+  options: StoreOptions,
+  deps: StoreDependencies,
+): Promise<StoreAuth | undefined> {
   const { logger, metrics } = deps;
-  const objectStore =
-    deps.objectStore ??
-    openObjectStore(config.storage.url, {
-      endpoint: config.storage.s3.endpoint,
-      region: config.storage.s3.region,
-      forcePathStyle: config.storage.s3.force_path_style,
-    });
-  const pollMs = deps.filePollIntervalMs ?? 1000;
-  const review = config.auth.token_review;
-  const auth = config.auth.required
-    ? new StoreAuth({
-        required: true,
-        agentTokenFiles: config.auth.token_files,
-        readerTokenFiles: config.auth.reader_token_files,
-        ...(review.enabled
-          ? {
-              tokenReview: {
-                audience: review.audience,
-                cacheTtlMs: review.cache_ttl,
-                kubeconfig: review.kubeconfig,
-              },
-            }
-          : {}),
-        logger,
-        metrics,
-        pollIntervalMs: pollMs,
-        ...(deps.now ? { now: deps.now } : {}),
-      })
-    : undefined;
-  if (!config.auth.required && review.enabled)
-    logger.warn(
-      'auth.token_review.enabled has no effect while auth.required is false: no request is checked',
-    );
+  if (!options.auth) {
+    if (config.auth.token_review.enabled)
+      logger.warn(
+        'auth.token_review.enabled has no effect while auth.required is false: no request is checked',
+      );
+    return undefined;
+  }
+  const auth = new StoreAuth({
+    ...options.auth,
+    logger,
+    metrics,
+    pollIntervalMs: deps.filePollIntervalMs ?? 1000,
+    ...clockOf(deps),
+  });
   try {
-    await auth?.init();
+    await auth.init();
   } catch (err) {
-    auth?.close();
+    auth.close();
     throw err;
   }
-  // The receivers and the query server ask the same role decision (access-role.ts) for each request's path.
-  const authorize = auth && ((a: string | undefined, path: string) => auth.authorize(a, roleForPath(path)));
-  let tls: ReceiverTls | undefined;
-  if (config.tls.cert_file || config.tls.key_file) {
-    tls = new FileTls({
-      certFile: config.tls.cert_file,
-      keyFile: config.tls.key_file,
-      clientCaFile: config.tls.client_ca_file || undefined,
-      pollIntervalMs: pollMs,
-    });
-  }
+  return auth;
+}
+
+function buildBlockStages(
+  config: StoreConfig,
+  options: StoreOptions,
+  objectStore: ObjectStore,
+  leadership: Leadership,
+  deps: StoreDependencies,
+): BlockStages {
+  const { logger, metrics } = deps;
   const catalog = new BlockCatalog({
     store: objectStore,
     logger,
     metrics,
-    refreshIntervalMs: config.query.refresh_interval,
-    ...(deps.now ? { now: deps.now } : {}),
+    ...options.catalog,
+    ...clockOf(deps),
   });
   // One encoder thread for new blocks and compaction.
-  const encoder = new BlockEncoder({ logger, useWorker: true, rowGroupSize: config.block.row_group_spans });
+  const encoder = new BlockEncoder({ logger, ...options.encoder });
   const pipeline = new BlockPipeline({
     encoder,
     store: objectStore,
-    walDir: config.wal_dir,
-    walMaxBytes: config.wal_max_bytes,
-    maxBlockBytes: config.block.max_bytes,
-    maxBlockSpans: config.block.max_spans,
-    maxBlockAgeMs: config.block.max_age,
-    rowGroupSize: config.block.row_group_spans,
-    retryInitialMs: config.upload_retry.initial_interval,
-    retryMaxMs: config.upload_retry.max_interval,
+    ...options.pipeline,
     logger,
     metrics,
     onBlock: (meta) => catalog.add(meta),
-    ...(deps.now ? { now: deps.now } : {}),
+    ...clockOf(deps),
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
-  const leadership = compactionLeadership(config.compaction.leader, deps.env ?? process.env);
   const compactor = new Compactor({
     store: objectStore,
     catalog,
     logger,
     metrics,
-    compaction: config.compaction.enabled,
+    ...options.compactor,
     active: leadership.here,
-    maxBlockSpans: config.compaction.max_block_spans,
-    minAgeMs: config.compaction.min_age,
-    retentionMs: config.retention,
-    rowGroupSize: config.block.row_group_spans,
     encoder,
-    ...(deps.now ? { now: deps.now } : {}),
+    ...clockOf(deps),
   });
+  return { catalog, encoder, pipeline, engine, compactor };
+}
 
-  const { replayedSpans } = await pipeline.start();
-  let decisions: DecisionLog;
+/** Opens the decision log (issue 9); on failure, stops what was started before it. */
+async function openDecisions(
+  options: StoreOptions,
+  stages: BlockStages,
+  deps: StoreDependencies,
+): Promise<DecisionLog> {
   try {
-    decisions = await DecisionLog.open({
-      dir: config.decisions.dir || join(config.wal_dir, 'decisions'),
-      maxEntries: config.decisions.max_entries,
-      retentionMs: config.decisions.retention,
-      logger,
-      metrics,
-      ...(deps.now ? { now: deps.now } : {}),
+    return await DecisionLog.open({
+      ...options.decisions,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      ...clockOf(deps),
     });
   } catch (err) {
-    await encoder.close();
-    await pipeline.abort();
+    await stages.encoder.close();
+    await stages.pipeline.abort();
     throw err;
   }
-  const otlp = config.receivers.otlp;
+}
+
+/** Who may talk to the store, and over what: shared by the receivers and the query server. */
+interface Access {
+  readonly tls: FileTls | undefined;
+  readonly authorize: ReceiverAuthorize | undefined;
+}
+
+/** The store's servers: OTLP receivers, the query API (with its feeds and graph), the admin server. */
+function buildServers(
+  config: StoreConfig,
+  options: StoreOptions,
+  parts: { readonly stages: BlockStages; readonly decisions: DecisionLog; readonly access: Access },
+  deps: StoreDependencies,
+) {
+  const { logger, metrics } = deps;
+  const { stages, decisions, access } = parts;
   // Issue 19: the service graph sees each batch once the WAL has taken it (docs/service-graph.md).
   const graph = config.service_graph.enabled
-    ? new ServiceGraph({
-        config: config.service_graph,
-        metrics,
-        logger,
-        ...(deps.now ? { now: deps.now } : {}),
-      })
+    ? new ServiceGraph({ config: config.service_graph, metrics, logger, ...clockOf(deps) })
     : undefined;
   const receivers = receiversFromConfig(config, {
-    consumer: graph ? graph.tap(pipeline) : pipeline,
+    consumer: graph ? graph.tap(stages.pipeline) : stages.pipeline,
     metrics,
     logger,
-    tls,
-    authorize,
+    ...access,
   });
-  const policy = new PolicyHttp({ file: config.policy.file, logger, metrics, pollIntervalMs: pollMs });
+  const pollIntervalMs = deps.filePollIntervalMs ?? 1000;
+  const policy = new PolicyHttp({ file: config.policy.file, logger, metrics, pollIntervalMs });
+  const isReady = () => receivers.ready;
   const query = new QueryServer({
-    endpoint: config.query.endpoint,
-    engine,
+    ...options.query,
+    engine: stages.engine,
     logger,
     metrics,
-    tls,
-    authorize,
-    maxLimit: config.query.max_limit,
-    maxSearchWindowMs: config.query.max_search_window,
-    maxSearchBytes: config.query.max_search_bytes,
-    isReady: () => receivers.ready,
+    ...access,
+    isReady,
     decisions,
     policy,
     serviceGraph: graph,
-    ...(deps.now ? { now: deps.now } : {}),
+    ...clockOf(deps),
   });
-  const admin = new AdminServer({
-    endpoint: config.admin.endpoint,
-    metrics,
-    logger,
-    isReady: () => receivers.ready,
-  });
-
+  const admin = new AdminServer({ endpoint: config.admin.endpoint, metrics, logger, isReady });
   const closeAll = async () => {
     await Promise.allSettled([receivers.stop(), query.close(), admin.close()]);
   };
-  let ports: RunningStore['ports'];
+  return { graph, receivers, policy, query, admin, closeAll };
+}
+
+type Servers = ReturnType<typeof buildServers>;
+
+/** Listens on every port; on failure, closes everything started. */
+async function listen(
+  servers: Servers,
+  stages: BlockStages,
+  decisions: DecisionLog,
+): Promise<RunningStore['ports']> {
   try {
-    const adminPort = await admin.start();
-    const queryPort = await query.start();
-    const { grpcPort, httpPort } = await receivers.start();
-    ports = { grpc: grpcPort, http: httpPort, query: queryPort, admin: adminPort };
+    const admin = await servers.admin.start();
+    const query = await servers.query.start();
+    const { grpcPort, httpPort } = await servers.receivers.start();
+    return { grpc: grpcPort, http: httpPort, query, admin };
   } catch (err) {
-    await closeAll();
-    await encoder.close();
-    await pipeline.abort();
+    await servers.closeAll();
+    await stages.encoder.close();
+    await stages.pipeline.abort();
     await decisions.close();
     throw err;
   }
+}
 
-  let compactionTimer: NodeJS.Timeout | undefined;
-  if (config.compaction.interval > 0 && leadership.here) {
-    compactionTimer = setInterval(() => {
-      compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
-    }, config.compaction.interval);
-    compactionTimer.unref();
-  }
+function logStarted(
+  config: StoreConfig,
+  facts: { readonly storage: string; readonly replayedSpans: number; readonly decisions: DecisionLog },
+  tls: boolean,
+  logger: Logger,
+): void {
+  const otlp = config.receivers.otlp;
+  const { decisions } = facts;
   logger.info(
     {
-      storage: objectStore.url,
+      storage: facts.storage,
       grpc: otlp.grpc.endpoint,
       http: otlp.http.endpoint,
       query: config.query.endpoint,
       admin: config.admin.endpoint,
       walDir: config.wal_dir,
-      replayedSpans,
+      replayedSpans: facts.replayedSpans,
       decisionFeed: { epoch: decisions.epoch, head: decisions.head.seq, retained: decisions.size },
-      tls: tls !== undefined,
+      tls,
       authRequired: config.auth.required,
-      tokenReview: config.auth.required && review.enabled,
+      tokenReview: config.auth.required && config.auth.token_review.enabled,
     },
     'sentinel store is receiving OTLP',
   );
-  const compactionLog = {
-    leader: config.compaction.leader,
-    pod: leadership.self,
-    compaction: config.compaction.enabled,
-  };
-  if (leadership.here) {
-    logger.info(
-      compactionLog,
-      config.compaction.enabled
-        ? 'this store runs compaction and retention'
-        : 'this store runs retention (compaction.enabled is false)',
-    );
-  } else if (leadership.self) {
-    logger.info(compactionLog, 'compaction and retention run in compaction.leader, not in this store');
-  } else {
-    // No pod name to compare: a leader name that can never match is most likely a misconfiguration.
-    logger.warn(
-      compactionLog,
-      'compaction.leader is set but neither POD_NAME nor HOSTNAME is: compaction and retention run nowhere here',
-    );
-  }
+}
 
-  let stopping: Promise<void> | undefined;
+/** Builds and starts `sentinel store` from its config. */
+export async function startStore(config: StoreConfig, deps: StoreDependencies): Promise<RunningStore> {
+  const { logger } = deps;
+  const options = storeOptionsFrom(config);
+  const objectStore = deps.objectStore ?? openObjectStore(config.storage.url, options.objectStore);
+  const auth = await openAuth(config, options, deps);
+  const access: Access = {
+    tls: options.tls && new FileTls({ ...options.tls, pollIntervalMs: deps.filePollIntervalMs ?? 1000 }),
+    // The receivers and the query server ask the same role decision (access-role.ts) for each request's path.
+    authorize: auth && ((a: string | undefined, path: string) => auth.authorize(a, roleForPath(path))),
+  };
+  const leadership = compactionLeadership(config.compaction.leader, deps.env ?? process.env);
+  const stages = buildBlockStages(config, options, objectStore, leadership, deps);
+  const { encoder, pipeline, engine, compactor } = stages;
+
+  const { replayedSpans } = await pipeline.start();
+  const decisions = await openDecisions(options, stages, deps);
+  const servers = buildServers(config, options, { stages, decisions, access }, deps);
+  const ports = await listen(servers, stages, decisions);
+
+  const compactionTimer = startCompactionTimer(config, compactor, leadership, logger);
+  logStarted(
+    config,
+    { storage: objectStore.url, replayedSpans, decisions },
+    access.tls !== undefined,
+    logger,
+  );
+  logCompactionRole(config, leadership, logger);
+
   const release = () => {
     if (compactionTimer) clearInterval(compactionTimer);
-    graph?.close();
+    servers.graph?.close();
     auth?.close();
-    policy.close();
-    tls?.close();
+    servers.policy.close();
+    access.tls?.close();
   };
   const destroyClient = () => {
     if (objectStore instanceof S3ObjectStore && !deps.objectStore) objectStore.destroy();
@@ -282,22 +301,50 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   return {
     ports,
     pipeline,
-    catalog,
+    catalog: stages.catalog,
     engine,
     compactor,
     objectStore,
     decisions,
-    shutdown: () => {
-      stopping ??= (async () => {
-        release();
-        await receivers.stop();
+    ...stoppers({
+      release,
+      closeAll: servers.closeAll,
+      destroyClient,
+      stop: async () => {
+        await servers.receivers.stop();
         await pipeline.shutdown();
         await compactor.idle();
         await encoder.close();
-        await Promise.allSettled([query.close(), admin.close()]);
+        await Promise.allSettled([servers.query.close(), servers.admin.close()]);
+      },
+      stages,
+      decisions,
+      logger,
+    }),
+  };
+}
+
+/** `shutdown` (drain, once) and `abort` (stop at once, the WAL keeps the rest) of a started store. */
+function stoppers(parts: {
+  readonly release: () => void;
+  readonly closeAll: () => Promise<void>;
+  readonly destroyClient: () => void;
+  /** Stops accepting and drains the pipeline into blocks. */
+  readonly stop: () => Promise<void>;
+  readonly stages: BlockStages;
+  readonly decisions: DecisionLog;
+  readonly logger: Logger;
+}): Pick<RunningStore, 'shutdown' | 'abort'> {
+  const { release, closeAll, destroyClient, stages, decisions } = parts;
+  let stopping: Promise<void> | undefined;
+  return {
+    shutdown: () => {
+      stopping ??= (async () => {
+        release();
+        await parts.stop();
         await decisions.close();
         destroyClient();
-        logger.info('sentinel store stopped');
+        parts.logger.info('sentinel store stopped');
       })();
       return stopping;
     },
@@ -306,24 +353,12 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       await closeAll();
       // The pipeline stops retrying before the shared encoder closes under a block in progress: the other way
       // round, the failed encode was logged as an error and retried after upload_retry.max_interval (30 s).
-      const aborting = pipeline.abort();
-      await encoder.close();
+      const aborting = stages.pipeline.abort();
+      await stages.encoder.close();
       await aborting;
-      await compactor.idle();
+      await stages.compactor.idle();
       await decisions.close();
       destroyClient();
     },
   };
-}
-
-/**
- * Whether this store compacts: always when `leader` is empty, otherwise only when its pod name (`POD_NAME`, from
- * the Downward API, else `HOSTNAME`, which Kubernetes sets to the pod name) equals `leader`.
- */
-export function compactionLeadership(
-  leader: string,
-  env: Readonly<Record<string, string | undefined>>,
-): { readonly here: boolean; readonly self: string } {
-  const self = env['POD_NAME'] || env['HOSTNAME'] || '';
-  return { here: leader === '' || leader === self, self };
 }
