@@ -1,2 +1,3 @@
 export { startAgent } from './agent.js';
 export { runAgent } from './run-agent.js';
+export type { RunningAgent } from './agent.js';

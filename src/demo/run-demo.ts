@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startAgent } from '../agent/index.js';
+import { startAgent, type RunningAgent } from '../agent/index.js';
 import { renderHtml, renderTable, type CompareCommandIo, type CompareReport } from '../compare/index.js';
 import { agentConfigSchema, parseDurationMs, storeConfigSchema, validateConfig } from '../config/index.js';
-import { startStore } from '../store/index.js';
-import { createLogger, Metrics } from '../telemetry/index.js';
+import { startStore, type RunningStore } from '../store/index.js';
+import { createLogger, Metrics, type Logger } from '../telemetry/index.js';
 
 const USAGE = `usage: sentinel demo [--duration 60s] [--rate 50] [--dir DIR] [--out FILE]
 
@@ -42,12 +42,15 @@ const POLICY = `policies:
     probabilistic: { sampling_percentage: 25 }
 `;
 
-/**
- * `sentinel demo`: the whole path on one machine, everything on 127.0.0.1 ephemeral ports. Its own room
- * (src/demo, issue 17), the only one besides the CLI that imports both the agent and the store; the SDK that
- * plays the app is imported when the demo runs.
- */
-export async function runDemo(argv: string[], io: CompareCommandIo): Promise<number> {
+interface DemoOptions {
+  readonly durationMs: number;
+  readonly rate: number;
+  readonly dir: string;
+  readonly out: string;
+}
+
+/** The demo's flags, or the exit code when they are wrong (3) or ask for help (0). */
+function parseDemoArgs(argv: string[], io: CompareCommandIo): DemoOptions | number {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -77,64 +80,103 @@ export async function runDemo(argv: string[], io: CompareCommandIo): Promise<num
   }
   const dir = resolve((values['dir'] as string | undefined) ?? mkdtempSync(join(tmpdir(), 'sentinel-demo-')));
   const out = resolve((values['out'] as string | undefined) ?? join(dir, 'report.html'));
+  return { durationMs, rate, dir, out };
+}
 
+function startDemoStore(dir: string, logger: Logger): Promise<RunningStore> {
+  const config = validateConfig(
+    storeConfigSchema,
+    {
+      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+      admin: { endpoint: '127.0.0.1:0' },
+      query: { endpoint: '127.0.0.1:0', refresh_interval: '1s' },
+      storage: { url: `file://${join(dir, 'data')}` },
+      wal_dir: join(dir, 'wal'),
+      block: { max_age: '10s' },
+      compaction: { enabled: false },
+    },
+    'sentinel demo',
+  );
+  return startStore(config, { logger, metrics: new Metrics() });
+}
+
+/** One agent of the demo's app, exporting to the store over OTLP/gRPC. */
+function startDemoAgent(
+  variant: 'baseline' | 'canary',
+  dir: string,
+  storeGrpcPort: number,
+  logger: Logger,
+): Promise<RunningAgent> {
+  // The agent learns its variant as in a pod: from the pod's labels in the Downward API volume.
+  writeFileSync(
+    join(dir, `podinfo-${variant}`, 'labels'),
+    `app="${APP.service}"\ntrack="${variant}"\napp.kubernetes.io/version="${APP.variants[variant].version}"\n`,
+  );
+  const config = validateConfig(
+    agentConfigSchema,
+    {
+      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+      admin: { endpoint: '127.0.0.1:0' },
+      log: { level: 'warn' },
+      enrich: { podinfo_dir: join(dir, `podinfo-${variant}`) },
+      sampling: { policy_file: join(dir, 'policy.yaml'), decision_wait: '2s' },
+      exporters: [
+        {
+          type: 'otlp',
+          endpoint: `http://127.0.0.1:${storeGrpcPort}`,
+          protocol: 'grpc',
+          batch: { timeout: '500ms' },
+        },
+      ],
+    },
+    `sentinel demo (${variant} agent)`,
+  );
+  const index = variant === 'baseline' ? 0 : 1;
+  return startAgent(config, {
+    logger,
+    metrics: new Metrics(),
+    env: { POD_NAME: `${APP.service}-${variant}-5d8c7-x${index}`, POD_NAMESPACE: 'demo' },
+  });
+}
+
+/** Asks the store to compare canary with baseline; prints the table and writes the HTML report. */
+async function reportComparison(
+  store: RunningStore,
+  options: DemoOptions,
+  io: CompareCommandIo,
+): Promise<void> {
+  const res = await fetch(
+    `http://127.0.0.1:${store.ports.query}/api/compare?service=${APP.service}&window=1h`,
+  );
+  if (res.status !== 200) throw new Error(`GET /api/compare answered ${res.status}: ${await res.text()}`);
+  const report = (await res.json()) as CompareReport;
+  io.stdout('\n' + renderTable(report));
+  writeFileSync(options.out, renderHtml(report));
+  io.stdout(
+    `\nHTML report: ${options.out}\nThe same from the command line: sentinel compare --storage file://${join(options.dir, 'data')} --service ${APP.service}\n`,
+  );
+}
+
+/**
+ * `sentinel demo`: the whole path on one machine, everything on 127.0.0.1 ephemeral ports. Its own room
+ * (src/demo, issue 17), the only one besides the CLI that imports both the agent and the store; the SDK that
+ * plays the app is imported when the demo runs.
+ */
+export async function runDemo(argv: string[], io: CompareCommandIo): Promise<number> {
+  const options = parseDemoArgs(argv, io);
+  if (typeof options === 'number') return options;
+  const { dir } = options;
   const logger = createLogger('warn', 'sentinel-demo');
   for (const d of ['data', 'wal', 'podinfo-baseline', 'podinfo-canary'])
     mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
 
   io.stdout(`sentinel demo: working directory ${dir}\n`);
-  const store = await startStore(
-    validateConfig(
-      storeConfigSchema,
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        query: { endpoint: '127.0.0.1:0', refresh_interval: '1s' },
-        storage: { url: `file://${join(dir, 'data')}` },
-        wal_dir: join(dir, 'wal'),
-        block: { max_age: '10s' },
-        compaction: { enabled: false },
-      },
-      'sentinel demo',
-    ),
-    { logger, metrics: new Metrics() },
-  );
-  const agents: Awaited<ReturnType<typeof startAgent>>[] = [];
+  const store = await startDemoStore(dir, logger);
+  const agents: RunningAgent[] = [];
   try {
-    for (const variant of ['baseline', 'canary'] as const) {
-      // The agent learns its variant as in a pod: from the pod's labels in the Downward API volume.
-      writeFileSync(
-        join(dir, `podinfo-${variant}`, 'labels'),
-        `app="${APP.service}"\ntrack="${variant}"\napp.kubernetes.io/version="${APP.variants[variant].version}"\n`,
-      );
-      const config = validateConfig(
-        agentConfigSchema,
-        {
-          receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-          admin: { endpoint: '127.0.0.1:0' },
-          log: { level: 'warn' },
-          enrich: { podinfo_dir: join(dir, `podinfo-${variant}`) },
-          sampling: { policy_file: join(dir, 'policy.yaml'), decision_wait: '2s' },
-          exporters: [
-            {
-              type: 'otlp',
-              endpoint: `http://127.0.0.1:${store.ports.grpc}`,
-              protocol: 'grpc',
-              batch: { timeout: '500ms' },
-            },
-          ],
-        },
-        `sentinel demo (${variant} agent)`,
-      );
-      agents.push(
-        await startAgent(config, {
-          logger,
-          metrics: new Metrics(),
-          env: { POD_NAME: `${APP.service}-${variant}-5d8c7-x${agents.length}`, POD_NAMESPACE: 'demo' },
-        }),
-      );
-    }
+    for (const variant of ['baseline', 'canary'] as const)
+      agents.push(await startDemoAgent(variant, dir, store.ports.grpc, logger));
     io.stdout(
       `store: OTLP gRPC 127.0.0.1:${store.ports.grpc}, query API http://127.0.0.1:${store.ports.query}\n` +
         agents
@@ -144,27 +186,13 @@ export async function runDemo(argv: string[], io: CompareCommandIo): Promise<num
           )
           .join(''),
     );
-    const sent = await simulateApp(
-      agents.map((a) => a.ports.http),
-      durationMs,
-      rate,
-      io,
-    );
+    const ports = agents.map((a) => a.ports.http);
+    const sent = await simulateApp(ports, options.durationMs, options.rate, io);
     io.stdout(`app: sent ${sent} requests; draining the agents (tail-sampling decisions, export)\n`);
     for (const a of agents) await a.shutdown();
     agents.length = 0;
     await store.pipeline.forceFlush();
-
-    const res = await fetch(
-      `http://127.0.0.1:${store.ports.query}/api/compare?service=${APP.service}&window=1h`,
-    );
-    if (res.status !== 200) throw new Error(`GET /api/compare answered ${res.status}: ${await res.text()}`);
-    const report = (await res.json()) as CompareReport;
-    io.stdout('\n' + renderTable(report));
-    writeFileSync(out, renderHtml(report));
-    io.stdout(
-      `\nHTML report: ${out}\nThe same from the command line: sentinel compare --storage file://${join(dir, 'data')} --service ${APP.service}\n`,
-    );
+    await reportComparison(store, options, io);
     return 0;
   } finally {
     for (const a of agents) await a.shutdown().catch(() => undefined);
