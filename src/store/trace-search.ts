@@ -153,6 +153,97 @@ function describeSpan(r: StoredSpan, facts: TraceFacts, shown: readonly Field[])
   };
 }
 
+/** The hit for one trace's spans, or undefined when the trace does not match the request. */
+function traceHit(
+  req: TraceSearchRequest,
+  shown: readonly Field[],
+  traceId: string,
+  spans: StoredSpan[],
+): SearchHit | undefined {
+  const unique = dedupeSpans(spans);
+  const facts = traceFacts(unique);
+  if (facts.endNs < req.startNs || facts.startNs > req.endNs) return undefined;
+  const duration = facts.endNs - facts.startNs;
+  if (req.minTraceDurationNs !== undefined && duration < req.minTraceDurationNs) return undefined;
+  if (req.maxTraceDurationNs !== undefined && duration > req.maxTraceDurationNs) return undefined;
+  const sets = evaluateTrace(req.query, unique, facts);
+  if (!sets) return undefined;
+  const spanSets = sets.map((s) => ({
+    spans: s.slice(0, req.spansPerSpanSet).map((r) => describeSpan(r, facts, shown)),
+    matched: s.length,
+  }));
+  return {
+    traceID: traceId,
+    rootServiceName: facts.rootServiceName,
+    rootTraceName: facts.rootName,
+    startTimeUnixNano: facts.startNs.toString(),
+    durationMs: Number(duration / 1_000_000n),
+    spanSet: spanSets[0] ?? { spans: [], matched: 0 },
+    spanSets,
+  };
+}
+
+/** One search in progress: the hits so far, what was read, and the bytes it has cost. */
+interface SearchRun {
+  readonly hits: Map<string, SearchHit>;
+  readonly metrics: SearchMetrics;
+  bytes: number;
+}
+
+/**
+ * The next blocks to read. Waves grow 1, 2, 4, ... up to `concurrency`: a broad query is often answered by the
+ * newest blocks, and a full first wave would read `concurrency` blocks for it. Once blocks have matched, a wave
+ * reads about as many as the missing traces need at the rate seen so far. Stops at `maxBytes`.
+ */
+function nextWave(
+  run: SearchRun,
+  req: TraceSearchRequest,
+  candidates: readonly BlockMeta[],
+  from: number,
+  waveSize: number,
+): BlockMeta[] {
+  const { metrics, hits } = run;
+  const wave: BlockMeta[] = [];
+  const perBlock = metrics.inspectedBlocks > 0 ? hits.size / metrics.inspectedBlocks : 0;
+  const size =
+    perBlock > 0 ? Math.min(waveSize, Math.max(1, Math.ceil((req.limit - hits.size) / perBlock))) : waveSize;
+  for (let next = from; next < candidates.length && wave.length < size; next++) {
+    const meta = candidates[next]!;
+    if (
+      req.maxBytes !== undefined &&
+      run.bytes + meta.parquetBytes > req.maxBytes &&
+      metrics.inspectedBlocks > 0
+    ) {
+      metrics.truncated = true;
+      break;
+    }
+    run.bytes += meta.parquetBytes; // reserved; the real figure replaces it once read
+    metrics.inspectedBlocks++;
+    wave.push(meta);
+  }
+  return wave;
+}
+
+/** Reads a wave's blocks at once, only the row groups that may match (and their boundary neighbours). */
+function readWave(src: TraceSearchSource, req: TraceSearchRequest, wave: readonly BlockMeta[]) {
+  return Promise.all(
+    wave.map(async (meta) => {
+      src.onBlockRead();
+      try {
+        return await readBlockRowGroups(src.store, meta, (stats) =>
+          withBoundaryNeighbours(
+            meta,
+            stats.flatMap((st, i) => (rowGroupMayMatch(st, req.query, meta) ? [i] : [])),
+          ),
+        );
+      } catch (err) {
+        src.onBlockError(meta, err);
+        return undefined;
+      }
+    }),
+  );
+}
+
 /** Runs one TraceQL search: blocks newest first, skipping blocks and row groups that cannot match. */
 export async function searchTraces(src: TraceSearchSource, req: TraceSearchRequest): Promise<SearchResult> {
   const shown = spansetsOf(req.query).flatMap((c) => [...attributesOf(c).values()]);
@@ -160,97 +251,43 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
   const candidates = inWindow
     .filter((m) => blockMayMatch(m, req.query))
     .sort((a, b) => (timesOf(b).end > timesOf(a).end ? 1 : timesOf(b).end < timesOf(a).end ? -1 : 0));
-  const metrics: SearchMetrics = {
-    inspectedTraces: 0,
-    inspectedSpans: 0,
-    inspectedBytes: '0',
-    inspectedBlocks: 0,
-    totalBlocks: inWindow.length,
-    skippedBlocks: inWindow.length - candidates.length,
-    inspectedRowGroups: 0,
-    skippedRowGroups: 0,
+  const run: SearchRun = {
+    hits: new Map(),
+    bytes: 0,
+    metrics: {
+      inspectedTraces: 0,
+      inspectedSpans: 0,
+      inspectedBytes: '0',
+      inspectedBlocks: 0,
+      totalBlocks: inWindow.length,
+      skippedBlocks: inWindow.length - candidates.length,
+      inspectedRowGroups: 0,
+      skippedRowGroups: 0,
+    },
   };
-  let bytes = 0;
-  const hits = new Map<string, SearchHit>();
+  const { hits, metrics } = run;
   const pending = groupByTrace(src.pending);
-
   const consider = (traceId: string, spans: StoredSpan[]) => {
     if (hits.has(traceId) || hits.size >= req.limit) return;
     metrics.inspectedTraces++;
-    const unique = dedupeSpans(spans);
-    const facts = traceFacts(unique);
-    if (facts.endNs < req.startNs || facts.startNs > req.endNs) return;
-    const duration = facts.endNs - facts.startNs;
-    if (req.minTraceDurationNs !== undefined && duration < req.minTraceDurationNs) return;
-    if (req.maxTraceDurationNs !== undefined && duration > req.maxTraceDurationNs) return;
-    const sets = evaluateTrace(req.query, unique, facts);
-    if (!sets) return;
-    const spanSets = sets.map((s) => ({
-      spans: s.slice(0, req.spansPerSpanSet).map((r) => describeSpan(r, facts, shown)),
-      matched: s.length,
-    }));
-    hits.set(traceId, {
-      traceID: traceId,
-      rootServiceName: facts.rootServiceName,
-      rootTraceName: facts.rootName,
-      startTimeUnixNano: facts.startNs.toString(),
-      durationMs: Number(duration / 1_000_000n),
-      spanSet: spanSets[0] ?? { spans: [], matched: 0 },
-      spanSets,
-    });
+    const hit = traceHit(req, shown, traceId, spans);
+    if (hit) hits.set(traceId, hit);
   };
 
   for (const [id, spans] of pending) consider(id, spans);
   let next = 0;
-  // Waves of 1, 2, 4, ... blocks up to `concurrency`: a broad query is often answered by the newest blocks,
-  // and a full first wave would read `concurrency` blocks for it.
   let waveSize = 1;
   while (next < candidates.length && hits.size < req.limit) {
-    const wave: BlockMeta[] = [];
-    // Once blocks have matched, read about as many as the missing traces need at the rate seen so far.
-    const perBlock = metrics.inspectedBlocks > 0 ? hits.size / metrics.inspectedBlocks : 0;
-    const size =
-      perBlock > 0
-        ? Math.min(waveSize, Math.max(1, Math.ceil((req.limit - hits.size) / perBlock)))
-        : waveSize;
+    const wave = nextWave(run, req, candidates, next, waveSize);
     waveSize = Math.min(waveSize * 2, Math.max(1, src.concurrency));
-    while (next < candidates.length && wave.length < size) {
-      const meta = candidates[next]!;
-      if (
-        req.maxBytes !== undefined &&
-        bytes + meta.parquetBytes > req.maxBytes &&
-        metrics.inspectedBlocks > 0
-      ) {
-        metrics.truncated = true;
-        break;
-      }
-      bytes += meta.parquetBytes; // reserved; the real figure replaces it below
-      metrics.inspectedBlocks++;
-      wave.push(meta);
-      next++;
-    }
+    next += wave.length;
     if (wave.length === 0) break;
-    const reads = await Promise.all(
-      wave.map(async (meta) => {
-        src.onBlockRead();
-        try {
-          return await readBlockRowGroups(src.store, meta, (stats) =>
-            withBoundaryNeighbours(
-              meta,
-              stats.flatMap((st, i) => (rowGroupMayMatch(st, req.query, meta) ? [i] : [])),
-            ),
-          );
-        } catch (err) {
-          src.onBlockError(meta, err);
-          return undefined;
-        }
-      }),
-    );
+    const reads = await readWave(src, req, wave);
     for (let i = 0; i < wave.length; i++) {
       const read = reads[i];
-      bytes -= wave[i]!.parquetBytes;
+      run.bytes -= wave[i]!.parquetBytes;
       if (!read) continue;
-      bytes += read.bytesRead;
+      run.bytes += read.bytesRead;
       metrics.inspectedRowGroups += read.rowGroupsRead;
       metrics.skippedRowGroups += read.rowGroupsTotal - read.rowGroupsRead;
       metrics.inspectedSpans += read.spans.length;
@@ -261,7 +298,7 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
     }
     if (metrics.truncated) break;
   }
-  metrics.inspectedBytes = String(bytes);
+  metrics.inspectedBytes = String(run.bytes);
   const traces = [...hits.values()].sort((a, b) =>
     BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1,
   );
