@@ -128,11 +128,10 @@ export interface RunningInjector {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Starts the webhook and the admin server from a config; used by the CLI and by tests. */
-export async function startInjector(
-  config: InjectorConfig,
-  deps: { logger: Logger; metrics: Metrics; env?: NodeJS.ProcessEnv; listNodes?: NodeLister },
-): Promise<RunningInjector> {
+type InjectorDeps = { logger: Logger; metrics: Metrics; env?: NodeJS.ProcessEnv; listNodes?: NodeLister };
+
+/** Renders each pod's agent config from `agent.config` and the cluster policy; warns on retired keys. */
+function agentConfigRenderer(config: InjectorConfig, deps: InjectorDeps): AgentConfigRenderer {
   const policyReadFailures = deps.metrics.counter(
     'injector_policy_read_failures_total',
     'Reads of the cluster policy file (policy_file) that failed; pods get the last content read',
@@ -152,29 +151,53 @@ export async function startInjector(
       );
     }
   }
-  let nodes: NodeVersionWatch | undefined;
-  if (config.agent.native_sidecar === 'auto') {
-    const nodeLists = deps.metrics.counter(
-      'injector_node_lists_total',
-      'Lists of the cluster Nodes (for agent.native_sidecar: auto), by outcome',
-      ['outcome'],
-    );
-    const minimum = parseKubeletVersion(config.agent.native_sidecar_min_kubelet) ?? [1, 29, 0];
-    const timeoutMs = config.kubernetes_api.timeout;
-    let lister = deps.listNodes;
-    nodes = new NodeVersionWatch({
-      list: async () => {
-        lister ??= await kubernetesNodeLister(config.kubernetes_api.kubeconfig, timeoutMs);
-        return lister();
-      },
-      minimum,
-      ttlMs: config.kubernetes_api.node_cache_ttl,
-      logger: deps.logger,
-      onListResult: (outcome) => nodeLists.inc({ outcome }),
-    });
-    await nodes.start();
-  }
-  const watch = nodes;
+  return renderer;
+}
+
+/** With `agent.native_sidecar: auto`: the oldest kubelet's version, from the listed Nodes (cached). */
+async function startNodeWatch(
+  config: InjectorConfig,
+  deps: InjectorDeps,
+): Promise<NodeVersionWatch | undefined> {
+  if (config.agent.native_sidecar !== 'auto') return undefined;
+  const nodeLists = deps.metrics.counter(
+    'injector_node_lists_total',
+    'Lists of the cluster Nodes (for agent.native_sidecar: auto), by outcome',
+    ['outcome'],
+  );
+  const minimum = parseKubeletVersion(config.agent.native_sidecar_min_kubelet) ?? [1, 29, 0];
+  const timeoutMs = config.kubernetes_api.timeout;
+  let lister = deps.listNodes;
+  const nodes = new NodeVersionWatch({
+    list: async () => {
+      lister ??= await kubernetesNodeLister(config.kubernetes_api.kubeconfig, timeoutMs);
+      return lister();
+    },
+    minimum,
+    ttlMs: config.kubernetes_api.node_cache_ttl,
+    logger: deps.logger,
+    onListResult: (outcome) => nodeLists.inc({ outcome }),
+  });
+  await nodes.start();
+  return nodes;
+}
+
+/** Closes the webhook and the admin server, waiting at most `timeoutMs`. */
+async function closeWithin(servers: readonly { close(): Promise<void> }[], timeoutMs: number): Promise<void> {
+  const done = Promise.all(servers.map((s) => s.close())).then(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+  });
+  await Promise.race([done, timeout]);
+  if (timer) clearTimeout(timer);
+}
+
+/** Starts the webhook and the admin server from a config; used by the CLI and by tests. */
+export async function startInjector(config: InjectorConfig, deps: InjectorDeps): Promise<RunningInjector> {
+  const renderer = agentConfigRenderer(config, deps);
+  const nodes = await startNodeWatch(config, deps);
   const webhook = new WebhookServer({
     listen: config.listen,
     certFile: config.tls.cert_file,
@@ -182,7 +205,7 @@ export async function startInjector(
     maxRequestBytes: config.max_request_bytes,
     mutate: mutateOptionsFrom(config, deps.env, {
       renderer,
-      ...(watch ? { nativeSidecar: () => watch.choice() } : {}),
+      ...(nodes ? { nativeSidecar: () => nodes.choice() } : {}),
     }),
     logger: deps.logger,
     metrics: deps.metrics,
@@ -216,14 +239,7 @@ export async function startInjector(
     close(timeoutMs = 20_000) {
       closing ??= (async () => {
         nodes?.stop();
-        const done = Promise.all([webhook.close(), admin.close()]).then(() => undefined);
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-          timer.unref();
-        });
-        await Promise.race([done, timeout]);
-        if (timer) clearTimeout(timer);
+        await closeWithin([webhook, admin], timeoutMs);
       })();
       return closing;
     },
