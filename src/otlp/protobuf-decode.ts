@@ -48,6 +48,20 @@ function expect(r: ProtobufReader, got: number, want: number, field: string): vo
   if (got !== want) r.fail(`field ${field}: expected wire type ${want}, got ${got}`);
 }
 
+/** `expect`, then the reader, positioned at the field's value. */
+function want(r: ProtobufReader, got: number, wire: number, field: string): ProtobufReader {
+  expect(r, got, wire, field);
+  return r;
+}
+
+/** Decodes an embedded message (the reader enters its length and leaves it after). */
+function nested<T>(r: ProtobufReader, decode: (r: ProtobufReader) => T): T {
+  const saved = r.enter();
+  const value = decode(r);
+  r.leave(saved);
+  return value;
+}
+
 function decodeResourceSpans(r: ProtobufReader): ResourceSpans {
   const rs: ResourceSpans = {
     resource: { attributes: [], droppedAttributesCount: 0 },
@@ -194,8 +208,9 @@ function id(r: ProtobufReader, length: number, field: string): string {
   return bytesToHex(r.buf, start, end);
 }
 
-function decodeSpan(r: ProtobufReader): Span {
-  const span: Span = {
+/** A Span with every field at its proto3 default. */
+function emptySpan(): Span {
+  return {
     traceId: '',
     spanId: '',
     traceState: '',
@@ -213,82 +228,61 @@ function decodeSpan(r: ProtobufReader): Span {
     droppedLinksCount: 0,
     status: { code: 0, message: '' },
   };
+}
+
+function decodeSpan(r: ProtobufReader): Span {
+  const span = emptySpan();
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
     switch (tag >>> 3) {
       case 1:
-        expect(r, wt, LEN, 'span.trace_id');
-        span.traceId = id(r, 16, 'span.trace_id');
+        span.traceId = id(want(r, wt, LEN, 'span.trace_id'), 16, 'span.trace_id');
         break;
       case 2:
-        expect(r, wt, LEN, 'span.span_id');
-        span.spanId = id(r, 8, 'span.span_id');
+        span.spanId = id(want(r, wt, LEN, 'span.span_id'), 8, 'span.span_id');
         break;
       case 3:
-        expect(r, wt, LEN, 'span.trace_state');
-        span.traceState = r.string();
+        span.traceState = want(r, wt, LEN, 'span.trace_state').string();
         break;
       case 4:
-        expect(r, wt, LEN, 'span.parent_span_id');
-        span.parentSpanId = id(r, 8, 'span.parent_span_id');
+        span.parentSpanId = id(want(r, wt, LEN, 'span.parent_span_id'), 8, 'span.parent_span_id');
         break;
       case 5:
-        expect(r, wt, LEN, 'span.name');
-        span.name = r.string();
+        span.name = want(r, wt, LEN, 'span.name').string();
         break;
       case 6:
-        expect(r, wt, VARINT, 'span.kind');
-        span.kind = r.uint32();
+        span.kind = want(r, wt, VARINT, 'span.kind').uint32();
         break;
       case 7:
-        expect(r, wt, I64, 'span.start_time_unix_nano');
-        span.startTimeUnixNano = r.fixed64();
+        span.startTimeUnixNano = want(r, wt, I64, 'span.start_time_unix_nano').fixed64();
         break;
       case 8:
-        expect(r, wt, I64, 'span.end_time_unix_nano');
-        span.endTimeUnixNano = r.fixed64();
+        span.endTimeUnixNano = want(r, wt, I64, 'span.end_time_unix_nano').fixed64();
         break;
       case 9:
-        expect(r, wt, LEN, 'span.attributes');
-        span.attributes.push(decodeKeyValueField(r));
+        span.attributes.push(decodeKeyValueField(want(r, wt, LEN, 'span.attributes')));
         break;
       case 10:
-        expect(r, wt, VARINT, 'span.dropped_attributes_count');
-        span.droppedAttributesCount = r.uint32();
+        span.droppedAttributesCount = want(r, wt, VARINT, 'span.dropped_attributes_count').uint32();
         break;
-      case 11: {
-        expect(r, wt, LEN, 'span.events');
-        const saved = r.enter();
-        span.events.push(decodeEvent(r));
-        r.leave(saved);
+      case 11:
+        span.events.push(nested(want(r, wt, LEN, 'span.events'), decodeEvent));
         break;
-      }
       case 12:
-        expect(r, wt, VARINT, 'span.dropped_events_count');
-        span.droppedEventsCount = r.uint32();
+        span.droppedEventsCount = want(r, wt, VARINT, 'span.dropped_events_count').uint32();
         break;
-      case 13: {
-        expect(r, wt, LEN, 'span.links');
-        const saved = r.enter();
-        span.links.push(decodeLink(r));
-        r.leave(saved);
+      case 13:
+        span.links.push(nested(want(r, wt, LEN, 'span.links'), decodeLink));
         break;
-      }
       case 14:
-        expect(r, wt, VARINT, 'span.dropped_links_count');
-        span.droppedLinksCount = r.uint32();
+        span.droppedLinksCount = want(r, wt, VARINT, 'span.dropped_links_count').uint32();
         break;
-      case 15: {
-        expect(r, wt, LEN, 'span.status');
-        const saved = r.enter();
-        decodeStatus(r, span.status);
-        r.leave(saved);
+      case 15:
+        nested(want(r, wt, LEN, 'span.status'), (n) => decodeStatus(n, span.status));
         break;
-      }
       case 16:
-        expect(r, wt, I32, 'span.flags');
-        span.flags = r.fixed32();
+        span.flags = want(r, wt, I32, 'span.flags').fixed32();
         break;
       default:
         r.skip(wt);
