@@ -208,7 +208,6 @@ function scopeParam(url: URL): (typeof SCOPES)[number] | undefined {
 /** Tempo's routes, registered with the query server's routing table. */
 export function tempoRoutes(server: RouteServer): QueryRoute[] {
   const { engine } = server;
-  const tagWindow = (url: URL) => searchWindow(server, url, server.maxSearchWindowMs);
   return [
     {
       method: 'GET',
@@ -237,6 +236,15 @@ export function tempoRoutes(server: RouteServer): QueryRoute[] {
       handle: async ({ res, url }) =>
         server.json(res, 'search', 200, await engine.search(await search(server, url))),
     },
+    ...tagRoutes(server),
+  ];
+}
+
+/** Tempo's tag names and values, v1 and v2. */
+function tagRoutes(server: RouteServer): QueryRoute[] {
+  const { engine } = server;
+  const tagWindow = (url: URL) => searchWindow(server, url, server.maxSearchWindowMs);
+  return [
     {
       method: 'GET',
       path: '/api/search/tags',
