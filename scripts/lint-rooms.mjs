@@ -21,7 +21,7 @@ export const ALLOWED = {
   'decision-feed': [...SHARED, 'http', 'sampling'],
   compare: [...SHARED, 'storage'],
   store: [...SHARED, 'http', 'receiver', 'enrich', 'sampling', 'storage', 'decision-feed', 'compare'],
-  injector: [...SHARED, 'enrich'],
+  injector: [...SHARED, 'http', 'enrich'],
   agent: [...SHARED, 'http', ...DATA_PATH, 'decision-feed'],
   demo: [...SHARED, 'agent', 'store', 'compare'],
   cli: [...SHARED, 'agent', 'store', 'injector', 'compare', 'demo', 'sampling'],

@@ -20,6 +20,7 @@ import {
   type FeedCursor,
 } from './feed-protocol.js';
 import { SentinelError } from '../errors.js';
+import { BodyAborted, readBoundedBody } from '../http/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { DecisionLog } from './decision-log.js';
 
@@ -35,9 +36,6 @@ export interface DecisionFeedHttpOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
-
-/** The client closed the connection before its body was complete. */
-class ClientGone extends Error {}
 
 /** A bad request: answered with `status` and SENTINEL_ERR_DECISIONS_INVALID, and counted. */
 class InvalidDecisions extends SentinelError {
@@ -97,7 +95,7 @@ export class DecisionFeedHttp {
       ids = await this.readIds(req);
     } catch (err) {
       if (err instanceof InvalidDecisions) return this.refuse(res, route, err);
-      if (err instanceof ClientGone) {
+      if (err instanceof BodyAborted) {
         this.requests.inc({ route, status: 'aborted' });
         res.destroy();
         return;
@@ -185,10 +183,10 @@ export class DecisionFeedHttp {
         400,
         true,
       );
-    const declared = Number(req.headers['content-length']);
-    const body = await readBody(req, maxBytes, Number.isFinite(declared) && declared > MAX_DISCARD_BYTES);
-    if (!body) throw tooLarge();
-    return binary ? binaryIds(body) : jsonIds(body);
+    // The excess is read and discarded (up to 64 MiB) so that the client sees the 400, not a reset connection.
+    const read = await readBoundedBody(req, { limit: maxBytes, drainLimit: MAX_DISCARD_BYTES });
+    if (read.kind === 'too_large') throw tooLarge();
+    return binary ? binaryIds(read.body) : jsonIds(read.body);
   }
 
   private refuse(res: ServerResponse, route: string, err: InvalidDecisions): void {
@@ -307,34 +305,5 @@ function acceptsBinary(accept: string | undefined): boolean {
     const [type, ...params] = part.split(';');
     if (type!.trim().toLowerCase() !== DECISIONS_BINARY_TYPE) return false;
     return !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
-  });
-}
-
-/**
- * Reads a body of at most `maxBytes`; undefined when it is larger. The excess is read and discarded (up to
- * 64 MiB) so that the client sees the 400 rather than a reset connection; beyond that the request is cut.
- */
-function readBody(req: IncomingMessage, maxBytes: number, cutAtOnce: boolean): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    if (cutAtOnce) {
-      req.pause();
-      resolve(undefined);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total <= maxBytes) chunks.push(chunk);
-      else if (total > MAX_DISCARD_BYTES) {
-        req.pause();
-        req.removeAllListeners('data');
-        resolve(undefined);
-      }
-    });
-    req.once('end', () => resolve(total <= maxBytes ? Buffer.concat(chunks, total) : undefined));
-    // A client that goes away mid-body: nothing to append, nobody to answer (after 'end' this is a no-op).
-    req.once('error', () => reject(new ClientGone()));
-    req.once('close', () => reject(new ClientGone()));
   });
 }

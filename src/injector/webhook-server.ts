@@ -5,9 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { parseEndpoint } from '../config/index.js';
 import { SentinelError } from '../errors.js';
+import { listen, readBoundedBody } from '../http/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { admissionResponse, MalformedReviewError, parseAdmissionReview } from './admission-review.js';
 import { CertificateReloader } from './certificate-reloader.js';
@@ -61,12 +60,6 @@ export class WebhookServer {
 
   /** Loads the certificate and listens; resolves with the bound port. */
   async start(): Promise<number> {
-    const ep = parseEndpoint(this.options.listen);
-    if (!ep)
-      throw new SentinelError(
-        'SENTINEL_ERR_CONFIG_INVALID',
-        `listen: expected "host:port", got ${JSON.stringify(this.options.listen)}`,
-      );
     const reloader = new CertificateReloader({
       certFile: this.options.certFile,
       keyFile: this.options.keyFile,
@@ -99,15 +92,9 @@ export class WebhookServer {
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(ep.port, ep.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listen(server, this.options.listen, 'listen');
     reloader.start();
-    return (server.address() as AddressInfo).port;
+    return port;
   }
 
   /** Ready while listening and not draining. */
@@ -172,63 +159,37 @@ export class WebhookServer {
   private handleMutate(req: IncomingMessage, res: ServerResponse, namespaceOptIn: boolean): void {
     const end = this.duration.startTimer();
     const limit = this.options.maxRequestBytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
     // A body over the limit is read and thrown away up to this bound before the 413 is sent: answering (and
     // closing) while the client still uploads made it see EPIPE instead of the 413 (issue 18). Past the bound
     // the connection is closed after the answer.
-    const drainLimit = Math.max(4 * limit, DRAIN_BYTES);
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    let refused = Number.isFinite(declared) && declared > limit;
-    let answered = false;
-    const tooLarge = () => {
-      if (answered) return;
-      answered = true;
-      this.reject(
-        res,
-        413,
-        'body_too_large',
-        Number.isFinite(declared)
-          ? `AdmissionReview of ${declared} bytes is over max_request_bytes (${limit})`
-          : `AdmissionReview is over max_request_bytes (${limit})`,
-      );
-      end();
-    };
-    if (refused && declared > drainLimit) {
-      tooLarge();
-      res.once('finish', () => req.destroy());
-      return;
-    }
-    let chunks: Buffer[] = [];
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limit && !refused) {
-        refused = true;
-        chunks = [];
-      }
-      if (!refused) chunks.push(chunk);
-      else if (received > drainLimit && !answered) {
-        tooLarge();
-        res.once('finish', () => req.destroy());
-      }
-    });
-    req.on('error', () => {
-      refused = true;
-    });
-    req.on('end', () => {
-      if (refused) {
-        tooLarge();
-        return;
-      }
-      try {
-        this.answer(res, Buffer.concat(chunks).toString('utf8'), namespaceOptIn);
-      } catch (err) {
-        // A bug here must not fail pod creation: the API server treats the error per failurePolicy.
-        this.options.logger.error({ err }, 'mutate failed');
-        this.reject(res, 500, 'internal', 'internal error');
-      } finally {
-        end();
-      }
-    });
+    readBoundedBody(req, { limit, drainLimit: Math.max(4 * limit, DRAIN_BYTES) })
+      .then(
+        (read) => {
+          if (read.kind === 'too_large') {
+            this.reject(
+              res,
+              413,
+              'body_too_large',
+              Number.isFinite(declared)
+                ? `AdmissionReview of ${declared} bytes is over max_request_bytes (${limit})`
+                : `AdmissionReview is over max_request_bytes (${limit})`,
+            );
+            if (!read.drained) res.once('finish', () => req.destroy());
+            return;
+          }
+          try {
+            this.answer(res, read.body.toString('utf8'), namespaceOptIn);
+          } catch (err) {
+            // A bug here must not fail pod creation: the API server treats the error per failurePolicy.
+            this.options.logger.error({ err }, 'mutate failed');
+            this.reject(res, 500, 'internal', 'internal error');
+          }
+        },
+        // The API server went away mid-body: nobody is left to answer.
+        () => undefined,
+      )
+      .finally(end);
   }
 
   private answer(res: ServerResponse, body: string, namespaceOptIn: boolean): void {

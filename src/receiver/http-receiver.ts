@@ -5,9 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { gunzip } from 'node:zlib';
-import { parseEndpoint } from '../config/index.js';
+import { listen, readBoundedBody } from '../http/index.js';
 import {
   countSpansInRequest,
   decodeTraceRequest,
@@ -67,18 +66,8 @@ export class HttpReceiver {
     this.corsMatchers = (options.cors?.allowedOrigins ?? []).map(originPattern);
   }
 
-  async start(): Promise<number> {
-    const ep = parseEndpoint(this.options.endpoint);
-    if (!ep)
-      throw new Error(`receivers.otlp.http.endpoint: expected "host:port", got "${this.options.endpoint}"`);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(ep.port, ep.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  start(): Promise<number> {
+    return listen(this.server, this.options.endpoint, 'receivers.otlp.http.endpoint');
   }
 
   /**
@@ -309,28 +298,13 @@ export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>):
   }
 }
 
-/** Reads a body of at most `limit` bytes; undefined when it is larger (the rest is not buffered). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    });
-    req.on('error', reject);
-  });
+/**
+ * Reads a body of at most `limit` bytes; undefined when it is larger (nothing more is buffered: the caller
+ * answers 413 and closes the connection).
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const read = await readBoundedBody(req, { limit, drainLimit: 0 });
+  return read.kind === 'body' ? read.body : undefined;
 }
 
 /** Gunzip with the output bounded, so a gzip bomb is refused before it is inflated. */

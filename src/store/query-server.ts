@@ -5,8 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { parseDurationMs, parseEndpoint } from '../config/index.js';
+import { parseDurationMs } from '../config/index.js';
+import { listen } from '../http/index.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -113,20 +113,8 @@ export class QueryServer {
     }
   }
 
-  async start(): Promise<number> {
-    const ep = parseEndpoint(this.options.endpoint);
-    if (!ep)
-      throw new TypeError(
-        `query.endpoint: expected "host:port", got ${JSON.stringify(this.options.endpoint)}`,
-      );
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(ep.port, ep.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  start(): Promise<number> {
+    return listen(this.server, this.options.endpoint, 'query.endpoint');
   }
 
   async close(): Promise<void> {

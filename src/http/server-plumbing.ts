@@ -1,0 +1,114 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseEndpoint } from '../config/index.js';
+import { SentinelError } from '../errors.js';
+
+/**
+ * The plumbing every Sentinel HTTP server shares (issue 17): listening on a configured `host:port`, and reading a
+ * request body with a bound. The OTLP/HTTP receiver, the store's query server (and its decision feed) and the
+ * injector's webhook use it; the admin server (src/telemetry, which comes before this room) keeps its own listen.
+ */
+
+/**
+ * Listens on `endpoint` (`host:port`, port 0 for any); resolves with the bound port. An endpoint that is not
+ * `host:port` is SENTINEL_ERR_CONFIG_INVALID naming the config key, the same for every server (config validation
+ * refuses it first; this is for embeddings that build options by hand).
+ */
+export async function listen(server: Server, endpoint: string, configKey: string): Promise<number> {
+  const ep = parseEndpoint(endpoint);
+  if (!ep)
+    throw new SentinelError(
+      'SENTINEL_ERR_CONFIG_INVALID',
+      `${configKey}: expected "host:port", got ${JSON.stringify(endpoint)}`,
+    );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(ep.port, ep.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** What `readBoundedBody` read. */
+export type BoundedBody =
+  | { readonly kind: 'body'; readonly body: Buffer }
+  /**
+   * Over the limit. `drained`: the rest of the body was read and thrown away, so the answer reaches the client
+   * (answering while it still uploads makes it see EPIPE or a reset instead); false when the body passed
+   * `drainLimit` (or declared it would): the caller answers and then closes the connection.
+   */
+  | { readonly kind: 'too_large'; readonly received: number; readonly drained: boolean };
+
+export interface BoundedBodyOptions {
+  /** The largest body kept, in bytes. */
+  readonly limit: number;
+  /**
+   * Bytes read in all (and the excess thrown away) from a body over `limit` before giving up. Default: the
+   * larger of 4x the limit and 16 MiB. 0: stop at once (nothing is drained).
+   */
+  readonly drainLimit?: number;
+}
+
+/** The client went away (reset, or closed) before the whole body came. Nobody is left to answer. */
+export class BodyAborted extends Error {
+  constructor() {
+    super('the client closed the connection before the whole request body was read');
+    this.name = 'BodyAborted';
+  }
+}
+
+const DEFAULT_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads a request body of at most `limit` bytes, never buffering more. A body over the limit is drained up to
+ * `drainLimit` before the result says so; a declared `Content-Length` past `drainLimit` is refused without
+ * reading. Rejects with BodyAborted when the client goes away mid-body.
+ */
+export function readBoundedBody(req: IncomingMessage, options: BoundedBodyOptions): Promise<BoundedBody> {
+  const { limit } = options;
+  const drainLimit = options.drainLimit ?? Math.max(4 * limit, DEFAULT_DRAIN_BYTES);
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit && declared > drainLimit) {
+    req.pause();
+    return Promise.resolve({ kind: 'too_large', received: 0, drained: false });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = (result: BoundedBody) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+    };
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks.length = 0;
+      if (received > drainLimit) {
+        req.pause();
+        req.removeAllListeners('data');
+        settle({ kind: 'too_large', received, drained: false });
+      }
+    });
+    req.once('end', () =>
+      settle(
+        received <= limit
+          ? { kind: 'body', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received) }
+          : { kind: 'too_large', received, drained: true },
+      ),
+    );
+    const aborted = () => {
+      if (settled) return;
+      settled = true;
+      reject(new BodyAborted());
+    };
+    req.once('error', aborted);
+    req.once('close', aborted);
+  });
+}
