@@ -391,17 +391,27 @@ describe('the rendered chart', () => {
     'ships a store config the store accepts',
     { skip: storeSchema ? false : 'src/config does not export storeConfigSchema yet' },
     () => {
+      let validated = 0;
       for (const [name, file] of Object.entries(VALUE_SETS)) {
-        const cm = renderChart(file).find(
-          (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store',
+        const objects = renderChart(file);
+        const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-store');
+        const store = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'sentinel-store');
+        // Only the set that turns the store off may render no store config, and then no store at all.
+        assert.equal(cm === undefined, name === 'store disabled', `${name}: the store's ConfigMap`);
+        assert.equal(
+          store === undefined,
+          cm === undefined,
+          `${name}: a store StatefulSet without its config`,
         );
         if (!cm) continue;
+        validated++;
         validateConfig(
           storeSchema as z.ZodType,
           parseYaml(cm.data?.['store.yaml'] ?? ''),
           `${name} store.yaml`,
         );
       }
+      assert.equal(validated, Object.keys(VALUE_SETS).length - 1);
     },
   );
 });
