@@ -36,63 +36,6 @@ interface KeyValues {
 
 const KIND_SLOT: Partial<Record<AnyValue['kind'], number>> = { string: 0, int: 1, double: 2, bool: 3 };
 
-/** The distinct attribute keys and values of a block, per scope, up to the summary's bounds. */
-class AttributeSummary {
-  private readonly byScope = { span: new Map<string, KeyValues>(), resource: new Map<string, KeyValues>() };
-  private keyCount = 0;
-  private tooManyKeys = false;
-
-  add(scope: 'span' | 'resource', attrs: readonly KeyValue[]): void {
-    if (this.tooManyKeys) return;
-    const keys = this.byScope[scope];
-    for (const kv of attrs) {
-      let entry = keys.get(kv.key);
-      if (!entry) {
-        if (this.keyCount >= SUMMARY_MAX_KEYS) {
-          this.tooManyKeys = true;
-          return;
-        }
-        this.keyCount++;
-        entry = { scope, key: kv.key, values: [new Map(), new Map(), new Map(), new Map()], count: 0 };
-        keys.set(kv.key, entry);
-      }
-      if (entry.values) addValue(entry, kv.value);
-    }
-  }
-
-  /** Undefined when the block had more keys than the summary keeps. */
-  result(): SummaryAttribute[] | undefined {
-    if (this.tooManyKeys) return undefined;
-    return [...this.byScope.resource.values(), ...this.byScope.span.values()].map((e) => ({
-      scope: e.scope,
-      key: e.key,
-      ...(e.values ? { values: e.values.flatMap((m) => [...m.values()]) } : {}),
-    }));
-  }
-}
-
-/** Adds one value to its key's distinct values; past SUMMARY_MAX_VALUES the key keeps no values. */
-function addValue(entry: KeyValues, v: AnyValue): void {
-  const slot = KIND_SLOT[v.kind];
-  if (slot === undefined || !entry.values) return;
-  const map = entry.values[slot]!;
-  const text =
-    v.kind === 'string'
-      ? v.value
-      : v.kind === 'bool'
-        ? String(v.value)
-        : v.kind === 'int' || v.kind === 'double'
-          ? String(v.value)
-          : '';
-  if (map.has(text)) return;
-  if (entry.count >= SUMMARY_MAX_VALUES) {
-    entry.values = undefined;
-    return;
-  }
-  entry.count++;
-  map.set(text, summaryValue(v)!);
-}
-
 /**
  * Builds a block's search summary in one pass over its rows. Resources are shared between rows, so their
  * attributes are read once per resource object. Keys are looked up per scope and values per kind, so the
@@ -104,8 +47,47 @@ export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSumm
   const kinds = new Set<string>();
   let minDuration: bigint | undefined;
   let maxDuration: bigint | undefined;
-  const summary = new AttributeSummary();
+  const byScope = { span: new Map<string, KeyValues>(), resource: new Map<string, KeyValues>() };
+  let keyCount = 0;
+  let tooManyKeys = false;
   const seenResources = new Set<object>();
+
+  const addAttributes = (scope: 'span' | 'resource', attrs: readonly KeyValue[]) => {
+    if (tooManyKeys) return;
+    const keys = byScope[scope];
+    for (const kv of attrs) {
+      let entry = keys.get(kv.key);
+      if (!entry) {
+        if (keyCount >= SUMMARY_MAX_KEYS) {
+          tooManyKeys = true;
+          return;
+        }
+        keyCount++;
+        entry = { scope, key: kv.key, values: [new Map(), new Map(), new Map(), new Map()], count: 0 };
+        keys.set(kv.key, entry);
+      }
+      if (!entry.values) continue;
+      const slot = KIND_SLOT[kv.value.kind];
+      if (slot === undefined) continue;
+      const map = entry.values[slot]!;
+      const v = kv.value;
+      const text =
+        v.kind === 'string'
+          ? v.value
+          : v.kind === 'bool'
+            ? String(v.value)
+            : v.kind === 'int' || v.kind === 'double'
+              ? String(v.value)
+              : '';
+      if (map.has(text)) continue;
+      if (entry.count >= SUMMARY_MAX_VALUES) {
+        entry.values = undefined;
+        continue;
+      }
+      entry.count++;
+      map.set(text, summaryValue(kv.value)!);
+    }
+  };
 
   for (const r of rows) {
     const s = r.span;
@@ -120,11 +102,17 @@ export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSumm
     if (maxDuration === undefined || d > maxDuration) maxDuration = d;
     if (!seenResources.has(r.resource)) {
       seenResources.add(r.resource);
-      summary.add('resource', r.resource.attributes);
+      addAttributes('resource', r.resource.attributes);
     }
-    summary.add('span', s.attributes);
+    addAttributes('span', s.attributes);
   }
-  const attributes = summary.result();
+  const attributes: SummaryAttribute[] | undefined = tooManyKeys
+    ? undefined
+    : [...byScope.resource.values(), ...byScope.span.values()].map((e) => ({
+        scope: e.scope,
+        key: e.key,
+        ...(e.values ? { values: e.values.flatMap((m) => [...m.values()]) } : {}),
+      }));
   return {
     ...(names ? { spanNames: [...names].sort() } : {}),
     statuses: [...statuses].sort(),
