@@ -1,6 +1,47 @@
 import { z } from 'zod';
 import { duration, size } from './schema-types.js';
 
+/**
+ * Whole traces across pods (issue 9): dropped traces are held for `window` (at most `max_bytes`, on top of
+ * memory_limit_mib) and exported when the stores' decision feed says another agent kept them by a rule.
+ */
+const completionSchema = () =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      window: duration().prefault('30s'),
+      max_bytes: size().prefault('32MiB'),
+      poll_interval: duration().prefault('1s'),
+      /** Query URLs of every store replica (http://host:3200 or https://...). */
+      stores: z
+        .array(
+          z.url({
+            protocol: /^https?$/,
+            error:
+              'expected an http(s) URL of a store replica, such as http://sentinel-store-0.sentinel-store:3200',
+          }),
+        )
+        .default([]),
+      /**
+       * A headless Service resolved to every replica each poll: `name`, `name:port` or `http(s)://name:port`
+       * (port 3200 by default).
+       */
+      stores_dns: z.string().default(''),
+      /** Sent as `Authorization: Bearer` to the stores' query API when it requires auth; re-read on change. */
+      bearer_token_file: z.string().default(''),
+      tls: z
+        .strictObject({
+          ca_file: z.string().default(''),
+          insecure_skip_verify: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({})
+    .refine((c) => !c.enabled || c.stores.length > 0 || c.stores_dns !== '', {
+      message:
+        'completion is enabled but names no store: set sampling.completion.stores (URLs) or stores_dns (a headless Service)',
+    });
+
 /** `sampling:` of the agent config (issues 4 and 9). */
 export const samplingSchema = () =>
   z
@@ -46,44 +87,6 @@ export const samplingSchema = () =>
           non_sampled_cache_size: z.number().int().nonnegative().default(50_000),
         })
         .prefault({}),
-      /**
-       * Whole traces across pods (issue 9): dropped traces are held for `window` (at most `max_bytes`, on top of
-       * memory_limit_mib) and exported when the stores' decision feed says another agent kept them by a rule.
-       */
-      completion: z
-        .strictObject({
-          enabled: z.boolean().default(false),
-          window: duration().prefault('30s'),
-          max_bytes: size().prefault('32MiB'),
-          poll_interval: duration().prefault('1s'),
-          /** Query URLs of every store replica (http://host:3200 or https://...). */
-          stores: z
-            .array(
-              z.url({
-                protocol: /^https?$/,
-                error:
-                  'expected an http(s) URL of a store replica, such as http://sentinel-store-0.sentinel-store:3200',
-              }),
-            )
-            .default([]),
-          /**
-           * A headless Service resolved to every replica each poll: `name`, `name:port` or `http(s)://name:port`
-           * (port 3200 by default).
-           */
-          stores_dns: z.string().default(''),
-          /** Sent as `Authorization: Bearer` to the stores' query API when it requires auth; re-read on change. */
-          bearer_token_file: z.string().default(''),
-          tls: z
-            .strictObject({
-              ca_file: z.string().default(''),
-              insecure_skip_verify: z.boolean().default(false),
-            })
-            .prefault({}),
-        })
-        .prefault({})
-        .refine((c) => !c.enabled || c.stores.length > 0 || c.stores_dns !== '', {
-          message:
-            'completion is enabled but names no store: set sampling.completion.stores (URLs) or stores_dns (a headless Service)',
-        }),
+      completion: completionSchema(),
     })
     .prefault({});
