@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { compareSpans, type CompareSpan } from '../src/compare/compare-spans.js';
 import { agentConfigSchema } from '../src/config/index.js';
-import { SpanMetricsStage } from '../src/measure/index.js';
+import { SpanMetricsStage } from '../src/measure/span-metrics.js';
 import {
   av,
   decodeTraceRequest,

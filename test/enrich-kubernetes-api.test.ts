@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Enricher, type PodIdentity } from '../src/enrich/index.js';
+import { Enricher, type PodIdentity } from '../src/enrich/enricher.js';
 import { Metrics } from '../src/telemetry/index.js';
 import { FakeKubeApi, ownedObject, podObject } from './fixtures/enrich/fake-kube-api.js';
 import { attrsOf, batchOf, capturingLogger, enrichConfig, resourceSpans } from './fixtures/enrich/helpers.js';

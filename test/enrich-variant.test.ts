@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Enricher, detectVariant, type Variant } from '../src/enrich/index.js';
+import { Enricher } from '../src/enrich/enricher.js';
+import { detectVariant, type Variant } from '../src/enrich/variant-rules.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { KubeletVolume } from './fixtures/enrich/kubelet-volume.js';
 import { attrsOf, batchOf, enrichConfig, resourceSpans } from './fixtures/enrich/helpers.js';

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import {
   DownwardApiFormatError,
-  Enricher,
-  deriveWorkloadNames,
   formatDownwardApiFile,
   parseDownwardApiFile,
-  readDownwardEnv,
-  type PodIdentity,
-} from '../src/enrich/index.js';
+} from '../src/enrich/downward-api-format.js';
+import { readDownwardEnv } from '../src/enrich/downward-env.js';
+import { Enricher, type PodIdentity } from '../src/enrich/enricher.js';
+import { deriveWorkloadNames } from '../src/enrich/workload-names.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { KubeletVolume } from './fixtures/enrich/kubelet-volume.js';
 import { attrsOf, batchOf, capturingLogger, enrichConfig, resourceSpans } from './fixtures/enrich/helpers.js';

@@ -6,7 +6,11 @@ import { after, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema } from '../src/config/index.js';
 import { InMemoryExporter } from '../src/export/index.js';
-import { OVERFLOW_LABEL_VALUE, SPANMETRICS_BUCKETS_SECONDS, SpanMetricsStage } from '../src/measure/index.js';
+import {
+  OVERFLOW_LABEL_VALUE,
+  SPANMETRICS_BUCKETS_SECONDS,
+  SpanMetricsStage,
+} from '../src/measure/span-metrics.js';
 import {
   av,
   encodeTraceRequest,

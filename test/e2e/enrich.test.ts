@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Enricher } from '../../src/enrich/index.js';
+import { Enricher } from '../../src/enrich/enricher.js';
 import { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { KubeletVolume } from '../fixtures/enrich/kubelet-volume.js';
