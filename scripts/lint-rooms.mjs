@@ -3,8 +3,8 @@
 // ("Allowed arrows") says the same in words: change both together.
 import { posix } from 'node:path';
 
-/** Usable by every room: the shared language, config schemas, logging and metrics, the error catalogue. */
-export const SHARED = ['otlp', 'config', 'telemetry', 'errors', 'version'];
+/** Usable by every room: the shared language, config schemas, logging and metrics, the error catalogue, the clock. */
+export const SHARED = ['otlp', 'config', 'telemetry', 'errors', 'version', 'clock'];
 
 /** The data path, in order: a room may import the rooms after it, never one before it. */
 export const DATA_PATH = ['receiver', 'enrich', 'measure', 'sampling', 'export', 'storage'];
@@ -13,12 +13,13 @@ export const DATA_PATH = ['receiver', 'enrich', 'measure', 'sampling', 'export',
 export const ALLOWED = {
   errors: [],
   version: [],
+  clock: [],
   otlp: ['errors'],
   config: ['errors'],
   telemetry: ['config', 'errors'],
   http: ['config', 'telemetry', 'errors'],
   ...Object.fromEntries(DATA_PATH.map((room, i) => [room, [...SHARED, 'http', ...DATA_PATH.slice(i + 1)]])),
-  'decision-feed': [...SHARED, 'http', 'sampling'],
+  'decision-feed': [...SHARED, 'http'],
   compare: [...SHARED, 'storage'],
   store: [...SHARED, 'http', 'receiver', 'enrich', 'sampling', 'storage', 'decision-feed', 'compare'],
   injector: [...SHARED, 'http', 'enrich'],

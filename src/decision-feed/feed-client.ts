@@ -6,8 +6,7 @@ import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import { SentinelError } from '../errors.js';
 import { StoreHttpClient, StoreRequestError, type StoreRequestFailure } from '../http/index.js';
-import { systemClock } from '../sampling/index.js';
-import type { Clock, ClockTimer } from '../sampling/index.js';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import {
   decodeDecisionIds,
