@@ -5,7 +5,7 @@ import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/inde
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
-import { BlockPipeline } from './block-pipeline.js';
+import { BlockPipeline, blockEncodeShare } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
@@ -113,8 +113,15 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     refreshIntervalMs: config.query.refresh_interval,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  // One encoder thread for new blocks and compaction.
-  const encoder = new BlockEncoder({ logger, useWorker: true, rowGroupSize: config.block.row_group_spans });
+  // One encoder thread for new blocks and compaction, one job at a time; its share of memory_limit_mib is
+  // block-pipeline.ts's maxEncodeBytes (docs/store-robustness.md "Memory").
+  const encodeShare = blockEncodeShare(config.memory_limit_mib);
+  const encoder = new BlockEncoder({
+    logger,
+    useWorker: true,
+    rowGroupSize: config.block.row_group_spans,
+    workerHeapMiB: encodeShare.workerHeapMiB,
+  });
   const pipeline = new BlockPipeline({
     encoder,
     store: objectStore,
@@ -123,6 +130,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     maxBlockBytes: config.block.max_bytes,
     maxBlockSpans: config.block.max_spans,
     maxBlockAgeMs: config.block.max_age,
+    maxEncodeBytes: encodeShare.maxEncodeBytes,
     rowGroupSize: config.block.row_group_spans,
     retryInitialMs: config.upload_retry.initial_interval,
     retryMaxMs: config.upload_retry.max_interval,
