@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Span } from '../src/otlp/index.js';
+import { encodeTraceRequest, type Span } from '../src/otlp/index.js';
 import {
   BlockBuilder,
   BlockEncoder,
@@ -23,6 +23,7 @@ import {
 import { BlockPipeline, blockEncodeShare } from '../src/store/block-pipeline.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { edgeSpan, serviceSpans } from './helpers/edge-spans.js';
+import { capturingLogger } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-encode-memory-'));
@@ -92,6 +93,41 @@ describe('compaction merge, a row group at a time', () => {
     });
     assert.equal(merged.meta.spanCount, 200_030);
     assert.equal(merged.meta.traceCount, 200_003);
+  });
+});
+
+describe('the block encoder worker under its heap limit', () => {
+  it('encodes a segment too large for its heap on the main thread, and the next one on a new worker', async () => {
+    const { logger, lines } = capturingLogger();
+    const encoder = new BlockEncoder({ logger, useWorker: true, workerHeapMiB: 48 });
+    try {
+      const big = makeTraces({ traces: 12_000, spansPerTrace: 10, seed: 7 });
+      const block = await encoder.encode({
+        payloads: [encodeTraceRequest(big)],
+        spans: 120_000,
+        rows: () => flattenTraceData(big),
+        blockId: 'big',
+        nowMs: Date.now(),
+      });
+      assert.equal(block.meta.spanCount, 120_000);
+      assert.ok(
+        lines.some((l) => /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(String(l['msg']))),
+        'the worker ran out of its heap',
+      );
+      assert.deepEqual(encoder.lastJobMemory, [], 'not encoded by a worker');
+      const small = makeTraces({ traces: 10, seed: 8 });
+      const next = await encoder.encode({
+        payloads: [encodeTraceRequest(small)],
+        spans: 100,
+        rows: () => flattenTraceData(small),
+        blockId: 'small',
+        nowMs: Date.now(),
+      });
+      assert.equal(next.meta.spanCount, 100);
+      assert.ok(encoder.lastJobMemory.length > 0, 'encoded by a new worker');
+    } finally {
+      await encoder.close();
+    }
   });
 });
 
