@@ -4,7 +4,7 @@
  *    admission estimate (src/receiver/admission-estimate.ts) and against the old estimate (10 per wire byte),
  *    measured in this process for protobuf and OTLP/JSON.
  * 2. The agent and the store as processes under the memory limits the chart gives them (agent: 256Mi +
- *    completion.maxBytes 32MiB = 288Mi, the V8 flags the injector sets for it; store: 2Gi, old space 1536 MiB), each sent the
+ *    completion.maxBytes 32MiB = 288Mi, the V8 flags the injector sets for it; store: 2Gi, the V8 flags the chart sets), each sent the
  *    issue's three shapes by 3 senders at once (agent: 4 MB requests, store: 16 MB): peak RSS (VmHWM) against the
  *    limit, and how many requests were taken and how many refused with 429.
  * BENCH_ADMISSION_ONLY=<kind>:<shape substring> (e.g. `agent:id-only`) runs only that part of table 2.
@@ -22,6 +22,8 @@ import { nodeOptionsForMemoryLimit } from '../src/injector/node-heap.js';
 import { shapes, type Shape } from './_admission-shapes.js';
 
 const MIB = 1024 * 1024;
+/** The NODE_OPTIONS the chart gives the store for its 2Gi limit (charts/sentinel _helpers.tpl sentinel.storeNodeOptions). */
+const STORE_FLAGS = ['--max-old-space-size=1280', '--max-semi-space-size=8'];
 const gc = (globalThis as { gc?: () => void }).gc;
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 
@@ -195,7 +197,7 @@ async function processTable(): Promise<void> {
   const agentFlags = (nodeOptionsForMemoryLimit(288 * MIB) ?? '').split(' ');
   const runs: Run[] = [
     { kind: 'agent', limitMib: 288, heapFlags: agentFlags, target: 4 * MIB - 64 * 1024 },
-    { kind: 'store', limitMib: 2048, heapFlags: ['--max-old-space-size=1536'], target: 16 * MIB - 64 * 1024 },
+    { kind: 'store', limitMib: 2048, heapFlags: STORE_FLAGS, target: 16 * MIB - 64 * 1024 },
   ];
   const [onlyKind, onlyShape] = (process.env['BENCH_ADMISSION_ONLY'] ?? '').split(':');
   for (const run of runs) {
@@ -212,20 +214,16 @@ async function oneProcessRun(run: Run, shape: Shape): Promise<void> {
   const children: Child[] = [];
   try {
     // The store (a sink for the agent run, the subject for the store run) with the chart's store config.
-    const store = await startChild(
-      'store',
-      dir,
-      run.kind === 'store' ? run.heapFlags : ['--max-old-space-size=1536'],
-      (p) =>
-        [
-          `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:${p['grpc']}" }, http: { endpoint: "127.0.0.1:${p['http']}" }, max_request_bytes: 16MiB } }`,
-          `admin: { endpoint: "127.0.0.1:${p['admin']}" }`,
-          `query: { endpoint: "127.0.0.1:${p['query']}" }`,
-          `storage: { url: "file://${dir}/data" }`,
-          `wal_dir: ${dir}/wal`,
-          'block: { max_bytes: 64MiB, max_spans: 1000000, max_age: 1m }',
-          'log: { level: warn }',
-        ].join('\n'),
+    const store = await startChild('store', dir, run.kind === 'store' ? run.heapFlags : STORE_FLAGS, (p) =>
+      [
+        `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:${p['grpc']}" }, http: { endpoint: "127.0.0.1:${p['http']}" }, max_request_bytes: 16MiB } }`,
+        `admin: { endpoint: "127.0.0.1:${p['admin']}" }`,
+        `query: { endpoint: "127.0.0.1:${p['query']}" }`,
+        `storage: { url: "file://${dir}/data" }`,
+        `wal_dir: ${dir}/wal`,
+        'block: { max_bytes: 64MiB, max_spans: 1000000, max_age: 1m }',
+        'log: { level: warn }',
+      ].join('\n'),
     );
     children.push(store);
     let subject = store;

@@ -1,24 +1,42 @@
 import { Worker } from 'node:worker_threads';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
-import type { EncodeJob, EncodeResult } from './block-encode-worker.js';
+import type { EncodeJob, EncodePhaseMemory, EncodeResult } from './block-encode-worker.js';
 import type { BlockMeta } from './block-meta.js';
-import { readBlockBytes } from './block-reader.js';
+import { mergeBlocks } from './block-merge.js';
 import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
-import { dedupeSpans, type StoredSpan } from './stored-span.js';
+import type { StoredSpan } from './stored-span.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
 
 /** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
 export interface BlockToEncode {
-  /** `ExportTraceServiceRequest` protobuf payloads (a WAL segment's records). */
-  readonly payloads: readonly Uint8Array[];
+  /**
+   * `ExportTraceServiceRequest` protobuf payloads (a WAL segment's records), or how to read them when the job's
+   * turn comes (so a caller waiting behind another job does not hold them meanwhile).
+   */
+  readonly payloads: readonly Uint8Array[] | (() => Promise<readonly Uint8Array[]>);
   readonly spans: number;
   readonly rows: () => StoredSpan[];
   readonly blockId: string;
   readonly nowMs: number;
+}
+
+/** Inputs packed in one buffer, `[start, end)` each, to transfer to the worker. */
+function pack(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; ranges: [number, number][] } {
+  let size = 0;
+  for (const p of inputs) size += p.byteLength;
+  const packed = new Uint8Array(size);
+  const ranges: [number, number][] = [];
+  let at = 0;
+  for (const p of inputs) {
+    packed.set(p, at);
+    ranges.push([at, at + p.byteLength]);
+    at += p.byteLength;
+  }
+  return { buffer: packed.buffer, ranges };
 }
 
 /**
@@ -32,6 +50,10 @@ export class BlockEncoder {
   private closed = false;
   private nextId = 1;
   private readonly waiting = new Map<number, (r: EncodeResult) => void>();
+  /** The job in flight: one at a time, so the main thread holds one job's input and the worker one job's rows. */
+  private inFlight: Promise<unknown> = Promise.resolve();
+  /** The worker's memory per phase of its last job (bench/store-memory.ts reads it). */
+  lastJobMemory: readonly EncodePhaseMemory[] = [];
 
   constructor(
     private readonly options: {
@@ -39,6 +61,12 @@ export class BlockEncoder {
       readonly useWorker: boolean;
       readonly rowGroupSize?: number;
       readonly codec?: BlockCodec;
+      /**
+       * The worker's old-space limit (MiB). Without it a worker gets V8's default for the machine, and what it
+       * leaves as garbage after a block is collected late; with it, the worker collects within its share of the
+       * container. A worker that runs out is replaced, and that block is encoded on the main thread.
+       */
+      readonly workerHeapMiB?: number;
     },
   ) {}
 
@@ -52,16 +80,20 @@ export class BlockEncoder {
             `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
               new URL('./block-encode-worker.ts', import.meta.url).href,
             )}); });`,
-            { eval: true },
+            { eval: true, ...this.resourceLimits() },
           )
-        : new Worker(new URL('./block-encode-worker.js', import.meta.url));
+        : new Worker(new URL('./block-encode-worker.js', import.meta.url), this.resourceLimits());
       worker.unref();
       worker.on('message', (r: EncodeResult) => {
         const done = this.waiting.get(r.id);
         this.waiting.delete(r.id);
         done?.(r);
       });
-      worker.on('error', (err) => this.fail(`the block encoder worker failed: ${err.message}`));
+      worker.on('error', (err) => {
+        // Out of its heap: this block goes to the main thread, the next to a new worker.
+        const outOfMemory = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+        this.fail(`the block encoder worker failed: ${err.message}`, outOfMemory);
+      });
       worker.on('exit', (code) => {
         if (this.worker === worker) this.fail(`the block encoder worker exited with ${code}`);
       });
@@ -72,9 +104,15 @@ export class BlockEncoder {
     return this.worker;
   }
 
-  private fail(message: string): void {
-    if (!this.workerBroken) this.options.logger.warn(message + '; encoding blocks on the main thread');
-    this.workerBroken = true;
+  private resourceLimits(): { resourceLimits?: { maxOldGenerationSizeMb: number } } {
+    const mib = this.options.workerHeapMiB;
+    return mib === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: mib } };
+  }
+
+  private fail(message: string, restart = false): void {
+    if (restart) this.options.logger.warn(message + '; this block is encoded on the main thread');
+    else if (!this.workerBroken) this.options.logger.warn(message + '; encoding blocks on the main thread');
+    if (!restart) this.workerBroken = true;
     this.worker = undefined;
     for (const [id, done] of this.waiting) done({ id, ok: false, error: message });
     this.waiting.clear();
@@ -115,9 +153,7 @@ export class BlockEncoder {
         'merging the blocks in-process instead',
       );
     }
-    const rows: StoredSpan[] = [];
-    for (const b of input.blocks) rows.push(...(await readBlockBytes(b, 'merge input')));
-    return encodeBlock(dedupeSpans(rows), options);
+    return mergeBlocks(input.blocks, options);
   }
 
   private writeOptions(
@@ -132,10 +168,21 @@ export class BlockEncoder {
     };
   }
 
-  /** Runs a job on the worker; `{ ok: false }` without an error when there is no worker to run it on. */
-  private async run(
+  /** Runs a job on the worker after the one in flight; `{ ok: false }` without an error when there is no worker. */
+  private run(
     kind: EncodeJob['kind'],
-    inputs: readonly Uint8Array[],
+    inputs: BlockToEncode['payloads'],
+    expectedSpans: number,
+    options: BlockWriteOptions & { blockId: string; nowMs: number },
+  ): Promise<{ ok: true; block: EncodedBlock } | { ok: false; error?: string }> {
+    const job = this.inFlight.then(() => this.runNow(kind, inputs, expectedSpans, options));
+    this.inFlight = job.catch(() => undefined);
+    return job;
+  }
+
+  private async runNow(
+    kind: EncodeJob['kind'],
+    source: BlockToEncode['payloads'],
     expectedSpans: number,
     options: BlockWriteOptions & { blockId: string; nowMs: number },
   ): Promise<{ ok: true; block: EncodedBlock } | { ok: false; error?: string }> {
@@ -143,20 +190,12 @@ export class BlockEncoder {
     const worker = this.startWorker();
     if (!worker) return { ok: false };
     const id = this.nextId++;
-    let size = 0;
-    for (const p of inputs) size += p.byteLength;
-    const packed = new Uint8Array(size);
-    const ranges: [number, number][] = [];
-    let at = 0;
-    for (const p of inputs) {
-      packed.set(p, at);
-      ranges.push([at, at + p.byteLength]);
-      at += p.byteLength;
-    }
+    // Read payloads are not kept past packing: the worker gets the one copy (transferred).
+    const { buffer, ranges } = pack(typeof source === 'function' ? await source() : source);
     const job: EncodeJob = {
       kind,
       id,
-      buffer: packed.buffer,
+      buffer,
       ranges,
       expectedSpans,
       ...options,
@@ -165,11 +204,12 @@ export class BlockEncoder {
     worker.ref();
     const result = await new Promise<EncodeResult>((resolve) => {
       this.waiting.set(id, resolve);
-      worker.postMessage(job, [packed.buffer]);
+      worker.postMessage(job, [buffer]);
     }).finally(() => {
       if (this.waiting.size === 0) worker.unref();
     });
     if (result.ok) {
+      this.lastJobMemory = result.memory;
       return {
         ok: true,
         block: {

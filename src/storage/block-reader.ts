@@ -211,6 +211,30 @@ export async function readBlockBytes(
   return out;
 }
 
+/**
+ * The rows of a whole Parquet block held in memory, one row group at a time (compaction's merge input): what is
+ * decoded at once is one row group, not the block.
+ */
+export async function* blockRowGroupsFromBytes(body: Uint8Array, key: string): AsyncGenerator<StoredSpan[]> {
+  const file = memoryBuffer(body);
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(file);
+  } catch (err) {
+    throw new SentinelError('SENTINEL_ERR_BLOCK_INVALID', `${key}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const decoder = new RowDecoder();
+  let rowStart = 0;
+  for (const rg of metadata.row_groups) {
+    const rowEnd = rowStart + Number(rg.num_rows);
+    const rows = await readRows(file, key, { metadata, rowStart, rowEnd });
+    yield rows.map((row) => decodeRow(decoder, row, key));
+    rowStart = rowEnd;
+  }
+}
+
 /** A column's min and max in one row group, from the Parquet footer (only the columns that keep them). */
 export type RowGroupStatistics = Partial<Record<string, { min: unknown; max: unknown }>>;
 

@@ -42,27 +42,34 @@ const KIND_SLOT: Partial<Record<AnyValue['kind'], number>> = { string: 0, int: 1
  * per-span work allocates nothing for a value already seen (this runs inside encodeBlock, the store's hot path).
  */
 export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSummary {
-  let names: Set<string> | undefined = new Set();
-  const statuses = new Set<string>();
-  const kinds = new Set<string>();
-  let minDuration: bigint | undefined;
-  let maxDuration: bigint | undefined;
-  const byScope = { span: new Map<string, KeyValues>(), resource: new Map<string, KeyValues>() };
-  let keyCount = 0;
-  let tooManyKeys = false;
-  const seenResources = new Set<object>();
+  const builder = new SearchSummaryBuilder();
+  builder.add(rows);
+  return builder.finish();
+}
 
-  const addAttributes = (scope: 'span' | 'resource', attrs: readonly KeyValue[]) => {
-    if (tooManyKeys) return;
-    const keys = byScope[scope];
+/** The search summary built a row group at a time (a block is encoded in row groups, not all rows at once). */
+export class SearchSummaryBuilder {
+  private names: Set<string> | undefined = new Set();
+  private readonly statuses = new Set<string>();
+  private readonly kinds = new Set<string>();
+  private minDuration: bigint | undefined;
+  private maxDuration: bigint | undefined;
+  private readonly byScope = { span: new Map<string, KeyValues>(), resource: new Map<string, KeyValues>() };
+  private keyCount = 0;
+  private tooManyKeys = false;
+  private readonly seenResources = new Set<object>();
+
+  private addAttributes(scope: 'span' | 'resource', attrs: readonly KeyValue[]): void {
+    if (this.tooManyKeys) return;
+    const keys = this.byScope[scope];
     for (const kv of attrs) {
       let entry = keys.get(kv.key);
       if (!entry) {
-        if (keyCount >= SUMMARY_MAX_KEYS) {
-          tooManyKeys = true;
+        if (this.keyCount >= SUMMARY_MAX_KEYS) {
+          this.tooManyKeys = true;
           return;
         }
-        keyCount++;
+        this.keyCount++;
         entry = { scope, key: kv.key, values: [new Map(), new Map(), new Map(), new Map()], count: 0 };
         keys.set(kv.key, entry);
       }
@@ -87,38 +94,43 @@ export function buildSearchSummary(rows: readonly StoredSpan[]): BlockSearchSumm
       entry.count++;
       map.set(text, summaryValue(kv.value)!);
     }
-  };
-
-  for (const r of rows) {
-    const s = r.span;
-    if (names) {
-      names.add(s.name);
-      if (names.size > SUMMARY_MAX_NAMES) names = undefined;
-    }
-    statuses.add(s.status.code === 2 ? 'error' : s.status.code === 1 ? 'ok' : 'unset');
-    kinds.add(KINDS[s.kind] ?? 'unspecified');
-    const d = s.endTimeUnixNano - s.startTimeUnixNano;
-    if (minDuration === undefined || d < minDuration) minDuration = d;
-    if (maxDuration === undefined || d > maxDuration) maxDuration = d;
-    if (!seenResources.has(r.resource)) {
-      seenResources.add(r.resource);
-      addAttributes('resource', r.resource.attributes);
-    }
-    addAttributes('span', s.attributes);
   }
-  const attributes: SummaryAttribute[] | undefined = tooManyKeys
-    ? undefined
-    : [...byScope.resource.values(), ...byScope.span.values()].map((e) => ({
-        scope: e.scope,
-        key: e.key,
-        ...(e.values ? { values: e.values.flatMap((m) => [...m.values()]) } : {}),
-      }));
-  return {
-    ...(names ? { spanNames: [...names].sort() } : {}),
-    statuses: [...statuses].sort(),
-    kinds: [...kinds].sort(),
-    minDurationNanos: String(minDuration ?? 0n),
-    maxDurationNanos: String(maxDuration ?? 0n),
-    ...(attributes ? { attributes } : {}),
-  };
+
+  add(rows: readonly StoredSpan[]): void {
+    for (const r of rows) {
+      const s = r.span;
+      if (this.names) {
+        this.names.add(s.name);
+        if (this.names.size > SUMMARY_MAX_NAMES) this.names = undefined;
+      }
+      this.statuses.add(s.status.code === 2 ? 'error' : s.status.code === 1 ? 'ok' : 'unset');
+      this.kinds.add(KINDS[s.kind] ?? 'unspecified');
+      const d = s.endTimeUnixNano - s.startTimeUnixNano;
+      if (this.minDuration === undefined || d < this.minDuration) this.minDuration = d;
+      if (this.maxDuration === undefined || d > this.maxDuration) this.maxDuration = d;
+      if (!this.seenResources.has(r.resource)) {
+        this.seenResources.add(r.resource);
+        this.addAttributes('resource', r.resource.attributes);
+      }
+      this.addAttributes('span', s.attributes);
+    }
+  }
+
+  finish(): BlockSearchSummary {
+    const attributes: SummaryAttribute[] | undefined = this.tooManyKeys
+      ? undefined
+      : [...this.byScope.resource.values(), ...this.byScope.span.values()].map((e) => ({
+          scope: e.scope,
+          key: e.key,
+          ...(e.values ? { values: e.values.flatMap((m) => [...m.values()]) } : {}),
+        }));
+    return {
+      ...(this.names ? { spanNames: [...this.names].sort() } : {}),
+      statuses: [...this.statuses].sort(),
+      kinds: [...this.kinds].sort(),
+      minDurationNanos: String(this.minDuration ?? 0n),
+      maxDurationNanos: String(this.maxDuration ?? 0n),
+      ...(attributes ? { attributes } : {}),
+    };
+  }
 }

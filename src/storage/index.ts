@@ -26,7 +26,14 @@ export type {
   SummaryAttribute,
   SummaryValue,
 } from './block-meta.js';
-export { BlockWriter, DEFAULT_ROW_GROUP_SIZE, encodeBlock, uploadBlock, writeBlock } from './block-writer.js';
+export {
+  BlockBuilder,
+  BlockWriter,
+  DEFAULT_ROW_GROUP_SIZE,
+  encodeBlock,
+  uploadBlock,
+  writeBlock,
+} from './block-writer.js';
 export type { BlockWriteOptions, EncodedBlock } from './block-writer.js';
 export {
   SMALL_BLOCK_BYTES,
@@ -42,6 +49,7 @@ export { buildSearchSummary } from './block-summary.js';
 export { listBlockMetas, listVisibleBlocks, visibleBlocks } from './block-listing.js';
 export type { BlockSkipReason, ListBlocksOptions } from './block-listing.js';
 export { BlockEncoder } from './block-encoder.js';
+export { mergeBlocks } from './block-merge.js';
 export type { BlockToEncode } from './block-encoder.js';
 export { BloomFilter } from './bloom-filter.js';
 export { DEFAULT_BLOCK_CODEC } from './parquet-codec.js';

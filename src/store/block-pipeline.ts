@@ -29,6 +29,13 @@ export interface BlockPipelineOptions {
   readonly maxBlockBytes: number;
   readonly maxBlockSpans: number;
   readonly maxBlockAgeMs: number;
+  /**
+   * A segment is also cut when the spans it holds are priced (the receivers' admission estimate) at this many
+   * bytes: the block encoder decodes the whole segment again on its thread, so this bounds that copy. While a
+   * segment is encoded its price counts a second time in `bufferedBytes()`, so the receivers refuse (429)
+   * instead of the process holding both copies and the full budget besides. Default: no bound by price.
+   */
+  readonly maxEncodeBytes?: number;
   readonly rowGroupSize?: number;
   readonly codec?: BlockCodec;
   readonly retryInitialMs: number;
@@ -46,6 +53,21 @@ export interface BlockPipelineOptions {
   readonly encodeInWorker?: boolean;
   /** An encoder shared with others (compaction); the pipeline then leaves closing it to its owner. */
   readonly encoder?: BlockEncoder;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The block encoder's share of the store's memory budget (`memory_limit_mib`): a segment is cut once its spans
+ * are priced at a quarter of the budget (the worker decodes it whole: about 1.1 KB of heap per typical span, and
+ * the price is above the decoded heap for every shape measured), and the worker's old space is half the budget
+ * (that segment, its garbage, one row group of cells; at least 128 MiB). BENCHMARKS.md "Admission estimate" 4.
+ */
+export function blockEncodeShare(memoryLimitMiB: number): { maxEncodeBytes: number; workerHeapMiB: number } {
+  return {
+    maxEncodeBytes: Math.floor((memoryLimitMiB * MiB) / 4),
+    workerHeapMiB: Math.max(128, Math.ceil(memoryLimitMiB / 2)),
+  };
 }
 
 const defaultSleep = (ms: number) =>
@@ -68,6 +90,9 @@ export class BlockPipeline implements TraceConsumer {
   private uploading: Promise<void> | undefined;
   private cutting: Promise<void> | undefined;
   private heldBytes = 0;
+  /** The price of the segment being encoded (its second copy, in the encoder's thread). */
+  private encodingBytes = 0;
+  private readonly segmentPrice = new WeakMap<WalSegment<WalItem>, number>();
   private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private stopRetrying = false;
@@ -184,7 +209,15 @@ export class BlockPipeline implements TraceConsumer {
     }
     this.heldBytes += batch.bytes;
     const head = this.wal.head;
-    if (head.spans >= this.options.maxBlockSpans || head.bytes >= this.options.maxBlockBytes) void this.cut();
+    // The head's price, kept per segment (summing its items at every append would be quadratic in records).
+    const headBytes = (this.segmentPrice.get(head) ?? 0) + batch.bytes;
+    this.segmentPrice.set(head, headBytes);
+    if (
+      head.spans >= this.options.maxBlockSpans ||
+      head.bytes >= this.options.maxBlockBytes ||
+      headBytes >= (this.options.maxEncodeBytes ?? Infinity)
+    )
+      void this.cut();
   }
 
   /** Cuts a block when the current segment is older than max_age (the timer calls this). */
@@ -250,13 +283,22 @@ export class BlockPipeline implements TraceConsumer {
     const started = performance.now();
     // The id comes from the segment, so a replay after a crash rewrites the same keys instead of adding a copy.
     const blockId = `${seg.createdMs.toString(36).padStart(9, '0')}-${this.wal.id}${seg.seq.toString(36)}`;
-    // The worker gets the segment's records as written (protobuf), cheaper to pass than the rows.
-    const payloads: Uint8Array[] = [];
-    for (const ev of readWalRecords(await readFile(seg.path))) {
-      if (ev.kind === 'corrupt') break;
-      payloads.push(ev.payload);
-    }
+    // The worker gets the segment's records as written (protobuf), cheaper to pass than the rows; read when
+    // the encoder takes the job (it may be busy with a compaction), and not held once packed for the worker.
+    let records = 0;
+    const payloads = async () => {
+      const out: Uint8Array[] = [];
+      for (const ev of readWalRecords(await readFile(seg.path))) {
+        if (ev.kind === 'corrupt') break;
+        out.push(ev.payload);
+      }
+      records = out.length;
+      return out;
+    };
+    let segBytes = 0;
+    for (const item of seg.items) segBytes += item.bytes;
     let block;
+    this.encodingBytes = segBytes;
     try {
       block = await this.encoder.encode({
         payloads,
@@ -269,8 +311,10 @@ export class BlockPipeline implements TraceConsumer {
       if (this.stopRetrying || isSentinelError(err, 'SENTINEL_ERR_SHUTTING_DOWN')) throw err;
       // Encoding is a pure function of the segment's spans: it fails the same way every time. Set the segment
       // aside so the ones behind it are written, and a restart does not retry it.
-      await this.quarantine(seg, blockId, payloads.length, err);
+      await this.quarantine(seg, blockId, records || (await payloads()).length, err);
       return true;
+    } finally {
+      this.encodingBytes = 0;
     }
     this.m.encodeSeconds.observe((performance.now() - started) / 1000);
     let delay = this.options.retryInitialMs;
@@ -323,7 +367,7 @@ export class BlockPipeline implements TraceConsumer {
   }
 
   bufferedBytes(): number {
-    return Math.max(0, this.heldBytes);
+    return Math.max(0, this.heldBytes) + this.encodingBytes;
   }
 
   /** Every row not yet in an uploaded block (the current segment and those waiting for upload). */

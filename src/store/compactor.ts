@@ -1,17 +1,14 @@
 import {
   BLOCKS_PREFIX,
-  dedupeSpans,
-  encodeBlock,
+  mergeBlocks,
   newBlockId,
   parseBlockKey,
   metaKeyFor,
   partitionPrefix,
-  scanBlock,
   uploadBlock,
   type BlockEncoder,
   type BlockMeta,
   type ObjectStore,
-  type StoredSpan,
 } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
@@ -159,32 +156,27 @@ export class Compactor {
   private async merge(group: BlockMeta[]): Promise<void> {
     const replaces = group.map((m) => m.blockId);
     const compactionLevel = Math.max(...group.map((m) => m.compactionLevel)) + 1;
-    let block;
-    if (this.options.encoder) {
-      // Decoding and re-encoding up to max_block_spans spans happens on the encoder's thread.
-      const bodies: Uint8Array[] = [];
-      for (const m of group) {
-        const body = await this.options.store.get(m.parquetKey);
-        if (!body) throw new Error(`${m.parquetKey} is gone`);
-        bodies.push(body);
-      }
-      block = await this.options.encoder.merge({
-        blocks: bodies,
-        blockId: newBlockId(this.now()),
-        nowMs: this.now(),
-        replaces,
-        compactionLevel,
-      });
-    } else {
-      const rows: StoredSpan[] = [];
-      for (const m of group) rows.push(...(await scanBlock(this.options.store, m)));
-      block = encodeBlock(dedupeSpans(rows), {
-        replaces,
-        compactionLevel,
-        nowMs: this.now(),
-        ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
-      });
+    const bodies: Uint8Array[] = [];
+    for (const m of group) {
+      const body = await this.options.store.get(m.parquetKey);
+      if (!body) throw new Error(`${m.parquetKey} is gone`);
+      bodies.push(body);
     }
+    // A k-way merge of the blocks, a row group at a time (block-merge.ts), on the encoder's thread when there is one.
+    const block = this.options.encoder
+      ? await this.options.encoder.merge({
+          blocks: bodies,
+          blockId: newBlockId(this.now()),
+          nowMs: this.now(),
+          replaces,
+          compactionLevel,
+        })
+      : await mergeBlocks(bodies, {
+          replaces,
+          compactionLevel,
+          nowMs: this.now(),
+          ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+        });
     const meta = await uploadBlock(this.options.store, block);
     this.options.catalog.add(meta);
     for (const m of group) await this.deleteBlock(m);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
 import type { S3Options } from '../storage/index.js';
-import type { BlockPipelineOptions } from './block-pipeline.js';
+import { blockEncodeShare, type BlockPipelineOptions } from './block-pipeline.js';
 import type { CompactorOptions } from './compactor.js';
 import type { QueryServerOptions } from './query-server.js';
 import type { StoreAuthOptions } from './store-auth.js';
@@ -13,6 +13,9 @@ import type { StoreAuthOptions } from './store-auth.js';
  */
 export const storeOptionsFrom = (config: StoreConfig) => {
   const review = config.auth.token_review;
+  // One encoder thread for new blocks and compaction, one job at a time; its share of memory_limit_mib is
+  // block-pipeline.ts's maxEncodeBytes (docs/store-robustness.md "Memory").
+  const encodeShare = blockEncodeShare(config.memory_limit_mib);
   return {
     objectStore: {
       endpoint: config.storage.s3.endpoint,
@@ -46,13 +49,18 @@ export const storeOptionsFrom = (config: StoreConfig) => {
           }
         : undefined,
     catalog: { refreshIntervalMs: config.query.refresh_interval },
-    encoder: { useWorker: true, rowGroupSize: config.block.row_group_spans },
+    encoder: {
+      useWorker: true,
+      rowGroupSize: config.block.row_group_spans,
+      workerHeapMiB: encodeShare.workerHeapMiB,
+    },
     pipeline: {
       walDir: config.wal_dir,
       walMaxBytes: config.wal_max_bytes,
       maxBlockBytes: config.block.max_bytes,
       maxBlockSpans: config.block.max_spans,
       maxBlockAgeMs: config.block.max_age,
+      maxEncodeBytes: encodeShare.maxEncodeBytes,
       rowGroupSize: config.block.row_group_spans,
       retryInitialMs: config.upload_retry.initial_interval,
       retryMaxMs: config.upload_retry.max_interval,

@@ -347,3 +347,21 @@ true
 }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/*
+  NODE_OPTIONS for the store, from store.resources.limits.memory (a whole number of Mi or Gi; anything else:
+  none, and Node sizes V8 itself). Without it V8 sizes the heap as for a whole machine of the limit (about half:
+  about 1 GiB at 2Gi, the store's whole memory budget, memory_limit_mib 1024, with no room for garbage), or for the
+  node where Node cannot read the cgroup. Old space 5/8 of the limit (1280 MiB at 2Gi); the block encoder's worker
+  takes half of memory_limit_mib (512 MiB) besides, and Node, buffers and code the rest (docs/store-robustness.md
+  "Memory").
+*/}}
+{{- define "sentinel.storeNodeOptions" -}}
+{{- $limit := toString (dig "limits" "memory" "" .Values.store.resources) -}}
+{{- $mib := 0 -}}
+{{- if regexMatch "^[0-9]+Gi$" $limit }}{{ $mib = mul (trimSuffix "Gi" $limit | atoi) 1024 }}
+{{- else if regexMatch "^[0-9]+Mi$" $limit }}{{ $mib = trimSuffix "Mi" $limit | atoi }}{{ end -}}
+{{- if gt (int $mib) 0 -}}
+--max-old-space-size={{ div (mul $mib 5) 8 }} --max-semi-space-size=8
+{{- end -}}
+{{- end }}

@@ -1,0 +1,208 @@
+/**
+ * Issue 18, the store's memory under its limit: blocks are written a row group at a time, compaction merges its
+ * inputs a row group at a time (a k-way merge), a segment is cut by the price of its spans, and the segment being
+ * encoded counts against the receivers' budget while its second copy lives in the encoder's thread.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { encodeTraceRequest, type Span } from '../src/otlp/index.js';
+import {
+  BlockBuilder,
+  BlockEncoder,
+  dedupeSpans,
+  encodeBlock,
+  flattenTraceData,
+  LocalObjectStore,
+  mergeBlocks,
+  readBlockBytes,
+  type StoredSpan,
+} from '../src/storage/index.js';
+import { BlockPipeline, blockEncodeShare } from '../src/store/block-pipeline.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { edgeSpan, serviceSpans } from './helpers/edge-spans.js';
+import { capturingLogger } from './helpers/store-harness.js';
+import { makeTraces } from './helpers/store-spans.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'sentinel-encode-memory-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const options = { rowGroupSize: 7, nowMs: Date.UTC(2026, 0, 15), blockId: 'merged', compactionLevel: 1 };
+
+async function rowsOf(blocks: readonly Uint8Array[]): Promise<StoredSpan[]> {
+  const rows: StoredSpan[] = [];
+  for (const b of blocks) for (const r of await readBlockBytes(b, 'test')) rows.push(r);
+  return rows;
+}
+
+/** Rows of `n` spans of one trace each, with no attributes (small rows, for a large block). */
+function idOnlyRows(n: number): StoredSpan[] {
+  const spans: Span[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = (i + 1).toString(16).padStart(16, '0');
+    spans.push(edgeSpan(0, id.padStart(32, 'b'), id, '', { startMs: 1_700_000_000_000 }));
+  }
+  return flattenTraceData({ resourceSpans: [serviceSpans('big', spans)] });
+}
+
+describe('compaction merge, a row group at a time', () => {
+  it('writes the same block as decoding every input whole, de-duplicated and sorted', async () => {
+    const a = flattenTraceData(makeTraces({ traces: 30, spansPerTrace: 5, seed: 1 }));
+    const b = flattenTraceData(makeTraces({ traces: 20, spansPerTrace: 5, seed: 2 }));
+    // The third block repeats some spans of the first two (one span written by two agents, or a retried block).
+    const c = [
+      ...a.slice(10, 40),
+      ...b.slice(0, 12),
+      ...flattenTraceData(makeTraces({ traces: 4, seed: 3 })),
+    ];
+    const blocks = [a, b, c].map((rows) => encodeBlock(rows, { rowGroupSize: 7 }).parquet);
+    const merged = await mergeBlocks(blocks, options);
+    const whole = encodeBlock(dedupeSpans(await rowsOf(blocks)), options);
+    assert.equal(merged.meta.spanCount, a.length + b.length + 40);
+    assert.deepEqual(merged.meta, whole.meta);
+    assert.ok(Buffer.from(merged.parquet).equals(Buffer.from(whole.parquet)), 'the same Parquet bytes');
+    assert.equal(merged.meta.rowGroups.length, Math.ceil(merged.meta.spanCount / 7));
+  });
+
+  it('merges an input that is not in block order the old way (decoded whole, sorted)', async () => {
+    const rows = flattenTraceData(makeTraces({ traces: 12, spansPerTrace: 3, seed: 4 }));
+    const unsorted = new BlockBuilder({ rowGroupSize: 5 });
+    unsorted.add([...rows].reverse());
+    const sorted = encodeBlock(flattenTraceData(makeTraces({ traces: 6, seed: 5 })), { rowGroupSize: 5 });
+    const blocks = [unsorted.finish().parquet, sorted.parquet];
+    const merged = await mergeBlocks(blocks, options);
+    const whole = encodeBlock(dedupeSpans(await rowsOf(blocks)), options);
+    assert.ok(Buffer.from(merged.parquet).equals(Buffer.from(whole.parquet)));
+    const back = await readBlockBytes(merged.parquet, 'merged');
+    for (let i = 1; i < back.length; i++) assert.ok(back[i - 1]!.span.traceId <= back[i]!.span.traceId);
+  });
+
+  it('merges a block of 200,000 spans (rows were spread into push(), past the call stack: RangeError)', async () => {
+    const big = encodeBlock(idOnlyRows(200_000)).parquet;
+    const small = encodeBlock(flattenTraceData(makeTraces({ traces: 3, seed: 6 }))).parquet;
+    // In-process (the path the store takes when its worker is gone); the worker runs the same mergeBlocks.
+    const encoder = new BlockEncoder({ logger: silentLogger(), useWorker: false });
+    const merged = await encoder.merge({
+      blocks: [big, small],
+      blockId: 'big',
+      nowMs: Date.now(),
+      replaces: [],
+      compactionLevel: 1,
+    });
+    assert.equal(merged.meta.spanCount, 200_030);
+    assert.equal(merged.meta.traceCount, 200_003);
+  });
+});
+
+describe('the block encoder worker under its heap limit', () => {
+  it('encodes a segment too large for its heap on the main thread, and the next one on a new worker', async () => {
+    const { logger, lines } = capturingLogger();
+    const encoder = new BlockEncoder({ logger, useWorker: true, workerHeapMiB: 48 });
+    try {
+      const big = makeTraces({ traces: 12_000, spansPerTrace: 10, seed: 7 });
+      const block = await encoder.encode({
+        payloads: [encodeTraceRequest(big)],
+        spans: 120_000,
+        rows: () => flattenTraceData(big),
+        blockId: 'big',
+        nowMs: Date.now(),
+      });
+      assert.equal(block.meta.spanCount, 120_000);
+      assert.ok(
+        lines.some((l) => /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(String(l['msg']))),
+        'the worker ran out of its heap',
+      );
+      assert.deepEqual(encoder.lastJobMemory, [], 'not encoded by a worker');
+      const small = makeTraces({ traces: 10, seed: 8 });
+      const next = await encoder.encode({
+        payloads: [encodeTraceRequest(small)],
+        spans: 100,
+        rows: () => flattenTraceData(small),
+        blockId: 'small',
+        nowMs: Date.now(),
+      });
+      assert.equal(next.meta.spanCount, 100);
+      assert.ok(encoder.lastJobMemory.length > 0, 'encoded by a new worker');
+    } finally {
+      await encoder.close();
+    }
+  });
+});
+
+describe('the block pipeline and the memory budget', () => {
+  function pipeline(name: string, extra: Partial<ConstructorParameters<typeof BlockPipeline>[0]> = {}) {
+    const dir = join(tmp, name);
+    const metrics = new Metrics();
+    return {
+      metrics,
+      pipeline: new BlockPipeline({
+        store: new LocalObjectStore(join(dir, 'data')),
+        walDir: join(dir, 'wal'),
+        walMaxBytes: 64 * 1024 * 1024,
+        maxBlockBytes: 64 * 1024 * 1024,
+        maxBlockSpans: 1_000_000,
+        maxBlockAgeMs: 60_000,
+        retryInitialMs: 10,
+        retryMaxMs: 10,
+        logger: silentLogger(),
+        metrics,
+        tickMs: 0,
+        encodeInWorker: false,
+        ...extra,
+      }),
+    };
+  }
+  const batch = (seed: number, bytes: number) => {
+    const data = makeTraces({ traces: 2, spansPerTrace: 3, seed });
+    return { data, spanCount: 6, bytes };
+  };
+
+  it('gives the encoder a quarter of memory_limit_mib per segment and half of it as the worker heap', () => {
+    assert.deepEqual(blockEncodeShare(1024), { maxEncodeBytes: 256 * 1024 * 1024, workerHeapMiB: 512 });
+    assert.deepEqual(blockEncodeShare(64), { maxEncodeBytes: 16 * 1024 * 1024, workerHeapMiB: 128 });
+  });
+
+  it('cuts a segment once its spans are priced at maxEncodeBytes', async () => {
+    const { pipeline: p, metrics } = pipeline('cut-by-price', { maxEncodeBytes: 250_000 });
+    await p.start();
+    try {
+      await p.consume(batch(1, 100_000));
+      await p.consume(batch(2, 100_000));
+      assert.equal(p.pendingSpans(), 12, 'under the price: no cut');
+      await p.consume(batch(3, 100_000));
+      for (let i = 0; i < 200 && (await metrics.value('store_blocks_written_total')) !== 1; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.equal(await metrics.value('store_blocks_written_total'), 1);
+      assert.equal(await metrics.value('store_spans_written_total'), 18);
+      assert.equal(p.bufferedBytes(), 0);
+    } finally {
+      await p.shutdown();
+    }
+  });
+
+  it('counts the segment being encoded a second time in bufferedBytes, until its block is written', async () => {
+    let during = -1;
+    const real = new BlockEncoder({ logger: silentLogger(), useWorker: false });
+    const encoder = Object.assign(Object.create(real) as BlockEncoder, {
+      encode: async (block: Parameters<BlockEncoder['encode']>[0]) => {
+        during = p.bufferedBytes();
+        return real.encode(block);
+      },
+    });
+    const { pipeline: p } = pipeline('encoding-counted', { encoder });
+    await p.start();
+    try {
+      await p.consume(batch(1, 300_000));
+      await p.consume(batch(2, 200_000));
+      assert.equal(p.bufferedBytes(), 500_000);
+      await p.forceFlush();
+      assert.equal(during, 1_000_000, 'the held rows and their copy in the encoder');
+      assert.equal(p.bufferedBytes(), 0);
+    } finally {
+      await p.shutdown();
+      await real.close();
+    }
+  });
+});
