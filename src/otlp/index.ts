@@ -82,3 +82,14 @@ export {
   SAMPLING_WEIGHT_ATTRIBUTE,
 } from './sentinel-attributes.js';
 export { ProtobufReader, WireType } from './protobuf-reader.js';
+export {
+  LOG_RECORD_ATTRIBUTES_FIELD,
+  readLogBody,
+  scanLogsRequest,
+  SEVERITY_NUMBERS,
+  severityFromText,
+  WIRE_INDEX_BYTES_PER_LOG,
+  WireLogs,
+  wireLogsBytes,
+} from './wire-logs.js';
+export { addKeptLog, addKeptLogRecord, logWeightSuffix, readLogAttributes } from './wire-logs-encode.js';
