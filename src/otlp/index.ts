@@ -85,6 +85,7 @@ export { ProtobufReader, WireType } from './protobuf-reader.js';
 export {
   LOG_RECORD_ATTRIBUTES_FIELD,
   readLogBody,
+  readLogText,
   scanLogsRequest,
   SEVERITY_NUMBERS,
   severityFromText,

@@ -294,21 +294,32 @@ function scanLogRecord(r: ProtobufReader, b: LogIndexBuilder, scopeNo: number): 
 }
 
 /**
- * What a policy reads of one log record beyond the columns: its body as a string (a string body as it is,
- * any other kind as its JSON-ish text) and, when `keys` is given, the attributes with those keys.
+ * What a log policy reads of one record beyond the columns: its severity_text and its body as text (a string
+ * body as it is, a bool or number as its text, an array or map as '').
  */
-export function readLogBody(src: Uint8Array, start: number, end: number): string {
+export function readLogText(
+  src: Uint8Array,
+  start: number,
+  end: number,
+): { severityText: string; body: string } {
   const r = new ProtobufReader(src.subarray(start, end));
   let body = '';
+  let severityText = '';
   while (r.pos < r.end) {
     const tag = r.uint32();
     if (tag === ((LOG_BODY << 3) | LEN)) {
       const saved = r.enter();
       body = anyValueText(r);
       r.leave(saved);
-    } else r.skip(tag & 7);
+    } else if (tag === ((LOG_SEVERITY_TEXT << 3) | LEN)) severityText = r.string();
+    else r.skip(tag & 7);
   }
-  return body;
+  return { severityText, body };
+}
+
+/** The body of a record as text (see readLogText). */
+export function readLogBody(src: Uint8Array, start: number, end: number): string {
+  return readLogText(src, start, end).body;
 }
 
 /** A scalar AnyValue as text; arrays and maps as '' (policies match string bodies). */

@@ -1,4 +1,4 @@
-import type { WireSpans } from '../otlp/index.js';
+import type { WireLogs, WireSpans } from '../otlp/index.js';
 import { WireTrace } from './buffered-trace.js';
 import { FifoMap } from './fifo-map.js';
 
@@ -15,6 +15,7 @@ export const SPAN_OVERHEAD_BYTES = 16;
 export class TraceBuffer {
   private readonly traces = new FifoMap<string, WireTrace>();
   private spans = 0;
+  private logs = 0;
   private byteCount = 0;
 
   get size(): number {
@@ -23,6 +24,10 @@ export class TraceBuffer {
 
   get spanCount(): number {
     return this.spans;
+  }
+
+  get logCount(): number {
+    return this.logs;
   }
 
   get bytes(): number {
@@ -54,12 +59,32 @@ export class TraceBuffer {
     this.byteCount += share + SPAN_OVERHEAD_BYTES;
   }
 
+  /**
+   * Adds record `i` of `logs` to `trace` (issue 16): a log with a trace id waits with its trace, in the same
+   * budget, charged its share of the request plus two array slots as a span is.
+   */
+  addLog(trace: WireTrace, logs: WireLogs, i: number, share: number): void {
+    (trace.logRequests ??= []).push(logs);
+    (trace.logIndexes ??= []).push(i);
+    trace.logBytes += share;
+    this.logs++;
+    this.byteCount += share + SPAN_OVERHEAD_BYTES;
+  }
+
   /** Takes a trace out (decided). */
   remove(trace: WireTrace): void {
     this.traces.delete(trace.traceId);
     this.spans -= trace.spanCount;
-    this.byteCount -= trace.bytes + trace.spanCount * SPAN_OVERHEAD_BYTES + TRACE_OVERHEAD_BYTES;
-    if (this.traces.size === 0) this.byteCount = 0; // no float drift once empty
+    this.logs -= trace.logCount;
+    this.byteCount -=
+      trace.bytes +
+      trace.logBytes +
+      (trace.spanCount + trace.logCount) * SPAN_OVERHEAD_BYTES +
+      TRACE_OVERHEAD_BYTES;
+    if (this.traces.size === 0) {
+      this.byteCount = 0; // no float drift once empty
+      this.logs = 0;
+    }
   }
 
   oldest(): WireTrace | undefined {
