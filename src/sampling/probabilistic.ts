@@ -61,13 +61,6 @@ export function hashTraceId(salt: U64, traceId: string): U64 {
   return h;
 }
 
-/** FNV-1a 64 of salt + `bytes[start, end)`: the randomness of a log record without a trace id (issue 16). */
-export function hashBytes(salt: U64, bytes: Uint8Array, start: number, end: number): U64 {
-  const h = { hi: salt.hi, lo: salt.lo };
-  for (let i = start; i < end; i++) fnvStep(h, bytes[i] as number);
-  return h;
-}
-
 /** The 56-bit randomness R taken from a hash, as (high 32 bits, low 24 bits). */
 export function randomnessOf(hash: U64): U64 {
   const hi = ~hash.hi >>> 0;

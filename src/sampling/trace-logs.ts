@@ -46,9 +46,16 @@ export interface TraceLogsHost {
   finishPass(nowMs: number, kept: KeptBatch): void;
 }
 
+const REASONS: readonly LogReason[] = ['trace', 'late', 'released', 'orphaned', 'no_trace_id', 'keep_all'];
+
 export class TraceLogs {
   private readonly counted;
   private readonly buffered;
+  /**
+   * Counts not yet added to the counter, by reason (kept, dropped): a labelled `inc` costs microseconds
+   * (prom-client hashes the labels), more than a record's own handling, so a pass adds them once.
+   */
+  private readonly tally = new Map<LogReason, [number, number]>(REASONS.map((r) => [r, [0, 0]]));
 
   constructor(private readonly host: TraceLogsHost) {
     const metrics = host.metrics;
@@ -89,13 +96,13 @@ export class TraceLogs {
         const cached = host.cache.lookup(traceId);
         if (cached === 'dropped' || cached === 'held') {
           if (cached === 'held' && host.hold) host.hold.add(traceId, holdLogs([logs], [i]), now);
-          this.counted.inc({ decision: 'dropped', reason: 'late' });
+          this.count(false, 'late', 1);
           continue;
         }
         if (cached !== undefined) {
           addKeptLog(kept.logs, logs, i, cached.weight, cached.reason === 'completed');
           kept.logBytes += share;
-          this.counted.inc({ decision: 'kept', reason: 'late' });
+          this.count(true, 'late', 1);
           continue;
         }
         trace = host.openTrace(traceId, now, kept);
@@ -123,11 +130,11 @@ export class TraceLogs {
           completed,
         );
       kept.logBytes += trace.logBytes;
-      this.counted.inc({ decision: 'kept', reason: 'trace' }, logIndexes.length);
+      this.count(true, 'trace', logIndexes.length);
       return;
     }
     if (held && this.host.hold) this.host.hold.add(trace.traceId, holdLogs(logRequests, logIndexes), nowMs);
-    this.counted.inc({ decision: 'dropped', reason: 'trace' }, logIndexes.length);
+    this.count(false, 'trace', logIndexes.length);
   }
 
   /**
@@ -162,11 +169,21 @@ export class TraceLogs {
 
   /** Counts records the decision feed released with their trace's held spans. */
   released(count: number): void {
-    if (count > 0) this.counted.inc({ decision: 'kept', reason: 'released' }, count);
+    this.count(true, 'released', count);
   }
 
+  /** Sets the gauge and adds the pass's counts to the counter (the sampler calls it at the end of each pass). */
   updateGauges(): void {
     this.buffered.set(this.host.buffer.logCount);
+    for (const [reason, t] of this.tally) {
+      if (t[0] > 0) this.counted.inc({ decision: 'kept', reason }, t[0]);
+      if (t[1] > 0) this.counted.inc({ decision: 'dropped', reason }, t[1]);
+      t[0] = t[1] = 0;
+    }
+  }
+
+  private count(kept: boolean, reason: LogReason, n: number): void {
+    (this.tally.get(reason) as [number, number])[kept ? 0 : 1] += n;
   }
 
   /** A record that follows no trace, by the `logs:` section; true when kept. */
@@ -184,14 +201,14 @@ export class TraceLogs {
     if (logsPolicy !== undefined) {
       const d = logsPolicy.decide(new WireLogView(logs, i), logs, i, traceId);
       if (!d.keep) {
-        this.counted.inc({ decision: 'dropped', reason });
+        this.count(false, reason, 1);
         return false;
       }
       weight = d.weight;
     }
     addKeptLog(kept.logs, logs, i, weight);
     kept.logBytes += share;
-    this.counted.inc({ decision: 'kept', reason });
+    this.count(true, reason, 1);
     return true;
   }
 }
