@@ -15,6 +15,8 @@ import {
 const SentinelErrorCodeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 import { lenField, UNKNOWN_FIELD } from './helpers/wire.js';
 import { decodeLogs, encodeLogs } from './helpers/sdk-logs.js';
+import { mutate, seededRandom } from './helpers/fuzz.js';
+import { SentinelError } from '../src/errors.js';
 
 const T1 = '0af7651916cd43dd8448eb211c80319c';
 const S1 = 'b7ad6b7169203331';
@@ -137,5 +139,38 @@ describe('scanLogsRequest', () => {
     assert.equal(severityFromText('Info'), 9);
     assert.equal(severityFromText('loud'), 0);
     assert.equal(severityFromText(''), 0);
+  });
+
+  test('3,000 mutated requests: scanned, or refused with a coded error, never another exception', () => {
+    const valid = encodeLogs(
+      Array.from({ length: 8 }, (_, k) => ({
+        traceId: k % 2 ? T1 : undefined,
+        spanId: S1,
+        severityNumber: 9 + k,
+        body: `record ${k}`,
+        attributes: { k, nested: 'x' },
+      })),
+    );
+    const rand = seededRandom(16);
+    let refused = 0;
+    for (let k = 0; k < 3000; k++) {
+      const body = mutate(valid, rand);
+      let logs;
+      try {
+        logs = scanLogsRequest(body);
+      } catch (err) {
+        assert.ok(err instanceof SentinelError, `mutation ${k}: ${String(err)}`);
+        assert.match(err.code, /^SENTINEL_ERR_OTLP_(DECODE|INVALID)$/);
+        refused++;
+        continue;
+      }
+      // What scanned reassembles and scans again to the same records.
+      const a = new RequestAssembler();
+      for (let i = 0; i < logs.count; i++) addKeptLog(a, logs, i, undefined);
+      const again = scanLogsRequest(a.finish());
+      assert.equal(again.count, logs.count, `mutation ${k}`);
+      assert.deepEqual(again.traceIds, logs.traceIds, `mutation ${k}`);
+    }
+    assert.ok(refused > 100, `some mutations are refused (${refused})`);
   });
 });
