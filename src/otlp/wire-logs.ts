@@ -13,9 +13,9 @@ import { bytesToHex } from './hex.js';
 import { ProtobufReader, WireType } from './protobuf-reader.js';
 import {
   allZero,
-  ANY_VALUE_RULE,
+  ANY_VALUE as ANY_VALUE_RULE,
   checkFields,
-  expectWireType as expect,
+  expect,
   idField,
   samplingMark,
   walkRequest,

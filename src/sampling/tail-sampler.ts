@@ -155,6 +155,13 @@ export class TailSampler implements TraceConsumer {
     });
   }
 
+  /** Metrics (issue 16) pass through the sampler untouched (h16m). */
+  consumeMetrics(batch: SignalBatch): Promise<void> {
+    if (!this.next.consumeMetrics)
+      return Promise.reject(new SentinelError('SENTINEL_ERR_EXPORT_FAILED', 'no exporter takes metrics'));
+    return this.next.consumeMetrics(batch);
+  }
+
   async consume(batch: TraceBatch): Promise<void> {
     this.checkOpen();
     const spans = wireOf(batch);

@@ -11,7 +11,7 @@ import { CollectingConsumer } from './collecting-consumer.js';
 import { otlpProtobufjsRoot } from './otlp-protobufjs.js';
 
 export interface LogSpec {
-  readonly traceId?: string;
+  readonly traceId?: string | undefined;
   readonly spanId?: string;
   readonly severityNumber?: number;
   readonly severityText?: string;
