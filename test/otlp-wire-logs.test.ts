@@ -9,6 +9,7 @@ import {
   readLogBody,
   RequestAssembler,
   scanLogsRequest,
+  scanSignalRequest,
   severityFromText,
 } from '../src/otlp/index.js';
 
@@ -141,7 +142,7 @@ describe('scanLogsRequest', () => {
     assert.equal(severityFromText(''), 0);
   });
 
-  test('3,000 mutated requests: scanned, or refused with a coded error, never another exception', () => {
+  test('3,000 mutated requests: scanned, or refused with a coded error as the receivers refuse it, never another exception', () => {
     const valid = encodeLogs(
       Array.from({ length: 8 }, (_, k) => ({
         traceId: k % 2 ? T1 : undefined,
@@ -155,15 +156,26 @@ describe('scanLogsRequest', () => {
     let refused = 0;
     for (let k = 0; k < 3000; k++) {
       const body = mutate(valid, rand);
+      let doorError: unknown;
+      try {
+        scanSignalRequest('logs', body);
+      } catch (err) {
+        doorError = err;
+      }
       let logs;
       try {
         logs = scanLogsRequest(body);
       } catch (err) {
+        assert.ok(
+          doorError !== undefined,
+          `mutation ${k}: the receiver's scan took what the sampler refuses`,
+        );
         assert.ok(err instanceof SentinelError, `mutation ${k}: ${String(err)}`);
         assert.match(err.code, /^SENTINEL_ERR_OTLP_(DECODE|INVALID)$/);
         refused++;
         continue;
       }
+      assert.equal(doorError, undefined, `mutation ${k}: the sampler took what the receiver's scan refuses`);
       // What scanned reassembles and scans again to the same records.
       const a = new RequestAssembler();
       for (let i = 0; i < logs.count; i++) addKeptLog(a, logs, i, undefined);
