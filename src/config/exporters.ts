@@ -104,3 +104,14 @@ export const exportersSchema = () =>
         seen.add(name);
       });
     });
+
+/**
+ * The signals an exporter of `type` carries when its config lists none (issue 16): what it can carry. Mirrors the
+ * exporters' `exportLogs` / `exportMetrics` methods (src/export/exporter-stage.ts `signalsOf`), for the injector,
+ * which reads the agent config without building exporters: change both together.
+ */
+export function defaultExporterSignals(
+  type: 'storage' | 'otlp' | 'debug',
+): Array<'traces' | 'metrics' | 'logs'> {
+  return type === 'storage' ? ['traces'] : ['traces', 'metrics', 'logs'];
+}

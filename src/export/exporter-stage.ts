@@ -45,10 +45,21 @@ export class ExporterStage implements TraceConsumer {
         `exporter ${exporter.name}: signals lists ${cannot.join(', ')}, which this exporter cannot carry (it carries ${can.join(', ')})`,
       );
     this.signals = new Set(wanted);
+    // queue.max_bytes bounds the exporter's queues together (a queue.dir on a sized volume must not overflow):
+    // each signal's queue gets an equal share.
+    const maxBytes = options.queue?.maxBytes;
+    const queue =
+      maxBytes === undefined
+        ? options.queue
+        : { ...options.queue, maxBytes: Math.floor(maxBytes / wanted.length) };
     for (const signal of wanted)
       this.stages.set(
         signal,
-        new ExporterConsumer(signalView(exporter, signal), metrics, logger, { ...options, signal }),
+        new ExporterConsumer(signalView(exporter, signal), metrics, logger, {
+          ...options,
+          ...(queue ? { queue } : {}),
+          signal,
+        }),
       );
     const logs = this.stages.get('logs');
     if (logs) this.consumeLogs = (b) => logs.consume(asTraceBatch(b));
