@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   addKeptLog,
+  logWeightSuffix,
   readLogAttributes,
   readLogBody,
   RequestAssembler,
@@ -67,7 +68,12 @@ describe('scanLogsRequest', () => {
     const weighted = new RequestAssembler();
     addKeptLog(weighted, logs, 0, 10);
     addKeptLog(weighted, logs, 1, 1, true);
-    const out = decodeLogs(weighted.finish());
+    const bytesOut = weighted.finish();
+    // Byte for byte: each record as the SDK wrote it, then the appended attribute fields.
+    const again = scanLogsRequest(bytesOut);
+    assert.deepEqual(again.record(0), Buffer.concat([logs.record(0), logWeightSuffix(10, false)]));
+    assert.deepEqual(again.record(1), Buffer.concat([logs.record(1), logWeightSuffix(1, true)]));
+    const out = decodeLogs(bytesOut);
     assert.equal(out.length, 2);
     assert.equal(out[0]?.weight, 10);
     assert.equal(out[0]?.attributes['user.id'], 'u1');
