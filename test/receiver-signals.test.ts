@@ -37,7 +37,10 @@ import {
   type TraceBatch,
   type TraceConsumer,
 } from '../src/otlp/index.js';
+import { buildEnrichment } from '../src/enrich/index.js';
+import { WireEnrichment } from '../src/enrich/wire-enrichment.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { decodeSignalRequest } from './helpers/otlp-signals-protobufjs.js';
 import { grpcExport, gzipSync, postTraces, retryDelayMs, startReceivers } from './helpers/receivers.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, NOWHERE, recordMetrics } from './helpers/sdk-signals.js';
 
@@ -491,5 +494,57 @@ void describe('exporting logs and metrics', () => {
       [...new ExporterStage(new InMemoryExporter(), new Metrics(), silentLogger()).signals],
       ['traces', 'metrics', 'logs'],
     );
+  });
+});
+
+void describe('enrichment of logs and metrics resources (issue 16)', () => {
+  const enrichment = buildEnrichment(
+    [
+      ['k8s.pod.name', 'checkout-1'],
+      ['k8s.namespace.name', 'shop'],
+      ['deployment.variant', 'canary'],
+    ],
+    undefined,
+  );
+  const attrs = (decoded: Record<string, unknown>, key: string) =>
+    (
+      (decoded['resourceLogs'] as Array<{
+        resource?: { attributes?: Array<{ key: string; value: { s?: string } }> };
+      }>) ?? []
+    ).map((rl) => Object.fromEntries((rl.resource?.attributes ?? []).map((kv) => [kv.key, kv.value.s]))[key]);
+
+  void test("the pod's attributes are spliced into every resource; the app's own keys win; a resource-less entry gets one", () => {
+    const request = transcodeLogsRequestJson(
+      JSON.stringify({
+        resourceLogs: [
+          {
+            resource: { attributes: [{ key: 'k8s.pod.name', value: { stringValue: 'set-by-app' } }] },
+            scopeLogs: [{ logRecords: [{ timeUnixNano: '1', body: { stringValue: 'a' } }] }],
+          },
+          { scopeLogs: [{ logRecords: [{ timeUnixNano: '2', body: { stringValue: 'b' } }] }] },
+        ],
+      }),
+    );
+    const out = new WireEnrichment(enrichment, false).signalRequest(request);
+    const decoded = decodeSignalRequest('logs', out);
+    assert.deepEqual(attrs(decoded, 'k8s.pod.name'), ['set-by-app', 'checkout-1']);
+    assert.deepEqual(attrs(decoded, 'deployment.variant'), ['canary', 'canary']);
+    assert.equal(scanSignalRequest('logs', out).itemCount, 2);
+    // With override, the pod's value replaces the app's.
+    const overridden = decodeSignalRequest(
+      'logs',
+      new WireEnrichment(enrichment, true).signalRequest(request),
+    );
+    assert.deepEqual(attrs(overridden, 'k8s.pod.name'), ['checkout-1', 'checkout-1']);
+  });
+
+  void test('every byte of an SDK request other than the resource is kept', () => {
+    const out = new WireEnrichment(enrichment, false).signalRequest(sdk.metrics.protobuf);
+    const before = decodeSignalRequest('metrics', sdk.metrics.protobuf) as {
+      resourceMetrics: Array<Record<string, unknown>>;
+    };
+    const after = decodeSignalRequest('metrics', out) as { resourceMetrics: Array<Record<string, unknown>> };
+    assert.deepEqual(after.resourceMetrics[0]?.['scopeMetrics'], before.resourceMetrics[0]?.['scopeMetrics']);
+    assert.equal(scanSignalRequest('metrics', out).itemCount, sdk.metrics.count);
   });
 });
