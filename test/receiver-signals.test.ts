@@ -40,6 +40,8 @@ import {
 import { buildEnrichment } from '../src/enrich/index.js';
 import { WireEnrichment } from '../src/enrich/wire-enrichment.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { isSentinelError } from '../src/errors.js';
+import { mutate, seededRandom } from './helpers/fuzz.js';
 import { decodeSignalRequest } from './helpers/otlp-signals-protobufjs.js';
 import { grpcExport, gzipSync, postTraces, retryDelayMs, startReceivers } from './helpers/receivers.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, NOWHERE, recordMetrics } from './helpers/sdk-signals.js';
@@ -546,5 +548,35 @@ void describe('enrichment of logs and metrics resources (issue 16)', () => {
     const after = decodeSignalRequest('metrics', out) as { resourceMetrics: Array<Record<string, unknown>> };
     assert.deepEqual(after.resourceMetrics[0]?.['scopeMetrics'], before.resourceMetrics[0]?.['scopeMetrics']);
     assert.equal(scanSignalRequest('metrics', out).itemCount, sdk.metrics.count);
+  });
+});
+
+void describe('fuzzed logs and metrics requests (issue 16)', () => {
+  void test('never crash the scan, the splice or the split: accepted whole, or refused with a coded error', () => {
+    const rand = seededRandom(16);
+    const wire = new WireEnrichment(buildEnrichment([['k8s.pod.name', 'p']], undefined), false);
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const signal = i % 2 === 0 ? ('logs' as const) : ('metrics' as const);
+      const input = mutate(sdk[signal].protobuf, rand);
+      let count: number;
+      try {
+        count = scanSignalRequest(signal, input).itemCount;
+      } catch (err) {
+        assert.ok(isSentinelError(err), `not a coded error: ${String(err)}`);
+        assert.match(err.code, /^SENTINEL_ERR_OTLP_(DECODE|INVALID)$/);
+        refused++;
+        continue;
+      }
+      // What the scan accepted, the enricher and the batcher's split handle, keeping every item.
+      const enriched = wire.signalRequest(input);
+      assert.equal(scanSignalRequest(signal, enriched).itemCount, count);
+      const parts = splitSignalRequest(signal, enriched, 2);
+      assert.equal(
+        parts.reduce((n, p) => n + p.itemCount, 0),
+        count,
+      );
+    }
+    assert.ok(refused > 100 && refused < 3000, `${refused} of 3000 refused`);
   });
 });
