@@ -8,6 +8,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import * as config from '../src/config/index.js';
 import { agentConfigSchema, injectorConfigSchema, validateConfig } from '../src/config/index.js';
+import { agentSignals } from '../src/injector/agent-signals.js';
 import { AGENT_PATHS } from '../src/injector/names.js';
 import { parseQuantity } from '../src/injector/quantity.js';
 import { runHelm } from '../scripts/helm.js';
@@ -414,6 +415,38 @@ describe('the rendered chart', () => {
       assert.equal(validated, Object.keys(VALUE_SETS).length - 1);
     },
   );
+});
+
+describe('which signal goes where (issue 16)', () => {
+  void test('by default the agent sends traces and logs to the store and takes no metrics', () => {
+    const objects = renderChart(undefined);
+    const template = injectorYaml(objects, 'default').agent.config;
+    assert.deepEqual(
+      agentTemplate(objects, 'default').exporters.map((e) => e.signals),
+      [['traces', 'logs']],
+    );
+    assert.deepEqual([...agentSignals(template)].sort(), ['logs', 'traces']);
+  });
+
+  void test('agent.metricsEndpoint adds a metrics exporter, so the agent takes all three signals', () => {
+    const objects = helmTemplate<K8sObject>(
+      ['--set', 'agent.metricsEndpoint=http://otel-collector.observability:4317'],
+      { release: RELEASE.name, chart: CHART, namespace: RELEASE.namespace },
+    );
+    const exporters = agentTemplate(objects, 'metrics').exporters;
+    assert.deepEqual(
+      exporters.map((e) => [e.name ?? '', e.signals, e.type === 'otlp' ? e.endpoint : '', e.queue.max_bytes]),
+      [
+        ['', ['traces', 'logs'], 'http://sentinel-store.sentinel.svc:4317', 153 * 1024 * 1024],
+        ['metrics', ['metrics'], 'http://otel-collector.observability:4317', 51 * 1024 * 1024],
+      ],
+    );
+    assert.deepEqual([...agentSignals(injectorYaml(objects, 'metrics').agent.config)].sort(), [
+      'logs',
+      'metrics',
+      'traces',
+    ]);
+  });
 });
 
 describe('GitOps (Argo CD renders with helm template on every sync)', () => {

@@ -463,6 +463,11 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
     const appEnv = Object.fromEntries((app?.env ?? []).map((e) => [e.name, e.value ?? '']));
     assert.equal(appEnv['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'], 'http://localhost:4318/v1/traces');
     assert.equal(appEnv['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'], 'http/protobuf');
+    // Issue 16: the chart's agent sends traces and logs to the store, which takes no metrics, so the app's logs go to
+    // the agent and its metrics keep the SDK's own setting (agent.metricsEndpoint adds them: the general endpoint).
+    assert.equal(appEnv['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'], 'http://localhost:4318/v1/logs');
+    assert.equal(appEnv['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'], undefined);
+    assert.equal(appEnv['OTEL_EXPORTER_OTLP_ENDPOINT'], undefined);
     const exporter = new OTLPTraceExporter({
       url: (appEnv['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] ?? '').replace(':4318', `:${ports.http}`),
     });

@@ -84,6 +84,70 @@ describe('the app keeps the OTLP settings it makes itself', () => {
   });
 });
 
+describe('the app is pointed at the agent for the signals it takes (issue 16)', () => {
+  const withExporters = (exporters: AnyRecord[]) =>
+    mutateOptionsFrom(config({ agent: { native_sidecar: true, config: { exporters } } }), {});
+  const envOf = (r: ReturnType<typeof admit>) =>
+    Object.fromEntries((r.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+
+  void test('all three signals: the general endpoint; a storage exporter alone: traces only', () => {
+    const all = admit(appPod(), withExporters([{ type: 'otlp', endpoint: 'http://collector:4317' }]));
+    assert.deepEqual(envOf(all), {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    const storage = admit(appPod(), withExporters([{ type: 'storage' }]));
+    assert.deepEqual(envOf(storage), {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+    });
+  });
+
+  void test('some signals: their own variables only, so the others keep the SDK default', () => {
+    const two = admit(
+      appPod(),
+      withExporters([{ type: 'otlp', endpoint: 'http://store:4317', signals: ['traces', 'logs'] }]),
+    );
+    assert.deepEqual(envOf(two), {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://localhost:4318/v1/logs',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+    });
+  });
+
+  void test("the app's protocol picks the port; its own signal endpoint is kept", () => {
+    const options = withExporters([{ type: 'otlp', endpoint: 'http://collector:4317' }]);
+    const grpc = admit(appPod({ env: [{ name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' }] }), options);
+    assert.equal(envOf(grpc)['OTEL_EXPORTER_OTLP_ENDPOINT'], 'http://localhost:4317');
+    const own = admit(
+      appPod({
+        env: [
+          {
+            name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+            value: 'http://prometheus:9090/api/v1/otlp/v1/metrics',
+          },
+        ],
+      }),
+      options,
+    );
+    assert.deepEqual(envOf(own), {
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://prometheus:9090/api/v1/otlp/v1/metrics',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://localhost:4318/v1/logs',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+    });
+    const mixed = admit(
+      appPod({ env: [{ name: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', value: 'grpc' }] }),
+      options,
+    );
+    assert.equal(envOf(mixed)['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'], 'http://localhost:4317');
+    assert.equal(envOf(mixed)['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'], 'http://localhost:4318/v1/metrics');
+    assert.equal(envOf(mixed)['OTEL_EXPORTER_OTLP_ENDPOINT'], undefined);
+  });
+});
+
 describe('what the pod needs comes with it', () => {
   void test('imagePullSecrets for a private agent image are added once, beside the pod own', () => {
     const options = mutateOptionsFrom(config({ agent: { image_pull_secrets: ['registry', 'mirror'] } }), {});

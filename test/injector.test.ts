@@ -379,10 +379,11 @@ void describe('what the patch puts into the pod', () => {
       limits: { memory: '256Mi' },
     });
     const app = spec(patched).containers[0] as Container;
-    // Traces only (the agent takes no metrics or logs yet), over OTLP/HTTP, which every SDK speaks.
+    // The template's OTLP exporter carries all three signals, so the agent takes them all (issue 16): the general
+    // endpoint, over OTLP/HTTP, which every SDK speaks.
     assert.deepEqual(app.env, [
-      { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'http://localhost:4318/v1/traces' },
-      { name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', value: 'http/protobuf' },
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4318' },
+      { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
     ]);
   });
 
@@ -397,7 +398,7 @@ void describe('what the patch puts into the pod', () => {
     );
     assert.deepEqual(worker.env, [
       { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
-      { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'http://localhost:4318/v1/traces' },
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://localhost:4318' },
     ]);
   });
 

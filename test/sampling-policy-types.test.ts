@@ -23,6 +23,7 @@ const MINIMAL_BLOCK: Record<string, Record<string, unknown>> = {
   trace_state: { key: 'k', values: ['v'] },
   rate_limiting: { spans_per_second: 10 },
   bytes_limiting: { bytes_per_second: 1000 },
+  log_severity: { min_severity: 'WARN' },
 };
 
 const policyText = (policy: Record<string, unknown>) => stringify({ policies: [{ name: 'p', ...policy }] });

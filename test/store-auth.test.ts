@@ -20,6 +20,8 @@ void describe('roleForPath: one role decision for every listener', () => {
     for (const p of [
       '/v1/traces',
       '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      '/v1/logs',
+      '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
       '/api/decisions',
       '/api/policy',
     ])

@@ -43,6 +43,12 @@ export const s3Schema = () =>
 
 const common = {
   name: z.string().optional(),
+  // The signals this exporter carries (issue 16); absent: every signal it can (otlp and debug: all three).
+  signals: z
+    .array(z.enum(['traces', 'metrics', 'logs']))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, { message: 'expected each signal once' })
+    .optional(),
   batch: batchSchema(),
   retry: retrySchema(),
   queue: queueSchema(),
@@ -98,3 +104,14 @@ export const exportersSchema = () =>
         seen.add(name);
       });
     });
+
+/**
+ * The signals an exporter of `type` carries when its config lists none (issue 16): what it can carry. Mirrors the
+ * exporters' `exportLogs` / `exportMetrics` methods (src/export/exporter-stage.ts `signalsOf`), for the injector,
+ * which reads the agent config without building exporters: change both together.
+ */
+export function defaultExporterSignals(
+  type: 'storage' | 'otlp' | 'debug',
+): Array<'traces' | 'metrics' | 'logs'> {
+  return type === 'storage' ? ['traces'] : ['traces', 'metrics', 'logs'];
+}

@@ -10,6 +10,6 @@ export { applyEnvOverrides, describeValue, loadConfig, validateConfig } from './
 export type { ConfigSources } from './load-config.js';
 export { duration, endpoint, size } from './schema-types.js';
 export { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
-export { s3Schema } from './exporters.js';
+export { defaultExporterSignals, s3Schema } from './exporters.js';
 export { parseDurationMs, parseEndpoint, parseSizeBytes } from './units.js';
 export type { ServiceGraphConfig } from './service-graph.js';

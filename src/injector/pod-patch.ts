@@ -3,6 +3,7 @@
  * when the pod has no `initContainers`, `volumes`, `env` or `annotations` yet, the list or map is added
  * whole (RFC 6902 4.1: the target location's parent must exist), otherwise items are appended.
  */
+import type { Signal } from '../otlp/index.js';
 import type { PodConfigChoices } from './agent-config.js';
 import {
   AGENT_CONFIG_ENV,
@@ -52,23 +53,40 @@ export interface AgentSettings {
   readonly queueSizeLimit: string;
   /** The injector's version, written to the pod's annotations. */
   readonly version: string;
+  /**
+   * The OTLP signals the agent takes (issue 16, agent-signals.ts); the app's SDK is pointed at the agent for
+   * these. Absent: traces only.
+   */
+  readonly signals?: ReadonlySet<Signal> | undefined;
 }
 
 /** A DNS-1123 subdomain: what a ConfigMap name must be (RFC 1123, Kubernetes object names). */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
- * The env that points OpenTelemetry SDKs at the agent (OTel SDK environment variable spec, "OTLP Exporter"):
- * traces only, since the agent accepts only traces (issue 16 adds the other signals); the general
- * OTEL_EXPORTER_OTLP_ENDPOINT would send an SDK's metrics and logs to an agent that refuses them.
+ * The env that points OpenTelemetry SDKs at the agent (OTel SDK environment variable spec, "OTLP Exporter"). When
+ * the agent takes all three signals (issue 16), the general OTEL_EXPORTER_OTLP_ENDPOINT (a base URL: SDKs append
+ * /v1/traces, /v1/logs, /v1/metrics over HTTP); otherwise the per-signal variables of the signals it takes only,
+ * since the general one would send an SDK's other signals to an agent that answers 404 for them.
  */
 const OTLP_ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
 const OTLP_PROTOCOL = 'OTEL_EXPORTER_OTLP_PROTOCOL';
-const TRACES_ENDPOINT = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
-const TRACES_PROTOCOL = 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL';
+const SIGNAL_ENV: Readonly<Record<Signal, { endpoint: string; protocol: string }>> = {
+  traces: { endpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', protocol: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' },
+  metrics: {
+    endpoint: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    protocol: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+  },
+  logs: { endpoint: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', protocol: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL' },
+};
+const SIGNAL_ORDER: readonly Signal[] = ['traces', 'metrics', 'logs'];
+const TRACES_ENDPOINT = SIGNAL_ENV.traces.endpoint;
 /** OTLP/HTTP: every SDK speaks it (some, as the browser's and PHP's, only it); the signal URL is used as is. */
-const TRACES_HTTP_URL = `http://localhost:${AGENT_PORTS.http}/v1/traces`;
-const TRACES_GRPC_URL = `http://localhost:${AGENT_PORTS.grpc}`;
+const HTTP_BASE = `http://localhost:${AGENT_PORTS.http}`;
+const TRACES_HTTP_URL = `${HTTP_BASE}/v1/traces`;
+const GRPC_URL = `http://localhost:${AGENT_PORTS.grpc}`;
+
+const TRACES_ONLY: ReadonlySet<Signal> = new Set(['traces']);
 
 /** Escapes one JSON Pointer segment (RFC 6901 section 3). */
 export function pointerSegment(key: string): string {
@@ -116,7 +134,8 @@ export function buildInjectionPatch(
     else for (const p of pullSecrets) ops.push({ op: 'add', path: '/spec/imagePullSecrets/-', value: p });
   }
 
-  pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`, warnings)));
+  const signals = settings.signals ?? TRACES_ONLY;
+  pod.containers.forEach((c, i) => ops.push(...otlpEnvOps(c, `/spec/containers/${i}`, warnings, signals)));
 
   ops.push(...metadataOps(pod));
   ops.push(
@@ -161,34 +180,56 @@ function mapOps(
   }));
 }
 
-function otlpEnvOps(container: ContainerView, base: string, warnings: string[]): JsonPatchOperation[] {
+function otlpEnvOps(
+  container: ContainerView,
+  base: string,
+  warnings: string[],
+  signals: ReadonlySet<Signal>,
+): JsonPatchOperation[] {
   const env = container.env ?? [];
   const has = (name: string) => env.find((e) => e.name === name);
-  // An app that chose its own endpoint keeps it.
-  if (has(OTLP_ENDPOINT) || has(TRACES_ENDPOINT)) return [];
+  const name = JSON.stringify(container.name);
+  // An app that chose its own endpoint keeps it: the general one for every signal, a signal's own for that one.
+  if (has(OTLP_ENDPOINT)) return [];
+  const wanted = SIGNAL_ORDER.filter((s) => signals.has(s) && !has(SIGNAL_ENV[s].endpoint));
+  if (wanted.length === 0) return [];
   if (container.hasEnvFrom) {
     // `env` wins over `envFrom` in Kubernetes, and the injector cannot read the ConfigMaps or Secrets behind it:
     // setting the endpoint here could override one the app sets there.
     warnings.push(
-      `sentinel: container ${JSON.stringify(container.name)} reads variables through envFrom, so ${TRACES_ENDPOINT} was not set; if its OpenTelemetry SDK is not configured there, set ${TRACES_ENDPOINT}=${TRACES_HTTP_URL}`,
+      `sentinel: container ${name} reads variables through envFrom, so ${TRACES_ENDPOINT} was not set; if its OpenTelemetry SDK is not configured there, set ${TRACES_ENDPOINT}=${TRACES_HTTP_URL}`,
     );
     return [];
   }
-  const add: { name: string; value: string }[] = [];
-  const protocol = has(TRACES_PROTOCOL) ?? has(OTLP_PROTOCOL);
-  if (protocol) {
-    const value = protocol.value?.trim();
-    if (value === undefined) {
+  // Each signal's protocol as the app set it (its own variable, else the general one); undefined: none set.
+  const protocols = new Map<Signal, string | undefined>();
+  for (const s of wanted) {
+    const protocol = has(SIGNAL_ENV[s].protocol) ?? has(OTLP_PROTOCOL);
+    if (protocol && protocol.value === undefined) {
       warnings.push(
-        `sentinel: container ${JSON.stringify(container.name)} takes ${protocol.name} from valueFrom, so ${TRACES_ENDPOINT} was not set; set it to ${TRACES_HTTP_URL} (http/protobuf) or ${TRACES_GRPC_URL} (grpc)`,
+        `sentinel: container ${name} takes ${protocol.name} from valueFrom, so ${SIGNAL_ENV[s].endpoint} was not set; set it to ${HTTP_BASE}/v1/${s} (http/protobuf) or ${GRPC_URL} (grpc)`,
       );
       return [];
     }
-    // "http/protobuf" and "http/json" speak OTLP/HTTP (4318, signal path included); "grpc" the gRPC port.
-    add.push({ name: TRACES_ENDPOINT, value: value.startsWith('http') ? TRACES_HTTP_URL : TRACES_GRPC_URL });
+    protocols.set(s, protocol?.value?.trim());
+  }
+  const add: { name: string; value: string }[] = [];
+  // "http/protobuf" and "http/json" speak OTLP/HTTP (4318); "grpc" the gRPC port.
+  const isGrpc = (p: string | undefined) => p !== undefined && !p.startsWith('http');
+  const values = [...protocols.values()];
+  const all = wanted.length === SIGNAL_ORDER.length;
+  if (all && values.every((p) => p === undefined)) {
+    add.push({ name: OTLP_ENDPOINT, value: HTTP_BASE });
+    add.push({ name: OTLP_PROTOCOL, value: 'http/protobuf' });
+  } else if (all && values.every((p) => p !== undefined && isGrpc(p) === isGrpc(values[0]))) {
+    // All three, over the one protocol family the app chose: the general endpoint on that port.
+    add.push({ name: OTLP_ENDPOINT, value: isGrpc(values[0]) ? GRPC_URL : HTTP_BASE });
   } else {
-    add.push({ name: TRACES_ENDPOINT, value: TRACES_HTTP_URL });
-    add.push({ name: TRACES_PROTOCOL, value: 'http/protobuf' });
+    for (const s of wanted) {
+      const protocol = protocols.get(s);
+      add.push({ name: SIGNAL_ENV[s].endpoint, value: isGrpc(protocol) ? GRPC_URL : `${HTTP_BASE}/v1/${s}` });
+      if (protocol === undefined) add.push({ name: SIGNAL_ENV[s].protocol, value: 'http/protobuf' });
+    }
   }
   if (container.env === undefined) return [{ op: 'add', path: `${base}/env`, value: add }];
   return add.map((e) => ({ op: 'add' as const, path: `${base}/env/-`, value: e }));

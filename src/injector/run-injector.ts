@@ -12,6 +12,7 @@ import {
 import { AdminServer, createLogger, Metrics, type Logger } from '../telemetry/index.js';
 import { SENTINEL_VERSION } from '../version.js';
 import { AgentConfigRenderer } from './agent-config.js';
+import { agentSignals } from './agent-signals.js';
 import type { MutateOptions } from './mutate.js';
 import {
   kubernetesNodeLister,
@@ -64,6 +65,7 @@ export function mutateOptionsFrom(
       resources: config.agent.resources,
       queueSizeLimit: config.agent.queue_size_limit,
       version: SENTINEL_VERSION,
+      signals: agentSignals(config.agent.config),
     },
   };
 }

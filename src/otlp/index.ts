@@ -82,3 +82,28 @@ export {
   SAMPLING_WEIGHT_ATTRIBUTE,
 } from './sentinel-attributes.js';
 export { ProtobufReader, WireType } from './protobuf-reader.js';
+export {
+  LOG_RECORD_ATTRIBUTES_FIELD,
+  readLogBody,
+  readLogText,
+  scanLogsRequest,
+  SEVERITY_NUMBERS,
+  severityFromText,
+  WIRE_INDEX_BYTES_PER_LOG,
+  WireLogs,
+  wireLogsBytes,
+} from './wire-logs.js';
+export { addKeptLog, addKeptLogRecord, logWeightSuffix, readLogAttributes } from './wire-logs-encode.js';
+export { transcodeLogsRequestJson } from './json-to-protobuf-logs.js';
+export { transcodeMetricsRequestJson } from './json-to-protobuf-metrics.js';
+export {
+  encodeSignalResponseJson,
+  EXPORT_METHODS,
+  HTTP_PATHS,
+  SIGNAL_ITEMS,
+  signalServiceDefinition,
+} from './signal-service.js';
+export { scanSignalRequest, splitSignalRequest } from './wire-signal-scan.js';
+export type { ScannedSignalRequest } from './wire-signal-scan.js';
+export { forwardSignals } from './signal-forward.js';
+export type { SignalMethods } from './signal-forward.js';

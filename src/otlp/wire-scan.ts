@@ -115,8 +115,37 @@ const SERVICE_NAME = Buffer.from('service.name');
  */
 export function scanTraceRequest(bytes: Uint8Array): ScannedRequest {
   const r = new ProtobufReader(bytes);
+  const b = new IndexBuilder(r.buf);
+  walkRequest(r, b, SPANS_LAYOUT);
+  return b.finish();
+}
+
+/**
+ * Where a signal's items lie in its request: the field names of ExportTraceServiceRequest and
+ * ExportLogsServiceRequest differ, their numbers do not (resource_* 1; resource 1, scope_* 2; scope 1, items 2),
+ * so one walk finds the boundaries of both and `scanItem` reads an item (a Span, a LogRecord).
+ */
+export interface RequestLayout<B extends { scopes: WireScope[] }> {
+  readonly resources: string;
+  readonly scopes: string;
+  readonly items: string;
+  scanItem(r: ProtobufReader, b: B, scopeNo: number): void;
+}
+
+const SPANS_LAYOUT: RequestLayout<IndexBuilder> = {
+  resources: 'resource_spans',
+  scopes: 'scope_spans',
+  items: 'spans',
+  scanItem: (r, b, scopeNo) => scanSpan(r, b, scopeNo),
+};
+
+/** Walks a request: the bounds of every resource_* message first, and the request's own unknown fields. */
+export function walkRequest<B extends { scopes: WireScope[] }>(
+  r: ProtobufReader,
+  b: B,
+  layout: RequestLayout<B>,
+): void {
   const buf = r.buf;
-  // First pass: bounds of every ResourceSpans, and the request's own unknown fields.
   const resourceBounds: number[] = [];
   let requestExtra: Buffer[] | undefined;
   while (r.pos < r.end) {
@@ -124,7 +153,7 @@ export function scanTraceRequest(bytes: Uint8Array): ScannedRequest {
     const tag = r.uint32();
     const wt = tag & 7;
     if (tag >>> 3 === 1) {
-      expect(r, wt, LEN, 'resource_spans');
+      expect(r, wt, LEN, layout.resources);
       const end = r.lengthPrefix();
       resourceBounds.push(r.pos, end);
       r.pos = end;
@@ -134,14 +163,12 @@ export function scanTraceRequest(bytes: Uint8Array): ScannedRequest {
     }
   }
   const reqExtra = requestExtra ? Buffer.concat(requestExtra) : EMPTY_BYTES;
-  const b = new IndexBuilder(buf);
   for (let k = 0; k < resourceBounds.length; k += 2) {
     r.pos = resourceBounds[k] as number;
     r.end = resourceBounds[k + 1] as number;
-    r.path = 'resource_spans';
-    scanResourceSpans(r, b, reqExtra);
+    r.path = layout.resources;
+    scanResource(r, b, reqExtra, layout);
   }
-  return b.finish();
 }
 
 const EMPTY_BYTES = Buffer.alloc(0);
@@ -208,11 +235,16 @@ class IndexBuilder {
   }
 }
 
-function expect(r: ProtobufReader, got: number, want: number, field: string): void {
+export function expect(r: ProtobufReader, got: number, want: number, field: string): void {
   if (got !== want) r.fail(`field ${field}: expected wire type ${want}, got ${got}`);
 }
 
-function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uint8Array): void {
+function scanResource<B extends { scopes: WireScope[] }>(
+  r: ProtobufReader,
+  b: B,
+  requestExtra: Uint8Array,
+  layout: RequestLayout<B>,
+): void {
   const buf = r.buf;
   let resStart = 0;
   let resEnd = 0;
@@ -234,7 +266,7 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
       r.pos = resEnd;
       resSeen = true;
     } else if (field === 2) {
-      expect(r, wt, LEN, 'scope_spans');
+      expect(r, wt, LEN, layout.scopes);
       const end = r.lengthPrefix();
       scopeBounds.push(r.pos, end);
       r.pos = end;
@@ -251,8 +283,8 @@ function scanResourceSpans(r: ProtobufReader, b: IndexBuilder, requestExtra: Uin
   for (let k = 0; k < scopeBounds.length; k += 2) {
     r.pos = scopeBounds[k] as number;
     r.end = scopeBounds[k + 1] as number;
-    r.path = path + '.scope_spans';
-    scanScopeSpans(r, b, resource);
+    r.path = path + '.' + layout.scopes;
+    scanScope(r, b, resource, layout);
   }
 }
 
@@ -276,7 +308,12 @@ function checkMessageAt(r: ProtobufReader, start: number, end: number, rule: Mes
   r.end = saved;
 }
 
-function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResource): void {
+function scanScope<B extends { scopes: WireScope[] }>(
+  r: ProtobufReader,
+  b: B,
+  resource: WireResource,
+  layout: RequestLayout<B>,
+): void {
   const buf = r.buf;
   const scopeEnd = r.end;
   const header: number[] = [];
@@ -291,9 +328,9 @@ function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResour
     const wt = tag & 7;
     const field = tag >>> 3;
     if (field === 2) {
-      expect(r, wt, LEN, 'spans');
+      expect(r, wt, LEN, layout.items);
       const saved = r.enter();
-      scanSpan(r, b, scopeNo);
+      layout.scanItem(r, b, scopeNo);
       r.leave(saved);
       continue;
     }
@@ -318,7 +355,7 @@ function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResour
 }
 
 /** Checks an id field's length (0 or `length`); returns where it starts, the reader is left at its end. */
-function idField(r: ProtobufReader, length: number, field: string): number {
+export function idField(r: ProtobufReader, length: number, field: string): number {
   const end = r.lengthPrefix();
   const start = r.pos;
   const n = end - start;
@@ -529,15 +566,19 @@ export function bytesEqual(buf: Uint8Array, start: number, end: number, want: Ui
  * What a message's known fields must be, for the checks the decoder makes: a wire type, or a nested message
  * (checked recursively), or an id of a fixed length. Unknown fields are skipped, as proto3 requires.
  */
-type FieldRule =
-  number | { readonly message: () => MessageRule } | { readonly id: number; readonly name: string };
-type MessageRule = { readonly name: string; readonly fields: ReadonlyMap<number, FieldRule> };
+export type FieldRule =
+  | number
+  | { readonly message: () => MessageRule }
+  | { readonly id: number; readonly name: string }
+  /** A repeated scalar of wire type `packed`: packed (LEN) or one by one, as proto3 parsers must accept. */
+  | { readonly packed: number };
+export type MessageRule = { readonly name: string; readonly fields: ReadonlyMap<number, FieldRule> };
 
-const rule = (name: string, fields: Array<[number, FieldRule]>): MessageRule => ({
+export const rule = (name: string, fields: Array<[number, FieldRule]>): MessageRule => ({
   name,
   fields: new Map(fields),
 });
-const ANY_VALUE: MessageRule = rule('any_value', [
+export const ANY_VALUE: MessageRule = rule('any_value', [
   [1, LEN],
   [2, VARINT],
   [3, VARINT],
@@ -546,17 +587,17 @@ const ANY_VALUE: MessageRule = rule('any_value', [
   [6, { message: () => KEY_VALUE_LIST }],
   [7, LEN],
 ]);
-const KEY_VALUE: MessageRule = rule('key_value', [
+export const KEY_VALUE: MessageRule = rule('key_value', [
   [1, LEN],
   [2, { message: () => ANY_VALUE }],
 ]);
 const ARRAY_VALUE: MessageRule = rule('array_value', [[1, { message: () => ANY_VALUE }]]);
 const KEY_VALUE_LIST: MessageRule = rule('kvlist_value', [[1, { message: () => KEY_VALUE }]]);
-const RESOURCE: MessageRule = rule('resource', [
+export const RESOURCE: MessageRule = rule('resource', [
   [1, { message: () => KEY_VALUE }],
   [2, VARINT],
 ]);
-const SCOPE: MessageRule = rule('scope', [
+export const SCOPE: MessageRule = rule('scope', [
   [1, LEN],
   [2, LEN],
   [3, { message: () => KEY_VALUE }],
@@ -584,7 +625,7 @@ const MAX_VALUE_DEPTH = 32;
  * Walks a message (the reader is inside it) checking what the decoder would check, building nothing. `depth`
  * counts the arrays and kvlists around it.
  */
-function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
+export function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
   if (m === ANY_VALUE && depth > MAX_VALUE_DEPTH)
     r.fail(`attribute values nested deeper than ${MAX_VALUE_DEPTH}`);
   while (r.pos < r.end) {
@@ -600,6 +641,9 @@ function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
     } else if ('id' in f) {
       if (wt !== LEN) expect(r, wt, LEN, `${m.name}.${tag >>> 3}`);
       idField(r, f.id, f.name);
+    } else if ('packed' in f) {
+      if (wt !== LEN && wt !== f.packed) expect(r, wt, f.packed, `${m.name}.${tag >>> 3}`);
+      r.skip(wt);
     } else {
       if (wt !== LEN) expect(r, wt, LEN, `${m.name}.${tag >>> 3}`);
       const child = f.message();
@@ -720,3 +764,6 @@ function serviceNameOf(resource: Uint8Array): string {
   }
   return name;
 }
+
+// The scanner's checks, shared with the logs scanner (wire-logs.ts): the same field rules and coded errors.
+export { allZero, samplingMark };

@@ -1,5 +1,6 @@
-import type { KeyValue, WireSpans } from '../otlp/index.js';
+import type { KeyValue, WireLogs, WireSpans } from '../otlp/index.js';
 import { readSpanFields } from '../otlp/index.js';
+import { WireLogView, type PolicyLog } from './log-match.js';
 
 /** What the policies read of a span: a decoded `Span` has it, and so does a span read from its bytes. */
 export interface PolicySpan {
@@ -34,6 +35,8 @@ export interface BufferedTrace {
    */
   readonly latencyMs?: () => number | undefined;
   readonly hasStatusCode?: (codes: ReadonlySet<number>) => boolean;
+  /** The trace's log records that waited with it (issue 16); undefined where logs are not buffered. */
+  readonly logs?: readonly PolicyLog[];
 }
 
 /**
@@ -45,6 +48,11 @@ export class WireTrace {
   readonly indexes: number[] = [];
   /** The spans' share of their requests' bytes (what the memory budget counts). */
   bytes = 0;
+  /** Log records that wait with the trace (issue 16): which scanned logs request, and the index there. */
+  logRequests: WireLogs[] | undefined;
+  logIndexes: number[] | undefined;
+  /** The log records' share of their requests' bytes. */
+  logBytes = 0;
   constructor(
     readonly traceId: string,
     readonly firstSeenMs: number,
@@ -52,6 +60,10 @@ export class WireTrace {
 
   get spanCount(): number {
     return this.indexes.length;
+  }
+
+  get logCount(): number {
+    return this.logIndexes?.length ?? 0;
   }
 }
 
@@ -62,6 +74,7 @@ export class WireTrace {
 export class WireTraceView implements BufferedTrace {
   private spanViews: PolicySpan[] | undefined;
   private originViews: SpanOrigin[] | undefined;
+  private logViews: PolicyLog[] | undefined;
   constructor(
     private readonly trace: WireTrace,
     private readonly attributeKeys: ReadonlySet<string> | undefined,
@@ -119,6 +132,14 @@ export class WireTraceView implements BufferedTrace {
       if (codes.has((requests[k] as WireSpans).statusCodes[indexes[k] as number] as number)) return true;
     }
     return false;
+  }
+
+  get logs(): readonly PolicyLog[] {
+    const { logRequests, logIndexes } = this.trace;
+    this.logViews ??= (logIndexes ?? []).map(
+      (i, k) => new WireLogView((logRequests as WireLogs[])[k] as WireLogs, i),
+    );
+    return this.logViews;
   }
 
   get origins(): readonly SpanOrigin[] {

@@ -1,14 +1,40 @@
-import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
+import {
+  encodedBatch,
+  RequestAssembler,
+  type SignalBatch,
+  type TraceBatch,
+  type TraceConsumer,
+} from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { Clock } from './clock.js';
 
 /**
- * Kept batches on their way to the next stage, one at a time. A refused batch is offered again after
- * `retryDelayMs` (the sampler never rejects spans it took: a client retry would duplicate them); during
- * shutdown a refusal drops it, logged. Its bytes count in the sampler's `bufferedBytes()`.
+ * Kept spans and log records of one pass (a consume, a timer tick, a release), each assembled into one encoded
+ * request: an ExportTraceServiceRequest and (issue 16) an ExportLogsServiceRequest.
+ */
+export class KeptBatch {
+  readonly out = new RequestAssembler();
+  bytes = 0;
+  readonly logs = new RequestAssembler();
+  logBytes = 0;
+}
+
+/** One batch on its way: spans (to `consume`) or logs (to `consumeLogs`). */
+interface OutboxEntry {
+  readonly spans?: TraceBatch;
+  readonly logs?: SignalBatch;
+  readonly bytes: number;
+  readonly count: number;
+}
+
+/**
+ * Kept batches on their way to the next stage, one at a time, spans and logs in the order they were kept. A
+ * refused batch is offered again after `retryDelayMs` (the sampler never rejects data it took: a client retry
+ * would duplicate it); during shutdown a refusal drops it, logged. Its bytes count in the sampler's
+ * `bufferedBytes()`.
  */
 export class KeptOutbox {
-  private readonly batches: TraceBatch[] = [];
+  private readonly batches: OutboxEntry[] = [];
   private byteCount = 0;
   private pumping: Promise<void> | undefined;
   closing = false;
@@ -27,8 +53,27 @@ export class KeptOutbox {
   }
 
   push(batch: TraceBatch): void {
-    this.batches.push(batch);
-    this.byteCount += batch.bytes;
+    this.add({ spans: batch, bytes: batch.bytes, count: batch.spanCount });
+  }
+
+  pushLogs(batch: SignalBatch): void {
+    this.add({ logs: batch, bytes: batch.bytes, count: batch.itemCount });
+  }
+
+  /** Hands on what a pass kept, if anything. */
+  pushKept(kept: KeptBatch): void {
+    const spanCount = kept.out.spanCount;
+    if (spanCount > 0) this.push(encodedBatch(kept.out.finish(), spanCount, Math.ceil(kept.bytes)));
+    const logCount = kept.logs.spanCount;
+    if (logCount > 0) {
+      const encoded = kept.logs.finish();
+      this.pushLogs({ encoded, itemCount: logCount, bytes: Math.ceil(kept.logBytes) || encoded.byteLength });
+    }
+  }
+
+  private add(entry: OutboxEntry): void {
+    this.batches.push(entry);
+    this.byteCount += entry.bytes;
     this.pump();
   }
 
@@ -48,29 +93,37 @@ export class KeptOutbox {
     });
   }
 
+  private send(entry: OutboxEntry): Promise<void> {
+    if (entry.spans) return this.next.consume(entry.spans);
+    if (this.next.consumeLogs) return this.next.consumeLogs(entry.logs as SignalBatch);
+    this.logger.error({ logs: entry.count }, 'the next stage takes no logs; kept log records dropped');
+    return Promise.resolve();
+  }
+
   private async run(): Promise<void> {
     for (;;) {
-      const batch = this.batches[0];
-      if (batch === undefined) return;
+      const entry = this.batches[0];
+      if (entry === undefined) return;
+      const what = entry.spans ? 'spans' : 'logs';
       try {
-        await this.next.consume(batch);
+        await this.send(entry);
       } catch (err) {
         this.onRefused();
         if (!this.closing) {
           this.logger.warn(
-            { err, spans: batch.spanCount },
-            'next stage refused kept spans; offering them again',
+            { err, [what]: entry.count },
+            `next stage refused kept ${what}; offering them again`,
           );
           await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.retryDelayMs));
           continue;
         }
         this.logger.error(
-          { err, spans: batch.spanCount },
-          'next stage refused kept spans during shutdown; dropped',
+          { err, [what]: entry.count },
+          `next stage refused kept ${what} during shutdown; dropped`,
         );
       }
       this.batches.shift();
-      this.byteCount -= batch.bytes;
+      this.byteCount -= entry.bytes;
     }
   }
 }

@@ -39,6 +39,11 @@ export async function runPolicyCommand(argv: string[], io: CommandIo = process):
   }
   if (result.warnings.length > 0) io.stderr.write(formatPolicyProblems(file, result.warnings) + '\n');
   const names = result.config.policies.map((p) => `${p.name} (${p.type})`).join(', ');
-  io.stdout.write(`${file}: ok, ${result.config.policies.length} policies: ${names}\n`);
+  const logs = result.config.logs?.policies.map((p) => `${p.name} (${p.type})`).join(', ');
+  io.stdout.write(
+    `${file}: ok, ${result.config.policies.length} policies: ${names}` +
+      (logs !== undefined ? `; ${result.config.logs?.policies.length} logs policies: ${logs}` : '') +
+      '\n',
+  );
   return 0;
 }

@@ -7,6 +7,7 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { logsSectionSchema, type LogsSectionConfig } from './logs-policy.js';
 import { compositeSchema, type CompositeBlock } from './policies/composite.js';
 import { LEAF_POLICY_TYPES, nonEmptyString } from './policies/index.js';
 import { dedupe, formatIssue, isRecord, nodeAt, posText, type PolicyProblem } from './policy-problems.js';
@@ -63,6 +64,8 @@ export interface PolicyConfig extends LeafPolicyBlocks {
 /** A validated policy file. */
 export interface PolicyFileConfig {
   policies: PolicyConfig[];
+  /** How logs that do not follow a trace are sampled (issue 16, logs-policy.ts); absent: all kept. */
+  logs?: LogsSectionConfig | undefined;
 }
 
 /** Blocks that belong to a type, so that `type: latency` with a `status_code:` block is caught. */
@@ -101,6 +104,7 @@ const policySchema: z.ZodType<PolicyConfig, unknown> = z
 const policyFileSchema = z
   .strictObject({
     policies: z.array(policySchema).min(1, { message: 'expected at least one policy' }),
+    logs: logsSectionSchema.optional(),
     ...Object.fromEntries(Object.keys(IGNORED_PROCESSOR_KEYS).map((k) => [k, z.unknown().optional()])),
   })
   .superRefine((f, ctx) => {
@@ -192,7 +196,8 @@ export function parsePolicyText(text: string): PolicyParseResult {
       });
     }
   }
-  return { ok: true, config: { policies: result.data.policies }, warnings };
+  const { policies, logs } = result.data;
+  return { ok: true, config: { policies, ...(logs !== undefined ? { logs } : {}) }, warnings };
 }
 
 function findPoliciesRoot(raw: unknown): string[] {

@@ -1,4 +1,6 @@
 import type { Metrics } from '../telemetry/index.js';
+import type { Clock } from './clock.js';
+import type { HoldBuffer } from './completion/hold-buffer.js';
 
 /** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
 const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
@@ -77,4 +79,17 @@ export function completionEvictionMetrics(metrics: Metrics) {
       ['reason'],
     ),
   };
+}
+
+/** `sampling_completion_held_oldest_seconds`, read from the hold buffer when scraped. */
+export function heldOldestGauge(metrics: Metrics, hold: HoldBuffer, clock: Clock, windowMs: number): void {
+  metrics.gauge(
+    'sampling_completion_held_oldest_seconds',
+    'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (poll_interval + 0.1 s), raise max_bytes.',
+    [],
+    function collect() {
+      const expiry = hold.nextExpiryMs();
+      this.set(expiry === undefined ? 0 : Math.max(0, clock.now() - (expiry - windowMs)) / 1000);
+    },
+  );
 }

@@ -7,6 +7,7 @@
  * It also says which policy kept the trace and with what probability, for `sampling.weight`.
  */
 import type { BufferedTrace } from './buffered-trace.js';
+import { compileLogsPolicy, type LogsPolicy } from './logs-policy.js';
 import type { PolicyConfig, PolicyFileConfig } from './policy-config.js';
 import { compileEvaluator } from './policy-evaluators.js';
 import type { PolicyDecision, PolicyEvaluator, Verdict } from './policy-evaluators.js';
@@ -55,6 +56,8 @@ export interface SamplingPolicy {
    * span's bytes. Undefined: every attribute.
    */
   readonly attributeKeys?: ReadonlySet<string>;
+  /** The `logs:` section (issue 16): logs without a trace id, and orphans. Undefined: kept as they came. */
+  readonly logs?: LogsPolicy | undefined;
   decide(trace: BufferedTrace, nowMs: number): TraceDecision;
 }
 
@@ -94,6 +97,7 @@ class CompiledPolicy implements SamplingPolicy {
     private readonly evaluators: readonly PolicyEvaluator[],
     private readonly observer: PolicyObserver,
     readonly attributeKeys: ReadonlySet<string>,
+    readonly logs: LogsPolicy | undefined,
   ) {
     this.names = evaluators.map((e) => e.name);
   }
@@ -148,6 +152,7 @@ export function compilePolicy(config: PolicyFileConfig, observer: PolicyObserver
     config.policies.map((p: PolicyConfig) => compileEvaluator(p)),
     observer,
     keys,
+    config.logs ? compileLogsPolicy(config.logs) : undefined,
   );
 }
 

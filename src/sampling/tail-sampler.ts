@@ -10,29 +10,28 @@
  * completion buffer (completion/hold-buffer.ts) when it is on.
  */
 import { SentinelError } from '../errors.js';
-import {
-  encodedBatch,
-  encodeTraceRequest,
-  RequestAssembler,
-  scanTraceRequest,
-  type TraceBatch,
-  type TraceConsumer,
-  type WireSpans,
-} from '../otlp/index.js';
+import type { SignalBatch, TraceBatch, TraceConsumer, WireSpans } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { LRUCache } from 'lru-cache';
-import { WireTraceView, type BufferedTrace, type WireTrace } from './buffered-trace.js';
+import { WireTraceView, type WireTrace } from './buffered-trace.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import { forEachHeldSpan, HoldBuffer, holdSpans, type HeldPart } from './completion/hold-buffer.js';
+import { HoldBuffer, holdSpans } from './completion/hold-buffer.js';
 import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { DecisionTimer } from './decision-timer.js';
-import { KeptOutbox } from './kept-outbox.js';
-import { completionEvictionMetrics, samplerMetrics, type SamplerMetrics } from './sampler-metrics.js';
+import { KeptBatch, KeptOutbox } from './kept-outbox.js';
+import {
+  completionEvictionMetrics,
+  heldOldestGauge,
+  samplerMetrics,
+  type SamplerMetrics,
+} from './sampler-metrics.js';
+import { addHeldPart, EMPTY_TRACE, keepAll, releaseColumns, wireOf } from './sampler-wire.js';
 import { COMPLETED_DECISION } from './sampling-policy.js';
 import type { PolicySource, TraceDecision } from './sampling-policy.js';
 import { TraceBuffer } from './trace-buffer.js';
+import { TraceLogs } from './trace-logs.js';
 import { addKeptSpan } from './weights.js';
 
 export interface TailSamplerOptions {
@@ -77,12 +76,6 @@ type EarlyReason = 'num_traces' | 'memory';
  */
 const MAX_DECISIONS_PER_TICK = 1000;
 
-/** Kept spans of one pass (a consume, a timer tick), assembled into one encoded request. */
-class KeptBatch {
-  readonly out = new RequestAssembler();
-  bytes = 0;
-}
-
 export class TailSampler implements TraceConsumer {
   private readonly next: TraceConsumer;
   private readonly source: PolicySource & { close?(): void };
@@ -102,6 +95,8 @@ export class TailSampler implements TraceConsumer {
   private readonly decisionTimer: DecisionTimer;
   private readonly holdTimer: DecisionTimer;
   private readonly outbox: KeptOutbox;
+  /** Log records, which follow their trace (issue 16). */
+  private readonly logs: TraceLogs;
   private closing = false;
   private shutdownPromise: Promise<void> | undefined;
   private readonly m: SamplerMetrics;
@@ -144,42 +139,36 @@ export class TailSampler implements TraceConsumer {
         },
       });
       this.keptElsewhere = new LRUCache({ max: MAX_FEED_IDS });
-      const hold = this.hold;
-      const clock = this.clock;
-      const windowMs = options.completion.windowMs;
-      metrics.gauge(
-        'sampling_completion_held_oldest_seconds',
-        'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (poll_interval + 0.1 s), raise max_bytes.',
-        [],
-        function collect() {
-          const expiry = hold.nextExpiryMs();
-          this.set(expiry === undefined ? 0 : Math.max(0, clock.now() - (expiry - windowMs)) / 1000);
-        },
-      );
+      heldOldestGauge(metrics, this.hold, this.clock, options.completion.windowMs);
     }
+    this.logs = new TraceLogs({
+      next: this.next,
+      buffer: this.buffer,
+      cache: this.cache,
+      hold: this.hold,
+      outbox: this.outbox,
+      metrics,
+      policy: () => this.source.current(),
+      now: () => this.clock.now(),
+      openTrace: (traceId, now, kept) => this.openTrace(traceId, now, kept),
+      finishPass: (now, kept) => this.finishPass(now, kept),
+    });
+  }
+
+  /** Metrics (issue 16) pass through the sampler untouched (h16m). */
+  consumeMetrics(batch: SignalBatch): Promise<void> {
+    if (!this.next.consumeMetrics)
+      return Promise.reject(new SentinelError('SENTINEL_ERR_EXPORT_FAILED', 'no exporter takes metrics'));
+    return this.next.consumeMetrics(batch);
   }
 
   async consume(batch: TraceBatch): Promise<void> {
-    if (this.closing) {
-      throw new SentinelError(
-        'SENTINEL_ERR_SHUTTING_DOWN',
-        'the sampler is shutting down and takes no new spans',
-      );
-    }
+    this.checkOpen();
     const spans = wireOf(batch);
     const policy = this.source.current();
     if (policy.keepsAll) {
       // No policy file: every trace is kept with weight 1, so there is nothing to wait for.
-      const all: TraceDecision = policy.decide(EMPTY_TRACE, this.clock.now());
-      const out = new RequestAssembler();
-      for (let i = 0; i < spans.count; i++) {
-        const off = spans.offsets[i] as number;
-        const end = off + (spans.lengths[i] as number);
-        addKeptSpan(out, spans.scope(i), spans.buf, off, end, spans.marks[i] as number, all);
-      }
-      releaseColumns(spans);
-      if (out.spanCount === 0) return;
-      await this.next.consume(encodedBatch(out.finish(), out.spanCount, batch.bytes));
+      await keepAll(this.next, spans, policy.decide(EMPTY_TRACE, this.clock.now()), batch.bytes);
       return;
     }
 
@@ -209,17 +198,43 @@ export class TailSampler implements TraceConsumer {
           late.bytes += share;
           continue;
         }
-        // Room for a new trace: the oldest is decided early, never dropped unjudged.
-        while (this.buffer.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
-        trace = this.buffer.open(traceId, now);
+        trace = this.openTrace(traceId, now, kept);
       }
       this.buffer.addSpan(trace, spans, i, share);
     }
     releaseColumns(spans);
-    while (this.buffer.bytes > this.maxBytes && this.buffer.size > 0) this.decideOldest(now, 'memory', kept);
+    this.outbox.pushKept(late);
+    this.finishPass(now, kept);
+  }
 
-    this.enqueue(late);
-    this.enqueue(kept);
+  /**
+   * Log records (issue 16): those with a trace id wait with their trace and follow its decision; the others
+   * are decided by the policy file's `logs:` section (trace-logs.ts).
+   */
+  async consumeLogs(batch: SignalBatch): Promise<void> {
+    this.checkOpen();
+    await this.logs.consume(batch);
+  }
+
+  private checkOpen(): void {
+    if (this.closing) {
+      throw new SentinelError(
+        'SENTINEL_ERR_SHUTTING_DOWN',
+        'the sampler is shutting down and takes no new data',
+      );
+    }
+  }
+
+  /** Starts a trace; room for it first: the oldest is decided early, never dropped unjudged. */
+  private openTrace(traceId: string, now: number, kept: KeptBatch): WireTrace {
+    while (this.buffer.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
+    return this.buffer.open(traceId, now);
+  }
+
+  /** The end of a pass that added to the buffer: the memory bound, kept data handed on, timers. */
+  private finishPass(now: number, kept: KeptBatch): void {
+    while (this.buffer.bytes > this.maxBytes && this.buffer.size > 0) this.decideOldest(now, 'memory', kept);
+    this.outbox.pushKept(kept);
     this.updateGauges();
     this.schedule();
     this.scheduleHoldExpiry();
@@ -240,7 +255,7 @@ export class TailSampler implements TraceConsumer {
       const held = this.hold.take(traceId);
       if (held !== undefined) {
         this.cache.record(traceId, COMPLETED_DECISION);
-        for (const part of held.parts) addHeldPart(released.out, part, COMPLETED_DECISION);
+        for (const part of held.parts) addHeldPart(released, part);
         released.bytes += held.bytes;
         this.m.feedIds.inc({ state: 'held' });
         continue;
@@ -263,10 +278,9 @@ export class TailSampler implements TraceConsumer {
       }
     }
     const spanCount = released.out.spanCount;
-    if (spanCount > 0) {
-      this.m.released.inc({ from: 'held' }, spanCount);
-      this.enqueue(released);
-    }
+    if (spanCount > 0) this.m.released.inc({ from: 'held' }, spanCount);
+    this.logs.released(released.logs.spanCount);
+    this.outbox.pushKept(released);
     this.hold.expire(now);
     this.updateGauges();
     return spanCount;
@@ -328,7 +342,7 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const kept = new KeptBatch();
     for (const trace of [...this.buffer.values()]) this.decide(trace, now, kept);
-    this.enqueue(kept);
+    this.outbox.pushKept(kept);
     this.updateGauges();
   }
 
@@ -345,7 +359,7 @@ export class TailSampler implements TraceConsumer {
       if (decided++ >= MAX_DECISIONS_PER_TICK) break;
       this.decide(trace, now, kept);
     }
-    this.enqueue(kept);
+    this.outbox.pushKept(kept);
     this.updateGauges();
     this.schedule();
   }
@@ -365,6 +379,11 @@ export class TailSampler implements TraceConsumer {
 
   private decide(trace: WireTrace, now: number, kept: KeptBatch): void {
     this.buffer.remove(trace);
+    if (trace.spanCount === 0) {
+      // Log records only (issue 16): orphaned, unless the feed said another agent kept the trace.
+      this.logs.orphan(trace, this.learned(trace.traceId, now) ? COMPLETED_DECISION : undefined, kept, now);
+      return;
+    }
     const policy = this.source.current();
     let decision: TraceDecision;
     try {
@@ -376,13 +395,9 @@ export class TailSampler implements TraceConsumer {
     }
     // The local policy decides first, so that what it keeps, and with what weight, is the same with or
     // without the feed; only a trace it would drop becomes a completed keep.
-    const learned = this.keptElsewhere?.get(trace.traceId);
-    if (learned !== undefined) {
-      this.keptElsewhere?.delete(trace.traceId);
-      if (completable(decision) && now - learned <= this.completionWindowMs) {
-        decision = COMPLETED_DECISION;
-        this.m.released.inc({ from: 'buffered' }, trace.spanCount);
-      }
+    if (this.learned(trace.traceId, now) && completable(decision)) {
+      decision = COMPLETED_DECISION;
+      this.m.released.inc({ from: 'buffered' }, trace.spanCount);
     }
     this.m.decisions.inc({
       policy: decision.policy === '' ? '_none' : decision.policy,
@@ -407,10 +422,19 @@ export class TailSampler implements TraceConsumer {
         addKeptSpan(kept.out, req.scope(i), req.buf, off, end, req.marks[i] as number, decision);
       }
       kept.bytes += trace.bytes;
-    } else if (this.hold && completable(decision)) {
-      this.hold.add(trace.traceId, holdSpans(trace.requests, trace.indexes), now);
-      this.scheduleHoldExpiry();
     }
+    const held = !decision.keep && this.hold !== undefined && completable(decision);
+    if (held) this.hold?.add(trace.traceId, holdSpans(trace.requests, trace.indexes), now);
+    this.logs.follow(trace, decision, kept, held, now);
+    if (held) this.scheduleHoldExpiry();
+  }
+
+  /** Whether the feed named this trace within the completion window (forgotten once asked). */
+  private learned(traceId: string, now: number): boolean {
+    const at = this.keptElsewhere?.get(traceId);
+    if (at === undefined) return false;
+    this.keptElsewhere?.delete(traceId);
+    return now - at <= this.completionWindowMs;
   }
 
   /** Frees held traces once their window has passed, even when no new spans arrive. */
@@ -420,43 +444,15 @@ export class TailSampler implements TraceConsumer {
     if (due !== undefined) this.holdTimer.schedule(due);
   }
 
-  private enqueue(kept: KeptBatch): void {
-    const spanCount = kept.out.spanCount;
-    if (spanCount === 0) return;
-    this.outbox.push(encodedBatch(kept.out.finish(), spanCount, Math.ceil(kept.bytes)));
-  }
-
   private updateGauges(): void {
     this.m.bufferedTraces.set(this.buffer.size);
     this.m.bufferedSpans.set(this.buffer.spanCount);
     this.m.bufferedBytes.set(this.buffer.bytes + this.outbox.bytes);
+    this.logs.updateGauges();
     if (this.hold) {
       const held = this.hold.stats;
       this.m.heldBytes.set(held.bytes);
       this.m.heldSpans.set(held.spans);
     }
   }
-}
-
-const EMPTY_TRACE: BufferedTrace = { traceId: '', firstSeenMs: 0, spans: [], origins: [], bytes: 0 };
-
-/**
- * The batch's scanned spans: the receiver's on the agent's path; a decoded batch (tests, embeddings) is
- * encoded and scanned here, once.
- */
-function wireOf(batch: TraceBatch): WireSpans {
-  if (batch.wire) return batch.wire;
-  return scanTraceRequest(batch.encoded ?? encodeTraceRequest(batch.data)).spans;
-}
-
-/** The sampler has read the trace ids; the strings need not live as long as the spans wait. */
-function releaseColumns(spans: WireSpans): void {
-  spans.traceIds = undefined;
-  spans.names = undefined;
-}
-
-function addHeldPart(out: RequestAssembler, part: HeldPart, decision: TraceDecision): void {
-  forEachHeldSpan(part, (scope, bytes, start, end, marks) =>
-    addKeptSpan(out, scope, bytes, start, end, marks, decision),
-  );
 }

@@ -56,7 +56,7 @@ export async function postTraces(
 export function grpcExport(
   port: number,
   body: Uint8Array,
-  options: { gzip?: boolean; metadata?: Record<string, string> } = {},
+  options: { gzip?: boolean; metadata?: Record<string, string>; method?: string } = {},
 ): Promise<{ error: ServiceError | null; response: Buffer | undefined }> {
   const client = new Client(
     `127.0.0.1:${port}`,
@@ -69,7 +69,7 @@ export function grpcExport(
   for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
   return new Promise((resolve) => {
     client.makeUnaryRequest(
-      TRACE_EXPORT_METHOD,
+      options.method ?? TRACE_EXPORT_METHOD,
       (b: Buffer) => b,
       (b: Buffer) => b,
       Buffer.from(body),

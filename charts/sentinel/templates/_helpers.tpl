@@ -243,7 +243,16 @@ true
 {{- define "sentinel.agentConfig" -}}
 {{- /* The queue stays at 80 % of its emptyDir: the kubelet evicts a pod whose emptyDir outgrows sizeLimit. */}}
 {{- $queueMaxBytes := printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 8) 10) }}
-{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) }}
+{{- if .Values.agent.metricsEndpoint }}
+{{- /* Two exporters share the emptyDir: 60 % for the main one (its signals split it), 20 % for metrics. */}}
+{{- $queueMaxBytes = printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 6) 10) }}
+{{- end }}
+{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) "signals" .Values.agent.exporterSignals }}
+{{- $exporters := list $exporter }}
+{{- if .Values.agent.metricsEndpoint }}
+{{- /* Metrics (issue 16) to their own backend; they share the queue's emptyDir under their own sub-directory. */}}
+{{- $exporters = append $exporters (dict "type" "otlp" "name" "metrics" "endpoint" .Values.agent.metricsEndpoint "protocol" .Values.agent.metricsProtocol "signals" (list "metrics") "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" (printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 2) 10)))) }}
+{{- end }}
 {{- $storeTls := include "sentinel.storeTls" . }}
 {{- $token := include "sentinel.agentTokenFile" . }}
 {{- $caFile := include "sentinel.agentStoreCaFile" . }}
@@ -286,7 +295,7 @@ true
   "shutdown_timeout" "20s"
   "enrich" (dict "podinfo_dir" "/etc/podinfo")
   "sampling" $sampling
-  "exporters" (list $exporter)
+  "exporters" $exporters
 }}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.agent.config)) }}
 {{- end }}

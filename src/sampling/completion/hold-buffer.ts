@@ -1,4 +1,4 @@
-import type { WireScope, WireSpans } from '../../otlp/index.js';
+import type { WireLogs, WireScope, WireSpans } from '../../otlp/index.js';
 import { FifoMap } from '../fifo-map.js';
 
 /**
@@ -15,6 +15,8 @@ export interface HeldPart {
   readonly index: readonly number[];
   /** Per span its scope, or one scope for all when they share it (the common case). */
   readonly scopes: readonly WireScope[];
+  /** Log records of the trace (issue 16) rather than spans: released with them, to the logs pipeline. */
+  readonly logs?: true;
 }
 
 /** Heap bytes of a held part beyond its span bytes (object, string header, two small arrays, Map entry, id). */
@@ -27,18 +29,26 @@ export function heldPartBytes(part: HeldPart): number {
   return part.data.length + part.index.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
 }
 
+/** Copies log records (`indexes[k]` of `requests[k]`) out into one held part (issue 16). */
+export function holdLogs(requests: readonly WireLogs[], indexes: readonly number[]): HeldPart {
+  return { ...holdSpans(requests, indexes), logs: true };
+}
+
 /** Copies spans (`indexes[k]` of `requests[k]`) out into one held part. */
-export function holdSpans(requests: readonly WireSpans[], indexes: readonly number[]): HeldPart {
+export function holdSpans(
+  requests: ReadonlyArray<WireSpans | WireLogs>,
+  indexes: readonly number[],
+): HeldPart {
   let total = 0;
   for (let k = 0; k < indexes.length; k++)
-    total += (requests[k] as WireSpans).lengths[indexes[k] as number] as number;
+    total += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
   const copy = Buffer.allocUnsafe(total);
   const index: number[] = [];
   const scopes: WireScope[] = [];
   let uniform = true;
   let pos = 0;
   for (let k = 0; k < indexes.length; k++) {
-    const req = requests[k] as WireSpans;
+    const req = requests[k] as WireSpans | WireLogs;
     const i = indexes[k] as number;
     const off = req.offsets[i] as number;
     const len = req.lengths[i] as number;
@@ -116,7 +126,7 @@ export class HoldBuffer {
   add(traceId: string, part: HeldPart, nowMs: number): void {
     this.expire(nowMs);
     const bytes = heldPartBytes(part);
-    const spans = part.index.length;
+    const spans = part.logs ? 0 : part.index.length;
     let held = this.traces.get(traceId);
     if (held === undefined) {
       held = { traceId, heldAtMs: nowMs, parts: [part], spanCount: spans, bytes };

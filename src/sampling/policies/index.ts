@@ -8,6 +8,7 @@ import { alwaysSample } from './always-sample.js';
 import { booleanAttribute } from './boolean-attribute.js';
 import { bytesLimiting } from './bytes-limiting.js';
 import { latency } from './latency.js';
+import { logSeverity } from './log-severity.js';
 import { numericAttribute } from './numeric-attribute.js';
 import { probabilistic } from './probabilistic.js';
 import { rateLimiting } from './rate-limiting.js';
@@ -30,6 +31,7 @@ export const LEAF_POLICY_TYPES = [
   traceFlags,
   rateLimiting,
   bytesLimiting,
+  logSeverity,
 ] as const;
 
 export type { PolicyTypeModule } from './policy-type.js';

@@ -31,7 +31,8 @@ export const stringAttributeSchema = z
   });
 export type StringAttributeConfig = z.output<typeof stringAttributeSchema>;
 
-function stringOf(v: AnyValue): string {
+/** An attribute value as the text the string policies compare (log matches too, ../log-match.ts). */
+export function stringOf(v: AnyValue): string {
   switch (v.kind) {
     case 'string':
       return v.value;
