@@ -201,7 +201,17 @@ describe('one module of Sentinel attribute names', () => {
 });
 
 /** Rooms whose index.ts exports only what other rooms use (issue 17); the others still export for tests. */
-const LEAN_INDEXES = ['agent', 'compare', 'decision-feed', 'demo', 'enrich', 'http', 'injector', 'measure', 'store'];
+const LEAN_INDEXES = [
+  'agent',
+  'compare',
+  'decision-feed',
+  'demo',
+  'enrich',
+  'http',
+  'injector',
+  'measure',
+  'store',
+];
 
 /** Names each room's index.ts gives to other rooms: named imports and re-exports, and the CLI's `import()`s. */
 function namesUsedFromIndexes(): Map<string, Set<string>> {

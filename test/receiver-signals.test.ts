@@ -37,7 +37,7 @@ import {
   type TraceBatch,
   type TraceConsumer,
 } from '../src/otlp/index.js';
-import { buildEnrichment } from '../src/enrich/index.js';
+import { buildEnrichment } from '../src/enrich/resource-enrichment.js';
 import { WireEnrichment } from '../src/enrich/wire-enrichment.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { isSentinelError } from '../src/errors.js';
