@@ -192,6 +192,41 @@ class IndexBuilder {
   names: string[] = [];
   constructor(readonly buf: Buffer) {}
 
+  /** Counts a refused span by its problem. */
+  refuse(problem: SpanTimeProblem | 'zero_id'): void {
+    this.rejected++;
+    this.problems.set(problem, (this.problems.get(problem) ?? 0) + 1);
+  }
+
+  /** Appends one accepted span to the columns. */
+  add(
+    scopeNo: number,
+    start: number,
+    end: number,
+    kind: number,
+    code: number,
+    marks: number,
+    duration: number,
+    startHi: number,
+    startLo: number,
+    traceId: string,
+    name: string,
+  ): void {
+    if (this.count === this.cap) this.grow();
+    const i = this.count++;
+    this.scopeIndex[i] = scopeNo;
+    this.offsets[i] = start;
+    this.lengths[i] = end - start;
+    this.kinds[i] = kind > 255 ? 255 : kind;
+    this.codes[i] = code > 255 ? 255 : code;
+    this.marks[i] = marks;
+    this.durations[i] = duration;
+    this.startsHi[i] = startHi;
+    this.startsLo[i] = startLo;
+    this.traceIds.push(traceId);
+    this.names.push(name);
+  }
+
   grow(): void {
     this.cap *= 2;
     const g = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, n: T): T => {
@@ -369,8 +404,70 @@ export function idField(r: ProtobufReader, length: number, field: string): numbe
   return start;
 }
 
+/** `expect`, then the reader, positioned at the field's value. */
+export function want(r: ProtobufReader, got: number, wire: number, field: string): ProtobufReader {
+  expect(r, got, wire, field);
+  return r;
+}
+
+/** A fixed64 field: where its 8 bytes start (read later as two uint32 halves, without a BigInt). */
+export function fixed64At(r: ProtobufReader): number {
+  if (r.pos + 8 > r.end) r.fail('truncated fixed64');
+  r.pos += 8;
+  return r.pos - 8;
+}
+
+/** The low or high uint32 half of the fixed64 at `at` (-1: absent, 0). */
+const half = (buf: Buffer, at: number, high: boolean): number =>
+  at < 0 ? 0 : buf.readUInt32LE(high ? at + 4 : at);
+
+/** An id field as lower-case hex ('' when empty), its length checked. */
+export function hexIdField(r: ProtobufReader, length: number, field: string): string {
+  const start = idField(r, length, field);
+  return r.pos > start ? bytesToHex(r.buf, start, r.pos) : '';
+}
+
+/** An embedded message checked against `rule` and skipped. */
+export function checkNested(r: ProtobufReader, rule: MessageRule): void {
+  const saved = r.enter();
+  checkFields(r, rule, 0);
+  r.leave(saved);
+}
+
+/** An attribute (KeyValue) checked; its mark bit when its key is one the sampler writes. */
+export function attributeMark(r: ProtobufReader): number {
+  const saved = r.enter();
+  const mark = samplingMark(r);
+  r.pos = r.end;
+  r.end = saved;
+  return mark;
+}
+
+/** Status, read for its code. */
+function nestedStatusCode(r: ProtobufReader): number {
+  const saved = r.enter();
+  const code = statusCode(r);
+  r.leave(saved);
+  return code;
+}
+
+/** The door's rules (validate.ts): ids, then times a block can hold (< 2^63 ns) and end >= start. */
+function spanRefusal(
+  traceId: string,
+  spanIdOk: boolean,
+  startLo: number,
+  startHi: number,
+  endLo: number,
+  endHi: number,
+): SpanTimeProblem | 'zero_id' | undefined {
+  if (traceId === '' || !spanIdOk || isZeroId(traceId)) return 'zero_id';
+  if (startHi >= 0x80000000) return 'start_out_of_range';
+  if (endHi >= 0x80000000) return 'end_out_of_range';
+  if (endHi < startHi || (endHi === startHi && endLo < startLo)) return 'end_before_start';
+  return undefined;
+}
+
 function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
-  const buf = r.buf;
   const spanStart = r.pos;
   const spanEnd = r.end;
   let traceId = '';
@@ -379,133 +476,74 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
   let kind = 0;
   let code = 0;
   let marks = 0;
-  let startLo = 0;
-  let startHi = 0;
-  let endLo = 0;
-  let endHi = 0;
+  let startAt = -1;
+  let endAt = -1;
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case 1: {
-        expect(r, wt, LEN, 'span.trace_id');
-        const start = idField(r, 16, 'span.trace_id');
-        if (r.pos > start) traceId = bytesToHex(buf, start, r.pos);
+      case 1:
+        traceId = hexIdField(want(r, wt, LEN, 'span.trace_id'), 16, 'span.trace_id');
         break;
-      }
       case 2: {
-        expect(r, wt, LEN, 'span.span_id');
-        const start = idField(r, 8, 'span.span_id');
-        spanIdOk = r.pos > start && !allZero(buf, start, r.pos);
+        const start = idField(want(r, wt, LEN, 'span.span_id'), 8, 'span.span_id');
+        spanIdOk = r.pos > start && !allZero(r.buf, start, r.pos);
         break;
       }
       case 3: {
-        expect(r, wt, LEN, 'span.trace_state');
-        const end = r.lengthPrefix();
-        if (end > r.pos) marks |= MARK_TRACE_STATE;
-        else marks &= ~MARK_TRACE_STATE;
+        const end = want(r, wt, LEN, 'span.trace_state').lengthPrefix();
+        marks = end > r.pos ? marks | MARK_TRACE_STATE : marks & ~MARK_TRACE_STATE;
         r.pos = end;
         break;
       }
       case 4:
-        expect(r, wt, LEN, 'span.parent_span_id');
-        idField(r, 8, 'span.parent_span_id');
+        idField(want(r, wt, LEN, 'span.parent_span_id'), 8, 'span.parent_span_id');
         break;
       case 5:
-        expect(r, wt, LEN, 'span.name');
-        name = r.string();
+        name = want(r, wt, LEN, 'span.name').string();
         break;
       case 6:
-        expect(r, wt, VARINT, 'span.kind');
-        kind = r.uint32();
+        kind = want(r, wt, VARINT, 'span.kind').uint32();
         break;
       case 7:
-        expect(r, wt, I64, 'span.start_time_unix_nano');
-        if (r.pos + 8 > r.end) r.fail('truncated fixed64');
-        startLo = buf.readUInt32LE(r.pos);
-        startHi = buf.readUInt32LE(r.pos + 4);
-        r.pos += 8;
+        startAt = fixed64At(want(r, wt, I64, 'span.start_time_unix_nano'));
         break;
       case 8:
-        expect(r, wt, I64, 'span.end_time_unix_nano');
-        if (r.pos + 8 > r.end) r.fail('truncated fixed64');
-        endLo = buf.readUInt32LE(r.pos);
-        endHi = buf.readUInt32LE(r.pos + 4);
-        r.pos += 8;
+        endAt = fixed64At(want(r, wt, I64, 'span.end_time_unix_nano'));
         break;
-      case 9: {
-        expect(r, wt, LEN, 'span.attributes');
-        const saved = r.enter();
-        marks |= samplingMark(r);
-        r.pos = r.end;
-        r.end = saved;
+      case 9:
+        marks |= attributeMark(want(r, wt, LEN, 'span.attributes'));
         break;
-      }
       case 10:
       case 12:
       case 14:
-        expect(r, wt, VARINT, 'span.dropped_count');
-        r.uint32();
+        want(r, wt, VARINT, 'span.dropped_count').uint32();
         break;
-      case 11: {
-        expect(r, wt, LEN, 'span.events');
-        const saved = r.enter();
-        checkFields(r, EVENT, 0);
-        r.leave(saved);
+      case 11:
+        checkNested(want(r, wt, LEN, 'span.events'), EVENT);
         break;
-      }
-      case 13: {
-        expect(r, wt, LEN, 'span.links');
-        const saved = r.enter();
-        checkFields(r, LINK, 0);
-        r.leave(saved);
+      case 13:
+        checkNested(want(r, wt, LEN, 'span.links'), LINK);
         break;
-      }
-      case 15: {
-        expect(r, wt, LEN, 'span.status');
-        const saved = r.enter();
-        code = statusCode(r);
-        r.leave(saved);
+      case 15:
+        code = nestedStatusCode(want(r, wt, LEN, 'span.status'));
         break;
-      }
       case 16:
-        expect(r, wt, I32, 'span.flags');
-        r.skip(wt);
+        want(r, wt, I32, 'span.flags').skip(wt);
         break;
       default:
         r.skip(wt);
     }
   }
-  // The door's rules (validate.ts): ids, then times a block can hold (< 2^63 ns) and end >= start.
-  const problem: SpanTimeProblem | 'zero_id' | undefined =
-    traceId === '' || !spanIdOk || isZeroId(traceId)
-      ? 'zero_id'
-      : startHi >= 0x80000000
-        ? 'start_out_of_range'
-        : endHi >= 0x80000000
-          ? 'end_out_of_range'
-          : endHi < startHi || (endHi === startHi && endLo < startLo)
-            ? 'end_before_start'
-            : undefined;
-  if (problem !== undefined) {
-    b.rejected++;
-    b.problems.set(problem, (b.problems.get(problem) ?? 0) + 1);
-    return;
-  }
-  if (b.count === b.cap) b.grow();
-  const i = b.count++;
-  b.scopeIndex[i] = scopeNo;
-  b.offsets[i] = spanStart;
-  b.lengths[i] = spanEnd - spanStart;
-  b.kinds[i] = kind > 255 ? 255 : kind;
-  b.codes[i] = code > 255 ? 255 : code;
-  b.marks[i] = marks;
+  const buf = r.buf;
+  const startLo = half(buf, startAt, false);
+  const startHi = half(buf, startAt, true);
+  const endLo = half(buf, endAt, false);
+  const endHi = half(buf, endAt, true);
+  const problem = spanRefusal(traceId, spanIdOk, startLo, startHi, endLo, endHi);
+  if (problem !== undefined) return b.refuse(problem);
   const d = (endHi - startHi) * 4294967296 + (endLo - startLo);
-  b.durations[i] = d > 0 ? d : 0;
-  b.startsHi[i] = startHi;
-  b.startsLo[i] = startLo;
-  b.traceIds.push(traceId);
-  b.names.push(name);
+  b.add(scopeNo, spanStart, spanEnd, kind, code, marks, d > 0 ? d : 0, startHi, startLo, traceId, name);
 }
 
 function allZero(buf: Buffer, start: number, end: number): boolean {
