@@ -14,11 +14,12 @@ import { ProtobufReader, WireType } from './protobuf-reader.js';
 import {
   allZero,
   ANY_VALUE as ANY_VALUE_RULE,
-  checkFields,
-  expect,
+  attributeMark,
+  checkNested,
+  fixed64At,
   idField,
-  samplingMark,
   walkRequest,
+  want,
   type RequestLayout,
   type WireScope,
 } from './wire-scan.js';
@@ -139,6 +140,32 @@ class LogIndexBuilder {
   severityTexts: string[] = [];
   constructor(readonly buf: Buffer) {}
 
+  /** Appends one record to the columns; its time is the fixed64 at `timeAt` (-1: 0). */
+  add(
+    scopeNo: number,
+    start: number,
+    end: number,
+    severity: number,
+    marks: number,
+    timeAt: number,
+    traceId: string,
+    spanId: string,
+    severityText: string,
+  ): void {
+    if (this.count === this.cap) this.grow();
+    const i = this.count++;
+    this.scopeIndex[i] = scopeNo;
+    this.offsets[i] = start;
+    this.lengths[i] = end - start;
+    this.severities[i] = severity > 255 ? 255 : severity;
+    this.marks[i] = marks;
+    this.timesHi[i] = timeAt < 0 ? 0 : this.buf.readUInt32LE(timeAt + 4);
+    this.timesLo[i] = timeAt < 0 ? 0 : this.buf.readUInt32LE(timeAt);
+    this.traceIds.push(traceId);
+    this.spanIds.push(spanId);
+    this.severityTexts.push(severityText);
+  }
+
   grow(): void {
     this.cap *= 2;
     const g = <T extends Uint32Array | Uint8Array>(a: T, n: T): T => {
@@ -197,8 +224,13 @@ const LOGS_LAYOUT: RequestLayout<LogIndexBuilder> = {
   scanItem: (r, b, scopeNo) => scanLogRecord(r, b, scopeNo),
 };
 
+/** A trace or span id as hex; '' when empty or all zero (a record outside any trace). */
+function nonZeroHexId(r: ProtobufReader, length: number, field: string): string {
+  const s = idField(r, length, field);
+  return r.pos > s && !allZero(r.buf, s, r.pos) ? bytesToHex(r.buf, s, r.pos) : '';
+}
+
 function scanLogRecord(r: ProtobufReader, b: LogIndexBuilder, scopeNo: number): void {
-  const buf = r.buf;
   const start = r.pos;
   const end = r.end;
   let traceId = '';
@@ -206,91 +238,56 @@ function scanLogRecord(r: ProtobufReader, b: LogIndexBuilder, scopeNo: number): 
   let severity = 0;
   let severityText = '';
   let marks = 0;
-  let timeLo = 0;
-  let timeHi = 0;
-  let observedLo = 0;
-  let observedHi = 0;
+  let timeAt = -1;
+  let observedAt = -1;
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
     switch (tag >>> 3) {
       case LOG_TIME:
-      case LOG_OBSERVED_TIME: {
-        const observed = tag >>> 3 === LOG_OBSERVED_TIME;
-        expect(r, wt, I64, observed ? 'log_record.observed_time_unix_nano' : 'log_record.time_unix_nano');
-        if (r.pos + 8 > r.end) r.fail('truncated fixed64');
-        const lo = buf.readUInt32LE(r.pos);
-        const hi = buf.readUInt32LE(r.pos + 4);
-        if (observed) [observedLo, observedHi] = [lo, hi];
-        else [timeLo, timeHi] = [lo, hi];
-        r.pos += 8;
+        timeAt = fixed64At(want(r, wt, I64, 'log_record.time_unix_nano'));
         break;
-      }
+      case LOG_OBSERVED_TIME:
+        observedAt = fixed64At(want(r, wt, I64, 'log_record.observed_time_unix_nano'));
+        break;
       case LOG_SEVERITY_NUMBER:
-        expect(r, wt, VARINT, 'log_record.severity_number');
-        severity = r.uint32();
+        severity = want(r, wt, VARINT, 'log_record.severity_number').uint32();
         break;
       case LOG_SEVERITY_TEXT:
-        expect(r, wt, LEN, 'log_record.severity_text');
-        severityText = r.string();
+        severityText = want(r, wt, LEN, 'log_record.severity_text').string();
         break;
-      case LOG_BODY: {
-        expect(r, wt, LEN, 'log_record.body');
-        const saved = r.enter();
-        checkFields(r, ANY_VALUE_RULE, 0);
-        r.leave(saved);
+      case LOG_BODY:
+        checkNested(want(r, wt, LEN, 'log_record.body'), ANY_VALUE_RULE);
         break;
-      }
-      case LOG_ATTRIBUTES: {
-        expect(r, wt, LEN, 'log_record.attributes');
-        const saved = r.enter();
-        marks |= samplingMark(r);
-        r.pos = r.end;
-        r.end = saved;
+      case LOG_ATTRIBUTES:
+        marks |= attributeMark(want(r, wt, LEN, 'log_record.attributes'));
         break;
-      }
       case LOG_DROPPED_ATTRIBUTES:
-        expect(r, wt, VARINT, 'log_record.dropped_attributes_count');
-        r.uint32();
+        want(r, wt, VARINT, 'log_record.dropped_attributes_count').uint32();
         break;
       case LOG_FLAGS:
-        expect(r, wt, I32, 'log_record.flags');
-        r.skip(wt);
+        want(r, wt, I32, 'log_record.flags').skip(wt);
         break;
-      case LOG_TRACE_ID: {
-        expect(r, wt, LEN, 'log_record.trace_id');
-        const s = idField(r, 16, 'log_record.trace_id');
-        traceId = r.pos > s && !allZero(buf, s, r.pos) ? bytesToHex(buf, s, r.pos) : '';
+      case LOG_TRACE_ID:
+        traceId = nonZeroHexId(want(r, wt, LEN, 'log_record.trace_id'), 16, 'log_record.trace_id');
         break;
-      }
-      case LOG_SPAN_ID: {
-        expect(r, wt, LEN, 'log_record.span_id');
-        const s = idField(r, 8, 'log_record.span_id');
-        spanId = r.pos > s && !allZero(buf, s, r.pos) ? bytesToHex(buf, s, r.pos) : '';
+      case LOG_SPAN_ID:
+        spanId = nonZeroHexId(want(r, wt, LEN, 'log_record.span_id'), 8, 'log_record.span_id');
         break;
-      }
       case LOG_EVENT_NAME:
-        expect(r, wt, LEN, 'log_record.event_name');
-        r.skip(wt);
+        want(r, wt, LEN, 'log_record.event_name').skip(wt);
         break;
       default:
         r.skip(wt);
     }
   }
-  if (b.count === b.cap) b.grow();
-  const i = b.count++;
-  b.scopeIndex[i] = scopeNo;
-  b.offsets[i] = start;
-  b.lengths[i] = end - start;
   const effective = severity !== 0 ? severity : severityFromText(severityText);
-  b.severities[i] = effective > 255 ? 255 : effective;
-  b.marks[i] = marks;
-  const useObserved = timeHi === 0 && timeLo === 0;
-  b.timesHi[i] = useObserved ? observedHi : timeHi;
-  b.timesLo[i] = useObserved ? observedLo : timeLo;
-  b.traceIds.push(traceId);
-  b.spanIds.push(spanId);
-  b.severityTexts.push(severityText);
+  // A record without time_unix_nano is placed by its observed time.
+  const at =
+    timeAt >= 0 && (r.buf.readUInt32LE(timeAt) !== 0 || r.buf.readUInt32LE(timeAt + 4) !== 0)
+      ? timeAt
+      : observedAt;
+  b.add(scopeNo, start, end, effective, marks, at, traceId, spanId, severityText);
 }
 
 /**
