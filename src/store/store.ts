@@ -7,6 +7,8 @@ import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
+import { LogsPipeline, withLogs } from './logs-pipeline.js';
+import { LogsQuery } from './logs-query.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
@@ -14,6 +16,7 @@ import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
 import './tempo-api.js';
 import './compare-api.js';
+import './logs-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 
@@ -47,6 +50,8 @@ export interface RunningStore {
   readonly objectStore: ObjectStore;
   /** The decision feed (issue 9) served on `/api/decisions`. */
   readonly decisions: DecisionLog;
+  /** Logs (issue 16): their pipeline and queries; absent with `logs.enabled: false`. */
+  readonly logs?: { readonly pipeline: LogsPipeline; readonly query: LogsQuery } | undefined;
   /** Stops accepting, uploads what the WAL holds, closes. Runs once. */
   shutdown(): Promise<void>;
   /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
@@ -132,6 +137,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
+  const logs = config.logs.enabled ? storeLogs(config, deps, objectStore) : undefined;
   const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
   const leadership = compactionLeadership(config.compaction.leader, deps.env ?? process.env);
   const compactor = new Compactor({
@@ -150,6 +156,14 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   });
 
   const { replayedSpans } = await pipeline.start();
+  let replayedLogs: number;
+  try {
+    replayedLogs = (await logs?.pipeline.start())?.replayedLogs ?? 0;
+  } catch (err) {
+    await encoder.close();
+    await pipeline.abort();
+    throw err;
+  }
   let decisions: DecisionLog;
   try {
     decisions = await DecisionLog.open({
@@ -176,7 +190,11 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       })
     : undefined;
   const receivers = receiversFromConfig(config, {
-    consumer: graph ? graph.tap(pipeline) : pipeline,
+    consumer: logs
+      ? withLogs(graph ? graph.tap(pipeline) : pipeline, logs.pipeline)
+      : graph
+        ? graph.tap(pipeline)
+        : pipeline,
     metrics,
     logger,
     tls,
@@ -197,6 +215,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     decisions,
     policy,
     serviceGraph: graph,
+    logs: logs?.query,
     ...(deps.now ? { now: deps.now } : {}),
   });
   const admin = new AdminServer({
@@ -219,6 +238,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     await closeAll();
     await encoder.close();
     await pipeline.abort();
+    await logs?.pipeline.abort();
     await decisions.close();
     throw err;
   }
@@ -227,6 +247,9 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   if (config.compaction.interval > 0 && leadership.here) {
     compactionTimer = setInterval(() => {
       compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
+      logs?.query
+        .applyRetention(config.logs.retention || config.retention)
+        .catch((err: unknown) => logger.warn({ err }, 'logs retention pass failed'));
     }, config.compaction.interval);
     compactionTimer.unref();
   }
@@ -239,6 +262,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       admin: config.admin.endpoint,
       walDir: config.wal_dir,
       replayedSpans,
+      replayedLogs,
       decisionFeed: { epoch: decisions.epoch, head: decisions.head.seq, retained: decisions.size },
       tls: tls !== undefined,
       authRequired: config.auth.required,
@@ -287,11 +311,13 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     compactor,
     objectStore,
     decisions,
+    logs,
     shutdown: () => {
       stopping ??= (async () => {
         release();
         await receivers.stop();
         await pipeline.shutdown();
+        await logs?.pipeline.shutdown();
         await compactor.idle();
         await encoder.close();
         await Promise.allSettled([query.close(), admin.close()]);
@@ -309,6 +335,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       const aborting = pipeline.abort();
       await encoder.close();
       await aborting;
+      await logs?.pipeline.abort();
       await compactor.idle();
       await decisions.close();
       destroyClient();
@@ -326,4 +353,38 @@ export function compactionLeadership(
 ): { readonly here: boolean; readonly self: string } {
   const self = env['POD_NAME'] || env['HOSTNAME'] || '';
   return { here: leader === '' || leader === self, self };
+}
+
+/** The logs pipeline (its WAL in `<wal_dir>/logs`) and the logs queries of a store (issue 16). */
+function storeLogs(
+  config: StoreConfig,
+  deps: StoreDependencies,
+  store: ObjectStore,
+): { pipeline: LogsPipeline; query: LogsQuery } {
+  const { logger, metrics } = deps;
+  const pipeline = new LogsPipeline({
+    store,
+    walDir: join(config.wal_dir, 'logs'),
+    walMaxBytes: config.logs.wal_max_bytes,
+    maxBlockBytes: config.logs.max_block_bytes,
+    maxBlockRecords: config.block.max_spans,
+    maxBlockAgeMs: config.block.max_age,
+    rowGroupSize: config.block.row_group_spans,
+    retryInitialMs: config.upload_retry.initial_interval,
+    retryMaxMs: config.upload_retry.max_interval,
+    logger,
+    metrics,
+    onBlock: (meta) => query.add(meta),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const query = new LogsQuery({
+    store,
+    pending: pipeline,
+    logger,
+    metrics,
+    refreshIntervalMs: config.query.refresh_interval,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return { pipeline, query };
 }

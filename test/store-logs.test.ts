@@ -1,0 +1,511 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import {
+  decodeLogsRequest,
+  keepValidLogs,
+  logsDataToJson,
+  parseSeverity,
+  ProtobufWriter,
+  type LogsData,
+} from '../src/otlp/index.js';
+import {
+  encodeLogsBlock,
+  flattenLogsData,
+  LocalObjectStore,
+  LOGS_COLUMNS,
+  LOGS_PREFIX,
+  uploadLogsBlock,
+} from '../src/storage/index.js';
+import { LogsQuery } from '../src/store/logs-query.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { TestS3 } from './helpers/s3rver.js';
+import {
+  flatLogRecords,
+  sdkLogRecords,
+  sdkLogsJson,
+  sdkLogsProtobuf,
+  type LogSpec,
+} from './helpers/sdk-logs.js';
+import { consume, startTestStore } from './helpers/store-harness.js';
+import { makeTraces } from './helpers/store-spans.js';
+import { promSamples } from './helpers/prom-text.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'sentinel-logs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const TRACE = '5b8efff798038103d269b633813fc60c';
+const SPAN = 'eee19b7ec3c1b174';
+const nowMs = Date.now();
+
+/** A shop's logs: two services, every severity, bodies of every kind, some with a trace. */
+function shopLogs(): LogSpec[] {
+  return [
+    {
+      service: 'checkout',
+      severityNumber: 9,
+      severityText: 'INFO',
+      body: 'order placed',
+      traceId: TRACE,
+      spanId: SPAN,
+      timeMs: nowMs - 5000,
+      attributes: { 'order.id': 'o-1', items: 3 },
+    },
+    {
+      service: 'checkout',
+      severityNumber: 13,
+      severityText: 'WARN',
+      body: 'retrying payment',
+      traceId: TRACE,
+      spanId: SPAN,
+      timeMs: nowMs - 4000,
+      attributes: { 'sampling.weight': 10 },
+      resource: {},
+    },
+    {
+      service: 'checkout',
+      severityNumber: 17,
+      severityText: 'ERROR',
+      body: { code: 502, detail: ['upstream', true] },
+      timeMs: nowMs - 3000,
+      eventName: 'payment.failed',
+    },
+    {
+      service: 'checkout',
+      severityText: 'warning',
+      body: 'bridged logger without a number',
+      timeMs: nowMs - 2500,
+    },
+    {
+      service: 'cart',
+      severityNumber: 5,
+      severityText: 'DEBUG',
+      body: 42,
+      timeMs: nowMs - 2000,
+      resource: {
+        'k8s.namespace.name': 'shop',
+        'k8s.pod.name': 'cart-7d9f-1',
+        'k8s.node.name': 'node-1',
+        'k8s.deployment.name': 'cart',
+        'deployment.variant': 'canary',
+      },
+    },
+    {
+      service: 'cart',
+      severityNumber: 21,
+      severityText: 'FATAL',
+      body: 3.5,
+      timeMs: nowMs - 1000,
+      traceId: TRACE,
+      spanId: 'aaaaaaaaaaaaaaaa',
+      resource: {
+        'k8s.namespace.name': 'shop',
+        'k8s.pod.name': 'cart-7d9f-1',
+        'k8s.node.name': 'node-1',
+        'k8s.deployment.name': 'cart',
+        'deployment.variant': 'canary',
+      },
+    },
+  ];
+}
+
+void describe('logs model: decoding and OTLP/JSON', () => {
+  let records: ReadableLogRecord[];
+  before(async () => {
+    records = await sdkLogRecords(shopLogs());
+  });
+
+  void test("decodes the SDK protobuf serializer's bytes into the records the SDK made, field for field", () => {
+    const data = decodeLogsRequest(sdkLogsProtobuf(records));
+    assert.deepEqual(flatLogRecords(logsDataToJson(data)), flatLogRecords(sdkLogsJson(records)));
+    const first = data.resourceLogs[0]!.scopeLogs[0]!;
+    assert.equal(first.scope.name, 'shop.orders');
+    assert.equal(first.schemaUrl, 'https://opentelemetry.io/schemas/1.30.0');
+    const traced = data.resourceLogs
+      .flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords))
+      .filter((r) => r.traceId);
+    assert.equal(traced.length, 3);
+    assert.ok(traced.every((r) => r.traceId === TRACE && r.flags === 1));
+  });
+
+  void test('refuses truncated bytes and wrong wire types with coded errors naming the field and offset, and skips unknown fields', () => {
+    const bytes = sdkLogsProtobuf(records);
+    assert.throws(
+      () => decodeLogsRequest(bytes.subarray(0, bytes.length - 3)),
+      (err: Error & { code?: string }) =>
+        err.code === 'SENTINEL_ERR_OTLP_DECODE' && /at byte \d+/.test(err.message),
+    );
+    // A log record whose time_unix_nano (field 1) is sent as a varint.
+    const w = new ProtobufWriter();
+    const rl = w.begin(1);
+    const sl = w.begin(2);
+    const lr = w.begin(2);
+    w.uint32(1, 7);
+    w.end(lr);
+    w.end(sl);
+    w.end(rl);
+    assert.throws(
+      () => decodeLogsRequest(w.finish()),
+      (err: Error & { code?: string }) =>
+        err.code === 'SENTINEL_ERR_OTLP_DECODE' &&
+        err.message.includes('log_record.time_unix_nano') &&
+        err.message.includes('resource_logs.scope_logs.log_records'),
+    );
+    // A trace id of 3 bytes.
+    const v = new ProtobufWriter();
+    const a = v.begin(1);
+    const b = v.begin(2);
+    const c = v.begin(2);
+    v.bytes(9, new Uint8Array([1, 2, 3]));
+    v.end(c);
+    v.end(b);
+    v.end(a);
+    assert.throws(
+      () => decodeLogsRequest(v.finish()),
+      (err: Error & { code?: string }) =>
+        err.code === 'SENTINEL_ERR_OTLP_INVALID' &&
+        err.message.includes('log_record.trace_id must be 16 bytes'),
+    );
+    // Unknown fields (99 at every level) are skipped.
+    const u = new ProtobufWriter();
+    u.string(99, 'future');
+    const r1 = u.begin(1);
+    u.string(99, 'x');
+    const s1 = u.begin(2);
+    const l1 = u.begin(2);
+    u.fixed64(1, 5n);
+    u.string(99, 'y');
+    u.string(3, 'INFO');
+    u.end(l1);
+    u.end(s1);
+    u.end(r1);
+    const decoded = decodeLogsRequest(u.finish());
+    assert.equal(decoded.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.severityText, 'INFO');
+  });
+
+  void test('validation drops records with no time or a time past 2^63, counts them by reason, and clears all-zero ids', () => {
+    const rec = (time: bigint, observed: bigint, traceId = '') => ({
+      timeUnixNano: time,
+      observedTimeUnixNano: observed,
+      severityNumber: 9,
+      severityText: '',
+      body: { kind: 'empty' as const },
+      attributes: [],
+      droppedAttributesCount: 0,
+      flags: 0,
+      traceId,
+      spanId: '',
+      eventName: '',
+    });
+    const data: LogsData = {
+      resourceLogs: [
+        {
+          resource: { attributes: [], droppedAttributesCount: 0 },
+          schemaUrl: '',
+          scopeLogs: [
+            {
+              scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+              schemaUrl: '',
+              logRecords: [rec(1n, 0n, '0'.repeat(32)), rec(0n, 0n), rec(2n ** 64n - 1n, 1n), rec(0n, 5n)],
+            },
+          ],
+        },
+      ],
+    };
+    const r = keepValidLogs(data);
+    assert.equal(r.rejected, 2);
+    assert.deepEqual([...r.counts].sort(), [
+      ['no_time', 1],
+      ['time_out_of_range', 1],
+    ]);
+    assert.match(r.errorMessage, /expected at least one/);
+    const kept = data.resourceLogs[0]!.scopeLogs[0]!.logRecords;
+    assert.equal(kept.length, 2);
+    assert.equal(kept[0]!.traceId, '');
+  });
+
+  void test('severity names and numbers parse as the logs data model names them', () => {
+    assert.equal(parseSeverity('WARN'), 13);
+    assert.equal(parseSeverity('warning'), 13);
+    assert.equal(parseSeverity('Error'), 17);
+    assert.equal(parseSeverity('INFO2'), 10);
+    assert.equal(parseSeverity('SEVERITY_NUMBER_FATAL'), 21);
+    assert.equal(parseSeverity('17'), 17);
+    assert.equal(parseSeverity('25'), undefined);
+    assert.equal(parseSeverity('loud'), undefined);
+  });
+});
+
+void describe('the store keeps logs (S3 by s3rver)', () => {
+  const s3 = new TestS3();
+  let h: Awaited<ReturnType<typeof startTestStore>>;
+  let records: ReadableLogRecord[];
+  before(async () => {
+    await s3.start();
+    h = await startTestStore({
+      objectStore: s3.objectStore('logs-store', 3),
+      overrides: { block: { max_age: '1h' } },
+    });
+    records = await sdkLogRecords(shopLogs());
+    const encoded = sdkLogsProtobuf(records);
+    await h.store.logs!.pipeline.consumeLogs({
+      encoded,
+      itemCount: records.length,
+      bytes: encoded.byteLength,
+    });
+  });
+  after(async () => {
+    await h?.dispose();
+    await s3.dispose();
+  });
+
+  const expected = (filter: (r: ReadableLogRecord) => boolean) =>
+    flatLogRecords(sdkLogsJson(records.filter(filter)));
+  const svc = (r: ReadableLogRecord) => r.resource.attributes['service.name'];
+
+  const searches = async () => {
+    const start = Math.floor(nowMs / 1000) - 60;
+    const end = Math.floor(nowMs / 1000) + 60;
+    const warn = await h.query(`/api/logs?service=checkout&severity=WARN&start=${start}&end=${end}`);
+    assert.equal(warn.status, 200);
+    // `warning` without a number counts as WARN.
+    assert.deepEqual(
+      flatLogRecords(warn.body),
+      expected(
+        (r) => svc(r) === 'checkout' && ((r.severityNumber ?? 0) >= 13 || r.severityText === 'warning'),
+      ),
+    );
+    const byTrace = await h.query(`/api/logs?traceId=${TRACE.toUpperCase()}&start=${start}&end=${end}`);
+    assert.deepEqual(
+      flatLogRecords(byTrace.body),
+      expected((r) => r.spanContext?.traceId === TRACE),
+    );
+    const limited = await h.query(`/api/logs?limit=2&severity=1&start=${start}&end=${end}`);
+    const newest = (
+      limited.body as { resourceLogs: { scopeLogs: { logRecords: { timeUnixNano: string }[] }[] }[] }
+    ).resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords.map((l) => l.timeUnixNano)));
+    assert.deepEqual(newest.sort(), [
+      String(BigInt(nowMs - 2000) * 1_000_000n),
+      String(BigInt(nowMs - 1000) * 1_000_000n),
+    ]);
+  };
+
+  const traceWithLogs = async () => {
+    const plain = await h.query(`/api/traces/${TRACE}`);
+    assert.equal(plain.status, 200);
+    assert.deepEqual(Object.keys(plain.body as object), ['batches']);
+    const withLogs = await h.query(`/api/traces/${TRACE}?logs=true`);
+    assert.equal(withLogs.status, 200);
+    const body = withLogs.body as { batches: unknown; logs: unknown };
+    assert.deepEqual(body.batches, (plain.body as { batches: unknown }).batches);
+    assert.deepEqual(
+      flatLogRecords(body.logs),
+      expected((r) => r.spanContext?.traceId === TRACE),
+    );
+    const v2 = await h.query(`/api/v2/traces/${TRACE}?logs=true`);
+    assert.deepEqual(Object.keys(v2.body as object), ['trace', 'logs']);
+    assert.deepEqual(flatLogRecords((v2.body as { logs: unknown }).logs), flatLogRecords(body.logs));
+    const v2plain = await h.query(`/api/v2/traces/${TRACE}?logs=false`);
+    assert.deepEqual(Object.keys(v2plain.body as object), ['trace']);
+  };
+
+  void test('answers /api/logs and /api/traces/<id>?logs=true from the WAL before any block is cut, field for field', async () => {
+    const traces = makeTraces({ traces: 1, spansPerTrace: 3, startMs: nowMs - 6000 });
+    for (const rs of traces.resourceSpans)
+      for (const ss of rs.scopeSpans) for (const sp of ss.spans) sp.traceId = TRACE;
+    await consume(h.store, traces);
+    await searches();
+    await traceWithLogs();
+  });
+
+  void test('cuts a logs block beside the span blocks, with the otel_logs columns an independent reader sees', async () => {
+    await h.store.logs!.pipeline.forceFlush();
+    await h.store.pipeline.forceFlush();
+    const objects = await h.objects.list(LOGS_PREFIX);
+    const parquetKey = objects.map((o) => o.key).find((k) => k.endsWith('.parquet'))!;
+    assert.match(parquetKey, /^logs\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[\w-]+\.parquet$/);
+    assert.ok(objects.some((o) => o.key === parquetKey.replace('.parquet', '.meta.json')));
+    const bytes = (await h.objects.get(parquetKey))!;
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const names = parquetMetadata(buffer)
+      .schema.slice(1)
+      .map((e) => e.name);
+    assert.deepEqual(names, [...LOGS_COLUMNS]);
+    const rows = (await parquetReadObjects({
+      file: buffer,
+      compressors: { GZIP: (input: Uint8Array) => gunzipSync(input) },
+      parsers: { timestampFromNanoseconds: (n: bigint) => n },
+    })) as Record<string, unknown>[];
+    assert.equal(rows.length, records.length);
+    // Sorted as otel_logs: service, then time.
+    assert.deepEqual(
+      rows.map((r) => r['ServiceName']),
+      ['cart', 'cart', 'checkout', 'checkout', 'checkout', 'checkout'],
+    );
+    const fatal = rows.find((r) => r['SeverityText'] === 'FATAL')!;
+    assert.equal(fatal['Body'], '3.5');
+    assert.equal(fatal['TraceId'], TRACE);
+    assert.equal(fatal['SpanId'], 'aaaaaaaaaaaaaaaa');
+    assert.equal(fatal['TraceFlags'], 1n);
+    assert.equal(fatal['SeverityNumber'], 21n);
+    assert.equal(fatal['K8sNamespaceName'], 'shop');
+    assert.equal(fatal['K8sPodName'], 'cart-7d9f-1');
+    assert.equal(fatal['K8sNodeName'], 'node-1');
+    assert.equal(fatal['K8sDeploymentName'], 'cart');
+    assert.equal(fatal['DeploymentVariant'], 'canary');
+    assert.equal(fatal['Timestamp'], BigInt(nowMs - 1000) * 1_000_000n);
+    assert.equal((fatal['TimestampTime'] as Date).getTime(), Math.floor((nowMs - 1000) / 1000) * 1000);
+    assert.equal(fatal['ScopeName'], 'shop.orders');
+    assert.equal(fatal['ScopeVersion'], '2.1.0');
+    assert.equal(fatal['ScopeSchemaUrl'], 'https://opentelemetry.io/schemas/1.30.0');
+    const error = rows.find((r) => r['SeverityText'] === 'ERROR')!;
+    // pdata's AsString of a map body, as the ClickHouse exporter writes it.
+    assert.equal(error['Body'], '{"code":502,"detail":["upstream",true]}');
+    assert.equal(error['EventName'], 'payment.failed');
+    const warn = rows.find((r) => r['SeverityText'] === 'WARN')!;
+    assert.equal(warn['SampleWeight'], 10);
+    assert.deepEqual(JSON.parse(String(warn['LogAttributes'])), { 'sampling.weight': 10 });
+    assert.equal(JSON.parse(String(warn['ResourceAttributes']))['service.name'], 'checkout');
+    assert.equal(rows.find((r) => r['SeverityText'] === 'INFO')!['SampleWeight'], 1);
+  });
+
+  void test('answers the same from the uploaded block as it did from the WAL', async () => {
+    assert.equal(h.store.logs!.pipeline.pendingCount(), 0);
+    await searches();
+    await traceWithLogs();
+  });
+
+  void test('refuses bad parameters with 400 naming what was expected', async () => {
+    const bad = async (path: string, pattern: RegExp, headers: Record<string, string> = {}) => {
+      const r = await h.query(path, headers);
+      assert.equal(r.status, 400, path);
+      assert.match((r.body as { error: string }).error, pattern, path);
+      assert.equal((r.body as { code: string }).code, 'SENTINEL_ERR_QUERY_INVALID');
+    };
+    await bad('/api/logs?severity=loud', /severity: expected a severity number 0-24 or a name like TRACE/);
+    await bad('/api/logs?traceId=xyz', /traceId: expected 32 hex digits/);
+    await bad('/api/logs?limit=0', /limit: expected a positive integer/);
+    await bad('/api/logs?start=yesterday', /start: expected unix seconds/);
+    await bad('/api/logs?start=200&end=100', /end: expected a time at or after start/);
+    await bad(`/api/traces/${TRACE}?logs=yes`, /logs: expected true or false/);
+    await bad(`/api/traces/${TRACE}?logs=true`, /logs: expected Accept: application\/json/, {
+      accept: 'application/protobuf',
+    });
+  });
+});
+
+void describe('logs ingest robustness', () => {
+  void test('bad logs get coded errors, are counted, and never stop ingest', async () => {
+    const h = await startTestStore();
+    try {
+      const pipeline = h.store.logs!.pipeline;
+      const good = sdkLogsProtobuf(await sdkLogRecords([{ service: 'a', body: 'fine', timeMs: nowMs }]));
+      await assert.rejects(
+        pipeline.consumeLogs({ encoded: Buffer.from([0x0a, 0x7f, 0x01]), itemCount: 0, bytes: 3 }),
+        (err: Error & { code?: string }) => err.code === 'SENTINEL_ERR_OTLP_DECODE',
+      );
+      // One record with a time past 2^63 beside a good one: the good one is kept.
+      const w = new ProtobufWriter();
+      const rl = w.begin(1);
+      const sl = w.begin(2);
+      for (const t of [2n ** 64n - 1n, BigInt(nowMs) * 1_000_000n]) {
+        const lr = w.begin(2);
+        w.fixed64(1, t);
+        w.string(3, 'INFO');
+        w.end(lr);
+      }
+      w.end(sl);
+      w.end(rl);
+      await pipeline.consumeLogs({ encoded: w.finish(), itemCount: 2, bytes: 100 });
+      const only = new ProtobufWriter();
+      const a = only.begin(1);
+      const b = only.begin(2);
+      const c = only.begin(2);
+      only.string(3, 'no time at all');
+      only.end(c);
+      only.end(b);
+      only.end(a);
+      await assert.rejects(
+        pipeline.consumeLogs({ encoded: only.finish(), itemCount: 1, bytes: 20 }),
+        (err: Error & { code?: string }) =>
+          err.code === 'SENTINEL_ERR_OTLP_INVALID' &&
+          /neither time_unix_nano nor observed_time_unix_nano/.test(err.message),
+      );
+      await pipeline.consumeLogs({ encoded: good, itemCount: 1, bytes: good.byteLength });
+      const text = await h.metrics.registry.metrics();
+      const m = (name: string, labels: Record<string, string>) =>
+        promSamples(text, name).find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))
+          ?.value;
+      assert.equal(m('sentinel_store_logs_rejected_total', { reason: 'decode' }), 1);
+      assert.equal(m('sentinel_store_logs_rejected_total', { reason: 'time_out_of_range' }), 1);
+      assert.equal(m('sentinel_store_logs_rejected_total', { reason: 'no_time' }), 1);
+      assert.equal(m('sentinel_store_logs_accepted_total', {}), 2);
+      assert.equal(pipeline.pendingCount(), 2);
+      await pipeline.forceFlush();
+      assert.equal(m('sentinel_store_logs_accepted_total', {}), 2);
+      const found = await h.query('/api/logs?limit=10');
+      assert.equal(flatLogRecords(found.body).length, 2);
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  void test('every acknowledged log survives a stop without upload: the next start replays the logs WAL into a block', async () => {
+    const dir = mkdtempSync(join(tmp, 'replay-'));
+    const first = await startTestStore({ dir, overrides: { block: { max_age: '1h' } } });
+    const sent: ReadableLogRecord[] = [];
+    for (let i = 0; i < 20; i++) {
+      const recs = await sdkLogRecords([
+        { service: 'replay', body: `log ${i}`, severityNumber: 9, timeMs: nowMs - i * 10 },
+        { service: 'replay', body: `log ${i}b`, severityNumber: 13, timeMs: nowMs - i * 10 - 1 },
+      ]);
+      sent.push(...recs);
+      const encoded = sdkLogsProtobuf(recs);
+      await first.store.logs!.pipeline.consumeLogs({ encoded, itemCount: 2, bytes: encoded.byteLength });
+    }
+    // As after a kill: nothing uploaded, the WAL keeps every acknowledged record.
+    await first.store.abort();
+    assert.equal((await first.objects.list(LOGS_PREFIX)).length, 0);
+    const second = await startTestStore({ dir, overrides: { block: { max_age: '1h' } } });
+    try {
+      await second.store.logs!.pipeline.forceFlush();
+      assert.equal((await second.objects.list(LOGS_PREFIX)).length, 2);
+      const found = await second.query('/api/logs?limit=1000&service=replay');
+      assert.deepEqual(flatLogRecords(found.body), flatLogRecords(sdkLogsJson(sent)));
+    } finally {
+      await second.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test('retention deletes logs blocks whose newest record is older than the retention, meta first, and keeps the rest', async () => {
+    const store = new LocalObjectStore(join(tmp, 'retention'));
+    const hour = 3_600_000;
+    const make = async (timeMs: number) => {
+      const data = decodeLogsRequest(
+        sdkLogsProtobuf(await sdkLogRecords([{ service: 'r', body: 'x', timeMs }])),
+      );
+      return uploadLogsBlock(store, encodeLogsBlock(flattenLogsData(data)));
+    };
+    const old = await make(nowMs - 30 * hour);
+    const fresh = await make(nowMs - hour);
+    const query = new LogsQuery({
+      store,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+      refreshIntervalMs: 0,
+      now: () => nowMs,
+    });
+    assert.equal(await query.applyRetention(24 * hour), 1);
+    const keys = (await store.list(LOGS_PREFIX)).map((o) => o.key);
+    assert.ok(!keys.includes(old.parquetKey));
+    assert.ok(keys.includes(fresh.parquetKey));
+    assert.equal(keys.length, 2);
+    assert.equal((await query.blocks()).length, 1);
+  });
+});
