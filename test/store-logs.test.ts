@@ -483,6 +483,61 @@ void describe('logs ingest robustness', () => {
     }
   });
 
+  void test('a search reads blocks newest first and stops once limit records are newer than every block left', async () => {
+    const store = new LocalObjectStore(join(tmp, 'newest-first'));
+    const hour = 3_600_000;
+    for (const ago of [3, 2, 1]) {
+      const specs: LogSpec[] = [0, 1].map((i) => ({
+        service: 's',
+        body: `${ago}h ${i}`,
+        timeMs: nowMs - ago * hour + i,
+      }));
+      const data = decodeLogsRequest(sdkLogsProtobuf(await sdkLogRecords(specs)));
+      await uploadLogsBlock(store, encodeLogsBlock(flattenLogsData(data)));
+    }
+    const metrics = new Metrics();
+    const query = new LogsQuery({
+      store,
+      logger: silentLogger(),
+      metrics,
+      refreshIntervalMs: 0,
+      now: () => nowMs,
+    });
+    const startNs = BigInt(nowMs - 4 * hour) * 1_000_000n;
+    const endNs = BigInt(nowMs) * 1_000_000n;
+    const two = await query.search({ startNs, endNs, limit: 2 });
+    assert.deepEqual(
+      two.map((r) => r.record.body),
+      [
+        { kind: 'string', value: '1h 1' },
+        { kind: 'string', value: '1h 0' },
+      ],
+    );
+    const read = promSamples(await metrics.registry.metrics(), 'sentinel_store_logs_blocks_read_total')[0]!
+      .value;
+    assert.equal(read, 1);
+    const all = await query.search({ startNs, endNs, limit: 100 });
+    assert.equal(all.length, 6);
+    assert.equal(
+      await query.search({ startNs, endNs, limit: 100, service: 'other' }).then((r) => r.length),
+      0,
+    );
+  });
+
+  void test('with logs.enabled false the store takes no logs and the logs routes say so', async () => {
+    const h = await startTestStore({ overrides: { logs: { enabled: false } } });
+    try {
+      assert.equal(h.store.logs, undefined);
+      const r = await h.query('/api/logs');
+      assert.equal(r.status, 400);
+      assert.match((r.body as { error: string }).error, /logs\.enabled: false/);
+      const t = await h.query(`/api/traces/${TRACE}?logs=true`);
+      assert.equal(t.status, 400);
+    } finally {
+      await h.dispose();
+    }
+  });
+
   void test('retention deletes logs blocks whose newest record is older than the retention, meta first, and keeps the rest', async () => {
     const store = new LocalObjectStore(join(tmp, 'retention'));
     const hour = 3_600_000;
