@@ -22,7 +22,9 @@ import {
   LOGS_PREFIX,
   uploadLogsBlock,
 } from '../src/storage/index.js';
+import { roleForPath } from '../src/store/access-role.js';
 import { LogsQuery } from '../src/store/logs-query.js';
+import { withLogs } from '../src/store/logs-pipeline.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { TestS3 } from './helpers/s3rver.js';
 import {
@@ -396,6 +398,32 @@ void describe('the store keeps logs (S3 by s3rver)', () => {
     await bad(`/api/traces/${TRACE}?logs=true`, /logs: expected Accept: application\/json/, {
       accept: 'application/protobuf',
     });
+  });
+});
+
+void describe('logs: roles and the memory budget', () => {
+  void test('logs ingest is an agent route and the log search a reader route', () => {
+    assert.equal(roleForPath('/v1/logs'), 'agent');
+    assert.equal(roleForPath('/opentelemetry.proto.collector.logs.v1.LogsService/Export'), 'agent');
+    assert.equal(roleForPath('/api/logs'), 'reader');
+  });
+
+  void test("the logs path holds the protobuf bytes it took until their block is uploaded, counted in the receivers' budget", async () => {
+    const h = await startTestStore({ overrides: { block: { max_age: '1h' } } });
+    try {
+      const logs = h.store.logs!.pipeline;
+      const encoded = sdkLogsProtobuf(
+        await sdkLogRecords([{ service: 'm', body: 'x'.repeat(500), timeMs: nowMs }]),
+      );
+      await logs.consumeLogs({ encoded, itemCount: 1, bytes: encoded.byteLength });
+      assert.equal(logs.bufferedBytes(), encoded.byteLength);
+      const consumer = withLogs(h.store.pipeline, logs);
+      assert.equal(consumer.bufferedBytes(), h.store.pipeline.bufferedBytes() + encoded.byteLength);
+      await logs.forceFlush();
+      assert.equal(logs.bufferedBytes(), 0);
+    } finally {
+      await h.dispose();
+    }
   });
 });
 

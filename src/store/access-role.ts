@@ -15,6 +15,10 @@ export const OTLP_TRACES_PATH = '/v1/traces';
 /** OTLP/gRPC ingest: the method path grpc-js carries in `call.getPath()`. */
 export const OTLP_GRPC_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
+/** OTLP logs ingest (issue 16), by HTTP path and gRPC method path. */
+export const OTLP_LOGS_PATH = '/v1/logs';
+export const OTLP_GRPC_LOGS_EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+
 /**
  * Health, readiness, Tempo's build info and the metrics: load balancers and scrapers. Tempo's `/api/echo` is not
  * here: it is what Grafana's "Save & test" calls, and a test that passes with a wrong token would pass a data source
@@ -26,6 +30,8 @@ const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/api/stat
 const AGENT_PATHS: ReadonlySet<string> = new Set([
   OTLP_TRACES_PATH,
   OTLP_GRPC_EXPORT_PATH,
+  OTLP_LOGS_PATH,
+  OTLP_GRPC_LOGS_EXPORT_PATH,
   DECISIONS_PATH,
   POLICY_PATH,
 ]);
