@@ -24,7 +24,8 @@ import {
 } from '../src/storage/index.js';
 import { roleForPath } from '../src/store/access-role.js';
 import { LogsQuery } from '../src/store/logs-query.js';
-import { withLogs } from '../src/store/logs-pipeline.js';
+import { LogsPipeline, withLogs } from '../src/store/logs-pipeline.js';
+import { runQuarantine } from '../src/store/quarantine.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { TestS3 } from './helpers/s3rver.js';
 import {
@@ -564,6 +565,51 @@ void describe('logs ingest robustness', () => {
     } finally {
       await h.dispose();
     }
+  });
+
+  void test('a logs segment that cannot be encoded is quarantined, the next one is written, and `sentinel store quarantine --logs` shows it', async () => {
+    const walDir = mkdtempSync(join(tmp, 'quarantine-'));
+    const store = new LocalObjectStore(join(walDir, 'data'));
+    let fail = true;
+    const pipeline = new LogsPipeline({
+      store,
+      walDir: join(walDir, 'logs'),
+      walMaxBytes: 1 << 24,
+      maxBlockBytes: 1 << 24,
+      maxBlockRecords: 1000,
+      maxBlockAgeMs: 3_600_000,
+      retryInitialMs: 1,
+      retryMaxMs: 1,
+      tickMs: 0,
+      logger: silentLogger(),
+      metrics: new Metrics(),
+      encode: (rows, options) => {
+        if (fail) throw new RangeError('cannot encode this one');
+        return encodeLogsBlock(rows, options);
+      },
+    });
+    await pipeline.start();
+    const bad = sdkLogsProtobuf(await sdkLogRecords([{ service: 'q', body: 'first', timeMs: nowMs }]));
+    await pipeline.consumeLogs({ encoded: bad, itemCount: 1, bytes: bad.byteLength });
+    await pipeline.forceFlush();
+    fail = false;
+    const good = sdkLogsProtobuf(await sdkLogRecords([{ service: 'q', body: 'second', timeMs: nowMs }]));
+    await pipeline.consumeLogs({ encoded: good, itemCount: 1, bytes: good.byteLength });
+    await pipeline.forceFlush();
+    await pipeline.shutdown();
+    assert.equal((await store.list(LOGS_PREFIX)).filter((o) => o.key.endsWith('.parquet')).length, 1);
+    let out = '';
+    assert.equal(await runQuarantine(['list', '--logs', '--wal-dir', walDir], (t) => (out += t)), 0);
+    const [segment, , , , error] = out.trim().split('\n')[0]!.split('\t');
+    assert.match(error!, /cannot encode this one/);
+    let shown = '';
+    assert.equal(
+      await runQuarantine(['show', segment!, '--logs', '--wal-dir', walDir], (t) => (shown += t)),
+      0,
+    );
+    const request = JSON.parse(shown.trim().split('\n')[1]!) as unknown;
+    assert.equal(flatLogRecords(request).length, 1);
+    assert.match(flatLogRecords(request)[0]!, /"first"/);
   });
 
   void test('retention deletes logs blocks whose newest record is older than the retention, meta first, and keeps the rest', async () => {

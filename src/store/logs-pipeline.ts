@@ -46,6 +46,8 @@ export interface LogsPipelineOptions {
   readonly tickMs?: number;
   /** Told about every logs block uploaded (the query side adds it to its catalog at once). */
   readonly onBlock?: (meta: LogsBlockMeta) => void;
+  /** Encodes a block (default `encodeLogsBlock`); tests make it fail to see a segment quarantined. */
+  readonly encode?: typeof encodeLogsBlock;
 }
 
 const defaultSleep = (ms: number) =>
@@ -261,7 +263,7 @@ export class LogsPipeline {
       records = rows.length;
       block =
         rows.length > 0
-          ? encodeLogsBlock(rows, {
+          ? (this.options.encode ?? encodeLogsBlock)(rows, {
               blockId,
               nowMs: this.now(),
               ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
