@@ -16,8 +16,10 @@ import {
 } from '../src/otlp/index.js';
 import {
   encodeLogsBlock,
+  encodeLogsPayloads,
   flattenLogsData,
   LocalObjectStore,
+  LogsEncoder,
   LOGS_COLUMNS,
   LOGS_PREFIX,
   uploadLogsBlock,
@@ -35,7 +37,7 @@ import {
   sdkLogsProtobuf,
   type LogSpec,
 } from './helpers/sdk-logs.js';
-import { consume, startTestStore } from './helpers/store-harness.js';
+import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { promSamples } from './helpers/prom-text.js';
 
@@ -583,9 +585,9 @@ void describe('logs ingest robustness', () => {
       tickMs: 0,
       logger: silentLogger(),
       metrics: new Metrics(),
-      encode: (rows, options) => {
+      encode: (payloads, options) => {
         if (fail) throw new RangeError('cannot encode this one');
-        return encodeLogsBlock(rows, options);
+        return encodeLogsPayloads(payloads, options);
       },
     });
     await pipeline.start();
@@ -610,6 +612,31 @@ void describe('logs ingest robustness', () => {
     const request = JSON.parse(shown.trim().split('\n')[1]!) as unknown;
     assert.equal(flatLogRecords(request).length, 1);
     assert.match(flatLogRecords(request)[0]!, /"first"/);
+  });
+
+  void test("the logs encoder's worker thread writes the same block as the main thread would, and refuses once closed", async () => {
+    const { logger, lines } = capturingLogger();
+    const encoder = new LogsEncoder({ logger, useWorker: true });
+    const payloads = [
+      sdkLogsProtobuf(await sdkLogRecords(shopLogs())),
+      sdkLogsProtobuf(await sdkLogRecords([{ service: 'w', body: 'second request', timeMs: nowMs }])),
+    ];
+    const options = { blockId: 'worker-block', nowMs };
+    const viaWorker = await encoder.encode(payloads, options);
+    const inProcess = encodeLogsPayloads(payloads, options);
+    assert.equal(viaWorker.records, 7);
+    assert.deepEqual(viaWorker.block!.meta, inProcess.block!.meta);
+    assert.deepEqual(Buffer.from(viaWorker.block!.parquet), Buffer.from(inProcess.block!.parquet));
+    assert.deepEqual(
+      lines.filter((l) => l['level'] === 40),
+      [],
+      'no fallback to the main thread',
+    );
+    await encoder.close();
+    await assert.rejects(
+      encoder.encode(payloads, options),
+      (err: Error & { code?: string }) => err.code === 'SENTINEL_ERR_SHUTTING_DOWN',
+    );
   });
 
   void test('retention deletes logs blocks whose newest record is older than the retention, meta first, and keeps the rest', async () => {

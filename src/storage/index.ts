@@ -61,6 +61,7 @@ export {
 export type { LogsColumn, LogsRow, StoredLog } from './logs-columns.js';
 export {
   encodeLogsBlock,
+  encodeLogsPayloads,
   listLogsBlocks,
   LOGS_BLOCK_FORMAT,
   LOGS_PREFIX,
@@ -74,3 +75,4 @@ export {
   uploadLogsBlock,
 } from './logs-block.js';
 export type { EncodedLogsBlock, LogsBlockMeta, LogsBlockWriteOptions } from './logs-block.js';
+export { LogsEncoder } from './logs-encoder.js';

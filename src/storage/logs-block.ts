@@ -7,10 +7,12 @@
 import { parquetMetadata, parquetRead } from 'hyparquet';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
 import { SentinelError } from '../errors.js';
+import { decodeLogsRequest, keepValidLogs } from '../otlp/index.js';
 import { BloomFilter } from './bloom-filter.js';
 import { newBlockId } from './block-meta.js';
 import {
   compareLogRows,
+  flattenLogsData,
   logServiceName,
   logSeverity,
   logsBlockSchema,
@@ -280,4 +282,18 @@ export async function scanLogsBlock(
       `${meta.parquetKey}: the Parquet object is missing`,
     );
   return readLogsBlockBytes(body, meta.parquetKey, filter);
+}
+
+/** Decodes, validates and encodes; also the in-process path when the worker cannot run. */
+export function encodeLogsPayloads(
+  payloads: readonly Uint8Array[],
+  options: LogsBlockWriteOptions,
+): { records: number; block?: ReturnType<typeof encodeLogsBlock> } {
+  const rows: StoredLog[] = [];
+  for (const p of payloads) {
+    const data = decodeLogsRequest(p);
+    keepValidLogs(data);
+    flattenLogsData(data, rows);
+  }
+  return rows.length > 0 ? { records: rows.length, block: encodeLogsBlock(rows, options) } : { records: 0 };
 }

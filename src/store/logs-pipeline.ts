@@ -8,9 +8,10 @@ import {
   type TraceConsumer,
 } from '../otlp/index.js';
 import {
-  encodeLogsBlock,
+  encodeLogsPayloads,
   flattenLogsData,
   uploadLogsBlock,
+  type LogsEncoder,
   type LogsBlockMeta,
   type ObjectStore,
   type StoredLog,
@@ -46,8 +47,10 @@ export interface LogsPipelineOptions {
   readonly tickMs?: number;
   /** Told about every logs block uploaded (the query side adds it to its catalog at once). */
   readonly onBlock?: (meta: LogsBlockMeta) => void;
-  /** Encodes a block (default `encodeLogsBlock`); tests make it fail to see a segment quarantined. */
-  readonly encode?: typeof encodeLogsBlock;
+  /** Encodes blocks off the main thread; without it, in-process. */
+  readonly encoder?: LogsEncoder;
+  /** Replaces the encoding of a segment (tests make it fail to see a segment quarantined). */
+  readonly encode?: typeof encodeLogsPayloads;
 }
 
 const defaultSleep = (ms: number) =>
@@ -258,18 +261,19 @@ export class LogsPipeline {
     let block;
     let records: number;
     try {
-      const rows: StoredLog[] = [];
-      for (const item of seg.items) flattenLogsData(decodeValidLogs(item.payload), rows);
-      records = rows.length;
-      block =
-        rows.length > 0
-          ? (this.options.encode ?? encodeLogsBlock)(rows, {
-              blockId,
-              nowMs: this.now(),
-              ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
-            })
-          : undefined;
+      const payloads = seg.items.map((item) => item.payload);
+      const options = {
+        blockId,
+        nowMs: this.now(),
+        ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
+      };
+      ({ records, block } = this.options.encode
+        ? this.options.encode(payloads, options)
+        : this.options.encoder
+          ? await this.options.encoder.encode(payloads, options)
+          : encodeLogsPayloads(payloads, options));
     } catch (err) {
+      if (this.stopRetrying || isSentinelError(err, 'SENTINEL_ERR_SHUTTING_DOWN')) throw err;
       // Decoding and encoding are pure functions of the segment: a retry fails the same way.
       const error = (err as Error).message ?? String(err);
       const path = await this.wal.quarantine(seg, { blockId, records: seg.items.length, error });

@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
 import { DecisionLog } from '../decision-feed/index.js';
 import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
-import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
+import {
+  BlockEncoder,
+  LogsEncoder,
+  S3ObjectStore,
+  openObjectStore,
+  type ObjectStore,
+} from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
@@ -162,6 +168,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   } catch (err) {
     await encoder.close();
     await pipeline.abort();
+    await logs?.encoder.close();
     throw err;
   }
   let decisions: DecisionLog;
@@ -177,6 +184,8 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   } catch (err) {
     await encoder.close();
     await pipeline.abort();
+    await logs?.pipeline.abort();
+    await logs?.encoder.close();
     throw err;
   }
   const otlp = config.receivers.otlp;
@@ -239,6 +248,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     await encoder.close();
     await pipeline.abort();
     await logs?.pipeline.abort();
+    await logs?.encoder.close();
     await decisions.close();
     throw err;
   }
@@ -318,6 +328,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
         await receivers.stop();
         await pipeline.shutdown();
         await logs?.pipeline.shutdown();
+        await logs?.encoder.close();
         await compactor.idle();
         await encoder.close();
         await Promise.allSettled([query.close(), admin.close()]);
@@ -335,7 +346,9 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       const aborting = pipeline.abort();
       await encoder.close();
       await aborting;
-      await logs?.pipeline.abort();
+      const abortingLogs = logs?.pipeline.abort();
+      await logs?.encoder.close();
+      await abortingLogs;
       await compactor.idle();
       await decisions.close();
       destroyClient();
@@ -360,9 +373,11 @@ function storeLogs(
   config: StoreConfig,
   deps: StoreDependencies,
   store: ObjectStore,
-): { pipeline: LogsPipeline; query: LogsQuery } {
+): { pipeline: LogsPipeline; query: LogsQuery; encoder: LogsEncoder } {
   const { logger, metrics } = deps;
+  const encoder = new LogsEncoder({ logger, useWorker: true });
   const pipeline = new LogsPipeline({
+    encoder,
     store,
     walDir: join(config.wal_dir, 'logs'),
     walMaxBytes: config.logs.wal_max_bytes,
@@ -386,5 +401,5 @@ function storeLogs(
     refreshIntervalMs: config.query.refresh_interval,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return { pipeline, query };
+  return { pipeline, query, encoder };
 }
