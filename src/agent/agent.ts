@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../config/index.js';
 import {
   createExporter,
-  ExporterConsumer,
+  ExporterStage,
   exporterName,
   exporterStageOptions,
   FanOutConsumer,
@@ -42,7 +42,7 @@ export interface RunningAgent {
  * The export stage: one ExporterConsumer (batch -> queue -> retry -> exporter) per configured exporter,
  * fanned out. Replays each persistent queue before the receivers open.
  */
-async function startExportStage(config: AgentConfig, deps: AgentDependencies): Promise<TraceConsumer> {
+async function startExportStage(config: AgentConfig, deps: AgentDependencies): Promise<FanOutConsumer> {
   const { logger, metrics } = deps;
   const clock = deps.exportClock ? { clock: deps.exportClock } : {};
   // The drain of queued batches gets half the shutdown budget; a persistent queue keeps what is left.
@@ -52,18 +52,21 @@ async function startExportStage(config: AgentConfig, deps: AgentDependencies): P
     ? []
     : await Promise.all(config.exporters.map((c, i) => createExporter(c, i, { logger })));
   const stages = deps.exporters
-    ? deps.exporters.map((e) => new ExporterConsumer(e, metrics, logger, { ...clock, drainTimeoutMs }))
+    ? deps.exporters.map((e) => new ExporterStage(e, metrics, logger, { ...clock, drainTimeoutMs }))
     : config.exporters.map((c, i) => {
         const exporter = built[i]!;
+        const stage = new ExporterStage(
+          exporter,
+          metrics,
+          logger,
+          { ...exporterStageOptions(c), ...clock, drainTimeoutMs },
+          c.signals,
+        );
         logger.info(
-          { exporter: exporterName(c, i), type: c.type, queue_dir: c.queue.dir },
+          { exporter: exporterName(c, i), type: c.type, queue_dir: c.queue.dir, signals: [...stage.signals] },
           'exporter configured',
         );
-        return new ExporterConsumer(exporter, metrics, logger, {
-          ...exporterStageOptions(c),
-          ...clock,
-          drainTimeoutMs,
-        });
+        return stage;
       });
   await Promise.all(stages.map((s) => s.start()));
   return new FanOutConsumer(stages);
@@ -85,7 +88,7 @@ export function keepsEverything(sampling: AgentConfig['sampling']): boolean {
 export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
   const { logger, metrics } = deps;
   // The data path, built back to front: receive -> enrich -> sample -> export.
-  const exportStage: TraceConsumer = await startExportStage(config, deps);
+  const exportStage = await startExportStage(config, deps);
   // Whole traces across pods (issue 9): publish what rules kept here, release what rules kept elsewhere.
   const completion = config.sampling.completion;
   const env = deps.env ?? process.env;
@@ -130,7 +133,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
 
   const otlp = config.receivers.otlp;
   // The byte path (issue 13): the pipeline gets scanned protobuf, never the decoded model.
-  const receivers = receiversFromConfig(config, { consumer: pipeline, metrics, logger, wire: true });
+  // Logs and metrics (issue 16) are served when an exporter carries them; they pass enrich, measure and the sampler.
+  const receivers = receiversFromConfig(config, {
+    consumer: pipeline,
+    metrics,
+    logger,
+    wire: true,
+    signals: exportStage.signals(),
+  });
   const admin = new AdminServer({
     endpoint: config.admin.endpoint,
     metrics,

@@ -43,6 +43,12 @@ export const s3Schema = () =>
 
 const common = {
   name: z.string().optional(),
+  // The signals this exporter carries (issue 16); absent: every signal it can (otlp and debug: all three).
+  signals: z
+    .array(z.enum(['traces', 'metrics', 'logs']))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, { message: 'expected each signal once' })
+    .optional(),
   batch: batchSchema(),
   retry: retrySchema(),
   queue: queueSchema(),

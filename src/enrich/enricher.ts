@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/index.js';
 import { DEPLOYMENT_VARIANT_ATTRIBUTE } from '../otlp/index.js';
-import type { KeyValue, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
+import type { KeyValue, SignalBatch, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { readDownwardEnv, type DownwardEnv } from './downward-env.js';
 import { OwnerResolver, type ApiPodFacts } from './owner-resolver.js';
@@ -68,9 +68,16 @@ export class Enricher implements TraceConsumer {
   private apiAttempt: Promise<void> = Promise.resolve();
   private shutdownOnce: Promise<void> | undefined;
   private closed = false;
+  /** Logs and metrics (issue 16), when the next stage takes them: their resources enriched as spans' are. */
+  readonly consumeLogs?: (batch: SignalBatch) => Promise<void>;
+  readonly consumeMetrics?: (batch: SignalBatch) => Promise<void>;
 
   constructor(options: EnricherOptions) {
     this.options = options;
+    const next = options.next;
+    if (next.consumeLogs) this.consumeLogs = (b) => this.enrichSignal(b, (e) => next.consumeLogs!(e));
+    if (next.consumeMetrics)
+      this.consumeMetrics = (b) => this.enrichSignal(b, (e) => next.consumeMetrics!(e));
     this.config = options.config;
     this.env = readDownwardEnv(options.env);
     this.current = this.compute();
@@ -141,11 +148,9 @@ export class Enricher implements TraceConsumer {
     try {
       if (batch.wire) {
         // The byte path (issue 13): each ScopeSpans header is moved under its enriched resource.
-        if (this.wireEnrichment?.enrichment !== enrichment)
-          this.wireEnrichment = { enrichment, wire: new WireEnrichment(enrichment, override) };
+        const wire = this.currentWire();
         const scopes = batch.wire.scopes;
-        for (let i = 0; i < scopes.length; i++)
-          scopes[i] = this.wireEnrichment.wire.scope(scopes[i] as WireScope);
+        for (let i = 0; i < scopes.length; i++) scopes[i] = wire.scope(scopes[i] as WireScope);
         return this.options.next.consume(batch);
       }
       for (const rs of batch.data.resourceSpans) applyEnrichment(rs.resource, enrichment, override);
@@ -153,6 +158,25 @@ export class Enricher implements TraceConsumer {
       return Promise.reject(err as Error);
     }
     return this.options.next.consume(batch);
+  }
+
+  /** The pod's attributes spliced into each ResourceLogs / ResourceMetrics, as into spans' resources. */
+  private enrichSignal(batch: SignalBatch, next: (b: SignalBatch) => Promise<void>): Promise<void> {
+    let encoded: Uint8Array;
+    try {
+      encoded = this.currentWire().signalRequest(batch.encoded);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return next({ encoded, itemCount: batch.itemCount, bytes: batch.bytes });
+  }
+
+  /** The byte path's merge for the current enrichment (rebuilt when the identity changed). */
+  private currentWire(): WireEnrichment {
+    const enrichment = this.enrichment;
+    if (this.wireEnrichment?.enrichment !== enrichment)
+      this.wireEnrichment = { enrichment, wire: new WireEnrichment(enrichment, this.config.override) };
+    return this.wireEnrichment.wire;
   }
 
   bufferedBytes(): number {

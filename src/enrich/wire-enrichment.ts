@@ -4,12 +4,17 @@ import {
   internResource,
   internScope,
   keyValueKeyEquals,
+  ProtobufReader,
+  ProtobufWriter,
   rewriteMessage,
+  WireType,
   type KeyValue,
   type WireResource,
   type WireScope,
 } from '../otlp/index.js';
 import type { ResourceEnrichment } from './resource-enrichment.js';
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Enrichment on the agent's byte path (issue 13): the pod's attributes are encoded once per identity change and
@@ -30,6 +35,52 @@ export class WireEnrichment {
   ) {
     this.all = encodeAttributeFields(1, enrichment.attributes);
     this.keyBytes = enrichment.attributes.map((kv) => Buffer.from(kv.key));
+  }
+
+  /**
+   * An `ExportLogsServiceRequest` or `ExportMetricsServiceRequest` (issue 16) with the pod's attributes spliced into
+   * the Resource (field 1) of each ResourceLogs / ResourceMetrics (field 1 of the request), as for spans: the same
+   * merge, so the app's own keys win. A resource-less entry gets a Resource with the pod's attributes. Every other
+   * byte is copied as it came; the request must have been scanned (wire-signal-scan.ts).
+   */
+  signalRequest(request: Uint8Array): Buffer {
+    const r = new ProtobufReader(request);
+    const w = new ProtobufWriter(request.length + 512);
+    while (r.pos < r.end) {
+      const fieldStart = r.pos;
+      const tag = r.uint32();
+      if (tag !== ((1 << 3) | WireType.LEN)) {
+        r.skip(tag & 7);
+        w.raw(r.buf.subarray(fieldStart, r.pos));
+        continue;
+      }
+      const { start, end } = r.lengthDelimited();
+      const t = w.begin(1);
+      this.spliceResource(w, r.buf, start, end);
+      w.end(t);
+    }
+    return Buffer.from(w.finish());
+  }
+
+  /** One ResourceLogs / ResourceMetrics: its `resource` (field 1) replaced by the enriched one. */
+  private spliceResource(w: ProtobufWriter, buf: Buffer, start: number, end: number): void {
+    const r = new ProtobufReader(buf.subarray(start, end));
+    let resource: Uint8Array = EMPTY;
+    const rest: Uint8Array[] = [];
+    while (r.pos < r.end) {
+      const fieldStart = r.pos;
+      const tag = r.uint32();
+      if (tag === ((1 << 3) | WireType.LEN)) {
+        // A repeated message field merges; the last one is what a decoder keeps (resources carry no repeats).
+        const b = r.lengthDelimited();
+        resource = r.buf.subarray(b.start, b.end);
+      } else {
+        r.skip(tag & 7);
+        rest.push(r.buf.subarray(fieldStart, r.pos));
+      }
+    }
+    w.bytes(1, this.resource(internResource(resource, EMPTY, EMPTY)).resource, true);
+    for (const part of rest) w.raw(part);
   }
 
   /** The scope under its enriched resource. */

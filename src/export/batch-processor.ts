@@ -26,6 +26,11 @@ export interface BatchProcessorOptions extends BatchOptions {
   readonly clock?: ExportClock;
   /** Reports a failure of a timer-driven send, which has no caller to throw to. */
   readonly onTimerError?: (err: unknown, batch: TraceBatch) => void;
+  /** Splits an encoded request of another signal (logs, metrics: issue 16); default: spans. */
+  readonly splitEncoded?: (
+    request: Uint8Array,
+    max: number,
+  ) => Array<{ request: Uint8Array; spanCount: number }>;
 }
 
 /**
@@ -83,7 +88,9 @@ export class BatchProcessor {
       const request =
         pending.length === 1 ? (pending[0] as Uint8Array) : Buffer.concat(pending as Uint8Array[]);
       const parts =
-        max > 0 && spans > max ? splitEncodedBySpans(request, max) : [{ request, spanCount: spans }];
+        max > 0 && spans > max
+          ? (this.options.splitEncoded ?? splitEncodedBySpans)(request, max)
+          : [{ request, spanCount: spans }];
       batches = parts.map((p) => encodedBatch(p.request, p.spanCount, share(p.spanCount)));
     } else {
       const data: TraceData = {

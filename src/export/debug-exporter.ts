@@ -41,6 +41,24 @@ export class DebugExporter implements SpanExporter {
     return SUCCESS;
   }
 
+  /** Logs: a count per batch (issue 16); the records stay out of the agent's own logs. */
+  async exportLogs(request: Uint8Array, itemCount: number): Promise<ExportResult> {
+    this.logger.info(
+      { exporter: this.name, logRecords: itemCount, bytes: request.byteLength },
+      'debug exporter: logs',
+    );
+    return SUCCESS;
+  }
+
+  /** Metrics: a count per batch (issue 16). */
+  async exportMetrics(request: Uint8Array, itemCount: number): Promise<ExportResult> {
+    this.logger.info(
+      { exporter: this.name, dataPoints: itemCount, bytes: request.byteLength },
+      'debug exporter: metrics',
+    );
+    return SUCCESS;
+  }
+
   async forceFlush(): Promise<void> {}
   async shutdown(): Promise<void> {}
 }

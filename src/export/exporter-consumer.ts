@@ -1,5 +1,11 @@
 import { SentinelError } from '../errors.js';
-import type { TraceBatch, TraceConsumer } from '../otlp/index.js';
+import {
+  SIGNAL_ITEMS,
+  splitSignalRequest,
+  type Signal,
+  type TraceBatch,
+  type TraceConsumer,
+} from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { BatchProcessor, type BatchOptions } from './batch-processor.js';
 import { systemExportClock, type ExportClock } from './export-clock.js';
@@ -25,6 +31,13 @@ export interface ExporterConsumerOptions {
   readonly random?: () => number;
   /** How long shutdown keeps sending what is queued before it stops (a persistent queue keeps the rest). */
   readonly drainTimeoutMs?: number;
+  /**
+   * The signal this stage carries (issue 16; default traces). Logs and metrics travel as encoded requests (the
+   * exporter's `exportEncoded` sends them to the signal's service), are counted in
+   * `exporter_{sent,failed}_{log_records,metric_points}_total`, and queue under `<name>/<signal>` (its own
+   * sub-directory of `queue.dir`, so a replay sends them to the right service).
+   */
+  readonly signal?: Signal;
 }
 
 /** Why spans were not delivered: the `reason` label of `sentinel_exporter_failed_spans_total`. */
@@ -56,6 +69,7 @@ export class ExporterConsumer implements TraceConsumer {
   private readonly sent;
   private readonly failed;
   private readonly latency;
+  readonly signal: Signal;
 
   constructor(
     private readonly exporter: SpanExporter,
@@ -64,10 +78,16 @@ export class ExporterConsumer implements TraceConsumer {
     options: ExporterConsumerOptions = {},
   ) {
     const clock = options.clock ?? systemExportClock;
-    this.sent = metrics.counter('exporter_sent_spans_total', 'Spans exporters delivered.', ['exporter']);
+    const signal = options.signal ?? 'traces';
+    this.signal = signal;
+    const items = SIGNAL_ITEMS[signal];
+    const noun = items.noun[0]!.toUpperCase() + items.noun.slice(1);
+    this.sent = metrics.counter(`exporter_sent_${items.metric}_total`, `${noun} exporters delivered.`, [
+      'exporter',
+    ]);
     this.failed = metrics.counter(
-      'exporter_failed_spans_total',
-      'Spans exporters could not deliver, by reason.',
+      `exporter_failed_${items.metric}_total`,
+      `${noun} exporters could not deliver, by reason.`,
       ['exporter', 'reason'],
     );
     this.latency = metrics.histogram(
@@ -84,7 +104,7 @@ export class ExporterConsumer implements TraceConsumer {
       logger,
     });
     this.queue = new ExportQueue({
-      name: exporter.name,
+      name: signal === 'traces' ? exporter.name : `${exporter.name}/${signal}`,
       dir: options.queue?.dir ?? '',
       maxBytes: options.queue?.maxBytes ?? 256 * 1024 * 1024,
       metrics,
@@ -98,6 +118,15 @@ export class ExporterConsumer implements TraceConsumer {
       timeoutMs: options.batch?.timeoutMs ?? 1000,
       clock,
       send: (b) => this.queue.push(b.encoded ?? b.data, b.spanCount, b.bytes),
+      ...(signal === 'traces'
+        ? {}
+        : {
+            splitEncoded: (request: Uint8Array, max: number) =>
+              splitSignalRequest(signal, request, max).map((p) => ({
+                request: p.request,
+                spanCount: p.itemCount,
+              })),
+          }),
       onTimerError: (err, b) => this.drop(b.spanCount, 'shutdown', err as Error),
     });
   }
@@ -245,7 +274,13 @@ export class ExporterConsumer implements TraceConsumer {
     const exporter = this.exporter.name;
     this.failed.inc({ exporter, reason }, spans);
     this.logger.warn(
-      { exporter, reason, spans, err: error?.message },
+      {
+        exporter,
+        signal: this.signal,
+        reason,
+        [SIGNAL_ITEMS[this.signal].metric]: spans,
+        err: error?.message,
+      },
       reason === 'permanent'
         ? 'dropped a batch the exporter rejected'
         : reason === 'rejected'

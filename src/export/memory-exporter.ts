@@ -5,6 +5,9 @@ import { SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.j
 export class InMemoryExporter implements SpanExporter {
   readonly name: string;
   readonly exported: TraceData[] = [];
+  /** Encoded logs and metrics requests as exported (issue 16). */
+  readonly logs: Uint8Array[] = [];
+  readonly metrics: Uint8Array[] = [];
   private stopped = false;
 
   constructor(name = 'memory') {
@@ -14,6 +17,18 @@ export class InMemoryExporter implements SpanExporter {
   async export(data: TraceData): Promise<ExportResult> {
     if (this.stopped) return { kind: 'failure', error: new Error('exporter is shut down') };
     this.exported.push(data);
+    return SUCCESS;
+  }
+
+  async exportLogs(request: Uint8Array): Promise<ExportResult> {
+    if (this.stopped) return { kind: 'failure', error: new Error('exporter is shut down') };
+    this.logs.push(request);
+    return SUCCESS;
+  }
+
+  async exportMetrics(request: Uint8Array): Promise<ExportResult> {
+    if (this.stopped) return { kind: 'failure', error: new Error('exporter is shut down') };
+    this.metrics.push(request);
     return SUCCESS;
   }
 

@@ -1,8 +1,13 @@
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { TRACE_EXPORT_METHOD, encodeTraceRequest, type TraceData } from '../otlp/index.js';
-import { exporterCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { EXPORT_METHODS, type Signal } from '../otlp/index.js';
+import {
+  exporterCaFile,
+  OtlpSignalExporter,
+  RequestHeaders,
+  type OtlpExporterOptions,
+} from './otlp-options.js';
 import { partialSuccess, retryInfoDelayMs } from './retry-info.js';
-import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
+import { failure, retryable, successWith, type ExportResult } from './span-exporter.js';
 
 /** gRPC codes the OTLP spec lists as retryable ("Failures"); RESOURCE_EXHAUSTED only with RetryInfo. */
 const RETRYABLE_CODES = new Set<number>([
@@ -19,14 +24,13 @@ const RETRYABLE_CODES = new Set<number>([
  * protobuf encoder and passed through identity serialisers, as the receiver does, so no generated code
  * or protobufjs sits on the path. gzip is grpc-js's per-message compression.
  */
-export class OtlpGrpcExporter implements SpanExporter {
-  readonly name: string;
+export class OtlpGrpcExporter extends OtlpSignalExporter {
   private readonly client: Client;
   private readonly headers: RequestHeaders;
   private readonly target: string;
 
   constructor(private readonly options: OtlpExporterOptions) {
-    this.name = options.name;
+    super(options.name);
     const { target, secure } = grpcTarget(options.endpoint);
     this.target = target;
     const creds = secure
@@ -48,17 +52,13 @@ export class OtlpGrpcExporter implements SpanExporter {
     this.headers = new RequestHeaders(options);
   }
 
-  export(data: TraceData): Promise<ExportResult> {
-    return this.exportEncoded(encodeTraceRequest(data));
-  }
-
-  async exportEncoded(request: Uint8Array): Promise<ExportResult> {
+  protected async send(signal: Signal, request: Uint8Array): Promise<ExportResult> {
     const body = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
     const metadata = new Metadata();
     for (const [k, v] of Object.entries(await this.headers.current())) metadata.set(k, v);
     return new Promise<ExportResult>((resolve) => {
       this.client.makeUnaryRequest(
-        TRACE_EXPORT_METHOD,
+        EXPORT_METHODS[signal],
         (b: Buffer) => b,
         (b: Buffer) => b,
         body,
@@ -87,8 +87,6 @@ export class OtlpGrpcExporter implements SpanExporter {
     }
     return failure(error);
   }
-
-  async forceFlush(): Promise<void> {}
 
   async shutdown(): Promise<void> {
     this.client.close();

@@ -2,10 +2,15 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { encodeTraceRequest, type TraceData } from '../otlp/index.js';
-import { exporterCaFile, RequestHeaders, type OtlpExporterOptions } from './otlp-options.js';
+import { HTTP_PATHS, SIGNAL_ITEMS, type Signal } from '../otlp/index.js';
+import {
+  exporterCaFile,
+  OtlpSignalExporter,
+  RequestHeaders,
+  type OtlpExporterOptions,
+} from './otlp-options.js';
 import { partialSuccess, retryAfterMs } from './retry-info.js';
-import { failure, retryable, successWith, type ExportResult, type SpanExporter } from './span-exporter.js';
+import { failure, retryable, successWith, type ExportResult } from './span-exporter.js';
 
 const gzip = promisify(gzipCb);
 
@@ -17,16 +22,21 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
  * Jaeger or a Collector. 429/502/503/504 and network errors are retryable (honouring Retry-After);
  * every other non-2xx answer is permanent, its body quoted in the error.
  */
-export class OtlpHttpExporter implements SpanExporter {
-  readonly name: string;
+export class OtlpHttpExporter extends OtlpSignalExporter {
   private readonly url: URL;
+  private readonly urls: Readonly<Record<Signal, URL>>;
   private readonly headers: RequestHeaders;
   private readonly agent: HttpAgent;
   private readonly request: typeof httpRequest;
 
   constructor(private readonly options: OtlpExporterOptions) {
-    this.name = options.name;
+    super(options.name);
     this.url = tracesUrl(options.endpoint);
+    this.urls = {
+      traces: this.url,
+      logs: signalUrl(options.endpoint, 'logs'),
+      metrics: signalUrl(options.endpoint, 'metrics'),
+    };
     this.headers = new RequestHeaders(options);
     if (this.url.protocol === 'https:') {
       const ca = exporterCaFile(options);
@@ -42,11 +52,8 @@ export class OtlpHttpExporter implements SpanExporter {
     }
   }
 
-  export(data: TraceData): Promise<ExportResult> {
-    return this.exportEncoded(encodeTraceRequest(data));
-  }
-
-  async exportEncoded(request: Uint8Array): Promise<ExportResult> {
+  protected async send(signal: Signal, request: Uint8Array): Promise<ExportResult> {
+    const url = this.urls[signal];
     let body = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
     const headers: Record<string, string> = {
       ...(await this.headers.current()),
@@ -58,28 +65,28 @@ export class OtlpHttpExporter implements SpanExporter {
     }
     headers['content-length'] = String(body.byteLength);
     return new Promise<ExportResult>((resolve) => {
-      const req = this.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
+      const req = this.request(url, { method: 'POST', agent: this.agent, headers }, (res) => {
         readLimited(res, 64 * 1024).then(
-          (body) => resolve(this.outcome(res, body)),
+          (body) => resolve(this.outcome(res, body, url, signal)),
           (err: Error) => resolve(retryable(err)),
         );
       });
       req.setTimeout(this.options.timeoutMs, () => {
-        req.destroy(new Error(`no answer from ${this.url.href} within ${this.options.timeoutMs} ms`));
+        req.destroy(new Error(`no answer from ${url.href} within ${this.options.timeoutMs} ms`));
       });
-      req.on('error', (err) => resolve(retryable(new Error(`POST ${this.url.href}: ${err.message}`))));
+      req.on('error', (err) => resolve(retryable(new Error(`POST ${url.href}: ${err.message}`))));
       req.end(body);
     });
   }
 
-  private outcome(res: IncomingMessage, body: Buffer): ExportResult {
+  private outcome(res: IncomingMessage, body: Buffer, url: URL, signal: Signal): ExportResult {
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) {
       const json = String(res.headers['content-type'] ?? '').includes('json');
-      return successWith(json ? partialSuccessJson(body) : partialSuccess(body));
+      return successWith(json ? partialSuccessJson(body, signal) : partialSuccess(body));
     }
     const text = body.toString('utf8');
-    const error = new Error(`HTTP ${status} from ${this.url.href}${text ? `: ${text.slice(0, 500)}` : ''}`);
+    const error = new Error(`HTTP ${status} from ${url.href}${text ? `: ${text.slice(0, 500)}` : ''}`);
     if (RETRYABLE_STATUS.has(status)) {
       const header = res.headers['retry-after'];
       return retryable(error, retryAfterMs(Array.isArray(header) ? header[0] : header));
@@ -87,11 +94,23 @@ export class OtlpHttpExporter implements SpanExporter {
     return failure(error);
   }
 
-  async forceFlush(): Promise<void> {}
-
   async shutdown(): Promise<void> {
     this.agent.destroy();
   }
+}
+
+/**
+ * A logs or metrics URL from the exporter's endpoint (issue 16): a base endpoint gets `/v1/logs` or `/v1/metrics`
+ * (the Collector's otlphttp rule); a `/v1/traces` URL has that suffix replaced; another path gets the signal's
+ * path appended (`https://gw/otlp` -> `https://gw/otlp/v1/logs`).
+ */
+export function signalUrl(endpoint: string, signal: Signal): URL {
+  const url = new URL(endpoint.includes('://') ? endpoint : `http://${endpoint}`);
+  const path = url.pathname.replace(/\/+$/, '');
+  url.pathname = path.endsWith(HTTP_PATHS.traces)
+    ? path.slice(0, -HTTP_PATHS.traces.length) + HTTP_PATHS[signal]
+    : path + HTTP_PATHS[signal];
+  return url;
 }
 
 /** The Collector's rule: a base endpoint gets `/v1/traces` appended; a URL with a path is used as is. */
@@ -101,13 +120,17 @@ export function tracesUrl(endpoint: string): URL {
   return url;
 }
 
-function partialSuccessJson(body: Buffer): { rejectedSpans: number; errorMessage: string } | undefined {
+function partialSuccessJson(
+  body: Buffer,
+  signal: Signal,
+): { rejectedSpans: number; errorMessage: string } | undefined {
   try {
     const doc = JSON.parse(body.toString('utf8')) as {
-      partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string };
+      partialSuccess?: Record<string, string | number | undefined> & { errorMessage?: string };
     };
     const p = doc.partialSuccess;
-    const rejectedSpans = Number(p?.rejectedSpans ?? 0);
+    // rejectedSpans, rejectedLogRecords or rejectedDataPoints (OTLP/JSON's names of the same field 1).
+    const rejectedSpans = Number(p?.[SIGNAL_ITEMS[signal].json] ?? 0);
     return p && (rejectedSpans > 0 || p.errorMessage)
       ? { rejectedSpans, errorMessage: p.errorMessage ?? '' }
       : undefined;

@@ -1,4 +1,6 @@
 import { BearerTokenFile, readCaFile } from '../http/index.js';
+import { encodeTraceRequest, type Signal, type TraceData } from '../otlp/index.js';
+import type { ExportResult, SpanExporter } from './span-exporter.js';
 
 /** What both OTLP transports share (the `otlp` exporter's config keys). */
 export interface OtlpExporterOptions {
@@ -35,4 +37,36 @@ export class RequestHeaders {
 /** The CA bundle of an OTLP exporter's `tls.ca_file`. */
 export function exporterCaFile(options: OtlpExporterOptions): Buffer | undefined {
   return readCaFile(options.tls.caFile, `exporter ${options.name}: tls.ca_file`);
+}
+
+/**
+ * What the OTLP/gRPC and OTLP/HTTP exporters share: every signal is one encoded request sent by `send` to the
+ * signal's service or path (issue 16), with the same headers, compression, TLS, retries and outcomes.
+ */
+export abstract class OtlpSignalExporter implements SpanExporter {
+  constructor(readonly name: string) {}
+
+  protected abstract send(signal: Signal, request: Uint8Array): Promise<ExportResult>;
+
+  export(data: TraceData): Promise<ExportResult> {
+    return this.send('traces', encodeTraceRequest(data));
+  }
+
+  exportEncoded(request: Uint8Array): Promise<ExportResult> {
+    return this.send('traces', request);
+  }
+
+  /** Logs: `LogsService/Export`, `/v1/logs`. */
+  exportLogs(request: Uint8Array): Promise<ExportResult> {
+    return this.send('logs', request);
+  }
+
+  /** Metrics: `MetricsService/Export`, `/v1/metrics`. */
+  exportMetrics(request: Uint8Array): Promise<ExportResult> {
+    return this.send('metrics', request);
+  }
+
+  async forceFlush(): Promise<void> {}
+
+  abstract shutdown(): Promise<void>;
 }

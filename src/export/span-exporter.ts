@@ -18,7 +18,15 @@ export interface SpanExporter {
    * Sends an already encoded OTLP ExportTraceServiceRequest (protobuf). Optional: exporters that speak OTLP
    * take a persistent queue's records as they are, without a decode and a second encode.
    */
-  exportEncoded?(request: Uint8Array, spanCount: number): Promise<ExportResult>;
+  exportEncoded?: ((request: Uint8Array, spanCount: number) => Promise<ExportResult>) | undefined;
+  /**
+   * Sends an encoded `ExportLogsServiceRequest` (issue 16). Present on exporters that can carry logs: an
+   * exporter's default `signals` are those it has a method for. `itemCount` is the request's log records; a
+   * partial success's `rejectedSpans` counts rejected log records.
+   */
+  exportLogs?(request: Uint8Array, itemCount: number): Promise<ExportResult>;
+  /** Sends an encoded `ExportMetricsServiceRequest`, as `exportLogs` (items are data points). */
+  exportMetrics?(request: Uint8Array, itemCount: number): Promise<ExportResult>;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }

@@ -6,6 +6,8 @@ import {
   type TraceConsumer,
   type WireResource,
   type WireSpans,
+  forwardSignals,
+  type SignalBatch,
 } from '../otlp/index.js';
 import type { Registry } from 'prom-client';
 import {
@@ -146,9 +148,13 @@ export class SpanMetricsStage implements TraceConsumer {
   private readonly maxSeries: number;
   private readonly logger: Logger;
   private readonly state: SpanMetricsState;
+  /** Logs and metrics pass through untouched (issue 16). */
+  readonly consumeLogs?: (batch: SignalBatch) => Promise<void>;
+  readonly consumeMetrics?: (batch: SignalBatch) => Promise<void>;
 
   constructor(options: SpanMetricsOptions) {
     this.next = options.next;
+    Object.assign(this, forwardSignals(options.next));
     this.logger = options.logger;
     this.kinds = new Set(options.config.span_kinds.map((k) => KIND_NUMBERS[k] ?? -1));
     this.maxSeries = options.config.max_series;

@@ -88,3 +88,16 @@ export { decodeLogsRequest } from './logs-decode.js';
 export { keepValidLogs, logProblem } from './logs-validate.js';
 export type { LogProblem, LogRejection } from './logs-validate.js';
 export { logRecordToJson, logsDataToJson, resourceToJson, scopeToJson } from './logs-json.js';
+export { transcodeLogsRequestJson } from './json-to-protobuf-logs.js';
+export { transcodeMetricsRequestJson } from './json-to-protobuf-metrics.js';
+export {
+  encodeSignalResponseJson,
+  EXPORT_METHODS,
+  HTTP_PATHS,
+  SIGNAL_ITEMS,
+  signalServiceDefinition,
+} from './signal-service.js';
+export { scanSignalRequest, splitSignalRequest } from './wire-signal-scan.js';
+export type { ScannedSignalRequest } from './wire-signal-scan.js';
+export { forwardSignals } from './signal-forward.js';
+export type { SignalMethods } from './signal-forward.js';

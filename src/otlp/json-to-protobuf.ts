@@ -29,19 +29,19 @@ import { WireType } from './protobuf-reader.js';
 
 const { VARINT, I64, I32 } = WireType;
 
-const present = (v: unknown): boolean => v !== undefined && v !== null;
+export const present = (v: unknown): boolean => v !== undefined && v !== null;
 
-function writeString(w: ProtobufWriter, n: number, v: unknown, path: string): void {
+export function writeString(w: ProtobufWriter, n: number, v: unknown, path: string): void {
   if (present(v)) w.string(n, str(v, path), true);
 }
 
-function writeUint(w: ProtobufWriter, n: number, v: unknown, path: string): void {
+export function writeUint(w: ProtobufWriter, n: number, v: unknown, path: string): void {
   if (!present(v)) return;
   w.tag(n, VARINT);
   w.varint(uint(v, path));
 }
 
-function writeEnum(
+export function writeEnum(
   w: ProtobufWriter,
   n: number,
   v: unknown,
@@ -53,7 +53,7 @@ function writeEnum(
   w.varint(enumValue(v, names, path));
 }
 
-function writeFixed64(w: ProtobufWriter, n: number, v: unknown, path: string): void {
+export function writeFixed64(w: ProtobufWriter, n: number, v: unknown, path: string): void {
   if (!present(v)) return;
   w.tag(n, I64);
   w.ensure(8);
@@ -61,7 +61,7 @@ function writeFixed64(w: ProtobufWriter, n: number, v: unknown, path: string): v
   w.pos += 8;
 }
 
-function writeFixed32(w: ProtobufWriter, n: number, v: unknown, path: string): void {
+export function writeFixed32(w: ProtobufWriter, n: number, v: unknown, path: string): void {
   if (!present(v)) return;
   w.tag(n, I32);
   w.ensure(4);
@@ -69,13 +69,13 @@ function writeFixed32(w: ProtobufWriter, n: number, v: unknown, path: string): v
   w.pos += 4;
 }
 
-function writeId(w: ProtobufWriter, n: number, v: unknown, bytes: number, path: string): void {
+export function writeId(w: ProtobufWriter, n: number, v: unknown, bytes: number, path: string): void {
   if (!present(v)) return;
   const hex = hexId(v, bytes, path);
   w.bytes(n, hex === '' ? new Uint8Array(0) : (hexToBytes(hex) as Uint8Array), true);
 }
 
-function writeAnyValue(w: ProtobufWriter, v: unknown, path: string, depth: number): void {
+export function writeAnyValue(w: ProtobufWriter, v: unknown, path: string, depth: number): void {
   if (depth > MAX_VALUE_DEPTH) fail(path, `attribute values nested deeper than ${MAX_VALUE_DEPTH}`);
   const o = obj(v, path);
   if (!o) return;
@@ -109,7 +109,7 @@ function writeAnyValue(w: ProtobufWriter, v: unknown, path: string, depth: numbe
   }
 }
 
-function writeKeyValues(w: ProtobufWriter, n: number, v: unknown, path: string, depth = 0): void {
+export function writeKeyValues(w: ProtobufWriter, n: number, v: unknown, path: string, depth = 0): void {
   arr(v, path).forEach((e, i) => {
     const p = `${path}[${i}]`;
     const o = obj(e, p) ?? {};
@@ -124,7 +124,13 @@ function writeKeyValues(w: ProtobufWriter, n: number, v: unknown, path: string, 
   });
 }
 
-function writeMessage(w: ProtobufWriter, n: number, v: unknown, path: string, body: (o: Obj) => void): void {
+export function writeMessage(
+  w: ProtobufWriter,
+  n: number,
+  v: unknown,
+  path: string,
+  body: (o: Obj) => void,
+): void {
   const o = obj(v, path);
   if (!o) return;
   const t = w.begin(n);
@@ -187,45 +193,85 @@ function writeSpan(w: ProtobufWriter, o: Obj, path: string): void {
   writeFixed32(w, 16, o['flags'], path + '.flags');
 }
 
-/** Converts an OTLP/JSON `ExportTraceServiceRequest` to its protobuf encoding, keeping fields' presence. */
-export function transcodeTraceRequestJson(input: string | Uint8Array): Buffer {
+/** A Resource message (field 1 of ResourceSpans, ResourceLogs and ResourceMetrics). */
+export function writeResource(w: ProtobufWriter, v: unknown, path: string): void {
+  writeMessage(w, 1, v, path, (r) => {
+    writeKeyValues(w, 1, r['attributes'], path + '.attributes');
+    writeUint(
+      w,
+      2,
+      field(r, 'droppedAttributesCount', 'dropped_attributes_count'),
+      path + '.droppedAttributesCount',
+    );
+  });
+}
+
+/** An InstrumentationScope message (field 1 of ScopeSpans, ScopeLogs and ScopeMetrics). */
+export function writeScope(w: ProtobufWriter, v: unknown, path: string): void {
+  writeMessage(w, 1, v, path, (sc) => {
+    writeString(w, 1, sc['name'], path + '.name');
+    writeString(w, 2, sc['version'], path + '.version');
+    writeKeyValues(w, 3, sc['attributes'], path + '.attributes');
+    writeUint(
+      w,
+      4,
+      field(sc, 'droppedAttributesCount', 'dropped_attributes_count'),
+      path + '.droppedAttributesCount',
+    );
+  });
+}
+
+/** The JSON names of one signal's request levels: `resourceSpans` / `scopeSpans` / `spans`, and so on. */
+export interface RequestShape {
+  readonly resource: readonly [camel: string, snake: string];
+  readonly scope: readonly [camel: string, snake: string];
+  readonly items: readonly [camel: string, snake: string];
+}
+
+/**
+ * Converts an OTLP/JSON export request of any signal to protobuf: `resource_<signal>` (1) { resource (1),
+ * `scope_<signal>` (2) { scope (1), items (2), schema_url (3) }, schema_url (3) }, the same numbers in all three.
+ */
+export function transcodeRequestJson(
+  input: string | Uint8Array,
+  shape: RequestShape,
+  writeItem: (w: ProtobufWriter, o: Obj, path: string) => void,
+): Buffer {
   const { root, textLength } = parseJsonRequest(input);
   const w = new ProtobufWriter(Math.max(256, textLength));
-  arr(field(root, 'resourceSpans', 'resource_spans'), 'resourceSpans').forEach((rsv, i) => {
-    const p = `resourceSpans[${i}]`;
-    writeMessage(w, 1, rsv ?? {}, p, (rso) => {
-      writeMessage(w, 1, rso['resource'], p + '.resource', (r) => {
-        writeKeyValues(w, 1, r['attributes'], p + '.resource.attributes');
-        writeUint(
-          w,
-          2,
-          field(r, 'droppedAttributesCount', 'dropped_attributes_count'),
-          p + '.resource.droppedAttributesCount',
-        );
-      });
-      arr(field(rso, 'scopeSpans', 'scope_spans'), p + '.scopeSpans').forEach((ssv, j) => {
-        const q = `${p}.scopeSpans[${j}]`;
-        writeMessage(w, 2, ssv ?? {}, q, (sso) => {
-          writeMessage(w, 1, sso['scope'], q + '.scope', (sc) => {
-            writeString(w, 1, sc['name'], q + '.scope.name');
-            writeString(w, 2, sc['version'], q + '.scope.version');
-            writeKeyValues(w, 3, sc['attributes'], q + '.scope.attributes');
-            writeUint(
-              w,
-              4,
-              field(sc, 'droppedAttributesCount', 'dropped_attributes_count'),
-              q + '.scope.droppedAttributesCount',
-            );
+  const [rc, rs] = shape.resource;
+  const [sc, ss] = shape.scope;
+  const [ic, is] = shape.items;
+  arr(field(root, rc, rs), rc).forEach((rv, i) => {
+    const p = `${rc}[${i}]`;
+    writeMessage(w, 1, rv ?? {}, p, (ro) => {
+      writeResource(w, ro['resource'], p + '.resource');
+      arr(field(ro, sc, ss), `${p}.${sc}`).forEach((sv, j) => {
+        const q = `${p}.${sc}[${j}]`;
+        writeMessage(w, 2, sv ?? {}, q, (so) => {
+          writeScope(w, so['scope'], q + '.scope');
+          arr(field(so, ic, is), `${q}.${ic}`).forEach((v, k) => {
+            const ip = `${q}.${ic}[${k}]`;
+            writeMessage(w, 2, v ?? {}, ip, (o) => writeItem(w, o, ip));
           });
-          arr(sso['spans'], q + '.spans').forEach((sv, k) => {
-            const sp = `${q}.spans[${k}]`;
-            writeMessage(w, 2, sv ?? {}, sp, (so) => writeSpan(w, so, sp));
-          });
-          writeString(w, 3, field(sso, 'schemaUrl', 'schema_url'), q + '.schemaUrl');
+          writeString(w, 3, field(so, 'schemaUrl', 'schema_url'), q + '.schemaUrl');
         });
       });
-      writeString(w, 3, field(rso, 'schemaUrl', 'schema_url'), p + '.schemaUrl');
+      writeString(w, 3, field(ro, 'schemaUrl', 'schema_url'), p + '.schemaUrl');
     });
   });
   return Buffer.from(w.finish());
+}
+
+/** Converts an OTLP/JSON `ExportTraceServiceRequest` to its protobuf encoding, keeping fields' presence. */
+export function transcodeTraceRequestJson(input: string | Uint8Array): Buffer {
+  return transcodeRequestJson(
+    input,
+    {
+      resource: ['resourceSpans', 'resource_spans'],
+      scope: ['scopeSpans', 'scope_spans'],
+      items: ['spans', 'spans'],
+    },
+    writeSpan,
+  );
 }

@@ -106,6 +106,13 @@ export class ProtobufWriter {
     this.pos += b.length;
   }
 
+  /** Bytes already encoded (whole fields), copied as they are. */
+  raw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   hexId(field: number, hex: string): void {
     if (hex.length === 0) return;
     const b = hexToBytes(hex);

@@ -208,7 +208,7 @@ class IndexBuilder {
   }
 }
 
-function expect(r: ProtobufReader, got: number, want: number, field: string): void {
+export function expect(r: ProtobufReader, got: number, want: number, field: string): void {
   if (got !== want) r.fail(`field ${field}: expected wire type ${want}, got ${got}`);
 }
 
@@ -318,7 +318,7 @@ function scanScopeSpans(r: ProtobufReader, b: IndexBuilder, resource: WireResour
 }
 
 /** Checks an id field's length (0 or `length`); returns where it starts, the reader is left at its end. */
-function idField(r: ProtobufReader, length: number, field: string): number {
+export function idField(r: ProtobufReader, length: number, field: string): number {
   const end = r.lengthPrefix();
   const start = r.pos;
   const n = end - start;
@@ -529,15 +529,19 @@ export function bytesEqual(buf: Uint8Array, start: number, end: number, want: Ui
  * What a message's known fields must be, for the checks the decoder makes: a wire type, or a nested message
  * (checked recursively), or an id of a fixed length. Unknown fields are skipped, as proto3 requires.
  */
-type FieldRule =
-  number | { readonly message: () => MessageRule } | { readonly id: number; readonly name: string };
-type MessageRule = { readonly name: string; readonly fields: ReadonlyMap<number, FieldRule> };
+export type FieldRule =
+  | number
+  | { readonly message: () => MessageRule }
+  | { readonly id: number; readonly name: string }
+  /** A repeated scalar of wire type `packed`: packed (LEN) or one by one, as proto3 parsers must accept. */
+  | { readonly packed: number };
+export type MessageRule = { readonly name: string; readonly fields: ReadonlyMap<number, FieldRule> };
 
-const rule = (name: string, fields: Array<[number, FieldRule]>): MessageRule => ({
+export const rule = (name: string, fields: Array<[number, FieldRule]>): MessageRule => ({
   name,
   fields: new Map(fields),
 });
-const ANY_VALUE: MessageRule = rule('any_value', [
+export const ANY_VALUE: MessageRule = rule('any_value', [
   [1, LEN],
   [2, VARINT],
   [3, VARINT],
@@ -546,17 +550,17 @@ const ANY_VALUE: MessageRule = rule('any_value', [
   [6, { message: () => KEY_VALUE_LIST }],
   [7, LEN],
 ]);
-const KEY_VALUE: MessageRule = rule('key_value', [
+export const KEY_VALUE: MessageRule = rule('key_value', [
   [1, LEN],
   [2, { message: () => ANY_VALUE }],
 ]);
 const ARRAY_VALUE: MessageRule = rule('array_value', [[1, { message: () => ANY_VALUE }]]);
 const KEY_VALUE_LIST: MessageRule = rule('kvlist_value', [[1, { message: () => KEY_VALUE }]]);
-const RESOURCE: MessageRule = rule('resource', [
+export const RESOURCE: MessageRule = rule('resource', [
   [1, { message: () => KEY_VALUE }],
   [2, VARINT],
 ]);
-const SCOPE: MessageRule = rule('scope', [
+export const SCOPE: MessageRule = rule('scope', [
   [1, LEN],
   [2, LEN],
   [3, { message: () => KEY_VALUE }],
@@ -584,7 +588,7 @@ const MAX_VALUE_DEPTH = 32;
  * Walks a message (the reader is inside it) checking what the decoder would check, building nothing. `depth`
  * counts the arrays and kvlists around it.
  */
-function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
+export function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
   if (m === ANY_VALUE && depth > MAX_VALUE_DEPTH)
     r.fail(`attribute values nested deeper than ${MAX_VALUE_DEPTH}`);
   while (r.pos < r.end) {
@@ -600,6 +604,9 @@ function checkFields(r: ProtobufReader, m: MessageRule, depth: number): void {
     } else if ('id' in f) {
       if (wt !== LEN) expect(r, wt, LEN, `${m.name}.${tag >>> 3}`);
       idField(r, f.id, f.name);
+    } else if ('packed' in f) {
+      if (wt !== LEN && wt !== f.packed) expect(r, wt, f.packed, `${m.name}.${tag >>> 3}`);
+      r.skip(wt);
     } else {
       if (wt !== LEN) expect(r, wt, LEN, `${m.name}.${tag >>> 3}`);
       const child = f.message();

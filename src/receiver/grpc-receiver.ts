@@ -10,6 +10,7 @@ import {
   countSpansInRequest,
   decodeTraceRequest,
   encodeTraceResponse,
+  signalServiceDefinition,
   traceServiceDefinition,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
@@ -17,7 +18,7 @@ import { estimateProtobufRequest } from './admission-estimate.js';
 
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { grpcCodeFor } from './http-receiver.js';
-import { RETRY_AFTER_SECONDS, type Ingest } from './ingest.js';
+import { RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import type { ReceiverTls } from './tls.js';
 
@@ -30,7 +31,11 @@ export interface GrpcReceiverOptions {
   readonly authorize?: ReceiverAuthorize | undefined;
 }
 
-/** OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip handled by grpc-js. */
+/**
+ * OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, and `LogsService/Export` and
+ * `MetricsService/Export` when the pipeline takes logs and metrics (issue 16; else UNIMPLEMENTED, grpc-js's answer
+ * for a service not served). gzip is handled by grpc-js.
+ */
 export class GrpcReceiver {
   private readonly server: Server;
 
@@ -49,35 +54,46 @@ export class GrpcReceiver {
         });
       },
     });
+    for (const signal of ['logs', 'metrics'] as const) {
+      if (!options.ingest.takes(signal)) continue;
+      this.server.addService(signalServiceDefinition(signal), {
+        Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+          this.exportSignal(signal, call, callback).catch((err: unknown) => {
+            options.logger.error({ err, signal }, 'OTLP/gRPC handler failed');
+            callback({ code: grpcStatus.INTERNAL, details: 'internal error' });
+          });
+        },
+      });
+    }
   }
 
-  private async export(
+  /** Authorizes a call; false when it was refused (and answered). */
+  private async authorized(
+    call: ServerUnaryCall<Buffer, Buffer>,
+    callback: sendUnaryData<Buffer>,
+  ): Promise<boolean> {
+    if (!this.options.authorize) return true;
+    const auth = call.metadata.get('authorization')[0];
+    const verdict = await this.options.authorize(typeof auth === 'string' ? auth : undefined, call.getPath());
+    if (verdict.ok) return true;
+    const refused = authRefusal(verdict);
+    this.options.ingest.countRefusedRequest('grpc', refused.reason);
+    callback({ code: grpcCodeFor(refused), details: verdict.message });
+    return false;
+  }
+
+  private async exportSignal(
+    signal: ItemSignal,
     call: ServerUnaryCall<Buffer, Buffer>,
     callback: sendUnaryData<Buffer>,
   ): Promise<void> {
-    const { ingest } = this.options;
-    if (this.options.authorize) {
-      const auth = call.metadata.get('authorization')[0];
-      const verdict = await this.options.authorize(
-        typeof auth === 'string' ? auth : undefined,
-        call.getPath(),
-      );
-      if (!verdict.ok) {
-        const refused = authRefusal(verdict);
-        ingest.countRefusedRequest('grpc', refused.reason);
-        callback({ code: grpcCodeFor(refused), details: verdict.message });
-        return;
-      }
-    }
+    if (!(await this.authorized(call, callback))) return;
     const body = call.request;
-    const result = await ingest.ingest(
-      'grpc',
-      body.length,
-      () => decodeTraceRequest(body),
-      () => countSpansInRequest(body),
-      () => estimateProtobufRequest(body),
-      () => body,
-    );
+    this.answer(await this.options.ingest.ingestSignal(signal, 'grpc', body.length, () => body), callback);
+  }
+
+  /** The Export response (the same protobuf fields for all three signals), or the refusal's status. */
+  private answer(result: IngestResult, callback: sendUnaryData<Buffer>): void {
     if (result.kind === 'accepted') {
       callback(null, encodeTraceResponse(result.partial));
       return;
@@ -91,6 +107,23 @@ export class GrpcReceiver {
       metadata.set('grpc-retry-pushback-ms', String(RETRY_AFTER_SECONDS * 1000));
     }
     callback({ code, details: result.message, metadata });
+  }
+
+  private async export(
+    call: ServerUnaryCall<Buffer, Buffer>,
+    callback: sendUnaryData<Buffer>,
+  ): Promise<void> {
+    if (!(await this.authorized(call, callback))) return;
+    const body = call.request;
+    const result = await this.options.ingest.ingest(
+      'grpc',
+      body.length,
+      () => decodeTraceRequest(body),
+      () => countSpansInRequest(body),
+      () => estimateProtobufRequest(body),
+      () => body,
+    );
+    this.answer(result, callback);
   }
 
   async start(): Promise<number> {

@@ -14,13 +14,17 @@ import {
   decodeTraceRequestJson,
   transcodeTraceRequestJson,
   encodeTraceResponse,
-  encodeTraceResponseJson,
+  encodeSignalResponseJson,
+  HTTP_PATHS,
+  transcodeLogsRequestJson,
+  transcodeMetricsRequestJson,
+  type Signal,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { estimateJsonRequest, estimateProtobufRequest } from './admission-estimate.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
-import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult } from './ingest.js';
+import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
 import type { ReceiverTls } from './tls.js';
 
 /** CORS for browser SDKs; off unless origins are listed (the Collector's confighttp `cors`). */
@@ -42,9 +46,18 @@ export interface HttpReceiverOptions {
 
 type Encoding = 'protobuf' | 'json';
 
-const TRACES_PATH = '/v1/traces';
+const TRACES_PATH = HTTP_PATHS.traces;
 
-/** OTLP/HTTP: `POST /v1/traces` in protobuf or JSON, gzip or identity (OTLP specification, "OTLP/HTTP"). */
+/** JSON to protobuf at the door, per signal (issue 16). */
+const TRANSCODE: Readonly<Record<ItemSignal, (body: Uint8Array) => Uint8Array>> = {
+  logs: transcodeLogsRequestJson,
+  metrics: transcodeMetricsRequestJson,
+};
+
+/**
+ * OTLP/HTTP: `POST /v1/traces`, and `/v1/logs` and `/v1/metrics` when the pipeline takes them (issue 16; else
+ * 404 as before), in protobuf or JSON, gzip or identity (OTLP specification, "OTLP/HTTP").
+ */
 export class HttpReceiver {
   private readonly server: Server;
   private readonly corsMatchers: RegExp[];
@@ -122,11 +135,23 @@ export class HttpReceiver {
       res.writeHead(204).end();
       return;
     }
-    if (path !== TRACES_PATH) {
+    const signal: Signal | undefined =
+      path === TRACES_PATH
+        ? 'traces'
+        : path === HTTP_PATHS.logs && ingest.takes('logs')
+          ? 'logs'
+          : path === HTTP_PATHS.metrics && ingest.takes('metrics')
+            ? 'metrics'
+            : undefined;
+    if (signal === undefined) {
       drain(req);
+      const served = [
+        TRACES_PATH,
+        ...(['logs', 'metrics'] as const).filter((s) => ingest.takes(s)).map((s) => HTTP_PATHS[s]),
+      ];
       res
         .writeHead(404, { 'content-type': 'text/plain' })
-        .end(`not found: OTLP/HTTP traces are at ${TRACES_PATH}\n`);
+        .end(`not found: this receiver takes OTLP/HTTP at ${served.join(', ')}\n`);
       return;
     }
     if (req.method !== 'POST') {
@@ -152,7 +177,7 @@ export class HttpReceiver {
       const refused = authRefusal(verdict);
       ingest.countRefusedRequest('http', refused.reason);
       if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
-      this.reply(res, encoding ?? 'json', refused);
+      this.reply(res, encoding ?? 'json', refused, signal);
       return;
     }
     if (!encoding) {
@@ -166,6 +191,7 @@ export class HttpReceiver {
           'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
           `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
         ),
+        signal,
       );
       return;
     }
@@ -181,6 +207,7 @@ export class HttpReceiver {
           'SENTINEL_ERR_UNSUPPORTED_ENCODING',
           `unsupported Content-Encoding "${contentEncoding}": expected gzip or identity`,
         ),
+        signal,
       );
       return;
     }
@@ -192,7 +219,7 @@ export class HttpReceiver {
     if (body === undefined) {
       ingest.countRefusedRequest('http', 'too_large');
       res.setHeader('connection', 'close');
-      this.reply(res, encoding, tooLarge(limit, contentEncoding === 'gzip' ? 'compressed' : ''));
+      this.reply(res, encoding, tooLarge(limit, contentEncoding === 'gzip' ? 'compressed' : ''), signal);
       req.resume();
       return;
     }
@@ -208,11 +235,20 @@ export class HttpReceiver {
           tooBig
             ? tooLarge(limit, 'decompressed')
             : refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `gzip: ${(err as Error).message}`),
+          signal,
         );
         return;
       }
     }
     const bytes = body;
+    if (signal !== 'traces') {
+      const transcode = TRANSCODE[signal];
+      const result = await ingest.ingestSignal(signal, 'http', bytes.length, () =>
+        encoding === 'protobuf' ? bytes : transcode(bytes),
+      );
+      this.reply(res, encoding, result, signal);
+      return;
+    }
     const result =
       encoding === 'protobuf'
         ? await ingest.ingest(
@@ -231,16 +267,16 @@ export class HttpReceiver {
             () => estimateJsonRequest(bytes),
             () => transcodeTraceRequestJson(bytes),
           );
-    this.reply(res, encoding, result);
+    this.reply(res, encoding, result, signal);
   }
 
-  private reply(res: ServerResponse, encoding: Encoding, result: IngestResult): void {
+  private reply(res: ServerResponse, encoding: Encoding, result: IngestResult, signal: Signal): void {
     const contentType = encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json';
     if (result.kind === 'accepted') {
       const body =
         encoding === 'protobuf'
           ? encodeTraceResponse(result.partial)
-          : encodeTraceResponseJson(result.partial);
+          : encodeSignalResponseJson(signal, result.partial);
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }

@@ -4,10 +4,12 @@ import {
   countSpans as countSpans_,
   encodeTraceRequest,
   rejectInvalidSpans,
+  scanSignalRequest,
   scanTraceRequest,
+  SIGNAL_ITEMS,
   wireBatch,
 } from '../otlp/index.js';
-import type { Rejection, TraceBatch, TraceConsumer, TraceData } from '../otlp/index.js';
+import type { Rejection, Signal, TraceBatch, TraceConsumer, TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 /**
@@ -57,7 +59,15 @@ export interface IngestOptions {
    * path (issue 13). OTLP/JSON is converted to protobuf once, here.
    */
   readonly wire?: boolean | undefined;
+  /**
+   * The signals the pipeline's exporters carry (issue 16); logs and metrics are taken only when listed here and
+   * the consumer has `consumeLogs` / `consumeMetrics`. Absent: whatever the consumer has.
+   */
+  readonly signals?: ReadonlySet<Signal> | undefined;
 }
+
+/** Logs or metrics. */
+export type ItemSignal = Exclude<Signal, 'traces'>;
 
 /**
  * The transport-independent half of the receivers: memory budget, decoding, validation, hand-off to the
@@ -71,9 +81,27 @@ export class Ingest {
   private readonly requestBytes;
   private readonly latency;
   private readonly refusedRequests;
+  /** Accepted and refused log records / data points (issue 16), by signal. */
+  private readonly signalCounters;
 
   constructor(private readonly options: IngestOptions) {
     const m = options.metrics;
+    const items = (signal: ItemSignal) => {
+      const what = SIGNAL_ITEMS[signal];
+      return {
+        accepted: m.counter(
+          `receiver_accepted_${what.metric}_total`,
+          `OTLP ${what.noun} accepted by the receivers.`,
+          ['transport'],
+        ),
+        refused: m.counter(
+          `receiver_refused_${what.metric}_total`,
+          `OTLP ${what.noun} refused by the receivers, by reason.`,
+          ['transport', 'reason'],
+        ),
+      };
+    };
+    this.signalCounters = { logs: items('logs'), metrics: items('metrics') };
     this.accepted = m.counter('receiver_accepted_spans_total', 'Spans accepted by the receivers.', [
       'transport',
     ]);
@@ -120,6 +148,51 @@ export class Ingest {
 
   get isDraining(): boolean {
     return this.draining;
+  }
+
+  /**
+   * Whether a request priced at `bytes` is refused before any work, and why. A request that alone would take more
+   * than the whole budget once decoded can never fit: it is refused for good (413 / RESOURCE_EXHAUSTED without
+   * RetryInfo), not taken, or one such request could pass the memory limit the budget is sized for (issue 18:
+   * 130k id-only spans in 4 MB take ~130 MB).
+   */
+  private admission(bytes: number): 'shutting_down' | 'too_large' | 'memory_limit' | undefined {
+    return this.draining
+      ? 'shutting_down'
+      : bytes > this.options.memoryLimitBytes
+        ? 'too_large'
+        : this.overBudget(bytes)
+          ? 'memory_limit'
+          : undefined;
+  }
+
+  private admissionRefusal(
+    admission: 'shutting_down' | 'too_large' | 'memory_limit',
+    bytes: number,
+    wireBytes: number,
+  ): Extract<IngestResult, { kind: 'refused' }> {
+    const limit = this.options.memoryLimitBytes;
+    if (admission === 'too_large') {
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      return refusal(
+        'too_large',
+        'SENTINEL_ERR_MEMORY_LIMIT',
+        `the request would take about ${mib(bytes)} MiB once decoded (${wireBytes} bytes on the wire, priced by what it holds), more than the whole memory budget of ${mib(limit)} MiB (memory_limit_mib); send smaller batches`,
+      );
+    }
+    return admission === 'shutting_down'
+      ? refusal(
+          'shutting_down',
+          'SENTINEL_ERR_SHUTTING_DOWN',
+          'the receiver is shutting down; retry against another instance',
+          true,
+        )
+      : refusal(
+          'memory_limit',
+          'SENTINEL_ERR_MEMORY_LIMIT',
+          `memory limit of ${limit} bytes (memory_limit_mib) reached; retry later`,
+          true,
+        );
   }
 
   /** True when `bytes` more would pass the budget. */
@@ -182,45 +255,12 @@ export class Ingest {
       : estimate
         ? estimate()
         : wireBytes * MODEL_BYTES_PER_WIRE_BYTE;
-    // A request that alone would take more than the whole budget once decoded can never fit: it is refused for
-    // good (413 / RESOURCE_EXHAUSTED without RetryInfo), not taken, or one such request could pass the memory
-    // limit the budget is sized for (issue 18: 130k id-only spans in 4 MB take ~130 MB).
-    const admission = this.draining
-      ? ('shutting_down' as const)
-      : bytes > this.options.memoryLimitBytes
-        ? ('too_large' as const)
-        : this.overBudget(bytes)
-          ? ('memory_limit' as const)
-          : undefined;
+    const admission = this.admission(bytes);
     if (admission) {
       const spans = countSpans ? countSpans() : countOrZero(decode);
       this.refused.inc({ transport, reason: admission }, spans);
       this.refusedRequests.inc({ transport, reason: admission });
-      if (admission === 'too_large') {
-        const mib = (n: number) => (n / 1048576).toFixed(1);
-        return {
-          kind: 'refused',
-          reason: 'too_large',
-          code: 'SENTINEL_ERR_MEMORY_LIMIT',
-          message: `the request would take about ${mib(bytes)} MiB once decoded (${wireBytes} bytes on the wire, priced by its spans and attributes), more than the whole memory budget of ${mib(this.options.memoryLimitBytes)} MiB (memory_limit_mib); send smaller batches`,
-          retryable: false,
-        };
-      }
-      return admission === 'shutting_down'
-        ? {
-            kind: 'refused',
-            reason: 'shutting_down',
-            code: 'SENTINEL_ERR_SHUTTING_DOWN',
-            message: 'the receiver is shutting down; retry against another instance',
-            retryable: true,
-          }
-        : {
-            kind: 'refused',
-            reason: 'memory_limit',
-            code: 'SENTINEL_ERR_MEMORY_LIMIT',
-            message: `memory limit of ${this.options.memoryLimitBytes} bytes (memory_limit_mib) reached; retry later`,
-            retryable: true,
-          };
+      return this.admissionRefusal(admission, bytes, wireBytes);
     }
     let batch: TraceBatch;
     let partial: Rejection;
@@ -250,20 +290,12 @@ export class Ingest {
     try {
       await this.options.consumer.consume(batch);
     } catch (err) {
-      const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_EXPORT_FAILED';
-      const reason: RefusalReason =
-        code === 'SENTINEL_ERR_MEMORY_LIMIT'
-          ? 'memory_limit'
-          : code === 'SENTINEL_ERR_QUEUE_FULL' || code === 'SENTINEL_ERR_WAL_FULL'
-            ? 'queue_full'
-            : code === 'SENTINEL_ERR_SHUTTING_DOWN'
-              ? 'shutting_down'
-              : 'pipeline_error';
-      this.refused.inc({ transport, reason }, spanCount);
-      this.refusedRequests.inc({ transport, reason });
-      if (reason === 'pipeline_error')
+      const refused = pipelineRefusal(err);
+      this.refused.inc({ transport, reason: refused.reason }, spanCount);
+      this.refusedRequests.inc({ transport, reason: refused.reason });
+      if (refused.reason === 'pipeline_error')
         this.options.logger.warn({ err, transport }, 'the pipeline refused a request');
-      return { kind: 'refused', reason, code, message: (err as Error).message, retryable: true };
+      return refused;
     } finally {
       this.inflightBytes -= bytes;
     }
@@ -276,6 +308,97 @@ export class Ingest {
         : undefined,
     };
   }
+  /** True when the pipeline takes `signal` (else the receivers answer 404 / UNIMPLEMENTED, as before issue 16). */
+  takes(signal: ItemSignal): boolean {
+    const c = this.options.consumer;
+    const has = signal === 'logs' ? c.consumeLogs !== undefined : c.consumeMetrics !== undefined;
+    return has && (this.options.signals?.has(signal) ?? true);
+  }
+
+  /**
+   * Logs and metrics (issue 16): the same budget, limits and refusals as spans, counted in
+   * `receiver_{accepted,refused}_{log_records,metric_points}_total`. `protobuf` gives the request's protobuf
+   * bytes (a JSON body is transcoded there); they are scanned for structure and counted, then handed on as they
+   * are. Never throws.
+   */
+  async ingestSignal(
+    signal: ItemSignal,
+    transport: Transport,
+    wireBytes: number,
+    protobuf: () => Uint8Array,
+  ): Promise<IngestResult> {
+    const started = performance.now();
+    this.requestBytes.observe({ transport }, wireBytes);
+    try {
+      return await this.ingestSignalInner(signal, transport, wireBytes, protobuf);
+    } finally {
+      this.latency.observe({ transport }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async ingestSignalInner(
+    signal: ItemSignal,
+    transport: Transport,
+    wireBytes: number,
+    protobuf: () => Uint8Array,
+  ): Promise<IngestResult> {
+    const counters = this.signalCounters[signal];
+    const consume =
+      signal === 'logs' ? this.options.consumer.consumeLogs : this.options.consumer.consumeMetrics;
+    // Held as bytes, like the span wire path: the request plus transient scan state.
+    const bytes = wireBytes * WIRE_HELD_BYTES_PER_WIRE_BYTE;
+    const admission = this.admission(bytes);
+    if (admission) {
+      // The items of a refused request are not counted (a scan is the work refusing avoids); the request is.
+      this.refusedRequests.inc({ transport, reason: admission });
+      return this.admissionRefusal(admission, bytes, wireBytes);
+    }
+    let encoded: Uint8Array;
+    let itemCount: number;
+    try {
+      encoded = protobuf();
+      itemCount = scanSignalRequest(signal, encoded).itemCount;
+    } catch (err) {
+      const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_OTLP_DECODE';
+      const reason: RefusalReason = code === 'SENTINEL_ERR_OTLP_INVALID' ? 'invalid' : 'decode_error';
+      this.refusedRequests.inc({ transport, reason });
+      this.options.logger.debug(
+        { transport, signal, err: (err as Error).message },
+        'refused an undecodable request',
+      );
+      return { kind: 'refused', reason, code, message: (err as Error).message, retryable: false };
+    }
+    if (itemCount === 0 || !consume) return { kind: 'accepted', spans: 0, partial: undefined };
+    this.inflightBytes += bytes;
+    try {
+      await consume.call(this.options.consumer, { encoded, itemCount, bytes });
+    } catch (err) {
+      const refused = pipelineRefusal(err);
+      counters.refused.inc({ transport, reason: refused.reason }, itemCount);
+      this.refusedRequests.inc({ transport, reason: refused.reason });
+      if (refused.reason === 'pipeline_error')
+        this.options.logger.warn({ err, transport, signal }, 'the pipeline refused a request');
+      return refused;
+    } finally {
+      this.inflightBytes -= bytes;
+    }
+    counters.accepted.inc({ transport }, itemCount);
+    return { kind: 'accepted', spans: itemCount, partial: undefined };
+  }
+}
+
+/** What a stage's refusal means for the client (its code picks the status and whether to retry). */
+function pipelineRefusal(err: unknown): Extract<IngestResult, { kind: 'refused' }> {
+  const code: ErrorCode = isSentinelError(err) ? err.code : 'SENTINEL_ERR_EXPORT_FAILED';
+  const reason: RefusalReason =
+    code === 'SENTINEL_ERR_MEMORY_LIMIT'
+      ? 'memory_limit'
+      : code === 'SENTINEL_ERR_QUEUE_FULL' || code === 'SENTINEL_ERR_WAL_FULL'
+        ? 'queue_full'
+        : code === 'SENTINEL_ERR_SHUTTING_DOWN'
+          ? 'shutting_down'
+          : 'pipeline_error';
+  return { kind: 'refused', reason, code, message: (err as Error).message, retryable: true };
 }
 
 /** A refusal before decoding, as an IngestResult. */

@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/index.js';
-import type { TraceConsumer } from '../otlp/index.js';
+import type { Signal, TraceConsumer } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { GrpcReceiver } from './grpc-receiver.js';
 import { HttpReceiver, type CorsOptions } from './http-receiver.js';
@@ -22,6 +22,8 @@ export interface OtlpReceiversOptions {
   readonly authorize?: ReceiverAuthorize | undefined;
   /** The agent's byte path (issue 13): the pipeline gets scanned protobuf, not the decoded model. */
   readonly wire?: boolean | undefined;
+  /** The signals the exporters carry (issue 16): logs and metrics are served only when listed and consumed. */
+  readonly signals?: ReadonlySet<Signal> | undefined;
 }
 
 /** Both OTLP receivers over one pipeline, one memory budget and one set of metrics. */
@@ -38,6 +40,7 @@ export class OtlpReceivers {
       metrics: options.metrics,
       logger: options.logger,
       wire: options.wire,
+      signals: options.signals,
     });
     const common = {
       maxRequestBytes: options.maxRequestBytes,
@@ -76,7 +79,10 @@ export class OtlpReceivers {
  */
 export function receiversFromConfig(
   config: { readonly receivers: AgentConfig['receivers']; readonly memory_limit_mib: number },
-  deps: Pick<OtlpReceiversOptions, 'consumer' | 'metrics' | 'logger' | 'tls' | 'authorize' | 'wire'>,
+  deps: Pick<
+    OtlpReceiversOptions,
+    'consumer' | 'metrics' | 'logger' | 'tls' | 'authorize' | 'wire' | 'signals'
+  >,
 ): OtlpReceivers {
   const otlp = config.receivers.otlp;
   return new OtlpReceivers({

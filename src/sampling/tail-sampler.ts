@@ -15,6 +15,7 @@ import {
   encodeTraceRequest,
   RequestAssembler,
   scanTraceRequest,
+  type SignalBatch,
   type TraceBatch,
   type TraceConsumer,
   type WireSpans,
@@ -158,6 +159,20 @@ export class TailSampler implements TraceConsumer {
       );
     }
   }
+
+  // --- Issue 16 pass-through (h16m): logs and metrics go to the next stage untouched. h16l replaces consumeLogs
+  // with logs that follow their trace's decision; metrics always pass through the sampler. ---
+  consumeLogs(batch: SignalBatch): Promise<void> {
+    if (!this.next.consumeLogs)
+      return Promise.reject(new SentinelError('SENTINEL_ERR_EXPORT_FAILED', 'no exporter takes logs'));
+    return this.next.consumeLogs(batch);
+  }
+  consumeMetrics(batch: SignalBatch): Promise<void> {
+    if (!this.next.consumeMetrics)
+      return Promise.reject(new SentinelError('SENTINEL_ERR_EXPORT_FAILED', 'no exporter takes metrics'));
+    return this.next.consumeMetrics(batch);
+  }
+  // --- end of the issue 16 pass-through ---
 
   async consume(batch: TraceBatch): Promise<void> {
     if (this.closing) {

@@ -1,0 +1,323 @@
+/**
+ * Issue 16: the sidecar takes all three OTLP signals. The official OpenTelemetry JS SDK's log and metric exporters
+ * (gRPC, HTTP/protobuf, HTTP/JSON) send through a real agent, whose OTLP exporter (gRPC, then HTTP) sends to a
+ * second Sentinel receiver that records the bytes. What arrives is decoded independently (protobufjs) and compared
+ * field by field with what the SDK's own protobuf serializer writes for the same records, plus the pod's
+ * Kubernetes attributes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { OTLPLogExporter as LogsGrpc } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as LogsJson } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPLogExporter as LogsProto } from '@opentelemetry/exporter-logs-otlp-proto';
+import { OTLPMetricExporter as MetricsGrpc } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as MetricsJson } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as MetricsProto } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { ProtobufLogsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+  type LogRecordExporter,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
+import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import type { SignalBatch, TraceBatch, TraceConsumer } from '../../src/otlp/index.js';
+import { OtlpReceivers } from '../../src/receiver/index.js';
+import { Metrics, silentLogger } from '../../src/telemetry/index.js';
+import { decodeSignalRequest } from '../helpers/otlp-signals-protobufjs.js';
+
+type Obj = Record<string, unknown>;
+
+/** The downstream end: keeps every logs and metrics request it is given, as bytes. */
+class SignalRecorder implements TraceConsumer {
+  readonly logs: Uint8Array[] = [];
+  readonly metrics: Uint8Array[] = [];
+  private waiters: Array<() => void> = [];
+  async consume(_batch: TraceBatch): Promise<void> {}
+  async consumeLogs(b: SignalBatch): Promise<void> {
+    this.logs.push(Buffer.from(b.encoded));
+    for (const w of this.waiters.splice(0)) w();
+  }
+  async consumeMetrics(b: SignalBatch): Promise<void> {
+    this.metrics.push(Buffer.from(b.encoded));
+    for (const w of this.waiters.splice(0)) w();
+  }
+  bufferedBytes(): number {
+    return 0;
+  }
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+  /** Waits until `check` holds (checked after each request). */
+  async until(check: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await Promise.race([
+        new Promise<void>((r) => this.waiters.push(r)),
+        new Promise((r) => setTimeout(r, 200)),
+      ]);
+    }
+  }
+}
+
+const POD_ENV = {
+  POD_NAME: 'checkout-7d9f8b-x2x4q',
+  POD_NAMESPACE: 'shop',
+  NODE_NAME: 'node-1',
+  POD_UID: '0b5f3c6e-1111-2222-3333-444455556666',
+};
+const K8S_KEYS = new Set([
+  'k8s.cluster.name',
+  'k8s.namespace.name',
+  'k8s.pod.name',
+  'k8s.pod.uid',
+  'k8s.node.name',
+  'k8s.deployment.name',
+  'k8s.replicaset.name',
+]);
+
+/** Every item of a decoded request, with its resource and scope, the pod's attributes taken out of the resource. */
+function flatten(kind: 'logs' | 'metrics', decoded: Obj): Obj[] {
+  const [rk, sk, ik] =
+    kind === 'logs'
+      ? ['resourceLogs', 'scopeLogs', 'logRecords']
+      : ['resourceMetrics', 'scopeMetrics', 'metrics'];
+  const out: Obj[] = [];
+  for (const rl of (decoded[rk] as Obj[] | undefined) ?? []) {
+    const resource = { ...((rl['resource'] as Obj | undefined) ?? {}) };
+    const attrs = ((resource['attributes'] as Obj[] | undefined) ?? []).filter(
+      (kv) => !K8S_KEYS.has(kv['key'] as string),
+    );
+    resource['attributes'] = attrs;
+    for (const sl of (rl[sk] as Obj[] | undefined) ?? [])
+      for (const item of (sl[ik] as Obj[] | undefined) ?? [])
+        out.push({ resource, scope: sl['scope'], schemaUrl: sl['schemaUrl'], item });
+  }
+  return out;
+}
+
+/** The pod's attributes of every resource in a decoded request. */
+function podAttributes(kind: 'logs' | 'metrics', decoded: Obj): Array<Map<string, string>> {
+  const rk = kind === 'logs' ? 'resourceLogs' : 'resourceMetrics';
+  return ((decoded[rk] as Obj[] | undefined) ?? []).map((rl) => {
+    const m = new Map<string, string>();
+    for (const kv of ((rl['resource'] as Obj)['attributes'] as Obj[]) ?? [])
+      if (K8S_KEYS.has(kv['key'] as string))
+        m.set(kv['key'] as string, ((kv['value'] as Obj)['s'] as string) ?? '');
+    return m;
+  });
+}
+
+const sortKey = (x: Obj): string => JSON.stringify(x['item']);
+
+/** Wraps an SDK exporter, keeping what it was handed (the SDK's own view of what it sends). */
+class CapturingLogs implements LogRecordExporter {
+  readonly records: ReadableLogRecord[] = [];
+  constructor(private readonly inner: LogRecordExporter) {}
+  export(records: ReadableLogRecord[], cb: Parameters<LogRecordExporter['export']>[1]): void {
+    this.records.push(...records);
+    this.inner.export(records, cb);
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+class CapturingMetrics implements PushMetricExporter {
+  readonly batches: ResourceMetrics[] = [];
+  constructor(private readonly inner: PushMetricExporter) {}
+  // The OTLP exporters choose cumulative temporality and the default aggregations; kept as they choose.
+  selectAggregationTemporality(
+    t: Parameters<NonNullable<PushMetricExporter['selectAggregationTemporality']>>[0],
+  ) {
+    return this.inner.selectAggregationTemporality!(t);
+  }
+  export(metrics: ResourceMetrics, cb: Parameters<PushMetricExporter['export']>[1]): void {
+    this.batches.push(metrics);
+    this.inner.export(metrics, cb);
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+type Transport = 'grpc' | 'proto' | 'json';
+
+function logExporter(t: Transport, ports: { grpc: number; http: number }): LogRecordExporter {
+  if (t === 'grpc') return new LogsGrpc({ url: `http://127.0.0.1:${ports.grpc}` });
+  const url = `http://127.0.0.1:${ports.http}/v1/logs`;
+  return t === 'proto' ? new LogsProto({ url }) : new LogsJson({ url });
+}
+
+function metricExporter(t: Transport, ports: { grpc: number; http: number }): PushMetricExporter {
+  if (t === 'grpc') return new MetricsGrpc({ url: `http://127.0.0.1:${ports.grpc}` });
+  const url = `http://127.0.0.1:${ports.http}/v1/metrics`;
+  return t === 'proto' ? new MetricsProto({ url }) : new MetricsJson({ url });
+}
+
+/** Records log records of every shape the SDK writes (bodies of each kind, severities, span context, event names). */
+async function emitLogs(exporter: CapturingLogs, transport: Transport): Promise<void> {
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({
+      'service.name': 'checkout',
+      'service.version': '1.4.2',
+      'app.tier': 2,
+    }),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
+  const logger = provider.getLogger('checkout.payments', '0.9.1', {
+    schemaUrl: 'https://opentelemetry.io/schemas/1.30.0',
+  });
+  logger.emit({ body: `plain string over ${transport}`, severityNumber: 9, severityText: 'INFO' });
+  logger.emit({
+    body: { order: 'o-1', amount: 12.5, items: [1, 2, 3], nested: { ok: true } },
+    severityNumber: 17,
+    severityText: 'ERROR',
+    attributes: { 'http.route': '/pay', retries: 3, ratio: 0.25, flags: [true, false], raw: 'x' },
+  });
+  logger.emit({
+    body: 42,
+    severityNumber: 13,
+    eventName: 'payment.declined',
+    attributes: { 'exception.type': 'CardDeclined' },
+    timestamp: 1_700_000_000_123,
+  });
+  logger.emit({ body: new Uint8Array([1, 2, 3, 250]), severityNumber: 5 });
+  await provider.forceFlush();
+  await provider.shutdown();
+}
+
+async function recordMetrics(exporter: CapturingMetrics): Promise<void> {
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': 'checkout', 'service.version': '1.4.2' }),
+    readers: [reader],
+  });
+  const meter = provider.getMeter('checkout.metrics', '2.0.0');
+  const counter = meter.createCounter('orders', { description: 'Orders placed', unit: '{order}' });
+  counter.add(3, { region: 'eu' });
+  counter.add(4, { region: 'us' });
+  const histogram = meter.createHistogram('latency', { unit: 's' });
+  for (const v of [0.01, 0.2, 1.5, 7]) histogram.record(v, { route: '/pay' });
+  const updown = meter.createUpDownCounter('queue.depth', { valueType: 1 as never });
+  updown.add(5);
+  updown.add(-2);
+  const gauge = meter.createObservableGauge('temperature');
+  gauge.addCallback((r) => r.observe(21.5, { room: 'a' }));
+  await reader.forceFlush();
+  await provider.shutdown();
+}
+
+for (const protocol of ['grpc', 'http'] as const) {
+  void describe(`SDK logs and metrics through the agent, out over OTLP/${protocol} (issue 16)`, () => {
+    const recorder = new SignalRecorder();
+    let downstream: OtlpReceivers;
+    let agent: RunningAgent;
+    let ports: { grpc: number; http: number };
+
+    before(async () => {
+      downstream = new OtlpReceivers({
+        grpcEndpoint: '127.0.0.1:0',
+        httpEndpoint: '127.0.0.1:0',
+        maxRequestBytes: 4 * 1024 * 1024,
+        memoryLimitBytes: 64 * 1024 * 1024,
+        consumer: recorder,
+        metrics: new Metrics(),
+        logger: silentLogger(),
+        wire: true,
+      });
+      const d = await downstream.start();
+      const config = validateConfig(
+        agentConfigSchema,
+        {
+          receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+          admin: { endpoint: '127.0.0.1:0' },
+          enrich: { cluster_name: 'test-cluster' },
+          exporters: [
+            {
+              type: 'otlp',
+              protocol,
+              endpoint: `http://127.0.0.1:${protocol === 'grpc' ? d.grpcPort : d.httpPort}`,
+              batch: { timeout: '10ms' },
+            },
+          ],
+        },
+        'test',
+      );
+      agent = await startAgent(config, { logger: silentLogger(), metrics: new Metrics(), env: POD_ENV });
+      ports = { grpc: agent.ports.grpc, http: agent.ports.http };
+    });
+    after(async () => {
+      await agent.shutdown();
+      await downstream.stop();
+    });
+
+    for (const transport of ['grpc', 'proto', 'json'] as const) {
+      test(`logs from the SDK's ${transport} exporter arrive field for field, plus the pod's attributes`, async () => {
+        const before = recorder.logs.length;
+        const capture = new CapturingLogs(logExporter(transport, ports));
+        await emitLogs(capture, transport);
+        assert.equal(capture.records.length, 4);
+        const want = flatten(
+          'logs',
+          decodeSignalRequest('logs', ProtobufLogsSerializer.serializeRequest(capture.records)!),
+        );
+        let got: Obj[] = [];
+        await recorder.until(() => {
+          const decoded = recorder.logs.slice(before).map((b) => decodeSignalRequest('logs', b));
+          got = decoded.flatMap((d) => flatten('logs', d));
+          return got.length >= want.length;
+        }, 'the log records');
+        assert.deepEqual(got.map(sortKey).sort(), want.map(sortKey).sort());
+        const byKey = new Map(got.map((g) => [sortKey(g), g]));
+        for (const w of want) assert.deepEqual(byKey.get(sortKey(w)), w);
+        for (const request of recorder.logs.slice(before)) {
+          for (const pod of podAttributes('logs', decodeSignalRequest('logs', request))) {
+            assert.equal(pod.get('k8s.pod.name'), POD_ENV.POD_NAME);
+            assert.equal(pod.get('k8s.namespace.name'), 'shop');
+            assert.equal(pod.get('k8s.node.name'), 'node-1');
+            assert.equal(pod.get('k8s.cluster.name'), 'test-cluster');
+          }
+        }
+      });
+
+      test(`metrics from the SDK's ${transport} exporter arrive field for field, plus the pod's attributes`, async () => {
+        const before = recorder.metrics.length;
+        const capture = new CapturingMetrics(metricExporter(transport, ports));
+        await recordMetrics(capture);
+        const want = capture.batches.flatMap((rm) =>
+          flatten('metrics', decodeSignalRequest('metrics', ProtobufMetricsSerializer.serializeRequest(rm)!)),
+        );
+        // Each collection (forceFlush, then shutdown's) is one export of the four instruments.
+        assert.ok(want.length >= 4 && want.length % 4 === 0, `${want.length} data-point series`);
+        let got: Obj[] = [];
+        await recorder.until(() => {
+          got = recorder.metrics
+            .slice(before)
+            .flatMap((b) => flatten('metrics', decodeSignalRequest('metrics', b)));
+          return got.length >= want.length;
+        }, 'the metrics');
+        const byKey = new Map(got.map((g) => [sortKey(g), g]));
+        assert.equal(got.length, want.length);
+        for (const w of want) assert.deepEqual(byKey.get(sortKey(w)), w);
+        for (const request of recorder.metrics.slice(before))
+          for (const pod of podAttributes('metrics', decodeSignalRequest('metrics', request)))
+            assert.equal(pod.get('k8s.pod.name'), POD_ENV.POD_NAME);
+      });
+    }
+  });
+}
