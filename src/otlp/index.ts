@@ -85,7 +85,7 @@ export { ProtobufReader, WireType } from './protobuf-reader.js';
 export { countLogRecords, parseSeverity, SEVERITY_RANGES } from './logs-model.js';
 export type { LogRecord, LogsData, ResourceLogs, ScopeLogs } from './logs-model.js';
 export { decodeLogsRequest } from './logs-decode.js';
-export { keepValidLogs, logProblem } from './logs-validate.js';
+export { keepValidLogs, logProblem, logTimesProblem, scanLogTimes } from './logs-validate.js';
 export type { LogProblem, LogRejection } from './logs-validate.js';
 export { logRecordToJson, logsDataToJson, resourceToJson, scopeToJson } from './logs-json.js';
 export { transcodeLogsRequestJson } from './json-to-protobuf-logs.js';

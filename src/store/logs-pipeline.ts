@@ -3,6 +3,8 @@ import {
   countLogRecords,
   decodeLogsRequest,
   keepValidLogs,
+  scanLogTimes,
+  scanSignalRequest,
   type LogsData,
   type SignalBatch,
   type TraceConsumer,
@@ -154,25 +156,27 @@ export class LogsPipeline {
   }
 
   /**
-   * Takes one `ExportLogsServiceRequest`. A request that does not decode is refused whole (the decoder's coded
-   * error); records validation refuses are dropped and counted; a request with nothing left is refused with
-   * SENTINEL_ERR_OTLP_INVALID naming what was expected. Resolves once the bytes are durable in the logs WAL.
+   * Takes one `ExportLogsServiceRequest`. A request that does not scan is refused whole (the scanner's coded error:
+   * it checks every field the decoder does, so what the WAL takes always decodes); records validation refuses are
+   * dropped and counted; a request with nothing left is refused with SENTINEL_ERR_OTLP_INVALID naming what was
+   * expected. Nothing is decoded into objects here. Resolves once the bytes are durable in the logs WAL.
    */
   async consumeLogs(batch: SignalBatch): Promise<void> {
     if (this.draining) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the store is shutting down');
-    let data: LogsData;
+    let scanned: ReturnType<typeof scanLogTimes>;
     try {
-      data = decodeLogsRequest(batch.encoded);
+      // The receivers scanned already; a direct caller may not have, and a record that does not decode would stop
+      // the WAL's replay at it.
+      scanSignalRequest('logs', batch.encoded);
+      scanned = scanLogTimes(batch.encoded);
     } catch (err) {
       this.m.rejected.inc({
         reason: isSentinelError(err, 'SENTINEL_ERR_OTLP_INVALID') ? 'invalid' : 'decode',
       });
       throw err;
     }
-    const total = countLogRecords(data);
-    const rejection = keepValidLogs(data);
+    const { records, rejection } = scanned;
     for (const [reason, n] of rejection.counts) this.m.rejected.inc({ reason }, n);
-    const records = total - rejection.rejected;
     if (records === 0) {
       if (rejection.rejected === 0) return;
       throw new SentinelError('SENTINEL_ERR_OTLP_INVALID', rejection.errorMessage);
@@ -317,11 +321,16 @@ export class LogsPipeline {
     return Math.max(0, this.heldBytes);
   }
 
-  /** Every log record not yet in an uploaded block, decoded (the current segment and those waiting). */
-  pendingLogs(): StoredLog[] {
+  /**
+   * The log records not yet in an uploaded block that `keep` keeps, decoded one request at a time (so a query holds
+   * one request's objects beside its matches, not the whole segment's).
+   */
+  pendingLogs(keep: (row: StoredLog) => boolean = () => true): StoredLog[] {
     const out: StoredLog[] = [];
     const segs = [...this.queue, ...(this.wal ? [this.wal.head] : [])];
-    for (const seg of segs) for (const item of seg.items) flattenLogsData(decodeValidLogs(item.payload), out);
+    for (const seg of segs)
+      for (const item of seg.items)
+        for (const row of flattenLogsData(decodeValidLogs(item.payload))) if (keep(row)) out.push(row);
     return out;
   }
 

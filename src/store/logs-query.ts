@@ -15,7 +15,7 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 
 /** Where logs not yet in an uploaded block are read (the logs pipeline). */
 export interface PendingLogs {
-  pendingLogs(): StoredLog[];
+  pendingLogs(keep?: (row: StoredLog) => boolean): StoredLog[];
 }
 
 /** A log search as `GET /api/logs` takes it, validated and bounded. */
@@ -108,8 +108,7 @@ export class LogsQuery {
       this.m.read.inc();
       out.push(...(await scanLogsBlock(this.options.store, meta, (row) => row.TraceId === traceId)));
     }
-    for (const row of this.options.pending?.pendingLogs() ?? [])
-      if (row.record.traceId === traceId) out.push(row);
+    out.push(...(this.options.pending?.pendingLogs((row) => row.record.traceId === traceId) ?? []));
     return out.sort(byTime);
   }
 
@@ -138,7 +137,7 @@ export class LogsQuery {
           (q.traceId === undefined || logsBlockMayHoldTrace(m, q.traceId)),
       )
       .sort((a, b) => (BigInt(b.maxTimeUnixNano) > BigInt(a.maxTimeUnixNano) ? 1 : -1));
-    let found = (this.options.pending?.pendingLogs() ?? []).filter(matches);
+    let found = this.options.pending?.pendingLogs(matches) ?? [];
     const rowFilter = (row: LogsRow) =>
       (q.traceId === undefined || row.TraceId === q.traceId) &&
       (q.service === undefined || row.ServiceName === q.service);
