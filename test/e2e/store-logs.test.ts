@@ -20,7 +20,10 @@ import {
   type LogRecordExporter,
   type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
-import { LOGS_PREFIX } from '../../src/storage/index.js';
+import { startAgent } from '../../src/agent/agent.js';
+import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { LocalObjectStore, LOGS_PREFIX } from '../../src/storage/index.js';
+import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { TestS3 } from '../helpers/s3rver.js';
 import { flatLogRecords, sdkLogsJson, sdkLogRecords, sdkLogsProtobuf } from '../helpers/sdk-logs.js';
 import { spawnStoreChild } from '../helpers/spawn-store-child.js';
@@ -188,6 +191,82 @@ void describe('a store killed with SIGKILL keeps every acknowledged log', () => 
       const stored = new Set(flatLogRecords(found.body));
       const missing = flatLogRecords(sdkLogsJson(acknowledged)).filter((r) => !stored.has(r));
       assert.deepEqual(missing, [], `${missing.length} of ${acknowledged.length} acknowledged records lost`);
+    } finally {
+      await h.dispose();
+    }
+  });
+});
+
+void describe('an agent with the default storage exporter keeps logs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-agent-logs-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void test("the SDK's logs become a logs block the store answers from, with the pod's attributes", async () => {
+    const config = validateConfig(
+      agentConfigSchema,
+      {
+        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+        admin: { endpoint: '127.0.0.1:0' },
+        exporters: [{ type: 'storage', url: `file://${join(dir, 'data')}`, batch: { timeout: '10ms' } }],
+      },
+      'test',
+    );
+    const agent = await startAgent(config, {
+      logger: silentLogger(),
+      metrics: new Metrics(),
+      env: { POD_NAME: 'checkout-7d9f8b-x2x4q', POD_NAMESPACE: 'shop', NODE_NAME: 'node-1' },
+    });
+    let records: ReadableLogRecord[];
+    try {
+      records = await sdkLogRecords([
+        {
+          service: 'agent-logs',
+          severityNumber: 9,
+          severityText: 'INFO',
+          body: 'kept by the agent',
+          timeMs: nowMs,
+        },
+        {
+          service: 'agent-logs',
+          severityNumber: 17,
+          severityText: 'ERROR',
+          body: 'also kept',
+          timeMs: nowMs + 1,
+        },
+      ]);
+      const res = await fetch(`http://127.0.0.1:${agent.ports.http}/v1/logs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: sdkLogsProtobuf(records),
+      });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      const objects = new LocalObjectStore(join(dir, 'data'));
+      const deadline = Date.now() + 20_000;
+      while (!(await objects.list(LOGS_PREFIX)).some((o) => o.key.endsWith('.meta.json'))) {
+        assert.ok(Date.now() < deadline, 'no logs block within 20 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await agent.shutdown();
+    }
+    const h = await startTestStore({ dir });
+    try {
+      const found = await h.query('/api/logs?service=agent-logs');
+      const got = flatLogRecords(found.body).map(
+        (r) => JSON.parse(r) as { resource: { attributes: { key: string }[] } },
+      );
+      assert.equal(got.length, 2);
+      const keys = got[0]!.resource.attributes.map((a) => a.key);
+      assert.ok(keys.includes('k8s.pod.name') && keys.includes('k8s.namespace.name'), keys.join(','));
+      // Apart from the pod's attributes, every field as the SDK made it.
+      const strip = (doc: unknown) =>
+        flatLogRecords(doc).map((r) => {
+          const o = JSON.parse(r) as { resource: { attributes: { key: string }[] } };
+          o.resource.attributes = o.resource.attributes.filter((a) => !a.key.startsWith('k8s.'));
+          return JSON.stringify(o);
+        });
+      assert.deepEqual(strip(found.body), strip(sdkLogsJson(records)));
     } finally {
       await h.dispose();
     }
