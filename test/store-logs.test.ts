@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -409,6 +409,36 @@ void describe('logs: roles and the memory budget', () => {
     assert.equal(roleForPath('/v1/logs'), 'agent');
     assert.equal(roleForPath('/opentelemetry.proto.collector.logs.v1.LogsService/Export'), 'agent');
     assert.equal(roleForPath('/api/logs'), 'reader');
+  });
+
+  void test('with auth required an agent token sends logs but cannot read them, and a reader token reads them', async () => {
+    const agentFile = join(tmp, 'agent-token');
+    const readerFile = join(tmp, 'reader-token');
+    writeFileSync(agentFile, 'agent-secret\n');
+    writeFileSync(readerFile, 'reader-secret\n');
+    const h = await startTestStore({
+      overrides: { auth: { required: true, token_files: [agentFile], reader_token_files: [readerFile] } },
+    });
+    try {
+      const body = sdkLogsProtobuf(await sdkLogRecords([{ service: 'auth', body: 'hello', timeMs: nowMs }]));
+      const post = (token: string) =>
+        fetch(`http://127.0.0.1:${h.store.ports.http}/v1/logs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${token}` },
+          body,
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
+      assert.equal(await post('reader-secret'), 403);
+      assert.equal(await post('agent-secret'), 200);
+      assert.equal(
+        (await h.query('/api/logs?service=auth', { authorization: 'Bearer agent-secret' })).status,
+        403,
+      );
+      const read = await h.query('/api/logs?service=auth', { authorization: 'Bearer reader-secret' });
+      assert.equal(read.status, 200);
+      assert.equal(flatLogRecords(read.body).length, 1);
+    } finally {
+      await h.dispose();
+    }
   });
 
   void test("the logs path holds the protobuf bytes it took until their block is uploaded, counted in the receivers' budget", async () => {
