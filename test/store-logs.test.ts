@@ -669,6 +669,39 @@ void describe('logs ingest robustness', () => {
     );
   });
 
+  void test('the store applies logs retention on its compaction timer', async () => {
+    const h = await startTestStore({
+      overrides: { compaction: { enabled: false, interval: '50ms' }, logs: { retention: '1h' } },
+    });
+    try {
+      const old = sdkLogsProtobuf(
+        await sdkLogRecords([{ service: 'old', body: 'x', timeMs: nowMs - 2 * 3_600_000 }]),
+      );
+      const fresh = sdkLogsProtobuf(await sdkLogRecords([{ service: 'fresh', body: 'y', timeMs: nowMs }]));
+      const logs = h.store.logs!.pipeline;
+      await logs.consumeLogs({ encoded: old, itemCount: 1, bytes: old.byteLength });
+      await logs.forceFlush();
+      await logs.consumeLogs({ encoded: fresh, itemCount: 1, bytes: fresh.byteLength });
+      await logs.forceFlush();
+      const deadline = Date.now() + 10_000;
+      const parquet = async () =>
+        (await h.objects.list(LOGS_PREFIX)).filter((o) => o.key.endsWith('.parquet'));
+      while ((await parquet()).length > 1) {
+        assert.ok(Date.now() < deadline, 'the old logs block was not deleted within 10 s');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const r = await h.query(
+        `/api/logs?start=${Math.floor(nowMs / 1000) - 3 * 3600}&end=${Math.floor(nowMs / 1000) + 60}`,
+      );
+      assert.deepEqual(
+        flatLogRecords(r.body).map((x) => (JSON.parse(x) as { record: { body: unknown } }).record.body),
+        [{ stringValue: 'y' }],
+      );
+    } finally {
+      await h.dispose();
+    }
+  });
+
   void test('retention deletes logs blocks whose newest record is older than the retention, meta first, and keeps the rest', async () => {
     const store = new LocalObjectStore(join(tmp, 'retention'));
     const hour = 3_600_000;
