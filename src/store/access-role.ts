@@ -4,6 +4,7 @@
  * reader routes, so a query route added later (Tempo's /api/v2/..., Jaeger's /api/v3/...) is guarded by default.
  */
 import { DECISIONS_PATH } from '../decision-feed/index.js';
+import { EXPORT_METHODS, HTTP_PATHS } from '../otlp/index.js';
 import { POLICY_PATH } from '../sampling/index.js';
 
 /** `open`: no credential; `agent`: an agent identity; `reader`: the reader credential. */
@@ -14,10 +15,6 @@ export const OTLP_TRACES_PATH = '/v1/traces';
 
 /** OTLP/gRPC ingest: the method path grpc-js carries in `call.getPath()`. */
 export const OTLP_GRPC_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
-/** OTLP logs ingest (issue 16), by HTTP path and gRPC method path. */
-export const OTLP_LOGS_PATH = '/v1/logs';
-export const OTLP_GRPC_LOGS_EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 
 /**
  * Health, readiness, Tempo's build info and the metrics: load balancers and scrapers. Tempo's `/api/echo` is not
@@ -30,8 +27,9 @@ const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/api/stat
 const AGENT_PATHS: ReadonlySet<string> = new Set([
   OTLP_TRACES_PATH,
   OTLP_GRPC_EXPORT_PATH,
-  OTLP_LOGS_PATH,
-  OTLP_GRPC_LOGS_EXPORT_PATH,
+  // Logs (issue 16): agents send them with their traces (metrics never reach the store: 404 / UNIMPLEMENTED).
+  HTTP_PATHS.logs,
+  EXPORT_METHODS.logs,
   DECISIONS_PATH,
   POLICY_PATH,
 ]);

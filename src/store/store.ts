@@ -2,19 +2,14 @@ import { join } from 'node:path';
 import type { StoreConfig } from '../config/index.js';
 import { DecisionLog } from '../decision-feed/index.js';
 import { FileTls, receiversFromConfig, type ReceiverTls } from '../receiver/index.js';
-import {
-  BlockEncoder,
-  LogsEncoder,
-  S3ObjectStore,
-  openObjectStore,
-  type ObjectStore,
-} from '../storage/index.js';
+import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
-import { LogsPipeline, withLogs } from './logs-pipeline.js';
-import { LogsQuery } from './logs-query.js';
+import type { LogsPipeline } from './logs-pipeline.js';
+import type { LogsQuery } from './logs-query.js';
+import { storeLogs, withLogs } from './store-logs.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
@@ -366,40 +361,4 @@ export function compactionLeadership(
 ): { readonly here: boolean; readonly self: string } {
   const self = env['POD_NAME'] || env['HOSTNAME'] || '';
   return { here: leader === '' || leader === self, self };
-}
-
-/** The logs pipeline (its WAL in `<wal_dir>/logs`) and the logs queries of a store (issue 16). */
-function storeLogs(
-  config: StoreConfig,
-  deps: StoreDependencies,
-  store: ObjectStore,
-): { pipeline: LogsPipeline; query: LogsQuery; encoder: LogsEncoder } {
-  const { logger, metrics } = deps;
-  const encoder = new LogsEncoder({ logger, useWorker: true });
-  const pipeline = new LogsPipeline({
-    encoder,
-    store,
-    walDir: join(config.wal_dir, 'logs'),
-    walMaxBytes: config.logs.wal_max_bytes,
-    maxBlockBytes: config.logs.max_block_bytes,
-    maxBlockRecords: config.block.max_spans,
-    maxBlockAgeMs: config.block.max_age,
-    rowGroupSize: config.block.row_group_spans,
-    retryInitialMs: config.upload_retry.initial_interval,
-    retryMaxMs: config.upload_retry.max_interval,
-    logger,
-    metrics,
-    onBlock: (meta) => query.add(meta),
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
-  });
-  const query = new LogsQuery({
-    store,
-    pending: pipeline,
-    logger,
-    metrics,
-    refreshIntervalMs: config.query.refresh_interval,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  return { pipeline, query, encoder };
 }
