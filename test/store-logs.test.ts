@@ -36,7 +36,7 @@ import {
   sdkLogsJson,
   sdkLogsProtobuf,
   type LogSpec,
-} from './helpers/sdk-logs.js';
+} from './helpers/store-sdk-logs.js';
 import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { promSamples } from './helpers/prom-text.js';

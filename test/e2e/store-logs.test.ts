@@ -25,7 +25,7 @@ import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { LocalObjectStore, LOGS_PREFIX } from '../../src/storage/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { TestS3 } from '../helpers/s3rver.js';
-import { flatLogRecords, sdkLogsJson, sdkLogRecords, sdkLogsProtobuf } from '../helpers/sdk-logs.js';
+import { flatLogRecords, sdkLogsJson, sdkLogRecords, sdkLogsProtobuf } from '../helpers/store-sdk-logs.js';
 import { spawnStoreChild } from '../helpers/spawn-store-child.js';
 import { startTestStore } from '../helpers/store-harness.js';
 
