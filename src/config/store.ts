@@ -115,6 +115,19 @@ export const storeConfigSchema = z.strictObject({
     .prefault({}),
   /** Edges between services from CLIENT/SERVER pairs, as Tempo's metric names (issue 19, docs/service-graph.md). */
   service_graph: serviceGraphSchema(),
+  /** Logs (issue 16): their own WAL under `<wal_dir>/logs`, blocks under `logs/`, retention (docs/store-logs.md). */
+  logs: z
+    .strictObject({
+      /** false: the store answers OTLP logs with 404 / UNIMPLEMENTED, as before issue 16. */
+      enabled: z.boolean().default(true),
+      /** The logs WAL's bound, apart from the spans' `wal_max_bytes`. */
+      wal_max_bytes: size().prefault('256MiB'),
+      /** A logs block is cut at this many protobuf bytes, `block.max_spans` records or `block.max_age`. */
+      max_block_bytes: size().prefault('16MiB'),
+      /** Logs blocks whose newest record is older are deleted; empty (0): the spans' `retention`. */
+      retention: duration().prefault('0s'),
+    })
+    .prefault({}),
 });
 
 export type StoreConfig = z.output<typeof storeConfigSchema>;

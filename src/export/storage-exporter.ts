@@ -2,14 +2,25 @@ import { decodeTraceRequest, type TraceData } from '../otlp/index.js';
 import {
   BlockEncoder,
   encodeBlock,
+  encodeLogsPayloads,
   flattenTraceData,
+  LogsEncoder,
   newBlockId,
   uploadBlock,
+  uploadLogsBlock,
   type EncodedBlock,
+  type EncodedLogsBlock,
   type ObjectStore,
 } from '../storage/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } from './span-exporter.js';
+import {
+  failure,
+  retryable,
+  SUCCESS,
+  successWith,
+  type ExportResult,
+  type SpanExporter,
+} from './span-exporter.js';
 
 /**
  * Writes each batch as one block straight to object storage (S3 or a local directory), through the
@@ -25,6 +36,7 @@ import { failure, retryable, SUCCESS, type ExportResult, type SpanExporter } fro
 export class StorageExporter implements SpanExporter {
   readonly name: string;
   private readonly encoder: BlockEncoder | undefined;
+  private readonly logsEncoder: LogsEncoder | undefined;
 
   constructor(
     private readonly store: ObjectStore,
@@ -33,6 +45,41 @@ export class StorageExporter implements SpanExporter {
   ) {
     this.name = name;
     this.encoder = logger ? new BlockEncoder({ logger, useWorker: true }) : undefined;
+    this.logsEncoder = logger ? new LogsEncoder({ logger, useWorker: true }) : undefined;
+  }
+
+  /**
+   * Writes a batch of logs as one logs block under `logs/` (issue 16, docs/store-logs.md), as the store does, so an
+   * agent with the default `storage` exporter keeps its logs. Records the store would refuse (no time, a time past
+   * 2^63) are dropped and reported as rejected; encoding errors are permanent, upload errors retryable.
+   */
+  async exportLogs(request: Uint8Array, itemCount: number): Promise<ExportResult> {
+    let encoded: { records: number; block?: EncodedLogsBlock };
+    try {
+      const nowMs = Date.now();
+      const options = { blockId: newBlockId(nowMs), nowMs };
+      encoded = this.logsEncoder
+        ? await this.logsEncoder.encode([request], options)
+        : encodeLogsPayloads([request], options);
+    } catch (err) {
+      return failure(new Error(`cannot encode a logs block: ${(err as Error).message}`));
+    }
+    const rejected = itemCount - encoded.records;
+    const partial =
+      rejected > 0
+        ? {
+            rejectedSpans: rejected,
+            errorMessage: `${rejected} log record(s) without a storable time were dropped`,
+          }
+        : undefined;
+    if (!encoded.block) return successWith(partial);
+    try {
+      await uploadLogsBlock(this.store, encoded.block);
+      return successWith(partial);
+    } catch (err) {
+      await this.store.delete(encoded.block.meta.parquetKey).catch(() => undefined);
+      return retryable(new Error(`logs block upload to ${this.store.url} failed: ${(err as Error).message}`));
+    }
   }
 
   async export(data: TraceData): Promise<ExportResult> {
@@ -79,5 +126,6 @@ export class StorageExporter implements SpanExporter {
   async forceFlush(): Promise<void> {}
   async shutdown(): Promise<void> {
     await this.encoder?.close();
+    await this.logsEncoder?.close();
   }
 }

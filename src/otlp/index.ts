@@ -11,6 +11,12 @@ export {
   traceDataToJson,
 } from './json-codec.js';
 export { transcodeTraceRequestJson } from './json-to-protobuf.js';
+export { countLogRecords, parseSeverity, SEVERITY_RANGES } from './logs-model.js';
+export type { LogRecord, LogsData, ResourceLogs, ScopeLogs } from './logs-model.js';
+export { decodeLogsRequest } from './logs-decode.js';
+export { keepValidLogs, logProblem, logTimesProblem, scanLogTimes } from './logs-validate.js';
+export type { LogProblem, LogRejection } from './logs-validate.js';
+export { logRecordToJson, logsDataToJson, resourceToJson, scopeToJson } from './logs-json.js';
 export {
   SpanKind,
   StatusCode,

@@ -44,7 +44,8 @@ export function decodeTraceRequest(bytes: Uint8Array): TraceData {
   return { resourceSpans };
 }
 
-function expect(r: ProtobufReader, got: number, want: number, field: string): void {
+/** Refuses a known field with the wrong wire type (the logs decoder shares it). */
+export function expect(r: ProtobufReader, got: number, want: number, field: string): void {
   if (got !== want) r.fail(`field ${field}: expected wire type ${want}, got ${got}`);
 }
 
@@ -113,7 +114,8 @@ export function decodeKeyValueMessage(bytes: Uint8Array): KeyValue {
   return decodeKeyValueBody(r, 0);
 }
 
-function decodeResource(r: ProtobufReader, res: Resource): void {
+/** Decodes a Resource message's content at the cursor into `res` (the logs decoder shares it). */
+export function decodeResource(r: ProtobufReader, res: Resource): void {
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
@@ -167,7 +169,8 @@ function decodeScopeSpans(r: ProtobufReader): ScopeSpans {
   return ss;
 }
 
-function decodeScope(r: ProtobufReader, scope: InstrumentationScope): void {
+/** Decodes an InstrumentationScope message's content at the cursor into `scope`. */
+export function decodeScope(r: ProtobufReader, scope: InstrumentationScope): void {
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
@@ -195,7 +198,7 @@ function decodeScope(r: ProtobufReader, scope: InstrumentationScope): void {
 }
 
 /** Reads an id of exactly `length` bytes (or empty) as hex. */
-function id(r: ProtobufReader, length: number, field: string): string {
+export function id(r: ProtobufReader, length: number, field: string): string {
   const { start, end } = r.lengthDelimited();
   const n = end - start;
   if (n === 0) return '';
@@ -384,7 +387,7 @@ function decodeLink(r: ProtobufReader): SpanLink {
 }
 
 /** Decodes a length-delimited KeyValue at the cursor; `depth` counts enclosing arrays and kvlists. */
-function decodeKeyValueField(r: ProtobufReader, depth = 0): KeyValue {
+export function decodeKeyValueField(r: ProtobufReader, depth = 0): KeyValue {
   const saved = r.enter();
   const kv = decodeKeyValueBody(r, depth);
   r.leave(saved);
@@ -420,7 +423,8 @@ const EMPTY: AnyValue = Object.freeze({ kind: 'empty' });
 /** Nesting bound for arrays and kvlists: hostile input cannot blow the stack. */
 const MAX_VALUE_DEPTH = 32;
 
-function decodeAnyValue(r: ProtobufReader, depth: number): AnyValue {
+/** Decodes an AnyValue message's content at the cursor (a log record's body). */
+export function decodeAnyValue(r: ProtobufReader, depth: number): AnyValue {
   if (depth > MAX_VALUE_DEPTH) r.fail(`attribute values nested deeper than ${MAX_VALUE_DEPTH}`);
   let value: AnyValue = EMPTY;
   while (r.pos < r.end) {

@@ -59,7 +59,8 @@ export const BLOCK_COLUMNS = [
 ] as const;
 export type BlockColumn = (typeof BLOCK_COLUMNS)[number];
 
-type Kind = 'string' | 'json' | 'int64' | 'double' | 'timestamp';
+/** How a column is stored (the logs columns share these, src/storage/logs-columns.ts). */
+export type Kind = 'string' | 'json' | 'int64' | 'double' | 'timestamp';
 
 const COLUMN_KINDS: Record<BlockColumn, Kind> = {
   Timestamp: 'timestamp',
@@ -97,7 +98,8 @@ const COLUMN_KINDS: Record<BlockColumn, Kind> = {
   ResourceSchemaUrl: 'string',
 };
 
-function schemaElement(name: string, kind: Kind): SchemaElement {
+/** The Parquet schema element of a column of `kind`. */
+export function schemaElement(name: string, kind: Kind): SchemaElement {
   const required = { name, repetition_type: 'REQUIRED' } as const;
   switch (kind) {
     case 'string':
@@ -197,8 +199,8 @@ function encodeLinks(links: readonly SpanLink[]): string {
   );
 }
 
-/** Per-resource values computed once per resource object, not per span. */
-interface ResourceCells {
+/** Per-resource values computed once per resource object, not per span (or log record). */
+export interface ResourceCells {
   attributes: string;
   serviceName: string;
   namespace: string;
@@ -209,7 +211,8 @@ interface ResourceCells {
   serviceVersion: string;
 }
 
-function resourceCells(resource: Resource): ResourceCells {
+/** The resource's cells: its typed-JSON attributes, service, Kubernetes identity and variant. */
+export function resourceCells(resource: Resource): ResourceCells {
   const a = resource.attributes;
   return {
     attributes: encodeAttributes(a),

@@ -55,3 +55,32 @@ export { BloomFilter } from './bloom-filter.js';
 export { DEFAULT_BLOCK_CODEC } from './parquet-codec.js';
 export type { BlockCodec } from './parquet-codec.js';
 export { decodeAttributes, encodeAnyValue, encodeAttributes } from './typed-json.js';
+export {
+  anyValueAsString,
+  compareLogRows,
+  flattenLogsData,
+  LOGS_COLUMNS,
+  LogsRowDecoder,
+  logServiceName,
+  logSeverity,
+  logTimestamp,
+  toLogsData,
+} from './logs-columns.js';
+export type { LogsColumn, LogsRow, StoredLog } from './logs-columns.js';
+export {
+  encodeLogsBlock,
+  encodeLogsPayloads,
+  listLogsBlocks,
+  LOGS_BLOCK_FORMAT,
+  LOGS_PREFIX,
+  logsBlockKeys,
+  logsBlockMayHoldTrace,
+  logsMetaKeyFor,
+  parseLogsBlockKey,
+  parseLogsBlockMeta,
+  readLogsBlockBytes,
+  scanLogsBlock,
+  uploadLogsBlock,
+} from './logs-block.js';
+export type { EncodedLogsBlock, LogsBlockMeta, LogsBlockWriteOptions } from './logs-block.js';
+export { LogsEncoder } from './logs-encoder.js';

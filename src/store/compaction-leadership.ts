@@ -45,16 +45,21 @@ export function logCompactionRole(config: StoreConfig, leadership: Leadership, l
   }
 }
 
-/** Runs compaction and retention every `compaction.interval`, on the leader only. */
+/**
+ * Runs compaction and retention every `compaction.interval`, on the leader only; `logsRetention` applies the
+ * logs' retention in the same pass (issue 16: logs blocks are not compacted).
+ */
 export function startCompactionTimer(
   config: StoreConfig,
   compactor: Compactor,
   leadership: Leadership,
   logger: Logger,
+  logsRetention?: () => Promise<unknown>,
 ): NodeJS.Timeout | undefined {
   if (config.compaction.interval <= 0 || !leadership.here) return undefined;
   const timer = setInterval(() => {
     compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
+    logsRetention?.().catch((err: unknown) => logger.warn({ err }, 'logs retention pass failed'));
   }, config.compaction.interval);
   timer.unref();
   return timer;

@@ -2,7 +2,12 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, storeConfigSchema } from '../config/index.js';
-import { decodeTraceRequest, encodeTraceRequestJson } from '../otlp/index.js';
+import {
+  decodeLogsRequest,
+  decodeTraceRequest,
+  encodeTraceRequestJson,
+  logsDataToJson,
+} from '../otlp/index.js';
 import { readWalRecords } from './wal-record.js';
 
 /**
@@ -76,8 +81,11 @@ export async function listQuarantine(walDir: string): Promise<QuarantineReason[]
   return out;
 }
 
-/** The records of a quarantined segment as OTLP/JSON export requests (one per record), ready to resend. */
-export async function quarantinedRequests(walDir: string, segment: string): Promise<string[]> {
+/**
+ * The records of a quarantined segment as OTLP/JSON export requests (one per record), ready to resend. `logs`: the
+ * segment is a logs WAL segment (`<wal_dir>/logs`, issue 16), its records ExportLogsServiceRequests.
+ */
+export async function quarantinedRequests(walDir: string, segment: string, logs = false): Promise<string[]> {
   if (basename(segment) !== segment || !segment.endsWith('.wal')) {
     throw new Error(
       `expected a segment name as "sentinel store quarantine list" prints it, got ${JSON.stringify(segment)}`,
@@ -87,17 +95,22 @@ export async function quarantinedRequests(walDir: string, segment: string): Prom
   const out: string[] = [];
   for (const ev of readWalRecords(buf)) {
     if (ev.kind === 'corrupt') break;
-    out.push(encodeTraceRequestJson(decodeTraceRequest(ev.payload)));
+    out.push(
+      logs
+        ? JSON.stringify(logsDataToJson(decodeLogsRequest(ev.payload)))
+        : encodeTraceRequestJson(decodeTraceRequest(ev.payload)),
+    );
   }
   return out;
 }
 
-const USAGE = `usage: sentinel store quarantine list [--config FILE | --wal-dir DIR] [--json]
-       sentinel store quarantine show SEGMENT [--config FILE | --wal-dir DIR]
+const USAGE = `usage: sentinel store quarantine list [--config FILE | --wal-dir DIR] [--logs] [--json]
+       sentinel store quarantine show SEGMENT [--config FILE | --wal-dir DIR] [--logs]
 
   list    every WAL segment the store set aside because its block could not be encoded, with the reason
   show    the reason, then each record of SEGMENT as one line of OTLP/JSON (POST it to /v1/traces once fixed)
   --wal-dir DIR   the store's wal_dir (default: wal_dir of --config, $SENTINEL_CONFIG, or ./wal)
+  --logs          the logs WAL's quarantine (<wal_dir>/logs/quarantine); show prints ExportLogsServiceRequests
 `;
 
 /** `sentinel store quarantine ...`. */
@@ -115,6 +128,7 @@ export async function runQuarantine(
         config: { type: 'string' },
         'wal-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
+        logs: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -128,12 +142,14 @@ export async function runQuarantine(
     out(USAGE);
     return 0;
   }
-  const walDir =
+  const storeWalDir =
     values['wal-dir'] ??
     loadConfig(storeConfigSchema, {
       file: values.config ?? (process.env['SENTINEL_CONFIG'] || undefined),
       env: process.env,
     }).wal_dir;
+  // The logs WAL lives in <wal_dir>/logs with its own quarantine (issue 16).
+  const walDir = values.logs ? join(storeWalDir, 'logs') : storeWalDir;
   if (action === 'list' && segment === undefined) {
     const list = await listQuarantine(walDir);
     if (values.json) out(JSON.stringify(list, null, 2) + '\n');
@@ -150,7 +166,7 @@ export async function runQuarantine(
       return 1;
     }
     out(`# ${JSON.stringify(reason)}\n`);
-    for (const line of await quarantinedRequests(walDir, segment)) out(line + '\n');
+    for (const line of await quarantinedRequests(walDir, segment, values.logs)) out(line + '\n');
     return 0;
   }
   err(USAGE);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import type { LogsQuery } from './logs-query.js';
 import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
 
@@ -33,6 +34,8 @@ export interface RouteServer {
   readonly isReady: () => boolean;
   /** The live service graph (issue 19), when the store pairs spans. */
   readonly serviceGraph?: ServiceGraph | undefined;
+  /** The store's logs (issue 16), when it keeps them (logs-api.ts). */
+  readonly logs?: LogsQuery | undefined;
   /** Answers JSON (or a pre-serialised string) and counts the request under `route`. */
   json(
     res: ServerResponse,

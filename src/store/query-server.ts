@@ -14,6 +14,8 @@ import type { Logger, Metrics } from '../telemetry/index.js';
 import { DECISIONS_PATH, DecisionFeedHttp, type DecisionLog } from '../decision-feed/index.js';
 import { POLICY_PATH } from '../sampling/index.js';
 import './jaeger-api.js';
+import { traceLogsJson, traceLogsParam, withTraceLogs } from './trace-logs.js';
+import type { LogsQuery } from './logs-query.js';
 import type { PolicyHttp } from './policy-http.js';
 import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
@@ -52,6 +54,8 @@ export interface QueryServerOptions {
   readonly policy?: PolicyHttp | undefined;
   /** The service graph (issue 19) behind `/api/servicegraph`; without it the route answers 404. */
   readonly serviceGraph?: ServiceGraph | undefined;
+  /** The store's logs (issue 16) behind `/api/logs` and `?logs=true`; without them those answer 400. */
+  readonly logs?: LogsQuery | undefined;
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
@@ -90,6 +94,7 @@ export class QueryServer {
       maxSearchWindowMs: options.maxSearchWindowMs,
       maxSearchBytes: options.maxSearchBytes,
       serviceGraph: options.serviceGraph,
+      logs: options.logs,
       isReady: () => options.isReady?.() ?? true,
       json: (res, route, status, body, headers) => this.json(res, route, status, body, headers),
       send: (res, route, status, contentType, body, headers) =>
@@ -266,17 +271,23 @@ export class QueryServer {
       throw new BadRequest(
         `end: expected a time at or after start (${start / 1_000_000_000n}), got ${end / 1_000_000_000n}`,
       );
-    const rows = await this.options.engine.findTrace(id.toLowerCase(), {
+    const range = {
       ...(start !== undefined ? { startNs: start } : {}),
       ...(end !== undefined ? { endNs: end } : {}),
-    });
+    };
+    const rows = await this.options.engine.findTrace(id.toLowerCase(), range);
     const route = as.version === 2 ? 'trace_v2' : 'trace';
-    if (rows.length === 0) {
+    // Issue 16: `logs=true` adds the trace's logs as "logs" beside Tempo's answer (logs-api.ts).
+    const logs = traceLogsParam(url)
+      ? await traceLogsJson(this.context, id.toLowerCase(), range, as.accept)
+      : undefined;
+    if (rows.length === 0 && !logs?.count) {
       this.json(res, route, 404, { error: `trace ${id.toLowerCase()} not found` });
       return;
     }
     const body = encodeTrace(toTraceData(rows), as);
-    this.send(res, route, 200, body.contentType, body.body);
+    const text = logs && typeof body.body === 'string' ? withTraceLogs(body.body, logs.json) : body.body;
+    this.send(res, route, 200, body.contentType, text);
   }
 
   /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */

@@ -1,11 +1,14 @@
 import type { StoreConfig } from '../config/index.js';
-import { DecisionLog } from '../decision-feed/index.js';
+import type { DecisionLog } from '../decision-feed/index.js';
 import { FileTls, receiversFromConfig, type ReceiverAuthorize } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
+import type { LogsPipeline } from './logs-pipeline.js';
+import type { LogsQuery } from './logs-query.js';
+import { storeLogs, withLogs } from './store-logs.js';
 import { QueryEngine } from './query-engine.js';
 import { PolicyHttp } from './policy-http.js';
 import { QueryServer } from './query-server.js';
@@ -13,9 +16,11 @@ import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
 import './tempo-api.js';
 import './compare-api.js';
+import './logs-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 import { storeOptionsFrom, type StoreOptions } from './store-options.js';
+import { abortStages, openDecisions, startLogs, stoppers, type BlockStages } from './store-lifecycle.js';
 import {
   compactionLeadership,
   logCompactionRole,
@@ -55,19 +60,12 @@ export interface RunningStore {
   readonly objectStore: ObjectStore;
   /** The decision feed (issue 9) served on `/api/decisions`. */
   readonly decisions: DecisionLog;
+  /** Logs (issue 16): their pipeline and queries; absent with `logs.enabled: false`. */
+  readonly logs?: { readonly pipeline: LogsPipeline; readonly query: LogsQuery } | undefined;
   /** Stops accepting, uploads what the WAL holds, closes. Runs once. */
   shutdown(): Promise<void>;
   /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
   abort(): Promise<void>;
-}
-
-/** The parts behind the receivers: blocks, their catalog, the query engine and the compactor. */
-interface BlockStages {
-  readonly catalog: BlockCatalog;
-  readonly encoder: BlockEncoder;
-  readonly pipeline: BlockPipeline;
-  readonly engine: QueryEngine;
-  readonly compactor: Compactor;
 }
 
 /** `now` when the embedding gave one: the parts keep their own default otherwise. */
@@ -141,27 +139,8 @@ function buildBlockStages(
     encoder,
     ...clockOf(deps),
   });
-  return { catalog, encoder, pipeline, engine, compactor };
-}
-
-/** Opens the decision log (issue 9); on failure, stops what was started before it. */
-async function openDecisions(
-  options: StoreOptions,
-  stages: BlockStages,
-  deps: StoreDependencies,
-): Promise<DecisionLog> {
-  try {
-    return await DecisionLog.open({
-      ...options.decisions,
-      logger: deps.logger,
-      metrics: deps.metrics,
-      ...clockOf(deps),
-    });
-  } catch (err) {
-    await stages.encoder.close();
-    await stages.pipeline.abort();
-    throw err;
-  }
+  const logs = config.logs.enabled ? storeLogs(config, deps, objectStore) : undefined;
+  return { catalog, encoder, pipeline, engine, compactor, logs };
 }
 
 /** Who may talk to the store, and over what: shared by the receivers and the query server. */
@@ -183,8 +162,9 @@ function buildServers(
   const graph = config.service_graph.enabled
     ? new ServiceGraph({ config: config.service_graph, metrics, logger, ...clockOf(deps) })
     : undefined;
+  const spans = graph ? graph.tap(stages.pipeline) : stages.pipeline;
   const receivers = receiversFromConfig(config, {
-    consumer: graph ? graph.tap(stages.pipeline) : stages.pipeline,
+    consumer: stages.logs ? withLogs(spans, stages.logs.pipeline) : spans,
     metrics,
     logger,
     ...access,
@@ -202,6 +182,7 @@ function buildServers(
     decisions,
     policy,
     serviceGraph: graph,
+    logs: stages.logs?.query,
     ...clockOf(deps),
   });
   const admin = new AdminServer({ endpoint: config.admin.endpoint, metrics, logger, isReady });
@@ -226,8 +207,7 @@ async function listen(
     return { grpc: grpcPort, http: httpPort, query, admin };
   } catch (err) {
     await servers.closeAll();
-    await stages.encoder.close();
-    await stages.pipeline.abort();
+    await abortStages(stages);
     await decisions.close();
     throw err;
   }
@@ -235,7 +215,12 @@ async function listen(
 
 function logStarted(
   config: StoreConfig,
-  facts: { readonly storage: string; readonly replayedSpans: number; readonly decisions: DecisionLog },
+  facts: {
+    readonly storage: string;
+    readonly replayedSpans: number;
+    readonly replayedLogs: number;
+    readonly decisions: DecisionLog;
+  },
   tls: boolean,
   logger: Logger,
 ): void {
@@ -250,6 +235,7 @@ function logStarted(
       admin: config.admin.endpoint,
       walDir: config.wal_dir,
       replayedSpans: facts.replayedSpans,
+      replayedLogs: facts.replayedLogs,
       decisionFeed: { epoch: decisions.epoch, head: decisions.head.seq, retained: decisions.size },
       tls,
       authRequired: config.auth.required,
@@ -275,17 +261,21 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   const { encoder, pipeline, engine, compactor } = stages;
 
   const { replayedSpans } = await pipeline.start();
+  const replayedLogs = await startLogs(stages);
   const decisions = await openDecisions(options, stages, deps);
   const servers = buildServers(config, options, { stages, decisions, access }, deps);
   const ports = await listen(servers, stages, decisions);
 
-  const compactionTimer = startCompactionTimer(config, compactor, leadership, logger);
-  logStarted(
+  const logsQuery = stages.logs?.query;
+  const compactionTimer = startCompactionTimer(
     config,
-    { storage: objectStore.url, replayedSpans, decisions },
-    access.tls !== undefined,
+    compactor,
+    leadership,
     logger,
+    logsQuery && (() => logsQuery.applyRetention(config.logs.retention || config.retention)),
   );
+  const facts = { storage: objectStore.url, replayedSpans, replayedLogs, decisions };
+  logStarted(config, facts, access.tls !== undefined, logger);
   logCompactionRole(config, leadership, logger);
 
   const release = () => {
@@ -306,6 +296,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     compactor,
     objectStore,
     decisions,
+    logs: stages.logs,
     ...stoppers({
       release,
       closeAll: servers.closeAll,
@@ -313,6 +304,8 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       stop: async () => {
         await servers.receivers.stop();
         await pipeline.shutdown();
+        await stages.logs?.pipeline.shutdown();
+        await stages.logs?.encoder.close();
         await compactor.idle();
         await encoder.close();
         await Promise.allSettled([servers.query.close(), servers.admin.close()]);
@@ -321,44 +314,5 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
       decisions,
       logger,
     }),
-  };
-}
-
-/** `shutdown` (drain, once) and `abort` (stop at once, the WAL keeps the rest) of a started store. */
-function stoppers(parts: {
-  readonly release: () => void;
-  readonly closeAll: () => Promise<void>;
-  readonly destroyClient: () => void;
-  /** Stops accepting and drains the pipeline into blocks. */
-  readonly stop: () => Promise<void>;
-  readonly stages: BlockStages;
-  readonly decisions: DecisionLog;
-  readonly logger: Logger;
-}): Pick<RunningStore, 'shutdown' | 'abort'> {
-  const { release, closeAll, destroyClient, stages, decisions } = parts;
-  let stopping: Promise<void> | undefined;
-  return {
-    shutdown: () => {
-      stopping ??= (async () => {
-        release();
-        await parts.stop();
-        await decisions.close();
-        destroyClient();
-        parts.logger.info('sentinel store stopped');
-      })();
-      return stopping;
-    },
-    abort: async () => {
-      release();
-      await closeAll();
-      // The pipeline stops retrying before the shared encoder closes under a block in progress: the other way
-      // round, the failed encode was logged as an error and retried after upload_retry.max_interval (30 s).
-      const aborting = stages.pipeline.abort();
-      await stages.encoder.close();
-      await aborting;
-      await stages.compactor.idle();
-      await decisions.close();
-      destroyClient();
-    },
   };
 }
