@@ -7,7 +7,13 @@
  * buckets), with `span.name`, `span.kind`, `status.code` and, when set, `deployment.variant` per data point, under
  * the spans' own resource (service.name and the pod's Kubernetes attributes, as the enricher left it).
  */
-import { av, encodeAttributeFields, ProtobufWriter, type KeyValue } from '../otlp/index.js';
+import {
+  av,
+  DEPLOYMENT_VARIANT_ATTRIBUTE,
+  encodeAttributeFields,
+  ProtobufWriter,
+  type KeyValue,
+} from '../otlp/index.js';
 
 /** One series as the encoder sees it. */
 export interface OtlpSeries {
@@ -41,7 +47,7 @@ function pointAttributes(s: OtlpSeries, field: number): Buffer {
     { key: 'span.kind', value: av.string(s.labels.span_kind) },
     { key: 'status.code', value: av.string(s.labels.status_code) },
   ];
-  if (s.labels.variant) kvs.push({ key: 'deployment.variant', value: av.string(s.labels.variant) });
+  if (s.labels.variant) kvs.push({ key: DEPLOYMENT_VARIANT_ATTRIBUTE, value: av.string(s.labels.variant) });
   return encodeAttributeFields(field, kvs);
 }
 
