@@ -238,23 +238,39 @@ void describe('the receivers take logs and metrics (issue 16)', () => {
     assert.match(res.body.toString('latin1'), /log_record\.trace_id must be 16 bytes, got 3/);
   });
 
-  void test('over the memory budget: 429 + Retry-After, RESOURCE_EXHAUSTED + RetryInfo; taken again once drained', async () => {
+  void test('over the memory budget: 429 + Retry-After, RESOURCE_EXHAUSTED + RetryInfo; taken again once drained (a loaded machine once hung this test: it now waits until the budget is held)', async () => {
     sink.stall();
     const big = sdk.logs.protobuf;
     // The budget is 64 KiB and a request is priced at twice its bytes: fill it with stalled requests.
     const stalled: Array<Promise<unknown>> = [];
     const per = big.length * 2;
-    for (let i = 0; i < Math.floor((64 * 1024) / per); i++)
-      stalled.push(postTraces(r.httpPort, big, { 'content-type': 'application/x-protobuf' }, '/v1/logs'));
-    await new Promise((res) => setTimeout(res, 200));
-    const http = await postTraces(r.httpPort, big, { 'content-type': 'application/x-protobuf' }, '/v1/logs');
-    assert.equal(http.status, 429);
-    assert.equal(http.headers.get('retry-after'), '1');
-    const grpc = await grpcExport(r.grpcPort, sdk.metrics.protobuf, { method: EXPORT_METHODS.metrics });
-    assert.equal(grpc.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
-    assert.equal(grpc.error ? retryDelayMs(grpc.error) : undefined, 1000);
-    sink.resume();
-    await Promise.all(stalled);
+    const n = Math.floor((64 * 1024) / per);
+    try {
+      for (let i = 0; i < n; i++)
+        stalled.push(postTraces(r.httpPort, big, { 'content-type': 'application/x-protobuf' }, '/v1/logs'));
+      // Until the receivers hold all of them (a loaded machine takes its time): the next one cannot fit.
+      const deadline = Date.now() + 30_000;
+      while (r.receivers.ingest.usedBytes() < n * per) {
+        if (Date.now() > deadline) throw new Error(`only ${r.receivers.ingest.usedBytes()} bytes held`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const http = await postTraces(
+        r.httpPort,
+        big,
+        { 'content-type': 'application/x-protobuf' },
+        '/v1/logs',
+      );
+      assert.equal(http.status, 429);
+      assert.equal(http.headers.get('retry-after'), '1');
+      // The same size over gRPC (a smaller request could still fit the rest of the budget).
+      const grpc = await grpcExport(r.grpcPort, big, { method: EXPORT_METHODS.logs });
+      assert.equal(grpc.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
+      assert.equal(grpc.error ? retryDelayMs(grpc.error) : undefined, 1000);
+    } finally {
+      // Never left stalled: a failure above must not hang the file.
+      sink.resume();
+      await Promise.all(stalled);
+    }
     const again = await postTraces(r.httpPort, big, { 'content-type': 'application/x-protobuf' }, '/v1/logs');
     assert.equal(again.status, 200);
   });

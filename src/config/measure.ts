@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from './schema-types.js';
 
 /** Span kinds by their OTLP names, as `measure.span_kinds` takes them. */
 export const MEASURE_SPAN_KINDS = [
@@ -28,5 +29,11 @@ export const measureSchema = () =>
       tempo_labels: z
         .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
         .default({ source: 'sentinel' }),
+      /**
+       * Issue 16: also send the span metrics as OTLP metrics (the Collector spanmetrics connector's
+       * `traces.span.metrics.calls` and `.duration`, cumulative) every this long, to the exporters that carry
+       * metrics. 0: only on /metrics.
+       */
+      otlp_interval: duration().prefault('0s'),
     })
     .prefault({});

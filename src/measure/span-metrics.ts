@@ -10,6 +10,7 @@ import {
   type SignalBatch,
 } from '../otlp/index.js';
 import type { Registry } from 'prom-client';
+import { encodeSpanMetrics } from './span-metrics-otlp.js';
 import {
   METRIC_PREFIX,
   pushHistogramSamples,
@@ -59,6 +60,8 @@ interface Series {
   count: number;
   sum: number;
   readonly buckets: Float64Array;
+  /** The spans' (enriched) Resource message, for the OTLP export of span metrics (issue 16). */
+  resource?: Uint8Array | undefined;
 }
 
 const OVERFLOW_LABELS: Labels = {
@@ -151,6 +154,9 @@ export class SpanMetricsStage implements TraceConsumer {
   /** Logs and metrics pass through untouched (issue 16). */
   readonly consumeLogs?: (batch: SignalBatch) => Promise<void>;
   readonly consumeMetrics?: (batch: SignalBatch) => Promise<void>;
+  private readonly otlpTimer: NodeJS.Timeout | undefined;
+  private readonly startNs = BigInt(Date.now()) * 1_000_000n;
+  private otlpFailing = false;
 
   constructor(options: SpanMetricsOptions) {
     this.next = options.next;
@@ -162,6 +168,37 @@ export class SpanMetricsStage implements TraceConsumer {
     let state = states.get(registry);
     if (!state) states.set(registry, (state = new SpanMetricsState(registry, options.config)));
     this.state = state;
+    const interval = options.config.otlp_interval;
+    if (interval > 0 && options.next.consumeMetrics) {
+      this.otlpTimer = setInterval(() => void this.exportOtlp(), interval);
+      this.otlpTimer.unref();
+    }
+  }
+
+  /**
+   * Sends the span metrics down the pipeline as OTLP metrics (issue 16, `measure.otlp_interval`): cumulative, so
+   * a send that fails loses nothing the next one does not carry.
+   */
+  async exportOtlp(): Promise<void> {
+    const next = this.next.consumeMetrics;
+    if (!next) return;
+    const all = [...this.state.series.values()];
+    if (this.state.overflow) all.push(this.state.overflow);
+    if (all.length === 0) return;
+    const { request, points } = encodeSpanMetrics(
+      all,
+      SPANMETRICS_BUCKETS_SECONDS,
+      this.startNs,
+      BigInt(Date.now()) * 1_000_000n,
+    );
+    try {
+      await next.call(this.next, { encoded: request, itemCount: points, bytes: request.length * 2 });
+      this.otlpFailing = false;
+    } catch (err) {
+      if (!this.otlpFailing)
+        this.logger.warn({ err }, 'span metrics: the OTLP send was refused; the next one carries the totals');
+      this.otlpFailing = true;
+    }
   }
 
   /**
@@ -189,8 +226,12 @@ export class SpanMetricsStage implements TraceConsumer {
     return this.next.forceFlush();
   }
 
-  shutdown(): Promise<void> {
-    return this.next.shutdown();
+  async shutdown(): Promise<void> {
+    if (this.otlpTimer) {
+      clearInterval(this.otlpTimer);
+      await this.exportOtlp();
+    }
+    await this.next.shutdown();
   }
 
   private measure(batch: TraceBatch): { series: Series[]; seconds: number[] } {
@@ -238,15 +279,15 @@ export class SpanMetricsStage implements TraceConsumer {
         variant = stringAttribute(resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '';
       }
       const code = spans.statusCodes[i] as number;
-      out.series.push(
-        this.seriesFor(
-          service,
-          names[i] ?? '',
-          SPAN_KIND_LABELS[kind] ?? String(kind),
-          STATUS_CODE_LABELS[code] ?? String(code),
-          variant,
-        ),
+      const series = this.seriesFor(
+        service,
+        names[i] ?? '',
+        SPAN_KIND_LABELS[kind] ?? String(kind),
+        STATUS_CODE_LABELS[code] ?? String(code),
+        variant,
       );
+      if (series !== this.state.overflow) series.resource ??= resource.resource;
+      out.series.push(series);
       out.seconds.push((spans.durationsNs[i] as number) / 1e9);
     }
   }

@@ -18,10 +18,18 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import type { SignalBatch, TraceBatch, TraceConsumer } from '../../src/otlp/index.js';
+import { InMemoryExporter } from '../../src/export/index.js';
+import {
+  encodeTraceRequest,
+  type SignalBatch,
+  type TraceBatch,
+  type TraceConsumer,
+} from '../../src/otlp/index.js';
 import { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { decodeSignalRequest } from '../helpers/otlp-signals-protobufjs.js';
+import { postTraces } from '../helpers/receivers.js';
+import { makeTraces } from '../helpers/store-spans.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, recordMetrics } from '../helpers/sdk-signals.js';
 
 type Obj = Record<string, unknown>;
@@ -221,3 +229,82 @@ for (const protocol of ['grpc', 'http'] as const) {
     }
   });
 }
+
+void describe('span metrics go out as OTLP metrics too (issue 16, measure.otlp_interval)', () => {
+  test("the exporter gets traces.span.metrics.calls and .duration under the spans' enriched resource", async () => {
+    const exporter = new InMemoryExporter();
+    const metrics = new Metrics();
+    const config = validateConfig(
+      agentConfigSchema,
+      {
+        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+        admin: { endpoint: '127.0.0.1:0' },
+        enrich: { cluster_name: 'test-cluster' },
+        measure: { otlp_interval: '100ms' },
+        exporters: [{ type: 'debug', batch: { timeout: '10ms' } }],
+      },
+      'test',
+    );
+    const agent = await startAgent(config, {
+      logger: silentLogger(),
+      metrics,
+      exporters: [exporter],
+      env: POD_ENV,
+    });
+    try {
+      const res = await postTraces(
+        agent.ports.http,
+        encodeTraceRequest(makeTraces({ traces: 4, spansPerTrace: 3, seed: 5 })),
+        {
+          'content-type': 'application/x-protobuf',
+        },
+      );
+      assert.equal(res.status, 200);
+      // What the Prometheus exposition counts: the OTLP export carries the same totals.
+      const text = await metrics.registry.metrics();
+      const want = [...text.matchAll(/^sentinel_spanmetrics_calls_total\{[^}]*\} (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+      assert.ok(want > 0);
+      const deadline = Date.now() + 10_000;
+      let calls = 0;
+      let decoded: Obj | undefined;
+      while (calls < want) {
+        if (Date.now() > deadline) throw new Error(`span metrics: ${calls} calls exported`);
+        await new Promise((r) => setTimeout(r, 100));
+        const last = exporter.metrics.at(-1);
+        if (!last) continue;
+        decoded = decodeSignalRequest('metrics', last);
+        // A batch can hold several sends (cumulative totals): the latest one's points.
+        const byTime = new Map<string, number>();
+        for (const item of flatten('metrics', decoded)) {
+          const m = item['item'] as Obj;
+          if (m['name'] === 'traces.span.metrics.calls')
+            for (const p of ((m['sum'] as Obj)['dataPoints'] as Obj[]) ?? []) {
+              const t = String(p['timeUnixNano']);
+              byTime.set(t, (byTime.get(t) ?? 0) + Number(p['asInt']));
+            }
+        }
+        const latest = [...byTime.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).at(-1);
+        calls = latest === undefined ? 0 : (byTime.get(latest) ?? 0);
+      }
+      assert.equal(calls, want);
+      const names = new Set(flatten('metrics', decoded!).map((i) => (i['item'] as Obj)['name']));
+      assert.deepEqual([...names].sort(), ['traces.span.metrics.calls', 'traces.span.metrics.duration']);
+      for (const pod of podAttributes('metrics', decoded!))
+        assert.equal(pod.get('k8s.cluster.name'), 'test-cluster');
+      const hist = flatten('metrics', decoded!).find(
+        (i) => (i['item'] as Obj)['name'] === 'traces.span.metrics.duration',
+      );
+      const point = (((hist!['item'] as Obj)['histogram'] as Obj)['dataPoints'] as Obj[])[0]!;
+      const counts = (point['bucketCounts'] as string[]).map(Number);
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        Number(point['count']),
+      );
+    } finally {
+      await agent.shutdown();
+    }
+  });
+});
