@@ -90,7 +90,7 @@ describe('the app is pointed at the agent for the signals it takes (issue 16)', 
   const envOf = (r: ReturnType<typeof admit>) =>
     Object.fromEntries((r.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
 
-  void test('all three signals: the general endpoint; a storage exporter alone: traces only', () => {
+  void test('all three signals: the general endpoint; a storage exporter alone: traces and logs', () => {
     const all = admit(appPod(), withExporters([{ type: 'otlp', endpoint: 'http://collector:4317' }]));
     assert.deepEqual(envOf(all), {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318',
@@ -100,6 +100,8 @@ describe('the app is pointed at the agent for the signals it takes (issue 16)', 
     assert.deepEqual(envOf(storage), {
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://localhost:4318/v1/traces',
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://localhost:4318/v1/logs',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
     });
   });
 

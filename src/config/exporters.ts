@@ -113,5 +113,5 @@ export const exportersSchema = () =>
 export function defaultExporterSignals(
   type: 'storage' | 'otlp' | 'debug',
 ): Array<'traces' | 'metrics' | 'logs'> {
-  return type === 'storage' ? ['traces'] : ['traces', 'metrics', 'logs'];
+  return type === 'storage' ? ['traces', 'logs'] : ['traces', 'metrics', 'logs'];
 }
