@@ -30,7 +30,6 @@ import type { KeyValue, Span, TraceBatch, TraceConsumer, TraceData } from '../sr
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
 import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
 import {
-  ManualClock,
   TailSampler,
   compilePolicy,
   completable,
@@ -39,6 +38,7 @@ import {
 } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
+import { ManualClock } from '../src/clock.js';
 
 const MIB = 1024 * 1024;
 const SPANS_PER_TRACE = 10;

@@ -13,17 +13,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { scanTraceRequest, wireBatch, type SignalBatch, type TraceConsumer } from '../src/otlp/index.js';
-import {
-  ManualClock,
-  TailSampler,
-  compilePolicy,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
+import { TailSampler, compilePolicy, parsePolicyText, staticPolicySource } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { encodeLogs, type LogSpec } from '../test/helpers/sdk-logs.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
+import { ManualClock } from '../src/clock.js';
 
 const REQUESTS = 200;
 const ROUNDS = 11;

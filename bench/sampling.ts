@@ -19,7 +19,6 @@ import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js'
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
 import {
   DecisionCache,
-  ManualClock,
   TailSampler,
   compilePolicy,
   keepAllPolicy,
@@ -29,6 +28,7 @@ import {
 import type { SamplingPolicy } from '../src/sampling/index.js';
 import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { ManualClock } from '../src/clock.js';
 
 const SPANS_PER_TRACE = 10;
 const SPANS_PER_REQUEST = 500;

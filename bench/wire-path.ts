@@ -33,7 +33,6 @@ import {
   type WireSpans,
 } from '../src/otlp/index.js';
 import {
-  ManualClock,
   TailSampler,
   compilePolicy,
   keepAllPolicy,
@@ -45,6 +44,7 @@ import { heldPartBytes, holdSpans, type HeldPart } from '../src/sampling/complet
 import { addKeptSpan } from '../src/sampling/weights.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
+import { ManualClock } from '../src/clock.js';
 
 const REQUESTS = 300;
 const ROUNDS = 7;

@@ -9,17 +9,12 @@ import { loadSpansFromStorage } from '../src/compare/load-spans.js';
 import { weightedQuantile, weightedSample } from '../src/compare/weighted-stats.js';
 import { LocalObjectStore, writeBlock } from '../src/storage/index.js';
 import { av, findAttribute, SpanKind, type Span, type TraceData } from '../src/otlp/index.js';
-import {
-  compilePolicy,
-  ManualClock,
-  parsePolicyText,
-  staticPolicySource,
-  TailSampler,
-} from '../src/sampling/index.js';
+import { compilePolicy, parsePolicyText, staticPolicySource, TailSampler } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { gaussian } from './helpers/compare-workload.js';
 import { rng } from './helpers/store-spans.js';
+import { ManualClock } from '../src/clock.js';
 
 const POLICY = `policies:
   - name: errors

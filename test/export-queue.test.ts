@@ -15,7 +15,6 @@ import {
   ExportQueue,
   FanOutConsumer,
   InMemoryExporter,
-  ManualExportClock,
   SUCCESS,
   type ExportResult,
   type SpanExporter,
@@ -24,6 +23,7 @@ import { countSpans, encodeTraceRequest, type TraceBatch, type TraceData } from 
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { startReceivers } from './helpers/receivers.js';
+import { ManualClock } from '../src/clock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sentinel-export-queue-'));
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -113,7 +113,7 @@ describe('persistent export queue', () => {
       batch: { sendBatchSize: 4, timeoutMs: 0 },
       queue: { dir, maxBytes: 64 * 1024 * 1024, numConsumers: 2 },
       retry: { initialIntervalMs: 1000, maxElapsedTimeMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
       drainTimeoutMs: 50,
     });
     await first.start();
@@ -136,7 +136,7 @@ describe('persistent export queue', () => {
     const second = new ExporterConsumer(up, metrics, silentLogger(), {
       batch: { sendBatchSize: 4, timeoutMs: 0 },
       queue: { dir, maxBytes: 64 * 1024 * 1024, numConsumers: 2 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     cleanups.push(() => second.shutdown());
     await second.start();
@@ -153,7 +153,7 @@ describe('persistent export queue', () => {
       batch: { sendBatchSize: 1, timeoutMs: 0 },
       queue: { dir, maxBytes: 64 * 1024 * 1024, numConsumers: 1 },
       retry: { maxElapsedTimeMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
       drainTimeoutMs: 50,
     });
     const sent: TraceBatch[] = [];
@@ -181,7 +181,7 @@ describe('persistent export queue', () => {
     const { logger, lines } = capturingLogger();
     const second = new ExporterConsumer(up, metrics, logger, {
       queue: { dir, maxBytes: 64 * 1024 * 1024, numConsumers: 1 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     cleanups.push(() => second.shutdown());
     await second.start();
@@ -226,7 +226,7 @@ describe('backpressure', () => {
       batch: { sendBatchSize: 1, timeoutMs: 0 },
       queue: { dir: join(root, 'backpressure'), maxBytes: 1, numConsumers: 1 },
       retry: { maxElapsedTimeMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
       drainTimeoutMs: 50,
     });
     await stage.start();
@@ -261,13 +261,13 @@ describe('backpressure', () => {
       batch: { sendBatchSize: 1, timeoutMs: 0 },
       queue: { maxBytes: 1, numConsumers: 1 },
       retry: { maxElapsedTimeMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
       drainTimeoutMs: 10,
     });
     const other = new InMemoryExporter();
     const otherStage = new ExporterConsumer(other, new Metrics(), silentLogger(), {
       batch: { sendBatchSize: 1, timeoutMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     const fanOut = new FanOutConsumer([full, otherStage]);
     cleanups.push(() => fanOut.shutdown());
@@ -282,7 +282,7 @@ describe('backpressure', () => {
     const exporter = new InMemoryExporter();
     const stage = new ExporterConsumer(exporter, new Metrics(), silentLogger(), {
       batch: { sendBatchSize: 1000, timeoutMs: 60_000 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     const b = batch(10);
     await stage.consume(b);

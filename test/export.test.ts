@@ -23,7 +23,6 @@ import { pino, type Logger } from 'pino';
 import {
   BatchProcessor,
   ExporterConsumer,
-  ManualExportClock,
   OtlpGrpcExporter,
   OtlpHttpExporter,
   RetryingExporter,
@@ -50,6 +49,7 @@ import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 import { makeTraces } from './helpers/store-spans.js';
+import { ManualClock } from '../src/clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-'));
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -96,7 +96,7 @@ interface Recorded {
 /** An OTLP/HTTP backend on 127.0.0.1 answering with `answer(callIndex)`. */
 async function httpBackend(
   answer: (call: number) => { status: number; headers?: Record<string, string>; body?: string | Buffer },
-  clock?: ManualExportClock,
+  clock?: ManualClock,
 ): Promise<{ url: string; calls: Recorded[] }> {
   const calls: Recorded[] = [];
   const server: Server = createServer((req, res) => {
@@ -129,7 +129,7 @@ function otlpOptions(endpoint: string, extra: Partial<OtlpExporterOptions> = {})
 describe('BatchProcessor', () => {
   it('sends a batch once send_batch_size spans are pending, and not before', async () => {
     const sent: TraceBatch[] = [];
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const bp = new BatchProcessor({
       sendBatchSize: 100,
       sendBatchMaxSize: 0,
@@ -149,7 +149,7 @@ describe('BatchProcessor', () => {
 
   it('sends whatever arrived when the timeout passes, measured from the first span', async () => {
     const sent: TraceBatch[] = [];
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const bp = new BatchProcessor({
       sendBatchSize: 1000,
       sendBatchMaxSize: 0,
@@ -175,7 +175,7 @@ describe('BatchProcessor', () => {
       sendBatchSize: 50,
       sendBatchMaxSize: 30,
       timeoutMs: 1000,
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
       send: async (b) => void sent.push(b),
     });
     const input = batchOf(50, 5); // 100 spans in one request
@@ -244,7 +244,7 @@ describe('RetryingExporter', () => {
   it('retries only retryable outcomes: a permanent failure is returned after one call', async () => {
     const metrics = new Metrics();
     const inner = new ScriptedExporter(() => ({ kind: 'failure', error: new Error('bad data') }));
-    const retrying = new RetryingExporter(inner, { clock: new ManualExportClock(), metrics });
+    const retrying = new RetryingExporter(inner, { clock: new ManualClock(), metrics });
     const result = await retrying.export({ resourceSpans: [] }, 1);
     assert.equal(result.kind, 'failure');
     assert.equal(inner.calls, 1);
@@ -253,7 +253,7 @@ describe('RetryingExporter', () => {
 
   it('gives up with a failure once max_elapsed_time would be passed, counting the retries', async () => {
     const metrics = new Metrics();
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const inner = new ScriptedExporter(() => ({ kind: 'retryable', error: new Error('down') }));
     const retrying = new RetryingExporter(inner, {
       clock,
@@ -276,7 +276,7 @@ describe('RetryingExporter', () => {
   });
 
   it('does not call a backend that answered 429 with Retry-After: 2 again before 2 s have passed', async () => {
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const backend = await httpBackend(
       (call) => (call === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }),
       clock,
@@ -426,7 +426,7 @@ describe('ExporterConsumer', () => {
     const { logger, lines } = capturingLogger();
     const stage = new ExporterConsumer(new OtlpHttpExporter(otlpOptions(backend.url)), metrics, logger, {
       batch: { sendBatchSize: 10, timeoutMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     cleanups.push(() => stage.shutdown());
     await stage.consume(batchOf(5, 11));
@@ -456,7 +456,7 @@ describe('ExporterConsumer', () => {
     const { logger, lines } = capturingLogger();
     const stage = new ExporterConsumer(new OtlpHttpExporter(otlpOptions(backend.url)), metrics, logger, {
       batch: { sendBatchSize: 10, timeoutMs: 0 },
-      clock: new ManualExportClock(),
+      clock: new ManualClock(),
     });
     cleanups.push(() => stage.shutdown());
     await stage.consume(batchOf(5, 12));
@@ -486,7 +486,7 @@ describe('ExporterConsumer', () => {
     const inner = new ScriptedExporter(() =>
       open ? SUCCESS : { kind: 'retryable', error: new Error('backend down') },
     );
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const stage = new ExporterConsumer(inner, new Metrics(), silentLogger(), {
       batch: { sendBatchSize: 1, timeoutMs: 0 },
       queue: { maxBytes: 3 * 2 * 500, numConsumers: 1 },
@@ -504,6 +504,27 @@ describe('ExporterConsumer', () => {
     await stage.consume(batchOf(1, 31));
   });
 
+  it('an exporter that throws keeps its batch queued and is tried again after 1 s of the injected clock', async () => {
+    const inner = new ScriptedExporter((call) => {
+      if (call === 0) throw new Error('a bug in the exporter');
+      return SUCCESS;
+    });
+    const clock = new ManualClock();
+    const stage = new ExporterConsumer(inner, new Metrics(), silentLogger(), {
+      batch: { sendBatchSize: 1, timeoutMs: 0 },
+      queue: { numConsumers: 1 },
+      clock,
+    });
+    cleanups.push(() => stage.shutdown());
+    await stage.consume(batchOf(1, 40));
+    await until(() => inner.calls === 1 && clock.pendingSleeps === 1, 'the pause after the throw');
+    clock.advance(999);
+    await settle();
+    assert.equal(inner.calls, 1, 'not tried again before 1 s has passed on the clock');
+    clock.advance(1);
+    await until(() => inner.calls === 2 && stage.queuedBatches() === 0, 'the second try');
+  });
+
   it('retries a retryable outcome until the backend comes back, delivering every span once', async () => {
     const seen: TraceData[] = [];
     let up = false;
@@ -518,7 +539,7 @@ describe('ExporterConsumer', () => {
       async shutdown() {},
     };
     const metrics = new Metrics();
-    const clock = new ManualExportClock();
+    const clock = new ManualClock();
     const stage = new ExporterConsumer(inner, metrics, silentLogger(), {
       batch: { sendBatchSize: 4, timeoutMs: 1000 },
       retry: { initialIntervalMs: 1000, maxIntervalMs: 30_000 },

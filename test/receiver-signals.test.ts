@@ -18,13 +18,7 @@ import {
   ProtobufLogsSerializer,
   ProtobufMetricsSerializer,
 } from '@opentelemetry/otlp-transformer';
-import {
-  ExporterStage,
-  InMemoryExporter,
-  ManualExportClock,
-  OtlpHttpExporter,
-  signalUrl,
-} from '../src/export/index.js';
+import { ExporterStage, InMemoryExporter, OtlpHttpExporter, signalUrl } from '../src/export/index.js';
 import {
   encodeSignalResponseJson,
   encodeTraceResponse,
@@ -45,6 +39,7 @@ import { mutate, seededRandom } from './helpers/fuzz.js';
 import { decodeSignalRequest } from './helpers/otlp-signals-protobufjs.js';
 import { grpcExport, gzipSync, postTraces, retryDelayMs, startReceivers } from './helpers/receivers.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, NOWHERE, recordMetrics } from './helpers/sdk-signals.js';
+import { ManualClock } from '../src/clock.js';
 
 /** What the SDK sends: its own protobuf and JSON serializations of records of every shape. */
 async function sdkRequests(): Promise<{
@@ -456,7 +451,7 @@ void describe('exporting logs and metrics', () => {
       await backend.start();
       const port = backend.port;
       await backend.stop(); // the backend is down
-      const clock = new ManualExportClock();
+      const clock = new ManualClock();
       const options = {
         batch: { timeoutMs: 0 },
         queue: { dir, maxBytes: 16 * 1024 * 1024, numConsumers: 1 },

@@ -8,7 +8,6 @@ import { findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
 import {
   HoldBuffer,
-  ManualClock,
   TailSampler,
   compilePolicy,
   parsePolicyText,
@@ -18,6 +17,7 @@ import type { BufferedTrace, HeldPart, SamplingPolicy, TraceDecision } from '../
 import { heldPartBytes } from '../src/sampling/completion/hold-buffer.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { ManualClock } from '../src/clock.js';
 
 const POLICY = `
 policies:

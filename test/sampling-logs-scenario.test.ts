@@ -8,16 +8,11 @@ import { test } from 'node:test';
 import { encodeTraceRequest, findAttribute, scanLogsRequest } from '../src/otlp/index.js';
 import { WireLogView } from '../src/sampling/log-match.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import {
-  ManualClock,
-  TailSampler,
-  compilePolicy,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
+import { TailSampler, compilePolicy, parsePolicyText, staticPolicySource } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type ScenarioTrace } from './helpers/logs-scenario.js';
 import { encodeLogs, logsBatch, LogsCollectingConsumer } from './helpers/sdk-logs.js';
+import { ManualClock } from '../src/clock.js';
 
 function spansOf(t: ScenarioTrace): Span[] {
   return t.spanIds.map((spanId, k) => ({

@@ -9,7 +9,6 @@ import { describe, test } from 'node:test';
 import { encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
 import {
-  ManualClock,
   TailSampler,
   compilePolicy,
   keepAllPolicy,
@@ -24,6 +23,7 @@ import { logsBatch, LogsCollectingConsumer, type LogSpec } from './helpers/sdk-l
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock } from '../src/clock.js';
 
 const ERRORS_PLUS_10 = `
 policies:

@@ -9,11 +9,12 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { SentinelError } from '../src/errors.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import { ManualClock, PolicyFileSource, TailSampler, createTailSampler } from '../src/sampling/index.js';
+import { PolicyFileSource, TailSampler, createTailSampler } from '../src/sampling/index.js';
 import type { PolicyProblem, SamplingPolicy } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ConfigMapVolume as SharedConfigMapVolume } from './helpers/config-map-volume.js';
+import { ManualClock } from '../src/clock.js';
 
 const KEEP_ALL = 'policies:\n  - name: keep-everything\n    type: always_sample\n';
 const ERRORS_ONLY =

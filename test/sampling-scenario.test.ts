@@ -7,16 +7,11 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { findAttribute } from '../src/otlp/index.js';
 import type { KeyValue, Resource, Span, TraceBatch } from '../src/otlp/index.js';
-import {
-  ManualClock,
-  TailSampler,
-  compilePolicy,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
+import { TailSampler, compilePolicy, parsePolicyText, staticPolicySource } from '../src/sampling/index.js';
 import type { SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { ManualClock } from '../src/clock.js';
 
 const MS = 1_000_000n;
 const EPOCH_NS = 1_700_000_000_000n * MS;

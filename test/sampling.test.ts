@@ -12,7 +12,6 @@ import type {
 } from '../src/otlp/index.js';
 import {
   DEFAULT_HASH_SALT,
-  ManualClock,
   TailSampler,
   compilePolicy,
   evaluationErrorObserver,
@@ -30,6 +29,7 @@ import type { SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
 import { SPAN_OVERHEAD_BYTES, TRACE_OVERHEAD_BYTES } from '../src/sampling/trace-buffer.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { ManualClock } from '../src/clock.js';
 
 // ---- builders ---------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ import {
   exporterName,
   exporterStageOptions,
   FanOutConsumer,
-  type ExportClock,
   type SpanExporter,
 } from '../export/index.js';
 import { Enricher } from '../enrich/index.js';
@@ -15,6 +14,7 @@ import { receiversFromConfig, type OtlpReceivers } from '../receiver/index.js';
 import { DecisionFeedClient } from '../decision-feed/index.js';
 import { createTailSampler } from '../sampling/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
+import { type Clock } from '../clock.js';
 
 /** What an embedding (the CLI, a test, the demo) may replace in the agent. */
 export interface AgentDependencies {
@@ -25,7 +25,7 @@ export interface AgentDependencies {
   /** The Downward API environment (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
   /** Drives batch timeouts and retry backoff of the exporters (tests run a 60 s outage faster). */
-  readonly exportClock?: ExportClock;
+  readonly exportClock?: Clock;
   /** Resolves `sampling.completion.stores_dns` (tests replace DNS). */
   readonly resolve?: (host: string) => Promise<string[]>;
 }

@@ -8,7 +8,7 @@ import {
   type TraceBatch,
   type TraceData,
 } from '../otlp/index.js';
-import { systemExportClock, type ExportClock } from './export-clock.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** The Collector batch processor's keys, in spans and milliseconds. */
 export interface BatchOptions {
@@ -23,7 +23,7 @@ export interface BatchOptions {
 export interface BatchProcessorOptions extends BatchOptions {
   /** Takes a cut batch (into the queue); a rejection is thrown to whoever caused the cut. */
   readonly send: (batch: TraceBatch) => Promise<void>;
-  readonly clock?: ExportClock;
+  readonly clock?: Clock;
   /** Reports a failure of a timer-driven send, which has no caller to throw to. */
   readonly onTimerError?: (err: unknown, batch: TraceBatch) => void;
   /** Splits an encoded request of another signal (logs, metrics: issue 16); default: spans. */
@@ -46,10 +46,10 @@ export class BatchProcessor {
   private pendingSpans = 0;
   private pendingByteCount = 0;
   private timer: AbortController | undefined;
-  private readonly clock: ExportClock;
+  private readonly clock: Clock;
 
   constructor(private readonly options: BatchProcessorOptions) {
-    this.clock = options.clock ?? systemExportClock;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Estimated heap bytes of pending spans. */

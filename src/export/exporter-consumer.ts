@@ -8,10 +8,10 @@ import {
 } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { BatchProcessor, type BatchOptions } from './batch-processor.js';
-import { systemExportClock, type ExportClock } from './export-clock.js';
 import { ExportQueue, inMemory, type QueueItem } from './export-queue.js';
 import { RetryingExporter, type RetryOptions } from './retrying-exporter.js';
 import type { SpanExporter } from './span-exporter.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** The queue keys of one exporter. */
 export interface QueueOptions {
@@ -27,7 +27,7 @@ export interface ExporterConsumerOptions {
   readonly retry?: RetryOptions;
   readonly queue?: Partial<QueueOptions>;
   /** Drives batch timeouts and retry backoff (tests inject one). */
-  readonly clock?: ExportClock;
+  readonly clock?: Clock;
   readonly random?: () => number;
   /** How long shutdown keeps sending what is queued before it stops (a persistent queue keeps the rest). */
   readonly drainTimeoutMs?: number;
@@ -70,6 +70,7 @@ export class ExporterConsumer implements TraceConsumer {
   private readonly failed;
   private readonly latency;
   readonly signal: Signal;
+  private readonly clock: Clock;
 
   constructor(
     private readonly exporter: SpanExporter,
@@ -77,7 +78,8 @@ export class ExporterConsumer implements TraceConsumer {
     private readonly logger: Logger,
     options: ExporterConsumerOptions = {},
   ) {
-    const clock = options.clock ?? systemExportClock;
+    const clock = options.clock ?? systemClock;
+    this.clock = clock;
     const signal = options.signal ?? 'traces';
     this.signal = signal;
     const items = SIGNAL_ITEMS[signal];
@@ -264,7 +266,7 @@ export class ExporterConsumer implements TraceConsumer {
       // An exporter that throws instead of returning a result is a bug; the batch is not lost for it.
       this.logger.error({ exporter, err }, 'exporter threw; the batch stays queued');
       this.queue.putBack(item);
-      await systemExportClock.sleep(1000);
+      await this.clock.sleep(1000);
     } finally {
       this.loadedBytes -= held;
     }

@@ -2,8 +2,6 @@ export { BatchProcessor, splitBySpans } from './batch-processor.js';
 export type { BatchOptions, BatchProcessorOptions } from './batch-processor.js';
 export { createExporter, exporterName, exporterStageOptions } from './create-exporters.js';
 export { DebugExporter } from './debug-exporter.js';
-export { ManualExportClock, ScaledExportClock, systemExportClock } from './export-clock.js';
-export type { ExportClock } from './export-clock.js';
 export { ExportQueue } from './export-queue.js';
 export type { ExportQueueOptions, QueueItem } from './export-queue.js';
 export { ExporterConsumer } from './exporter-consumer.js';

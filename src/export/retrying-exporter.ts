@@ -1,7 +1,7 @@
 import type { TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { systemExportClock, type ExportClock } from './export-clock.js';
 import type { ExportResult, SpanExporter } from './span-exporter.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** The retry keys of one exporter (CONTRACT.md `retry:`), in milliseconds. */
 export interface RetryOptions {
@@ -16,7 +16,7 @@ export interface RetryOptions {
 }
 
 export interface RetryingExporterOptions extends RetryOptions {
-  readonly clock?: ExportClock;
+  readonly clock?: Clock;
   readonly random?: () => number;
   readonly metrics?: Metrics;
   readonly logger?: Logger;
@@ -30,7 +30,7 @@ export interface RetryingExporterOptions extends RetryOptions {
  */
 export class RetryingExporter implements SpanExporter {
   readonly name: string;
-  private readonly clock: ExportClock;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly initialMs: number;
   private readonly maxIntervalMs: number;
@@ -46,7 +46,7 @@ export class RetryingExporter implements SpanExporter {
     private readonly options: RetryingExporterOptions = {},
   ) {
     this.name = inner.name;
-    this.clock = options.clock ?? systemExportClock;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.enabled = options.enabled ?? true;
     this.initialMs = options.initialIntervalMs ?? 1000;

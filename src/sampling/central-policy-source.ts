@@ -13,8 +13,6 @@ import { EventEmitter } from 'node:events';
 import type { AgentConfig } from '../config/index.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { systemClock } from './clock.js';
-import type { Clock, ClockTimer } from './clock.js';
 import { evaluationErrorObserver, PolicyFileSource } from './policy-file-source.js';
 import { parsePolicyText } from './policy-config.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
@@ -22,6 +20,7 @@ import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
 import { StoreHttpClient, StoreRequestError } from '../http/index.js';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 
 export interface CentralPolicySourceOptions {
   /** `sampling.central_policy.url`: the store's query URL; `/api/policy` is added when it has no path. */

@@ -1,10 +1,10 @@
 import type { AgentConfig } from '../config/index.js';
 import type { TraceConsumer } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import type { Clock } from './clock.js';
 import { choosePolicySource } from './central-policy-source.js';
 import type { TraceDecision } from './sampling-policy.js';
 import { TailSampler } from './tail-sampler.js';
+import { type Clock } from '../clock.js';
 
 export interface CreateSamplerDeps {
   readonly next: TraceConsumer;

@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from './clock.js';
+import { type Clock, type ClockTimer } from '../clock.js';
 
 /**
  * One timer for the earliest thing due (the oldest trace's decision, the oldest held trace's expiry): setting

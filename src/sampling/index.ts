@@ -2,8 +2,6 @@ export { TailSampler } from './tail-sampler.js';
 export type { TailSamplerOptions } from './tail-sampler.js';
 export { createTailSampler } from './create-sampler.js';
 export type { CreateSamplerDeps } from './create-sampler.js';
-export { ManualClock, systemClock } from './clock.js';
-export type { Clock, ClockTimer } from './clock.js';
 export { COMPLETED_DECISION, compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
 export type {
   DecisionReason,

@@ -6,7 +6,7 @@ import {
   type TraceConsumer,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
-import type { Clock } from './clock.js';
+import { type Clock } from '../clock.js';
 
 /**
  * Kept spans and log records of one pass (a consume, a timer tick, a release), each assembled into one encoded

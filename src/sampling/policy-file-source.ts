@@ -14,12 +14,11 @@ import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { systemClock } from './clock.js';
-import type { Clock, ClockTimer } from './clock.js';
 import { parsePolicyText } from './policy-config.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 
 export interface PolicyFileSourceOptions {
   readonly file: string;

@@ -1,6 +1,6 @@
 import type { Metrics } from '../telemetry/index.js';
-import type { Clock } from './clock.js';
 import type { HoldBuffer } from './completion/hold-buffer.js';
+import { type Clock } from '../clock.js';
 
 /** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
 const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];

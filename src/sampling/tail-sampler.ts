@@ -14,8 +14,6 @@ import type { SignalBatch, TraceBatch, TraceConsumer, WireSpans } from '../otlp/
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { LRUCache } from 'lru-cache';
 import { WireTraceView, type WireTrace } from './buffered-trace.js';
-import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
 import { HoldBuffer, holdSpans } from './completion/hold-buffer.js';
 import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
@@ -33,6 +31,7 @@ import type { PolicySource, TraceDecision } from './sampling-policy.js';
 import { TraceBuffer } from './trace-buffer.js';
 import { TraceLogs } from './trace-logs.js';
 import { addKeptSpan } from './weights.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface TailSamplerOptions {
   readonly next: TraceConsumer;

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { ScaledExportClock } from '../../src/export/index.js';
 import { StorageExporter } from '../../src/export/storage-exporter.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { parseBlockKey, parseBlockMeta, readBlockBytes } from '../../src/storage/index.js';
@@ -19,6 +18,7 @@ import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { TestS3 } from '../helpers/s3rver.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';
+import { ScaledClock } from '../../src/clock.js';
 
 const FACTOR = 50;
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-outage-'));
@@ -60,7 +60,7 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
     logger: silentLogger(),
     metrics,
     env: {},
-    exportClock: new ScaledExportClock(FACTOR),
+    exportClock: new ScaledClock(FACTOR),
   });
   const httpPort = agent.ports.http;
 
@@ -164,7 +164,7 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
     env: {},
     // Default batch (8192 / 1 s), retry (1 s..30 s, 5 m) and a memory queue, on the 50x clock.
     exporters: [new StorageExporter(objects, 'storage')],
-    exportClock: new ScaledExportClock(FACTOR),
+    exportClock: new ScaledClock(FACTOR),
   });
   agent = storageAgent;
   const acked = new Set<string>();
