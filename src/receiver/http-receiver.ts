@@ -110,39 +110,11 @@ export class HttpReceiver {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { ingest } = this.options;
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '';
     const corsAllowed = this.applyCors(req, res);
-    if (req.method === 'OPTIONS' && corsAllowed) {
-      const cors = this.options.cors as CorsOptions;
-      res.setHeader('access-control-allow-methods', 'POST');
-      res.setHeader(
-        'access-control-allow-headers',
-        ['content-type', 'content-encoding', 'authorization', ...cors.allowedHeaders].join(', '),
-      );
-      res.setHeader('access-control-max-age', String(cors.maxAgeSeconds));
-      res.writeHead(204).end();
-      return;
-    }
-    const signal: Signal | undefined =
-      path === TRACES_PATH
-        ? 'traces'
-        : path === HTTP_PATHS.logs && ingest.takes('logs')
-          ? 'logs'
-          : path === HTTP_PATHS.metrics && ingest.takes('metrics')
-            ? 'metrics'
-            : undefined;
-    if (signal === undefined) {
-      drain(req);
-      const served = [
-        TRACES_PATH,
-        ...(['logs', 'metrics'] as const).filter((s) => ingest.takes(s)).map((s) => HTTP_PATHS[s]),
-      ];
-      res
-        .writeHead(404, { 'content-type': 'text/plain' })
-        .end(`not found: this receiver takes OTLP/HTTP at ${served.join(', ')}\n`);
-      return;
-    }
+    if (req.method === 'OPTIONS' && corsAllowed) return this.preflight(res);
+    const signal = this.signalAt(path);
+    if (signal === undefined) return this.notFound(req, res);
     if (req.method !== 'POST') {
       drain(req);
       res
@@ -150,6 +122,58 @@ export class HttpReceiver {
         .end('method not allowed: use POST\n');
       return;
     }
+    const accepted = await this.accepts(req, res, path, signal);
+    if (!accepted) return;
+    const body = await this.readRequestBody(req, res, accepted, signal);
+    if (!body) return;
+    this.reply(res, accepted.encoding, await this.ingestBody(signal, accepted.encoding, body), signal);
+  }
+
+  /** A CORS preflight from an allowed origin. */
+  private preflight(res: ServerResponse): void {
+    const cors = this.options.cors as CorsOptions;
+    res.setHeader('access-control-allow-methods', 'POST');
+    res.setHeader(
+      'access-control-allow-headers',
+      ['content-type', 'content-encoding', 'authorization', ...cors.allowedHeaders].join(', '),
+    );
+    res.setHeader('access-control-max-age', String(cors.maxAgeSeconds));
+    res.writeHead(204).end();
+  }
+
+  /** The signal a path carries here: traces always, logs and metrics when the pipeline takes them. */
+  private signalAt(path: string): Signal | undefined {
+    const { ingest } = this.options;
+    if (path === TRACES_PATH) return 'traces';
+    if (path === HTTP_PATHS.logs && ingest.takes('logs')) return 'logs';
+    if (path === HTTP_PATHS.metrics && ingest.takes('metrics')) return 'metrics';
+    return undefined;
+  }
+
+  private notFound(req: IncomingMessage, res: ServerResponse): void {
+    const { ingest } = this.options;
+    drain(req);
+    const served = [
+      TRACES_PATH,
+      ...(['logs', 'metrics'] as const).filter((s) => ingest.takes(s)).map((s) => HTTP_PATHS[s]),
+    ];
+    res
+      .writeHead(404, { 'content-type': 'text/plain' })
+      .end(`not found: this receiver takes OTLP/HTTP at ${served.join(', ')}\n`);
+  }
+
+  /**
+   * Authentication, then the content type and encoding. Authentication first: an unauthenticated client learns
+   * nothing about what the receiver accepts. A refusal is answered in the encoding the request asked for, JSON
+   * when it named none we know; undefined then.
+   */
+  private async accepts(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    signal: Signal,
+  ): Promise<{ encoding: Encoding; gzip: boolean } | undefined> {
+    const { ingest } = this.options;
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     const encoding: Encoding | undefined =
       contentType === 'application/x-protobuf' || contentType === 'application/protobuf'
@@ -157,106 +181,94 @@ export class HttpReceiver {
         : contentType === 'application/json'
           ? 'json'
           : undefined;
-    // Authentication first: an unauthenticated client learns nothing about what the receiver accepts. The
-    // answer is in the encoding the request asked for, JSON when it named none we know.
-    const verdict =
-      this.options.authorize && (await this.options.authorize(req.headers.authorization, path ?? ''));
-    if (verdict && !verdict.ok) {
-      drain(req);
-      const refused = authRefusal(verdict);
-      ingest.countRefusedRequest('http', refused.reason);
-      if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
-      this.reply(res, encoding ?? 'json', refused, signal);
-      return;
-    }
-    if (!encoding) {
-      drain(req);
-      ingest.countRefusedRequest('http', 'unsupported_media_type');
-      this.reply(
-        res,
-        'json',
-        refusal(
-          'unsupported_media_type',
-          'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
-          `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
-        ),
-        signal,
-      );
-      return;
-    }
+    const verdict = this.options.authorize && (await this.options.authorize(req.headers.authorization, path));
     const contentEncoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (contentEncoding !== 'gzip' && contentEncoding !== 'identity') {
-      drain(req);
-      ingest.countRefusedRequest('http', 'unsupported_media_type');
-      this.reply(
-        res,
-        encoding,
-        refusal(
-          'unsupported_media_type',
-          'SENTINEL_ERR_UNSUPPORTED_ENCODING',
-          `unsupported Content-Encoding "${contentEncoding}": expected gzip or identity`,
-        ),
-        signal,
-      );
-      return;
-    }
+    const refused: Extract<IngestResult, { kind: 'refused' }> | undefined =
+      verdict && !verdict.ok
+        ? authRefusal(verdict)
+        : !encoding
+          ? refusal(
+              'unsupported_media_type',
+              'SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE',
+              `unsupported content type "${contentType}": expected application/x-protobuf or application/json`,
+            )
+          : contentEncoding !== 'gzip' && contentEncoding !== 'identity'
+            ? refusal(
+                'unsupported_media_type',
+                'SENTINEL_ERR_UNSUPPORTED_ENCODING',
+                `unsupported Content-Encoding "${contentEncoding}": expected gzip or identity`,
+              )
+            : undefined;
+    if (!refused) return { encoding: encoding!, gzip: contentEncoding === 'gzip' };
+    drain(req);
+    ingest.countRefusedRequest('http', refused.reason);
+    if (verdict && !verdict.ok && verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+    this.reply(res, encoding ?? 'json', refused, signal);
+    return undefined;
+  }
+
+  /** The body within max_request_bytes, gunzipped within it too; undefined once the refusal is answered. */
+  private async readRequestBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    accepted: { encoding: Encoding; gzip: boolean },
+    signal: Signal,
+  ): Promise<Buffer | undefined> {
+    const { ingest } = this.options;
+    const { encoding, gzip } = accepted;
     const limit = this.options.maxRequestBytes;
-    const declared = Number(req.headers['content-length']);
-    let body: Buffer | undefined;
-    if (Number.isFinite(declared) && declared > limit) body = undefined;
-    else body = await readBody(req, limit);
+    const body = await readBody(req, limit);
     if (body === undefined) {
       ingest.countRefusedRequest('http', 'too_large');
       res.setHeader('connection', 'close');
-      this.reply(res, encoding, tooLarge(limit, contentEncoding === 'gzip' ? 'compressed' : ''), signal);
+      this.reply(res, encoding, tooLarge(limit, gzip ? 'compressed' : ''), signal);
       req.resume();
-      return;
+      return undefined;
     }
-    if (contentEncoding === 'gzip') {
-      try {
-        body = await gunzipLimited(body, limit);
-      } catch (err) {
-        const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        ingest.countRefusedRequest('http', tooBig ? 'too_large' : 'decode_error');
-        this.reply(
-          res,
-          encoding,
-          tooBig
-            ? tooLarge(limit, 'decompressed')
-            : refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `gzip: ${(err as Error).message}`),
-          signal,
-        );
-        return;
-      }
+    if (!gzip) return body;
+    try {
+      return await gunzipLimited(body, limit);
+    } catch (err) {
+      const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      ingest.countRefusedRequest('http', tooBig ? 'too_large' : 'decode_error');
+      this.reply(
+        res,
+        encoding,
+        tooBig
+          ? tooLarge(limit, 'decompressed')
+          : refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `gzip: ${(err as Error).message}`),
+        signal,
+      );
+      return undefined;
     }
-    const bytes = body;
+  }
+
+  /** Hands the body to the ingest: logs and metrics as protobuf bytes, traces decoded or scanned. */
+  private ingestBody(signal: Signal, encoding: Encoding, bytes: Buffer): Promise<IngestResult> {
+    const { ingest } = this.options;
     if (signal !== 'traces') {
       const transcode = TRANSCODE[signal];
-      const result = await ingest.ingestSignal(signal, 'http', bytes.length, () =>
+      return ingest.ingestSignal(signal, 'http', bytes.length, () =>
         encoding === 'protobuf' ? bytes : transcode(bytes),
       );
-      this.reply(res, encoding, result, signal);
-      return;
     }
-    const result =
-      encoding === 'protobuf'
-        ? await ingest.ingest(
-            'http',
-            bytes.length,
-            () => decodeTraceRequest(bytes),
-            () => countSpansInRequest(bytes),
-            () => estimateProtobufRequest(bytes),
-            () => bytes,
-          )
-        : await ingest.ingest(
-            'http',
-            bytes.length,
-            () => decodeTraceRequestJson(bytes),
-            undefined,
-            () => estimateJsonRequest(bytes),
-            () => transcodeTraceRequestJson(bytes),
-          );
-    this.reply(res, encoding, result, signal);
+    return encoding === 'protobuf'
+      ? ingest.ingest(
+          'http',
+          bytes.length,
+          () => decodeTraceRequest(bytes),
+          () => countSpansInRequest(bytes),
+          () => estimateProtobufRequest(bytes),
+          () => bytes,
+        )
+      : ingest.ingest(
+          'http',
+          bytes.length,
+          () => decodeTraceRequestJson(bytes),
+          undefined,
+          () => estimateJsonRequest(bytes),
+          () => transcodeTraceRequestJson(bytes),
+        );
   }
 
   private reply(res: ServerResponse, encoding: Encoding, result: IngestResult, signal: Signal): void {
