@@ -72,7 +72,6 @@ async function startExportStage(config: AgentConfig, deps: AgentDependencies): P
   return new FanOutConsumer(stages);
 }
 
-/** Builds the agent's pipeline from its config, then starts receivers and the admin server. */
 /**
  * True when no policy can apply, so every trace is kept: no local file, no central policy, no snapshot. (An
  * injected agent has no file and gets its policy from the store; the warning it triggers was wrong there.)
@@ -85,16 +84,17 @@ export function keepsEverything(sampling: AgentConfig['sampling']): boolean {
   );
 }
 
-export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
+/**
+ * The sampler and, with `sampling.completion`, the decision feed (issue 9): the feed publishes what rules kept
+ * here and releases what rules kept elsewhere.
+ */
+function startSampling(config: AgentConfig, deps: AgentDependencies, next: TraceConsumer) {
   const { logger, metrics } = deps;
-  // The data path, built back to front: receive -> enrich -> sample -> export.
-  const exportStage = await startExportStage(config, deps);
-  // Whole traces across pods (issue 9): publish what rules kept here, release what rules kept elsewhere.
   const completion = config.sampling.completion;
   const env = deps.env ?? process.env;
   let feed: DecisionFeedClient | undefined;
   const sampler = createTailSampler(config.sampling, {
-    next: exportStage,
+    next,
     metrics,
     logger,
     ...(completion.enabled
@@ -119,10 +119,34 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
       ...(deps.resolve ? { resolve: deps.resolve } : {}),
     });
   }
+  return { sampler, feed };
+}
+
+/** Starts polling the decision feed, saying so (and warning when every trace is kept anyway). */
+function startFeed(config: AgentConfig, feed: DecisionFeedClient, logger: Logger): void {
+  const completion = config.sampling.completion;
+  if (keepsEverything(config.sampling))
+    logger.warn(
+      'sampling.completion is on but there is no policy (policy_file, central_policy.url or policy_snapshot): every trace is kept, so there is nothing to complete',
+    );
+  feed.start();
+  logger.info(
+    { stores: completion.stores, stores_dns: completion.stores_dns, window: completion.window },
+    'decision feed on: dropped traces are held and completed when another agent keeps them',
+  );
+}
+
+/** Builds the agent's pipeline from its config, then starts receivers and the admin server. */
+export async function startAgent(config: AgentConfig, deps: AgentDependencies): Promise<RunningAgent> {
+  const { logger, metrics } = deps;
+  // The data path, built back to front: receive -> enrich -> measure -> sample -> export.
+  const exportStage = await startExportStage(config, deps);
+  const { sampler, feed } = startSampling(config, deps, exportStage);
   // Span metrics count every span before the sampler drops any (issue 8).
   const measured: TraceConsumer = config.measure.enabled
     ? new SpanMetricsStage({ next: sampler, config: config.measure, metrics, logger })
     : sampler;
+  const env = deps.env ?? process.env;
   const pipeline: TraceConsumer = new Enricher({
     next: measured,
     config: config.enrich,
@@ -166,17 +190,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies): 
     },
     'sentinel agent is receiving OTLP',
   );
-  if (feed) {
-    if (keepsEverything(config.sampling))
-      logger.warn(
-        'sampling.completion is on but there is no policy (policy_file, central_policy.url or policy_snapshot): every trace is kept, so there is nothing to complete',
-      );
-    feed.start();
-    logger.info(
-      { stores: completion.stores, stores_dns: completion.stores_dns, window: completion.window },
-      'decision feed on: dropped traces are held and completed when another agent keeps them',
-    );
-  }
+  if (feed) startFeed(config, feed, logger);
 
   let stopping: Promise<void> | undefined;
   return {
