@@ -58,6 +58,77 @@ function fixed64(w: ProtobufWriter, field: number, v: bigint): void {
   w.pos += 8;
 }
 
+/** The calls metric of one resource's series: `traces.span.metrics.calls`, a cumulative monotonic Sum. */
+function writeCalls(w: ProtobufWriter, list: readonly OtlpSeries[], startNs: bigint, nowNs: bigint): void {
+  const calls = w.begin(2);
+  w.string(1, 'traces.span.metrics.calls', true);
+  w.string(3, '{call}', true);
+  const sum = w.begin(7);
+  for (const s of list) {
+    const p = w.begin(1);
+    fixed64(w, 2, startNs);
+    fixed64(w, 3, nowNs);
+    w.tag(6, 1); // as_int (sfixed64)
+    w.ensure(8);
+    w.buf.writeBigInt64LE(BigInt(s.count), w.pos);
+    w.pos += 8;
+    w.raw(pointAttributes(s, 7));
+    w.end(p);
+  }
+  w.uint32(2, 2); // CUMULATIVE
+  w.uint32(3, 1); // is_monotonic
+  w.end(sum);
+  w.end(calls);
+}
+
+/** Packed fixed-width values (repeated fixed64 / double), written as one length-delimited field. */
+function writePacked(
+  w: ProtobufWriter,
+  field: number,
+  values: readonly number[],
+  kind: 'uint64' | 'double',
+): void {
+  const packed = w.begin(field);
+  for (const v of values) {
+    w.ensure(8);
+    if (kind === 'double') w.buf.writeDoubleLE(v, w.pos);
+    else w.buf.writeBigUInt64LE(BigInt(v), w.pos);
+    w.pos += 8;
+  }
+  w.end(packed);
+}
+
+/** The duration metric of one resource's series: `traces.span.metrics.duration`, a cumulative Histogram. */
+function writeDurations(
+  w: ProtobufWriter,
+  list: readonly OtlpSeries[],
+  boundsSeconds: readonly number[],
+  startNs: bigint,
+  nowNs: bigint,
+): void {
+  const duration = w.begin(2);
+  w.string(1, 'traces.span.metrics.duration', true);
+  w.string(3, 's', true);
+  const hist = w.begin(9);
+  for (const s of list) {
+    const p = w.begin(1);
+    fixed64(w, 2, startNs);
+    fixed64(w, 3, nowNs);
+    fixed64(w, 4, BigInt(s.count));
+    w.double(5, s.sum, true);
+    const counts = boundsSeconds.map((_, i) => s.buckets[i] ?? 0);
+    // The bucket above the last bound: what the per-bucket counts do not hold.
+    counts.push(Math.max(0, s.count - counts.reduce((a, b) => a + b, 0)));
+    writePacked(w, 6, counts, 'uint64');
+    writePacked(w, 7, boundsSeconds, 'double');
+    w.raw(pointAttributes(s, 9));
+    w.end(p);
+  }
+  w.uint32(2, 2); // CUMULATIVE
+  w.end(hist);
+  w.end(duration);
+}
+
 /**
  * The request for `series` (cumulative since `startNs`, observed at `nowNs`) and the number of data points in it
  * (two per series: its calls and its duration histogram).
@@ -86,64 +157,8 @@ export function encodeSpanMetrics(
     } else w.bytes(1, key, true);
     const sm = w.begin(2);
     w.bytes(1, SCOPE, true);
-    // traces.span.metrics.calls: Sum { data_points, CUMULATIVE (2), is_monotonic }
-    const calls = w.begin(2);
-    w.string(1, 'traces.span.metrics.calls', true);
-    w.string(3, '{call}', true);
-    const sum = w.begin(7);
-    for (const s of list) {
-      const p = w.begin(1);
-      fixed64(w, 2, startNs);
-      fixed64(w, 3, nowNs);
-      w.tag(6, 1); // as_int (sfixed64)
-      w.ensure(8);
-      w.buf.writeBigInt64LE(BigInt(s.count), w.pos);
-      w.pos += 8;
-      w.raw(pointAttributes(s, 7));
-      w.end(p);
-    }
-    w.uint32(2, 2);
-    w.uint32(3, 1);
-    w.end(sum);
-    w.end(calls);
-    // traces.span.metrics.duration: Histogram { data_points, CUMULATIVE }
-    const duration = w.begin(2);
-    w.string(1, 'traces.span.metrics.duration', true);
-    w.string(3, 's', true);
-    const hist = w.begin(9);
-    for (const s of list) {
-      const p = w.begin(1);
-      fixed64(w, 2, startNs);
-      fixed64(w, 3, nowNs);
-      fixed64(w, 4, BigInt(s.count));
-      w.double(5, s.sum, true);
-      const counts = w.begin(6);
-      let inBuckets = 0;
-      for (let i = 0; i < boundsSeconds.length; i++) {
-        const n = s.buckets[i] ?? 0;
-        inBuckets += n;
-        w.ensure(8);
-        w.buf.writeBigUInt64LE(BigInt(n), w.pos);
-        w.pos += 8;
-      }
-      // The bucket above the last bound: what the per-bucket counts do not hold.
-      w.ensure(8);
-      w.buf.writeBigUInt64LE(BigInt(Math.max(0, s.count - inBuckets)), w.pos);
-      w.pos += 8;
-      w.end(counts);
-      const bounds = w.begin(7);
-      for (const b of boundsSeconds) {
-        w.ensure(8);
-        w.buf.writeDoubleLE(b, w.pos);
-        w.pos += 8;
-      }
-      w.end(bounds);
-      w.raw(pointAttributes(s, 9));
-      w.end(p);
-    }
-    w.uint32(2, 2);
-    w.end(hist);
-    w.end(duration);
+    writeCalls(w, list, startNs, nowNs);
+    writeDurations(w, list, boundsSeconds, startNs, nowNs);
     w.end(sm);
     w.end(rm);
   }
