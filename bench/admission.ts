@@ -16,7 +16,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceRequestJson } from '../src/otlp/index.js';
 import { estimateJsonRequest, estimateProtobufRequest } from '../src/receiver/admission-estimate.js';
-import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
+import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
 import { flattenTraceData } from '../src/storage/index.js';
 import { nodeOptionsForMemoryLimit } from '../src/injector/node-heap.js';
 import { shapes, type Shape } from './_admission-shapes.js';

@@ -28,14 +28,11 @@ import { startSentinel } from '../test/helpers/child.js';
 import { startTestStore } from '../test/helpers/store-harness.js';
 import type { KeyValue, Span, TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
-import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
-import {
-  TailSampler,
-  compilePolicy,
-  completable,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
+import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
+import { parsePolicyText } from '../src/sampling/index.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import { completable } from '../src/sampling/decision-cache.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 import { ManualClock } from '../src/clock.js';

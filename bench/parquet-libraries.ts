@@ -9,14 +9,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  CountingObjectStore,
-  LocalObjectStore,
   encodeBlock,
   flattenTraceData,
   readTraceFromBlock,
   uploadBlock,
   type BlockCodec,
 } from '../src/storage/index.js';
+import { CountingObjectStore } from '../src/storage/object-store.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { toColumnData } from '../src/storage/block-columns.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 

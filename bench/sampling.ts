@@ -17,16 +17,12 @@
 import { availableParallelism } from 'node:os';
 import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
-import {
-  DecisionCache,
-  TailSampler,
-  compilePolicy,
-  keepAllPolicy,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
-import type { SamplingPolicy } from '../src/sampling/index.js';
-import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
+import { parsePolicyText } from '../src/sampling/index.js';
+import { DecisionCache } from '../src/sampling/decision-cache.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
+import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { ManualClock } from '../src/clock.js';
 

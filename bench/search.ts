@@ -9,8 +9,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { av, type KeyValue, type ResourceSpans, type TraceData } from '../src/otlp/index.js';
 import {
-  CountingObjectStore,
-  LocalObjectStore,
   buildSearchSummary,
   encodeBlock,
   flattenTraceData,
@@ -19,6 +17,8 @@ import {
   type BlockMeta,
   type StoredSpan,
 } from '../src/storage/index.js';
+import { CountingObjectStore } from '../src/storage/object-store.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { BlockCatalog } from '../src/store/block-catalog.js';
 import { QueryEngine } from '../src/store/query-engine.js';
 import { evaluateTrace } from '../src/store/traceql/evaluate.js';

@@ -20,7 +20,8 @@ import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-log
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { startAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
-import { SUCCESS, type ExportResult, type SpanExporter } from '../src/export/index.js';
+import { type SpanExporter } from '../src/export/index.js';
+import { SUCCESS, type ExportResult } from '../src/export/span-exporter.js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';

@@ -15,7 +15,8 @@ import {
   encodeTraceRequest,
   keepValidLogs,
 } from '../src/otlp/index.js';
-import { encodeBlock, encodeLogsBlock, flattenLogsData, flattenTraceData } from '../src/storage/index.js';
+import { encodeBlock, flattenLogsData, flattenTraceData } from '../src/storage/index.js';
+import { encodeLogsBlock } from '../src/storage/logs-block.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

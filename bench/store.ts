@@ -11,14 +11,9 @@ import { countSpans, encodeTraceRequest, traceDataToJson } from '../src/otlp/ind
 import { BlockCatalog } from '../src/store/block-catalog.js';
 import { BlockPipeline } from '../src/store/block-pipeline.js';
 import { QueryEngine } from '../src/store/query-engine.js';
-import {
-  CountingObjectStore,
-  LocalObjectStore,
-  encodeBlock,
-  flattenTraceData,
-  uploadBlock,
-  type ObjectStore,
-} from '../src/storage/index.js';
+import { encodeBlock, flattenTraceData, uploadBlock, type ObjectStore } from '../src/storage/index.js';
+import { CountingObjectStore } from '../src/storage/object-store.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { TestS3 } from '../test/helpers/s3rver.js';
 import { makeTraces } from '../test/helpers/store-spans.js';

@@ -32,14 +32,10 @@ import {
   type WireScope,
   type WireSpans,
 } from '../src/otlp/index.js';
-import {
-  TailSampler,
-  compilePolicy,
-  keepAllPolicy,
-  markKeptSpan,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/index.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import { markKeptSpan } from '../src/sampling/weights.js';
 import { heldPartBytes, holdSpans, type HeldPart } from '../src/sampling/completion/hold-buffer.js';
 import { addKeptSpan } from '../src/sampling/weights.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';

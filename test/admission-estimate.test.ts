@@ -18,7 +18,7 @@ import {
   estimateProtobufRequest,
   scanTraceRequest,
 } from '../src/receiver/admission-estimate.js';
-import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/index.js';
+import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
 import { shapes } from '../bench/_admission-shapes.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { postTraces, startReceivers } from './helpers/receivers.js';

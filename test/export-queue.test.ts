@@ -8,17 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino, type Logger } from 'pino';
-import {
-  decodeRecord,
-  encodeRecord,
-  ExporterConsumer,
-  ExportQueue,
-  FanOutConsumer,
-  InMemoryExporter,
-  SUCCESS,
-  type ExportResult,
-  type SpanExporter,
-} from '../src/export/index.js';
+import { FanOutConsumer, type SpanExporter } from '../src/export/index.js';
+import { decodeRecord, encodeRecord } from '../src/export/queue-record.js';
+import { ExporterConsumer } from '../src/export/exporter-consumer.js';
+import { ExportQueue } from '../src/export/export-queue.js';
+import { InMemoryExporter } from '../src/export/memory-exporter.js';
+import { SUCCESS, type ExportResult } from '../src/export/span-exporter.js';
 import { countSpans, encodeTraceRequest, type TraceBatch, type TraceData } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from './helpers/store-spans.js';

@@ -20,19 +20,15 @@ import {
 } from '@grpc/grpc-js';
 import { after, describe, it } from 'node:test';
 import { pino, type Logger } from 'pino';
-import {
-  BatchProcessor,
-  ExporterConsumer,
-  OtlpGrpcExporter,
-  OtlpHttpExporter,
-  RetryingExporter,
-  SUCCESS,
-  retryAfterMs,
-  splitBySpans,
-  type ExportResult,
-  type OtlpExporterOptions,
-  type SpanExporter,
-} from '../src/export/index.js';
+import { type SpanExporter } from '../src/export/index.js';
+import { BatchProcessor, splitBySpans } from '../src/export/batch-processor.js';
+import { ExporterConsumer } from '../src/export/exporter-consumer.js';
+import { OtlpGrpcExporter } from '../src/export/otlp-grpc-exporter.js';
+import { OtlpHttpExporter } from '../src/export/otlp-http-exporter.js';
+import { RetryingExporter } from '../src/export/retrying-exporter.js';
+import { SUCCESS, type ExportResult } from '../src/export/span-exporter.js';
+import { retryAfterMs } from '../src/export/retry-info.js';
+import type { OtlpExporterOptions } from '../src/export/otlp-options.js';
 import { StorageExporter } from '../src/export/storage-exporter.js';
 import {
   countSpans,
@@ -43,8 +39,9 @@ import {
   type TraceBatch,
   type TraceData,
 } from '../src/otlp/index.js';
-import { encodeRpcStatus } from '../src/receiver/index.js';
-import { LocalObjectStore, readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
+import { encodeRpcStatus } from '../src/receiver/rpc-status.js';
+import { readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';

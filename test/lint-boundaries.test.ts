@@ -202,6 +202,10 @@ describe('one module of Sentinel attribute names', () => {
 
 /** Rooms whose index.ts exports only what other rooms use (issue 17); the others still export for tests. */
 const LEAN_INDEXES = [
+  'sampling',
+  'export',
+  'receiver',
+  'storage',
   'agent',
   'compare',
   'decision-feed',

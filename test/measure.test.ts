@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema } from '../src/config/index.js';
-import { InMemoryExporter } from '../src/export/index.js';
+import { InMemoryExporter } from '../src/export/memory-exporter.js';
 import {
   OVERFLOW_LABEL_VALUE,
   SPANMETRICS_BUCKETS_SECONDS,

@@ -18,7 +18,9 @@ import {
   ProtobufLogsSerializer,
   ProtobufMetricsSerializer,
 } from '@opentelemetry/otlp-transformer';
-import { ExporterStage, InMemoryExporter, OtlpHttpExporter, signalUrl } from '../src/export/index.js';
+import { ExporterStage } from '../src/export/index.js';
+import { InMemoryExporter } from '../src/export/memory-exporter.js';
+import { OtlpHttpExporter, signalUrl } from '../src/export/otlp-http-exporter.js';
 import {
   encodeSignalResponseJson,
   encodeTraceResponse,

@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { startAgent } from '../src/agent/agent.js';
 import type { RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
-import { SUCCESS } from '../src/export/index.js';
+import { SUCCESS } from '../src/export/span-exporter.js';
 import type { SpanExporter } from '../src/export/index.js';
 import { av, encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceData } from '../src/otlp/index.js';

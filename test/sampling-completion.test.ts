@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import {
-  HoldBuffer,
-  TailSampler,
-  compilePolicy,
-  parsePolicyText,
-  staticPolicySource,
-} from '../src/sampling/index.js';
-import type { BufferedTrace, HeldPart, SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/index.js';
+import { HoldBuffer } from '../src/sampling/completion/hold-buffer.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
+import type { HeldPart } from '../src/sampling/completion/hold-buffer.js';
+import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
 import { heldPartBytes } from '../src/sampling/completion/hold-buffer.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';

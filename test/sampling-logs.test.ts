@@ -8,15 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import {
-  TailSampler,
-  compilePolicy,
-  keepAllPolicy,
-  parsePolicyText,
-  runPolicyCommand,
-  staticPolicySource,
-} from '../src/sampling/index.js';
-import type { SamplingPolicy } from '../src/sampling/index.js';
+import { parsePolicyText, runPolicyCommand } from '../src/sampling/index.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { SeededIds } from './helpers/seeded-ids.js';
 import { logsBatch, LogsCollectingConsumer, type LogSpec } from './helpers/sdk-logs.js';

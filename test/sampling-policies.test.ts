@@ -9,8 +9,10 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { AnyValue, KeyValue, Resource, Span } from '../src/otlp/index.js';
-import { compilePolicy, parsePolicyText, runPolicyCommand } from '../src/sampling/index.js';
-import type { BufferedTrace, SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+import { parsePolicyText, runPolicyCommand } from '../src/sampling/index.js';
+import { compilePolicy } from '../src/sampling/sampling-policy.js';
+import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
+import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
 
 const fixture = (name: string) => new URL(`./fixtures/policies/collector-readme/${name}`, import.meta.url);
 const readFixture = (name: string) => readFileSync(fixture(name), 'utf8');

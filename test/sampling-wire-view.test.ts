@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeTraceRequest, scanTraceRequest, type Span, type TraceData } from '../src/otlp/index.js';
-import { compilePolicy, parsePolicyText, type BufferedTrace } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/index.js';
+import { compilePolicy } from '../src/sampling/sampling-policy.js';
+import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
 import { WireTrace, WireTraceView } from '../src/sampling/buffered-trace.js';
 
 function rng(seed: number): () => number {

@@ -10,22 +10,19 @@ import type {
   TraceConsumer,
   TraceData,
 } from '../src/otlp/index.js';
+import { parsePolicyText } from '../src/sampling/index.js';
 import {
   DEFAULT_HASH_SALT,
-  TailSampler,
-  compilePolicy,
-  evaluationErrorObserver,
-  getOtValue,
   hashTraceId,
-  keepAllPolicy,
-  parsePolicyText,
   saltState,
-  setOtValues,
-  staticPolicySource,
   thresholdFor,
   traceRandomness,
-} from '../src/sampling/index.js';
-import type { SamplingPolicy, TraceDecision } from '../src/sampling/index.js';
+} from '../src/sampling/probabilistic.js';
+import { TailSampler } from '../src/sampling/tail-sampler.js';
+import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
+import { evaluationErrorObserver } from '../src/sampling/policy-file-source.js';
+import { getOtValue, setOtValues } from '../src/sampling/tracestate.js';
+import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
 import { SPAN_OVERHEAD_BYTES, TRACE_OVERHEAD_BYTES } from '../src/sampling/trace-buffer.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';

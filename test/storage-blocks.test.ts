@@ -7,26 +7,24 @@ import { after, describe, test } from 'node:test';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { av, type KeyValue } from '../src/otlp/index.js';
 import {
-  BLOCK_COLUMNS,
-  BloomFilter,
-  CountingObjectStore,
-  LocalObjectStore,
   blockMayHoldTrace,
-  decodeAttributes,
-  encodeAttributes,
   encodeBlock,
   flattenTraceData,
   parseBlockKey,
-  parseBlockMeta,
-  readBlockBytes,
   readTraceFromBlock,
-  SMALL_BLOCK_BYTES,
   toTraceData,
-  writeBlock,
   type ObjectInfo,
   type ObjectStore,
   type StoredSpan,
 } from '../src/storage/index.js';
+import { BLOCK_COLUMNS } from '../src/storage/block-columns.js';
+import { BloomFilter } from '../src/storage/bloom-filter.js';
+import { CountingObjectStore } from '../src/storage/object-store.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { decodeAttributes, encodeAttributes } from '../src/storage/typed-json.js';
+import { parseBlockMeta } from '../src/storage/block-meta.js';
+import { readBlockBytes, SMALL_BLOCK_BYTES } from '../src/storage/block-reader.js';
+import { writeBlock } from '../src/storage/block-writer.js';
 import { makeTraces, randomTraceId } from './helpers/store-spans.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-blocks-'));

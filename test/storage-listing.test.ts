@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { listBlockMetas, listVisibleBlocks, visibleBlocks } from '../src/storage/block-listing.js';
-import { LocalObjectStore, metaKeyFor, writeBlock } from '../src/storage/index.js';
+import { metaKeyFor } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { writeBlock } from '../src/storage/block-writer.js';
 import { makeTraces } from './helpers/store-spans.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-listing-'));

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LocalObjectStore, S3ObjectStore, openObjectStore, type ObjectStore } from '../src/storage/index.js';
+import { S3ObjectStore, openObjectStore, type ObjectStore } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { TestS3 } from './helpers/s3rver.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);

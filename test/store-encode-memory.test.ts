@@ -10,16 +10,16 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeTraceRequest, type Span } from '../src/otlp/index.js';
 import {
-  BlockBuilder,
   BlockEncoder,
   dedupeSpans,
   encodeBlock,
   flattenTraceData,
-  LocalObjectStore,
   mergeBlocks,
-  readBlockBytes,
   type StoredSpan,
 } from '../src/storage/index.js';
+import { BlockBuilder } from '../src/storage/block-writer.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { readBlockBytes } from '../src/storage/block-reader.js';
 import { BlockPipeline, blockEncodeShare } from '../src/store/block-pipeline.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { edgeSpan, serviceSpans } from './helpers/edge-spans.js';

@@ -14,16 +14,10 @@ import {
   ProtobufWriter,
   type LogsData,
 } from '../src/otlp/index.js';
-import {
-  encodeLogsBlock,
-  encodeLogsPayloads,
-  flattenLogsData,
-  LocalObjectStore,
-  LogsEncoder,
-  LOGS_COLUMNS,
-  LOGS_PREFIX,
-  uploadLogsBlock,
-} from '../src/storage/index.js';
+import { encodeLogsPayloads, flattenLogsData, LogsEncoder, uploadLogsBlock } from '../src/storage/index.js';
+import { encodeLogsBlock, LOGS_PREFIX } from '../src/storage/logs-block.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { LOGS_COLUMNS } from '../src/storage/logs-columns.js';
 import { roleForPath } from '../src/store/access-role.js';
 import { LogsQuery } from '../src/store/logs-query.js';
 import { LogsPipeline, withLogs } from '../src/store/logs-pipeline.js';

@@ -4,14 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { av, type KeyValue, type ResourceSpans, type Span, type TraceData } from '../src/otlp/index.js';
-import {
-  encodeBlock,
-  flattenTraceData,
-  LocalObjectStore,
-  parseBlockMeta,
-  uploadBlock,
-  type StoredSpan,
-} from '../src/storage/index.js';
+import { encodeBlock, flattenTraceData, uploadBlock, type StoredSpan } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { parseBlockMeta } from '../src/storage/block-meta.js';
 import { BlockCatalog } from '../src/store/block-catalog.js';
 import { QueryEngine } from '../src/store/query-engine.js';
 import type { SearchResult } from '../src/store/trace-search.js';

@@ -7,16 +7,16 @@ import { storeConfigSchema, validateConfig } from '../src/config/index.js';
 import { decodeTraceRequestJson, encodeTraceRequest } from '../src/otlp/index.js';
 import {
   BlockEncoder,
-  CountingObjectStore,
-  LocalObjectStore,
   blockMayHoldTrace,
   encodeBlock,
   flattenTraceData,
   uploadBlock,
-  writeBlock,
   type BlockMeta,
   type ObjectStore,
 } from '../src/storage/index.js';
+import { CountingObjectStore } from '../src/storage/object-store.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { writeBlock } from '../src/storage/block-writer.js';
 import { BlockCatalog } from '../src/store/block-catalog.js';
 import { Compactor } from '../src/store/compactor.js';
 import { QueryEngine } from '../src/store/query-engine.js';

@@ -1,22 +1,5 @@
-export { BatchProcessor, splitBySpans } from './batch-processor.js';
-export type { BatchOptions, BatchProcessorOptions } from './batch-processor.js';
 export { createExporter, exporterName, exporterStageOptions } from './create-exporters.js';
-export { DebugExporter } from './debug-exporter.js';
-export { ExportQueue } from './export-queue.js';
-export type { ExportQueueOptions, QueueItem } from './export-queue.js';
-export { ExporterConsumer } from './exporter-consumer.js';
-export type { ExporterConsumerOptions, FailureReason, QueueOptions } from './exporter-consumer.js';
 export { FanOutConsumer } from './fan-out.js';
-export { ALL_SIGNALS, ExporterStage, signalsOf } from './exporter-stage.js';
-export type { AdmissionCheck } from './fan-out.js';
-export { InMemoryExporter } from './memory-exporter.js';
-export { OtlpGrpcExporter, grpcTarget } from './otlp-grpc-exporter.js';
-export { OtlpHttpExporter, signalUrl, tracesUrl } from './otlp-http-exporter.js';
-export type { OtlpExporterOptions } from './otlp-options.js';
-export { crc32, decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './queue-record.js';
-export { RetryingExporter } from './retrying-exporter.js';
-export type { RetryingExporterOptions, RetryOptions } from './retrying-exporter.js';
-export { partialSuccess, retryAfterMs, retryInfoDelayMs } from './retry-info.js';
-export { failure, retryable, SUCCESS, successWith } from './span-exporter.js';
-export type { ExportResult, SpanExporter } from './span-exporter.js';
+export { ExporterStage } from './exporter-stage.js';
+export type { SpanExporter } from './span-exporter.js';
 // StorageExporter is not exported here: it loads Parquet, and createExporter imports it only for a storage exporter.

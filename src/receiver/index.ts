@@ -1,14 +1,5 @@
-export { GrpcReceiver } from './grpc-receiver.js';
-export type { GrpcReceiverOptions } from './grpc-receiver.js';
-export { HttpReceiver, grpcCodeFor, httpStatusFor } from './http-receiver.js';
-export type { CorsOptions, HttpReceiverOptions } from './http-receiver.js';
-export { Ingest, MODEL_BYTES_PER_WIRE_BYTE, RETRY_AFTER_SECONDS } from './ingest.js';
-export type { IngestResult, RefusalReason, Transport } from './ingest.js';
 export { OtlpReceivers, receiversFromConfig } from './otlp-receivers.js';
-export type { OtlpReceiversOptions } from './otlp-receivers.js';
-export { GrpcCode, encodeRpcStatus } from './rpc-status.js';
 export { FileTls } from './tls.js';
-export type { ReceiverTls, TlsFiles } from './tls.js';
-export { authRefusal } from './authorize.js';
+export type { ReceiverTls } from './tls.js';
 export type { AuthVerdict, ReceiverAuthorize } from './authorize.js';
 export { estimateProtobufRequest } from './admission-estimate.js';

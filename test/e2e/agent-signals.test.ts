@@ -18,7 +18,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { InMemoryExporter } from '../../src/export/index.js';
+import { InMemoryExporter } from '../../src/export/memory-exporter.js';
 import {
   encodeTraceRequest,
   type SignalBatch,

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { SUCCESS, type ExportResult, type SpanExporter } from '../../src/export/index.js';
+import { type SpanExporter } from '../../src/export/index.js';
+import { SUCCESS, type ExportResult } from '../../src/export/span-exporter.js';
 import {
   decodeTraceRequest,
   encodeAttribute,

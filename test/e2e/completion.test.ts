@@ -15,13 +15,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { findAttribute } from '../../src/otlp/index.js';
-import {
-  BLOCKS_PREFIX,
-  parseBlockKey,
-  parseBlockMeta,
-  scanBlock,
-  type StoredSpan,
-} from '../../src/storage/index.js';
+import { BLOCKS_PREFIX, parseBlockKey, scanBlock, type StoredSpan } from '../../src/storage/index.js';
+import { parseBlockMeta } from '../../src/storage/block-meta.js';
 import type { Metrics } from '../../src/telemetry/index.js';
 import { sdkExporter } from '../helpers/sdk.js';
 import { SeededIds } from '../helpers/seeded-ids.js';

@@ -8,8 +8,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { decodeRecord } from '../../src/export/index.js';
-import { parseBlockKey, readBlockBytes } from '../../src/storage/index.js';
+import { decodeRecord } from '../../src/export/queue-record.js';
+import { parseBlockKey } from '../../src/storage/index.js';
+import { readBlockBytes } from '../../src/storage/block-reader.js';
 import { startSentinel, type SentinelChild } from '../helpers/child.js';
 import { recordAndSend, sdkExporter } from '../helpers/sdk.js';
 import { startTestStore } from '../helpers/store-harness.js';

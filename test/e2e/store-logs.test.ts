@@ -22,7 +22,8 @@ import {
 } from '@opentelemetry/sdk-logs';
 import { startAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
-import { LocalObjectStore, LOGS_PREFIX } from '../../src/storage/index.js';
+import { LocalObjectStore } from '../../src/storage/local-object-store.js';
+import { LOGS_PREFIX } from '../../src/storage/logs-block.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { TestS3 } from '../helpers/s3rver.js';
 import { flatLogRecords, sdkLogsJson, sdkLogRecords, sdkLogsProtobuf } from '../helpers/store-sdk-logs.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
-import { flattenTraceData, parseBlockKey, readBlockBytes } from '../../src/storage/index.js';
+import { flattenTraceData, parseBlockKey } from '../../src/storage/index.js';
+import { readBlockBytes } from '../../src/storage/block-reader.js';
 import { TestS3 } from '../helpers/s3rver.js';
 import { startTestStore } from '../helpers/store-harness.js';
 import { makeTraces } from '../helpers/store-spans.js';

@@ -13,7 +13,9 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { decodeTraceRequestJson } from '../../src/otlp/index.js';
-import { BLOCK_COLUMNS, flattenTraceData, readBlockBytes, type StoredSpan } from '../../src/storage/index.js';
+import { flattenTraceData, type StoredSpan } from '../../src/storage/index.js';
+import { BLOCK_COLUMNS } from '../../src/storage/block-columns.js';
+import { readBlockBytes } from '../../src/storage/block-reader.js';
 import { expectedResource, expectedSpan, richAttributes, sdkExporter } from '../helpers/sdk.js';
 import { startTestStore } from '../helpers/store-harness.js';
 

@@ -2,7 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { TRACE_EXPORT_METHOD, type TraceConsumer, type TraceData } from '../../src/otlp/index.js';
 import { ProtobufReader } from '../../src/otlp/protobuf-reader.js';
-import { OtlpReceivers, type OtlpReceiversOptions } from '../../src/receiver/index.js';
+import { OtlpReceivers } from '../../src/receiver/index.js';
+import type { OtlpReceiversOptions } from '../../src/receiver/otlp-receivers.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 
 /** OTLP receivers on free ports of 127.0.0.1 in front of `consumer`. */

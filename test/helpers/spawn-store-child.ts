@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { parseBlockKey, readBlockBytes, type ObjectStore } from '../../src/storage/index.js';
+import { parseBlockKey, type ObjectStore } from '../../src/storage/index.js';
+import { readBlockBytes } from '../../src/storage/block-reader.js';
 
 /**
  * Starts helpers/store-child.ts (a store in its own process, to be killed with SIGKILL) over `dir` with the

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
 import { countSpans, type TraceData } from '../../src/otlp/index.js';
-import { CountingObjectStore, LocalObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import { type ObjectStore } from '../../src/storage/index.js';
+import { CountingObjectStore } from '../../src/storage/object-store.js';
+import { LocalObjectStore } from '../../src/storage/local-object-store.js';
 import { startStore, type RunningStore } from '../../src/store/store.js';
 import { Metrics, silentLogger, type Logger } from '../../src/telemetry/index.js';
 
