@@ -287,10 +287,13 @@ describe('OTLP receivers under backpressure', () => {
       const recorded = [...(await Promise.all(httpSenders)).flat(), ...grpcBodies.flatMap((b) => b.spans)];
       const grpcResults = await Promise.all(grpcSenders);
       clearInterval(sampler);
-      for (const g of grpcResults) {
-        assert.equal(g.error, null, 'gRPC senders succeeded after retrying');
-        assert.ok(g.attempts > 1, 'gRPC senders were refused at least once');
-      }
+      // The budget takes one request at a time while the pipeline is stalled: whichever sender came first (one
+      // of the gRPC senders, now and then) got in at its first attempt, so not every sender is refused.
+      for (const g of grpcResults) assert.equal(g.error, null, 'gRPC senders succeeded after retrying');
+      assert.ok(
+        grpcResults.some((g) => g.attempts > 1),
+        'a gRPC sender was refused, waited for RetryInfo, and was taken',
+      );
       assert.ok(maxUsed <= limit, `held bytes ${maxUsed} stayed within the budget ${limit}`);
       const got = new Set(consumer.spans().map((s) => s.spanId));
       assert.equal(consumer.spanCount(), 800, 'no span arrived twice');
