@@ -8,9 +8,12 @@
 import type { LogRecord, LogsData, ResourceLogs, ScopeLogs } from './logs-model.js';
 import {
   decodeAnyValue,
+  decodeGroup,
   decodeKeyValueField,
   decodeResource,
   decodeScope,
+  emptyResourceValue,
+  emptyScopeValue,
   expect,
   id,
 } from './protobuf-decode.js';
@@ -38,79 +41,21 @@ export function decodeLogsRequest(bytes: Uint8Array): LogsData {
 }
 
 function decodeResourceLogs(r: ProtobufReader): ResourceLogs {
-  const rl: ResourceLogs = {
-    resource: { attributes: [], droppedAttributesCount: 0 },
-    scopeLogs: [],
-    schemaUrl: '',
-  };
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    const wt = tag & 7;
-    switch (tag >>> 3) {
-      case 1: {
-        expect(r, wt, LEN, 'resource');
-        const saved = r.enter();
-        decodeResource(r, rl.resource);
-        r.leave(saved);
-        break;
-      }
-      case 2: {
-        expect(r, wt, LEN, 'scope_logs');
-        const saved = r.enter();
-        const path = r.path;
-        r.path = path + '.scope_logs';
-        rl.scopeLogs.push(decodeScopeLogs(r));
-        r.path = path;
-        r.leave(saved);
-        break;
-      }
-      case 3:
-        expect(r, wt, LEN, 'schema_url');
-        rl.schemaUrl = r.string();
-        break;
-      default:
-        r.skip(wt);
-    }
-  }
-  return rl;
+  const g = decodeGroup(
+    r,
+    { value: emptyResourceValue(), field: 'resource', decode: decodeResource },
+    { field: 'scope_logs', path: true, decode: decodeScopeLogs },
+  );
+  return { resource: g.header, scopeLogs: g.items, schemaUrl: g.schemaUrl };
 }
 
 function decodeScopeLogs(r: ProtobufReader): ScopeLogs {
-  const sl: ScopeLogs = {
-    scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
-    logRecords: [],
-    schemaUrl: '',
-  };
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    const wt = tag & 7;
-    switch (tag >>> 3) {
-      case 1: {
-        expect(r, wt, LEN, 'scope');
-        const saved = r.enter();
-        decodeScope(r, sl.scope);
-        r.leave(saved);
-        break;
-      }
-      case 2: {
-        expect(r, wt, LEN, 'log_records');
-        const saved = r.enter();
-        const path = r.path;
-        r.path = path + '.log_records';
-        sl.logRecords.push(decodeLogRecord(r));
-        r.path = path;
-        r.leave(saved);
-        break;
-      }
-      case 3:
-        expect(r, wt, LEN, 'schema_url');
-        sl.schemaUrl = r.string();
-        break;
-      default:
-        r.skip(wt);
-    }
-  }
-  return sl;
+  const g = decodeGroup(
+    r,
+    { value: emptyScopeValue(), field: 'scope', decode: decodeScope },
+    { field: 'log_records', path: true, decode: decodeLogRecord },
+  );
+  return { scope: g.header, logRecords: g.items, schemaUrl: g.schemaUrl };
 }
 
 function decodeLogRecord(r: ProtobufReader): LogRecord {

@@ -63,42 +63,61 @@ function nested<T>(r: ProtobufReader, decode: (r: ProtobufReader) => T): T {
   return value;
 }
 
-function decodeResourceSpans(r: ProtobufReader): ResourceSpans {
-  const rs: ResourceSpans = {
-    resource: { attributes: [], droppedAttributesCount: 0 },
-    scopeSpans: [],
-    schemaUrl: '',
-  };
+/**
+ * The content of a resource group (ResourceSpans, ResourceLogs: resource 1, scope groups 2, schema_url 3) or of a
+ * scope group (ScopeSpans, ScopeLogs: scope 1, items 2, schema_url 3); the signals share these field numbers.
+ * `itemsPath`: the items' field is added to the reader's path while they decode (for the error's field path).
+ */
+export function decodeGroup<H, T>(
+  r: ProtobufReader,
+  header: { readonly value: H; readonly field: string; decode(r: ProtobufReader, into: H): void },
+  items: { readonly field: string; readonly path: boolean; decode(r: ProtobufReader): T },
+): { header: H; items: T[]; schemaUrl: string } {
+  const out = { header: header.value, items: [] as T[], schemaUrl: '' };
   while (r.pos < r.end) {
     const tag = r.uint32();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case 1: {
-        expect(r, wt, LEN, 'resource');
-        const saved = r.enter();
-        decodeResource(r, rs.resource);
-        r.leave(saved);
+      case 1:
+        nested(want(r, wt, LEN, header.field), (n) => header.decode(n, out.header));
         break;
-      }
       case 2: {
-        expect(r, wt, LEN, 'scope_spans');
-        const saved = r.enter();
+        const saved = want(r, wt, LEN, items.field).enter();
         const path = r.path;
-        r.path = path + '.scope_spans';
-        rs.scopeSpans.push(decodeScopeSpans(r));
+        if (items.path) r.path = `${path}.${items.field}`;
+        out.items.push(items.decode(r));
         r.path = path;
         r.leave(saved);
         break;
       }
       case 3:
-        expect(r, wt, LEN, 'schema_url');
-        rs.schemaUrl = r.string();
+        out.schemaUrl = want(r, wt, LEN, 'schema_url').string();
         break;
       default:
         r.skip(wt);
     }
   }
-  return rs;
+  return out;
+}
+
+/** A Resource with every field at its proto3 default. */
+export const emptyResourceValue = (): Resource => ({ attributes: [], droppedAttributesCount: 0 });
+
+/** An InstrumentationScope with every field at its proto3 default. */
+export const emptyScopeValue = (): InstrumentationScope => ({
+  name: '',
+  version: '',
+  attributes: [],
+  droppedAttributesCount: 0,
+});
+
+function decodeResourceSpans(r: ProtobufReader): ResourceSpans {
+  const g = decodeGroup(
+    r,
+    { value: emptyResourceValue(), field: 'resource', decode: decodeResource },
+    { field: 'scope_spans', path: true, decode: decodeScopeSpans },
+  );
+  return { resource: g.header, scopeSpans: g.items, schemaUrl: g.schemaUrl };
 }
 
 /** Decodes the content of one Resource message (the agent's scanned resources, src/otlp/wire-scan.ts). */
@@ -135,38 +154,12 @@ export function decodeResource(r: ProtobufReader, res: Resource): void {
 }
 
 function decodeScopeSpans(r: ProtobufReader): ScopeSpans {
-  const ss: ScopeSpans = {
-    scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
-    spans: [],
-    schemaUrl: '',
-  };
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    const wt = tag & 7;
-    switch (tag >>> 3) {
-      case 1: {
-        expect(r, wt, LEN, 'scope');
-        const saved = r.enter();
-        decodeScope(r, ss.scope);
-        r.leave(saved);
-        break;
-      }
-      case 2: {
-        expect(r, wt, LEN, 'spans');
-        const saved = r.enter();
-        ss.spans.push(decodeSpan(r));
-        r.leave(saved);
-        break;
-      }
-      case 3:
-        expect(r, wt, LEN, 'schema_url');
-        ss.schemaUrl = r.string();
-        break;
-      default:
-        r.skip(wt);
-    }
-  }
-  return ss;
+  const g = decodeGroup(
+    r,
+    { value: emptyScopeValue(), field: 'scope', decode: decodeScope },
+    { field: 'spans', path: false, decode: decodeSpan },
+  );
+  return { scope: g.header, spans: g.items, schemaUrl: g.schemaUrl };
 }
 
 /** Decodes an InstrumentationScope message's content at the cursor into `scope`. */
