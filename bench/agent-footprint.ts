@@ -22,7 +22,8 @@
  *
  * Env: BENCH_DURATION_S, BENCH_RATES (default 1000,10000,30000), BENCH_FULL_SPEED_S (0 skips it),
  * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags),
- * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`).
+ * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`),
+ * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -444,6 +445,9 @@ async function main(): Promise<void> {
   } finally {
     await stop(nullServer);
     await stop(agent);
+    const stdoutFile = process.env['BENCH_AGENT_STDOUT'];
+    if (stdoutFile && agent)
+      writeFileSync(stdoutFile, agent.logs.map((l) => (l['msg'] ?? JSON.stringify(l)) + '\n').join(''));
     await stop(store);
     rmSync(dir, { recursive: true, force: true });
   }
