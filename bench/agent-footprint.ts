@@ -23,7 +23,8 @@
  * Env: BENCH_DURATION_S, BENCH_RATES (default 1000,10000,30000), BENCH_FULL_SPEED_S (0 skips it),
  * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags),
  * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`),
- * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`).
+ * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`),
+ * BENCH_AGENT_CONFIG (JSON merged over the rendered agent config, for experiments: not the chart's figures).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -58,6 +59,16 @@ function sum(m: Map<string, number>, name: string, label = ''): number {
   let n = 0;
   for (const [k, v] of m) if ((k === name || k.startsWith(name + '{')) && k.includes(label)) n += v;
   return n;
+}
+
+/** Merges `patch` into `target` (objects key by key; anything else replaces). */
+function mergeInto(target: Yaml, patch: Yaml): void {
+  for (const [k, v] of Object.entries(patch)) {
+    const t: unknown = target[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object')
+      mergeInto(t as Yaml, v as Yaml);
+    else target[k] = v;
+  }
 }
 
 function parseMiB(quantity: string): number {
@@ -307,6 +318,11 @@ async function main(): Promise<void> {
     if (central) {
       central['url'] = `http://127.0.0.1:${ports.query}/api/policy`;
       if (central['bearer_token_file']) central['bearer_token_file'] = join(dir, 'token');
+    }
+    const experiment = process.env['BENCH_AGENT_CONFIG'];
+    if (experiment) {
+      mergeInto(ac, JSON.parse(experiment) as Yaml);
+      console.log(`agent config changed for an experiment (not the chart's): ${experiment}`);
     }
     writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
     const decisionWaitMs = 10_000; // the config's default (the chart does not set it)

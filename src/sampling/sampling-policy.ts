@@ -10,7 +10,7 @@ import type { BufferedTrace } from './buffered-trace.js';
 import { compileLogsPolicy, type LogsPolicy } from './logs-policy.js';
 import type { PolicyConfig, PolicyFileConfig } from './policy-config.js';
 import { compileEvaluator } from './policy-evaluators.js';
-import type { PolicyDecision, PolicyEvaluator, Verdict } from './policy-evaluators.js';
+import type { PolicyEvaluator, Verdict } from './policy-evaluators.js';
 
 /**
  * Why a trace was kept or not:
@@ -103,10 +103,17 @@ class CompiledPolicy implements SamplingPolicy {
   }
 
   decide(trace: BufferedTrace, nowMs: number): TraceDecision {
-    const first = new Map<PolicyDecision, { name: string; verdict: Verdict }>();
+    // The first policy of each verdict that names one, and which verdicts were seen (no Map per trace: this
+    // runs once per trace on the agent's hot path).
+    let dropped: string | undefined;
+    let invertedNot: string | undefined;
+    let sampled = false;
+    let invertedSampled = false;
+    let notSampled = false;
     // Among the policies that sample, the one with the largest p defines the keep probability: with a shared
     // salt the probabilistic keep sets are nested, so the trace is kept whenever that one keeps it.
-    let best: { name: string; verdict: Verdict } | undefined;
+    let bestName = '';
+    let best: Verdict | undefined;
     for (const e of this.evaluators) {
       let v: Verdict;
       try {
@@ -116,33 +123,44 @@ class CompiledPolicy implements SamplingPolicy {
         this.observer.onEvaluationError?.(e.name, err);
         continue;
       }
-      if (!first.has(v.decision)) first.set(v.decision, { name: e.name, verdict: v });
-      if (
-        (v.decision === 'sampled' || v.decision === 'inverted_sampled') &&
-        (!best || v.p > best.verdict.p)
-      ) {
-        best = { name: e.name, verdict: v };
+      const d = v.decision;
+      if (d === 'sampled' || d === 'inverted_sampled') {
+        if (d === 'sampled') sampled = true;
+        else invertedSampled = true;
+        if (!best || v.p > best.p) {
+          best = v;
+          bestName = e.name;
+        }
+      } else if (d === 'not_sampled') notSampled = true;
+      else if (d === 'inverted_not_sampled') invertedNot ??= e.name;
+      else if (d === 'dropped') {
+        dropped = e.name;
+        break;
       }
-      if (v.decision === 'dropped') break;
     }
-    const dropped = first.get('dropped');
-    if (dropped) return { keep: false, reason: 'dropped', policy: dropped.name, weight: 0 };
-    const invNot = first.get('inverted_not_sampled');
-    if (invNot) return { keep: false, reason: 'not_sampled', policy: invNot.name, weight: 0 };
-    const keep = first.has('sampled') || (first.has('inverted_sampled') && !first.has('not_sampled'));
-    if (!keep || !best) return { keep: false, reason: 'not_sampled', policy: '', weight: 0 };
-    const v = best.verdict;
-    if (v.p >= 1) return { keep: true, reason: 'rule', policy: best.name, weight: 1 };
+    if (dropped !== undefined) return { keep: false, reason: 'dropped', policy: dropped, weight: 0 };
+    if (invertedNot !== undefined)
+      return { keep: false, reason: 'not_sampled', policy: invertedNot, weight: 0 };
+    const keep = sampled || (invertedSampled && !notSampled);
+    if (!keep || !best) return NOT_SAMPLED;
+    if (best.p >= 1) return { keep: true, reason: 'rule', policy: bestName, weight: 1 };
     return {
       keep: true,
       reason: 'probabilistic',
-      policy: best.name,
-      weight: 1 / v.p,
-      ...(v.th !== undefined ? { th: v.th } : {}),
-      ...(v.rv !== undefined ? { rv: v.rv } : {}),
+      policy: bestName,
+      weight: 1 / best.p,
+      ...(best.th !== undefined ? { th: best.th } : {}),
+      ...(best.rv !== undefined ? { rv: best.rv } : {}),
     };
   }
 }
+
+const NOT_SAMPLED: TraceDecision = Object.freeze({
+  keep: false,
+  reason: 'not_sampled',
+  policy: '',
+  weight: 0,
+});
 
 /** Compiles a validated policy file. */
 export function compilePolicy(config: PolicyFileConfig, observer: PolicyObserver = {}): SamplingPolicy {

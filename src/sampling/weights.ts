@@ -121,14 +121,17 @@ export function addKeptSpan(
   }
   let append: Uint8Array =
     completed && (marks & MARK_COMPLETED) !== 0 ? keptSuffix({ ...decision, reason: 'rule' }) : suffix;
+  if (th && (marks & (MARK_TRACE_STATE | MARK_WEIGHT | MARK_COMPLETED)) === 0) {
+    // A probabilistic keep of a span without a trace state or marks of its own (the common case): the new
+    // trace_state field and the weight are appended as they are, the same bytes the rewrite below would write,
+    // built once per trace (its spans share the decision) rather than per span.
+    out.add(scope, src, start, end, thSuffix(decision, suffix));
+    return;
+  }
   if (th) {
     const before =
       (marks & MARK_TRACE_STATE) !== 0 ? readSpanFields(src, start, end, EMPTY_KEYS).traceState : '';
-    const values: Array<readonly [string, string]> = [['th', decision.th as string]];
-    if (decision.rv !== undefined) values.push(['rv', decision.rv]);
-    const w = new ProtobufWriter(64);
-    w.string(3, setOtValues(before, values));
-    append = Buffer.concat([Buffer.from(w.finish()), append]);
+    append = Buffer.concat([traceStateField(before, decision), append]);
   }
   const rewritten = rewriteMessage(
     src,
@@ -141,3 +144,24 @@ export function addKeptSpan(
 }
 
 const EMPTY_KEYS: ReadonlySet<string> = new Set();
+
+/** The span's `trace_state` field (3) with the decision's `ot` threshold and randomness set over `before`. */
+function traceStateField(before: string, decision: TraceDecision): Buffer {
+  const values: Array<readonly [string, string]> = [['th', decision.th as string]];
+  if (decision.rv !== undefined) values.push(['rv', decision.rv]);
+  const w = new ProtobufWriter(64);
+  w.string(3, setOtValues(before, values));
+  return Buffer.from(w.finish());
+}
+
+let lastThDecision: TraceDecision | undefined;
+let lastThSuffix: Buffer = Buffer.alloc(0);
+
+/** `trace_state` then `suffix`, for a span that had no trace state; cached for the last decision. */
+function thSuffix(decision: TraceDecision, suffix: Buffer): Buffer {
+  if (decision !== lastThDecision) {
+    lastThDecision = decision;
+    lastThSuffix = Buffer.concat([traceStateField('', decision), suffix]);
+  }
+  return lastThSuffix;
+}
