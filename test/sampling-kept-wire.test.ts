@@ -118,8 +118,13 @@ test('a span without a trace state leaves as its own bytes plus the appended fie
 });
 
 test('two traces kept with different thresholds in a row each get their own trace state', () => {
-  const other: TraceDecision = { ...probabilistic, weight: 4, th: 'c', rv: undefined };
-  delete (other as { rv?: string }).rv;
+  const other: TraceDecision = {
+    keep: true,
+    reason: 'probabilistic',
+    policy: 'baseline',
+    weight: 4,
+    th: 'c',
+  };
   assert.equal(keepAll(probabilistic).out[0]!.traceState, 'ot=th:e666666666666;rv:abcdef01234567');
   const second = keepAll(other).out;
   assert.equal(second[0]!.traceState, 'ot=th:c');

@@ -284,8 +284,11 @@ function scanResource<B extends { scopes: WireScope[] }>(
   let resStart = 0;
   let resEnd = 0;
   let resSeen = false;
-  const scopeBounds: number[] = [];
-  const extra: number[] = [];
+  // Scratch (scanResource does not nest): a request of many resources allocated two arrays per resource.
+  const scopeBounds = SCOPE_BOUNDS;
+  const extra = RESOURCE_EXTRA;
+  scopeBounds.length = 0;
+  extra.length = 0;
   while (r.pos < r.end) {
     const fieldStart = r.pos;
     const tag = r.uint32();
@@ -311,16 +314,32 @@ function scanResource<B extends { scopes: WireScope[] }>(
       extra.push(fieldStart, r.pos);
     }
   }
-  const resource = internResource(buf.subarray(resStart, resEnd), joinRanges(buf, extra), requestExtra, () =>
-    checkMessageAt(r, resStart, resEnd, RESOURCE),
-  );
-  const path = r.path;
+  const extraBytes = joinRanges(buf, extra);
+  let resource = findResource(buf, resStart, resEnd, extraBytes, requestExtra);
+  if (resource === undefined) {
+    checkMessageAt(r, resStart, resEnd, RESOURCE);
+    resource = addResource(buf.subarray(resStart, resEnd), extraBytes, requestExtra);
+  }
+  const path = layoutScopesPath(layout);
+  // scanScope and what it calls never reach scanResource, so the scratch bounds stay as they are meanwhile.
   for (let k = 0; k < scopeBounds.length; k += 2) {
     r.pos = scopeBounds[k] as number;
     r.end = scopeBounds[k + 1] as number;
-    r.path = path + '.' + layout.scopes;
+    r.path = path;
     scanScope(r, b, resource, layout);
   }
+}
+
+const SCOPE_BOUNDS: number[] = [];
+const RESOURCE_EXTRA: number[] = [];
+const SCOPE_HEADER: number[] = [];
+const scopesPaths = new WeakMap<object, string>();
+
+/** `resource_spans.scope_spans` (or the logs names), built once per layout rather than per scope. */
+function layoutScopesPath(layout: { resources: string; scopes: string }): string {
+  let path = scopesPaths.get(layout);
+  if (path === undefined) scopesPaths.set(layout, (path = `${layout.resources}.${layout.scopes}`));
+  return path;
 }
 
 /** The bytes of `ranges` (start, end pairs) of `buf`, one after another; a view when there is one range. */
@@ -351,7 +370,8 @@ function scanScope<B extends { scopes: WireScope[] }>(
 ): void {
   const buf = r.buf;
   const scopeEnd = r.end;
-  const header: number[] = [];
+  const header = SCOPE_HEADER;
+  header.length = 0;
   let scopeStart = 0;
   let scopeMsgEnd = 0;
   let scopeSeen = false;
@@ -384,9 +404,19 @@ function scanScope<B extends { scopes: WireScope[] }>(
     if (header.length > 0 && header[header.length - 1] === fieldStart) header[header.length - 1] = r.pos;
     else header.push(fieldStart, r.pos);
   }
-  b.scopes[scopeNo] = internScope(resource, joinRanges(buf, header), () => {
+  // The header is usually one range (scope, schema_url next to each other): looked up in place, no copy.
+  let joined: Uint8Array | undefined;
+  let scope: WireScope | undefined;
+  if (header.length <= 2) scope = findScope(resource, buf, header[0] ?? 0, header[1] ?? 0);
+  else {
+    joined = joinRanges(buf, header);
+    scope = findScope(resource, joined, 0, joined.length);
+  }
+  if (scope === undefined) {
     if (scopeSeen) checkMessageAt(r, scopeStart, scopeMsgEnd, SCOPE);
-  });
+    scope = addScope(resource, joined ?? joinRanges(buf, header));
+  }
+  b.scopes[scopeNo] = scope;
 }
 
 /** Checks an id field's length (0 or `length`); returns where it starts, the reader is left at its end. */
@@ -715,31 +745,47 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && bytesEqual(a, 0, a.length, b);
 }
 
-/** The interned WireResource for these bytes (copied on first sight). */
-export function internResource(
-  resource: Uint8Array,
+/** The hash of a resource's three parts: the Resource message range of `buf`, `extra`, `requestExtra`. */
+function resourceHash(
+  buf: Uint8Array,
+  start: number,
+  end: number,
   extra: Uint8Array,
   requestExtra: Uint8Array,
-  /** Called before bytes not seen yet are interned (the scanner checks them then); may throw. */
-  check?: () => void,
-): WireResource {
-  const h = hashBytes(requestExtra, hashBytes(extra, hashBytes(resource, 0x811c9dc5 ^ resource.length)));
-  const bucket = resources.get(h);
-  if (bucket !== undefined) {
-    for (const r of bucket) {
-      if (
-        sameBytes(r.resource, resource) &&
-        sameBytes(r.extra, extra) &&
-        sameBytes(r.requestExtra, requestExtra)
-      )
-        return r;
-    }
+) {
+  let h = 0x811c9dc5 ^ (end - start);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  return hashBytes(requestExtra, hashBytes(extra, h));
+}
+
+/** The interned WireResource whose Resource message is `buf[start..end]`, or undefined. */
+function findResource(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  extra: Uint8Array,
+  requestExtra: Uint8Array,
+): WireResource | undefined {
+  const bucket = resources.get(resourceHash(buf, start, end, extra, requestExtra));
+  if (bucket === undefined) return undefined;
+  for (const r of bucket) {
+    if (
+      bytesEqual(buf, start, end, r.resource) &&
+      sameBytes(r.extra, extra) &&
+      sameBytes(r.requestExtra, requestExtra)
+    )
+      return r;
   }
-  check?.();
+  return undefined;
+}
+
+/** Interns a resource not found (its bytes copied). */
+function addResource(resource: Uint8Array, extra: Uint8Array, requestExtra: Uint8Array): WireResource {
   if (resourceCount >= MAX_INTERNED) {
     resources.clear();
     resourceCount = 0;
   }
+  const h = resourceHash(resource, 0, resource.length, extra, requestExtra);
   const r = new WireResource(copyOf(resource), copyOf(extra), copyOf(requestExtra), serviceNameOf(resource));
   const b = resources.get(h);
   if (b === undefined) resources.set(h, [r]);
@@ -748,27 +794,62 @@ export function internResource(
   return r;
 }
 
-/** The interned WireScope of this header under `resource`. */
-export function internScope(resource: WireResource, header: Uint8Array, check?: () => void): WireScope {
+/** The interned WireResource for these bytes (copied on first sight). */
+export function internResource(
+  resource: Uint8Array,
+  extra: Uint8Array,
+  requestExtra: Uint8Array,
+  /** Called before bytes not seen yet are interned (the scanner checks them then); may throw. */
+  check?: () => void,
+): WireResource {
+  const found = findResource(resource, 0, resource.length, extra, requestExtra);
+  if (found !== undefined) return found;
+  check?.();
+  return addResource(resource, extra, requestExtra);
+}
+
+/** The interned scope whose header is `buf[start..end]` under `resource`, or undefined. */
+function findScope(
+  resource: WireResource,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): WireScope | undefined {
+  const scopes = scopesByResource.get(resource);
+  if (scopes === undefined) return undefined;
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  const bucket = scopes.byHash.get(h);
+  if (bucket !== undefined) for (const s of bucket) if (bytesEqual(buf, start, end, s.header)) return s;
+  return undefined;
+}
+
+/** Interns a scope header not found under `resource` (its bytes copied). */
+function addScope(resource: WireResource, header: Uint8Array): WireScope {
   let scopes = scopesByResource.get(resource);
   if (scopes === undefined) {
     scopes = { byHash: new Map(), count: 0 };
     scopesByResource.set(resource, scopes);
   }
-  const h = hashBytes(header, 0x811c9dc5);
-  const bucket = scopes.byHash.get(h);
-  if (bucket !== undefined) for (const s of bucket) if (sameBytes(s.header, header)) return s;
-  check?.();
   if (scopes.count >= MAX_INTERNED) {
     scopes.byHash.clear();
     scopes.count = 0;
   }
+  const h = hashBytes(header, 0x811c9dc5);
   const s = new WireScope(resource, copyOf(header));
   const b = scopes.byHash.get(h);
   if (b === undefined) scopes.byHash.set(h, [s]);
   else b.push(s);
   scopes.count++;
   return s;
+}
+
+/** The interned WireScope of this header under `resource`. */
+export function internScope(resource: WireResource, header: Uint8Array, check?: () => void): WireScope {
+  const found = findScope(resource, header, 0, header.length);
+  if (found !== undefined) return found;
+  check?.();
+  return addScope(resource, header);
 }
 
 /** `service.name` of a Resource message, read without decoding the other attributes. */
