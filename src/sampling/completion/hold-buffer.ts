@@ -21,18 +21,21 @@ export interface HeldPart {
   /** Where the part's first span header lies in `slab`. */
   readonly offset: number;
   readonly spanCount: number;
-  /** One scope for all spans (the common case), or the part's distinct scopes, indexed from each span header. */
-  readonly scopes: WireScope | readonly WireScope[];
+  /** The scope of every span (the common case), or undefined: each span's header names its scope in `scopes`. */
+  readonly scope: WireScope | undefined;
+  /** The buffer's scopes, by the index a span header names. */
+  readonly scopes: readonly (WireScope | undefined)[];
   /** Log records (issue 16) rather than spans. */
   readonly logs: boolean;
 }
 
 /**
- * Bytes per held part beyond its slab bytes, measured (bench/hold-buffer.ts, one-part traces, heapUsed +
- * arrayBuffers after a full GC, minus the slabs): its rows in the part and trace columns (typed arrays grown by
- * doubling), its scope reference, the trace's Map entry and its id string. A late part of a trace already held
- * costs less (no trace row, entry or id); it is counted the same, so that a part's figure does not depend on
- * what came before it.
+ * Bytes per held part beyond its slab bytes: its rows in the part and trace columns (typed arrays, grown by
+ * doubling), the trace's Map entry, its id string and its slot in the ids array. Measured (bench/hold-buffer.ts:
+ * 100,000 one-part traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 172 B; counted
+ * 200 for the columns' doubling slack. A late part of a trace already held costs less (no trace row, entry or
+ * id); it is counted the same, so that a part's figure does not depend on what came before it. (The string
+ * layout before issue 13 counted 400 + 8 per span and measured 659 B per part beyond its span bytes.)
  */
 export const HELD_PART_OVERHEAD_BYTES = 200;
 /**
@@ -94,14 +97,13 @@ export function forEachHeldSpan(
   visit: (scope: WireScope, bytes: Buffer, start: number, end: number, marks: number) => void,
 ): void {
   const slab = part.slab;
-  const scopes = part.scopes;
-  const shared = Array.isArray(scopes) ? undefined : (scopes as WireScope);
+  const shared = part.scope;
   let pos = part.offset;
   for (let k = 0; k < part.spanCount; k++) {
     const v = slab.readUInt32LE(pos);
     let scope = shared;
     if (scope === undefined) {
-      scope = (scopes as readonly WireScope[])[slab.readUInt32LE(pos + 4)] as WireScope;
+      scope = part.scopes[slab.readUInt32LE(pos + 4)] as WireScope;
       pos += SCOPED_SPAN_HEADER_BYTES;
     } else pos += HELD_SPAN_OVERHEAD_BYTES;
     const end = pos + (v >>> 3);
@@ -175,12 +177,14 @@ abstract class Rows {
 
 /** Held parts: where each lies (slab id, offset), its spans, its scope(s), whether it holds log records. */
 class PartRows extends Rows {
-  scopes: Array<WireScope | readonly WireScope[] | undefined> = [];
+  /** The scope table's index of every span's scope, or NONE: each span's header names its own. */
+  scope = new Int32Array(INITIAL_ROWS);
   slab = new Int32Array(INITIAL_ROWS);
   offset = new Int32Array(INITIAL_ROWS);
   spans = new Int32Array(INITIAL_ROWS);
   logs = new Uint8Array(INITIAL_ROWS);
   protected override resize(n: number): void {
+    this.scope = grow(this.scope, n);
     this.slab = grow(this.slab, n);
     this.offset = grow(this.offset, n);
     this.spans = grow(this.spans, n);
@@ -208,6 +212,52 @@ class TraceRows extends Rows {
 }
 
 /**
+ * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted:
+ * an index is free again when no held span names it. Scopes are interned by the scanner, so there are few. A
+ * freed index keeps its scope until it is given out again: a taken part's view still reads it.
+ */
+class ScopeTable {
+  private readonly ids = new Map<WireScope, number>();
+  readonly list: Array<WireScope | undefined> = [];
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+
+  ref(scope: WireScope): number {
+    let id = this.ids.get(scope);
+    if (id === undefined) {
+      id = this.free.pop() ?? this.list.length;
+      this.ids.set(scope, id);
+      this.list[id] = scope;
+      this.refs[id] = 0;
+    }
+    this.refs[id] = (this.refs[id] as number) + 1;
+    return id;
+  }
+
+  get(id: number): WireScope {
+    return this.list[id] as WireScope;
+  }
+
+  unref(id: number): void {
+    const left = (this.refs[id] as number) - 1;
+    this.refs[id] = left;
+    if (left > 0) return;
+    this.ids.delete(this.list[id] as WireScope);
+    this.free.push(id);
+  }
+
+  /** A part whose spans name their scopes left: one reference less per span. */
+  unrefSpans(slab: Buffer, offset: number, spanCount: number): void {
+    let pos = offset;
+    for (let k = 0; k < spanCount; k++) {
+      const v = slab.readUInt32LE(pos);
+      this.unref(slab.readUInt32LE(pos + 4));
+      pos += SCOPED_SPAN_HEADER_BYTES + (v >>> 3);
+    }
+  }
+}
+
+/**
  * The completion buffer (issue 9): dropped traces, oldest first, bounded by age and bytes. A trace leaves
  * it when the decision feed says another agent kept it (`take`), when it is older than the window, or when
  * room is needed (oldest first). It is a best-effort cache of data the sampler already decided to drop, so
@@ -215,9 +265,10 @@ class TraceRows extends Rows {
  *
  * Issue 13: the held bytes live outside the V8 heap, in slabs (Buffer.allocUnsafeSlow, 1 MiB) filled one after
  * another; a part is its spans, each behind a 4-byte header (length and marks). What is left in the heap is a
- * few numbers per part and per trace in typed-array columns, a scope reference per part, and the Map from
- * trace id to trace row: no string, object or array per part, so the old space neither grows with the held
- * spans nor gets marked through them. A slab is written once from start to end and counts its live parts;
+ * few numbers per part and per trace in typed-array columns, the Map from trace id to trace row and the ids,
+ * and a small table of the (interned) scopes: no string, object or array per part, so the old space neither
+ * grows with the held spans nor gets marked through them (bench/hold-buffer.ts: old space at most 15 MiB
+ * instead of 159 MiB, GC pauses 0.15x). A slab is written once from start to end and counts its live parts;
  * when the last leaves (taken, expired, evicted) it is emptied whole and reused. Space of a part that left
  * while others in its slab live on is dead until the slab empties, and counted until then. Since parts are
  * written in hold order and traces leave oldest first, the oldest slab empties first, as in a ring; a trace
@@ -235,6 +286,7 @@ export class HoldBuffer {
   private readonly rows = new Map<string, number>();
   private traces = new TraceRows();
   private parts = new PartRows();
+  private scopes = new ScopeTable();
   private oldest = NONE;
   private newest = NONE;
   // Slabs, by id: the buffer, how far it is written, its live parts, what it counts in `stats.bytes`.
@@ -297,30 +349,17 @@ export class HoldBuffer {
     }
 
     const p = this.parts.add();
-    let scopes: WireScope | WireScope[] | undefined = shared;
     if (n > 0) {
       this.place(size);
       const slab = this.slabs[this.placedSlab] as Buffer;
       let pos = this.placedOffset;
-      let distinct: WireScope[] | undefined;
-      let lookup: Map<WireScope, number> | undefined;
-      if (shared === undefined) scopes = distinct = [];
       for (let k = 0; k < n; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
         const off = req.offsets[i] as number;
         const len = req.lengths[i] as number;
         slab.writeUInt32LE(len * 8 + (req.marks[i] as number), pos);
-        if (distinct !== undefined) {
-          const scope = req.scope(i);
-          let s = lookup === undefined ? distinct.indexOf(scope) : (lookup.get(scope) ?? -1);
-          if (s < 0) {
-            s = distinct.push(scope) - 1;
-            if (lookup !== undefined) lookup.set(scope, s);
-            else if (distinct.length > 8) lookup = new Map(distinct.map((d, j) => [d, j]));
-          }
-          slab.writeUInt32LE(s, pos + 4);
-        }
+        if (shared === undefined) slab.writeUInt32LE(this.scopes.ref(req.scope(i)), pos + 4);
         pos += header;
         req.buf.copy(slab, pos, off, off + len);
         pos += len;
@@ -328,7 +367,7 @@ export class HoldBuffer {
       this.parts.slab[p] = this.placedSlab;
       this.parts.offset[p] = this.placedOffset;
     } else this.parts.slab[p] = NONE;
-    this.parts.scopes[p] = scopes;
+    this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
     this.parts.spans[p] = n;
     this.parts.logs[p] = part.logs ? 1 : 0;
     this.parts.next[p] = NONE;
@@ -387,6 +426,7 @@ export class HoldBuffer {
     this.rows.clear();
     this.traces = new TraceRows();
     this.parts = new PartRows();
+    this.scopes = new ScopeTable();
     this.oldest = NONE;
     this.newest = NONE;
     this.slabs = [];
@@ -450,18 +490,22 @@ export class HoldBuffer {
     for (let p = this.traces.first[t] as number; p !== NONE;) {
       const slab = this.parts.slab[p] as number;
       const spanCount = this.parts.spans[p] as number;
-      const scopes = this.parts.scopes[p];
+      const scope = this.parts.scope[p] as number;
       if (slab !== NONE) {
+        const buf = this.slabs[slab] as Buffer;
+        const offset = this.parts.offset[p] as number;
         parts.push({
-          slab: this.slabs[slab] as Buffer,
-          offset: this.parts.offset[p] as number,
+          slab: buf,
+          offset,
           spanCount,
-          scopes: scopes as WireScope | readonly WireScope[],
+          scope: scope === NONE ? undefined : this.scopes.get(scope),
+          scopes: this.scopes.list,
           logs: this.parts.logs[p] === 1,
         });
+        if (scope === NONE) this.scopes.unrefSpans(buf, offset, spanCount);
         this.leaveSlab(slab);
       }
-      this.parts.scopes[p] = undefined;
+      if (scope !== NONE) this.scopes.unref(scope);
       const next = this.parts.next[p] as number;
       this.parts.delete(p);
       this.partCount--;
