@@ -233,20 +233,22 @@ alive.value = [];
 // (c) the completion buffer holding them, one part per trace of 5 spans, as it holds dropped traces.
 base = heapNow();
 const hold = new HoldBuffer({ windowMs: 30_000, maxBytes: 1024 * MIB, onEvict: () => {} });
+// Trace ids as the scanner makes them: one flat string of 32 hex characters each.
+const idBytes = Buffer.alloc(16, 0xab);
 let heldTraces = 0;
 for (const s of scans)
   for (let t = 0; t < s.count; t += 5)
     hold.add(
-      (heldTraces++).toString(16).padStart(32, '0'),
+      (idBytes.writeUInt32BE(heldTraces++, 12), idBytes.toString('hex')),
       holdSpans([s, s, s, s, s], [t, t + 1, t + 2, t + 3, t + 4]),
       0,
     );
-scans.length = 0;
 const compactPerSpan = (heapNow() - base) / HELD_SPANS;
 const countedPerSpan = hold.stats.bytes / HELD_SPANS;
 alive.value = hold;
 
 // The sampler's own count for the same spans, against its real heap.
+scans.length = 0;
 alive.value = [];
 base = heapNow();
 const clock = new ManualClock();
