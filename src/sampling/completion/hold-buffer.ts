@@ -39,8 +39,8 @@ export interface HeldPart {
  */
 export const HELD_PART_OVERHEAD_BYTES = 200;
 /**
- * Bytes per held span beyond its own: its header in the slab (its length and marks, 4 bytes; 8 when the part's
- * spans do not share one scope: the scope's index too).
+ * Bytes per held span beyond its own: its header in the slab, `length * 8 + marks` as a little-endian uint32
+ * (the MARK_* bits are three); 8 bytes when the part's spans do not share one scope: the scope's index too.
  */
 export const HELD_SPAN_OVERHEAD_BYTES = 4;
 const SCOPED_SPAN_HEADER_BYTES = 8;
@@ -49,10 +49,11 @@ const SCOPED_SPAN_HEADER_BYTES = 8;
 const MAX_SLAB_BYTES = 1 << 20;
 const MIN_SLAB_BYTES = 1 << 16;
 /**
- * Emptied slabs kept for the next fill. Under steady load the oldest slab empties as a new one is needed (one
- * slab holds about a second of dropped traces at 10,000 spans/s), so one spare turns the ring without
- * allocating; more would only hold memory after a burst. Everything is let go once the buffer has been
- * empty for a window (`expire` finds nothing held).
+ * Emptied slabs kept for the next fill. Under steady load the oldest slab empties about when a new one is
+ * needed (a 1 MiB slab holds about half a second of dropped spans at 10,000 spans/s), so one spare turns the
+ * ring without allocating, and without a 1 MiB Buffer for the GC to find dead every half second; more would
+ * only hold memory after a burst. Everything is let go when `expire` finds nothing held (nothing was held for
+ * a window, or the feed took the last trace).
  */
 const SPARE_SLABS = 1;
 const NONE = -1;
@@ -60,9 +61,17 @@ const INITIAL_ROWS = 64;
 
 /** What a part holds, in bytes, as `stats.bytes` counts it while its slab holds nothing else dead. */
 export function heldPartBytes(part: PartToHold): number {
+  return HELD_PART_OVERHEAD_BYTES + slabBytesOf(part, headerBytes(sharedScope(part)));
+}
+
+function headerBytes(shared: WireScope | undefined): number {
+  return shared === undefined ? SCOPED_SPAN_HEADER_BYTES : HELD_SPAN_OVERHEAD_BYTES;
+}
+
+/** The part's bytes in a slab: its spans, each behind its header. */
+function slabBytesOf(part: PartToHold, header: number): number {
   const { requests, indexes } = part;
-  const header = sharedScope(part) === undefined ? SCOPED_SPAN_HEADER_BYTES : HELD_SPAN_OVERHEAD_BYTES;
-  let bytes = HELD_PART_OVERHEAD_BYTES + indexes.length * header;
+  let bytes = indexes.length * header;
   for (let k = 0; k < indexes.length; k++)
     bytes += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
   return bytes;
@@ -322,38 +331,47 @@ export class HoldBuffer {
    */
   add(traceId: string, part: PartToHold, nowMs: number): void {
     this.expireBefore(nowMs);
-    const { requests, indexes } = part;
-    const n = indexes.length;
-    const spans = part.logs ? 0 : n;
     const shared = sharedScope(part);
-    const header = shared === undefined ? SCOPED_SPAN_HEADER_BYTES : HELD_SPAN_OVERHEAD_BYTES;
-    let size = n * header;
-    for (let k = 0; k < n; k++)
-      size += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
+    const header = headerBytes(shared);
+    const size = slabBytesOf(part, header);
     const bytes = size + HELD_PART_OVERHEAD_BYTES;
-
-    let t = this.rows.get(traceId);
+    const spans = part.logs ? 0 : part.indexes.length;
     if (bytes > this.maxBytes) {
-      // It would be evicted at once, with every trace older: not copied.
-      let heldAtMs = nowMs;
-      if (t !== undefined) {
-        this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
-        this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
-        this.spanCount += spans;
-        heldAtMs = this.traces.heldAt[t] as number;
-      }
-      while (this.oldest !== NONE && (t === undefined || this.rows.has(traceId)))
-        this.evict(this.oldest, 'bytes');
-      if (t === undefined) this.onEvict({ traceId, heldAtMs, parts: [], spanCount: spans, bytes }, 'bytes');
+      this.evictTooLarge(traceId, spans, bytes, nowMs);
       return;
     }
+    const p = this.write(part, shared, header, size);
+    this.append(traceId, p, spans, bytes, nowMs);
+    this.partCount++;
+    this.spanCount += spans;
+    while (this.oldest !== NONE && this.bytes > this.maxBytes) this.evict(this.oldest, 'bytes');
+  }
 
+  /** A part larger than `max_bytes` would be evicted at once, with every trace older: it is not copied. */
+  private evictTooLarge(traceId: string, spans: number, bytes: number, nowMs: number): void {
+    const t = this.rows.get(traceId);
+    if (t === undefined) {
+      while (this.oldest !== NONE) this.evict(this.oldest, 'bytes');
+      this.onEvict({ traceId, heldAtMs: nowMs, parts: [], spanCount: spans, bytes }, 'bytes');
+      return;
+    }
+    // Counted with its trace, which goes with every older one.
+    this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
+    this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
+    this.spanCount += spans;
+    while (this.rows.has(traceId)) this.evict(this.oldest, 'bytes');
+  }
+
+  /** Copies the part's spans into a slab, each behind its header; returns its row. */
+  private write(part: PartToHold, shared: WireScope | undefined, header: number, size: number): number {
+    const { requests, indexes } = part;
     const p = this.parts.add();
-    if (n > 0) {
+    this.parts.slab[p] = NONE;
+    if (indexes.length > 0) {
       this.place(size);
       const slab = this.slabs[this.placedSlab] as Buffer;
       let pos = this.placedOffset;
-      for (let k = 0; k < n; k++) {
+      for (let k = 0; k < indexes.length; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
         const off = req.offsets[i] as number;
@@ -366,35 +384,37 @@ export class HoldBuffer {
       }
       this.parts.slab[p] = this.placedSlab;
       this.parts.offset[p] = this.placedOffset;
-    } else this.parts.slab[p] = NONE;
+    }
     this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
-    this.parts.spans[p] = n;
+    this.parts.spans[p] = indexes.length;
     this.parts.logs[p] = part.logs ? 1 : 0;
     this.parts.next[p] = NONE;
-    this.partCount++;
-    this.spanCount += spans;
+    return p;
+  }
 
-    if (t === undefined) {
-      t = this.traces.add();
-      this.rows.set(traceId, t);
-      this.traces.ids[t] = traceId;
-      this.traces.heldAt[t] = nowMs;
-      this.traces.bytes[t] = bytes;
-      this.traces.spans[t] = spans;
-      this.traces.first[t] = p;
-      this.traces.last[t] = p;
-      this.traces.prev[t] = this.newest;
-      this.traces.next[t] = NONE;
-      if (this.newest === NONE) this.oldest = t;
-      else this.traces.next[this.newest] = t;
-      this.newest = t;
-    } else {
+  /** Adds part `p` to its trace, or starts the trace, the newest. */
+  private append(traceId: string, p: number, spans: number, bytes: number, nowMs: number): void {
+    const t = this.rows.get(traceId);
+    if (t !== undefined) {
       this.parts.next[this.traces.last[t] as number] = p;
       this.traces.last[t] = p;
       this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
       this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
+      return;
     }
-    while (this.oldest !== NONE && this.bytes > this.maxBytes) this.evict(this.oldest, 'bytes');
+    const n = this.traces.add();
+    this.rows.set(traceId, n);
+    this.traces.ids[n] = traceId;
+    this.traces.heldAt[n] = nowMs;
+    this.traces.bytes[n] = bytes;
+    this.traces.spans[n] = spans;
+    this.traces.first[n] = p;
+    this.traces.last[n] = p;
+    this.traces.prev[n] = this.newest;
+    this.traces.next[n] = NONE;
+    if (this.newest === NONE) this.oldest = n;
+    else this.traces.next[this.newest] = n;
+    this.newest = n;
   }
 
   /**
@@ -413,8 +433,9 @@ export class HoldBuffer {
   }
 
   /**
-   * Evicts every trace held longer than the window. When nothing is held then (nothing was added for a window),
-   * the slabs are let go too.
+   * Evicts every trace held longer than the window. When nothing is held then (nothing was held for a window, or
+   * the feed took the last trace), the slabs and rows are let go too: an agent that drops nothing for a while
+   * holds no slab.
    */
   expire(nowMs: number): void {
     this.expireBefore(nowMs);
