@@ -287,6 +287,35 @@ describe('HoldBuffer slabs', () => {
     assert.deepEqual(hold.slabStats, { slabs: 0, spares: 0, allocatedBytes: 0 });
   });
 
+  test('lets a scope go once no held span names it, while other traces stay held', () => {
+    const { hold } = setup(100_000, 10);
+    const keep = scannedSpans([5, 5], { scopes: [wireScope('x'), wireScope('y')], scopeIndex: [0, 1] });
+    hold.add('long', holdSpans([keep, keep], [0, 1]), 0);
+    for (let i = 0; i < 200; i++) {
+      // Each request its own two scopes: a part naming both, and a part of one.
+      const req = scannedSpans([3, 3], {
+        scopes: [wireScope(`a${i}`), wireScope(`b${i}`)],
+        scopeIndex: [0, 1],
+      });
+      hold.add(`t${i}`, holdSpans([req, req], [0, 1]), 1 + (i % 5));
+      hold.add(`u${i}`, holdSpans([req], [1]), 1 + (i % 5));
+      if (i % 2 === 0) hold.take(`t${i}`);
+      if (i >= 1) hold.take(`u${i - 1}`);
+    }
+    // Held: 'long' (x, y), t199 (a199, b199), u199 (b199), odd t's (a, b each).
+    assert.equal(hold.stats.traces, 2 + 100);
+    assert.equal(hold.scopeCount, 2 + 2 * 100);
+    for (let i = 0; i < 200; i++) {
+      hold.take(`t${i}`);
+      hold.take(`u${i}`);
+    }
+    assert.deepEqual(hold.stats.traces, 1);
+    assert.equal(hold.scopeCount, 2);
+    hold.expire(20);
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+    assert.equal(hold.scopeCount, 0);
+  });
+
   test('gives back what it was given through thousands of adds and takes, slots and slabs reused', () => {
     const { hold } = setup(1 << 30, 1e9);
     const model = new Map<string, Array<[number, number]>>();

@@ -247,6 +247,10 @@ class ScopeTable {
     return this.list[id] as WireScope;
   }
 
+  get size(): number {
+    return this.ids.size;
+  }
+
   unref(id: number): void {
     const left = (this.refs[id] as number) - 1;
     this.refs[id] = left;
@@ -488,6 +492,11 @@ export class HoldBuffer {
     }
     for (const s of this.spares) allocatedBytes += s.length;
     return { slabs, spares: this.spares.length, allocatedBytes };
+  }
+
+  /** Scopes that held spans name (each kept alive by the buffer until no held span names it). */
+  get scopeCount(): number {
+    return this.scopes.size;
   }
 
   private get bytes(): number {
