@@ -210,37 +210,42 @@ function overheadPerPart(name: string, layout: Layout, reqs: WireSpans[]): numbe
   return (grown - (name === 'strings' ? data : 0)) / OVERHEAD_TRACES;
 }
 
-async function child(name: string): Promise<void> {
+/** One layout, one phase, in a child process of its own (so that one phase's heap does not weigh on the other). */
+async function child(name: string, phase: string): Promise<void> {
   if (!gc) throw new Error('run with --expose-gc (npm run bench -- hold-buffer does)');
   const layout = LAYOUTS[name]!;
   const reqs = requests();
+  if (phase === 'overhead') {
+    process.send?.(overheadPerPart(name, layout, reqs));
+    return;
+  }
   const spanBytes = reqs.reduce((n, r) => n + r.lengths.reduce((a, b) => a + b, 0), 0);
-  // The overhead first, in a heap nothing else has used yet.
-  const overhead = overheadPerPart(name, layout, reqs);
-  const result: ChildResult = {
-    ...(await steady(layout, reqs)),
-    heldSpanBytes: spanBytes / (reqs.length * 100),
-    overheadPerPart: overhead,
-  };
-  process.send?.(result);
+  process.send?.({ ...(await steady(layout, reqs)), heldSpanBytes: spanBytes / (reqs.length * 100) });
 }
 
-function run(name: string): Promise<ChildResult> {
+function runChild<T>(name: string, phase: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const c = fork(new URL(import.meta.url).pathname, ['--child', name], {
+    const c = fork(new URL(import.meta.url).pathname, ['--child', name, phase], {
       execArgv: ['--import', 'tsx', '--expose-gc'],
     });
-    let result: ChildResult | undefined;
-    c.once('message', (m) => (result = m as ChildResult));
+    let result: T | undefined;
+    c.once('message', (m) => (result = m as T));
     c.once('error', reject);
     c.once('exit', (code) =>
-      result && code === 0 ? resolve(result) : reject(new Error(`${name} child exited with ${code}`)),
+      result !== undefined && code === 0
+        ? resolve(result)
+        : reject(new Error(`${name} ${phase} child exited with ${code}`)),
     );
   });
 }
 
+async function run(name: string): Promise<ChildResult> {
+  const steadyResult = await runChild<Omit<ChildResult, 'overheadPerPart'>>(name, 'steady');
+  return { ...steadyResult, overheadPerPart: await runChild<number>(name, 'overhead') };
+}
+
 if (process.argv[2] === '--child') {
-  await child(process.argv[3]!);
+  await child(process.argv[3]!, process.argv[4]!);
 } else {
   console.log(
     `cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg()
@@ -258,7 +263,7 @@ if (process.argv[2] === '--child') {
     ['GC pauses', (r) => r.gcCount, 0],
     ['GC pause ms', (r) => r.gcMs, 0],
     ['mark-compacts', (r) => r.majorGcs, 0],
-    ['old space at start, MiB', (r) => r.oldSpaceStartMiB, 1],
+    ['old space after a full GC at the start, MiB', (r) => r.oldSpaceStartMiB, 1],
     ['old space max, MiB', (r) => r.oldSpaceMaxMiB, 1],
     ['heapUsed after full GC, MiB', (r) => r.heapUsedMiB, 1],
     ['arrayBuffers after full GC, MiB', (r) => r.arrayBuffersMiB, 1],
