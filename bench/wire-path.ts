@@ -36,7 +36,7 @@ import { parsePolicyText } from '../src/sampling/index.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { markKeptSpan } from '../src/sampling/weights.js';
-import { heldPartBytes, holdSpans, type HeldPart } from '../src/sampling/completion/hold-buffer.js';
+import { HoldBuffer, holdSpans } from '../src/sampling/completion/hold-buffer.js';
 import { addKeptSpan } from '../src/sampling/weights.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
@@ -230,15 +230,22 @@ const scans: WireSpans[] = held.map((b) => {
 alive.value = scans;
 const wirePerSpan = (heapNow() - base) / HELD_SPANS;
 alive.value = [];
-// (c) compact copies, one part per trace of 5 spans, as the completion buffer holds dropped traces.
-const parts: HeldPart[] = [];
+// (c) the completion buffer holding them, one part per trace of 5 spans, as it holds dropped traces.
 base = heapNow();
+const hold = new HoldBuffer({ windowMs: 30_000, maxBytes: 1024 * MIB, onEvict: () => {} });
+// Trace ids as the scanner makes them: one flat string of 32 hex characters each.
+const idBytes = Buffer.alloc(16, 0xab);
+let heldTraces = 0;
 for (const s of scans)
   for (let t = 0; t < s.count; t += 5)
-    parts.push(holdSpans([s, s, s, s, s], [t, t + 1, t + 2, t + 3, t + 4]));
+    hold.add(
+      (idBytes.writeUInt32BE(heldTraces++, 12), idBytes.toString('hex')),
+      holdSpans([s, s, s, s, s], [t, t + 1, t + 2, t + 3, t + 4]),
+      0,
+    );
 const compactPerSpan = (heapNow() - base) / HELD_SPANS;
-const countedPerSpan = parts.reduce((n, p) => n + heldPartBytes(p), 0) / HELD_SPANS;
-alive.value = parts;
+const countedPerSpan = hold.stats.bytes / HELD_SPANS;
+alive.value = hold;
 
 // The sampler's own count for the same spans, against its real heap.
 scans.length = 0;

@@ -11,9 +11,9 @@ import { HoldBuffer } from '../src/sampling/completion/hold-buffer.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
-import type { HeldPart } from '../src/sampling/completion/hold-buffer.js';
 import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
-import { heldPartBytes } from '../src/sampling/completion/hold-buffer.js';
+import { heldPartBytes, holdSpans } from '../src/sampling/completion/hold-buffer.js';
+import { scannedSpans } from './helpers/held-spans.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ManualClock } from '../src/clock.js';
@@ -265,7 +265,7 @@ describe('HoldBuffer', () => {
     const evicted: string[] = [];
     const hold = new HoldBuffer({ windowMs: 10, maxBytes: 10_000, onEvict: (t) => evicted.push(t.traceId) });
     // One held span of 10 bytes (issue 13: held spans are their bytes plus a small index).
-    const part = (): HeldPart => ({ data: 'x'.repeat(10), index: [10 * 8], scopes: [] });
+    const part = () => holdSpans([scannedSpans([10])], [0]);
     const bytes = heldPartBytes(part());
     hold.add('a', part(), 0);
     hold.add('b', part(), 5);

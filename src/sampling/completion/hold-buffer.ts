@@ -1,65 +1,103 @@
 import type { WireLogs, WireScope, WireSpans } from '../../otlp/index.js';
-import { FifoMap } from '../fifo-map.js';
 
 /**
- * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion
- * window (30 s), and a view into a request would keep the whole request alive. The bytes are kept as a
- * one-byte (latin1) string: a V8 string costs 16 bytes beside its characters, a Uint8Array about 200
- * (bench/wire-path.ts), and a held trace is copied back out only when the feed releases it.
+ * Spans (or, issue 16, log records) of one dropped trace to hold, still in their requests: `indexes[k]` of
+ * `requests[k]`. `HoldBuffer.add` copies their bytes out at once (a view into a request would keep the whole
+ * request alive for the completion window).
  */
-export interface HeldPart {
-  /** The spans' Span messages, one after another, one char per byte. */
-  readonly data: string;
-  /** Per span: `end * 8 + marks`, where it ends in `data` (it starts where the previous one ends) and the
-   * scanner's marks (sampling attributes it carries already). */
-  readonly index: readonly number[];
-  /** Per span its scope, or one scope for all when they share it (the common case). */
-  readonly scopes: readonly WireScope[];
+export interface PartToHold {
+  readonly requests: ReadonlyArray<WireSpans | WireLogs>;
+  readonly indexes: readonly number[];
   /** Log records of the trace (issue 16) rather than spans: released with them, to the logs pipeline. */
   readonly logs?: true;
 }
 
-/** Heap bytes of a held part beyond its span bytes (object, string header, two small arrays, Map entry, id). */
-export const HELD_PART_OVERHEAD_BYTES = 400;
-/** Heap bytes per held span beyond its bytes: its slots in the two arrays. */
-export const HELD_SPAN_OVERHEAD_BYTES = 8;
-
-/** What a part holds, in bytes: the figure `max_bytes` bounds. */
-export function heldPartBytes(part: HeldPart): number {
-  return part.data.length + part.index.length * HELD_SPAN_OVERHEAD_BYTES + HELD_PART_OVERHEAD_BYTES;
+/**
+ * A held part as `take` (and `onEvict`) hands it out: a view into the buffer's slab, valid until the buffer's
+ * next `add` or `clear` (the slab's space may be written again then). Read it with `forEachHeldSpan`.
+ */
+export interface HeldPart {
+  readonly slab: Buffer;
+  /** Where the part's first span header lies in `slab`. */
+  readonly offset: number;
+  readonly spanCount: number;
+  /** The scope of every span (the common case), or undefined: each span's header names its scope in `scopes`. */
+  readonly scope: WireScope | undefined;
+  /** The buffer's scopes, by the index a span header names. */
+  readonly scopes: readonly (WireScope | undefined)[];
+  /** Log records (issue 16) rather than spans. */
+  readonly logs: boolean;
 }
 
-/** Copies log records (`indexes[k]` of `requests[k]`) out into one held part (issue 16). */
-export function holdLogs(requests: readonly WireLogs[], indexes: readonly number[]): HeldPart {
-  return { ...holdSpans(requests, indexes), logs: true };
+/**
+ * Bytes per held part beyond its slab bytes: its rows in the part and trace columns (typed arrays, grown by
+ * doubling), the trace's Map entry, its id string and its slot in the ids array. Measured (bench/hold-buffer.ts:
+ * 100,000 one-part traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 172 B; counted
+ * 200 for the columns' doubling slack. A late part of a trace already held costs less (no trace row, entry or
+ * id); it is counted the same, so that a part's figure does not depend on what came before it. (The string
+ * layout before issue 13 counted 400 + 8 per span and measured 659 B per part beyond its span bytes.)
+ */
+export const HELD_PART_OVERHEAD_BYTES = 200;
+/**
+ * Bytes per held span beyond its own: its header in the slab, `length * 8 + marks` as a little-endian uint32
+ * (the MARK_* bits are three); 8 bytes when the part's spans do not share one scope: the scope's index too.
+ */
+export const HELD_SPAN_OVERHEAD_BYTES = 4;
+const SCOPED_SPAN_HEADER_BYTES = 8;
+
+/** Slabs of at most 1 MiB (fewer, smaller ones for a small `max_bytes`: 1/16 of it, at least 64 KiB). */
+const MAX_SLAB_BYTES = 1 << 20;
+const MIN_SLAB_BYTES = 1 << 16;
+/**
+ * Emptied slabs kept for the next fill. Under steady load the oldest slab empties about when a new one is
+ * needed (a 1 MiB slab holds about half a second of dropped spans at 10,000 spans/s), so one spare turns the
+ * ring without allocating, and without a 1 MiB Buffer for the GC to find dead every half second; more would
+ * only hold memory after a burst. Everything is let go when `expire` finds nothing held (nothing was held for
+ * a window, or the feed took the last trace).
+ */
+const SPARE_SLABS = 1;
+const NONE = -1;
+const INITIAL_ROWS = 64;
+
+/** What a part holds, in bytes, as `stats.bytes` counts it while its slab holds nothing else dead. */
+export function heldPartBytes(part: PartToHold): number {
+  return HELD_PART_OVERHEAD_BYTES + slabBytesOf(part, headerBytes(sharedScope(part)));
 }
 
-/** Copies spans (`indexes[k]` of `requests[k]`) out into one held part. */
+function headerBytes(shared: WireScope | undefined): number {
+  return shared === undefined ? SCOPED_SPAN_HEADER_BYTES : HELD_SPAN_OVERHEAD_BYTES;
+}
+
+/** The part's bytes in a slab: its spans, each behind its header. */
+function slabBytesOf(part: PartToHold, header: number): number {
+  const { requests, indexes } = part;
+  let bytes = indexes.length * header;
+  for (let k = 0; k < indexes.length; k++)
+    bytes += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
+  return bytes;
+}
+
+/** The scope every span of the part shares, or undefined when they differ. */
+function sharedScope(part: PartToHold): WireScope | undefined {
+  const { requests, indexes } = part;
+  if (indexes.length === 0) return undefined;
+  const first = (requests[0] as WireSpans | WireLogs).scope(indexes[0] as number);
+  for (let k = 1; k < indexes.length; k++)
+    if ((requests[k] as WireSpans | WireLogs).scope(indexes[k] as number) !== first) return undefined;
+  return first;
+}
+
+/** Log records (`indexes[k]` of `requests[k]`) of a trace to hold (issue 16). */
+export function holdLogs(requests: readonly WireLogs[], indexes: readonly number[]): PartToHold {
+  return { requests, indexes, logs: true };
+}
+
+/** Spans (`indexes[k]` of `requests[k]`) of a trace to hold. */
 export function holdSpans(
   requests: ReadonlyArray<WireSpans | WireLogs>,
   indexes: readonly number[],
-): HeldPart {
-  let total = 0;
-  for (let k = 0; k < indexes.length; k++)
-    total += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
-  const copy = Buffer.allocUnsafe(total);
-  const index: number[] = [];
-  const scopes: WireScope[] = [];
-  let uniform = true;
-  let pos = 0;
-  for (let k = 0; k < indexes.length; k++) {
-    const req = requests[k] as WireSpans | WireLogs;
-    const i = indexes[k] as number;
-    const off = req.offsets[i] as number;
-    const len = req.lengths[i] as number;
-    req.buf.copy(copy, pos, off, off + len);
-    pos += len;
-    index.push(pos * 8 + (req.marks[i] as number));
-    const scope = req.scope(i);
-    if (k > 0 && scope !== scopes[0]) uniform = false;
-    scopes.push(scope);
-  }
-  return { data: copy.toString('latin1'), index, scopes: uniform ? scopes.slice(0, 1) : scopes };
+): PartToHold {
+  return { requests, indexes };
 }
 
 /** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
@@ -67,30 +105,32 @@ export function forEachHeldSpan(
   part: HeldPart,
   visit: (scope: WireScope, bytes: Buffer, start: number, end: number, marks: number) => void,
 ): void {
-  const bytes = Buffer.from(part.data, 'latin1');
-  let start = 0;
-  for (let k = 0; k < part.index.length; k++) {
-    const v = part.index[k] as number;
-    const end = Math.floor(v / 8);
-    visit(
-      (part.scopes.length === 1 ? part.scopes[0] : part.scopes[k]) as WireScope,
-      bytes,
-      start,
-      end,
-      v % 8,
-    );
-    start = end;
+  const slab = part.slab;
+  const shared = part.scope;
+  let pos = part.offset;
+  for (let k = 0; k < part.spanCount; k++) {
+    const v = slab.readUInt32LE(pos);
+    let scope = shared;
+    if (scope === undefined) {
+      scope = part.scopes[slab.readUInt32LE(pos + 4)] as WireScope;
+      pos += SCOPED_SPAN_HEADER_BYTES;
+    } else pos += HELD_SPAN_OVERHEAD_BYTES;
+    const end = pos + (v >>> 3);
+    visit(scope, slab, pos, end, v & 7);
+    pos = end;
   }
 }
 
-/** The spans of one dropped trace that this agent still holds, in case another agent kept the trace. */
+/** The spans of one dropped trace that this agent held, as `take` and `onEvict` hand them out. */
 export interface HeldTrace {
   readonly traceId: string;
   /** Clock time the trace was first held; it leaves `window` later. */
   readonly heldAtMs: number;
-  readonly parts: HeldPart[];
-  spanCount: number;
-  bytes: number;
+  /** Views into the buffer's slabs: valid until its next `add` or `clear`. */
+  readonly parts: readonly HeldPart[];
+  readonly spanCount: number;
+  /** The sum of `heldPartBytes` of its parts. */
+  readonly bytes: number;
 }
 
 /** Why held spans left without being released. */
@@ -99,10 +139,135 @@ export type EvictionReason = 'bytes' | 'age';
 export interface HoldBufferOptions {
   /** `sampling.completion.window`: how long a dropped trace is held. */
   readonly windowMs: number;
-  /** `sampling.completion.max_bytes`: bytes held at most (span bytes plus their index); beyond, the oldest trace goes. */
+  /** `sampling.completion.max_bytes`: bytes held at most (see `HoldBuffer.stats`); beyond, the oldest trace goes. */
   readonly maxBytes: number;
   /** Told of every trace that leaves unreleased (for metrics). */
   readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
+  /** Slab size (tests); by default 1/16 of `maxBytes` within [64 KiB, 1 MiB]. */
+  readonly slabBytes?: number;
+}
+
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (n: number) => T)(length);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Rows of typed-array columns, by slot: a freed row is reused (a free list through `next`), the columns grow by
+ * doubling.
+ */
+abstract class Rows {
+  private top = 0;
+  private free = NONE;
+  /** A row's next: a part's next part of its trace, a trace's next younger trace, a free row's next free one. */
+  next = new Int32Array(INITIAL_ROWS);
+  protected abstract resize(length: number): void;
+
+  add(): number {
+    if (this.free !== NONE) {
+      const r = this.free;
+      this.free = this.next[r] as number;
+      return r;
+    }
+    const r = this.top++;
+    if (r === this.next.length) {
+      this.next = grow(this.next, r * 2);
+      this.resize(r * 2);
+    }
+    return r;
+  }
+
+  delete(r: number): void {
+    this.next[r] = this.free;
+    this.free = r;
+  }
+}
+
+/** Held parts: where each lies (slab id, offset), its spans, its scope(s), whether it holds log records. */
+class PartRows extends Rows {
+  /** The scope table's index of every span's scope, or NONE: each span's header names its own. */
+  scope = new Int32Array(INITIAL_ROWS);
+  slab = new Int32Array(INITIAL_ROWS);
+  offset = new Int32Array(INITIAL_ROWS);
+  spans = new Int32Array(INITIAL_ROWS);
+  logs = new Uint8Array(INITIAL_ROWS);
+  protected override resize(n: number): void {
+    this.scope = grow(this.scope, n);
+    this.slab = grow(this.slab, n);
+    this.offset = grow(this.offset, n);
+    this.spans = grow(this.spans, n);
+    this.logs = grow(this.logs, n);
+  }
+}
+
+/** Held traces, linked oldest to newest (`prev`, `next`), each with its parts' first and last row. */
+class TraceRows extends Rows {
+  ids: Array<string | undefined> = [];
+  heldAt = new Float64Array(INITIAL_ROWS);
+  bytes = new Float64Array(INITIAL_ROWS);
+  spans = new Int32Array(INITIAL_ROWS);
+  first = new Int32Array(INITIAL_ROWS);
+  last = new Int32Array(INITIAL_ROWS);
+  prev = new Int32Array(INITIAL_ROWS);
+  protected override resize(n: number): void {
+    this.heldAt = grow(this.heldAt, n);
+    this.bytes = grow(this.bytes, n);
+    this.spans = grow(this.spans, n);
+    this.first = grow(this.first, n);
+    this.last = grow(this.last, n);
+    this.prev = grow(this.prev, n);
+  }
+}
+
+/**
+ * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted:
+ * an index is free again when no held span names it. Scopes are interned by the scanner, so there are few. A
+ * freed index keeps its scope until it is given out again: a taken part's view still reads it.
+ */
+class ScopeTable {
+  private readonly ids = new Map<WireScope, number>();
+  readonly list: Array<WireScope | undefined> = [];
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+
+  ref(scope: WireScope): number {
+    let id = this.ids.get(scope);
+    if (id === undefined) {
+      id = this.free.pop() ?? this.list.length;
+      this.ids.set(scope, id);
+      this.list[id] = scope;
+      this.refs[id] = 0;
+    }
+    this.refs[id] = (this.refs[id] as number) + 1;
+    return id;
+  }
+
+  get(id: number): WireScope {
+    return this.list[id] as WireScope;
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  unref(id: number): void {
+    const left = (this.refs[id] as number) - 1;
+    this.refs[id] = left;
+    if (left > 0) return;
+    this.ids.delete(this.list[id] as WireScope);
+    this.free.push(id);
+  }
+
+  /** A part whose spans name their scopes left: one reference less per span. */
+  unrefSpans(slab: Buffer, offset: number, spanCount: number): void {
+    let pos = offset;
+    for (let k = 0; k < spanCount; k++) {
+      const v = slab.readUInt32LE(pos);
+      this.unref(slab.readUInt32LE(pos + 4));
+      pos += SCOPED_SPAN_HEADER_BYTES + (v >>> 3);
+    }
+  }
 }
 
 /**
@@ -110,86 +275,345 @@ export interface HoldBufferOptions {
  * it when the decision feed says another agent kept it (`take`), when it is older than the window, or when
  * room is needed (oldest first). It is a best-effort cache of data the sampler already decided to drop, so
  * it does not count in the receivers' memory budget: its own bound, `max_bytes`, is on top of it.
+ *
+ * Issue 13: the held bytes live outside the V8 heap, in slabs (Buffer.allocUnsafeSlow, 1 MiB) filled one after
+ * another; a part is its spans, each behind a 4-byte header (length and marks). What is left in the heap is a
+ * few numbers per part and per trace in typed-array columns, the Map from trace id to trace row and the ids,
+ * and a small table of the (interned) scopes: no string, object or array per part, so the old space neither
+ * grows with the held spans nor gets marked through them (bench/hold-buffer.ts: old space at most 15 MiB
+ * instead of 159 MiB, GC pauses 0.15x). A slab is written once from start to end and counts its live parts;
+ * when the last leaves (taken, expired, evicted) it is emptied whole and reused. Space of a part that left
+ * while others in its slab live on is dead until the slab empties, and counted until then. Since parts are
+ * written in hold order and traces leave oldest first, the oldest slab empties first, as in a ring; a trace
+ * taken from the middle leaves a hole that its slab's other parts outlive. A part larger than a slab gets a
+ * slab of its own size, let go when it empties; a part larger than `max_bytes` is not copied (it would be
+ * evicted at once): its trace is evicted, as every older one.
  */
 export class HoldBuffer {
-  /** Insertion order is hold order, so the first entry is always the oldest. */
-  private readonly traces = new FifoMap<string, HeldTrace>();
-  private byteCount = 0;
+  private readonly windowMs: number;
+  private readonly maxBytes: number;
+  private readonly slabSize: number;
+  private readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
+
+  /** Trace id -> trace row. */
+  private readonly rows = new Map<string, number>();
+  private traces = new TraceRows();
+  private parts = new PartRows();
+  private scopes = new ScopeTable();
+  private oldest = NONE;
+  private newest = NONE;
+  // Slabs, by id: the buffer, how far it is written, its live parts, what it counts in `stats.bytes`.
+  private slabs: Array<Buffer | undefined> = [];
+  private slabFill: number[] = [];
+  private slabLive: number[] = [];
+  private slabCounted: number[] = [];
+  private freeSlabIds: number[] = [];
+  private spares: Buffer[] = [];
+  /** The slab being filled, or NONE. */
+  private current = NONE;
+
+  private slabBytes = 0;
+  private partCount = 0;
   private spanCount = 0;
+  // Where `place` put the last part.
+  private placedSlab = NONE;
+  private placedOffset = 0;
 
-  constructor(private readonly options: HoldBufferOptions) {}
-
-  /**
-   * Holds spans of a dropped trace (all of it at its decision, or late spans later); a trace already held
-   * keeps its place and age. Expired and, past `max_bytes`, the oldest traces are evicted first.
-   */
-  add(traceId: string, part: HeldPart, nowMs: number): void {
-    this.expire(nowMs);
-    const bytes = heldPartBytes(part);
-    const spans = part.logs ? 0 : part.index.length;
-    let held = this.traces.get(traceId);
-    if (held === undefined) {
-      held = { traceId, heldAtMs: nowMs, parts: [part], spanCount: spans, bytes };
-      this.traces.set(traceId, held);
-    } else {
-      held.parts.push(part);
-      held.spanCount += spans;
-      held.bytes += bytes;
-    }
-    this.byteCount += bytes;
-    this.spanCount += spans;
-    for (let oldest = this.traces.oldest(); oldest !== undefined; oldest = this.traces.oldest()) {
-      if (this.byteCount <= this.options.maxBytes) break;
-      this.remove(oldest);
-      this.options.onEvict(oldest, 'bytes');
-    }
+  constructor(options: HoldBufferOptions) {
+    this.windowMs = options.windowMs;
+    this.maxBytes = options.maxBytes;
+    this.onEvict = options.onEvict;
+    this.slabSize =
+      options.slabBytes ??
+      Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, Math.floor(options.maxBytes / 16)));
   }
 
-  /** Removes and returns a held trace (the feed said another agent kept it), or undefined. */
+  /**
+   * Holds spans of a dropped trace (all of it at its decision, or late spans later), copying them out of their
+   * requests; a trace already held keeps its place and age. Expired and, past `max_bytes`, the oldest traces are
+   * evicted first.
+   */
+  add(traceId: string, part: PartToHold, nowMs: number): void {
+    this.expireBefore(nowMs);
+    const shared = sharedScope(part);
+    const header = headerBytes(shared);
+    const size = slabBytesOf(part, header);
+    const bytes = size + HELD_PART_OVERHEAD_BYTES;
+    const spans = part.logs ? 0 : part.indexes.length;
+    if (bytes > this.maxBytes) {
+      this.evictTooLarge(traceId, spans, bytes, nowMs);
+      return;
+    }
+    const p = this.write(part, shared, header, size);
+    this.append(traceId, p, spans, bytes, nowMs);
+    this.partCount++;
+    this.spanCount += spans;
+    while (this.oldest !== NONE && this.bytes > this.maxBytes) this.evict(this.oldest, 'bytes');
+  }
+
+  /** A part larger than `max_bytes` would be evicted at once, with every trace older: it is not copied. */
+  private evictTooLarge(traceId: string, spans: number, bytes: number, nowMs: number): void {
+    const t = this.rows.get(traceId);
+    if (t === undefined) {
+      while (this.oldest !== NONE) this.evict(this.oldest, 'bytes');
+      this.onEvict({ traceId, heldAtMs: nowMs, parts: [], spanCount: spans, bytes }, 'bytes');
+      return;
+    }
+    // Counted with its trace, which goes with every older one.
+    this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
+    this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
+    this.spanCount += spans;
+    while (this.rows.has(traceId)) this.evict(this.oldest, 'bytes');
+  }
+
+  /** Copies the part's spans into a slab, each behind its header; returns its row. */
+  private write(part: PartToHold, shared: WireScope | undefined, header: number, size: number): number {
+    const { requests, indexes } = part;
+    const p = this.parts.add();
+    this.parts.slab[p] = NONE;
+    if (indexes.length > 0) {
+      this.place(size);
+      const slab = this.slabs[this.placedSlab] as Buffer;
+      let pos = this.placedOffset;
+      for (let k = 0; k < indexes.length; k++) {
+        const req = requests[k] as WireSpans | WireLogs;
+        const i = indexes[k] as number;
+        const off = req.offsets[i] as number;
+        const len = req.lengths[i] as number;
+        slab.writeUInt32LE(len * 8 + (req.marks[i] as number), pos);
+        if (shared === undefined) slab.writeUInt32LE(this.scopes.ref(req.scope(i)), pos + 4);
+        pos += header;
+        req.buf.copy(slab, pos, off, off + len);
+        pos += len;
+      }
+      this.parts.slab[p] = this.placedSlab;
+      this.parts.offset[p] = this.placedOffset;
+    }
+    this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
+    this.parts.spans[p] = indexes.length;
+    this.parts.logs[p] = part.logs ? 1 : 0;
+    this.parts.next[p] = NONE;
+    return p;
+  }
+
+  /** Adds part `p` to its trace, or starts the trace, the newest. */
+  private append(traceId: string, p: number, spans: number, bytes: number, nowMs: number): void {
+    const t = this.rows.get(traceId);
+    if (t !== undefined) {
+      this.parts.next[this.traces.last[t] as number] = p;
+      this.traces.last[t] = p;
+      this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
+      this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
+      return;
+    }
+    const n = this.traces.add();
+    this.rows.set(traceId, n);
+    this.traces.ids[n] = traceId;
+    this.traces.heldAt[n] = nowMs;
+    this.traces.bytes[n] = bytes;
+    this.traces.spans[n] = spans;
+    this.traces.first[n] = p;
+    this.traces.last[n] = p;
+    this.traces.prev[n] = this.newest;
+    this.traces.next[n] = NONE;
+    if (this.newest === NONE) this.oldest = n;
+    else this.traces.next[this.newest] = n;
+    this.newest = n;
+  }
+
+  /**
+   * Removes and returns a held trace (the feed said another agent kept it), or undefined. Its parts are views
+   * into the slabs, valid until the next `add` or `clear`: the sampler re-encodes them into its export request
+   * at once (tail-sampler.ts release).
+   */
   take(traceId: string): HeldTrace | undefined {
-    const held = this.traces.get(traceId);
-    if (held !== undefined) this.remove(held);
-    return held;
+    const t = this.rows.get(traceId);
+    if (t === undefined) return undefined;
+    return this.remove(t);
   }
 
   has(traceId: string): boolean {
-    return this.traces.has(traceId);
+    return this.rows.has(traceId);
   }
 
-  /** Evicts every trace held longer than the window. */
+  /**
+   * Evicts every trace held longer than the window. When nothing is held then (nothing was held for a window, or
+   * the feed took the last trace), the slabs and rows are let go too: an agent that drops nothing for a while
+   * holds no slab.
+   */
   expire(nowMs: number): void {
-    const cutoff = nowMs - this.options.windowMs;
-    for (let held = this.traces.oldest(); held !== undefined; held = this.traces.oldest()) {
-      if (held.heldAtMs > cutoff) break;
-      this.remove(held);
-      this.options.onEvict(held, 'age');
-    }
+    this.expireBefore(nowMs);
+    if (this.oldest === NONE && this.slabs.length > 0) this.clear();
   }
 
   /** Drops everything (shutdown): held spans were dropped data, so nothing is lost that was promised. */
   clear(): void {
-    this.traces.clear();
-    this.byteCount = 0;
+    this.rows.clear();
+    this.traces = new TraceRows();
+    this.parts = new PartRows();
+    this.scopes = new ScopeTable();
+    this.oldest = NONE;
+    this.newest = NONE;
+    this.slabs = [];
+    this.slabFill = [];
+    this.slabLive = [];
+    this.slabCounted = [];
+    this.freeSlabIds = [];
+    this.spares = [];
+    this.current = NONE;
+    this.slabBytes = 0;
+    this.partCount = 0;
     this.spanCount = 0;
   }
 
   /** When the oldest trace expires, or undefined when nothing is held. */
   nextExpiryMs(): number | undefined {
-    const oldest = this.traces.oldest();
-    return oldest === undefined ? undefined : oldest.heldAtMs + this.options.windowMs;
+    return this.oldest === NONE ? undefined : (this.traces.heldAt[this.oldest] as number) + this.windowMs;
   }
 
+  /**
+   * What is held. `bytes`, the figure `max_bytes` bounds: the slab bytes in use (of the slab being filled, up to
+   * where it is written; of an earlier slab, all of it, as its unwritten end cannot be used until it empties; of
+   * a part's own slab, its size), dead space of parts that left included, plus HELD_PART_OVERHEAD_BYTES per
+   * held part. With no dead space, the sum of `heldPartBytes` of the held parts.
+   */
   get stats(): { traces: number; spans: number; bytes: number } {
-    return { traces: this.traces.size, spans: this.spanCount, bytes: this.byteCount };
+    return { traces: this.rows.size, spans: this.spanCount, bytes: this.bytes };
   }
 
-  private remove(held: HeldTrace): void {
-    this.traces.delete(held.traceId);
-    this.byteCount -= held.bytes;
-    this.spanCount -= held.spanCount;
-    if (this.traces.size === 0) {
-      this.byteCount = 0;
-      this.spanCount = 0;
+  /** The slabs: how many are in use, and the bytes allocated for them (spares included). */
+  get slabStats(): { slabs: number; spares: number; allocatedBytes: number } {
+    let slabs = 0;
+    let allocatedBytes = 0;
+    for (const s of this.slabs) {
+      if (s === undefined) continue;
+      slabs++;
+      allocatedBytes += s.length;
     }
+    for (const s of this.spares) allocatedBytes += s.length;
+    return { slabs, spares: this.spares.length, allocatedBytes };
+  }
+
+  /** Scopes that held spans name (each kept alive by the buffer until no held span names it). */
+  get scopeCount(): number {
+    return this.scopes.size;
+  }
+
+  private get bytes(): number {
+    return this.slabBytes + this.partCount * HELD_PART_OVERHEAD_BYTES;
+  }
+
+  private expireBefore(nowMs: number): void {
+    const cutoff = nowMs - this.windowMs;
+    while (this.oldest !== NONE && (this.traces.heldAt[this.oldest] as number) <= cutoff)
+      this.evict(this.oldest, 'age');
+  }
+
+  private evict(t: number, reason: EvictionReason): void {
+    this.onEvict(this.remove(t), reason);
+  }
+
+  /** Unlinks trace `t`, frees its rows and its parts' rows; returns it with its parts as views. */
+  private remove(t: number): HeldTrace {
+    const traceId = this.traces.ids[t] as string;
+    const parts: HeldPart[] = [];
+    for (let p = this.traces.first[t] as number; p !== NONE;) {
+      const slab = this.parts.slab[p] as number;
+      const spanCount = this.parts.spans[p] as number;
+      const scope = this.parts.scope[p] as number;
+      if (slab !== NONE) {
+        const buf = this.slabs[slab] as Buffer;
+        const offset = this.parts.offset[p] as number;
+        parts.push({
+          slab: buf,
+          offset,
+          spanCount,
+          scope: scope === NONE ? undefined : this.scopes.get(scope),
+          scopes: this.scopes.list,
+          logs: this.parts.logs[p] === 1,
+        });
+        if (scope === NONE) this.scopes.unrefSpans(buf, offset, spanCount);
+        this.leaveSlab(slab);
+      }
+      if (scope !== NONE) this.scopes.unref(scope);
+      const next = this.parts.next[p] as number;
+      this.parts.delete(p);
+      this.partCount--;
+      p = next;
+    }
+    const held: HeldTrace = {
+      traceId,
+      heldAtMs: this.traces.heldAt[t] as number,
+      parts,
+      spanCount: this.traces.spans[t] as number,
+      bytes: this.traces.bytes[t] as number,
+    };
+    this.spanCount -= held.spanCount;
+    this.rows.delete(traceId);
+    this.traces.ids[t] = undefined;
+    const prev = this.traces.prev[t] as number;
+    const next = this.traces.next[t] as number;
+    if (prev === NONE) this.oldest = next;
+    else this.traces.next[prev] = next;
+    if (next === NONE) this.newest = prev;
+    else this.traces.prev[next] = prev;
+    this.traces.delete(t);
+    return held;
+  }
+
+  /** A part in slab `s` left: when it was the last, the slab is emptied (reused, kept spare or let go). */
+  private leaveSlab(s: number): void {
+    const live = (this.slabLive[s] as number) - 1;
+    this.slabLive[s] = live;
+    if (live > 0) return;
+    this.slabBytes -= this.slabCounted[s] as number;
+    this.slabCounted[s] = 0;
+    this.slabFill[s] = 0;
+    if (s === this.current) return;
+    const buf = this.slabs[s] as Buffer;
+    this.slabs[s] = undefined;
+    this.freeSlabIds.push(s);
+    if (buf.length === this.slabSize && this.spares.length < SPARE_SLABS) this.spares.push(buf);
+  }
+
+  /** Finds room for `size` bytes (size > 0): in the slab being filled, a new one, or a slab of its own. */
+  private place(size: number): void {
+    if (size > this.slabSize) {
+      const s = this.newSlab(Buffer.allocUnsafeSlow(size));
+      this.slabFill[s] = size;
+      this.slabCounted[s] = size;
+      this.slabBytes += size;
+      this.slabLive[s] = 1;
+      this.placedSlab = s;
+      this.placedOffset = 0;
+      return;
+    }
+    let s = this.current;
+    if (s === NONE || (this.slabFill[s] as number) + size > this.slabSize) {
+      if (s !== NONE) {
+        // Sealed: its unwritten end counts until it empties (it has live parts, or it would be empty).
+        const rest = this.slabSize - (this.slabFill[s] as number);
+        this.slabCounted[s] = this.slabSize;
+        this.slabBytes += rest;
+      }
+      s = this.newSlab(this.spares.pop() ?? Buffer.allocUnsafeSlow(this.slabSize));
+      this.current = s;
+    }
+    const at = this.slabFill[s] as number;
+    this.slabFill[s] = at + size;
+    this.slabCounted[s] = (this.slabCounted[s] as number) + size;
+    this.slabBytes += size;
+    this.slabLive[s] = (this.slabLive[s] as number) + 1;
+    this.placedSlab = s;
+    this.placedOffset = at;
+  }
+
+  private newSlab(buf: Buffer): number {
+    const s = this.freeSlabIds.pop() ?? this.slabs.length;
+    this.slabs[s] = buf;
+    this.slabFill[s] = 0;
+    this.slabLive[s] = 0;
+    this.slabCounted[s] = 0;
+    return s;
   }
 }

@@ -1,0 +1,286 @@
+/**
+ * Issue 13: what does the completion buffer cost, its held bytes in slabs outside the V8 heap (now) against a
+ * latin1 string, an index array and a scopes array per held part (before, bench/_hold-buffer-strings.ts)?
+ *
+ * Dropped traces of 5 spans (makeTraces' spans, scanned as the receivers scan them) are held as the sampler
+ * holds them, on a simulated clock: 2,000 traces (10,000 spans) a second, 20 every 10 ms, for 90 s, with the
+ * chart's completion config (window 30 s, max_bytes 32 MiB); each tick the feed releases one trace held 5 s
+ * earlier (take, then every span read back as the sampler re-encodes it) and the hold timer expires the old
+ * ones. Each layout runs in its own child process: CPU (user + system, GC threads included), GC pauses and
+ * old-space size from the start, then heap (heapUsed, arrayBuffers) after a full GC, held figures by the
+ * buffer's own count. Then, in the same child, 100,000 one-part traces with no bound: heap per held part beyond
+ * its span bytes, the figure HELD_PART_OVERHEAD_BYTES stands for. Ratios are now / before, same run.
+ */
+import { fork } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { encodeTraceRequest, scanTraceRequest, type WireScope, type WireSpans } from '../src/otlp/index.js';
+import * as slabs from '../src/sampling/completion/hold-buffer.js';
+import * as strings from './_hold-buffer-strings.js';
+import { makeTraces } from '../test/helpers/store-spans.js';
+
+const MIB = 1024 * 1024;
+const SPANS_PER_TRACE = 5;
+const TRACES_PER_TICK = 20;
+const TICK_MS = 10;
+const RUN_MS = 90_000;
+const WINDOW_MS = 30_000;
+const MAX_BYTES = 32 * MIB;
+const RELEASE_AGE_MS = 5_000;
+const OVERHEAD_TRACES = 100_000;
+
+type Visit = (scope: WireScope, bytes: Buffer, start: number, end: number, marks: number) => void;
+/** What both layouts offer the sampler. */
+interface Layout {
+  make(
+    onEvict: () => void,
+    maxBytes: number,
+  ): {
+    add(id: string, requests: WireSpans[], indexes: number[], now: number): void;
+    take(id: string): number;
+    expire(now: number): void;
+    stats: { traces: number; spans: number; bytes: number };
+  };
+  /** Bytes allocated outside the heap's objects for held bytes (slabs), to take from the heap figure. */
+  slabBytes(buffer: unknown): number;
+}
+
+function readBack<P>(parts: readonly P[], each: (p: P, visit: Visit) => void): number {
+  let n = 0;
+  for (const p of parts) each(p, (_s, bytes, start, end) => (n += bytes[start]! + end - start));
+  return n;
+}
+
+const LAYOUTS: Record<string, Layout> = {
+  strings: {
+    make: (onEvict, maxBytes) => {
+      const b = new strings.HoldBuffer({ windowMs: WINDOW_MS, maxBytes, onEvict });
+      return {
+        add: (id, r, i, now) => b.add(id, strings.holdSpans(r, i), now),
+        take: (id) => readBack(b.take(id)?.parts ?? [], strings.forEachHeldSpan),
+        expire: (now) => b.expire(now),
+        get stats() {
+          return b.stats;
+        },
+      };
+    },
+    slabBytes: () => 0,
+  },
+  slabs: {
+    make: (onEvict, maxBytes) => {
+      const b = new slabs.HoldBuffer({ windowMs: WINDOW_MS, maxBytes, onEvict });
+      return {
+        add: (id, r, i, now) => b.add(id, slabs.holdSpans(r, i), now),
+        take: (id) => readBack(b.take(id)?.parts ?? [], slabs.forEachHeldSpan),
+        expire: (now) => b.expire(now),
+        get stats() {
+          return b.stats;
+        },
+        slabs: b,
+      };
+    },
+    slabBytes: (buffer) => (buffer as { slabs: slabs.HoldBuffer }).slabs.slabStats.allocatedBytes,
+  },
+};
+
+/** 100-span requests (20 traces of 5 spans), scanned; their spans are copied out, so they are reused. */
+function requests(): WireSpans[] {
+  const out: WireSpans[] = [];
+  for (let seed = 1; seed <= 50; seed++)
+    out.push(scanTraceRequest(encodeTraceRequest(makeTraces({ traces: 20, spansPerTrace: 5, seed }))).spans);
+  return out;
+}
+
+interface ChildResult {
+  cpuMs: number;
+  gcCount: number;
+  gcMs: number;
+  majorGcs: number;
+  oldSpaceStartMiB: number;
+  oldSpaceMaxMiB: number;
+  heapUsedMiB: number;
+  arrayBuffersMiB: number;
+  rssMiB: number;
+  held: { traces: number; spans: number; bytes: number };
+  evicted: number;
+  released: number;
+  heldSpanBytes: number;
+  overheadPerPart: number;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const oldSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_size;
+
+const idBytes = Buffer.alloc(16, 0xab);
+/** A trace id as the scanner makes it: 32 hex characters, one flat string. */
+function traceId(n: number): string {
+  idBytes.writeUInt32BE(n, 12);
+  return idBytes.toString('hex');
+}
+
+/** Indexes of trace `n`'s spans in its request (20 traces of 5 spans a request). */
+function traceOf(reqs: WireSpans[], n: number): [WireSpans[], number[]] {
+  const req = reqs[n % reqs.length]!;
+  const first = ((n / reqs.length) | 0) % 20;
+  const idx = Array.from({ length: SPANS_PER_TRACE }, (_, k) => first * SPANS_PER_TRACE + k);
+  return [Array(SPANS_PER_TRACE).fill(req) as WireSpans[], idx];
+}
+
+/** The steady run: hold, release, expire on the simulated clock. */
+async function steady(layout: Layout, reqs: WireSpans[]) {
+  let gcCount = 0;
+  let gcMs = 0;
+  let majorGcs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcCount++;
+      gcMs += e.duration;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === 4) majorGcs++;
+    }
+  });
+  gc!();
+  const oldStart = oldSpace();
+  let oldMax = oldStart;
+  obs.observe({ entryTypes: ['gc'] });
+  let evicted = 0;
+  let released = 0;
+  const hold = layout.make(() => evicted++, MAX_BYTES);
+  // The ids of the last RELEASE_AGE_MS, as a ring.
+  const ids: string[] = new Array<string>((RELEASE_AGE_MS / TICK_MS) * TRACES_PER_TICK).fill('');
+  let n = 0;
+  const cpu0 = process.cpuUsage();
+  for (let now = 0; now < RUN_MS; now += TICK_MS) {
+    const old = ids[n % ids.length] as string;
+    if (old !== '' && hold.take(old) > 0) released++;
+    for (let t = 0; t < TRACES_PER_TICK; t++) {
+      const id = traceId(n);
+      ids[n % ids.length] = id;
+      const [r, idx] = traceOf(reqs, n++);
+      hold.add(id, r, idx, now);
+    }
+    hold.expire(now);
+    if (now % 1000 === 0) {
+      oldMax = Math.max(oldMax, oldSpace());
+      // The agent's event loop turns between requests; GC entries are delivered then.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setImmediate(r));
+  obs.disconnect();
+  gc!();
+  gc!();
+  const mem = process.memoryUsage();
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    gcCount,
+    gcMs,
+    majorGcs,
+    oldSpaceStartMiB: oldStart / MIB,
+    oldSpaceMaxMiB: oldMax / MIB,
+    heapUsedMiB: mem.heapUsed / MIB,
+    arrayBuffersMiB: mem.arrayBuffers / MIB,
+    rssMiB: mem.rss / MIB,
+    held: { ...hold.stats },
+    evicted,
+    released,
+  };
+}
+
+/** Heap per held part beyond its span bytes: one-part traces, no bound. */
+function overheadPerPart(name: string, layout: Layout, reqs: WireSpans[]): number {
+  gc!();
+  gc!();
+  const before = process.memoryUsage();
+  const big = layout.make(() => {}, 2 ** 40);
+  let data = 0;
+  for (let i = 0; i < OVERHEAD_TRACES; i++) {
+    const [r, idx] = traceOf(reqs, i);
+    for (let k = 0; k < idx.length; k++) data += r[k]!.lengths[idx[k]!]!;
+    big.add(traceId(i), r, idx, 0);
+  }
+  gc!();
+  gc!();
+  const after = process.memoryUsage();
+  const grown =
+    after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers - layout.slabBytes(big);
+  // The strings' characters are the spans' own bytes, not overhead; the slabs were taken out above (span
+  // headers and the unwritten end of the last slab with them).
+  return (grown - (name === 'strings' ? data : 0)) / OVERHEAD_TRACES;
+}
+
+/** One layout, one phase, in a child process of its own (so that one phase's heap does not weigh on the other). */
+async function child(name: string, phase: string): Promise<void> {
+  if (!gc) throw new Error('run with --expose-gc (npm run bench -- hold-buffer does)');
+  const layout = LAYOUTS[name]!;
+  const reqs = requests();
+  if (phase === 'overhead') {
+    process.send?.(overheadPerPart(name, layout, reqs));
+    return;
+  }
+  const spanBytes = reqs.reduce((n, r) => n + r.lengths.reduce((a, b) => a + b, 0), 0);
+  process.send?.({ ...(await steady(layout, reqs)), heldSpanBytes: spanBytes / (reqs.length * 100) });
+}
+
+function runChild<T>(name: string, phase: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const c = fork(new URL(import.meta.url).pathname, ['--child', name, phase], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+    });
+    let result: T | undefined;
+    c.once('message', (m) => (result = m as T));
+    c.once('error', reject);
+    c.once('exit', (code) =>
+      result !== undefined && code === 0
+        ? resolve(result)
+        : reject(new Error(`${name} ${phase} child exited with ${code}`)),
+    );
+  });
+}
+
+async function run(name: string): Promise<ChildResult> {
+  const steadyResult = await runChild<Omit<ChildResult, 'overheadPerPart'>>(name, 'steady');
+  return { ...steadyResult, overheadPerPart: await runChild<number>(name, 'overhead') };
+}
+
+if (process.argv[2] === '--child') {
+  await child(process.argv[3]!, process.argv[4]!);
+} else {
+  console.log(
+    `cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (the machine is shared: other sessions' work ran beside this)`,
+  );
+  console.log(
+    `${RUN_MS / 1000} s of simulated clock: ${(TRACES_PER_TICK * 1000) / TICK_MS} dropped traces/s of ${SPANS_PER_TRACE} spans held, window ${WINDOW_MS / 1000} s, max_bytes ${MAX_BYTES / MIB} MiB; one trace released per ${TICK_MS} ms tick`,
+  );
+  const before = await run('strings');
+  const now = await run('slabs');
+  console.log(`span bytes: ${before.heldSpanBytes.toFixed(0)} B per span on average`);
+  const rows: Array<[string, (r: ChildResult) => number, number]> = [
+    ['CPU ms (hold, release, expire; GC included)', (r) => r.cpuMs, 0],
+    ['GC pauses', (r) => r.gcCount, 0],
+    ['GC pause ms', (r) => r.gcMs, 0],
+    ['mark-compacts', (r) => r.majorGcs, 0],
+    ['old space after a full GC at the start, MiB', (r) => r.oldSpaceStartMiB, 1],
+    ['old space max, MiB', (r) => r.oldSpaceMaxMiB, 1],
+    ['heapUsed after full GC, MiB', (r) => r.heapUsedMiB, 1],
+    ['arrayBuffers after full GC, MiB', (r) => r.arrayBuffersMiB, 1],
+    ['RSS, MiB', (r) => r.rssMiB, 0],
+    ['held traces at the end', (r) => r.held.traces, 0],
+    ['held bytes (stats.bytes), MiB', (r) => r.held.bytes / MIB, 1],
+    ['traces evicted', (r) => r.evicted, 0],
+    ['traces released', (r) => r.released, 0],
+    ['heap per held part beyond its span bytes, B', (r) => r.overheadPerPart, 0],
+  ];
+  console.log('\n| figure | before (strings) | now (slabs) | now / before |');
+  console.log('|---|---|---|---|');
+  for (const [label, f, digits] of rows) {
+    const a = f(before);
+    const b = f(now);
+    console.log(
+      `| ${label} | ${a.toFixed(digits)} | ${b.toFixed(digits)} | ${a === 0 ? '-' : (b / a).toFixed(2)}x |`,
+    );
+  }
+}
