@@ -43,6 +43,8 @@ export class OtlpGrpcExporter extends OtlpSignalExporter {
       : credentials.createInsecure();
     this.client = new Client(target, creds, {
       'grpc.max_send_message_length': -1,
+      // Channelz (gRPC's introspection service, which Sentinel does not serve) tracks every call; off.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
       // 2 = gzip in grpc-js's compression algorithm enum.
       ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
