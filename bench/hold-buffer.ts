@@ -11,16 +11,23 @@
  * buffer's own count. Then, in the same child, 100,000 one-part traces with no bound: heap per held part beyond
  * its span bytes, the figure HELD_PART_OVERHEAD_BYTES stands for. Ratios are now / before, same run.
  */
-import { fork } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
-import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
-import { encodeTraceRequest, scanTraceRequest, type WireScope, type WireSpans } from '../src/otlp/index.js';
+import type { WireScope, WireSpans } from '../src/otlp/index.js';
 import * as slabs from '../src/sampling/completion/hold-buffer.js';
 import * as strings from './_hold-buffer-strings.js';
-import { makeTraces } from '../test/helpers/store-spans.js';
+import {
+  type Figure,
+  gc,
+  gcFigures,
+  MIB,
+  oldSpace,
+  printRatios,
+  runChild,
+  scannedRequests,
+  traceId,
+  watchGc,
+} from './_child-measure.js';
 
-const MIB = 1024 * 1024;
 const SPANS_PER_TRACE = 5;
 const TRACES_PER_TICK = 20;
 const TICK_MS = 10;
@@ -84,14 +91,6 @@ const LAYOUTS: Record<string, Layout> = {
   },
 };
 
-/** 100-span requests (20 traces of 5 spans), scanned; their spans are copied out, so they are reused. */
-function requests(): WireSpans[] {
-  const out: WireSpans[] = [];
-  for (let seed = 1; seed <= 50; seed++)
-    out.push(scanTraceRequest(encodeTraceRequest(makeTraces({ traces: 20, spansPerTrace: 5, seed }))).spans);
-  return out;
-}
-
 interface ChildResult {
   cpuMs: number;
   gcCount: number;
@@ -109,16 +108,6 @@ interface ChildResult {
   overheadPerPart: number;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-const oldSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_size;
-
-const idBytes = Buffer.alloc(16, 0xab);
-/** A trace id as the scanner makes it: 32 hex characters, one flat string. */
-function traceId(n: number): string {
-  idBytes.writeUInt32BE(n, 12);
-  return idBytes.toString('hex');
-}
-
 /** Indexes of trace `n`'s spans in its request (20 traces of 5 spans a request). */
 function traceOf(reqs: WireSpans[], n: number): [WireSpans[], number[]] {
   const req = reqs[n % reqs.length]!;
@@ -129,20 +118,10 @@ function traceOf(reqs: WireSpans[], n: number): [WireSpans[], number[]] {
 
 /** The steady run: hold, release, expire on the simulated clock. */
 async function steady(layout: Layout, reqs: WireSpans[]) {
-  let gcCount = 0;
-  let gcMs = 0;
-  let majorGcs = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcCount++;
-      gcMs += e.duration;
-      if ((e as { detail?: { kind?: number } }).detail?.kind === 4) majorGcs++;
-    }
-  });
   gc!();
   const oldStart = oldSpace();
   let oldMax = oldStart;
-  obs.observe({ entryTypes: ['gc'] });
+  const gcs = watchGc();
   let evicted = 0;
   let released = 0;
   const hold = layout.make(() => evicted++, MAX_BYTES);
@@ -168,15 +147,13 @@ async function steady(layout: Layout, reqs: WireSpans[]) {
   }
   const cpu = process.cpuUsage(cpu0);
   await new Promise((r) => setImmediate(r));
-  obs.disconnect();
+  const gcFigures = gcs.stop();
   gc!();
   gc!();
   const mem = process.memoryUsage();
   return {
     cpuMs: (cpu.user + cpu.system) / 1000,
-    gcCount,
-    gcMs,
-    majorGcs,
+    ...gcFigures,
     oldSpaceStartMiB: oldStart / MIB,
     oldSpaceMaxMiB: oldMax / MIB,
     heapUsedMiB: mem.heapUsed / MIB,
@@ -214,7 +191,7 @@ function overheadPerPart(name: string, layout: Layout, reqs: WireSpans[]): numbe
 async function child(name: string, phase: string): Promise<void> {
   if (!gc) throw new Error('run with --expose-gc (npm run bench -- hold-buffer does)');
   const layout = LAYOUTS[name]!;
-  const reqs = requests();
+  const reqs = scannedRequests();
   if (phase === 'overhead') {
     process.send?.(overheadPerPart(name, layout, reqs));
     return;
@@ -223,25 +200,9 @@ async function child(name: string, phase: string): Promise<void> {
   process.send?.({ ...(await steady(layout, reqs)), heldSpanBytes: spanBytes / (reqs.length * 100) });
 }
 
-function runChild<T>(name: string, phase: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const c = fork(new URL(import.meta.url).pathname, ['--child', name, phase], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
-    });
-    let result: T | undefined;
-    c.once('message', (m) => (result = m as T));
-    c.once('error', reject);
-    c.once('exit', (code) =>
-      result !== undefined && code === 0
-        ? resolve(result)
-        : reject(new Error(`${name} ${phase} child exited with ${code}`)),
-    );
-  });
-}
-
 async function run(name: string): Promise<ChildResult> {
-  const steadyResult = await runChild<Omit<ChildResult, 'overheadPerPart'>>(name, 'steady');
-  return { ...steadyResult, overheadPerPart: await runChild<number>(name, 'overhead') };
+  const steadyResult = await runChild<Omit<ChildResult, 'overheadPerPart'>>(import.meta.url, name, 'steady');
+  return { ...steadyResult, overheadPerPart: await runChild<number>(import.meta.url, name, 'overhead') };
 }
 
 if (process.argv[2] === '--child') {
@@ -258,13 +219,9 @@ if (process.argv[2] === '--child') {
   const before = await run('strings');
   const now = await run('slabs');
   console.log(`span bytes: ${before.heldSpanBytes.toFixed(0)} B per span on average`);
-  const rows: Array<[string, (r: ChildResult) => number, number]> = [
+  const rows: Array<Figure<ChildResult>> = [
     ['CPU ms (hold, release, expire; GC included)', (r) => r.cpuMs, 0],
-    ['GC pauses', (r) => r.gcCount, 0],
-    ['GC pause ms', (r) => r.gcMs, 0],
-    ['mark-compacts', (r) => r.majorGcs, 0],
-    ['old space after a full GC at the start, MiB', (r) => r.oldSpaceStartMiB, 1],
-    ['old space max, MiB', (r) => r.oldSpaceMaxMiB, 1],
+    ...gcFigures<ChildResult>(),
     ['heapUsed after full GC, MiB', (r) => r.heapUsedMiB, 1],
     ['arrayBuffers after full GC, MiB', (r) => r.arrayBuffersMiB, 1],
     ['RSS, MiB', (r) => r.rssMiB, 0],
@@ -274,13 +231,5 @@ if (process.argv[2] === '--child') {
     ['traces released', (r) => r.released, 0],
     ['heap per held part beyond its span bytes, B', (r) => r.overheadPerPart, 0],
   ];
-  console.log('\n| figure | before (strings) | now (slabs) | now / before |');
-  console.log('|---|---|---|---|');
-  for (const [label, f, digits] of rows) {
-    const a = f(before);
-    const b = f(now);
-    console.log(
-      `| ${label} | ${a.toFixed(digits)} | ${b.toFixed(digits)} | ${a === 0 ? '-' : (b / a).toFixed(2)}x |`,
-    );
-  }
+  printRatios(['strings', 'slabs'], rows, before, now);
 }

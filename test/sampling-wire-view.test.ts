@@ -10,7 +10,8 @@ import { encodeTraceRequest, scanTraceRequest, type Span, type TraceData } from 
 import { parsePolicyText } from '../src/sampling/index.js';
 import { compilePolicy } from '../src/sampling/sampling-policy.js';
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
-import { WireTrace, WireTraceView } from '../src/sampling/buffered-trace.js';
+import { WireTraceView, type WireTrace } from '../src/sampling/buffered-trace.js';
+import { TraceBuffer } from '../src/sampling/trace-buffer.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -62,16 +63,14 @@ function wireTrace(spans: Span[]): WireTrace {
     ],
   });
   const half = Math.ceil(spans.length / 2);
-  const trace = new WireTrace(spans[0]!.traceId, 0);
+  const buffer = new TraceBuffer();
+  const row = buffer.open(spans[0]!.traceId, 0);
   for (const part of [spans.slice(0, half), spans.slice(half)]) {
     if (part.length === 0) continue;
     const scanned = scanTraceRequest(encodeTraceRequest(data(part))).spans;
-    for (let i = 0; i < scanned.count; i++) {
-      trace.requests.push(scanned);
-      trace.indexes.push(i);
-    }
+    for (let i = 0; i < scanned.count; i++) buffer.addSpan(row, scanned, i, 0);
   }
-  return trace;
+  return buffer.trace(row);
 }
 
 /** What the policies would read without the fast paths: the spans read from their bytes. */

@@ -1,6 +1,8 @@
 import type { KeyValue, WireLogs, WireSpans } from '../otlp/index.js';
 import { readSpanFields } from '../otlp/index.js';
 import { WireLogView, type PolicyLog } from './log-match.js';
+import { NONE } from './rows.js';
+import type { TraceBuffer } from './trace-buffer.js';
 
 /** What the policies read of a span: a decoded `Span` has it, and so does a span read from its bytes. */
 export interface PolicySpan {
@@ -39,31 +41,69 @@ export interface BufferedTrace {
   readonly logs?: readonly PolicyLog[];
 }
 
+/** Spans or log records of a trace as arrays: `indexes[k]` of `requests[k]` (what the completion buffer holds). */
+export interface TraceEntries<R> {
+  readonly requests: R[];
+  readonly indexes: number[];
+}
+
 /**
- * Everything this agent has seen of one trace so far, on the byte path (issue 13): per span only which scanned
- * request holds it and its index there (two array slots, 8 bytes); the span's bytes stay in the request.
+ * Everything this agent has seen of one trace so far, on the byte path (issue 13): a handle on its row in the
+ * trace buffer (trace-buffer.ts), made when the trace is decided; per span only which scanned request holds it
+ * and its index there. Valid until the buffer frees the row.
  */
 export class WireTrace {
-  readonly requests: WireSpans[] = [];
-  readonly indexes: number[] = [];
-  /** The spans' share of their requests' bytes (what the memory budget counts). */
-  bytes = 0;
-  /** Log records that wait with the trace (issue 16): which scanned logs request, and the index there. */
-  logRequests: WireLogs[] | undefined;
-  logIndexes: number[] | undefined;
-  /** The log records' share of their requests' bytes. */
-  logBytes = 0;
   constructor(
-    readonly traceId: string,
-    readonly firstSeenMs: number,
+    readonly buffer: TraceBuffer,
+    readonly row: number,
   ) {}
 
+  get traceId(): string {
+    return this.buffer.traceId(this.row);
+  }
+
+  get firstSeenMs(): number {
+    return this.buffer.firstSeenMs(this.row);
+  }
+
+  /** The spans' share of their requests' bytes (what the memory budget counts). */
+  get bytes(): number {
+    return this.buffer.spanBytesOf(this.row);
+  }
+
+  /** The log records' share of their requests' bytes. */
+  get logBytes(): number {
+    return this.buffer.logBytesOf(this.row);
+  }
+
   get spanCount(): number {
-    return this.indexes.length;
+    return this.buffer.spansOf(this.row);
   }
 
   get logCount(): number {
-    return this.logIndexes?.length ?? 0;
+    return this.buffer.logsOf(this.row);
+  }
+
+  /** The spans, in arrival order. */
+  spanEntries(): TraceEntries<WireSpans> {
+    return this.entries<WireSpans>(this.buffer.firstSpan(this.row), this.spanCount);
+  }
+
+  /** Log records that wait with the trace (issue 16), in arrival order. */
+  logEntries(): TraceEntries<WireLogs> {
+    return this.entries<WireLogs>(this.buffer.firstLog(this.row), this.logCount);
+  }
+
+  private entries<R extends WireSpans | WireLogs>(first: number, count: number): TraceEntries<R> {
+    const b = this.buffer;
+    const requests = new Array<R>(count);
+    const indexes = new Array<number>(count);
+    let k = 0;
+    for (let e = first; e !== NONE; e = b.nextEntry(e), k++) {
+      requests[k] = b.entryRequest(e) as R;
+      indexes[k] = b.entryIndex(e);
+    }
+    return { requests, indexes };
   }
 }
 
@@ -90,11 +130,12 @@ export class WireTraceView implements BufferedTrace {
   }
   get spans(): readonly PolicySpan[] {
     if (this.spanViews === undefined) {
-      const { requests, indexes } = this.trace;
-      this.spanViews = new Array<PolicySpan>(indexes.length);
-      for (let k = 0; k < indexes.length; k++) {
-        const req = requests[k] as WireSpans;
-        const i = indexes[k] as number;
+      const { buffer: b, row } = this.trace;
+      this.spanViews = new Array<PolicySpan>(b.spansOf(row));
+      let k = 0;
+      for (let e = b.firstSpan(row); e !== NONE; e = b.nextEntry(e), k++) {
+        const req = b.entryRequest(e) as WireSpans;
+        const i = b.entryIndex(e);
         const off = req.offsets[i] as number;
         this.spanViews[k] = readSpanFields(
           req.buf,
@@ -107,17 +148,18 @@ export class WireTraceView implements BufferedTrace {
     return this.spanViews;
   }
   latencyMs(): number | undefined {
-    const { requests, indexes } = this.trace;
-    if (indexes.length === 0) return undefined;
+    const { buffer: b, row } = this.trace;
+    const first = b.firstSpan(row);
+    if (first === NONE) return undefined;
     // Starts relative to the first span's, as numbers: exact while a trace spans less than 2^53 ns (104 days).
-    const r0 = requests[0] as WireSpans;
-    const hi0 = r0.startsHi[indexes[0] as number] as number;
-    const lo0 = r0.startsLo[indexes[0] as number] as number;
+    const r0 = b.entryRequest(first) as WireSpans;
+    const hi0 = r0.startsHi[b.entryIndex(first)] as number;
+    const lo0 = r0.startsLo[b.entryIndex(first)] as number;
     let min = Infinity;
     let max = -Infinity;
-    for (let k = 0; k < indexes.length; k++) {
-      const req = requests[k] as WireSpans;
-      const i = indexes[k] as number;
+    for (let e = first; e !== NONE; e = b.nextEntry(e)) {
+      const req = b.entryRequest(e) as WireSpans;
+      const i = b.entryIndex(e);
       const start = ((req.startsHi[i] as number) - hi0) * 4294967296 + ((req.startsLo[i] as number) - lo0);
       const end = start + (req.durationsNs[i] as number);
       if (start < min) min = start;
@@ -127,25 +169,31 @@ export class WireTraceView implements BufferedTrace {
   }
 
   hasStatusCode(codes: ReadonlySet<number>): boolean {
-    const { requests, indexes } = this.trace;
-    for (let k = 0; k < indexes.length; k++) {
-      if (codes.has((requests[k] as WireSpans).statusCodes[indexes[k] as number] as number)) return true;
+    const { buffer: b, row } = this.trace;
+    for (let e = b.firstSpan(row); e !== NONE; e = b.nextEntry(e)) {
+      if (codes.has((b.entryRequest(e) as WireSpans).statusCodes[b.entryIndex(e)] as number)) return true;
     }
     return false;
   }
 
   get logs(): readonly PolicyLog[] {
-    const { logRequests, logIndexes } = this.trace;
-    this.logViews ??= (logIndexes ?? []).map(
-      (i, k) => new WireLogView((logRequests as WireLogs[])[k] as WireLogs, i),
-    );
+    if (this.logViews === undefined) {
+      const { buffer: b, row } = this.trace;
+      this.logViews = [];
+      for (let e = b.firstLog(row); e !== NONE; e = b.nextEntry(e))
+        this.logViews.push(new WireLogView(b.entryRequest(e) as WireLogs, b.entryIndex(e)));
+    }
     return this.logViews;
   }
 
   get origins(): readonly SpanOrigin[] {
     // A WireScope is an origin: its resource decodes its attributes on first use, once per distinct resource.
-    const { requests, indexes } = this.trace;
-    this.originViews ??= indexes.map((i, k) => (requests[k] as WireSpans).scope(i));
+    if (this.originViews === undefined) {
+      const { buffer: b, row } = this.trace;
+      this.originViews = [];
+      for (let e = b.firstSpan(row); e !== NONE; e = b.nextEntry(e))
+        this.originViews.push((b.entryRequest(e) as WireSpans).scope(b.entryIndex(e)));
+    }
     return this.originViews;
   }
 }

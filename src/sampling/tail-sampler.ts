@@ -28,6 +28,7 @@ import {
 import { addHeldPart, EMPTY_TRACE, keepAll, releaseColumns, wireOf } from './sampler-wire.js';
 import { COMPLETED_DECISION } from './sampling-policy.js';
 import type { PolicySource, TraceDecision } from './sampling-policy.js';
+import { NONE } from './rows.js';
 import { TraceBuffer } from './trace-buffer.js';
 import { TraceLogs } from './trace-logs.js';
 import { addKeptSpan } from './weights.js';
@@ -179,8 +180,8 @@ export class TailSampler implements TraceConsumer {
 
     for (let i = 0; i < spans.count; i++) {
       const traceId = traceIds[i] as string;
-      let trace = this.buffer.get(traceId);
-      if (trace === undefined) {
+      let row = this.buffer.find(traceId);
+      if (row === NONE) {
         const cached = this.cache.lookup(traceId);
         if (cached === 'dropped' || cached === 'held') {
           this.m.lateSpans.inc({ decision: 'not_sampled' });
@@ -197,9 +198,9 @@ export class TailSampler implements TraceConsumer {
           late.bytes += share;
           continue;
         }
-        trace = this.openTrace(traceId, now, kept);
+        row = this.openTrace(traceId, now, kept);
       }
-      this.buffer.addSpan(trace, spans, i, share);
+      this.buffer.addSpan(row, spans, i, share);
     }
     releaseColumns(spans);
     this.outbox.pushKept(late);
@@ -224,8 +225,8 @@ export class TailSampler implements TraceConsumer {
     }
   }
 
-  /** Starts a trace; room for it first: the oldest is decided early, never dropped unjudged. */
-  private openTrace(traceId: string, now: number, kept: KeptBatch): WireTrace {
+  /** Starts a trace (returns its buffer row); room for it first: the oldest is decided early, never dropped unjudged. */
+  private openTrace(traceId: string, now: number, kept: KeptBatch): number {
     while (this.buffer.size >= this.maxTraces) this.decideOldest(now, 'num_traces', kept);
     return this.buffer.open(traceId, now);
   }
@@ -340,7 +341,7 @@ export class TailSampler implements TraceConsumer {
     this.decisionTimer.clear();
     const now = this.clock.now();
     const kept = new KeptBatch();
-    for (const trace of [...this.buffer.values()]) this.decide(trace, now, kept);
+    for (const row of this.buffer.rows()) this.decide(this.buffer.trace(row), now, kept);
     this.outbox.pushKept(kept);
     this.updateGauges();
   }
@@ -349,14 +350,13 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const kept = new KeptBatch();
     let decided = 0;
-    // Oldest first, through the buffer's kept cursor: a fresh iterator per tick would walk the holes that
-    // decided traces leave at the front of the Map (src/sampling/fifo-map.ts).
-    for (let trace = this.buffer.oldest(); trace !== undefined; trace = this.buffer.oldest()) {
-      if (trace.firstSeenMs + this.decisionWaitMs > now) break;
+    // Oldest first: the head of the buffer's first-seen list.
+    for (let row = this.buffer.oldest(); row !== NONE; row = this.buffer.oldest()) {
+      if (this.buffer.firstSeenMs(row) + this.decisionWaitMs > now) break;
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.
       if (decided++ >= MAX_DECISIONS_PER_TICK) break;
-      this.decide(trace, now, kept);
+      this.decide(this.buffer.trace(row), now, kept);
     }
     this.outbox.pushKept(kept);
     this.updateGauges();
@@ -366,18 +366,27 @@ export class TailSampler implements TraceConsumer {
   private schedule(): void {
     if (this.closing) return;
     const oldest = this.buffer.oldest();
-    if (oldest) this.decisionTimer.schedule(oldest.firstSeenMs + this.decisionWaitMs);
+    if (oldest !== NONE) this.decisionTimer.schedule(this.buffer.firstSeenMs(oldest) + this.decisionWaitMs);
   }
 
   private decideOldest(now: number, reason: EarlyReason, kept: KeptBatch): void {
     const oldest = this.buffer.oldest();
-    if (!oldest) return;
+    if (oldest === NONE) return;
     this.m.earlyDecisions.inc({ reason });
-    this.decide(oldest, now, kept);
+    this.decide(this.buffer.trace(oldest), now, kept);
   }
 
+  /** Decides a buffered trace: out of the buffer at once, its row let go when the decision is carried out. */
   private decide(trace: WireTrace, now: number, kept: KeptBatch): void {
-    this.buffer.remove(trace);
+    this.buffer.remove(trace.row);
+    try {
+      this.carryOut(trace, now, kept);
+    } finally {
+      this.buffer.free(trace.row);
+    }
+  }
+
+  private carryOut(trace: WireTrace, now: number, kept: KeptBatch): void {
     if (trace.spanCount === 0) {
       // Log records only (issue 16): orphaned, unless the feed said another agent kept the trace.
       this.logs.orphan(trace, this.learned(trace.traceId, now) ? COMPLETED_DECISION : undefined, kept, now);
@@ -412,10 +421,10 @@ export class TailSampler implements TraceConsumer {
       }
     }
     if (decision.keep) {
-      const { requests, indexes } = trace;
-      for (let k = 0; k < indexes.length; k++) {
-        const req = requests[k] as WireSpans;
-        const i = indexes[k] as number;
+      const b = this.buffer;
+      for (let e = b.firstSpan(trace.row); e !== NONE; e = b.nextEntry(e)) {
+        const req = b.entryRequest(e) as WireSpans;
+        const i = b.entryIndex(e);
         const off = req.offsets[i] as number;
         const end = off + (req.lengths[i] as number);
         addKeptSpan(kept.out, req.scope(i), req.buf, off, end, req.marks[i] as number, decision);
@@ -423,7 +432,10 @@ export class TailSampler implements TraceConsumer {
       kept.bytes += trace.bytes;
     }
     const held = !decision.keep && this.hold !== undefined && completable(decision);
-    if (held) this.hold?.add(trace.traceId, holdSpans(trace.requests, trace.indexes), now);
+    if (held && this.hold) {
+      const { requests, indexes } = trace.spanEntries();
+      this.hold.add(trace.traceId, holdSpans(requests, indexes), now);
+    }
     this.logs.follow(trace, decision, kept, held, now);
     if (held) this.scheduleHoldExpiry();
   }

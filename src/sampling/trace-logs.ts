@@ -25,6 +25,7 @@ import type { DecisionCache } from './decision-cache.js';
 import { KeptBatch, type KeptOutbox } from './kept-outbox.js';
 import { WireLogView } from './log-match.js';
 import type { SamplingPolicy, TraceDecision } from './sampling-policy.js';
+import { NONE } from './rows.js';
 import type { TraceBuffer } from './trace-buffer.js';
 
 /** Why a log record was kept or dropped: the `reason` label of `sentinel_sampling_logs_total`. */
@@ -40,8 +41,8 @@ export interface TraceLogsHost {
   readonly metrics: Metrics;
   policy(): SamplingPolicy;
   now(): number;
-  /** Starts a trace for an id neither buffered nor decided (deciding the oldest early at `num_traces`). */
-  openTrace(traceId: string, nowMs: number, kept: KeptBatch): WireTrace;
+  /** Starts a trace for an id neither buffered nor decided (deciding the oldest early at `num_traces`); its row. */
+  openTrace(traceId: string, nowMs: number, kept: KeptBatch): number;
   /** Ends a pass: decides the oldest early past `max_buffered_bytes`, hands kept data on, reschedules. */
   finishPass(nowMs: number, kept: KeptBatch): void;
 }
@@ -91,8 +92,8 @@ export class TraceLogs {
         this.decideAlone(policy, logs, i, '', kept, 'no_trace_id', share);
         continue;
       }
-      let trace = host.buffer.get(traceId);
-      if (trace === undefined) {
+      let row = host.buffer.find(traceId);
+      if (row === NONE) {
         const cached = host.cache.lookup(traceId);
         if (cached === 'dropped' || cached === 'held') {
           if (cached === 'held' && host.hold) host.hold.add(traceId, holdLogs([logs], [i]), now);
@@ -105,9 +106,9 @@ export class TraceLogs {
           this.count(true, 'late', 1);
           continue;
         }
-        trace = host.openTrace(traceId, now, kept);
+        row = host.openTrace(traceId, now, kept);
       }
-      host.buffer.addLog(trace, logs, i, share);
+      host.buffer.addLog(row, logs, i, share);
     }
     logs.traceIds = undefined;
     logs.spanIds = undefined;
@@ -117,8 +118,8 @@ export class TraceLogs {
 
   /** The trace was decided (it had spans): its records go with it, or are held with its spans. */
   follow(trace: WireTrace, decision: TraceDecision, kept: KeptBatch, held: boolean, nowMs: number): void {
-    const { logRequests, logIndexes } = trace;
-    if (logRequests === undefined || logIndexes === undefined) return;
+    if (trace.logCount === 0) return;
+    const { requests: logRequests, indexes: logIndexes } = trace.logEntries();
     if (decision.keep) {
       const completed = decision.reason === 'completed';
       for (let k = 0; k < logIndexes.length; k++)
@@ -142,12 +143,12 @@ export class TraceLogs {
    * agent kept it; else each record is decided by the logs policy, and a dropped one held for the feed.
    */
   orphan(trace: WireTrace, completed: TraceDecision | undefined, kept: KeptBatch, nowMs: number): void {
-    const { logRequests, logIndexes } = trace;
-    if (logRequests === undefined || logIndexes === undefined) return;
+    if (trace.logCount === 0) return;
     if (completed !== undefined) {
       this.follow(trace, completed, kept, false, nowMs);
       return;
     }
+    const { requests: logRequests, indexes: logIndexes } = trace.logEntries();
     const policy = this.host.policy();
     const share = trace.logBytes / logIndexes.length;
     const dropped: number[] = [];

@@ -1,4 +1,5 @@
 import type { WireLogs, WireScope, WireSpans } from '../../otlp/index.js';
+import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 
 /**
  * Spans (or, issue 16, log records) of one dropped trace to hold, still in their requests: `indexes[k]` of
@@ -56,8 +57,6 @@ const MIN_SLAB_BYTES = 1 << 16;
  * a window, or the feed took the last trace).
  */
 const SPARE_SLABS = 1;
-const NONE = -1;
-const INITIAL_ROWS = 64;
 
 /** What a part holds, in bytes, as `stats.bytes` counts it while its slab holds nothing else dead. */
 export function heldPartBytes(part: PartToHold): number {
@@ -145,43 +144,6 @@ export interface HoldBufferOptions {
   readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
   /** Slab size (tests); by default 1/16 of `maxBytes` within [64 KiB, 1 MiB]. */
   readonly slabBytes?: number;
-}
-
-function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, length: number): T {
-  const b = new (a.constructor as new (n: number) => T)(length);
-  b.set(a);
-  return b;
-}
-
-/**
- * Rows of typed-array columns, by slot: a freed row is reused (a free list through `next`), the columns grow by
- * doubling.
- */
-abstract class Rows {
-  private top = 0;
-  private free = NONE;
-  /** A row's next: a part's next part of its trace, a trace's next younger trace, a free row's next free one. */
-  next = new Int32Array(INITIAL_ROWS);
-  protected abstract resize(length: number): void;
-
-  add(): number {
-    if (this.free !== NONE) {
-      const r = this.free;
-      this.free = this.next[r] as number;
-      return r;
-    }
-    const r = this.top++;
-    if (r === this.next.length) {
-      this.next = grow(this.next, r * 2);
-      this.resize(r * 2);
-    }
-    return r;
-  }
-
-  delete(r: number): void {
-    this.next[r] = this.free;
-    this.free = r;
-  }
 }
 
 /** Held parts: where each lies (slab id, offset), its spans, its scope(s), whether it holds log records. */

@@ -1,0 +1,107 @@
+/**
+ * What the buffer benches (hold-buffer.ts, trace-buffer.ts) share: each layout and phase runs in a child process
+ * of its own, watches its GC pauses and old space, and feeds the same scanned requests and trace ids.
+ */
+import { fork } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { encodeTraceRequest, scanTraceRequest, type WireSpans } from '../src/otlp/index.js';
+import { makeTraces } from '../test/helpers/store-spans.js';
+
+export const MIB = 1024 * 1024;
+
+export const gc = (globalThis as { gc?: () => void }).gc;
+
+export const oldSpace = (): number =>
+  getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_size;
+
+/** 50 requests of 100 spans (20 traces of 5 spans), scanned as the receivers scan them. */
+export function scannedRequests(): WireSpans[] {
+  const out: WireSpans[] = [];
+  for (let seed = 1; seed <= 50; seed++)
+    out.push(scanTraceRequest(encodeTraceRequest(makeTraces({ traces: 20, spansPerTrace: 5, seed }))).spans);
+  return out;
+}
+
+const idBytes = Buffer.alloc(16, 0xab);
+/** A trace id as the scanner makes it: 32 hex characters, one flat string (a new one per call). */
+export function traceId(n: number): string {
+  idBytes.writeUInt32BE(n, 12);
+  return idBytes.toString('hex');
+}
+
+/** Counts GC pauses from now until `stop()`: how many, their ms, how many were mark-compacts. */
+export function watchGc(): { stop(): { gcCount: number; gcMs: number; majorGcs: number } } {
+  const r = { gcCount: 0, gcMs: 0, majorGcs: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      r.gcCount++;
+      r.gcMs += e.duration;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === 4) r.majorGcs++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      obs.disconnect();
+      return r;
+    },
+  };
+}
+
+/** Runs `script --child name phase` with --expose-gc and resolves with the one message it sends. */
+export function runChild<T>(script: string, name: string, phase: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const c = fork(new URL(script).pathname, ['--child', name, phase], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+    });
+    let result: T | undefined;
+    c.once('message', (m) => (result = m as T));
+    c.once('error', reject);
+    c.once('exit', (code) =>
+      result !== undefined && code === 0
+        ? resolve(result)
+        : reject(new Error(`${name} ${phase} child exited with ${code}`)),
+    );
+  });
+}
+
+/** A table row: its label, how to read it from a child's result, its decimals. */
+export type Figure<R> = readonly [label: string, read: (r: R) => number, digits: number];
+
+/** The GC and old-space rows every buffer bench prints. */
+export function gcFigures<
+  R extends {
+    gcCount: number;
+    gcMs: number;
+    majorGcs: number;
+    oldSpaceStartMiB: number;
+    oldSpaceMaxMiB: number;
+  },
+>(): Array<Figure<R>> {
+  return [
+    ['GC pauses', (r) => r.gcCount, 0],
+    ['GC pause ms', (r) => r.gcMs, 0],
+    ['mark-compacts', (r) => r.majorGcs, 0],
+    ['old space after a full GC at the start, MiB', (r) => r.oldSpaceStartMiB, 1],
+    ['old space max, MiB', (r) => r.oldSpaceMaxMiB, 1],
+  ];
+}
+
+/** Prints before and now side by side, with now / before. */
+export function printRatios<R>(
+  names: readonly [before: string, now: string],
+  figures: ReadonlyArray<Figure<R>>,
+  before: R,
+  now: R,
+): void {
+  console.log(`\n| figure | before (${names[0]}) | now (${names[1]}) | now / before |`);
+  console.log('|---|---|---|---|');
+  for (const [label, f, digits] of figures) {
+    const a = f(before);
+    const b = f(now);
+    console.log(
+      `| ${label} | ${a.toFixed(digits)} | ${b.toFixed(digits)} | ${a === 0 ? '-' : (b / a).toFixed(2)}x |`,
+    );
+  }
+}
