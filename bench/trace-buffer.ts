@@ -9,7 +9,7 @@
  * time, as the scanner makes them) and added; each tick every trace older than decision_wait (10 s) is decided
  * as a latency + status_code policy reads it (the two fast paths) and taken out. About 20,000 traces wait at a
  * time. Each layout runs in a child process of its own: CPU (user + system, GC threads included), GC pauses and
- * old space from the start, heap after a full GC at the end. Then, in fresh children, 50,000 traces of 1 and of
+ * old space from the start, heap after a full GC at the end. Then, in fresh children, 20,000 traces of 1 and of
  * 9 spans (one span of 100 traces per request) with no decision: heap per trace and per span after a full GC (the two figures TRACE_OVERHEAD_BYTES
  * and SPAN_OVERHEAD_BYTES stand for; trace ids included, the scanned requests not). Ratios are now / before.
  */
@@ -37,7 +37,7 @@ const TRACES_PER_TICK = 20;
 const TICK_MS = 10;
 const RUN_MS = 30_000;
 const WAIT_MS = 10_000;
-const OVERHEAD_TRACES = 50_000;
+const OVERHEAD_TRACES = 20_000;
 const CODES: ReadonlySet<number> = new Set([2]);
 
 /** What both layouts do for the sampler. */

@@ -53,13 +53,15 @@ export interface TraceEntries<R> {
  * and its index there. Valid until the buffer frees the row.
  */
 export class WireTrace {
+  private id: string | undefined;
   constructor(
     readonly buffer: TraceBuffer,
     readonly row: number,
   ) {}
 
   get traceId(): string {
-    return this.buffer.traceId(this.row);
+    this.id ??= this.buffer.traceId(this.row);
+    return this.id;
   }
 
   get firstSeenMs(): number {

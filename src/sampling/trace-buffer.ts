@@ -1,18 +1,21 @@
 import { WIRE_INDEX_BYTES_PER_LOG, type WireLogs, type WireSpans } from '../otlp/index.js';
 import { WireTrace } from './buffered-trace.js';
+import { IdTable } from './id-table.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from './rows.js';
 
 /**
- * Heap bytes of a buffered trace beyond its spans: its row in the trace columns (68 B, plus the doubling's
- * slack), its Map entry and its id string. bench/trace-buffer.ts measured 169 B after a full GC (Node 20; 518 B
- * for the object with two arrays it replaced), rounded up for the columns' slack at other sizes.
+ * Heap bytes of a buffered trace beyond its spans: its row in the trace columns (68 B) and in the id table (20 B,
+ * and two 4-byte slots), times the columns' slack (they grow by doubling: 1x to 2x). bench/trace-buffer.ts
+ * measured 145 B per trace at 20,000 traces (the agent's 10k spans/s) and 115 B at 50,000, after a full GC on
+ * Node 20; the object with two arrays in a Map that it replaced, 521 B.
  */
-export const TRACE_OVERHEAD_BYTES = 200;
+export const TRACE_OVERHEAD_BYTES = 150;
 /**
  * Heap bytes per buffered span beyond its share of its request: its entry row (request row, index, next: 12 B)
- * with slack, and its share of the request rows. bench/trace-buffer.ts measured 14.1 B.
+ * times the slack, and its share of the request rows. bench/trace-buffer.ts measured 17.1 B at 180,000 spans and
+ * 14.0 B at 450,000.
  */
-export const SPAN_OVERHEAD_BYTES = 16;
+export const SPAN_OVERHEAD_BYTES = 18;
 /** Heap bytes per buffered log record beyond its share of its request: an entry row and its index columns. */
 export const LOG_OVERHEAD_BYTES = SPAN_OVERHEAD_BYTES + WIRE_INDEX_BYTES_PER_LOG;
 
@@ -21,7 +24,6 @@ export const LOG_OVERHEAD_BYTES = SPAN_OVERHEAD_BYTES + WIRE_INDEX_BYTES_PER_LOG
  * entries, and its place in the first-seen order (`prev`, `next`: an intrusive list, oldest first).
  */
 class TraceRows extends Rows {
-  ids: Array<string | undefined> = [];
   firstSeen = new Float64Array(INITIAL_ROWS);
   bytes = new Float64Array(INITIAL_ROWS);
   logBytes = new Float64Array(INITIAL_ROWS);
@@ -71,13 +73,12 @@ class RequestRows extends Rows {
  *
  * Laid out as rows of typed-array columns (issue 13: at 10k spans/s about 20,000 traces wait 10 s, and an object
  * with two arrays per trace was most of what the agent promoted to the old space): a trace is a row, its spans a
- * chain of entry rows (request row, index), the oldest-first order an intrusive list. Left in the JS heap: the
- * Map from trace id to row (the scanner gives ids as strings, which the decision cache, the completion buffer
- * and the feed key by too), one array slot per trace for its id and one per request. A trace is named by its
- * row; a row is valid from `open` until `free`.
+ * chain of entry rows (request row, index), the oldest-first order an intrusive list, the id a row's four words
+ * in a hash table of rows (id-table.ts). Left in the JS heap: one array slot per scanned request that waiting
+ * spans name. A trace is named by its row; a row is valid from `open` until `free`.
  */
 export class TraceBuffer {
-  private readonly rowOf = new Map<string, number>();
+  private readonly ids = new IdTable();
   private readonly t = new TraceRows();
   private readonly e = new EntryRows();
   private readonly r = new RequestRows();
@@ -91,7 +92,7 @@ export class TraceBuffer {
   private byteCount = 0;
 
   get size(): number {
-    return this.rowOf.size;
+    return this.ids.size;
   }
 
   get spanCount(): number {
@@ -108,18 +109,17 @@ export class TraceBuffer {
 
   /** The row of a buffered trace, or NONE. */
   find(traceId: string): number {
-    return this.rowOf.get(traceId) ?? NONE;
+    return this.ids.find(traceId);
   }
 
   has(traceId: string): boolean {
-    return this.rowOf.has(traceId);
+    return this.ids.find(traceId) !== NONE;
   }
 
   /** Starts a trace (the caller checked it is not buffered); returns its row, the newest. */
   open(traceId: string, nowMs: number): number {
     const t = this.t;
     const row = t.add();
-    t.ids[row] = traceId;
     t.firstSeen[row] = nowMs;
     t.bytes[row] = 0;
     t.logBytes[row] = 0;
@@ -132,7 +132,7 @@ export class TraceBuffer {
     if (this.newestRow === NONE) this.oldestRow = row;
     else t.next[this.newestRow] = row;
     this.newestRow = row;
-    this.rowOf.set(traceId, row);
+    this.ids.add(traceId, row);
     this.byteCount += TRACE_OVERHEAD_BYTES;
     return row;
   }
@@ -172,7 +172,7 @@ export class TraceBuffer {
    */
   remove(row: number): void {
     const t = this.t;
-    this.rowOf.delete(t.ids[row] as string);
+    this.ids.delete(row);
     const prev = t.prev[row] as number;
     const next = t.next[row] as number;
     if (prev === NONE) this.oldestRow = next;
@@ -188,7 +188,7 @@ export class TraceBuffer {
       spanCount * SPAN_OVERHEAD_BYTES +
       TRACE_OVERHEAD_BYTES +
       (logCount > 0 ? (t.logBytes[row] as number) + logCount * LOG_OVERHEAD_BYTES : 0);
-    if (this.rowOf.size === 0) {
+    if (this.ids.size === 0) {
       this.byteCount = 0; // no float drift once empty
       this.logs = 0;
     }
@@ -199,7 +199,7 @@ export class TraceBuffer {
     const t = this.t;
     this.freeChain(t.spanHead[row] as number);
     this.freeChain(t.logHead[row] as number);
-    t.ids[row] = undefined;
+    this.ids.forget(row);
     t.delete(row);
   }
 
@@ -225,8 +225,9 @@ export class TraceBuffer {
     return new WireTrace(this, row);
   }
 
+  /** The trace's id (made from the row's id words: a new string each call). */
   traceId(row: number): string {
-    return this.t.ids[row] as string;
+    return this.ids.idOf(row);
   }
 
   firstSeenMs(row: number): number {
@@ -281,7 +282,7 @@ export class TraceBuffer {
       entries += (this.t.spans[row] as number) + (this.t.logs[row] as number);
     let requests = 0;
     for (const r of this.r.list) if (r !== undefined) requests++;
-    return { traces: this.rowOf.size, entries, requests };
+    return { traces: this.ids.size, entries, requests };
   }
 
   private entry(request: WireSpans | WireLogs, i: number): number {
