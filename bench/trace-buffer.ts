@@ -11,14 +11,19 @@
  * time. Each layout runs in a child process of its own: CPU (user + system, GC threads included), GC pauses and
  * old space from the start, heap after a full GC at the end. Then, in fresh children, 20,000 traces of 1 and of
  * 9 spans (one span of 100 traces per request) with no decision: heap per trace and per span after a full GC (the two figures TRACE_OVERHEAD_BYTES
- * and SPAN_OVERHEAD_BYTES stand for; trace ids included, the scanned requests not). Ratios are now / before.
+ * and SPAN_OVERHEAD_BYTES stand for; trace ids included, the scanned requests not). And the decision cache
+ * full at its default sizes, as two lru-cache LRUs of id strings (before, test/helpers/lru-decision-cache.ts) and
+ * in typed-array rows (now). Ratios are now / before.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import type { WireSpans } from '../src/otlp/index.js';
 import { WireTraceView } from '../src/sampling/buffered-trace.js';
+import { DecisionCache } from '../src/sampling/decision-cache.js';
+import type { TraceDecision } from '../src/sampling/sampling-policy.js';
 import { NONE } from '../src/sampling/rows.js';
 import * as rows from '../src/sampling/trace-buffer.js';
 import * as map from './_trace-buffer-map.js';
+import { LruDecisionCache } from '../test/helpers/lru-decision-cache.js';
 import {
   type Figure,
   gc,
@@ -168,15 +173,33 @@ function overhead(make: () => Buffer, reqs: WireSpans[], spans: number): { heap:
   return { heap: grown / OVERHEAD_TRACES, counted };
 }
 
+/**
+ * Heap per remembered id of the decision cache, full at its default sizes (10,000 kept, 50,000 dropped), each id
+ * recorded once more after it is full (so that both evict); ids as the scanner makes them.
+ */
+function cacheOverhead(name: string): number {
+  const kept: TraceDecision = { keep: true, reason: 'rule', policy: 'errors', weight: 1 };
+  const dropped: TraceDecision = { keep: false, reason: 'not_sampled', policy: '', weight: 0 };
+  const before = heapNow();
+  const c = name === 'map' ? new LruDecisionCache(10_000, 50_000) : new DecisionCache(10_000, 50_000);
+  for (let n = 0; n < 120_000; n++) c.record(traceId(n), n % 6 === 0 ? kept : dropped);
+  const grown = heapNow() - before;
+  const { kept: k, dropped: d } = c.size;
+  if (k + d !== 60_000) throw new Error(`expected 60,000 ids, got ${k + d}`);
+  return grown / 60_000;
+}
+
 async function child(name: string, phase: string): Promise<void> {
   if (!gc) throw new Error('run with --expose-gc (npm run bench -- trace-buffer does)');
   const make = LAYOUTS[name]!;
   const reqs = scannedRequests();
-  process.send?.(phase === 'steady' ? await steady(make, reqs) : overhead(make, reqs, Number(phase)));
+  if (phase === 'cache') process.send?.(cacheOverhead(name));
+  else process.send?.(phase === 'steady' ? await steady(make, reqs) : overhead(make, reqs, Number(phase)));
 }
 
 type Steady = Awaited<ReturnType<typeof steady>>;
 interface Result extends Steady {
+  cachePerId: number;
   oneSpan: number;
   nineSpans: number;
   perTrace: number;
@@ -187,12 +210,14 @@ interface Result extends Steady {
 
 async function run(name: string): Promise<Result> {
   const s = await runChild<Steady>(import.meta.url, name, 'steady');
+  const cachePerId = await runChild<number>(import.meta.url, name, 'cache');
   const one = await runChild<{ heap: number; counted: number }>(import.meta.url, name, '1');
   const nine = await runChild<{ heap: number; counted: number }>(import.meta.url, name, '9');
   const perSpan = (nine.heap - one.heap) / 8;
   const countedPerSpan = (nine.counted - one.counted) / 8;
   return {
     ...s,
+    cachePerId,
     oneSpan: one.heap,
     nineSpans: nine.heap,
     perSpan,
@@ -227,6 +252,7 @@ if (process.argv[2] === '--child') {
     ['  counted (TRACE_OVERHEAD_BYTES)', (r) => r.countedPerTrace, 0],
     ['heap per waiting span (before: the arrays start with room for 16), B', (r) => r.perSpan, 1],
     ['  counted (SPAN_OVERHEAD_BYTES)', (r) => r.countedPerSpan, 0],
+    ['decision cache: heap per remembered id (10,000 kept + 50,000 dropped), B', (r) => r.cachePerId, 0],
   ];
   printRatios(['object + arrays, Map', 'columns'], table, before, now);
 }
