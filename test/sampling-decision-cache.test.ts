@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DecisionCache } from '../src/sampling/decision-cache.js';
+import { IdTimes } from '../src/sampling/id-lru.js';
 import type { TraceDecision } from '../src/sampling/sampling-policy.js';
 import { LruDecisionCache as LruModel } from './helpers/lru-decision-cache.js';
 
@@ -72,4 +73,25 @@ test('agrees with the two lru-cache LRUs over 30,000 random records and lookups'
       assert.deepEqual(c.size, m.size);
     }
   }
+});
+
+test('the feed ids keep their times, least recently used first out, and forget an id once taken', () => {
+  const t = new IdTimes(3);
+  t.set(hexId(1), 10);
+  t.set(hexId(2), 20);
+  t.set(hexId(3), 30);
+  t.set(hexId(1), 11); // named again: the most recent, its time updated
+  t.set(hexId(4), 40); // full: 2 goes
+  assert.equal(t.size, 3);
+  assert.equal(t.take(hexId(2)), undefined);
+  assert.equal(t.take(hexId(1)), 11);
+  assert.equal(t.take(hexId(1)), undefined, 'taken once');
+  assert.equal(t.take('not-hex'), undefined);
+  t.set('not-hex', 50);
+  assert.equal(t.take('not-hex'), 50);
+  t.clear();
+  assert.equal(t.size, 0);
+  assert.equal(t.take(hexId(3)), undefined);
+  t.set(hexId(3), 60);
+  assert.equal(t.take(hexId(3)), 60);
 });

@@ -87,3 +87,33 @@ export class IdLru {
     else r.prev[next] = prev;
   }
 }
+
+/** Ids with a time each (ms), least recently used first out: the ids the decision feed named (issue 9). */
+export class IdTimes {
+  private ids: IdLru;
+  private at = new Float64Array(INITIAL_ROWS);
+
+  constructor(private readonly max: number) {
+    this.ids = new IdLru(max);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  set(id: string, atMs: number): void {
+    const row = this.ids.set(id);
+    if (row >= this.at.length) this.at = grow(this.at, Math.max(row + 1, this.at.length * 2));
+    this.at[row] = atMs;
+  }
+
+  /** The time of `id`, forgotten now; undefined when absent. */
+  take(id: string): number | undefined {
+    const row = this.ids.delete(id);
+    return row === NONE ? undefined : this.at[row];
+  }
+
+  clear(): void {
+    this.ids = new IdLru(this.max);
+  }
+}
