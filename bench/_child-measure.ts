@@ -49,6 +49,51 @@ export function watchGc(): { stop(): { gcCount: number; gcMs: number; majorGcs: 
   };
 }
 
+/** CPU, GC and old-space figures of a run (measureSteps). */
+export interface RunFigures {
+  cpuMs: number;
+  gcCount: number;
+  gcMs: number;
+  majorGcs: number;
+  oldSpaceStartMiB: number;
+  oldSpaceMaxMiB: number;
+}
+
+/**
+ * Runs `step(0 .. steps - 1)` after a full GC, with CPU (user + system, GC threads included), GC pauses and old
+ * space from there; every `yieldEvery` steps the event loop turns (as the agent's does between requests: GC
+ * entries are delivered then) and the old space is sampled. Ends with a full GC, for the caller's heap figures.
+ */
+export async function measureSteps(
+  steps: number,
+  yieldEvery: number,
+  step: (i: number) => void | Promise<void>,
+): Promise<RunFigures> {
+  gc!();
+  const oldStart = oldSpace();
+  let oldMax = oldStart;
+  const gcs = watchGc();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) {
+    await step(i);
+    if (i % yieldEvery === 0) {
+      oldMax = Math.max(oldMax, oldSpace());
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setImmediate(r));
+  const figures = gcs.stop();
+  gc!();
+  gc!();
+  return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    ...figures,
+    oldSpaceStartMiB: oldStart / MIB,
+    oldSpaceMaxMiB: oldMax / MIB,
+  };
+}
+
 /** Runs `script --child name phase` with --expose-gc and resolves with the one message it sends. */
 export function runChild<T>(script: string, name: string, phase: string): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -20,12 +20,12 @@ import {
   gc,
   gcFigures,
   MIB,
-  oldSpace,
+  measureSteps,
   printRatios,
   runChild,
   scannedRequests,
   traceId,
-  watchGc,
+  type RunFigures,
 } from './_child-measure.js';
 
 const SPANS_PER_TRACE = 5;
@@ -91,13 +91,7 @@ const LAYOUTS: Record<string, Layout> = {
   },
 };
 
-interface ChildResult {
-  cpuMs: number;
-  gcCount: number;
-  gcMs: number;
-  majorGcs: number;
-  oldSpaceStartMiB: number;
-  oldSpaceMaxMiB: number;
+interface ChildResult extends RunFigures {
   heapUsedMiB: number;
   arrayBuffersMiB: number;
   rssMiB: number;
@@ -118,18 +112,14 @@ function traceOf(reqs: WireSpans[], n: number): [WireSpans[], number[]] {
 
 /** The steady run: hold, release, expire on the simulated clock. */
 async function steady(layout: Layout, reqs: WireSpans[]) {
-  gc!();
-  const oldStart = oldSpace();
-  let oldMax = oldStart;
-  const gcs = watchGc();
   let evicted = 0;
   let released = 0;
   const hold = layout.make(() => evicted++, MAX_BYTES);
   // The ids of the last RELEASE_AGE_MS, as a ring.
   const ids: string[] = new Array<string>((RELEASE_AGE_MS / TICK_MS) * TRACES_PER_TICK).fill('');
   let n = 0;
-  const cpu0 = process.cpuUsage();
-  for (let now = 0; now < RUN_MS; now += TICK_MS) {
+  const run = await measureSteps(RUN_MS / TICK_MS, 1000 / TICK_MS, (tick) => {
+    const now = tick * TICK_MS;
     const old = ids[n % ids.length] as string;
     if (old !== '' && hold.take(old) > 0) released++;
     for (let t = 0; t < TRACES_PER_TICK; t++) {
@@ -139,23 +129,10 @@ async function steady(layout: Layout, reqs: WireSpans[]) {
       hold.add(id, r, idx, now);
     }
     hold.expire(now);
-    if (now % 1000 === 0) {
-      oldMax = Math.max(oldMax, oldSpace());
-      // The agent's event loop turns between requests; GC entries are delivered then.
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-  const cpu = process.cpuUsage(cpu0);
-  await new Promise((r) => setImmediate(r));
-  const gcFigures = gcs.stop();
-  gc!();
-  gc!();
+  });
   const mem = process.memoryUsage();
   return {
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    ...gcFigures,
-    oldSpaceStartMiB: oldStart / MIB,
-    oldSpaceMaxMiB: oldMax / MIB,
+    ...run,
     heapUsedMiB: mem.heapUsed / MIB,
     arrayBuffersMiB: mem.arrayBuffers / MIB,
     rssMiB: mem.rss / MIB,

@@ -29,12 +29,11 @@ import {
   gc,
   gcFigures,
   MIB,
-  oldSpace,
+  measureSteps,
   printRatios,
   runChild,
   scannedRequests,
   traceId,
-  watchGc,
 } from './_child-measure.js';
 
 const SPANS_PER_TRACE = 5;
@@ -113,15 +112,10 @@ const heapNow = (): number => {
 };
 
 async function steady(make: () => Buffer, reqs: WireSpans[]) {
-  gc!();
-  const oldStart = oldSpace();
-  let oldMax = oldStart;
   let peakTraces = 0;
   let decided = 0;
-  const gcs = watchGc();
   const b = make();
-  const cpu0 = process.cpuUsage();
-  for (let tick = 0; tick * TICK_MS < RUN_MS; tick++) {
+  const run = await measureSteps(RUN_MS / TICK_MS, 100, (tick) => {
     const now = tick * TICK_MS;
     const req = reqs[tick % reqs.length]!;
     // Slot j: the k-th span of the m-th trace opened k ticks ago.
@@ -132,21 +126,10 @@ async function steady(make: () => Buffer, reqs: WireSpans[]) {
     }
     peakTraces = Math.max(peakTraces, b.stats.traces);
     decided += b.decideDue(now);
-    if (tick % 100 === 0) {
-      oldMax = Math.max(oldMax, oldSpace());
-      // The agent's event loop turns between requests; GC entries are delivered then.
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-  const cpu = process.cpuUsage(cpu0);
-  await new Promise((r) => setImmediate(r));
-  const gcFigures = gcs.stop();
+  });
   const heap = heapNow();
   return {
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    ...gcFigures,
-    oldSpaceStartMiB: oldStart / MIB,
-    oldSpaceMaxMiB: oldMax / MIB,
+    ...run,
     heapMiB: heap / MIB,
     peakTraces,
     decided,
