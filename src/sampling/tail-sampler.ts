@@ -21,6 +21,7 @@ import { DecisionTimer } from './decision-timer.js';
 import { KeptBatch, KeptOutbox } from './kept-outbox.js';
 import {
   completionEvictionMetrics,
+  DecisionTally,
   heldOldestGauge,
   samplerMetrics,
   type SamplerMetrics,
@@ -99,6 +100,8 @@ export class TailSampler implements TraceConsumer {
   private closing = false;
   private shutdownPromise: Promise<void> | undefined;
   private readonly m: SamplerMetrics;
+  /** Decisions per policy, added to `sampling_decisions_total` at the end of each pass. */
+  private readonly decisions: DecisionTally;
 
   constructor(options: TailSamplerOptions) {
     this.next = options.next;
@@ -112,6 +115,7 @@ export class TailSampler implements TraceConsumer {
     this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
     const metrics = options.metrics;
     this.m = samplerMetrics(metrics);
+    this.decisions = new DecisionTally(this.m.decisions);
     this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
     this.holdTimer = new DecisionTimer(this.clock, () => {
       this.hold?.expire(this.clock.now());
@@ -398,10 +402,10 @@ export class TailSampler implements TraceConsumer {
       decision = COMPLETED_DECISION;
       this.m.released.inc({ from: 'buffered' }, trace.spanCount);
     }
-    this.m.decisions.inc({
-      policy: decision.policy === '' ? '_none' : decision.policy,
-      decision: decision.keep ? 'sampled' : decision.reason === 'dropped' ? 'dropped' : 'not_sampled',
-    });
+    this.decisions.count(
+      decision.policy === '' ? '_none' : decision.policy,
+      decision.keep ? 'sampled' : decision.reason === 'dropped' ? 'dropped' : 'not_sampled',
+    );
     this.m.latency.observe(Math.max(0, now - trace.firstSeenMs) / 1000);
     this.cache.record(trace.traceId, decision);
     if (this.onDecision) {
@@ -444,6 +448,7 @@ export class TailSampler implements TraceConsumer {
   }
 
   private updateGauges(): void {
+    this.decisions.flush();
     this.m.bufferedTraces.set(this.buffer.size);
     this.m.bufferedSpans.set(this.buffer.spanCount);
     this.m.bufferedBytes.set(this.buffer.bytes + this.outbox.bytes);
