@@ -32,10 +32,10 @@ export function samplerMetrics(metrics: Metrics) {
       'sampling_buffered_bytes',
       'Bytes held by the sampler (waiting traces: their share of the request bytes plus index; kept batches not yet taken by the next stage).',
     ),
-    latency: metrics.histogram(
+    // Observed once per trace: a plain histogram, rendered when scraped (telemetry/collected-metric.ts).
+    latency: metrics.plainHistogram(
       'sampling_decision_latency_seconds',
       'Time from a trace’s first span to its sampling decision.',
-      [],
       LATENCY_BUCKETS,
     ),
     forwardFailures: metrics.counter(
