@@ -14,6 +14,8 @@ import {
 import {
   av,
   encodeTraceRequest,
+  scanTraceRequest,
+  wireBatch,
   type ResourceSpans,
   type Span,
   type TraceBatch,
@@ -210,6 +212,28 @@ describe('span metrics (measure stage)', () => {
     assert.ok((calls.get(overflowKey) ?? 0) > 0);
     const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
     assert.equal(total(calls), total(truth));
+  });
+
+  it('counts the same series on the byte path as from decoded spans, batch after batch and past max_series', async () => {
+    for (const max_series of [2000, 5]) {
+      const decoded = stage({ max_series });
+      const wire = stage({ max_series });
+      for (const seed of [21, 22, 21]) {
+        const { data } = workload(seed, 30, 40);
+        const spans = scanTraceRequest(encodeTraceRequest(data)).spans;
+        await wire.measure.consume(wireBatch(spans));
+        await decoded.measure.consume({ data, spanCount: 1200, bytes: 1 });
+      }
+      for (const name of ['sentinel_spanmetrics_calls_total', 'sentinel_spanmetrics_duration_seconds']) {
+        const want = await series(decoded.metrics, name);
+        const got = await series(wire.metrics, name);
+        assert.deepEqual(
+          new Map([...got].sort()),
+          new Map([...want].sort()),
+          `${name}, max_series ${max_series}`,
+        );
+      }
+    }
   });
 
   it('does not count a batch the next stage refuses, so a client retry is counted once', async () => {

@@ -51,6 +51,23 @@ describe('the wire scanner (issue 13)', () => {
     }
   });
 
+  it('gives each span its own trace id when the traces of a request are interleaved', () => {
+    const data = makeTraces({ traces: 12, spansPerTrace: 6, seed: 9 });
+    const random = seededRandom(4);
+    for (const rs of data.resourceSpans)
+      for (const ss of rs.scopeSpans) ss.spans.sort(() => (random() < 0.5 ? -1 : 1));
+    const bytes = encodeTraceRequest(data);
+    const { spans } = scanTraceRequest(bytes);
+    const decoded = decodeTraceRequest(bytes).resourceSpans.flatMap((rs) =>
+      rs.scopeSpans.flatMap((ss) => ss.spans.map((x) => x.traceId)),
+    );
+    assert.deepEqual(spans.traceIds, decoded);
+    assert.ok(
+      decoded.some((id, i) => i > 0 && id !== decoded[i - 1]),
+      'the traces are interleaved',
+    );
+  });
+
   it('keeps a span byte for byte, unknown fields of a Span, a Resource and the request included', () => {
     const data = makeTraces({ traces: 1, spansPerTrace: 1, seed: 5 });
     const plain = encodeTraceRequest(data);

@@ -179,6 +179,40 @@ void describe('trace buffer and decision timing', () => {
     );
   });
 
+  void test('a tick also decides the traces due within 1 % of decision_wait after it, in one pass', async () => {
+    const h = harness(policyFrom('policies: [{name: all, type: always_sample}]'), { waitMs: 10_000 });
+    const r = resource('checkout');
+    const sc = scope('http');
+    let t = 0;
+    for (const [n, at] of [
+      [1, 0],
+      [2, 60],
+      [3, 100],
+      [4, 101],
+    ] as const) {
+      h.clock.advance(at - t);
+      t = at;
+      await h.sampler.consume(batchOf([{ resource: r, scope: sc, spans: [span(tid(n), sid(n))] }]));
+    }
+    h.clock.advance(9_999 - t);
+    await h.sampler.drain();
+    assert.equal(h.decisions.size, 0, 'nothing before the first trace is due');
+    h.clock.advance(1);
+    await h.sampler.drain();
+    assert.deepEqual(
+      [...h.decisions.keys()],
+      [tid(1), tid(2), tid(3)],
+      'due at 10,000, 10,060 and 10,100 ms',
+    );
+    assert.equal(h.out.batches.length, 1, 'one kept batch for the tick');
+    h.clock.advance(100);
+    await h.sampler.drain();
+    assert.equal(h.decisions.size, 3, 'the fourth is due at 10,101 ms');
+    h.clock.advance(1);
+    await h.sampler.drain();
+    assert.equal(h.decisions.size, 4);
+  });
+
   void test('regroups kept spans under the very Resource and InstrumentationScope objects they arrived with', async () => {
     const h = harness(policyFrom('policies: [{name: all, type: always_sample}]'), { waitMs: 1000 });
     const rA = resource('a');

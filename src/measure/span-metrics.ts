@@ -128,6 +128,13 @@ class SpanMetricsState {
 
 const states = new WeakMap<Registry, SpanMetricsState>();
 
+/** A resource's series by span name, then `kind * 3 + status code`. */
+interface ResourceSeries {
+  readonly service: string;
+  readonly variant: string;
+  readonly byName: Map<string, Series[]>;
+}
+
 function newSeries(labels: Labels): Series {
   return { labels, count: 0, sum: 0, buckets: new Float64Array(SPANMETRICS_BUCKETS_SECONDS.length) };
 }
@@ -157,6 +164,8 @@ export class SpanMetricsStage implements TraceConsumer {
   private readonly otlpTimer: NodeJS.Timeout | undefined;
   private readonly startNs = BigInt(Date.now()) * 1_000_000n;
   private otlpFailing = false;
+  /** Series by resource, span name, kind and status on the byte path (interned resources are stable keys). */
+  private readonly byResource = new WeakMap<WireResource, ResourceSeries>();
 
   constructor(options: SpanMetricsOptions) {
     this.next = options.next;
@@ -267,29 +276,59 @@ export class SpanMetricsStage implements TraceConsumer {
   private measureWire(spans: WireSpans, out: { series: Series[]; seconds: number[] }): void {
     const names = spans.names ?? [];
     let lastResource: WireResource | undefined;
-    let service = '';
-    let variant = '';
+    let byName: ResourceSeries | undefined;
     for (let i = 0; i < spans.count; i++) {
       const kind = spans.kinds[i] as number;
       if (!this.kinds.has(kind)) continue;
       const resource = spans.scope(i).resource;
       if (resource !== lastResource) {
         lastResource = resource;
-        service = resource.serviceName;
-        variant = stringAttribute(resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '';
+        byName = this.resourceSeries(resource);
       }
+      const rs = byName as ResourceSeries;
       const code = spans.statusCodes[i] as number;
-      const series = this.seriesFor(
-        service,
-        names[i] ?? '',
-        SPAN_KIND_LABELS[kind] ?? String(kind),
-        STATUS_CODE_LABELS[code] ?? String(code),
-        variant,
-      );
+      const name = names[i] ?? '';
+      // The series of (name, kind, status) under this resource, found without building the label key: the key
+      // string per span was a fifth of this stage's allocations at 10k spans/s.
+      const slot = kind <= 5 && code <= 2 ? kind * 3 + code : -1;
+      let slots = rs.byName.get(name);
+      let series = slot >= 0 && slots !== undefined ? slots[slot] : undefined;
+      if (series === undefined) {
+        series = this.seriesFor(
+          rs.service,
+          name,
+          SPAN_KIND_LABELS[kind] ?? String(kind),
+          STATUS_CODE_LABELS[code] ?? String(code),
+          rs.variant,
+        );
+        if (slot >= 0) {
+          if (slots === undefined) {
+            // Span names may be unbounded (ids in names): past max_series names the shortcut starts over.
+            if (rs.byName.size >= this.maxSeries) rs.byName.clear();
+            slots = [];
+            rs.byName.set(name, slots);
+          }
+          slots[slot] = series;
+        }
+      }
       if (series !== this.state.overflow) series.resource ??= resource.resource;
       out.series.push(series);
       out.seconds.push((spans.durationsNs[i] as number) / 1e9);
     }
+  }
+
+  /** The per-resource shortcut to series: service and variant read once per resource. */
+  private resourceSeries(resource: WireResource): ResourceSeries {
+    let rs = this.byResource.get(resource);
+    if (rs === undefined) {
+      rs = {
+        service: resource.serviceName,
+        variant: stringAttribute(resource.attributes, DEPLOYMENT_VARIANT_ATTRIBUTE) ?? '',
+        byName: new Map(),
+      };
+      this.byResource.set(resource, rs);
+    }
+    return rs;
   }
 
   private seriesFor(

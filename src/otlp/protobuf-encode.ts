@@ -297,14 +297,16 @@ export function encodeTraceRequest(data: TraceData): Buffer {
   return w.finish();
 }
 
+const EMPTY_RESPONSE = Buffer.alloc(0);
+
 /** Encodes `ExportTraceServiceResponse`, with `partial_success` when spans were rejected. */
 export function encodeTraceResponse(partial?: { rejectedSpans: number; errorMessage: string }): Buffer {
+  // Full success is an empty message: one shared empty buffer (the transports copy it into their frames).
+  if (!partial || (partial.rejectedSpans <= 0 && !partial.errorMessage)) return EMPTY_RESPONSE;
   const w = new ProtobufWriter(64);
-  if (partial && (partial.rejectedSpans > 0 || partial.errorMessage)) {
-    const t = w.begin(1);
-    w.int64(1, BigInt(partial.rejectedSpans));
-    w.string(2, partial.errorMessage);
-    w.end(t);
-  }
+  const t = w.begin(1);
+  w.int64(1, BigInt(partial.rejectedSpans));
+  w.string(2, partial.errorMessage);
+  w.end(t);
   return Buffer.from(w.finish());
 }

@@ -10,6 +10,7 @@ import { ProtobufReader, WireType } from './protobuf-reader.js';
 import { bytesEqual, type WireResource, type WireScope } from './wire-scan.js';
 
 const { LEN } = WireType;
+const EMPTY_REQUEST = Buffer.alloc(0);
 
 function varintSize(n: number): number {
   let size = 1;
@@ -50,11 +51,13 @@ interface ScopeGroup {
  * agent appends). Sizes are computed first, so the request is written once into a buffer of its exact size.
  */
 export class RequestAssembler {
-  private readonly resources = new Map<WireResource, Map<WireScope, ScopeGroup>>();
+  /** Made on the first span: most sampler passes keep nothing and their assembler stays empty. */
+  private resources: Map<WireResource, Map<WireScope, ScopeGroup>> | undefined;
   spanCount = 0;
   spanBytes = 0;
 
   add(scope: WireScope, source: Uint8Array, start: number, end: number, suffix: Uint8Array = EMPTY): void {
+    this.resources ??= new Map();
     let scopes = this.resources.get(scope.resource);
     if (scopes === undefined) {
       scopes = new Map();
@@ -75,6 +78,7 @@ export class RequestAssembler {
 
   /** The request bytes (empty when no span was added). */
   finish(): Buffer {
+    if (this.resources === undefined) return EMPTY_REQUEST;
     const rsSizes: number[] = [];
     const ssSizes: number[] = [];
     const extras = new Set<Uint8Array>();

@@ -57,6 +57,7 @@ export class TraceLogs {
    * (prom-client hashes the labels), more than a record's own handling, so a pass adds them once.
    */
   private readonly tally = new Map<LogReason, [number, number]>(REASONS.map((r) => [r, [0, 0]]));
+  private tallied = false;
 
   constructor(private readonly host: TraceLogsHost) {
     const metrics = host.metrics;
@@ -176,6 +177,9 @@ export class TraceLogs {
   /** Sets the gauge and adds the pass's counts to the counter (the sampler calls it at the end of each pass). */
   updateGauges(): void {
     this.buffered.set(this.host.buffer.logCount);
+    // Called at the end of every sampler pass: the tally is walked only when records were counted since.
+    if (!this.tallied) return;
+    this.tallied = false;
     for (const [reason, t] of this.tally) {
       if (t[0] > 0) this.counted.inc({ decision: 'kept', reason }, t[0]);
       if (t[1] > 0) this.counted.inc({ decision: 'dropped', reason }, t[1]);
@@ -185,6 +189,7 @@ export class TraceLogs {
 
   private count(kept: boolean, reason: LogReason, n: number): void {
     (this.tally.get(reason) as [number, number])[kept ? 0 : 1] += n;
+    this.tallied = true;
   }
 
   /** A record that follows no trace, by the `logs:` section; true when kept. */

@@ -147,10 +147,19 @@ const EMPTY_KEYS: ReadonlySet<string> = new Set();
 
 /** The span's `trace_state` field (3) with the decision's `ot` threshold and randomness set over `before`. */
 function traceStateField(before: string, decision: TraceDecision): Buffer {
-  const values: Array<readonly [string, string]> = [['th', decision.th as string]];
-  if (decision.rv !== undefined) values.push(['rv', decision.rv]);
+  let traceState: string;
+  if (before === '') {
+    // What setOtValues gives for an empty trace state, without parsing one (each probabilistic keep has its
+    // own randomness, so this runs once per kept trace).
+    traceState =
+      decision.rv === undefined ? `ot=th:${decision.th}` : `ot=th:${decision.th};rv:${decision.rv}`;
+  } else {
+    const values: Array<readonly [string, string]> = [['th', decision.th as string]];
+    if (decision.rv !== undefined) values.push(['rv', decision.rv]);
+    traceState = setOtValues(before, values);
+  }
   const w = new ProtobufWriter(64);
-  w.string(3, setOtValues(before, values));
+  w.string(3, traceState);
   return Buffer.from(w.finish());
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PlainHistogram, registerCollectedMetric } from './collected-metric.js';
 
 /** Every Sentinel metric carries this prefix (CONTRACT.md). */
 export const METRIC_PREFIX = 'sentinel_';
@@ -9,6 +10,7 @@ export const METRIC_PREFIX = 'sentinel_';
  */
 export class Metrics {
   readonly registry: Registry;
+  private readonly plain = new Map<string, PlainHistogram>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -56,6 +58,21 @@ export class Metrics {
       registers: [this.registry],
       ...(buckets ? { buckets } : {}),
     });
+  }
+
+  /**
+   * An unlabelled histogram for a hot path (`PlainHistogram`): plain numbers, rendered when scraped. Components
+   * asking for the same name share it, as they share prom-client metrics.
+   */
+  plainHistogram(name: string, help: string, buckets: readonly number[]): PlainHistogram {
+    const full = METRIC_PREFIX + name;
+    let h = this.plain.get(full);
+    if (h === undefined) {
+      const created = new PlainHistogram(buckets);
+      registerCollectedMetric(this.registry, full, help, 'histogram', () => created.samples(full));
+      this.plain.set(full, (h = created));
+    }
+    return h;
   }
 
   /** The current value of a counter or gauge series, for tests and the debug exporter. */
