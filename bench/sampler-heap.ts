@@ -1,6 +1,6 @@
 /**
  * Issue 13: the whole TailSampler at 10k spans/s in one process, the code as it is now against the code of a
- * baseline commit (default e980ddc: the trace buffer as a WireTrace object with two arrays per trace in a Map,
+ * baseline commit (default 529d4f1, main before this change: the trace buffer as a WireTrace object with two arrays per trace in a Map,
  * the decision cache as two lru-cache maps of id strings), extracted with `git archive` and run in a child of
  * its own, fed the same requests.
  *
@@ -28,7 +28,7 @@ import {
 } from './_child-measure.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const BASELINE = process.env['BENCH_BASELINE_REV'] ?? 'e980ddc';
+const BASELINE = process.env['BENCH_BASELINE_REV'] ?? '529d4f1';
 const SPANS_PER_TRACE = 5;
 const TRACES_PER_TICK = 20;
 const TICK_MS = 10;
