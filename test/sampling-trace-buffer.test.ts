@@ -120,6 +120,7 @@ void describe('TraceBuffer rows', () => {
     }
     assert.equal(b.bytes, 4 * TRACE + 6 * (7.5 + SPAN));
     decide(b, m, tid('b')); // from the middle
+    assert.equal(b.find(tid('b')), NONE, 'not found once taken out, right after it was found');
     assertAgrees(b, m, 'b left');
     decide(b, m, tid('d')); // the newest
     assertAgrees(b, m, 'd left');

@@ -79,6 +79,9 @@ class RequestRows extends Rows {
  */
 export class TraceBuffer {
   private readonly ids = new IdTable();
+  /** The id last found or opened and its row: an SDK exports a trace's spans side by side. */
+  private lastId: string | undefined;
+  private lastRow = NONE;
   private readonly t = new TraceRows();
   private readonly e = new EntryRows();
   private readonly r = new RequestRows();
@@ -109,7 +112,13 @@ export class TraceBuffer {
 
   /** The row of a buffered trace, or NONE. */
   find(traceId: string): number {
-    return this.ids.find(traceId);
+    if (traceId === this.lastId) return this.lastRow;
+    const row = this.ids.find(traceId);
+    if (row !== NONE) {
+      this.lastId = traceId;
+      this.lastRow = row;
+    }
+    return row;
   }
 
   has(traceId: string): boolean {
@@ -133,6 +142,8 @@ export class TraceBuffer {
     else t.next[this.newestRow] = row;
     this.newestRow = row;
     this.ids.add(traceId, row);
+    this.lastId = traceId;
+    this.lastRow = row;
     this.byteCount += TRACE_OVERHEAD_BYTES;
     return row;
   }
@@ -173,6 +184,10 @@ export class TraceBuffer {
   remove(row: number): void {
     const t = this.t;
     this.ids.delete(row);
+    if (row === this.lastRow) {
+      this.lastId = undefined;
+      this.lastRow = NONE;
+    }
     const prev = t.prev[row] as number;
     const next = t.next[row] as number;
     if (prev === NONE) this.oldestRow = next;
