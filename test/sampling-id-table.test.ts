@@ -95,3 +95,17 @@ test('agrees with a Map over 20,000 random adds and deletes, in clustered runs t
   for (let n = 0; n < 3000; n++)
     for (let w = 0; w < 4; w++) assert.equal(t.find(hexId(n, w)), model.get(hexId(n, w)) ?? NONE);
 });
+
+test('an id half parsed before a bad digit does not leave its words to the id parsed before it', () => {
+  const t = new IdTable();
+  const a = '0af7651916cd43dd8448eb211c80319c';
+  const b = 'b7ad6b7169203331b7ad6b7169203331';
+  t.add(a, 1);
+  t.add(b, 2);
+  assert.equal(t.find(b), 2);
+  // The first two words are a's, then a character that is not lower-case hex.
+  assert.equal(t.find(a.slice(0, 16) + 'X'.repeat(16)), NONE);
+  assert.equal(t.find(b), 2, 'b found again after the failed parse');
+  assert.equal(t.find(a), 1);
+  assert.equal(t.find(''), NONE);
+});

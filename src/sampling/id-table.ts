@@ -28,6 +28,8 @@ export class IdTable {
   private k1 = 0;
   private k2 = 0;
   private k3 = 0;
+  /** The id the key words were last parsed from. */
+  private lastParsed: string | undefined;
 
   get size(): number {
     return this.count + this.odd.size;
@@ -116,7 +118,11 @@ export class IdTable {
 
   /** Reads `id` into the key words; false when it is not 32 lower-case hex digits. */
   private parse(id: string): boolean {
+    // The same id again (the spans of a trace come side by side, and a new trace is looked up, then added): the
+    // words are still those of the last parse.
+    if (id === this.lastParsed) return true;
     if (id.length !== 32) return false;
+    this.lastParsed = undefined; // until the words below are all this id's
     for (let k = 0; k < 4; k++) {
       let w = 0;
       for (let j = k * 8; j < k * 8 + 8; j++) {
@@ -130,6 +136,7 @@ export class IdTable {
       else if (k === 2) this.k2 = w;
       else this.k3 = w;
     }
+    this.lastParsed = id;
     return true;
   }
 
