@@ -9,8 +9,13 @@ import { decodeTraceRequest } from './protobuf-decode.js';
 import { RequestAssembler } from './wire-encode.js';
 import type { WireSpans } from './wire-scan.js';
 
-/** Fixed bytes of index per scanned span (its columns in WireSpans), for the held-bytes figures. */
-export const WIRE_INDEX_BYTES_PER_SPAN = 24;
+/**
+ * Bytes of index per scanned span beyond its protobuf bytes, for the held-bytes figures: its 31 bytes of columns
+ * in WireSpans plus its share of the request's objects (the columns' views, the WireSpans, the scopes array).
+ * bench/wire-path.ts, with the columns in one buffer (session 5): the trace buffer holds 389 B per span of 279
+ * protobuf bytes, counted 393 with this figure (it was 24, counting 369: the columns had grown since).
+ */
+export const WIRE_INDEX_BYTES_PER_SPAN = 48;
 
 /** Bytes a scanned request holds: its buffer and its index. */
 export function wireSpansBytes(spans: WireSpans): number {
