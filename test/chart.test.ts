@@ -50,7 +50,11 @@ function injectorYaml(objects: K8sObject[], name: string) {
 
 /** The agent config template the injector renders into every injected pod, as the agent reads it. */
 function agentTemplate(objects: K8sObject[], name: string) {
-  return validateConfig(agentConfigSchema, injectorYaml(objects, name).agent.config, `${name} agent.config`);
+  return validateConfig(
+    agentConfigSchema(),
+    injectorYaml(objects, name).agent.config,
+    `${name} agent.config`,
+  );
 }
 
 /** The `tls.ca_file` of each OTLP exporter of the agent config that sets one. */

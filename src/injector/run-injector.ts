@@ -79,7 +79,7 @@ export function checkAgentTemplate(renderer: AgentConfigRenderer): void {
   for (const localPolicy of [false, true]) {
     const yaml = renderer.render({ localPolicy });
     validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       parseYaml(yaml) ?? {},
       `injector agent.config${localPolicy ? ' (with a pod policy)' : ''}`,
     );
