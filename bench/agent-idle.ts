@@ -96,8 +96,10 @@ async function main(): Promise<void> {
         const last = readings[readings.length - 1]!;
         last.heapUsed = m.get('nodejs_heap_size_used_bytes') ?? 0;
         last.heapTotal = m.get('nodejs_heap_size_total_bytes') ?? 0;
-        const spaces = ['new', 'old', 'code', 'large_object']
-          .map((space) => `${space} ${f(m.get(`nodejs_heap_space_size_total_bytes{space="${space}"}`) ?? 0)}`)
+        // Every space V8 reports with something in it (Node 24 adds `trusted`: bytecode and other trusted objects).
+        const spaces = [...m]
+          .filter(([k, bytes]) => k.startsWith('nodejs_heap_space_size_total_bytes{') && bytes > 0)
+          .map(([k, bytes]) => `${/space="([^"]+)"/.exec(k)?.[1] ?? k} ${f(bytes)}`)
           .join(', ');
         readings.forEach((r, k) => {
           const key = `${v.name}@${AT_MS[k]! / 1000}`;
