@@ -16,7 +16,7 @@ if (!dir || !token || !process.send) throw new Error('usage: fork(_decision-feed
 const tokenFile = join(dir, 'tokens');
 writeFileSync(tokenFile, `${token}\n`);
 const config = validateConfig(
-  storeConfigSchema,
+  storeConfigSchema(),
   {
     receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
     admin: { endpoint: '127.0.0.1:0' },

@@ -126,7 +126,7 @@ const sink: TraceConsumer = {
 };
 const stage = new SpanMetricsStage({
   next: sink,
-  config: agentConfigSchema.parse({}).measure,
+  config: agentConfigSchema().parse({}).measure,
   metrics: new Metrics(),
   logger: silentLogger(),
 });

@@ -230,7 +230,7 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'annotations'), formatDownwardApiFile({ 'sentinel.dev/variant': 'canary' }));
 const config = validateConfig(
-  agentConfigSchema,
+  agentConfigSchema(),
   {
     enrich: {
       podinfo_dir: dir,

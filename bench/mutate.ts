@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   const chartConfig = chartInjectorConfig(cert.dir);
   const injector = await startInjector(
     validateConfig(
-      injectorConfigSchema,
+      injectorConfigSchema(),
       {
         ...chartConfig,
         listen: '127.0.0.1:0',
@@ -212,10 +212,10 @@ async function main(): Promise<void> {
   );
   // CPU per request without sockets: mutate() against JSON.parse + JSON.stringify of the same body.
   const options = mutateOptionsFrom(
-    validateConfig(injectorConfigSchema, { agent: { native_sidecar: true } }, 'bench'),
+    validateConfig(injectorConfigSchema(), { agent: { native_sidecar: true } }, 'bench'),
     {},
   );
-  const chartOptions = mutateOptionsFrom(validateConfig(injectorConfigSchema, chartConfig, 'bench'), {});
+  const chartOptions = mutateOptionsFrom(validateConfig(injectorConfigSchema(), chartConfig, 'bench'), {});
   const perCall = (fn: () => void, n = 20_000) => {
     for (let i = 0; i < 2_000; i++) fn();
     const t = process.hrtime.bigint();

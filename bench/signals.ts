@@ -130,7 +130,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const exporter = new CountingExporter();
 const config = validateConfig(
-  agentConfigSchema,
+  agentConfigSchema(),
   {
     receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
     admin: { endpoint: '127.0.0.1:0' },

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { keepsEverything } from '../src/agent/agent.js';
 import { agentConfigSchema } from '../src/config/index.js';
 
-const sampling = (s: Record<string, unknown>) => agentConfigSchema.parse({ sampling: s }).sampling;
+const sampling = (s: Record<string, unknown>) => agentConfigSchema().parse({ sampling: s }).sampling;
 
 void test('only an agent with no policy file, no central policy and no snapshot keeps everything', () => {
   assert.equal(keepsEverything(sampling({})), true);

@@ -28,7 +28,7 @@ function injectedAgentResources() {
   const cm = helmTemplate<K8sObject>([]).find(
     (o) => o.kind === 'ConfigMap' && o.metadata.name === 'sentinel-injector',
   );
-  return validateConfig(injectorConfigSchema, parseYaml(cm?.data?.['injector.yaml'] ?? ''), 'chart').agent
+  return validateConfig(injectorConfigSchema(), parseYaml(cm?.data?.['injector.yaml'] ?? ''), 'chart').agent
     .resources;
 }
 

@@ -111,7 +111,7 @@ async function wire(
   const projected = projectedToken(`shop:${name}`, 'sentinel', Math.floor(Date.now() / 1000) + 3600);
   review.tokens.set(projected, { username: 'system:serviceaccount:shop:default', audiences: ['sentinel'] });
   put(at(AGENT_PATHS.tokenFile), projected);
-  const completion = validateConfig(agentConfigSchema, injectorYaml.agent.config, name).sampling.completion;
+  const completion = validateConfig(agentConfigSchema(), injectorYaml.agent.config, name).sampling.completion;
   assert.equal(completion.enabled, true);
   const target = parseDnsTarget(completion.stores_dns);
   assert.equal(target.host, HEADLESS);

@@ -24,7 +24,7 @@ function configError(fn: () => unknown): string {
 
 describe('config loading', () => {
   it('runs exactly the contract defaults with no file at all', () => {
-    const c = loadConfig(agentConfigSchema, { env: {} });
+    const c = loadConfig(agentConfigSchema(), { env: {} });
     assert.equal(c.receivers.otlp.grpc.endpoint, '127.0.0.1:4317');
     assert.equal(c.receivers.otlp.http.endpoint, '127.0.0.1:4318');
     assert.equal(c.receivers.otlp.max_request_bytes, 4 * 1024 * 1024);
@@ -44,7 +44,7 @@ describe('config loading', () => {
     const file = tempFile(
       'admin: { endpoint: 127.0.0.1:9000 }\nlog: { level: debug }\nsampling: { decision_wait: 2s }\n',
     );
-    const c = loadConfig(agentConfigSchema, {
+    const c = loadConfig(agentConfigSchema(), {
       file,
       env: {
         SENTINEL_ADMIN__ENDPOINT: '0.0.0.0:9999',
@@ -62,7 +62,7 @@ describe('config loading', () => {
 
   it('names the key, what was expected and what was found', () => {
     const msg = configError(() =>
-      loadConfig(agentConfigSchema, {
+      loadConfig(agentConfigSchema(), {
         env: {
           SENTINEL_SAMPLING__DECISION_WAIT: 'ten',
           SENTINEL_MEMORY_LIMIT_MIB: 'lots',
@@ -77,7 +77,7 @@ describe('config loading', () => {
 
   it('rejects unknown keys, bad endpoints and bad sizes in a file', () => {
     const msg = configError(() =>
-      loadConfig(agentConfigSchema, {
+      loadConfig(agentConfigSchema(), {
         file: tempFile(
           'receivers:\n  otlp:\n    grpc: { endpoint: localhost }\n    max_request_bytes: 4 lightyears\n    colour: blue\n',
         ),
@@ -93,10 +93,12 @@ describe('config loading', () => {
 
   it('reports YAML syntax errors with the line and unreadable files by name', () => {
     const yamlMsg = configError(() =>
-      loadConfig(agentConfigSchema, { file: tempFile('admin:\n  endpoint: [unclosed\n') }),
+      loadConfig(agentConfigSchema(), { file: tempFile('admin:\n  endpoint: [unclosed\n') }),
     );
     assert.match(yamlMsg, /not valid YAML at line \d+/);
-    const missing = configError(() => loadConfig(agentConfigSchema, { file: '/nonexistent/sentinel.yaml' }));
+    const missing = configError(() =>
+      loadConfig(agentConfigSchema(), { file: '/nonexistent/sentinel.yaml' }),
+    );
     assert.match(missing, /cannot read config file \/nonexistent\/sentinel\.yaml/);
   });
 
@@ -105,18 +107,18 @@ describe('config loading', () => {
       SENTINEL_AGENT_CONFIG: 'admin:\n  endpoint: 0.0.0.0:9999\nlog: { level: debug }\n',
       SENTINEL_LOG__LEVEL: 'warn',
     };
-    const c = loadConfig(agentConfigSchema, { file: 'env:SENTINEL_AGENT_CONFIG', env });
+    const c = loadConfig(agentConfigSchema(), { file: 'env:SENTINEL_AGENT_CONFIG', env });
     assert.equal(c.admin.endpoint, '0.0.0.0:9999');
     // Other SENTINEL_* variables still override it; the config variable itself is not read as a key.
     assert.equal(c.log.level, 'warn');
-    const unset = configError(() => loadConfig(agentConfigSchema, { file: 'env:SENTINEL_NOPE', env: {} }));
+    const unset = configError(() => loadConfig(agentConfigSchema(), { file: 'env:SENTINEL_NOPE', env: {} }));
     assert.match(unset, /environment variable SENTINEL_NOPE: it is not set/);
     const bad = configError(() =>
-      loadConfig(agentConfigSchema, { file: 'env:CFG', env: { CFG: 'admin: [unclosed\n' } }),
+      loadConfig(agentConfigSchema(), { file: 'env:CFG', env: { CFG: 'admin: [unclosed\n' } }),
     );
     assert.match(bad, /environment variable CFG is not valid YAML at line \d+/);
     const invalid = configError(() =>
-      loadConfig(agentConfigSchema, { file: 'env:CFG', env: { CFG: 'admin: { endpoint: nowhere }' } }),
+      loadConfig(agentConfigSchema(), { file: 'env:CFG', env: { CFG: 'admin: { endpoint: nowhere }' } }),
     );
     assert.match(invalid, /invalid config \(env:CFG\):\n {2}admin\.endpoint/);
   });

@@ -568,7 +568,7 @@ describe('exporters config', () => {
     assert.throws(
       () =>
         validateConfig(
-          agentConfigSchema,
+          agentConfigSchema(),
           {
             exporters: [
               { type: 'otlp', name: 'store', endpoint: 'http://a:4317' },
@@ -580,7 +580,7 @@ describe('exporters config', () => {
       { code: 'SENTINEL_ERR_CONFIG_INVALID', message: /exporters\.1\.name: .*"store" twice/ },
     );
     const ok = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       { exporters: [{ type: 'debug' }, { type: 'debug' }] },
       'test',
     );

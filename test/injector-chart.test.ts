@@ -202,7 +202,7 @@ before(async () => {
   // A cluster whose nodes all run a kubelet with native sidecars (agent.nativeSidecar: auto lists them).
   nodesApi = await startNodesApi(['v1.31.4', 'v1.30.9-eks-2f2c8b1', 'v1.32.0']);
   const config = validateConfig(
-    injectorConfigSchema,
+    injectorConfigSchema(),
     {
       ...injectorYaml,
       // Only addresses and file paths change: a test cannot bind 8443 or read /tls.

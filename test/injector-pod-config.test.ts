@@ -29,7 +29,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function config(extra: AnyRecord = {}) {
   return validateConfig(
-    injectorConfigSchema,
+    injectorConfigSchema(),
     { namespace: 'sentinel', ...extra, agent: { image: 'img:1', ...((extra['agent'] as AnyRecord) ?? {}) } },
     'test',
   );

@@ -200,7 +200,7 @@ before(async () => {
   cert = makeCertificate('sentinel-injector.test');
   metrics = new Metrics();
   const config = validateConfig(
-    injectorConfigSchema,
+    injectorConfigSchema(),
     {
       listen: '127.0.0.1:0',
       admin: { endpoint: '127.0.0.1:0' },
@@ -762,7 +762,7 @@ void describe('the server', () => {
 
   void test('while draining, answers 503 on /readyz and still serves reviews', async () => {
     const config = validateConfig(
-      injectorConfigSchema,
+      injectorConfigSchema(),
       {
         listen: '127.0.0.1:0',
         admin: { endpoint: '127.0.0.1:0' },

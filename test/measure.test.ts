@@ -118,7 +118,7 @@ function stage(config: { span_kinds?: string[]; max_series?: number; naming?: st
   const next = new CollectingConsumer();
   const measure = new SpanMetricsStage({
     next,
-    config: agentConfigSchema.parse({ measure: config }).measure,
+    config: agentConfigSchema().parse({ measure: config }).measure,
     metrics,
     logger: silentLogger(),
   });
@@ -247,7 +247,7 @@ describe('span metrics (measure stage)', () => {
         forceFlush: async () => undefined,
         shutdown: async () => undefined,
       },
-      config: agentConfigSchema.parse({}).measure,
+      config: agentConfigSchema().parse({}).measure,
       metrics,
       logger: silentLogger(),
     });
@@ -314,7 +314,7 @@ describe('span metrics in the agent', () => {
       policy,
       'policies:\n  - name: tenth\n    type: probabilistic\n    probabilistic: { sampling_percentage: 10 }\n',
     );
-    const config = agentConfigSchema.parse({
+    const config = agentConfigSchema().parse({
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },
       sampling: { policy_file: policy, decision_wait: '1ms' },

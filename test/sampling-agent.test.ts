@@ -117,7 +117,7 @@ void describe('tail sampling in the agent', () => {
 `,
     );
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

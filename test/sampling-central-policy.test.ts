@@ -54,7 +54,7 @@ interface TestAgent {
 /** An agent in this process deciding after 20 ms, its `sampling:` completed by `sampling`. */
 async function startTestAgent(sampling: Record<string, unknown>): Promise<TestAgent> {
   const config = validateConfig(
-    agentConfigSchema,
+    agentConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },

@@ -255,7 +255,8 @@ describe('decision feed client', () => {
 describe('completion config', () => {
   test('enabled without any store is a clear config error', () => {
     assert.throws(
-      () => validateConfig(agentConfigSchema, { sampling: { completion: { enabled: true } } }, 'agent.yaml'),
+      () =>
+        validateConfig(agentConfigSchema(), { sampling: { completion: { enabled: true } } }, 'agent.yaml'),
       (err: unknown) =>
         isSentinelError(err) &&
         err.code === 'SENTINEL_ERR_CONFIG_INVALID' &&
@@ -267,7 +268,7 @@ describe('completion config', () => {
   test('stores must be http(s) URLs, stores_dns a host with an optional scheme and port', () => {
     assert.throws(() =>
       validateConfig(
-        agentConfigSchema,
+        agentConfigSchema(),
         { sampling: { completion: { enabled: true, stores: ['sentinel-store:3200'] } } },
         'agent.yaml',
       ),

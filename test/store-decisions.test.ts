@@ -566,10 +566,10 @@ describe('/api/decisions over the store TLS', () => {
 
 describe('decisions config and the store lifecycle', () => {
   it('defaults to 262,144 entries, 10 minutes and a directory under wal_dir, and names a bad key', () => {
-    const c = validateConfig(storeConfigSchema, {}, 'test');
+    const c = validateConfig(storeConfigSchema(), {}, 'test');
     assert.deepEqual(c.decisions, { dir: '', max_entries: 262_144, retention: 600_000 });
     assert.throws(
-      () => validateConfig(storeConfigSchema, { decisions: { max_entries: 0, extra: 1 } }, 'test'),
+      () => validateConfig(storeConfigSchema(), { decisions: { max_entries: 0, extra: 1 } }, 'test'),
       (err: unknown) =>
         isSentinelError(err, 'SENTINEL_ERR_CONFIG_INVALID') &&
         /decisions\.max_entries/.test(err.message) &&

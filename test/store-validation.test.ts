@@ -152,7 +152,7 @@ describe('a span at 2^64-1 among good spans, through an agent with each exporter
       try {
         agent = await startAgent(
           validateConfig(
-            agentConfigSchema,
+            agentConfigSchema(),
             {
               receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
               admin: { endpoint: '127.0.0.1:0' },

@@ -212,7 +212,7 @@ void describe('store pipeline', () => {
 
 void describe('store config and backpressure', () => {
   void test('an empty config gives the contract defaults', () => {
-    const c = validateConfig(storeConfigSchema, {}, 'test');
+    const c = validateConfig(storeConfigSchema(), {}, 'test');
     assert.equal(c.receivers.otlp.grpc.endpoint, '0.0.0.0:4317');
     assert.equal(c.receivers.otlp.http.endpoint, '0.0.0.0:4318');
     assert.equal(c.receivers.otlp.max_request_bytes, 16 * 1024 * 1024);
@@ -239,10 +239,10 @@ void describe('store config and backpressure', () => {
 
   void test('a bad key is named with what was expected', () => {
     assert.throws(
-      () => validateConfig(storeConfigSchema, { block: { max_age: 'soon' } }, 'test'),
+      () => validateConfig(storeConfigSchema(), { block: { max_age: 'soon' } }, 'test'),
       /block\.max_age/,
     );
-    assert.throws(() => validateConfig(storeConfigSchema, { wal: {} }, 'test'), /wal: unknown key/);
+    assert.throws(() => validateConfig(storeConfigSchema(), { wal: {} }, 'test'), /wal: unknown key/);
   });
 
   void test('a full WAL refuses new batches with a retryable status until uploads make room', async () => {
@@ -539,6 +539,6 @@ void describe('compaction and retention', () => {
     assert.deepEqual(compactionLeadership('', { POD_NAME: 'a' }), { here: true, self: 'a' });
     assert.deepEqual(compactionLeadership('a', { POD_NAME: '', HOSTNAME: 'a' }), { here: true, self: 'a' });
     assert.deepEqual(compactionLeadership('a', {}), { here: false, self: '' });
-    assert.equal(validateConfig(storeConfigSchema, {}, 'test').compaction.leader, '');
+    assert.equal(validateConfig(storeConfigSchema(), {}, 'test').compaction.leader, '');
   });
 });

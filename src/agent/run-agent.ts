@@ -4,7 +4,7 @@ import { startAgent } from './agent.js';
 
 /** `sentinel agent`. */
 export async function runAgent(argv: string[]): Promise<number> {
-  const command = readCommandConfig('agent', argv, agentConfigSchema);
+  const command = readCommandConfig('agent', argv, agentConfigSchema());
   if (command.kind === 'exit') return command.code;
   const { config } = command;
   const logger = createLogger(config.log.level, 'sentinel-agent');

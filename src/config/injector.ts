@@ -82,33 +82,34 @@ const kubernetesApiSchema = () =>
     })
     .prefault({});
 
-/** The injector's config file (CONTRACT.md "Injector config"). */
-export const injectorConfigSchema = z.strictObject({
-  listen: endpoint().default('0.0.0.0:8443'),
-  tls: z
-    .strictObject({
-      cert_file: z.string().min(1).default('/tls/tls.crt'),
-      key_file: z.string().min(1).default('/tls/tls.key'),
-    })
-    .prefault({}),
-  admin: adminSchema(),
-  log: logSchema(),
-  shutdown_timeout: shutdownTimeout(),
-  /** After SIGTERM, how long /readyz answers 503 while reviews are still served, before the listener closes. */
-  shutdown_delay: duration().prefault('5s'),
-  /** The injector's own namespace, never injected. Empty: `$POD_NAMESPACE`. */
-  namespace: z.string().default(''),
-  /** Namespaces never injected, besides the injector's own. */
-  exclude_namespaces: z.array(z.string()).default(['kube-system']),
-  /** Largest AdmissionReview body accepted; the API server caps objects near 1.5 MiB (etcd's limit). */
-  max_request_bytes: size().prefault('3MiB'),
-  /**
-   * The cluster's sampling policy (the chart mounts its ConfigMap): its current content goes into each pod's
-   * agent config as `sampling.policy_snapshot`, applied until the agent's first fetch from the store succeeds.
-   */
-  policy_file: z.string().default(''),
-  kubernetes_api: kubernetesApiSchema(),
-  agent: agentSchema(),
-});
+/** The injector's config file (CONTRACT.md "Injector config"); a factory, as storeConfigSchema is. */
+export const injectorConfigSchema = () =>
+  z.strictObject({
+    listen: endpoint().default('0.0.0.0:8443'),
+    tls: z
+      .strictObject({
+        cert_file: z.string().min(1).default('/tls/tls.crt'),
+        key_file: z.string().min(1).default('/tls/tls.key'),
+      })
+      .prefault({}),
+    admin: adminSchema(),
+    log: logSchema(),
+    shutdown_timeout: shutdownTimeout(),
+    /** After SIGTERM, how long /readyz answers 503 while reviews are still served, before the listener closes. */
+    shutdown_delay: duration().prefault('5s'),
+    /** The injector's own namespace, never injected. Empty: `$POD_NAMESPACE`. */
+    namespace: z.string().default(''),
+    /** Namespaces never injected, besides the injector's own. */
+    exclude_namespaces: z.array(z.string()).default(['kube-system']),
+    /** Largest AdmissionReview body accepted; the API server caps objects near 1.5 MiB (etcd's limit). */
+    max_request_bytes: size().prefault('3MiB'),
+    /**
+     * The cluster's sampling policy (the chart mounts its ConfigMap): its current content goes into each pod's
+     * agent config as `sampling.policy_snapshot`, applied until the agent's first fetch from the store succeeds.
+     */
+    policy_file: z.string().default(''),
+    kubernetes_api: kubernetesApiSchema(),
+    agent: agentSchema(),
+  });
 
-export type InjectorConfig = z.output<typeof injectorConfigSchema>;
+export type InjectorConfig = z.output<ReturnType<typeof injectorConfigSchema>>;

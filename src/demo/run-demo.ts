@@ -85,7 +85,7 @@ function parseDemoArgs(argv: string[], io: CompareCommandIo): DemoOptions | numb
 
 function startDemoStore(dir: string, logger: Logger): Promise<RunningStore> {
   const config = validateConfig(
-    storeConfigSchema,
+    storeConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },
@@ -113,7 +113,7 @@ function startDemoAgent(
     `app="${APP.service}"\ntrack="${variant}"\napp.kubernetes.io/version="${APP.variants[variant].version}"\n`,
   );
   const config = validateConfig(
-    agentConfigSchema,
+    agentConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },

@@ -8,7 +8,7 @@ import type { Signal } from '../otlp/index.js';
  * only (the injector's own start-up check reports it).
  */
 export function agentSignals(template: Readonly<Record<string, unknown>>): ReadonlySet<Signal> {
-  const parsed = agentConfigSchema.safeParse(template);
+  const parsed = agentConfigSchema().safeParse(template);
   if (!parsed.success) return new Set(['traces']);
   const out = new Set<Signal>();
   for (const e of parsed.data.exporters)

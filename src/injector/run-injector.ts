@@ -79,7 +79,7 @@ export function checkAgentTemplate(renderer: AgentConfigRenderer): void {
   for (const localPolicy of [false, true]) {
     const yaml = renderer.render({ localPolicy });
     validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       parseYaml(yaml) ?? {},
       `injector agent.config${localPolicy ? ' (with a pod policy)' : ''}`,
     );
@@ -103,7 +103,7 @@ export async function runInjector(argv: string[]): Promise<number> {
     return 0;
   }
   const file = values.config ?? process.env['SENTINEL_CONFIG'];
-  const config = loadConfig(injectorConfigSchema, { file, env: process.env });
+  const config = loadConfig(injectorConfigSchema(), { file, env: process.env });
   const logger = createLogger(config.log.level, 'sentinel-injector');
   const metrics = new Metrics({ processMetrics: true });
   // Handlers first: a SIGTERM that lands between "listening" and the handler would kill us without a drain.

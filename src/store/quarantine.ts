@@ -144,7 +144,7 @@ export async function runQuarantine(
   }
   const storeWalDir =
     values['wal-dir'] ??
-    loadConfig(storeConfigSchema, {
+    loadConfig(storeConfigSchema(), {
       file: values.config ?? (process.env['SENTINEL_CONFIG'] || undefined),
       env: process.env,
     }).wal_dir;

@@ -6,7 +6,7 @@ import { startStore } from './store.js';
 /** `sentinel store`: the central store (OTLP in, WAL, Parquet blocks on S3 or a directory, query API). */
 export async function runStore(argv: string[]): Promise<number> {
   if (argv[0] === 'quarantine') return runQuarantine(argv.slice(1));
-  const command = readCommandConfig('store', argv, storeConfigSchema);
+  const command = readCommandConfig('store', argv, storeConfigSchema());
   if (command.kind === 'exit') return command.code;
   const { config } = command;
   const logger = createLogger(config.log.level, 'sentinel-store');

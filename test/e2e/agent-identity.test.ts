@@ -51,7 +51,7 @@ void describe('agents that hold only a projected ServiceAccount token', () => {
     const query = `http://127.0.0.1:${h.store.ports.query}`;
     for (const protocol of ['grpc', 'http'] as const) {
       const config = validateConfig(
-        agentConfigSchema,
+        agentConfigSchema(),
         {
           receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
           admin: { endpoint: '127.0.0.1:0' },

@@ -150,7 +150,7 @@ for (const protocol of ['grpc', 'http'] as const) {
       });
       const d = await downstream.start();
       const config = validateConfig(
-        agentConfigSchema,
+        agentConfigSchema(),
         {
           receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
           admin: { endpoint: '127.0.0.1:0' },
@@ -235,7 +235,7 @@ void describe('span metrics go out as OTLP metrics too (issue 16, measure.otlp_i
     const exporter = new InMemoryExporter();
     const metrics = new Metrics();
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

@@ -57,7 +57,7 @@ void describe('the agent keeps spans as wire bytes (issue 13)', () => {
 
   before(async () => {
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

@@ -40,7 +40,7 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   const grpcPort = h.store.ports.grpc;
   const metrics = new Metrics();
   const config = validateConfig(
-    agentConfigSchema,
+    agentConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },
@@ -152,7 +152,7 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   const objects = s3.objectStore('traces', 1);
   const metrics = new Metrics();
   const config = validateConfig(
-    agentConfigSchema,
+    agentConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },

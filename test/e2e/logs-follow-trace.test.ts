@@ -64,7 +64,7 @@ async function agentWith(
   writeFileSync(file, policy);
   const metrics = new Metrics();
   const config = validateConfig(
-    agentConfigSchema,
+    agentConfigSchema(),
     {
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },

@@ -38,7 +38,7 @@ void describe('SDK -> agent (enrich, tail sampling) -> store -> S3 -> query API'
       'policies:\n  - name: errors\n    type: status_code\n    status_code: { status_codes: [ERROR] }\n',
     );
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

@@ -204,7 +204,7 @@ void describe('an agent with the default storage exporter keeps logs', () => {
 
   void test("the SDK's logs become a logs block the store answers from, with the pod's attributes", async () => {
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

@@ -17,14 +17,15 @@ export interface SentinelChild {
 
 /**
  * Starts `sentinel <args>` in a child process: from the TypeScript sources, or from `entry` (such as the
- * compiled dist/cli.js that the image runs).
+ * compiled dist/cli.js that the image runs), with `node` (default: this process's binary).
  */
 export function startSentinel(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   entry: readonly string[] = ['--import', 'tsx', 'src/cli.ts'],
+  node: string = process.execPath,
 ): SentinelChild {
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const child = spawn(node, [...entry, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

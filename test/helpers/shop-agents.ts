@@ -41,7 +41,7 @@ export async function startShopAgents(options: {
   for (const service of SHOP_SERVICES) {
     const metrics = new Metrics();
     const config = validateConfig(
-      agentConfigSchema,
+      agentConfigSchema(),
       {
         receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
         admin: { endpoint: '127.0.0.1:0' },

@@ -22,7 +22,7 @@ export function testStoreConfig(dir: string, overrides: Record<string, unknown> 
     log: { level: 'silent' },
     ...overrides,
   };
-  return validateConfig(storeConfigSchema, raw, 'test');
+  return validateConfig(storeConfigSchema(), raw, 'test');
 }
 
 /** A started store over a counting local directory (unless another object store is given). */
