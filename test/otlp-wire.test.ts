@@ -51,6 +51,32 @@ describe('the wire scanner (issue 13)', () => {
     }
   });
 
+  it('scans a request larger than the shared scratch, then small ones, each to its own columns', () => {
+    const check = (data: ReturnType<typeof makeTraces>) => {
+      const bytes = encodeTraceRequest(data);
+      const { spans } = scanTraceRequest(bytes);
+      const decoded = decodeTraceRequest(bytes).resourceSpans.flatMap((rs) =>
+        rs.scopeSpans.flatMap((ss) => ss.spans),
+      );
+      assert.equal(spans.count, decoded.length);
+      assert.deepEqual(
+        spans.traceIds,
+        decoded.map((x) => x.traceId),
+      );
+      assert.deepEqual(
+        spans.names,
+        decoded.map((x) => x.name),
+      );
+      for (let i = 0; i < spans.count; i++) assert.equal(spans.kinds[i], decoded[i]!.kind);
+      return spans;
+    };
+    const small = check(makeTraces({ traces: 3, spansPerTrace: 4, seed: 1 }));
+    check(makeTraces({ traces: 700, spansPerTrace: 8, seed: 2 }));
+    const after = check(makeTraces({ traces: 3, spansPerTrace: 4, seed: 1 }));
+    assert.deepEqual([...after.offsets], [...small.offsets]);
+    assert.equal(after.traceIds!.length, 12, 'only the ids of this request');
+  });
+
   it('gives each span its own trace id when the traces of a request are interleaved', () => {
     const data = makeTraces({ traces: 12, spansPerTrace: 6, seed: 9 });
     const random = seededRandom(4);

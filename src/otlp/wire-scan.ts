@@ -146,7 +146,9 @@ export function walkRequest<B extends { scopes: WireScope[] }>(
   layout: RequestLayout<B>,
 ): void {
   const buf = r.buf;
-  const resourceBounds: number[] = [];
+  // Scratch (a walk never nests): the bounds of each resource_* message.
+  const resourceBounds = RESOURCE_BOUNDS;
+  resourceBounds.length = 0;
   let requestExtra: Buffer[] | undefined;
   while (r.pos < r.end) {
     const fieldStart = r.pos;
@@ -172,6 +174,7 @@ export function walkRequest<B extends { scopes: WireScope[] }>(
 }
 
 const EMPTY_BYTES = Buffer.alloc(0);
+const RESOURCE_BOUNDS: number[] = [];
 
 /**
  * The scanner's columns while it walks a request, shared by every scan (a scan runs to its end synchronously, so
@@ -191,9 +194,10 @@ const scratch = {
   startsLo: new Uint32Array(0),
 };
 
-function growScratch(cap: number): void {
+/** New scratch columns of `cap` rows, the rows written so far copied unless `fresh`. */
+function growScratch(cap: number, fresh = false): void {
   const g = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, n: T): T => {
-    n.set(a);
+    if (!fresh) n.set(a);
     return n;
   };
   scratch.cap = cap;
@@ -209,6 +213,11 @@ function growScratch(cap: number): void {
 }
 growScratch(256);
 
+const SCRATCH_IDS: string[] = [];
+const SCRATCH_NAMES: string[] = [];
+/** Scratch kept between scans at most (rows); a larger request's scratch is let go after it. */
+const MAX_KEPT_SCRATCH = 4096;
+
 /** Bytes per span of the columns `finish` keeps: durations (8), five uint32 columns (20), three uint8 (3). */
 const ROW_BYTES = 8 + 5 * 4 + 3;
 
@@ -217,8 +226,9 @@ class IndexBuilder {
   count = 0;
   rejected = 0;
   readonly problems = new Map<SpanTimeProblem | 'zero_id', number>();
-  traceIds: string[] = [];
-  names: string[] = [];
+  /** Per span, written into shared scratch and copied out exactly at `finish` (no growth per request). */
+  private readonly traceIds = SCRATCH_IDS;
+  private readonly names = SCRATCH_NAMES;
   constructor(readonly buf: Buffer) {}
 
   private lastIdStart = 0;
@@ -276,8 +286,8 @@ class IndexBuilder {
     c.durations[i] = duration;
     c.startsHi[i] = startHi;
     c.startsLo[i] = startLo;
-    this.traceIds.push(traceId);
-    this.names.push(name);
+    this.traceIds[i] = traceId;
+    this.names[i] = name;
   }
 
   finish(): ScannedRequest {
@@ -317,11 +327,17 @@ class IndexBuilder {
       codes,
       marks,
       durations,
-      this.traceIds,
-      this.names,
+      this.traceIds.slice(0, n),
+      this.names.slice(0, n),
       startsHi,
       startsLo,
     );
+    if (scratch.cap > MAX_KEPT_SCRATCH) {
+      // One huge request (an id-only batch of 100k spans) does not leave megabytes of scratch behind.
+      growScratch(256, true);
+      SCRATCH_IDS.length = 0;
+      SCRATCH_NAMES.length = 0;
+    }
     return {
       spans,
       rejectedSpans: this.rejected,
