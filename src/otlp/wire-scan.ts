@@ -147,8 +147,10 @@ export function walkRequest<B extends { scopes: WireScope[] }>(
 ): void {
   const buf = r.buf;
   // Scratch (a walk never nests): the bounds of each resource_* message.
+  // Written up to `nBounds` and never shortened: `length = 0` would let V8 free the array's store, and the next
+  // push allocate it again (per resource and per scope, that was most of what the scanner still allocated).
   const resourceBounds = RESOURCE_BOUNDS;
-  resourceBounds.length = 0;
+  let nBounds = 0;
   let requestExtra: Buffer[] | undefined;
   while (r.pos < r.end) {
     const fieldStart = r.pos;
@@ -157,7 +159,8 @@ export function walkRequest<B extends { scopes: WireScope[] }>(
     if (tag >>> 3 === 1) {
       expect(r, wt, LEN, layout.resources);
       const end = r.lengthPrefix();
-      resourceBounds.push(r.pos, end);
+      resourceBounds[nBounds++] = r.pos;
+      resourceBounds[nBounds++] = end;
       r.pos = end;
     } else {
       r.skip(wt);
@@ -165,7 +168,7 @@ export function walkRequest<B extends { scopes: WireScope[] }>(
     }
   }
   const reqExtra = requestExtra ? Buffer.concat(requestExtra) : EMPTY_BYTES;
-  for (let k = 0; k < resourceBounds.length; k += 2) {
+  for (let k = 0; k < nBounds; k += 2) {
     r.pos = resourceBounds[k] as number;
     r.end = resourceBounds[k + 1] as number;
     r.path = layout.resources;
@@ -214,6 +217,22 @@ function growScratch(cap: number, fresh = false): void {
 growScratch(256);
 
 const SCRATCH_IDS: string[] = [];
+/** The ids a scan has made strings of (traceIdAt), by slot; a slot belongs to the scan of its generation. */
+const ID_SLOTS = 256;
+const idGeneration = new Int32Array(ID_SLOTS);
+const idOffset = new Int32Array(ID_SLOTS);
+const idString: string[] = new Array<string>(ID_SLOTS).fill('');
+let scanGeneration = 0;
+
+/** A new scan's generation, never 0 (an unused slot's) and never one a live slot still has. */
+function nextScanGeneration(): number {
+  scanGeneration = (scanGeneration + 1) | 0;
+  if (scanGeneration === 0) {
+    idGeneration.fill(0);
+    scanGeneration = 1;
+  }
+  return scanGeneration;
+}
 const SCRATCH_NAMES: string[] = [];
 /** Scratch kept between scans at most (rows); a larger request's scratch is let go after it. */
 const MAX_KEPT_SCRATCH = 4096;
@@ -231,27 +250,30 @@ class IndexBuilder {
   private readonly names = SCRATCH_NAMES;
   constructor(readonly buf: Buffer) {}
 
-  private lastIdStart = 0;
-  private lastIdEnd = 0;
-  private lastId = '';
+  private readonly generation = nextScanGeneration();
 
   /**
-   * The hex trace id of `buf[start, end)` ('' when empty): the previous span's string when the bytes are the
-   * same (SDKs export a trace's spans side by side; a string per span was a tenth of the scanner's garbage).
+   * The hex trace id of `buf[start, end)` ('' when empty), one string per distinct id of the request: a small
+   * table of the ids seen in this scan (by a hash of their first and last words, checked byte for byte) gives a
+   * later span of the same trace its string (a string per span was a tenth of the scanner's garbage; spans of
+   * a trace are often not side by side, as when a request carries several services' resources).
    */
   traceIdAt(start: number, end: number): string {
     if (end === start) return '';
     const buf = this.buf;
-    const last = this.lastIdStart;
-    if (end - start === this.lastIdEnd - last) {
+    if (end - start !== 16) return bytesToHex(buf, start, end);
+    const slot = (buf.readUInt32LE(start) ^ buf.readUInt32LE(start + 12)) & (ID_SLOTS - 1);
+    if (idGeneration[slot] === this.generation) {
+      const at = idOffset[slot] as number;
       let i = 0;
-      while (i < end - start && buf[start + i] === buf[last + i]) i++;
-      if (i === end - start) return this.lastId;
+      while (i < 16 && buf[start + i] === buf[at + i]) i++;
+      if (i === 16) return idString[slot] as string;
     }
-    this.lastIdStart = start;
-    this.lastIdEnd = end;
-    this.lastId = bytesToHex(buf, start, end);
-    return this.lastId;
+    const id = bytesToHex(buf, start, end);
+    idGeneration[slot] = this.generation;
+    idOffset[slot] = start;
+    idString[slot] = id;
+    return id;
   }
 
   /** Counts a refused span by its problem. */
@@ -363,8 +385,8 @@ function scanResource<B extends { scopes: WireScope[] }>(
   // Scratch (scanResource does not nest): a request of many resources allocated two arrays per resource.
   const scopeBounds = SCOPE_BOUNDS;
   const extra = RESOURCE_EXTRA;
-  scopeBounds.length = 0;
-  extra.length = 0;
+  let nScopes = 0;
+  let nExtra = 0;
   while (r.pos < r.end) {
     const fieldStart = r.pos;
     const tag = r.uint32();
@@ -382,15 +404,17 @@ function scanResource<B extends { scopes: WireScope[] }>(
     } else if (field === 2) {
       expect(r, wt, LEN, layout.scopes);
       const end = r.lengthPrefix();
-      scopeBounds.push(r.pos, end);
+      scopeBounds[nScopes++] = r.pos;
+      scopeBounds[nScopes++] = end;
       r.pos = end;
     } else {
       if (field === 3) expect(r, wt, LEN, 'schema_url');
       r.skip(wt);
-      extra.push(fieldStart, r.pos);
+      extra[nExtra++] = fieldStart;
+      extra[nExtra++] = r.pos;
     }
   }
-  const extraBytes = joinRanges(buf, extra);
+  const extraBytes = joinRanges(buf, extra, nExtra);
   let resource = findResource(buf, resStart, resEnd, extraBytes, requestExtra);
   if (resource === undefined) {
     checkMessageAt(r, resStart, resEnd, RESOURCE);
@@ -398,7 +422,7 @@ function scanResource<B extends { scopes: WireScope[] }>(
   }
   const path = layoutScopesPath(layout);
   // scanScope and what it calls never reach scanResource, so the scratch bounds stay as they are meanwhile.
-  for (let k = 0; k < scopeBounds.length; k += 2) {
+  for (let k = 0; k < nScopes; k += 2) {
     r.pos = scopeBounds[k] as number;
     r.end = scopeBounds[k + 1] as number;
     r.path = path;
@@ -419,11 +443,11 @@ function layoutScopesPath(layout: { resources: string; scopes: string }): string
 }
 
 /** The bytes of `ranges` (start, end pairs) of `buf`, one after another; a view when there is one range. */
-function joinRanges(buf: Buffer, ranges: readonly number[]): Uint8Array {
-  if (ranges.length === 0) return EMPTY_BYTES;
-  if (ranges.length === 2) return buf.subarray(ranges[0], ranges[1]);
+function joinRanges(buf: Buffer, ranges: readonly number[], count = ranges.length): Uint8Array {
+  if (count === 0) return EMPTY_BYTES;
+  if (count === 2) return buf.subarray(ranges[0], ranges[1]);
   const parts: Buffer[] = [];
-  for (let k = 0; k < ranges.length; k += 2) parts.push(buf.subarray(ranges[k], ranges[k + 1]));
+  for (let k = 0; k < count; k += 2) parts.push(buf.subarray(ranges[k], ranges[k + 1]));
   return Buffer.concat(parts);
 }
 
@@ -447,7 +471,7 @@ function scanScope<B extends { scopes: WireScope[] }>(
   const buf = r.buf;
   const scopeEnd = r.end;
   const header = SCOPE_HEADER;
-  header.length = 0;
+  let nHeader = 0;
   let scopeStart = 0;
   let scopeMsgEnd = 0;
   let scopeSeen = false;
@@ -477,20 +501,24 @@ function scanScope<B extends { scopes: WireScope[] }>(
       if (field === 3) expect(r, wt, LEN, 'schema_url');
       r.skip(wt);
     }
-    if (header.length > 0 && header[header.length - 1] === fieldStart) header[header.length - 1] = r.pos;
-    else header.push(fieldStart, r.pos);
+    if (nHeader > 0 && header[nHeader - 1] === fieldStart) header[nHeader - 1] = r.pos;
+    else {
+      header[nHeader++] = fieldStart;
+      header[nHeader++] = r.pos;
+    }
   }
   // The header is usually one range (scope, schema_url next to each other): looked up in place, no copy.
   let joined: Uint8Array | undefined;
   let scope: WireScope | undefined;
-  if (header.length <= 2) scope = findScope(resource, buf, header[0] ?? 0, header[1] ?? 0);
+  if (nHeader === 0) scope = findScope(resource, buf, 0, 0);
+  else if (nHeader === 2) scope = findScope(resource, buf, header[0] as number, header[1] as number);
   else {
-    joined = joinRanges(buf, header);
+    joined = joinRanges(buf, header, nHeader);
     scope = findScope(resource, joined, 0, joined.length);
   }
   if (scope === undefined) {
     if (scopeSeen) checkMessageAt(r, scopeStart, scopeMsgEnd, SCOPE);
-    scope = addScope(resource, joined ?? joinRanges(buf, header));
+    scope = addScope(resource, joined ?? joinRanges(buf, header, nHeader));
   }
   b.scopes[scopeNo] = scope;
 }
