@@ -77,6 +77,23 @@ describe('the wire scanner (issue 13)', () => {
     assert.equal(after.traceIds!.length, 12, 'only the ids of this request');
   });
 
+  it('interns resources with a schema_url and their scopes: two requests of the same bytes share them', () => {
+    const data = makeTraces({ traces: 6, spansPerTrace: 3, seed: 8 });
+    for (const rs of data.resourceSpans) rs.schemaUrl = 'https://opentelemetry.io/schemas/1.26.0';
+    const body = encodeTraceRequest(data);
+    const a = scanTraceRequest(Buffer.from(body)).spans;
+    const b = scanTraceRequest(Buffer.from(body)).spans;
+    assert.ok(a.scope(0).resource.extra.length > 0, 'the schema_url is kept beside the resource');
+    for (let i = 0; i < a.count; i++) {
+      assert.equal(b.scope(i), a.scope(i));
+      assert.equal(b.scope(i).resource, a.scope(i).resource);
+    }
+    const other = makeTraces({ traces: 6, spansPerTrace: 3, seed: 8 });
+    for (const rs of other.resourceSpans) rs.schemaUrl = 'https://opentelemetry.io/schemas/1.27.0';
+    const c = scanTraceRequest(encodeTraceRequest(other)).spans;
+    assert.notEqual(c.scope(0).resource, a.scope(0).resource, 'another schema_url is another resource');
+  });
+
   it('gives each span its own trace id when the traces of a request are interleaved', () => {
     const data = makeTraces({ traces: 12, spansPerTrace: 6, seed: 9 });
     const random = seededRandom(4);

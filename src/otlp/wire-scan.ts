@@ -414,10 +414,17 @@ function scanResource<B extends { scopes: WireScope[] }>(
       extra[nExtra++] = r.pos;
     }
   }
-  const extraBytes = joinRanges(buf, extra, nExtra);
-  let resource = findResource(buf, resStart, resEnd, extraBytes, requestExtra);
+  // The other fields (schema_url, unknown ones) are usually one range or none: looked up in place, no view.
+  const joined = nExtra > 2 ? joinRanges(buf, extra, nExtra) : undefined;
+  const extraStart = nExtra === 0 ? 0 : (extra[0] as number);
+  const extraEnd = nExtra === 0 ? 0 : (extra[1] as number);
+  let resource =
+    joined === undefined
+      ? findResource(buf, resStart, resEnd, buf, extraStart, extraEnd, requestExtra)
+      : findResource(buf, resStart, resEnd, joined, 0, joined.length, requestExtra);
   if (resource === undefined) {
     checkMessageAt(r, resStart, resEnd, RESOURCE);
+    const extraBytes = joined ?? joinRanges(buf, extra, nExtra);
     resource = addResource(buf.subarray(resStart, resEnd), extraBytes, requestExtra);
   }
   const path = layoutScopesPath(layout);
@@ -849,11 +856,14 @@ function resourceHash(
   start: number,
   end: number,
   extra: Uint8Array,
+  extraStart: number,
+  extraEnd: number,
   requestExtra: Uint8Array,
 ) {
   let h = 0x811c9dc5 ^ (end - start);
   for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
-  return hashBytes(requestExtra, hashBytes(extra, h));
+  for (let i = extraStart; i < extraEnd; i++) h = Math.imul(h ^ (extra[i] as number), 0x01000193);
+  return hashBytes(requestExtra, h);
 }
 
 /** The interned WireResource whose Resource message is `buf[start..end]`, or undefined. */
@@ -862,14 +872,16 @@ function findResource(
   start: number,
   end: number,
   extra: Uint8Array,
+  extraStart: number,
+  extraEnd: number,
   requestExtra: Uint8Array,
 ): WireResource | undefined {
-  const bucket = resources.get(resourceHash(buf, start, end, extra, requestExtra));
+  const bucket = resources.get(resourceHash(buf, start, end, extra, extraStart, extraEnd, requestExtra));
   if (bucket === undefined) return undefined;
   for (const r of bucket) {
     if (
       bytesEqual(buf, start, end, r.resource) &&
-      sameBytes(r.extra, extra) &&
+      bytesEqual(extra, extraStart, extraEnd, r.extra) &&
       sameBytes(r.requestExtra, requestExtra)
     )
       return r;
@@ -883,7 +895,7 @@ function addResource(resource: Uint8Array, extra: Uint8Array, requestExtra: Uint
     resources.clear();
     resourceCount = 0;
   }
-  const h = resourceHash(resource, 0, resource.length, extra, requestExtra);
+  const h = resourceHash(resource, 0, resource.length, extra, 0, extra.length, requestExtra);
   const r = new WireResource(copyOf(resource), copyOf(extra), copyOf(requestExtra), serviceNameOf(resource));
   const b = resources.get(h);
   if (b === undefined) resources.set(h, [r]);
@@ -900,7 +912,7 @@ export function internResource(
   /** Called before bytes not seen yet are interned (the scanner checks them then); may throw. */
   check?: () => void,
 ): WireResource {
-  const found = findResource(resource, 0, resource.length, extra, requestExtra);
+  const found = findResource(resource, 0, resource.length, extra, 0, extra.length, requestExtra);
   if (found !== undefined) return found;
   check?.();
   return addResource(resource, extra, requestExtra);
