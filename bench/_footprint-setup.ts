@@ -3,7 +3,7 @@
  * the injector's agent config and the cluster policy; a compiled `sentinel store` child with the chart's store
  * config is started; the agent config is written with what one machine needs replaced (listen addresses, paths
  * in a temp dir, the exporter endpoint, the completion feed's and central policy's URLs: the store child).
- * bench/agent-footprint.ts does the same inline.
+ * Used by bench/agent-footprint.ts and bench/agent-idle.ts.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,7 +21,7 @@ const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML documents, edited in place
-type Yaml = Record<string, any>;
+export type Yaml = Record<string, any>;
 type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, string> };
 
 /** `tsc -b tsconfig.build.json`: the benches run dist/, as the image does. */
@@ -75,11 +75,19 @@ export interface ChartAgentSetup {
   agentEnv: NodeJS.ProcessEnv;
   /** The NODE_OPTIONS the injector sets for the chart's agent memory limit. */
   nodeOptions: string;
+  /** The agent config as written (after `editAgentConfig`). */
+  agentConfig: Yaml;
+  /** The agent container's resources as the injector sets them (completion's bytes in the limit), and the limit. */
+  agentResources: { requests: { memory: string }; limits: { memory: string } };
+  agentLimitMiB: number;
   stop(): Promise<void>;
 }
 
 /** Renders the chart, starts the store child and writes the agent's config; `stop()` ends the store. */
-export async function chartAgentSetup(): Promise<ChartAgentSetup> {
+export async function chartAgentSetup(
+  /** Changes the agent config before it is written (experiments; not the chart's figures). */
+  editAgentConfig: (config: Yaml) => void = () => undefined,
+): Promise<ChartAgentSetup> {
   const docs = helmTemplate<K8sObject>([]);
   const configMap = (suffix: string) => {
     const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith(suffix));
@@ -87,12 +95,13 @@ export async function chartAgentSetup(): Promise<ChartAgentSetup> {
     return cm.data;
   };
   const injector = parse(configMap('-injector')['injector.yaml']!) as {
-    agent: { config: Yaml; resources: { limits: { memory: string } } };
+    agent: { config: Yaml; resources: { requests: { memory: string }; limits: { memory: string } } };
   };
   const policy = configMap('-policy')['policy.yaml']!;
   const sc = parse(configMap('-store')['store.yaml']!) as Yaml;
   const { nodeOptionsForMemoryLimit } = await import('../src/injector/node-heap.js');
-  const nodeOptions = nodeOptionsForMemoryLimit(limitMiB(injector.agent.resources.limits.memory) * MiB) ?? '';
+  const agentLimitMiB = limitMiB(injector.agent.resources.limits.memory);
+  const nodeOptions = nodeOptionsForMemoryLimit(agentLimitMiB * MiB) ?? '';
 
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-agent-'));
   for (const d of ['podinfo', 'queue', 'wal', 'data', 'decisions']) mkdirSync(join(dir, d));
@@ -173,9 +182,13 @@ export async function chartAgentSetup(): Promise<ChartAgentSetup> {
     central['url'] = `http://127.0.0.1:${ports.query}/api/policy`;
     if (central['bearer_token_file']) central['bearer_token_file'] = join(dir, 'token');
   }
+  editAgentConfig(ac);
   writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
   return {
     agentConfigFile: join(dir, 'agent.yaml'),
+    agentConfig: ac,
+    agentResources: injector.agent.resources,
+    agentLimitMiB,
     agentEnv: {
       POD_NAME: 'checkout-7d9f-0',
       POD_NAMESPACE: 'shop',

@@ -28,18 +28,15 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
-import { helmTemplate } from '../test/helpers/helm-template.js';
 import type { FootprintLoadJob, FootprintLoadResult } from './_footprint-load.js';
+import { buildDist, chartAgentSetup, ROOT, type Yaml } from './_footprint-setup.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MiB = 2 ** 20;
 const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 60) * 1000;
 // BENCH_RATES= (empty) runs only the idle and full-speed figures.
@@ -49,10 +46,6 @@ const SETTLE_AFTER_DECISION_WAIT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML documents, edited in place
-type Yaml = Record<string, any>;
-type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, string> };
 
 /** Sums the series of one metric, optionally only those whose labels contain `label`. */
 function sum(m: Map<string, number>, name: string, label = ''): number {
@@ -69,34 +62,6 @@ function mergeInto(target: Yaml, patch: Yaml): void {
       mergeInto(t as Yaml, v as Yaml);
     else target[k] = v;
   }
-}
-
-function parseMiB(quantity: string): number {
-  const m = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)?$/.exec(quantity);
-  if (!m) throw new Error(`expected a memory quantity like 288Mi, got ${quantity}`);
-  const v = Number(m[1]);
-  const unit = m[2] ?? '';
-  const bytes =
-    unit === 'Gi'
-      ? v * 2 ** 30
-      : unit === 'Mi'
-        ? v * MiB
-        : unit === 'G'
-          ? v * 1e9
-          : unit === 'M'
-            ? v * 1e6
-            : v;
-  return bytes / MiB;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** VmRSS and VmHWM of a process, from /proc (bytes). */
@@ -173,52 +138,6 @@ async function nodeAloneRss(ms: number): Promise<number> {
   return rss;
 }
 
-interface Rendered {
-  agentConfig: Record<string, unknown>;
-  policy: string;
-  storeConfig: Record<string, unknown>;
-  agentLimitMiB: number;
-  agentRequestMiB: number;
-  agentResources: unknown;
-}
-
-function renderChart(): Rendered {
-  const docs = helmTemplate<K8sObject>([]);
-  const configMap = (suffix: string) => {
-    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith(suffix));
-    if (!cm?.data) throw new Error(`the chart rendered no ConfigMap named *${suffix}`);
-    return cm.data;
-  };
-  // Since issue 14 the agent config is the injector's template (`agent.config`), handed to each pod in
-  // SENTINEL_AGENT_CONFIG with the cluster policy as `sampling.policy_snapshot`; the policy is its own ConfigMap.
-  const injector = parse(configMap('-injector')['injector.yaml']!) as {
-    agent: {
-      config: Record<string, unknown>;
-      resources: { requests: { memory: string }; limits: { memory: string } };
-    };
-  };
-  return {
-    agentConfig: injector.agent.config,
-    policy: configMap('-policy')['policy.yaml']!,
-    storeConfig: parse(configMap('-store')['store.yaml']!) as Record<string, unknown>,
-    agentLimitMiB: parseMiB(injector.agent.resources.limits.memory),
-    agentRequestMiB: parseMiB(injector.agent.resources.requests.memory),
-    agentResources: injector.agent.resources,
-  };
-}
-
-/** The NODE_OPTIONS the injector gives the agent container for `limitMiB`, if this checkout has the formula. */
-async function injectorNodeOptions(limitMiB: number): Promise<string> {
-  const path = join(ROOT, 'src', 'injector', 'node-heap.ts');
-  try {
-    readFileSync(path);
-  } catch {
-    return '';
-  }
-  const mod = (await import(path)) as { nodeOptionsForMemoryLimit?: (bytes: number) => string | undefined };
-  return mod.nodeOptionsForMemoryLimit?.(limitMiB * MiB) ?? '';
-}
-
 async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(
@@ -226,121 +145,32 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
-  const build = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  );
-  if (build.status !== 0) throw new Error('tsc -b tsconfig.build.json failed');
+  buildDist();
 
-  const chart = renderChart();
+  const experiment = process.env['BENCH_AGENT_CONFIG'];
+  const setup = await chartAgentSetup((ac) => {
+    if (!experiment) return;
+    mergeInto(ac, JSON.parse(experiment) as Yaml);
+    console.log(`agent config changed for an experiment (not the chart's): ${experiment}`);
+  });
   const envOptions = process.env['BENCH_AGENT_NODE_OPTIONS'];
-  const nodeOptions =
-    envOptions === 'none' ? '' : (envOptions ?? (await injectorNodeOptions(chart.agentLimitMiB)));
+  const nodeOptions = envOptions === 'none' ? '' : (envOptions ?? setup.nodeOptions);
   console.log(
-    `chart: agent resources ${JSON.stringify(chart.agentResources)} (limit as the injector sets it, completion included); agent NODE_OPTIONS: ${nodeOptions || '(none)'}`,
+    `chart: agent resources ${JSON.stringify(setup.agentResources)} (limit as the injector sets it, completion included); agent NODE_OPTIONS: ${nodeOptions || '(none)'}`,
   );
+  const chart = { agentLimitMiB: setup.agentLimitMiB };
 
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-footprint-'));
-  let store: SentinelChild | undefined;
   let agent: SentinelChild | undefined;
   let nullServer: Awaited<ReturnType<typeof startNullServer>> | undefined;
   try {
-    for (const d of ['podinfo', 'queue', 'wal', 'data', 'decisions']) mkdirSync(join(dir, d));
-    const token = 'bench-token-0123456789abcdefghijklmnopqrstuvwxyz';
-    writeFileSync(join(dir, 'token'), token);
-    writeFileSync(join(dir, 'reader-token'), `reader-${token}`);
-    writeFileSync(
-      join(dir, 'podinfo', 'labels'),
-      'app.kubernetes.io/name="checkout"\npod-template-hash="7d9f"\n',
-    );
-    writeFileSync(join(dir, 'podinfo', 'annotations'), '');
-    writeFileSync(join(dir, 'policy.yaml'), chart.policy);
-
-    // The store: the chart's config, listeners and paths replaced.
-    const ports = {
-      grpc: await freePort(),
-      http: await freePort(),
-      query: await freePort(),
-      admin: await freePort(),
-    };
-    const sc = chart.storeConfig as Yaml;
-    sc['admin'].endpoint = `127.0.0.1:${ports.admin}`;
-    sc['query'].endpoint = `127.0.0.1:${ports.query}`;
-    sc['receivers'].otlp.grpc.endpoint = `127.0.0.1:${ports.grpc}`;
-    sc['receivers'].otlp.http.endpoint = `127.0.0.1:${ports.http}`;
-    sc['auth'].token_files = [join(dir, 'token')];
-    sc['auth'].reader_token_files = [join(dir, 'reader-token')]; // a reader credential may not ingest
-    if (sc['auth'].token_review) sc['auth'].token_review.enabled = false; // no Kubernetes API here
-    if (sc['policy']) sc['policy'].file = join(dir, 'policy.yaml');
-    sc['storage'].url = `file://${join(dir, 'data')}`;
-    sc['wal_dir'] = join(dir, 'wal');
-    sc['decisions'].dir = join(dir, 'decisions');
-    sc['log'] = { level: 'warn' };
-    writeFileSync(join(dir, 'store.yaml'), stringify(sc));
-    store = startCompiled(['store', '--config', join(dir, 'store.yaml')], { POD_NAME: 'sentinel-store-0' });
-    // At log level warn the start line is not written: the admin port's /readyz says when it listens.
-    for (let i = 0; ; i++) {
-      if (store.child.exitCode !== null) throw new Error('the store exited at start');
-      const ok = await fetch(`http://127.0.0.1:${ports.admin}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (i > 600) throw new Error('the store did not become ready');
-      await sleep(100);
-    }
-
-    // The agent: the chart's config, listeners, paths, exporter endpoint and feed stores replaced.
-    const ac = chart.agentConfig as Yaml;
-    ac['admin'].endpoint = '127.0.0.1:0';
-    ac['receivers'].otlp.grpc.endpoint = '127.0.0.1:0';
-    ac['receivers'].otlp.http.endpoint = '127.0.0.1:0';
-    ac['enrich'] = { ...ac['enrich'], podinfo_dir: join(dir, 'podinfo') };
-    for (const e of ac['exporters'] as Yaml[]) {
-      e['endpoint'] = `http://127.0.0.1:${ports.grpc}`;
-      if (e['bearer_token_file']) e['bearer_token_file'] = join(dir, 'token');
-      if (e['queue']?.dir) e['queue'].dir = join(dir, 'queue');
-    }
-    const completion = ac['sampling'].completion as Yaml | undefined;
-    if (completion?.enabled) {
-      delete completion['stores_dns'];
-      completion['stores'] = [`http://127.0.0.1:${ports.query}`];
-      if (completion['bearer_token_file']) completion['bearer_token_file'] = join(dir, 'token');
-    }
-    // As the injector renders it for a pod without its own policy: the cluster policy as a snapshot, then
-    // fetched from the store's /api/policy.
-    ac['sampling'].policy_snapshot = chart.policy;
-    const central = ac['sampling'].central_policy as Yaml | undefined;
-    if (central) {
-      central['url'] = `http://127.0.0.1:${ports.query}/api/policy`;
-      if (central['bearer_token_file']) central['bearer_token_file'] = join(dir, 'token');
-    }
-    const experiment = process.env['BENCH_AGENT_CONFIG'];
-    if (experiment) {
-      mergeInto(ac, JSON.parse(experiment) as Yaml);
-      console.log(`agent config changed for an experiment (not the chart's): ${experiment}`);
-    }
-    writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
     const decisionWaitMs = 10_000; // the config's default (the chart does not set it)
-    if (ac['sampling'].decision_wait !== undefined)
+    if (setup.agentConfig['sampling'].decision_wait !== undefined)
       throw new Error('the chart now sets sampling.decision_wait: read it here');
 
     const baseline = await nodeAloneRss(5000);
     agent = startCompiled(
-      ['agent', '--config', join(dir, 'agent.yaml')],
-      {
-        POD_NAME: 'checkout-7d9f-0',
-        POD_NAMESPACE: 'shop',
-        POD_UID: '00000000-0000-0000-0000-000000000001',
-        NODE_NAME: 'node-0',
-        POD_IP: '10.0.0.1',
-        K8S_CONTAINER_NAME: 'app',
-        NODE_OPTIONS: nodeOptions,
-      },
+      ['agent', '--config', setup.agentConfigFile],
+      { ...setup.agentEnv, NODE_OPTIONS: nodeOptions },
       AGENT_NODE_ARGS,
     );
     const started = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
@@ -476,8 +306,7 @@ async function main(): Promise<void> {
     const stdoutFile = process.env['BENCH_AGENT_STDOUT'];
     if (stdoutFile && agent)
       writeFileSync(stdoutFile, agent.logs.map((l) => (l['msg'] ?? JSON.stringify(l)) + '\n').join(''));
-    await stop(store);
-    rmSync(dir, { recursive: true, force: true });
+    await setup.stop();
   }
 }
 
