@@ -17,7 +17,6 @@ import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
 import { helmTemplate } from '../test/helpers/helm-template.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML documents, edited in place
@@ -75,6 +74,8 @@ export interface ChartAgentSetup {
   agentEnv: NodeJS.ProcessEnv;
   /** The NODE_OPTIONS the injector sets for the chart's agent memory limit. */
   nodeOptions: string;
+  /** The injector's other process env for the agent (glibc's MALLOC_MMAP_THRESHOLD_), without NODE_OPTIONS. */
+  processEnv: NodeJS.ProcessEnv;
   /** The agent config as written (after `editAgentConfig`). */
   agentConfig: Yaml;
   /** The agent container's resources as the injector sets them (completion's bytes in the limit), and the limit. */
@@ -99,9 +100,13 @@ export async function chartAgentSetup(
   };
   const policy = configMap('-policy')['policy.yaml']!;
   const sc = parse(configMap('-store')['store.yaml']!) as Yaml;
-  const { nodeOptionsForMemoryLimit } = await import('../src/injector/node-heap.js');
+  const { agentProcessEnv } = await import('../src/injector/node-heap.js');
   const agentLimitMiB = limitMiB(injector.agent.resources.limits.memory);
-  const nodeOptions = nodeOptionsForMemoryLimit(agentLimitMiB * MiB) ?? '';
+  const processEnv = Object.fromEntries(
+    agentProcessEnv(injector.agent.resources.limits.memory).map((e) => [e.name, e.value]),
+  );
+  const nodeOptions = processEnv['NODE_OPTIONS'] ?? '';
+  delete processEnv['NODE_OPTIONS'];
 
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-agent-'));
   for (const d of ['podinfo', 'queue', 'wal', 'data', 'decisions']) mkdirSync(join(dir, d));
@@ -198,6 +203,7 @@ export async function chartAgentSetup(
       K8S_CONTAINER_NAME: 'app',
     },
     nodeOptions,
+    processEnv,
     stop,
   };
 }

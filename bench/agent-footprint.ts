@@ -24,7 +24,8 @@
  * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags),
  * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`),
  * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`),
- * BENCH_AGENT_CONFIG (JSON merged over the rendered agent config, for experiments: not the chart's figures).
+ * BENCH_AGENT_CONFIG (JSON merged over the rendered agent config, for experiments: not the chart's figures),
+ * BENCH_AGENT_ENV (JSON: replaces the injector's other process env, MALLOC_MMAP_THRESHOLD_; '{}' for none).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -155,8 +156,12 @@ async function main(): Promise<void> {
   });
   const envOptions = process.env['BENCH_AGENT_NODE_OPTIONS'];
   const nodeOptions = envOptions === 'none' ? '' : (envOptions ?? setup.nodeOptions);
+  // BENCH_AGENT_ENV (JSON) replaces the injector's other variables, for experiments: '{}' for none.
+  const processEnv = JSON.parse(
+    process.env['BENCH_AGENT_ENV'] ?? JSON.stringify(setup.processEnv),
+  ) as NodeJS.ProcessEnv;
   console.log(
-    `chart: agent resources ${JSON.stringify(setup.agentResources)} (limit as the injector sets it, completion included); agent NODE_OPTIONS: ${nodeOptions || '(none)'}`,
+    `chart: agent resources ${JSON.stringify(setup.agentResources)} (limit as the injector sets it, completion included); agent NODE_OPTIONS: ${nodeOptions || '(none)'}; env ${JSON.stringify(processEnv)}`,
   );
   const chart = { agentLimitMiB: setup.agentLimitMiB };
 
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
     const baseline = await nodeAloneRss(5000);
     agent = startCompiled(
       ['agent', '--config', setup.agentConfigFile],
-      { ...setup.agentEnv, NODE_OPTIONS: nodeOptions },
+      { ...setup.agentEnv, ...processEnv, NODE_OPTIONS: nodeOptions },
       AGENT_NODE_ARGS,
     );
     const started = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');

@@ -79,7 +79,12 @@ async function main(): Promise<void> {
       for (const v of variants) {
         const agent = startSentinel(
           ['agent', '--config', setup.agentConfigFile],
-          { ...setup.agentEnv, NODE_OPTIONS: v.nodeOptions ?? setup.nodeOptions, ...v.env },
+          {
+            ...setup.agentEnv,
+            ...setup.processEnv,
+            NODE_OPTIONS: v.nodeOptions ?? setup.nodeOptions,
+            ...v.env,
+          },
           [join(v.dist ?? join(ROOT, 'dist'), 'cli.js')],
           v.node,
         );

@@ -50,8 +50,25 @@ export function nodeOptionsForMemoryLimit(limitBytes: number | undefined): strin
   return `--max-old-space-size=${oldSpaceMiB} --max-semi-space-size=${semiSpaceMiB}`;
 }
 
-/** The agent container's `NODE_OPTIONS` env entry for its memory limit (a quantity such as "288Mi"), if any. */
-export function nodeOptionsEnv(memoryLimit: string | undefined): Array<{ name: string; value: string }> {
+/**
+ * glibc's malloc hands out allocations of at least this many bytes as their own mmap, returned to the kernel when
+ * freed (mallopt(3), M_MMAP_THRESHOLD; setting it also stops glibc raising the threshold as it does by default after
+ * a large block is freed). The agent holds each request's bytes (about 28 KiB for 100 spans) for `decision_wait`
+ * and frees them in another order than it took them: from glibc's heap, those frees left holes that stayed resident
+ * (RSS) for as long as one live block sat above them. At 10k spans/s with the chart's config: peak RSS 169-173 ->
+ * 150-151 MiB, CPU per span inside the noise (bench/agent-footprint.ts, BENCHMARKS.md "Session 6"). Ignored where
+ * the C library is not glibc (the image is Debian's).
+ */
+export const AGENT_MMAP_THRESHOLD_BYTES = 16 * 1024;
+
+/**
+ * The agent container's process env for its memory limit (a quantity such as "288Mi"): `NODE_OPTIONS` (V8's heap
+ * sized to the limit, none without a usable limit) and glibc's `MALLOC_MMAP_THRESHOLD_`.
+ */
+export function agentProcessEnv(memoryLimit: string | undefined): Array<{ name: string; value: string }> {
   const value = nodeOptionsForMemoryLimit(memoryLimit === undefined ? undefined : parseQuantity(memoryLimit));
-  return value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }];
+  return [
+    ...(value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }]),
+    { name: 'MALLOC_MMAP_THRESHOLD_', value: String(AGENT_MMAP_THRESHOLD_BYTES) },
+  ];
 }
