@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
 import type { EncodeJob, EncodePhaseMemory, EncodeResult } from './block-encode-worker.js';
@@ -7,6 +7,7 @@ import { mergeBlocks } from './block-merge.js';
 import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
 import type { StoredSpan } from './stored-span.js';
+import { packInputs, startModuleWorker, terminateWorker } from './worker-thread.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
@@ -22,21 +23,6 @@ export interface BlockToEncode {
   readonly rows: () => StoredSpan[];
   readonly blockId: string;
   readonly nowMs: number;
-}
-
-/** Inputs packed in one buffer, `[start, end)` each, to transfer to the worker. */
-function pack(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; ranges: [number, number][] } {
-  let size = 0;
-  for (const p of inputs) size += p.byteLength;
-  const packed = new Uint8Array(size);
-  const ranges: [number, number][] = [];
-  let at = 0;
-  for (const p of inputs) {
-    packed.set(p, at);
-    ranges.push([at, at + p.byteLength]);
-    at += p.byteLength;
-  }
-  return { buffer: packed.buffer, ranges };
 }
 
 /**
@@ -73,17 +59,7 @@ export class BlockEncoder {
   private startWorker(): Worker | undefined {
     if (this.worker || this.workerBroken || !this.options.useWorker) return this.worker;
     try {
-      // In dist the worker is plain .js. Under tsx (tests, `npm run sentinel`) the sources are .ts and a
-      // worker does not inherit the tsx loader, so a small bootstrap registers it first.
-      const worker = import.meta.url.endsWith('.ts')
-        ? new Worker(
-            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
-              new URL('./block-encode-worker.ts', import.meta.url).href,
-            )}); });`,
-            { eval: true, ...this.resourceLimits() },
-          )
-        : new Worker(new URL('./block-encode-worker.js', import.meta.url), this.resourceLimits());
-      worker.unref();
+      const worker = startModuleWorker(import.meta.url, 'block-encode-worker', this.resourceLimits());
       worker.on('message', (r: EncodeResult) => {
         const done = this.waiting.get(r.id);
         this.waiting.delete(r.id);
@@ -191,7 +167,7 @@ export class BlockEncoder {
     if (!worker) return { ok: false };
     const id = this.nextId++;
     // Read payloads are not kept past packing: the worker gets the one copy (transferred).
-    const { buffer, ranges } = pack(typeof source === 'function' ? await source() : source);
+    const { buffer, ranges } = packInputs(typeof source === 'function' ? await source() : source);
     const job: EncodeJob = {
       kind,
       id,
@@ -235,24 +211,9 @@ export class BlockEncoder {
     this.closed = true;
     for (const [id, done] of this.waiting) done({ id, ok: false, error: 'the block encoder is closed' });
     this.waiting.clear();
-    if (worker) {
-      // An unref'ed worker would not keep the event loop alive until its exit is reported.
-      worker.ref();
-      // terminate() has been seen never to settle for a worker stopped under load (bench/pipeline.ts then
-      // exited 13, an unsettled top-level await, in the store's abort): wait at most TERMINATE_WAIT_MS, on a timer that keeps
-      // the process alive meanwhile.
-      let timer: NodeJS.Timeout | undefined;
-      const settled = await Promise.race([
-        worker.terminate().then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), TERMINATE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!settled) {
-        worker.unref();
-        this.options.logger.warn(
-          `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,
-        );
-      }
-    }
+    if (worker && !(await terminateWorker(worker, TERMINATE_WAIT_MS)))
+      this.options.logger.warn(
+        `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,
+      );
   }
 }

@@ -8,7 +8,7 @@ import {
   type LogsBlockWriteOptions,
 } from './logs-block.js';
 import type { LogsEncodeJob, LogsEncodeResult } from './logs-encode-worker.js';
-import { startModuleWorker, terminateWorker } from './worker-thread.js';
+import { packInputs, startModuleWorker, terminateWorker } from './worker-thread.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
@@ -69,22 +69,13 @@ export class LogsEncoder {
     if (this.closed) throw closed();
     const worker = this.startWorker();
     if (worker) {
-      let size = 0;
-      for (const p of payloads) size += p.byteLength;
-      const packed = new Uint8Array(size);
-      const ranges: [number, number][] = [];
-      let at = 0;
-      for (const p of payloads) {
-        packed.set(p, at);
-        ranges.push([at, at + p.byteLength]);
-        at += p.byteLength;
-      }
+      const { buffer, ranges } = packInputs(payloads);
       const id = this.nextId++;
-      const job: LogsEncodeJob = { ...options, id, buffer: packed.buffer, ranges };
+      const job: LogsEncodeJob = { ...options, id, buffer, ranges };
       worker.ref();
       const result = await new Promise<LogsEncodeResult>((resolve) => {
         this.waiting.set(id, resolve);
-        worker.postMessage(job, [packed.buffer]);
+        worker.postMessage(job, [buffer]);
       }).finally(() => {
         if (this.waiting.size === 0) worker.unref();
       });
