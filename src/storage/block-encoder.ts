@@ -7,7 +7,7 @@ import { mergeBlocks } from './block-merge.js';
 import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
 import type { StoredSpan } from './stored-span.js';
-import { packInputs, startModuleWorker, terminateWorker } from './worker-thread.js';
+import { packInputs, startModuleWorker, terminateWorker, WorkerJobs } from './worker-thread.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
@@ -34,8 +34,7 @@ export class BlockEncoder {
   private worker: Worker | undefined;
   private workerBroken = false;
   private closed = false;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (r: EncodeResult) => void>();
+  private readonly jobs = new WorkerJobs<EncodeResult>();
   /** The job in flight: one at a time, so the main thread holds one job's input and the worker one job's rows. */
   private inFlight: Promise<unknown> = Promise.resolve();
   /** The worker's memory per phase of its last job (bench/store-memory.ts reads it). */
@@ -60,11 +59,7 @@ export class BlockEncoder {
     if (this.worker || this.workerBroken || !this.options.useWorker) return this.worker;
     try {
       const worker = startModuleWorker(import.meta.url, 'block-encode-worker', this.resourceLimits());
-      worker.on('message', (r: EncodeResult) => {
-        const done = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        done?.(r);
-      });
+      worker.on('message', this.jobs.answer);
       worker.on('error', (err) => {
         // Out of its heap: this block goes to the main thread, the next to a new worker.
         const outOfMemory = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -90,8 +85,7 @@ export class BlockEncoder {
     else if (!this.workerBroken) this.options.logger.warn(message + '; encoding blocks on the main thread');
     if (!restart) this.workerBroken = true;
     this.worker = undefined;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: message });
-    this.waiting.clear();
+    this.jobs.failAll(message);
   }
 
   /** Encodes OTLP protobuf payloads as one block. */
@@ -165,10 +159,9 @@ export class BlockEncoder {
     if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
     const worker = this.startWorker();
     if (!worker) return { ok: false };
-    const id = this.nextId++;
     // Read payloads are not kept past packing: the worker gets the one copy (transferred).
     const { buffer, ranges } = packInputs(typeof source === 'function' ? await source() : source);
-    const job: EncodeJob = {
+    const job = (id: number): EncodeJob => ({
       kind,
       id,
       buffer,
@@ -176,14 +169,8 @@ export class BlockEncoder {
       expectedSpans,
       ...options,
       ...(options.replaces ? { replaces: [...options.replaces] } : {}),
-    };
-    worker.ref();
-    const result = await new Promise<EncodeResult>((resolve) => {
-      this.waiting.set(id, resolve);
-      worker.postMessage(job, [buffer]);
-    }).finally(() => {
-      if (this.waiting.size === 0) worker.unref();
     });
+    const result = await this.jobs.post(worker, job, buffer);
     if (result.ok) {
       this.lastJobMemory = result.memory;
       return {
@@ -209,8 +196,7 @@ export class BlockEncoder {
     this.worker = undefined;
     this.workerBroken = true;
     this.closed = true;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: 'the block encoder is closed' });
-    this.waiting.clear();
+    this.jobs.failAll('the block encoder is closed');
     if (worker && !(await terminateWorker(worker, TERMINATE_WAIT_MS)))
       this.options.logger.warn(
         `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,

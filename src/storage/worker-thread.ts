@@ -58,3 +58,45 @@ export async function terminateWorker(worker: Worker, waitMs: number): Promise<b
   if (!settled) worker.unref();
   return settled;
 }
+
+/** A job's answer when the worker gave none (it failed, or its owner closed it). */
+export interface JobFailed {
+  readonly id: number;
+  readonly ok: false;
+  readonly error: string;
+}
+
+/**
+ * The jobs given to a worker thread and not answered yet, by id. The worker is ref'ed while a job waits (the
+ * process stays up for the answer) and unref'ed once none does. (The block encoder's and the logs encoder's.)
+ */
+export class WorkerJobs<R extends { readonly id: number }> {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: R | JobFailed) => void>();
+
+  /** Resolves the job a worker's message answers: the worker's 'message' listener. */
+  readonly answer = (r: R): void => {
+    const done = this.waiting.get(r.id);
+    this.waiting.delete(r.id);
+    done?.(r);
+  };
+
+  /** Answers every waiting job as failed with `error`. */
+  failAll(error: string): void {
+    for (const [id, done] of this.waiting) done({ id, ok: false, error });
+    this.waiting.clear();
+  }
+
+  /** Posts the job `make(id)` to `worker`, moving `transfer` to it, and resolves with the answer. */
+  post(worker: Worker, make: (id: number) => unknown, transfer: ArrayBuffer): Promise<R | JobFailed> {
+    const id = this.nextId++;
+    const job = make(id);
+    worker.ref();
+    return new Promise<R | JobFailed>((resolve) => {
+      this.waiting.set(id, resolve);
+      worker.postMessage(job, [transfer]);
+    }).finally(() => {
+      if (this.waiting.size === 0) worker.unref();
+    });
+  }
+}
