@@ -3,7 +3,7 @@
  * latin1 string, an index array and a scopes array. Kept only as the baseline of bench/hold-buffer.ts.
  */
 import type { WireLogs, WireScope, WireSpans } from '../src/otlp/index.js';
-import { FifoMap } from '../src/sampling/fifo-map.js';
+import { FifoMap } from './_fifo-map.js';
 
 /**
  * Spans of one dropped trace, copied out of their requests (issue 13): a held trace lives for the completion

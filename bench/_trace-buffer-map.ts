@@ -4,7 +4,7 @@
  * only as the baseline of bench/trace-buffer.ts (the policies' two fast paths over it included).
  */
 import type { WireSpans } from '../src/otlp/index.js';
-import { FifoMap } from '../src/sampling/fifo-map.js';
+import { FifoMap } from './_fifo-map.js';
 
 export const TRACE_OVERHEAD_BYTES = 560;
 export const SPAN_OVERHEAD_BYTES = 16;

@@ -1,10 +1,10 @@
 /**
  * Taking the oldest entry of a Map that drops its oldest for each new one (the trace buffer deciding early for
  * memory, the completion buffer evicting for bytes): `values().next()` on the Map, which walks the holes V8 leaves
- * at the front, against src/sampling/fifo-map.ts's kept iterator. Same run, same machine; the ratio is the figure.
+ * at the front, against bench/_fifo-map.ts's kept iterator. Same run, same machine; the ratio is the figure.
  */
 import { availableParallelism } from 'node:os';
-import { FifoMap } from '../src/sampling/fifo-map.js';
+import { FifoMap } from './_fifo-map.js';
 
 const N = Number(process.env['BENCH_FIFO_ENTRIES'] ?? 100_000);
 

@@ -1,22 +1,30 @@
 /**
- * The store's logs (issue 16): what a log record costs the store beside a span, measured in the same run. Three
+ * The store's logs (issue 16): what a log record costs the store beside a span, measured in the same run. Four
  * questions: records per second one core decodes and validates at the door (beside the span decoder on spans), records
- * per second into a Parquet logs block (beside `encodeBlock` on spans), and bytes stored per record (beside
- * per span). Log records are made by the OpenTelemetry SDK and serialized by its protobuf serializer.
+ * per second into a Parquet logs block (beside `encodeBlock` on spans), bytes stored per record (beside per span),
+ * and records per second through the whole logs pipeline (beside the store pipeline on spans). Log records are made by
+ * the OpenTelemetry SDK and serialized by its protobuf serializer.
  */
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import {
+  countSpans,
   decodeLogsRequest,
   decodeTraceRequest,
   encodeTraceRequest,
   keepValidLogs,
 } from '../src/otlp/index.js';
 import { encodeBlock, flattenLogsData, flattenTraceData } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { encodeLogsBlock } from '../src/storage/logs-block.js';
+import { BlockPipeline } from '../src/store/block-pipeline.js';
+import { LogsPipeline } from '../src/store/logs-pipeline.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -115,4 +123,52 @@ console.log(
 );
 console.log(
   `ratios (logs / spans, same run): decode ${(decodeLogsMs / decodeSpansMs).toFixed(2)}x the time, encode ${(encodeLogsMs / encodeSpansMs).toFixed(2)}x the time`,
+);
+
+// 4. The whole ingest path on one core (WAL append + fdatasync, block cut, encode, upload to a local directory), the
+// logs pipeline beside the traces' block pipeline on the same number of spans, both encoding on the main thread.
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-store-logs-'));
+const common = {
+  store: new LocalObjectStore(join(dir, 'blocks')),
+  walMaxBytes: 1 << 30,
+  maxBlockBytes: 64 << 20,
+  maxBlockAgeMs: 3_600_000,
+  retryInitialMs: 100,
+  retryMaxMs: 1000,
+  logger: silentLogger(),
+  metrics: new Metrics(),
+  tickMs: 0,
+};
+const logsPipeline = new LogsPipeline({ ...common, walDir: join(dir, 'logs-wal'), maxBlockRecords: 25_000 });
+await logsPipeline.start();
+let t = performance.now();
+await Promise.all(
+  requests.map((r) => logsPipeline.consumeLogs({ encoded: r, itemCount: 500, bytes: r.byteLength })),
+);
+await logsPipeline.forceFlush();
+const logsPipeMs = performance.now() - t;
+await logsPipeline.shutdown();
+const logsWritten = await common.metrics.value('store_logs_written_total');
+if (logsWritten !== RECORDS) throw new Error(`the logs pipeline wrote ${logsWritten} of ${RECORDS} records`);
+const spanBatches = Array.from({ length: 50 }, (_, i) => makeTraces({ traces: SPANS / 500, seed: 2000 + i }));
+const spanPipeline = new BlockPipeline({
+  ...common,
+  metrics: new Metrics(),
+  walDir: join(dir, 'wal'),
+  maxBlockSpans: 25_000,
+  encodeInWorker: false,
+});
+await spanPipeline.start();
+t = performance.now();
+await Promise.all(
+  spanBatches.map((b) => spanPipeline.consume({ data: b, spanCount: countSpans(b), bytes: 1 })),
+);
+await spanPipeline.forceFlush();
+const spanPipeMs = performance.now() - t;
+await spanPipeline.shutdown();
+rmSync(dir, { recursive: true, force: true });
+console.log(
+  `logs pipeline (WAL fsync + blocks + upload): ${fmt((RECORDS / logsPipeMs) * 1000)} log records/s` +
+    ` | baseline: ${fmt((SPANS / spanPipeMs) * 1000)} spans/s (the block pipeline, same run)` +
+    ` | ratio ${(logsPipeMs / spanPipeMs).toFixed(2)}x the time`,
 );

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { isSentinelError, SentinelError } from '../errors.js';
 import { openObjectStore } from '../storage/index.js';
 import { compareSpans, type CompareReport, type Verdict } from './compare-spans.js';
-import { describeQuery, parseCompareParams } from './compare-query.js';
+import { COMPARE_PARAMS, describeQuery, parseCompareParams } from './compare-query.js';
 import { loadSpansFromStorage } from './load-spans.js';
 import { renderHtml, renderJson, renderTable } from './render.js';
 
@@ -46,20 +46,8 @@ output:
   --out FILE                   write there instead of stdout (the HTML report, typically)
 `;
 
-const PARAM_FLAGS = [
-  'service',
-  'baseline',
-  'canary',
-  'start',
-  'end',
-  'window',
-  'operation',
-  'span-kinds',
-  'max-latency-increase',
-  'max-error-rate-increase',
-  'confidence',
-  'min-spans',
-] as const;
+/** The comparison's flags: the query parameters of `GET /api/compare` in kebab case (`span_kinds` -> `--span-kinds`). */
+const PARAM_FLAGS = COMPARE_PARAMS.map((p) => [p, p.replaceAll('_', '-')] as const);
 
 export interface CompareCommandIo {
   readonly stdout: (text: string) => void;
@@ -81,7 +69,7 @@ export async function runCompare(argv: string[], io: CompareCommandIo = defaultI
       args: argv,
       strict: true,
       options: {
-        ...Object.fromEntries(PARAM_FLAGS.map((f) => [f, { type: 'string' as const }])),
+        ...Object.fromEntries(PARAM_FLAGS.map(([, f]) => [f, { type: 'string' as const }])),
         store: { type: 'string' },
         storage: { type: 'string' },
         'token-file': { type: 'string' },
@@ -113,9 +101,9 @@ export async function runCompare(argv: string[], io: CompareCommandIo = defaultI
     return COMPARE_EXIT_CODES.error;
   }
   const params = new URLSearchParams();
-  for (const f of PARAM_FLAGS) {
+  for (const [p, f] of PARAM_FLAGS) {
     const v = values[f];
-    if (typeof v === 'string') params.set(f.replaceAll('-', '_'), v);
+    if (typeof v === 'string') params.set(p, v);
   }
   let report: CompareReport;
   try {

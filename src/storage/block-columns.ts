@@ -8,6 +8,7 @@ import {
   stringAttribute,
 } from '../otlp/index.js';
 import type { StoredSpan } from './stored-span.js';
+import { cellInt64, cellString, columnSources } from './column-cells.js';
 import {
   attributesFromNode,
   decodeAttributes,
@@ -283,32 +284,14 @@ export function toColumnData(rows: readonly StoredSpan[]): ColumnSource[] {
     cols.ResourceDroppedAttributesCount[i] = BigInt(resource.droppedAttributesCount);
     cols.ResourceSchemaUrl[i] = resourceSchemaUrl;
   }
-  return BLOCK_COLUMNS.map((name) => ({
-    name,
-    data: cols[name] as ColumnSource['data'],
-    nullable: false,
-    // Statistics only where engines prune on them: every other min/max would bloat the footer, which
-    // a lookup reads whole.
-    statistics: STATISTICS_COLUMNS.has(name),
-  }));
+  return columnSources(BLOCK_COLUMNS, cols, STATISTICS_COLUMNS);
 }
 
 /** A row as hyparquet reads it (object format, TIMESTAMP kept as bigint nanoseconds). */
 export type BlockRow = Partial<Record<BlockColumn, unknown>>;
 
-function str(row: BlockRow, c: BlockColumn): string {
-  const v = row[c];
-  if (typeof v === 'string') return v;
-  if (v === undefined || v === null) return '';
-  throw new TypeError(`column ${c}: expected a string, got ${typeof v}`);
-}
-function big(row: BlockRow, c: BlockColumn): bigint {
-  const v = row[c];
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-  if (v === undefined || v === null) return 0n;
-  throw new TypeError(`column ${c}: expected an int64, got ${typeof v}`);
-}
+const str = cellString<BlockColumn>;
+const big = cellInt64<BlockColumn>;
 function num(row: BlockRow, c: BlockColumn): number {
   return Number(big(row, c));
 }

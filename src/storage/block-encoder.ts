@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
 import type { EncodeJob, EncodePhaseMemory, EncodeResult } from './block-encode-worker.js';
@@ -7,6 +7,7 @@ import { mergeBlocks } from './block-merge.js';
 import { encodeBlock, type BlockWriteOptions, type EncodedBlock } from './block-writer.js';
 import type { BlockCodec } from './parquet-codec.js';
 import type { StoredSpan } from './stored-span.js';
+import { packInputs, startModuleWorker, terminateWorker, WorkerJobs } from './worker-thread.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
@@ -24,21 +25,6 @@ export interface BlockToEncode {
   readonly nowMs: number;
 }
 
-/** Inputs packed in one buffer, `[start, end)` each, to transfer to the worker. */
-function pack(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; ranges: [number, number][] } {
-  let size = 0;
-  for (const p of inputs) size += p.byteLength;
-  const packed = new Uint8Array(size);
-  const ranges: [number, number][] = [];
-  let at = 0;
-  for (const p of inputs) {
-    packed.set(p, at);
-    ranges.push([at, at + p.byteLength]);
-    at += p.byteLength;
-  }
-  return { buffer: packed.buffer, ranges };
-}
-
 /**
  * Encodes blocks on a worker thread, so the main thread keeps answering receivers and queries. When the
  * worker cannot be used (it failed to start, or the payloads do not hold the spans expected), the block is
@@ -48,8 +34,7 @@ export class BlockEncoder {
   private worker: Worker | undefined;
   private workerBroken = false;
   private closed = false;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (r: EncodeResult) => void>();
+  private readonly jobs = new WorkerJobs<EncodeResult>();
   /** The job in flight: one at a time, so the main thread holds one job's input and the worker one job's rows. */
   private inFlight: Promise<unknown> = Promise.resolve();
   /** The worker's memory per phase of its last job (bench/store-memory.ts reads it). */
@@ -73,22 +58,8 @@ export class BlockEncoder {
   private startWorker(): Worker | undefined {
     if (this.worker || this.workerBroken || !this.options.useWorker) return this.worker;
     try {
-      // In dist the worker is plain .js. Under tsx (tests, `npm run sentinel`) the sources are .ts and a
-      // worker does not inherit the tsx loader, so a small bootstrap registers it first.
-      const worker = import.meta.url.endsWith('.ts')
-        ? new Worker(
-            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
-              new URL('./block-encode-worker.ts', import.meta.url).href,
-            )}); });`,
-            { eval: true, ...this.resourceLimits() },
-          )
-        : new Worker(new URL('./block-encode-worker.js', import.meta.url), this.resourceLimits());
-      worker.unref();
-      worker.on('message', (r: EncodeResult) => {
-        const done = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        done?.(r);
-      });
+      const worker = startModuleWorker(import.meta.url, 'block-encode-worker', this.resourceLimits());
+      worker.on('message', this.jobs.answer);
       worker.on('error', (err) => {
         // Out of its heap: this block goes to the main thread, the next to a new worker.
         const outOfMemory = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -114,8 +85,7 @@ export class BlockEncoder {
     else if (!this.workerBroken) this.options.logger.warn(message + '; encoding blocks on the main thread');
     if (!restart) this.workerBroken = true;
     this.worker = undefined;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: message });
-    this.waiting.clear();
+    this.jobs.failAll(message);
   }
 
   /** Encodes OTLP protobuf payloads as one block. */
@@ -189,10 +159,9 @@ export class BlockEncoder {
     if (this.closed) throw new SentinelError('SENTINEL_ERR_SHUTTING_DOWN', 'the block encoder is closed');
     const worker = this.startWorker();
     if (!worker) return { ok: false };
-    const id = this.nextId++;
     // Read payloads are not kept past packing: the worker gets the one copy (transferred).
-    const { buffer, ranges } = pack(typeof source === 'function' ? await source() : source);
-    const job: EncodeJob = {
+    const { buffer, ranges } = packInputs(typeof source === 'function' ? await source() : source);
+    const job = (id: number): EncodeJob => ({
       kind,
       id,
       buffer,
@@ -200,14 +169,8 @@ export class BlockEncoder {
       expectedSpans,
       ...options,
       ...(options.replaces ? { replaces: [...options.replaces] } : {}),
-    };
-    worker.ref();
-    const result = await new Promise<EncodeResult>((resolve) => {
-      this.waiting.set(id, resolve);
-      worker.postMessage(job, [buffer]);
-    }).finally(() => {
-      if (this.waiting.size === 0) worker.unref();
     });
+    const result = await this.jobs.post(worker, job, buffer);
     if (result.ok) {
       this.lastJobMemory = result.memory;
       return {
@@ -233,26 +196,10 @@ export class BlockEncoder {
     this.worker = undefined;
     this.workerBroken = true;
     this.closed = true;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: 'the block encoder is closed' });
-    this.waiting.clear();
-    if (worker) {
-      // An unref'ed worker would not keep the event loop alive until its exit is reported.
-      worker.ref();
-      // terminate() has been seen never to settle for a worker stopped under load (bench/pipeline.ts then
-      // exited 13, an unsettled top-level await, in the store's abort): wait at most TERMINATE_WAIT_MS, on a timer that keeps
-      // the process alive meanwhile.
-      let timer: NodeJS.Timeout | undefined;
-      const settled = await Promise.race([
-        worker.terminate().then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), TERMINATE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!settled) {
-        worker.unref();
-        this.options.logger.warn(
-          `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,
-        );
-      }
-    }
+    this.jobs.failAll('the block encoder is closed');
+    if (worker && !(await terminateWorker(worker, TERMINATE_WAIT_MS)))
+      this.options.logger.warn(
+        `the block encoder worker did not report its exit within ${TERMINATE_WAIT_MS} ms; left to the process exit`,
+      );
   }
 }

@@ -16,6 +16,7 @@ import {
   type Kind,
   type ResourceCells,
 } from './block-columns.js';
+import { cellInt64, cellString, columnSources } from './column-cells.js';
 import {
   anyValueFromNode,
   decodeAttributes,
@@ -280,30 +281,14 @@ export function toLogsColumnData(rows: readonly StoredLog[]): ColumnSource[] {
     cols.ScopeDroppedAttributesCount[i] = BigInt(scope.droppedAttributesCount);
     cols.ResourceDroppedAttributesCount[i] = BigInt(resource.droppedAttributesCount);
   }
-  return LOGS_COLUMNS.map((name) => ({
-    name,
-    data: cols[name] as ColumnSource['data'],
-    nullable: false,
-    statistics: STATISTICS_COLUMNS.has(name),
-  }));
+  return columnSources(LOGS_COLUMNS, cols, STATISTICS_COLUMNS);
 }
 
 /** A logs row as hyparquet reads it (object format, nanosecond timestamps kept as bigint). */
 export type LogsRow = Partial<Record<LogsColumn, unknown>>;
 
-function str(row: LogsRow, c: LogsColumn): string {
-  const v = row[c];
-  if (typeof v === 'string') return v;
-  if (v === undefined || v === null) return '';
-  throw new TypeError(`column ${c}: expected a string, got ${typeof v}`);
-}
-function big(row: LogsRow, c: LogsColumn): bigint {
-  const v = row[c];
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-  if (v === undefined || v === null) return 0n;
-  throw new TypeError(`column ${c}: expected an int64, got ${typeof v}`);
-}
+const str = cellString<LogsColumn>;
+const big = cellInt64<LogsColumn>;
 
 /** Decodes logs rows back to records, sharing resources and scopes between rows with the same cells. */
 export class LogsRowDecoder {

@@ -8,7 +8,7 @@ import {
   type LogsBlockWriteOptions,
 } from './logs-block.js';
 import type { LogsEncodeJob, LogsEncodeResult } from './logs-encode-worker.js';
-import { startModuleWorker, terminateWorker } from './worker-thread.js';
+import { packInputs, startModuleWorker, terminateWorker, WorkerJobs } from './worker-thread.js';
 
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
@@ -22,8 +22,7 @@ export class LogsEncoder {
   private worker: Worker | undefined;
   private broken: boolean;
   private closed = false;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (r: LogsEncodeResult) => void>();
+  private readonly jobs = new WorkerJobs<LogsEncodeResult>();
 
   constructor(private readonly options: { readonly logger: Logger; readonly useWorker: boolean }) {
     this.broken = !options.useWorker;
@@ -33,11 +32,7 @@ export class LogsEncoder {
     if (this.worker || this.broken) return this.worker;
     try {
       const worker = startModuleWorker(import.meta.url, 'logs-encode-worker');
-      worker.on('message', (r: LogsEncodeResult) => {
-        const done = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        done?.(r);
-      });
+      worker.on('message', this.jobs.answer);
       worker.on('error', (err) => this.fail(`the logs encoder worker failed: ${err.message}`));
       worker.on('exit', (code) => {
         if (this.worker === worker) this.fail(`the logs encoder worker exited with ${code}`);
@@ -53,8 +48,7 @@ export class LogsEncoder {
     if (!this.broken) this.options.logger.warn(message + '; encoding logs blocks on the main thread');
     this.broken = true;
     this.worker = undefined;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: message });
-    this.waiting.clear();
+    this.jobs.failAll(message);
   }
 
   /**
@@ -69,25 +63,9 @@ export class LogsEncoder {
     if (this.closed) throw closed();
     const worker = this.startWorker();
     if (worker) {
-      let size = 0;
-      for (const p of payloads) size += p.byteLength;
-      const packed = new Uint8Array(size);
-      const ranges: [number, number][] = [];
-      let at = 0;
-      for (const p of payloads) {
-        packed.set(p, at);
-        ranges.push([at, at + p.byteLength]);
-        at += p.byteLength;
-      }
-      const id = this.nextId++;
-      const job: LogsEncodeJob = { ...options, id, buffer: packed.buffer, ranges };
-      worker.ref();
-      const result = await new Promise<LogsEncodeResult>((resolve) => {
-        this.waiting.set(id, resolve);
-        worker.postMessage(job, [packed.buffer]);
-      }).finally(() => {
-        if (this.waiting.size === 0) worker.unref();
-      });
+      const { buffer, ranges } = packInputs(payloads);
+      const job = (id: number): LogsEncodeJob => ({ ...options, id, buffer, ranges });
+      const result = await this.jobs.post(worker, job, buffer);
       if (result.ok) {
         const b = result.block;
         return b
@@ -111,8 +89,7 @@ export class LogsEncoder {
     this.worker = undefined;
     this.broken = true;
     this.closed = true;
-    for (const [id, done] of this.waiting) done({ id, ok: false, error: 'the logs encoder is closed' });
-    this.waiting.clear();
+    this.jobs.failAll('the logs encoder is closed');
     if (!worker) return;
     if (!(await terminateWorker(worker, TERMINATE_WAIT_MS)))
       this.options.logger.warn(

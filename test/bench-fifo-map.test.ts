@@ -1,12 +1,12 @@
 /**
- * FifoMap (src/sampling/fifo-map.ts): the trace and completion buffers take their oldest entry through one kept
+ * FifoMap (bench/_fifo-map.ts): the trace and completion buffers took their oldest entry through one kept
  * iterator, because `values().next()` after many deletions from the front is O(holes) in V8 (the buffers turned
  * quadratic under a flood of one-span traces; bench/fifo-map.ts measures it). Here: that the kept iterator gives
  * exactly what a plain Map's first entry would, through every kind of change.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FifoMap } from '../src/sampling/fifo-map.js';
+import { FifoMap } from '../bench/_fifo-map.js';
 
 const firstOf = (m: Map<number, string>) => m.values().next().value;
 

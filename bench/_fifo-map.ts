@@ -10,6 +10,10 @@
  *
  * One iterator is kept instead. Iterators of a Map stay valid while it changes: they skip entries deleted after
  * they were made and see entries added at the end, so the kept one walks the holes once in all.
+ *
+ * The agent's buffers no longer use it (issue 13: the trace buffer and the completion buffer keep their traces in
+ * typed-array rows linked oldest to newest); it stays here for bench/fifo-map.ts and for the old buffers that
+ * bench/_trace-buffer-map.ts and bench/_hold-buffer-strings.ts keep as baselines.
  */
 export class FifoMap<K, V> {
   private readonly map = new Map<K, V>();
