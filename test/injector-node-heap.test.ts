@@ -42,9 +42,9 @@ function agentEnv(annotations: Record<string, string>, agentSettings = settings)
 }
 
 void describe('V8 heap limits from the agent container memory limit', () => {
-  void test('the chart default (256Mi + 32MiB completion = 288Mi) gives a 204 MiB old space and 4 MiB semi-spaces', () => {
-    assert.deepEqual(v8HeapSizesMiB(288 * MiB), { oldSpaceMiB: 204, semiSpaceMiB: 4 });
-    assert.equal(nodeOptionsForMemoryLimit(288 * MiB), '--max-old-space-size=204 --max-semi-space-size=4');
+  void test('the chart default (256Mi + 32MiB completion = 288Mi) gives a 210 MiB old space and 2 MiB semi-spaces', () => {
+    assert.deepEqual(v8HeapSizesMiB(288 * MiB), { oldSpaceMiB: 210, semiSpaceMiB: 2 });
+    assert.equal(nodeOptionsForMemoryLimit(288 * MiB), '--max-old-space-size=210 --max-semi-space-size=2');
   });
 
   void test('old space plus the young generation leave a quarter of the limit (at least 64 MiB) outside the heap', () => {
@@ -76,7 +76,7 @@ void describe('V8 heap limits from the agent container memory limit', () => {
     const env = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' });
     assert.deepEqual(
       env.find((e) => e.name === 'NODE_OPTIONS'),
-      { name: 'NODE_OPTIONS', value: '--max-old-space-size=204 --max-semi-space-size=4' },
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=210 --max-semi-space-size=2' },
     );
   });
 
@@ -108,7 +108,7 @@ void describe('V8 heap limits from the agent container memory limit', () => {
     );
     assert.equal(r.status, 0, r.stderr);
     // heap_size_limit = old space + the young generation (3 semi-spaces of 4 MiB).
-    assert.equal(Number(r.stdout) / MiB, 204 + 3 * 4);
+    assert.equal(Number(r.stdout) / MiB, 210 + 3 * 2);
   });
 
   void test("the agent gets glibc's mmap threshold, with or without a memory limit", () => {

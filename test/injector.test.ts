@@ -329,7 +329,7 @@ void describe('what the patch puts into the pod', () => {
         POD_IP: 'status.podIP',
         // no fieldRef exists for it: the first app container's name, as a value
         K8S_CONTAINER_NAME: (spec(f.pod).containers[0] as AnyRecord)['name'],
-        NODE_OPTIONS: '--max-old-space-size=180 --max-semi-space-size=4', // 256Mi (src/injector/node-heap.ts)
+        NODE_OPTIONS: '--max-old-space-size=186 --max-semi-space-size=2', // 256Mi (src/injector/node-heap.ts)
         MALLOC_MMAP_THRESHOLD_: '16384', // glibc (src/injector/node-heap.ts)
       },
     );
