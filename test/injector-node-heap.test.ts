@@ -107,7 +107,7 @@ void describe('V8 heap limits from the agent container memory limit', () => {
       { env: { ...process.env, NODE_OPTIONS: options }, encoding: 'utf8' },
     );
     assert.equal(r.status, 0, r.stderr);
-    // heap_size_limit = old space + the young generation (3 semi-spaces of 4 MiB).
+    // heap_size_limit = old space + the young generation (3 semi-spaces of 2 MiB).
     assert.equal(Number(r.stdout) / MiB, 210 + 3 * 2);
   });
 
