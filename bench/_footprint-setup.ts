@@ -81,6 +81,8 @@ export interface ChartAgentSetup {
   /** The agent container's resources as the injector sets them (completion's bytes in the limit), and the limit. */
   agentResources: { requests: { memory: string }; limits: { memory: string } };
   agentLimitMiB: number;
+  /** The store child's pid. */
+  storePid: number;
   stop(): Promise<void>;
 }
 
@@ -204,6 +206,15 @@ export async function chartAgentSetup(
     },
     nodeOptions,
     processEnv,
+    storePid: store.child.pid!,
     stop,
   };
+}
+
+/**
+ * Pins every thread of process `pid` to the CPUs in `cpus` (taskset's list, e.g. "0" or "1-3"); threads it
+ * starts later inherit it. Returns false where taskset is missing or refuses.
+ */
+export function pinToCpus(pid: number, cpus: string): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 }

@@ -25,7 +25,8 @@
  * BENCH_AGENT_NODE_ARGS (node flags on the agent's command line, such as `--cpu-prof --cpu-prof-dir=/tmp/p`),
  * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`),
  * BENCH_AGENT_CONFIG (JSON merged over the rendered agent config, for experiments: not the chart's figures),
- * BENCH_AGENT_ENV (JSON: replaces the injector's other process env, MALLOC_MMAP_THRESHOLD_; '{}' for none).
+ * BENCH_AGENT_ENV (JSON: replaces the injector's other process env, MALLOC_MMAP_THRESHOLD_; '{}' for none),
+ * BENCH_PIN (0: the full-speed servers are not pinned to CPU 0 away from the load and the store).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,7 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
 import type { FootprintLoadJob, FootprintLoadResult } from './_footprint-load.js';
-import { buildDist, chartAgentSetup, ROOT, type Yaml } from './_footprint-setup.js';
+import { buildDist, chartAgentSetup, pinToCpus, ROOT, type Yaml } from './_footprint-setup.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 
 const MiB = 2 ** 20;
@@ -43,6 +44,8 @@ const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 60) * 1000;
 // BENCH_RATES= (empty) runs only the idle and full-speed figures.
 const RATES = (process.env['BENCH_RATES'] ?? '1000,10000,30000').split(',').filter(Boolean).map(Number);
 const FULL_SPEED_MS = Number(process.env['BENCH_FULL_SPEED_S'] ?? 30) * 1000;
+// BENCH_PIN=0: the full-speed servers share every CPU with the load and the store (as before session 6).
+const PIN = process.env['BENCH_PIN'] !== '0';
 const SETTLE_AFTER_DECISION_WAIT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -105,11 +108,12 @@ async function stop(p: { child: ChildProcess; exited: Promise<unknown> } | undef
   clearTimeout(timer);
 }
 
-function runLoad(job: FootprintLoadJob): Promise<FootprintLoadResult> {
+function runLoad(job: FootprintLoadJob, onStart?: (pid: number) => void): Promise<FootprintLoadResult> {
   return new Promise((resolvePromise, reject) => {
     const child = fork(fileURLToPath(new URL('./_footprint-load.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
     });
+    onStart?.(child.pid!);
     child.send(job);
     child.once('message', (m) => resolvePromise(m as FootprintLoadResult));
     child.once('error', reject);
@@ -256,15 +260,20 @@ async function main(): Promise<void> {
     console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
 
     if (FULL_SPEED_MS > 0) {
+      // Each server under test gets CPU 0 to itself, and everything else (the load, the store that the agent
+      // exports to) the other CPUs: on a shared 2-core machine the store's Parquet work took more CPU than
+      // the agent at full speed and starved it. The figure is then spans/s on one core, for both servers.
+      const pin = cores >= 2 && PIN;
+      const others = cores > 2 ? `1-${cores - 1}` : '1';
+      const pinned = pin && pinToCpus(setup.storePid, others) && pinToCpus(pid, '0');
+      const pinLoad = pinned ? (loadPid: number) => void pinToCpus(loadPid, others) : undefined;
       nullServer = await startNullServer();
+      if (pinned) pinToCpus(nullServer.child.pid!, '0');
       const baseCpu0 = procCpuSeconds(nullServer.child.pid!);
-      const base = await runLoad({
-        port: nullServer.port,
-        mode: 'full',
-        inFlight: 8,
-        durationMs: FULL_SPEED_MS,
-        idPrefix: prefix++,
-      });
+      const base = await runLoad(
+        { port: nullServer.port, mode: 'full', inFlight: 8, durationMs: FULL_SPEED_MS, idPrefix: prefix++ },
+        pinLoad,
+      );
       const baseCpu = procCpuSeconds(nullServer.child.pid!) - baseCpu0;
       await stop(nullServer);
       nullServer = undefined;
@@ -278,13 +287,10 @@ async function main(): Promise<void> {
         }
       })();
       const cpu0 = procCpuSeconds(pid);
-      const full = await runLoad({
-        port: agentPorts.grpc,
-        mode: 'full',
-        inFlight: 8,
-        durationMs: FULL_SPEED_MS,
-        idPrefix: prefix++,
-      });
+      const full = await runLoad(
+        { port: agentPorts.grpc, mode: 'full', inFlight: 8, durationMs: FULL_SPEED_MS, idPrefix: prefix++ },
+        pinLoad,
+      );
       const cpu = procCpuSeconds(pid) - cpu0;
       sampling = false;
       await sampler;
@@ -293,7 +299,7 @@ async function main(): Promise<void> {
       // On a shared machine the rate is what the scheduler gave each server; CPU per span is what they need.
       const cpuPerK = (seconds: number, r: FootprintLoadResult) => (seconds * 1e6) / Math.max(1, r.ok * 100);
       console.log(
-        `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU ms / 1,000 spans |\n|---|---|---|---|---|---|---|---|`,
+        `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy; ${pinned ? `each server pinned to CPU 0, the load and the store to CPU ${others}` : 'not pinned'}):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU ms / 1,000 spans |\n|---|---|---|---|---|---|---|---|`,
       );
       console.log(
         `| grpc-js, decodes nothing | ${fmt(rate(base))} | ${fmt(base.refused)} | ${base.p50Ms.toFixed(1)} | ${base.p99Ms.toFixed(1)} | - | ${baseCpu.toFixed(1)} | ${cpuPerK(baseCpu, base).toFixed(1)} |`,
