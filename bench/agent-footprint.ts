@@ -15,10 +15,13 @@
  * agent memory limit), CPU per 1,000 accepted spans (load plus decision_wait plus 3 s, so the decisions and
  * exports of the last spans count), traces decided before decision_wait (sentinel_sampling_early_decisions_total),
  * completion evictions, sentinel_sampling_completion_held_oldest_seconds; Node alone (an empty event loop) is
- * the idle baseline, measured in the same run.
+ * the idle baseline, measured in the same run. Each rate's CPU also has a baseline from the same run: the
+ * no-decode grpc-js server fed the same paced load for up to 20 s before the agent's loads (what receiving the
+ * requests costs alone at that rate), and the ratio of the two.
  *
  * Then the full-speed figure: 8 requests in flight for BENCH_FULL_SPEED_S (default 30) seconds against a grpc-js
- * server that decodes nothing, then against the agent; spans/s as a ratio, p99, the agent's peak RSS.
+ * server that decodes nothing, then against the agent, each pinned to CPU 0 and the load and the store to the
+ * other CPUs (BENCH_PIN=0: not pinned); spans/s as a ratio, p99, the agent's peak RSS.
  *
  * Env: BENCH_DURATION_S, BENCH_RATES (default 1000,10000,30000), BENCH_FULL_SPEED_S (0 skips it),
  * BENCH_AGENT_NODE_OPTIONS (default: what the injector sets for the chart's limit; "none" for no flags),
@@ -132,6 +135,30 @@ async function startNullServer(): Promise<{ child: ChildProcess; port: number; e
   return { child, port: msg.port, exited };
 }
 
+/**
+ * CPU per 1,000 spans of the no-decode grpc-js server (bench/_null-otlp-server.ts) fed the paced load at `rate`
+ * for `ms`: what receiving the requests costs alone at that rate (each request's wake-up, HTTP/2, grpc-js),
+ * the floor under the agent's figure. Read after a 2 s warm-up.
+ */
+async function noDecodeCpuPerK(rate: number, ms: number, idPrefix: number): Promise<number> {
+  const server = await startNullServer();
+  try {
+    await sleep(2000);
+    const cpu0 = procCpuSeconds(server.child.pid!);
+    const load = await runLoad({
+      port: server.port,
+      mode: 'paced',
+      spansPerSecond: rate,
+      durationMs: ms,
+      idPrefix,
+    });
+    const cpu = procCpuSeconds(server.child.pid!) - cpu0;
+    return (cpu * 1e6) / Math.max(1, load.ok * 100);
+  } finally {
+    await stop(server);
+  }
+}
+
 /** Idle RSS of Node alone (an empty event loop, no modules), the same binary, after `ms`. */
 async function nodeAloneRss(ms: number): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
@@ -208,11 +235,16 @@ async function main(): Promise<void> {
     console.log(
       `\nload: 100-span OTLP/gRPC requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
     );
-    console.log(
-      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     let prefix = 1;
+    // The same run's baseline for each rate: a grpc-js server that decodes nothing, at the same rate.
+    const floor = new Map<number, number>();
+    for (const rate of RATES) {
+      floor.set(rate, await noDecodeCpuPerK(rate, Math.min(DURATION_MS, 20_000), prefix++));
+    }
+    console.log(
+      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | no-decode server, same rate: CPU ms / 1,000 spans (agent / it) | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const rate of RATES) {
       const before = await scrapeMetrics(agentPorts.admin);
       const rssBefore = procMemory(pid).rss;
@@ -253,8 +285,9 @@ async function main(): Promise<void> {
       if (peakReset) peak = Math.max(peak, procMemory(pid).hwm);
       const d = (name: string, label = '') => sum(after, name, label) - sum(before, name, label);
       const accepted = d('sentinel_receiver_accepted_spans_total');
+      const cpuPerK = (cpu * 1e6) / Math.max(1, accepted);
       console.log(
-        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${((cpu * 1e6) / Math.max(1, accepted)).toFixed(1)} | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${cpuPerK.toFixed(1)} | ${floor.get(rate)!.toFixed(1)} (${(cpuPerK / floor.get(rate)!).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
       );
     }
     console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
