@@ -3,10 +3,12 @@
  * request of 100 spans (20 traces of 5, about 2 % error spans, from test/helpers/store-spans.ts) with its 20
  * trace ids rewritten in place, so the tail sampler sees new traces while the client spends almost nothing on
  * encoding. Modes: `paced` (a fixed number of spans/s, requests not waited for) and `full` (`inFlight`
- * requests at a time, as fast as the server answers). Reports requests, refusals (errors and requests not
- * answered within 10 s) and latency percentiles.
+ * requests at a time, as fast as the server answers). Transports: OTLP/gRPC (the issue's load) or OTLP/HTTP
+ * protobuf (`POST /v1/traces` on keep-alive connections, what the injector points apps at). Reports requests,
+ * refusals (errors and requests not answered within 10 s) and latency percentiles.
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import { Agent, request } from 'node:http';
 import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../src/otlp/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
@@ -19,6 +21,8 @@ export interface FootprintLoadJob {
   readonly durationMs: number;
   /** Distinguishes the trace ids of one run's phases. */
   readonly idPrefix: number;
+  /** OTLP/gRPC (the default) or OTLP/HTTP protobuf to `/v1/traces` on `port`. */
+  readonly transport?: 'grpc' | 'http';
 }
 
 /** What the child answers. */
@@ -77,7 +81,7 @@ const client = new Client(`127.0.0.1:${job.port}`, credentials.createInsecure(),
 const latencies: number[] = [];
 let ok = 0;
 let refused = 0;
-const send = (b: Buffer): Promise<void> =>
+const sendGrpc = (b: Buffer): Promise<void> =>
   new Promise((resolve) => {
     const t0 = performance.now();
     client.makeUnaryRequest(
@@ -97,6 +101,42 @@ const send = (b: Buffer): Promise<void> =>
       },
     );
   });
+
+// As an SDK's OTLP/HTTP exporter: keep-alive connections, one per request in flight at most.
+const httpAgent = new Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+const sendHttp = (b: Buffer): Promise<void> =>
+  new Promise((resolve) => {
+    const t0 = performance.now();
+    let done = false;
+    const finish = (good: boolean) => {
+      if (done) return;
+      done = true;
+      latencies.push(performance.now() - t0);
+      if (good) ok++;
+      else refused++;
+      resolve();
+    };
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: job.port,
+        path: '/v1/traces',
+        method: 'POST',
+        agent: httpAgent,
+        timeout: REQUEST_TIMEOUT_MS,
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': b.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => finish(res.statusCode === 200));
+        res.on('error', () => finish(false));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => finish(false));
+    req.end(b);
+  });
+const send = job.transport === 'http' ? sendHttp : sendGrpc;
 
 const start = performance.now();
 let late = 0;
@@ -142,4 +182,5 @@ const result: FootprintLoadResult = {
 };
 process.send?.(result);
 client.close();
+httpAgent.destroy();
 process.disconnect?.();

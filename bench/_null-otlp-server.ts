@@ -6,6 +6,9 @@
  * the same message limit). Sends its port to the parent over IPC.
  */
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { traceServiceDefinition } from '../src/otlp/index.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -23,6 +26,21 @@ const port = await new Promise<number>((resolve, reject) =>
     err ? reject(err) : resolve(p),
   ),
 );
-process.send?.({ port });
 // The parent disconnects (or dies): stop.
 process.once('disconnect', () => server.forceShutdown());
+
+// The same for OTLP/HTTP: gathers each body into one Buffer (as grpc-js gathers a message; nothing is decoded),
+// answers an empty ExportTraceServiceResponse.
+const http = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (Buffer.concat(chunks).length < 0) throw new Error('unreachable');
+    res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
+    res.end();
+  });
+});
+http.listen(0, '127.0.0.1');
+await once(http, 'listening');
+process.send?.({ port, httpPort: (http.address() as AddressInfo).port });
+process.once('disconnect', () => http.close());

@@ -29,7 +29,8 @@
  * BENCH_AGENT_STDOUT (a file that gets the agent's standard output at the end, e.g. with `--trace-gc`),
  * BENCH_AGENT_CONFIG (JSON merged over the rendered agent config, for experiments: not the chart's figures),
  * BENCH_AGENT_ENV (JSON: replaces the injector's other process env, MALLOC_MMAP_THRESHOLD_; '{}' for none),
- * BENCH_PIN (0: the full-speed servers are not pinned to CPU 0 away from the load and the store).
+ * BENCH_PIN (0: the full-speed servers are not pinned to CPU 0 away from the load and the store),
+ * BENCH_TRANSPORT (http: the paced loads over OTLP/HTTP protobuf, what the injector points apps at; default gRPC).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -49,6 +50,8 @@ const RATES = (process.env['BENCH_RATES'] ?? '1000,10000,30000').split(',').filt
 const FULL_SPEED_MS = Number(process.env['BENCH_FULL_SPEED_S'] ?? 30) * 1000;
 // BENCH_PIN=0: the full-speed servers share every CPU with the load and the store (as before session 6).
 const PIN = process.env['BENCH_PIN'] !== '0';
+// BENCH_TRANSPORT=http: the paced loads (and their floor) over OTLP/HTTP protobuf, as the injector points apps.
+const TRANSPORT: 'grpc' | 'http' = process.env['BENCH_TRANSPORT'] === 'http' ? 'http' : 'grpc';
 const SETTLE_AFTER_DECISION_WAIT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -126,13 +129,18 @@ function runLoad(job: FootprintLoadJob, onStart?: (pid: number) => void): Promis
   });
 }
 
-async function startNullServer(): Promise<{ child: ChildProcess; port: number; exited: Promise<unknown> }> {
+async function startNullServer(): Promise<{
+  child: ChildProcess;
+  port: number;
+  httpPort: number;
+  exited: Promise<unknown>;
+}> {
   const child = fork(fileURLToPath(new URL('./_null-otlp-server.ts', import.meta.url)), [], {
     execArgv: ['--import', 'tsx'],
   });
   const exited = once(child, 'exit');
-  const [msg] = (await once(child, 'message')) as [{ port: number }];
-  return { child, port: msg.port, exited };
+  const [msg] = (await once(child, 'message')) as [{ port: number; httpPort: number }];
+  return { child, port: msg.port, httpPort: msg.httpPort, exited };
 }
 
 /**
@@ -146,7 +154,8 @@ async function noDecodeCpuPerK(rate: number, ms: number, idPrefix: number): Prom
     await sleep(2000);
     const cpu0 = procCpuSeconds(server.child.pid!);
     const load = await runLoad({
-      port: server.port,
+      port: TRANSPORT === 'http' ? server.httpPort : server.port,
+      transport: TRANSPORT,
       mode: 'paced',
       spansPerSecond: rate,
       durationMs: ms,
@@ -210,7 +219,7 @@ async function main(): Promise<void> {
       AGENT_NODE_ARGS,
     );
     const started = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
-    const agentPorts = started['ports'] as { grpc: number; admin: number };
+    const agentPorts = started['ports'] as { grpc: number; http: number; admin: number };
     const pid = agent.child.pid!;
     await sleep(5000);
     const idleCpu0 = procCpuSeconds(pid);
@@ -233,7 +242,7 @@ async function main(): Promise<void> {
     );
 
     console.log(
-      `\nload: 100-span OTLP/gRPC requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
+      `\nload: 100-span ${TRANSPORT === 'http' ? 'OTLP/HTTP protobuf' : 'OTLP/gRPC'} requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
     );
     let prefix = 1;
     // The same run's baseline for each rate: a grpc-js server that decodes nothing, at the same rate.
@@ -267,7 +276,8 @@ async function main(): Promise<void> {
         }
       })();
       const load = await runLoad({
-        port: agentPorts.grpc,
+        port: TRANSPORT === 'http' ? agentPorts.http : agentPorts.grpc,
+        transport: TRANSPORT,
         mode: 'paced',
         spansPerSecond: rate,
         durationMs: DURATION_MS,
