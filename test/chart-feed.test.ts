@@ -35,7 +35,8 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const HEADLESS = 'sentinel-store-headless.sentinel.svc.cluster.local';
+// Absolute (trailing dot): resolved without the pod's DNS search list.
+const HEADLESS = 'sentinel-store-headless.sentinel.svc.cluster.local.';
 
 /** A CA and a serving certificate for `names`, made by Helm's own genCA / genSignedCert (no openssl needed). */
 function makeCertificates(dir: string, names: string[]): { ca: string; cert: string; key: string } {

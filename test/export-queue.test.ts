@@ -212,6 +212,64 @@ describe('persistent export queue', () => {
     assert.ok((await metrics.value('exporter_queue_bytes', { exporter: 'q' })) > 20);
     queue.close();
   });
+
+  it('hands a batch to a waiting sender with the bytes it just wrote and fsynced, without reading the file back', async () => {
+    const dir = join(root, 'handoff');
+    const queue = new ExportQueue({
+      name: 'q',
+      dir,
+      maxBytes: 1 << 20,
+      metrics: new Metrics(),
+      logger: silentLogger(),
+    });
+    await queue.open();
+    const waiting = queue.take();
+    const request = encodeTraceRequest(batch().data);
+    await queue.push(request, 4, 2000);
+    const item = (await waiting)!;
+    // Written, fsynced and renamed before push resolved: a kill -9 now still finds it.
+    const file = item.file!;
+    const record = decodeRecord(readFileSync(file));
+    assert.ok(typeof record !== 'string', String(record));
+    assert.equal(record.header.spanCount, 4);
+    assert.deepEqual(Buffer.from(record.payload), Buffer.from(request));
+    // The sender sends the bytes it was handed: the file on disk is not read again (spoiled here to show it).
+    writeFileSync(file, 'spoiled');
+    const loaded = await queue.load(item, true);
+    assert.ok(typeof loaded !== 'string' && 'request' in loaded);
+    assert.deepEqual(Buffer.from(loaded.request), Buffer.from(request));
+    assert.equal(queue.memoryBytes(), 0, 'a record file is not memory in the queue');
+    await queue.remove(item);
+    assert.deepEqual(readdirSync(join(dir, 'q')), []);
+    queue.close();
+  });
+
+  it('keeps no bytes of a record queued with no sender waiting, nor of one put back: they are read from their file', async () => {
+    const dir = join(root, 'no-handoff');
+    const metrics = new Metrics();
+    const queue = new ExportQueue({ name: 'q', dir, maxBytes: 1 << 20, metrics, logger: silentLogger() });
+    await queue.open();
+    const request = encodeTraceRequest(batch().data);
+    await queue.push(request, 4, 2000);
+    const queued = (await queue.take())!;
+    assert.equal(queued.written, undefined);
+    writeFileSync(queued.file!, 'spoiled');
+    assert.equal(typeof (await queue.load(queued, true)), 'string', 'read from the file, found corrupt');
+    assert.equal(await metrics.value('exporter_queue_corrupt_files_total', { exporter: 'q' }), 1);
+
+    const waiting = queue.take();
+    await queue.push(request, 4, 2000);
+    const handed = (await waiting)!;
+    assert.ok(handed.written);
+    queue.putBack(handed); // a send cut short by shutdown
+    const again = (await queue.take())!;
+    assert.equal(again.seq, handed.seq);
+    assert.equal(again.written, undefined);
+    const loaded = await queue.load(again, true);
+    assert.ok(typeof loaded !== 'string' && 'request' in loaded);
+    assert.deepEqual(Buffer.from(loaded.request), Buffer.from(request));
+    queue.close();
+  });
 });
 
 describe('backpressure', () => {

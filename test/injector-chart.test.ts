@@ -418,7 +418,7 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
       ['127.0.0.1:4317', `127.0.0.1:${ports.grpc}`],
       ['127.0.0.1:4318', `127.0.0.1:${ports.http}`],
       ['0.0.0.0:8888', `127.0.0.1:${ports.admin}`],
-      ['sentinel-store-headless.sentinel.svc.cluster.local:3200', `localhost:${h.store.ports.query}`],
+      ['sentinel-store-headless.sentinel.svc.cluster.local.:3200', `localhost:${h.store.ports.query}`],
       ['sentinel-store.sentinel.svc.cluster.local:3200', `127.0.0.1:${h.store.ports.query}`],
       ['sentinel-store.sentinel.svc:4317', `127.0.0.1:${h.store.ports.grpc}`],
     ];

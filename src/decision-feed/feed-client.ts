@@ -13,11 +13,11 @@ import {
   DECISION_ID_BYTES,
   DECISIONS_BINARY_TYPE,
   DECISIONS_PATH,
-  encodeDecisionIds,
   formatFeedCursor,
   MAX_DECISION_IDS,
   readFeedHeaders,
 } from './feed-protocol.js';
+import { PendingIds } from './pending-ids.js';
 
 export interface FeedClientOptions {
   /** `sampling.completion.stores`: query URLs of every replica. */
@@ -73,9 +73,8 @@ export class DecisionFeedClient {
   private readonly options: FeedClientOptions;
   private readonly clock: Clock;
   private readonly http: StoreHttpClient;
-  private readonly maxPending: number;
-
-  private pending: string[] = [];
+  /** Ids waiting to be published, as the bytes of a POST body. */
+  private readonly pending: PendingIds;
   /** Feed epoch of each replica URL read so far. */
   private readonly epochOf = new Map<string, string>();
   /** Next seq to read, per feed epoch (insertion order = least recently used first). */
@@ -99,7 +98,7 @@ export class DecisionFeedClient {
       );
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    this.maxPending = options.maxPending ?? MAX_DECISION_IDS * 4;
+    this.pending = new PendingIds(options.maxPending ?? MAX_DECISION_IDS * 4);
     this.http = new StoreHttpClient({
       bearerTokenFile: options.bearerTokenFile,
       tls: options.tls,
@@ -148,8 +147,12 @@ export class DecisionFeedClient {
   /** Queues a rule-kept trace id; it is published within PUBLISH_DELAY_MS (or at the next round). */
   publish(traceId: string): void {
     if (this.stopped) return;
-    this.pending.push(traceId);
-    this.trimPending();
+    const dropped = this.pending.add(traceId);
+    if (dropped < 0) {
+      this.options.logger.warn({ traceId }, 'decision feed: not a trace id (32 hex digits); not published');
+      return;
+    }
+    this.countPending(dropped);
     if (this.publishTimer === undefined && this.lastReplicas.length > 0) {
       this.publishTimer = this.clock.setTimeout(() => {
         this.publishTimer = undefined;
@@ -158,13 +161,9 @@ export class DecisionFeedClient {
     }
   }
 
-  private trimPending(): void {
-    if (this.pending.length > this.maxPending) {
-      const over = this.pending.length - this.maxPending;
-      this.pending.splice(0, over);
-      this.m.publishDropped.inc(over);
-    }
-    this.m.pending.set(this.pending.length);
+  private countPending(dropped: number): void {
+    if (dropped > 0) this.m.publishDropped.inc(dropped);
+    this.m.pending.set(this.pending.count);
   }
 
   /** Starts polling every `poll_interval`. */
@@ -182,7 +181,7 @@ export class DecisionFeedClient {
     if (this.publishTimer) this.clock.clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
     await this.running;
-    if (this.pending.length > 0) {
+    if (this.pending.count > 0) {
       await this.publishPending(await this.replicas().catch(() => [])).catch(() => undefined);
     }
     this.http.close();
@@ -238,16 +237,16 @@ export class DecisionFeedClient {
   }
 
   private async sendPending(replicas: Replica[]): Promise<void> {
-    if (this.pending.length === 0 || replicas.length === 0) return;
+    if (this.pending.count === 0 || replicas.length === 0) return;
     const first = stableHash(this.options.podName) % replicas.length;
-    while (this.pending.length > 0) {
+    while (this.pending.count > 0) {
       // Taken out while in flight, so that ids queued meanwhile (and the bound) cannot shift them.
-      const ids = this.pending.splice(0, MAX_DECISION_IDS);
+      const body = this.pending.take(MAX_DECISION_IDS);
       let taken = false;
       for (let i = 0; i < replicas.length && !taken; i++) {
         const replica = replicas[(first + i) % replicas.length] as Replica;
         try {
-          await this.request(replica, 'POST', DECISIONS_PATH, Buffer.from(encodeDecisionIds(ids)));
+          await this.request(replica, 'POST', DECISIONS_PATH, body);
           taken = true;
         } catch (err) {
           this.countError('publish', err, replica);
@@ -255,13 +254,12 @@ export class DecisionFeedClient {
       }
       if (!taken) {
         // Kept for the next round, in front of what came meanwhile; the bound drops the oldest.
-        this.pending = ids.concat(this.pending);
-        this.trimPending();
+        this.countPending(this.pending.putBack(body));
         return;
       }
-      this.m.published.inc(ids.length);
+      this.m.published.inc(body.length / DECISION_ID_BYTES);
     }
-    this.m.pending.set(this.pending.length);
+    this.m.pending.set(this.pending.count);
   }
 
   private async read(replica: Replica): Promise<void> {

@@ -17,6 +17,12 @@ export interface QueueItem {
   /** A batch held in memory as an encoded request (the agent's byte path, issue 13). */
   readonly request?: Uint8Array;
   readonly file?: string;
+  /**
+   * The record's payload as written, while a record file goes straight from `push` to a sender that was waiting
+   * for it: the sender sends these bytes instead of reading back the file just written (issue 13). Never kept
+   * on a queued item, so a backlog on disk holds no memory.
+   */
+  readonly written?: Uint8Array;
 }
 
 export interface ExportQueueOptions {
@@ -158,7 +164,7 @@ export class ExportQueue {
     if (this.dir) {
       try {
         const file = await this.writeRecord(seq, payload, spanCount, modelBytes);
-        item = { seq, spanCount, modelBytes, sizeBytes: file.bytes, file: file.path };
+        item = { seq, spanCount, modelBytes, sizeBytes: file.bytes, file: file.path, written: file.payload };
       } catch (err) {
         // A full or broken disk must not lose what the receivers already acknowledged: keep it in memory.
         this.options.logger.error(
@@ -183,7 +189,7 @@ export class ExportQueue {
       // Keep sequence order: a batch put back after a failed send goes before newer ones.
       let i = this.items.length;
       while (i > 0 && this.items[i - 1]!.seq > item.seq) i--;
-      this.items.splice(i, 0, item);
+      this.items.splice(i, 0, withoutWritten(item));
     }
     this.updateGauges();
   }
@@ -208,8 +214,15 @@ export class ExportQueue {
     encoded = false,
   ): Promise<{ data: TraceData } | { request: Uint8Array } | string> {
     if (item.data) return { data: item.data };
-    if (item.request) return encoded ? { request: item.request } : { data: decodeTraceRequest(item.request) };
-    const path = item.file as string;
+    const bytes = item.request ?? item.written;
+    if (bytes) return encoded ? { request: bytes } : { data: decodeTraceRequest(bytes) };
+    return this.loadFile(item.file as string, encoded);
+  }
+
+  private async loadFile(
+    path: string,
+    encoded: boolean,
+  ): Promise<{ data: TraceData } | { request: Uint8Array } | string> {
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
@@ -243,7 +256,7 @@ export class ExportQueue {
   putBack(item: QueueItem): void {
     this.queuedSizeBytes -= item.sizeBytes;
     if (inMemory(item)) this.queuedMemoryBytes -= item.modelBytes;
-    this.add(item);
+    this.add(withoutWritten(item));
   }
 
   /** What is still queued (after `close`: what this run leaves behind). */
@@ -262,7 +275,7 @@ export class ExportQueue {
     payload: TraceData | Uint8Array,
     spanCount: number,
     modelBytes: number,
-  ): Promise<{ path: string; bytes: number }> {
+  ): Promise<{ path: string; bytes: number; payload: Uint8Array }> {
     const name = String(seq).padStart(16, '0');
     const tmp = join(this.dir, name + TMP_SUFFIX);
     const path = join(this.dir, name + SUFFIX);
@@ -277,7 +290,7 @@ export class ExportQueue {
     }
     await rename(tmp, path);
     await syncDir(this.dir);
-    return { path, bytes: parts[0]!.byteLength + parts[1]!.byteLength };
+    return { path, bytes: parts[0]!.byteLength + parts[1]!.byteLength, payload: request };
   }
 
   private skip(path: string, reason: string): void {
@@ -322,6 +335,13 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/** The item without the bytes of a record just written (a queued item reads its file when its turn comes). */
+function withoutWritten(item: QueueItem): QueueItem {
+  if (item.written === undefined) return item;
+  const { written: _written, ...rest } = item;
+  return rest;
 }
 
 /** True for a batch held in memory (decoded or encoded), false for one in a record file. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PlainHistogram, registerCollectedMetric } from './collected-metric.js';
+import { PROM_CLIENT_IDLE_PRECISION_MS, registerEventLoopLag } from './event-loop-lag.js';
 
 /** Every Sentinel metric carries this prefix (CONTRACT.md). */
 export const METRIC_PREFIX = 'sentinel_';
@@ -14,7 +15,15 @@ export class Metrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) {
+      // prom-client's event-loop monitor wakes the process every 10 ms: its series come from one sampled every
+      // 100 ms instead (event-loop-lag.ts; issue 13, the idle agent's CPU).
+      collectDefaultMetrics({
+        register: this.registry,
+        eventLoopMonitoringPrecision: PROM_CLIENT_IDLE_PRECISION_MS,
+      });
+      registerEventLoopLag(this.registry);
+    }
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -265,7 +265,9 @@ true
 {{- $completion := dict "enabled" false }}
 {{- if include "sentinel.completionEnabled" . }}
 {{- $c := .Values.agent.completion }}
-{{- $storesDns := printf "%s:3200" (include "sentinel.storeHeadlessHost" .) }}
+{{- /* A trailing dot: the name is absolute, so each poll resolves it in one query pair instead of first trying
+  the pod's DNS search list (ndots:5 in Kubernetes: 3 or more NXDOMAIN pairs per poll_interval, issue 13). */}}
+{{- $storesDns := printf "%s.:3200" (include "sentinel.storeHeadlessHost" .) }}
 {{- if $storeTls }}
 {{- $storesDns = printf "https://%s" $storesDns }}
 {{- end }}
