@@ -635,7 +635,7 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
         idField(want(r, wt, LEN, 'span.parent_span_id'), 8, 'span.parent_span_id');
         break;
       case 5:
-        name = want(r, wt, LEN, 'span.name').string();
+        name = want(r, wt, LEN, 'span.name').internedString();
         break;
       case 6:
         kind = want(r, wt, VARINT, 'span.kind').uint32();
