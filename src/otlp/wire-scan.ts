@@ -314,30 +314,33 @@ class IndexBuilder {
 
   finish(): ScannedRequest {
     const n = this.count;
-    // One buffer for all the columns (8-byte column first, so every view is aligned).
+    // One buffer for all the columns (8-byte column first, so every view is aligned), each copied from the
+    // scratch row by row (a subarray to `set` from was a view per column per request).
     const ab = new ArrayBuffer(n * ROW_BYTES);
-    let at = 0;
-    const take = <T extends Uint32Array | Uint8Array | Float64Array>(
-      make: (b: ArrayBuffer, offset: number, length: number) => T,
-      from: T,
-    ): T => {
-      const view = make(ab, at, n);
-      view.set(from.subarray(0, n));
-      at += n * view.BYTES_PER_ELEMENT;
+    const c = scratch;
+    const durations = new Float64Array(ab, 0, n);
+    for (let i = 0; i < n; i++) durations[i] = c.durations[i] as number;
+    let at = n * 8;
+    const u32 = (from: Uint32Array): Uint32Array => {
+      const view = new Uint32Array(ab, at, n);
+      for (let i = 0; i < n; i++) view[i] = from[i] as number;
+      at += n * 4;
       return view;
     };
-    const u32 = (b: ArrayBuffer, o: number, l: number) => new Uint32Array(b, o, l);
-    const u8 = (b: ArrayBuffer, o: number, l: number) => new Uint8Array(b, o, l);
-    const c = scratch;
-    const durations = take((b, o, l) => new Float64Array(b, o, l), c.durations);
-    const scopeIndex = take(u32, c.scopeIndex);
-    const offsets = take(u32, c.offsets);
-    const lengths = take(u32, c.lengths);
-    const startsHi = take(u32, c.startsHi);
-    const startsLo = take(u32, c.startsLo);
-    const kinds = take(u8, c.kinds);
-    const codes = take(u8, c.codes);
-    const marks = take(u8, c.marks);
+    const u8 = (from: Uint8Array): Uint8Array => {
+      const view = new Uint8Array(ab, at, n);
+      for (let i = 0; i < n; i++) view[i] = from[i] as number;
+      at += n;
+      return view;
+    };
+    const scopeIndex = u32(c.scopeIndex);
+    const offsets = u32(c.offsets);
+    const lengths = u32(c.lengths);
+    const startsHi = u32(c.startsHi);
+    const startsLo = u32(c.startsLo);
+    const kinds = u8(c.kinds);
+    const codes = u8(c.codes);
+    const marks = u8(c.marks);
     const spans = new WireSpans(
       this.buf,
       this.scopes,
