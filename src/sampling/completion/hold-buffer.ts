@@ -1,4 +1,4 @@
-import type { WireLogs, WireScope, WireSpans } from '../../otlp/index.js';
+import { copyBytes, dataViewOf, type WireLogs, type WireScope, type WireSpans } from '../../otlp/index.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 
 /**
@@ -266,6 +266,8 @@ export class HoldBuffer {
   private newest = NONE;
   // Slabs, by id: the buffer, how far it is written, its live parts, what it counts in `stats.bytes`.
   private slabs: Array<Buffer | undefined> = [];
+  /** A DataView of each slab, for copying spans in (otlp/byte-copy.ts). */
+  private slabViews: Array<DataView | undefined> = [];
   private slabFill: number[] = [];
   private slabLive: number[] = [];
   private slabCounted: number[] = [];
@@ -335,17 +337,24 @@ export class HoldBuffer {
     this.parts.slab[p] = NONE;
     if (indexes.length > 0) {
       this.place(size);
-      const slab = this.slabs[this.placedSlab] as Buffer;
+      const slab = this.slabViews[this.placedSlab] as DataView;
       let pos = this.placedOffset;
+      // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span. One per request here.
+      let from: WireSpans | WireLogs | undefined;
+      let fromView = slab;
       for (let k = 0; k < indexes.length; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
         const off = req.offsets[i] as number;
         const len = req.lengths[i] as number;
-        slab.writeUInt32LE(len * 8 + (req.marks[i] as number), pos);
-        if (shared === undefined) slab.writeUInt32LE(this.scopes.ref(req.scope(i)), pos + 4);
+        slab.setUint32(pos, len * 8 + (req.marks[i] as number), true);
+        if (shared === undefined) slab.setUint32(pos + 4, this.scopes.ref(req.scope(i)), true);
         pos += header;
-        req.buf.copy(slab, pos, off, off + len);
+        if (req !== from) {
+          from = req;
+          fromView = dataViewOf(req.buf);
+        }
+        copyBytes(fromView, off, slab, pos, len);
         pos += len;
       }
       this.parts.slab[p] = this.placedSlab;
@@ -417,6 +426,7 @@ export class HoldBuffer {
     this.oldest = NONE;
     this.newest = NONE;
     this.slabs = [];
+    this.slabViews = [];
     this.slabFill = [];
     this.slabLive = [];
     this.slabCounted = [];
@@ -534,6 +544,7 @@ export class HoldBuffer {
     if (s === this.current) return;
     const buf = this.slabs[s] as Buffer;
     this.slabs[s] = undefined;
+    this.slabViews[s] = undefined;
     this.freeSlabIds.push(s);
     if (buf.length === this.slabSize && this.spares.length < SPARE_SLABS) this.spares.push(buf);
   }
@@ -573,6 +584,7 @@ export class HoldBuffer {
   private newSlab(buf: Buffer): number {
     const s = this.freeSlabIds.pop() ?? this.slabs.length;
     this.slabs[s] = buf;
+    this.slabViews[s] = dataViewOf(buf);
     this.slabFill[s] = 0;
     this.slabLive[s] = 0;
     this.slabCounted[s] = 0;
