@@ -3,6 +3,7 @@
  * and scope headers, and the few splices the agent makes (attributes appended to a message, fields taken out).
  * Every other byte is copied as it came.
  */
+import { copyBytes, dataViewOf } from './byte-copy.js';
 import type { AnyValue, KeyValue } from './model.js';
 import { decodeKeyValueMessage } from './protobuf-decode.js';
 import { ProtobufWriter, writeKeyValueFields } from './protobuf-encode.js';
@@ -104,6 +105,10 @@ export class RequestAssembler {
     }
     for (const e of extras) total += e.length;
     const out = Buffer.allocUnsafe(total);
+    // Span bytes copied through DataViews (byte-copy.ts): `set(subarray)` made a view per span.
+    const outView = dataViewOf(out);
+    let from: Uint8Array | undefined;
+    let fromView = outView;
     let pos = 0;
     let r = 0;
     let s = 0;
@@ -127,7 +132,12 @@ export class RequestAssembler {
           const suffix = g.suffixes[i] as Uint8Array;
           out[pos++] = (2 << 3) | LEN;
           pos = writeVarint(out, pos, end - start + suffix.length);
-          out.set((g.sources[i] as Uint8Array).subarray(start, end), pos);
+          const source = g.sources[i] as Uint8Array;
+          if (source !== from) {
+            from = source;
+            fromView = dataViewOf(source);
+          }
+          copyBytes(fromView, start, outView, pos, end - start);
           pos += end - start;
           if (suffix.length > 0) {
             out.set(suffix, pos);
