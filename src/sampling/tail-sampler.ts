@@ -14,7 +14,7 @@ import type { SignalBatch, TraceBatch, TraceConsumer, WireSpans } from '../otlp/
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WireTraceView, type WireTrace } from './buffered-trace.js';
 import { HoldBuffer, holdSpans } from './completion/hold-buffer.js';
-import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
+import type { EvictedTrace, EvictionReason } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { IdTimes } from './id-lru.js';
 import { DecisionTimer } from './decision-timer.js';
@@ -149,7 +149,7 @@ export class TailSampler implements TraceConsumer {
       this.hold = new HoldBuffer({
         windowMs: options.completion.windowMs,
         maxBytes: options.completion.maxBytes,
-        onEvict: (t: HeldTrace, reason: EvictionReason) => {
+        onEvict: (t: EvictedTrace, reason: EvictionReason) => {
           evicted.spans.inc({ reason }, t.spanCount);
           evicted.traces.inc({ reason });
         },
