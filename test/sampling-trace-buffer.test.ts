@@ -188,6 +188,12 @@ void describe('TraceBuffer rows', () => {
     b.addSpan(row, other, 0, 5);
     b.addSpan(row, req, 4, 10);
     assert.deepEqual(b.trace(row).spanEntries(), { requests: [req, other, req], indexes: [3, 0, 4] });
+    // Into arrays reused from a longer trace: the count, the same entries first, the rest left as they were.
+    const requests = [other, other, other, other, other];
+    const indexes = [9, 9, 9, 9, 9];
+    assert.equal(b.trace(row).spanEntriesInto(requests, indexes), 3);
+    assert.deepEqual(requests, [req, other, req, other, other]);
+    assert.deepEqual(indexes, [3, 0, 4, 9, 9]);
     assert.equal(b.rowStats.requests, 3);
   });
 

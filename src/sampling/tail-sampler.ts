@@ -97,6 +97,8 @@ export class TailSampler implements TraceConsumer {
   private readonly maxTraces: number;
   private readonly maxBytes: number;
   private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
+  /** The spans of a trace being held, written by `spanEntriesInto` (reused from trace to trace). */
+  private readonly holdScratch: { requests: WireSpans[]; indexes: number[] } = { requests: [], indexes: [] };
   private readonly cache: DecisionCache;
   /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
   private readonly hold: HoldBuffer | undefined;
@@ -449,8 +451,11 @@ export class TailSampler implements TraceConsumer {
     }
     const held = !decision.keep && this.hold !== undefined && completable(decision);
     if (held && this.hold) {
-      const { requests, indexes } = trace.spanEntries();
-      this.hold.add(trace.traceId, holdSpans(requests, indexes), now);
+      const { requests, indexes } = this.holdScratch;
+      const count = trace.spanEntriesInto(requests, indexes);
+      this.hold.add(trace.traceId, holdSpans(requests, indexes, count), now);
+      // The requests are let go (the arrays are kept): a request of a trace held once is not pinned here.
+      requests.fill(undefined as unknown as WireSpans, 0, count);
     }
     this.logs.follow(trace, decision, kept, held, now);
     if (held) this.scheduleHoldExpiry();

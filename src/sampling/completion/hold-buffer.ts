@@ -9,6 +9,8 @@ import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 export interface PartToHold {
   readonly requests: ReadonlyArray<WireSpans | WireLogs>;
   readonly indexes: readonly number[];
+  /** How many of `indexes` (and `requests`) are the part's: arrays reused from part to part may be longer. */
+  readonly count: number;
   /** Log records of the trace (issue 16) rather than spans: released with them, to the logs pipeline. */
   readonly logs?: true;
 }
@@ -69,34 +71,35 @@ function headerBytes(shared: WireScope | undefined): number {
 
 /** The part's bytes in a slab: its spans, each behind its header. */
 function slabBytesOf(part: PartToHold, header: number): number {
-  const { requests, indexes } = part;
-  let bytes = indexes.length * header;
-  for (let k = 0; k < indexes.length; k++)
+  const { requests, indexes, count } = part;
+  let bytes = count * header;
+  for (let k = 0; k < count; k++)
     bytes += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
   return bytes;
 }
 
 /** The scope every span of the part shares, or undefined when they differ. */
 function sharedScope(part: PartToHold): WireScope | undefined {
-  const { requests, indexes } = part;
-  if (indexes.length === 0) return undefined;
+  const { requests, indexes, count } = part;
+  if (count === 0) return undefined;
   const first = (requests[0] as WireSpans | WireLogs).scope(indexes[0] as number);
-  for (let k = 1; k < indexes.length; k++)
+  for (let k = 1; k < count; k++)
     if ((requests[k] as WireSpans | WireLogs).scope(indexes[k] as number) !== first) return undefined;
   return first;
 }
 
 /** Log records (`indexes[k]` of `requests[k]`) of a trace to hold (issue 16). */
 export function holdLogs(requests: readonly WireLogs[], indexes: readonly number[]): PartToHold {
-  return { requests, indexes, logs: true };
+  return { requests, indexes, count: indexes.length, logs: true };
 }
 
-/** Spans (`indexes[k]` of `requests[k]`) of a trace to hold. */
+/** Spans (`indexes[k]` of `requests[k]`, k < count) of a trace to hold. */
 export function holdSpans(
   requests: ReadonlyArray<WireSpans | WireLogs>,
   indexes: readonly number[],
+  count = indexes.length,
 ): PartToHold {
-  return { requests, indexes };
+  return { requests, indexes, count };
 }
 
 /** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
@@ -309,7 +312,7 @@ export class HoldBuffer {
     const header = headerBytes(shared);
     const size = slabBytesOf(part, header);
     const bytes = size + HELD_PART_OVERHEAD_BYTES;
-    const spans = part.logs ? 0 : part.indexes.length;
+    const spans = part.logs ? 0 : part.count;
     if (bytes > this.maxBytes) {
       this.evictTooLarge(traceId, spans, bytes, nowMs);
       return;
@@ -338,17 +341,17 @@ export class HoldBuffer {
 
   /** Copies the part's spans into a slab, each behind its header; returns its row. */
   private write(part: PartToHold, shared: WireScope | undefined, header: number, size: number): number {
-    const { requests, indexes } = part;
+    const { requests, indexes, count } = part;
     const p = this.parts.add();
     this.parts.slab[p] = NONE;
-    if (indexes.length > 0) {
+    if (count > 0) {
       this.place(size);
       const slab = this.slabViews[this.placedSlab] as DataView;
       let pos = this.placedOffset;
       // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span. One per request here.
       let from: WireSpans | WireLogs | undefined;
       let fromView = slab;
-      for (let k = 0; k < indexes.length; k++) {
+      for (let k = 0; k < count; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
         const off = req.offsets[i] as number;
@@ -367,7 +370,7 @@ export class HoldBuffer {
       this.parts.offset[p] = this.placedOffset;
     }
     this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
-    this.parts.spans[p] = indexes.length;
+    this.parts.spans[p] = count;
     this.parts.logs[p] = part.logs ? 1 : 0;
     this.parts.next[p] = NONE;
     return p;
