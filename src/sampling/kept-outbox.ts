@@ -17,6 +17,14 @@ export class KeptBatch {
   bytes = 0;
   readonly logs = new RequestAssembler();
   logBytes = 0;
+
+  /** Empty again, its assemblers' arrays kept (RequestAssembler.reset). */
+  reset(): void {
+    this.out.reset();
+    this.bytes = 0;
+    this.logs.reset();
+    this.logBytes = 0;
+  }
 }
 
 /** One batch on its way: spans (to `consume`) or logs (to `consumeLogs`). */
@@ -37,6 +45,8 @@ export class KeptOutbox {
   private readonly batches: OutboxEntry[] = [];
   private byteCount = 0;
   private pumping: Promise<void> | undefined;
+  /** A KeptBatch handed in and emptied, for the next pass (`batch`). */
+  private spare: KeptBatch | undefined;
   closing = false;
 
   constructor(
@@ -60,7 +70,14 @@ export class KeptOutbox {
     this.add({ logs: batch, bytes: batch.bytes, count: batch.itemCount });
   }
 
-  /** Hands on what a pass kept, if anything. */
+  /** An empty KeptBatch for a pass: the one the last pass handed in, or a new one (passes inside passes). */
+  batch(): KeptBatch {
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare ?? new KeptBatch();
+  }
+
+  /** Hands on what a pass kept, if anything; `kept` is emptied and may be handed out again by `batch`. */
   pushKept(kept: KeptBatch): void {
     const spanCount = kept.out.spanCount;
     if (spanCount > 0) this.push(encodedBatch(kept.out.finish(), spanCount, Math.ceil(kept.bytes)));
@@ -69,6 +86,8 @@ export class KeptOutbox {
       const encoded = kept.logs.finish();
       this.pushLogs({ encoded, itemCount: logCount, bytes: Math.ceil(kept.logBytes) || encoded.byteLength });
     }
+    kept.reset();
+    this.spare = kept;
   }
 
   private add(entry: OutboxEntry): void {

@@ -18,7 +18,8 @@ import type { EvictedTrace, EvictionReason } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { IdTimes } from './id-lru.js';
 import { DecisionTimer } from './decision-timer.js';
-import { KeptBatch, KeptOutbox } from './kept-outbox.js';
+import type { KeptBatch} from './kept-outbox.js';
+import { KeptOutbox } from './kept-outbox.js';
 import {
   completionEvictionMetrics,
   DecisionTally,
@@ -193,8 +194,8 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const share = spans.count > 0 ? batch.bytes / spans.count : 0;
     const traceIds = spans.traceIds ?? [];
-    const kept = new KeptBatch();
-    const late = new KeptBatch();
+    const kept = this.outbox.batch();
+    const late = this.outbox.batch();
 
     for (let i = 0; i < spans.count; i++) {
       const traceId = traceIds[i] as string;
@@ -268,7 +269,7 @@ export class TailSampler implements TraceConsumer {
   release(traceIds: Iterable<string>): number {
     if (!this.hold || !this.keptElsewhere || this.closing) return 0;
     const now = this.clock.now();
-    const released = new KeptBatch();
+    const released = this.outbox.batch();
     for (const traceId of traceIds) {
       const held = this.hold.take(traceId);
       if (held !== undefined) {
@@ -358,7 +359,7 @@ export class TailSampler implements TraceConsumer {
   private decideAll(): void {
     this.decisionTimer.clear();
     const now = this.clock.now();
-    const kept = new KeptBatch();
+    const kept = this.outbox.batch();
     for (const row of this.buffer.rows()) this.decide(this.buffer.trace(row), now, kept);
     this.outbox.pushKept(kept);
     this.updateGauges();
@@ -366,7 +367,7 @@ export class TailSampler implements TraceConsumer {
 
   private onTimer(): void {
     const now = this.clock.now();
-    const kept = new KeptBatch();
+    const kept = this.outbox.batch();
     let decided = 0;
     // Oldest first: the head of the buffer's first-seen list.
     for (let row = this.buffer.oldest(); row !== NONE; row = this.buffer.oldest()) {
