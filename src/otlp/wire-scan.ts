@@ -244,7 +244,8 @@ class IndexBuilder {
   scopes: WireScope[] = [];
   count = 0;
   rejected = 0;
-  readonly problems = new Map<SpanTimeProblem | 'zero_id', number>();
+  /** Refused spans by problem; made on the first (most requests have none). */
+  private problems: Map<SpanTimeProblem | 'zero_id', number> | undefined;
   /** Per span, written into shared scratch and copied out exactly at `finish` (no growth per request). */
   private readonly traceIds = SCRATCH_IDS;
   private readonly names = SCRATCH_NAMES;
@@ -279,6 +280,7 @@ class IndexBuilder {
   /** Counts a refused span by its problem. */
   refuse(problem: SpanTimeProblem | 'zero_id'): void {
     this.rejected++;
+    this.problems ??= new Map();
     this.problems.set(problem, (this.problems.get(problem) ?? 0) + 1);
   }
 
@@ -366,7 +368,7 @@ class IndexBuilder {
     return {
       spans,
       rejectedSpans: this.rejected,
-      errorMessage: describeRejections(this.problems),
+      errorMessage: this.problems === undefined ? '' : describeRejections(this.problems),
     };
   }
 }
