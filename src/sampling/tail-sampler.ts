@@ -18,7 +18,7 @@ import type { EvictedTrace, EvictionReason } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { IdTimes } from './id-lru.js';
 import { DecisionTimer } from './decision-timer.js';
-import type { KeptBatch} from './kept-outbox.js';
+import type { KeptBatch } from './kept-outbox.js';
 import { KeptOutbox } from './kept-outbox.js';
 import {
   completionEvictionMetrics,
@@ -99,7 +99,13 @@ export class TailSampler implements TraceConsumer {
   private readonly maxBytes: number;
   private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
   /** The spans of a trace being held, written by `spanEntriesInto` (reused from trace to trace). */
-  private readonly holdScratch: { requests: WireSpans[]; indexes: number[] } = { requests: [], indexes: [] };
+  private readonly holdScratch: { requests: WireSpans[]; indexes: number[]; count: number } = {
+    requests: [],
+    indexes: [],
+    count: 0,
+  };
+  /** The policies' view of the trace being decided (reset per trace). */
+  private view: WireTraceView | undefined;
   private readonly cache: DecisionCache;
   /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
   private readonly hold: HoldBuffer | undefined;
@@ -414,7 +420,9 @@ export class TailSampler implements TraceConsumer {
     const policy = this.source.current();
     let decision: TraceDecision;
     try {
-      decision = policy.decide(new WireTraceView(trace, policy.attributeKeys), now);
+      this.view =
+        this.view?.reset(trace, policy.attributeKeys) ?? new WireTraceView(trace, policy.attributeKeys);
+      decision = policy.decide(this.view, now);
     } catch (err) {
       // A policy bug must not lose data: keep the trace, as a rule keep.
       this.logger.error({ err, traceId: trace.traceId }, 'sampling policy failed; keeping the trace');
@@ -452,11 +460,11 @@ export class TailSampler implements TraceConsumer {
     }
     const held = !decision.keep && this.hold !== undefined && completable(decision);
     if (held && this.hold) {
-      const { requests, indexes } = this.holdScratch;
-      const count = trace.spanEntriesInto(requests, indexes);
-      this.hold.add(trace.traceId, holdSpans(requests, indexes, count), now);
+      const part = this.holdScratch;
+      part.count = trace.spanEntriesInto(part.requests, part.indexes);
+      this.hold.add(trace.traceId, part, now);
       // The requests are let go (the arrays are kept): a request of a trace held once is not pinned here.
-      requests.fill(undefined as unknown as WireSpans, 0, count);
+      part.requests.fill(undefined as unknown as WireSpans, 0, part.count);
     }
     this.logs.follow(trace, decision, kept, held, now);
     if (held) this.scheduleHoldExpiry();
