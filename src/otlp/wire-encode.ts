@@ -128,12 +128,15 @@ export class RequestAssembler {
     this.spanBytes = 0;
   }
 
-  /** Sizes of the ResourceSpans and ScopeSpans, in the order they are written, and the request's total. */
-  private sizes(): { rsSizes: number[]; ssSizes: number[]; extras: Set<Uint8Array>; total: number } {
-    const rsSizes: number[] = [];
-    const ssSizes: number[] = [];
-    const extras = new Set<Uint8Array>();
+  /** Sizes of the ResourceSpans and ScopeSpans of the request being written, in order (kept between requests). */
+  private readonly rsSizes: number[] = [];
+  private readonly ssSizes: number[] = [];
+
+  /** Fills `rsSizes` and `ssSizes`; returns the request's total size and its fields from newer OTLP, if any. */
+  private sizes(): { total: number; extras: Set<Uint8Array> | undefined } {
+    let extras: Set<Uint8Array> | undefined;
     let total = 0;
+    let s = 0;
     for (let r = 0; r < this.used; r++) {
       const { resource, order, used } = this.order[r] as ResourceGroup;
       let rs =
@@ -147,22 +150,23 @@ export class RequestAssembler {
           const len = (g.ends[i] as number) - (g.starts[i] as number) + (g.suffixes[i] as Uint8Array).length;
           ss += 1 + varintSize(len) + len;
         }
-        ssSizes.push(ss);
+        this.ssSizes[s++] = ss;
         rs += 1 + varintSize(ss) + ss;
       }
       rs += resource.extra.length;
-      rsSizes.push(rs);
+      this.rsSizes[r] = rs;
       total += 1 + varintSize(rs) + rs;
-      if (resource.requestExtra.length > 0) extras.add(resource.requestExtra);
+      if (resource.requestExtra.length > 0) (extras ??= new Set()).add(resource.requestExtra);
     }
-    for (const e of extras) total += e.length;
-    return { rsSizes, ssSizes, extras, total };
+    if (extras) for (const e of extras) total += e.length;
+    return { total, extras };
   }
 
   /** The request bytes (empty when no span was added). */
   finish(): Buffer {
     if (this.spanCount === 0) return EMPTY_REQUEST;
-    const { rsSizes, ssSizes, extras, total } = this.sizes();
+    const { total, extras } = this.sizes();
+    const { rsSizes, ssSizes } = this;
     const out = Buffer.allocUnsafe(total);
     // Span bytes copied through DataViews (byte-copy.ts): `set(subarray)` made a view per span.
     const outView = dataViewOf(out);
@@ -208,10 +212,11 @@ export class RequestAssembler {
       out.set(resource.extra, pos);
       pos += resource.extra.length;
     }
-    for (const e of extras) {
-      out.set(e, pos);
-      pos += e.length;
-    }
+    if (extras)
+      for (const e of extras) {
+        out.set(e, pos);
+        pos += e.length;
+      }
     return out;
   }
 }

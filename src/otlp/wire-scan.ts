@@ -7,6 +7,7 @@
  * where it was and leaves in the exported request.
  */
 import { SentinelError } from '../errors.js';
+import { dataViewOf } from './byte-copy.js';
 import { bytesToHex, isZeroId } from './hex.js';
 import type { KeyValue } from './model.js';
 import { decodeResourceMessage } from './protobuf-decode.js';
@@ -84,6 +85,12 @@ export class WireSpans {
   ) {
     this.traceIds = traceIds;
     this.names = names;
+  }
+
+  private view: DataView | undefined;
+  /** A DataView of `buf`, made on first use: copies out of the request (byte-copy.ts) share it. */
+  get dataView(): DataView {
+    return (this.view ??= dataViewOf(this.buf));
   }
 
   /** The Span message of span `i` (a view into the request bytes). */

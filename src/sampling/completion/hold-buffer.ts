@@ -348,9 +348,7 @@ export class HoldBuffer {
       this.place(size);
       const slab = this.slabViews[this.placedSlab] as DataView;
       let pos = this.placedOffset;
-      // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span. One per request here.
-      let from: WireSpans | WireLogs | undefined;
-      let fromView = slab;
+      // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span.
       for (let k = 0; k < count; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
@@ -359,11 +357,7 @@ export class HoldBuffer {
         slab.setUint32(pos, len * 8 + (req.marks[i] as number), true);
         if (shared === undefined) slab.setUint32(pos + 4, this.scopes.ref(req.scope(i)), true);
         pos += header;
-        if (req !== from) {
-          from = req;
-          fromView = dataViewOf(req.buf);
-        }
-        copyBytes(fromView, off, slab, pos, len);
+        copyBytes(req.dataView, off, slab, pos, len);
         pos += len;
       }
       this.parts.slab[p] = this.placedSlab;
