@@ -182,6 +182,26 @@ describe('completion: hold, then release on the feed', () => {
     }
   });
 
+  test('the buffer and hold gauges show the sampler as it is when scraped', async () => {
+    const { clock, metrics, sampler } = setup();
+    const id = DROPPED[20]!;
+    await sampler.consume(batch([span(id), span(id), span(id)]));
+    assert.equal(await metrics.value('sampling_buffered_traces'), 1);
+    assert.equal(await metrics.value('sampling_buffered_spans'), 3);
+    assert.equal(await metrics.value('sampling_buffered_bytes'), sampler.stats().bytes);
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 0);
+    clock.advance(1000);
+    await sampler.drain();
+    assert.equal(await metrics.value('sampling_buffered_traces'), 0);
+    assert.equal(await metrics.value('sampling_buffered_spans'), 0);
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 3);
+    assert.equal(await metrics.value('sampling_completion_held_bytes'), sampler.stats().held.bytes);
+    assert.ok(sampler.stats().held.bytes > 0);
+    sampler.release([id]);
+    await sampler.drain();
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 0);
+  });
+
   test('late spans of a released trace are kept as completed; late spans of a held trace wait with it', async () => {
     const { clock, out, sampler } = setup();
     const [a, b] = [DROPPED[1]!, DROPPED[2]!];

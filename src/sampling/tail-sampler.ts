@@ -136,7 +136,13 @@ export class TailSampler implements TraceConsumer {
     this.onDecision = options.onDecision;
     this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
     const metrics = options.metrics;
-    this.m = samplerMetrics(metrics);
+    this.m = samplerMetrics(metrics, {
+      traces: () => this.buffer.size,
+      spans: () => this.buffer.spanCount,
+      bytes: () => this.buffer.bytes + this.outbox.bytes,
+      heldBytes: () => this.hold?.stats.bytes ?? 0,
+      heldSpans: () => this.hold?.stats.spans ?? 0,
+    });
     this.decisions = new DecisionTally(this.m.decisions);
     this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
     this.holdTimer = new DecisionTimer(this.clock, () => {
@@ -484,16 +490,9 @@ export class TailSampler implements TraceConsumer {
     if (due !== undefined) this.holdTimer.schedule(due);
   }
 
+  /** The end of a pass: the decisions counted are added to their counter (the gauges are read when scraped). */
   private updateGauges(): void {
     this.decisions.flush();
-    this.m.bufferedTraces.set(this.buffer.size);
-    this.m.bufferedSpans.set(this.buffer.spanCount);
-    this.m.bufferedBytes.set(this.buffer.bytes + this.outbox.bytes);
     this.logs.updateGauges();
-    if (this.hold) {
-      const held = this.hold.stats;
-      this.m.heldBytes.set(held.bytes);
-      this.m.heldSpans.set(held.spans);
-    }
   }
 }
