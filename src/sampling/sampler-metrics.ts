@@ -1,5 +1,5 @@
 import type { Metrics } from '../telemetry/index.js';
-import type { HoldBuffer } from './completion/hold-buffer.js';
+import type { EvictionReason, HoldBuffer } from './completion/hold-buffer.js';
 import { type Clock } from '../clock.js';
 
 /** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
@@ -153,6 +153,37 @@ export function completionEvictionMetrics(metrics: Metrics) {
     ),
   };
 }
+
+/**
+ * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
+ * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
+ */
+export class EvictionTally {
+  private readonly counters;
+  private readonly spans = { age: 0, bytes: 0 };
+  private readonly traces = { age: 0, bytes: 0 };
+
+  constructor(metrics: Metrics) {
+    this.counters = completionEvictionMetrics(metrics);
+  }
+
+  count(reason: EvictionReason, spans: number): void {
+    this.spans[reason] += spans;
+    this.traces[reason]++;
+  }
+
+  flush(): void {
+    for (const reason of EVICTION_REASONS) {
+      const traces = this.traces[reason];
+      if (traces === 0) continue;
+      this.counters.spans.inc({ reason }, this.spans[reason]);
+      this.counters.traces.inc({ reason }, traces);
+      this.spans[reason] = 0;
+      this.traces[reason] = 0;
+    }
+  }
+}
+const EVICTION_REASONS: readonly EvictionReason[] = ['age', 'bytes'];
 
 /** `sampling_completion_held_oldest_seconds`, read from the hold buffer when scraped. */
 export function heldOldestGauge(metrics: Metrics, hold: HoldBuffer, clock: Clock, windowMs: number): void {

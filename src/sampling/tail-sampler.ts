@@ -21,8 +21,8 @@ import { DecisionTimer } from './decision-timer.js';
 import type { KeptBatch } from './kept-outbox.js';
 import { KeptOutbox } from './kept-outbox.js';
 import {
-  completionEvictionMetrics,
   DecisionTally,
+  EvictionTally,
   heldOldestGauge,
   samplerMetrics,
   type SamplerMetrics,
@@ -123,6 +123,8 @@ export class TailSampler implements TraceConsumer {
   private readonly m: SamplerMetrics;
   /** Decisions per policy, added to `sampling_decisions_total` at the end of each pass. */
   private readonly decisions: DecisionTally;
+  /** Evictions from the completion buffer, added to their counters at the end of each pass. */
+  private readonly evicted: EvictionTally | undefined;
 
   constructor(options: TailSamplerOptions) {
     this.next = options.next;
@@ -160,14 +162,12 @@ export class TailSampler implements TraceConsumer {
     );
     this.completionWindowMs = options.completion?.windowMs ?? 0;
     if (options.completion) {
-      const evicted = completionEvictionMetrics(metrics);
+      const evicted = new EvictionTally(metrics);
+      this.evicted = evicted;
       this.hold = new HoldBuffer({
         windowMs: options.completion.windowMs,
         maxBytes: options.completion.maxBytes,
-        onEvict: (t: EvictedTrace, reason: EvictionReason) => {
-          evicted.spans.inc({ reason }, t.spanCount);
-          evicted.traces.inc({ reason });
-        },
+        onEvict: (t: EvictedTrace, reason: EvictionReason) => evicted.count(reason, t.spanCount),
       });
       this.keptElsewhere = new IdTimes(MAX_FEED_IDS);
       heldOldestGauge(metrics, this.hold, this.clock, options.completion.windowMs);
@@ -493,6 +493,7 @@ export class TailSampler implements TraceConsumer {
   /** The end of a pass: the decisions counted are added to their counter (the gauges are read when scraped). */
   private updateGauges(): void {
     this.decisions.flush();
+    this.evicted?.flush();
     this.logs.updateGauges();
   }
 }
