@@ -27,6 +27,9 @@ export class KeptBatch {
   }
 }
 
+/** Emptied KeptBatches kept for reuse at most: a consume uses two at once (kept, late), other passes one. */
+const MAX_SPARE_BATCHES = 2;
+
 /** One batch on its way: spans (to `consume`) or logs (to `consumeLogs`). */
 interface OutboxEntry {
   readonly spans?: TraceBatch;
@@ -45,8 +48,8 @@ export class KeptOutbox {
   private readonly batches: OutboxEntry[] = [];
   private byteCount = 0;
   private pumping: Promise<void> | undefined;
-  /** A KeptBatch handed in and emptied, for the next pass (`batch`). */
-  private spare: KeptBatch | undefined;
+  /** KeptBatches handed in and emptied, for the next passes (`batch`; a consume takes two). */
+  private readonly spares: KeptBatch[] = [];
   closing = false;
 
   constructor(
@@ -70,11 +73,9 @@ export class KeptOutbox {
     this.add({ logs: batch, bytes: batch.bytes, count: batch.itemCount });
   }
 
-  /** An empty KeptBatch for a pass: the one the last pass handed in, or a new one (passes inside passes). */
+  /** An empty KeptBatch for a pass: one a pass handed in, or a new one (passes inside passes). */
   batch(): KeptBatch {
-    const spare = this.spare;
-    this.spare = undefined;
-    return spare ?? new KeptBatch();
+    return this.spares.pop() ?? new KeptBatch();
   }
 
   /** Hands on what a pass kept, if anything; `kept` is emptied and may be handed out again by `batch`. */
@@ -87,7 +88,7 @@ export class KeptOutbox {
       this.pushLogs({ encoded, itemCount: logCount, bytes: Math.ceil(kept.logBytes) || encoded.byteLength });
     }
     kept.reset();
-    this.spare = kept;
+    if (this.spares.length < MAX_SPARE_BATCHES) this.spares.push(kept);
   }
 
   private add(entry: OutboxEntry): void {
