@@ -260,6 +260,34 @@ describe('span metrics (measure stage)', () => {
     assert.equal(await metrics.value('spanmetrics_calls_total'), total);
   });
 
+  it('counts requests in flight together and requests of other sizes after them exactly (lists reused)', async () => {
+    const metrics = new Metrics();
+    const waiting: Array<() => void> = [];
+    const measure = new SpanMetricsStage({
+      next: {
+        consume: () => new Promise<void>((resolve) => waiting.push(resolve)),
+        bufferedBytes: () => 0,
+        forceFlush: async () => undefined,
+        shutdown: async () => undefined,
+      },
+      config: agentConfigSchema().parse({}).measure,
+      metrics,
+      logger: silentLogger(),
+    });
+    let total = 0;
+    for (const sizes of [[40, 3, 25], [2, 60], [1]]) {
+      const inFlight = sizes.map((spansEach, k) => {
+        const { data, truth } = workload(30 + spansEach + k, 2, spansEach);
+        total += [...truth.values()].reduce((a, b) => a + b, 0);
+        const spans = scanTraceRequest(encodeTraceRequest(data)).spans;
+        return measure.consume(wireBatch(spans));
+      });
+      while (waiting.length > 0) waiting.pop()!();
+      await Promise.all(inFlight);
+      assert.equal(await metrics.value('spanmetrics_calls_total'), total);
+    }
+  });
+
   it('delegates bufferedBytes, forceFlush and shutdown to the next stage', async () => {
     const { next, measure } = stage();
     next.stall();
