@@ -51,7 +51,7 @@ describe('the wire scanner (issue 13)', () => {
     }
   });
 
-  it('assembles the same bytes with an assembler reset and reused as with a new one, whatever the last request held', () => {
+  it('assembles the same bytes with an assembler reset and reused (and given DataViews) as with a new one, whatever the last request held', () => {
     const requests = [1, 2, 3, 4].map(
       (seed) =>
         scanTraceRequest(encodeTraceRequest(makeTraces({ traces: 6, spansPerTrace: 3, seed, exotic: true })))
@@ -74,7 +74,16 @@ describe('the wire scanner (issue 13)', () => {
         for (let i = 0; i < spans.count; i++) {
           if (!pick(i)) continue;
           const off = spans.offsets[i]!;
-          a.add(spans.scope(i), spans.buf, off, off + spans.lengths[i]!, i % 3 === 0 ? suffix : undefined);
+          // The reused one is given the request's DataView for some spans (as the sampler gives it).
+          const view = a === reused && i % 2 === 0 ? spans.dataView : undefined;
+          a.add(
+            spans.scope(i),
+            spans.buf,
+            off,
+            off + spans.lengths[i]!,
+            i % 3 === 0 ? suffix : undefined,
+            view,
+          );
         }
       assert.equal(reused.spanCount, fresh.spanCount);
       assert.deepEqual(reused.finish(), fresh.finish(), `round ${round}`);

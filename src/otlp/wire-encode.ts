@@ -46,6 +46,8 @@ interface ScopeGroup {
   readonly starts: number[];
   readonly ends: number[];
   readonly suffixes: Uint8Array[];
+  /** A DataView of `sources[i]` when the caller had one (else finish makes one per change of source). */
+  readonly views: Array<DataView | undefined>;
 }
 
 interface ResourceGroup {
@@ -75,7 +77,15 @@ export class RequestAssembler {
   spanCount = 0;
   spanBytes = 0;
 
-  add(scope: WireScope, source: Uint8Array, start: number, end: number, suffix: Uint8Array = EMPTY): void {
+  add(
+    scope: WireScope,
+    source: Uint8Array,
+    start: number,
+    end: number,
+    suffix: Uint8Array = EMPTY,
+    /** A DataView of `source` the caller keeps (WireSpans.dataView): spares finish making one per kept trace. */
+    sourceView?: DataView,
+  ): void {
     this.resources ??= new Map();
     let rg = this.resources.get(scope.resource);
     if (rg === undefined) {
@@ -84,7 +94,7 @@ export class RequestAssembler {
     }
     let g = rg.scopes.get(scope);
     if (g === undefined) {
-      g = { scope, count: 0, sources: [], starts: [], ends: [], suffixes: [] };
+      g = { scope, count: 0, sources: [], starts: [], ends: [], suffixes: [], views: [] };
       rg.scopes.set(scope, g);
     }
     if (g.count === 0) {
@@ -96,6 +106,7 @@ export class RequestAssembler {
     g.starts[k] = start;
     g.ends[k] = end;
     g.suffixes[k] = suffix;
+    g.views[k] = sourceView;
     this.spanCount++;
     this.spanBytes += end - start + suffix.length;
   }
@@ -116,6 +127,7 @@ export class RequestAssembler {
         }
         g.sources.fill(EMPTY, 0, g.count);
         g.suffixes.fill(EMPTY, 0, g.count);
+        g.views.fill(undefined, 0, g.count);
         g.count = 0;
       }
       rg.order.fill(undefined, 0, rg.used);
@@ -199,7 +211,7 @@ export class RequestAssembler {
           const source = g.sources[i] as Uint8Array;
           if (source !== from) {
             from = source;
-            fromView = dataViewOf(source);
+            fromView = g.views[i] ?? dataViewOf(source);
           }
           copyBytes(fromView, start, outView, pos, end - start);
           pos += end - start;

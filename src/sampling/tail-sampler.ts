@@ -460,7 +460,16 @@ export class TailSampler implements TraceConsumer {
         const i = b.entryIndex(e);
         const off = req.offsets[i] as number;
         const end = off + (req.lengths[i] as number);
-        addKeptSpan(kept.out, req.scope(i), req.buf, off, end, req.marks[i] as number, decision);
+        addKeptSpan(
+          kept.out,
+          req.scope(i),
+          req.buf,
+          off,
+          end,
+          req.marks[i] as number,
+          decision,
+          req.dataView,
+        );
       }
       kept.bytes += trace.bytes;
     }
