@@ -56,8 +56,22 @@ export class WireTrace {
   private id: string | undefined;
   constructor(
     readonly buffer: TraceBuffer,
-    readonly row: number,
+    private rowNo: number,
   ) {}
+
+  get row(): number {
+    return this.rowNo;
+  }
+
+  /**
+   * The handle of another row of the same buffer, for a caller that decides traces one at a time (the sampler:
+   * a handle per decided trace). Returns this.
+   */
+  at(row: number): this {
+    this.rowNo = row;
+    this.id = undefined;
+    return this;
+  }
 
   get traceId(): string {
     this.id ??= this.buffer.traceId(this.row);

@@ -106,6 +106,8 @@ export class TailSampler implements TraceConsumer {
   };
   /** The policies' view of the trace being decided (reset per trace). */
   private view: WireTraceView | undefined;
+  /** The handle of the trace being decided (moved to each row in turn: decisions never nest). */
+  private decided: WireTrace | undefined;
   private readonly cache: DecisionCache;
   /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
   private readonly hold: HoldBuffer | undefined;
@@ -372,7 +374,7 @@ export class TailSampler implements TraceConsumer {
     this.decisionTimer.clear();
     const now = this.clock.now();
     const kept = this.outbox.batch();
-    for (const row of this.buffer.rows()) this.decide(this.buffer.trace(row), now, kept);
+    for (const row of this.buffer.rows()) this.decide(this.traceAt(row), now, kept);
     this.outbox.pushKept(kept);
     this.updateGauges();
   }
@@ -387,7 +389,7 @@ export class TailSampler implements TraceConsumer {
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.
       if (decided++ >= MAX_DECISIONS_PER_TICK) break;
-      this.decide(this.buffer.trace(row), now, kept);
+      this.decide(this.traceAt(row), now, kept);
     }
     this.outbox.pushKept(kept);
     this.updateGauges();
@@ -404,7 +406,13 @@ export class TailSampler implements TraceConsumer {
     const oldest = this.buffer.oldest();
     if (oldest === NONE) return;
     this.m.earlyDecisions.inc({ reason });
-    this.decide(this.buffer.trace(oldest), now, kept);
+    this.decide(this.traceAt(oldest), now, kept);
+  }
+
+  /** The handle of buffer row `row` for `decide`. */
+  private traceAt(row: number): WireTrace {
+    this.decided = this.decided?.at(row) ?? this.buffer.trace(row);
+    return this.decided;
   }
 
   /** Decides a buffered trace: out of the buffer at once, its row let go when the decision is carried out. */
