@@ -3,8 +3,9 @@
  * of its own, watches its GC pauses and old space, and feeds the same scanned requests and trace ids.
  */
 import { fork } from 'node:child_process';
+import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { GCProfiler, getHeapStatistics, getHeapSpaceStatistics } from 'node:v8';
 import { encodeTraceRequest, scanTraceRequest, type WireSpans } from '../src/otlp/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
@@ -29,6 +30,22 @@ export function traceId(n: number): string {
   idBytes.writeUInt32BE(n, 12);
   return idBytes.toString('hex');
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The sampler's modules of the tree at `root` (this tree or a baseline's extracted src), for the sampler benches. */
+export async function samplerTree(root: string): Promise<Record<string, any>> {
+  const src = (path: string) => import(join(root, 'src', path));
+  return {
+    otlp: await src('otlp/index.ts'),
+    ...(await src('sampling/index.ts')),
+    ...(await src('sampling/sampling-policy.ts')),
+    ...(await src('sampling/tail-sampler.ts')),
+    ...(await src('telemetry/index.ts')),
+    ...(await src('clock.ts')),
+    src,
+  };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Counts GC pauses from now until `stop()`: how many, their ms, how many were mark-compacts. */
 export function watchGc(): { stop(): { gcCount: number; gcMs: number; majorGcs: number } } {
@@ -57,6 +74,27 @@ export interface RunFigures {
   majorGcs: number;
   oldSpaceStartMiB: number;
   oldSpaceMaxMiB: number;
+  /** JS heap allocated during the run (GCProfiler: heap used before each GC less after the one before). */
+  allocatedMiB: number;
+}
+
+/** Counts the JS heap allocated from now until `stop()`, from the heap used around each GC (v8.GCProfiler). */
+export function watchAllocation(): { stop(): number } {
+  const start = getHeapStatistics().used_heap_size;
+  const profiler = new GCProfiler();
+  profiler.start();
+  return {
+    stop() {
+      const end = getHeapStatistics().used_heap_size;
+      let allocated = 0;
+      let after = start;
+      for (const gc of profiler.stop()?.statistics ?? []) {
+        allocated += Math.max(0, gc.beforeGC.heapStatistics.usedHeapSize - after);
+        after = gc.afterGC.heapStatistics.usedHeapSize;
+      }
+      return allocated + Math.max(0, end - after);
+    },
+  };
 }
 
 /**
@@ -73,6 +111,7 @@ export async function measureSteps(
   const oldStart = oldSpace();
   let oldMax = oldStart;
   const gcs = watchGc();
+  const allocation = watchAllocation();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) {
     await step(i);
@@ -82,6 +121,7 @@ export async function measureSteps(
     }
   }
   const cpu = process.cpuUsage(cpu0);
+  const allocated = allocation.stop();
   await new Promise((r) => setImmediate(r));
   const figures = gcs.stop();
   gc!();
@@ -91,6 +131,7 @@ export async function measureSteps(
     ...figures,
     oldSpaceStartMiB: oldStart / MIB,
     oldSpaceMaxMiB: oldMax / MIB,
+    allocatedMiB: allocated / MIB,
   };
 }
 

@@ -9,8 +9,8 @@
  */
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { Agent, request } from 'node:http';
-import { TRACE_EXPORT_METHOD, encodeTraceRequest } from '../src/otlp/index.js';
-import { makeTraces } from '../test/helpers/store-spans.js';
+import { TRACE_EXPORT_METHOD } from '../src/otlp/index.js';
+import { footprintRequests } from './_footprint-request.js';
 
 /** What the parent sends over IPC. */
 export interface FootprintLoadJob {
@@ -47,33 +47,7 @@ const job = await new Promise<FootprintLoadJob>((resolve) =>
   process.once('message', (m) => resolve(m as FootprintLoadJob)),
 );
 
-// Start times near now: a store that checks timestamps at the door takes them.
-const template = makeTraces({ traces: 20, spansPerTrace: 5, seed: 7, startMs: Date.now() });
-const body = encodeTraceRequest(template);
-// Where each trace id's 16 bytes sit in the encoded request (5 spans each).
-const idOffsets: number[][] = [];
-for (const traceId of new Set(
-  template.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.traceId))),
-)) {
-  const id = Buffer.from(traceId, 'hex');
-  const at: number[] = [];
-  for (let i = body.indexOf(id); i >= 0; i = body.indexOf(id, i + 1)) at.push(i);
-  idOffsets.push(at);
-}
-
-let counter = 0;
-/** A copy of the request with fresh trace ids (grpc-js may still hold the previous one). */
-function nextBody(): Buffer {
-  const b = Buffer.from(body);
-  for (const at of idOffsets) {
-    const n = counter++;
-    for (const o of at) {
-      b.writeUInt32BE(job.idPrefix >>> 0, o);
-      b.writeUInt32BE(n >>> 0, o + 4);
-    }
-  }
-  return b;
-}
+const nextBody = footprintRequests(job.idPrefix);
 
 const client = new Client(`127.0.0.1:${job.port}`, credentials.createInsecure(), {
   'grpc.max_send_message_length': -1,

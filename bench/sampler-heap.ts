@@ -10,6 +10,11 @@
  * 20,000 traces wait at a time and, after 40 s, the decision cache is full (50,000 dropped ids). Per child: CPU
  * (user + system, GC threads included), GC pauses (PerformanceObserver), old space, and the heap the sampler
  * holds at the end after a full GC (waiting traces with their requests, decision cache), per waiting trace.
+ *
+ * Phase `agent` (bench/_agent-path.ts; baseline main at the start of session 6): the agent's whole byte path with
+ * the chart's policy and completion under bench/agent-footprint.ts's load, as CPU and JS heap allocated per span
+ * (v8.GCProfiler: heap used before each GC less after the one before). BENCH_SAMPLER_PHASES=steady,agent picks
+ * the phases (both by default); BENCH_BASELINE_REV replaces both baselines.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -24,11 +29,15 @@ import {
   measureSteps,
   printRatios,
   runChild,
+  samplerTree,
   type RunFigures,
 } from './_child-measure.js';
+import { AGENT_PATH_SPANS_PER_SECOND, measureAgentPath, type AgentPathResult } from './_agent-path.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const BASELINE = process.env['BENCH_BASELINE_REV'] ?? '529d4f1';
+const BASELINE = '529d4f1';
+/** The agent phase's baseline: main at the start of session 6 (BENCH_BASELINE_REV replaces both). */
+const AGENT_BASELINE = '6f7ba23';
 const SPANS_PER_TRACE = 5;
 const TRACES_PER_TICK = 20;
 const TICK_MS = 10;
@@ -50,13 +59,16 @@ const hex = (n: number, digits: number): string => n.toString(16).padStart(digit
 
 /** The sampler of the tree at `root` under the load above. */
 async function measure(root: string): Promise<Result> {
-  const src = (path: string) => import(join(root, 'src', path));
-  const otlp = await src('otlp/index.ts');
-  const { parsePolicyText } = await src('sampling/index.ts');
-  const { compilePolicy, staticPolicySource } = await src('sampling/sampling-policy.ts');
-  const { TailSampler } = await src('sampling/tail-sampler.ts');
-  const { Metrics, silentLogger } = await src('telemetry/index.ts');
-  const { ManualClock } = await src('clock.ts');
+  const {
+    otlp,
+    parsePolicyText,
+    compilePolicy,
+    staticPolicySource,
+    TailSampler,
+    Metrics,
+    silentLogger,
+    ManualClock,
+  } = await samplerTree(root);
   const parsed = parsePolicyText(POLICY);
   if (!parsed.ok) throw new Error('policy');
   const startNs = 1_767_000_000_000_000_000n;
@@ -146,38 +158,88 @@ async function measure(root: string): Promise<Result> {
   return result;
 }
 
+/** Each numeric field's median over rounds. */
+function medianOf<R extends object>(rounds: R[]): R {
+  const out: Record<string, unknown> = { ...rounds[0] };
+  for (const [k, v] of Object.entries(out))
+    if (typeof v === 'number') {
+      const xs = rounds.map((r) => (r as Record<string, number>)[k]!).sort((a, b) => a - b);
+      out[k] = xs[Math.floor(xs.length / 2)];
+    }
+  return out as R;
+}
+
+/**
+ * Extracts `rev`'s src into a temp dir (node_modules linked) and runs `phase` there and in this tree, `rounds`
+ * times alternately; each figure is the median of its rounds.
+ */
+async function beforeAndNow<R extends object>(rev: string, phase: string, rounds = 1): Promise<[R, R]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-baseline-'));
+  try {
+    const files = 'src tsconfig.json package.json';
+    const archive = spawnSync('sh', ['-c', `git archive ${rev} ${files} | tar -x -C '${dir}'`], {
+      cwd: ROOT,
+    });
+    if (archive.status !== 0) throw new Error(`git archive ${rev} failed: ${String(archive.stderr)}`);
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const before: R[] = [];
+    const now: R[] = [];
+    for (let i = 0; i < rounds; i++) {
+      before.push(await runChild<R>(import.meta.url, dir, phase));
+      now.push(await runChild<R>(import.meta.url, ROOT, phase));
+    }
+    return [medianOf(before), medianOf(now)];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function steadyPhase(): Promise<void> {
+  const rev = process.env['BENCH_BASELINE_REV'] ?? BASELINE;
+  console.log(
+    `\n### steady: ${RUN_MS / 1000} s of simulated clock, ${(TRACES_PER_TICK * SPANS_PER_TRACE * 1000) / TICK_MS} spans/s, traces of ${SPANS_PER_TRACE} spans over ${SPANS_PER_TRACE} requests; baseline ${rev}`,
+  );
+  const [before, now] = await beforeAndNow<Result>(rev, 'steady');
+  const figures: Array<Figure<Result>> = [
+    ['CPU ms (scan, sampler, decisions; GC included)', (r) => r.cpuMs, 0],
+    ['JS heap allocated, MiB', (r) => r.allocatedMiB, 0],
+    ...gcFigures<Result>(),
+    ['traces waiting at the end', (r) => r.waiting, 0],
+    ['ids in the decision cache at the end', (r) => r.cachedIds, 0],
+    ['heap the sampler holds after a full GC, MiB', (r) => r.heldMiB, 1],
+    ['  per waiting trace (requests and cache included), B', (r) => (r.heldMiB * MIB) / r.waiting, 0],
+    ['the buffer count (stats.bytes), MiB', (r) => r.countedMiB, 1],
+  ];
+  printRatios([rev, 'this tree'], figures, before, now);
+}
+
+async function agentPhase(): Promise<void> {
+  const rev = process.env['BENCH_BASELINE_REV'] ?? AGENT_BASELINE;
+  console.log(
+    `\n### agent: the byte path (scan, enrich, span metrics, sampler with the chart's policy and completion, release), ${AGENT_PATH_SPANS_PER_SECOND} spans/s for 40 s of simulated clock, the agent-footprint request; baseline ${rev}; medians of ${process.env['BENCH_ROUNDS'] ?? 5} alternating rounds`,
+  );
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
+  const [before, now] = await beforeAndNow<AgentPathResult>(rev, 'agent', rounds);
+  const figures: Array<Figure<AgentPathResult>> = [
+    ['CPU ms per 1,000 spans (GC included)', (r) => (r.cpuMs / r.spans) * 1000, 2],
+    ['JS heap allocated per span, B', (r) => (r.allocatedMiB * MIB) / r.spans, 0],
+    ...gcFigures<AgentPathResult>(),
+    ['spans kept (exported)', (r) => r.keptSpans, 0],
+  ];
+  printRatios([rev, 'this tree'], figures, before, now);
+}
+
 if (process.argv[2] === '--child') {
   if (!gc) throw new Error('run with --expose-gc (npm run bench -- sampler-heap does)');
-  process.send?.(await measure(process.argv[3]!));
+  const root = process.argv[3]!;
+  process.send?.(process.argv[4] === 'agent' ? await measureAgentPath(root) : await measure(root));
 } else {
   console.log(
     `cores: ${availableParallelism()}, node ${process.version}, load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')} (the machine is shared: other sessions' work ran beside this)`,
   );
-  console.log(
-    `${RUN_MS / 1000} s of simulated clock, ${(TRACES_PER_TICK * SPANS_PER_TRACE * 1000) / TICK_MS} spans/s, traces of ${SPANS_PER_TRACE} spans over ${SPANS_PER_TRACE} requests; baseline ${BASELINE}`,
-  );
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-baseline-'));
-  try {
-    const archive = spawnSync('sh', ['-c', `git archive ${BASELINE} src | tar -x -C '${dir}'`], {
-      cwd: ROOT,
-    });
-    if (archive.status !== 0) throw new Error(`git archive ${BASELINE} failed: ${String(archive.stderr)}`);
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    const before = await runChild<Result>(import.meta.url, dir, 'steady');
-    const now = await runChild<Result>(import.meta.url, ROOT, 'steady');
-    const figures: Array<Figure<Result>> = [
-      ['CPU ms (scan, sampler, decisions; GC included)', (r) => r.cpuMs, 0],
-      ...gcFigures<Result>(),
-      ['traces waiting at the end', (r) => r.waiting, 0],
-      ['ids in the decision cache at the end', (r) => r.cachedIds, 0],
-      ['heap the sampler holds after a full GC, MiB', (r) => r.heldMiB, 1],
-      ['  per waiting trace (requests and cache included), B', (r) => (r.heldMiB * MIB) / r.waiting, 0],
-      ['the buffer count (stats.bytes), MiB', (r) => r.countedMiB, 1],
-    ];
-    printRatios([BASELINE, 'this tree'], figures, before, now);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const phases = (process.env['BENCH_SAMPLER_PHASES'] ?? 'steady,agent').split(',');
+  if (phases.includes('steady')) await steadyPhase();
+  if (phases.includes('agent')) await agentPhase();
 }

@@ -19,6 +19,7 @@ import {
   type ResourceSpans,
   type Span,
   type TraceBatch,
+  type TraceConsumer,
   type TraceData,
 } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
@@ -123,6 +124,23 @@ function stage(config: { span_kinds?: string[]; max_series?: number; naming?: st
     logger: silentLogger(),
   });
   return { metrics, next, measure };
+}
+
+/** A stage with the default config in front of a next stage whose `consume` is `consume`. */
+function stageBefore(consume: TraceConsumer['consume']) {
+  const metrics = new Metrics();
+  const measure = new SpanMetricsStage({
+    next: {
+      consume,
+      bufferedBytes: () => 0,
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    },
+    config: agentConfigSchema().parse({}).measure,
+    metrics,
+    logger: silentLogger(),
+  });
+  return { metrics, measure };
 }
 
 describe('span metrics (measure stage)', () => {
@@ -237,20 +255,11 @@ describe('span metrics (measure stage)', () => {
   });
 
   it('does not count a batch the next stage refuses, so a client retry is counted once', async () => {
-    const metrics = new Metrics();
     let refuse = true;
     const next = new CollectingConsumer();
-    const measure = new SpanMetricsStage({
-      next: {
-        consume: (b) => (refuse ? Promise.reject(new Error('memory limit')) : next.consume(b)),
-        bufferedBytes: () => 0,
-        forceFlush: async () => undefined,
-        shutdown: async () => undefined,
-      },
-      config: agentConfigSchema().parse({}).measure,
-      metrics,
-      logger: silentLogger(),
-    });
+    const { metrics, measure } = stageBefore((b) =>
+      refuse ? Promise.reject(new Error('memory limit')) : next.consume(b),
+    );
     const { data, truth } = workload(13, 5, 40);
     await assert.rejects(measure.consume({ data, spanCount: 200, bytes: 1 }), /memory limit/);
     assert.equal(await metrics.value('spanmetrics_calls_total'), 0);
@@ -258,6 +267,23 @@ describe('span metrics (measure stage)', () => {
     await measure.consume({ data, spanCount: 200, bytes: 1 });
     const total = [...truth.values()].reduce((a, b) => a + b, 0);
     assert.equal(await metrics.value('spanmetrics_calls_total'), total);
+  });
+
+  it('counts requests in flight together and requests of other sizes after them exactly (lists reused)', async () => {
+    const waiting: Array<() => void> = [];
+    const { metrics, measure } = stageBefore(() => new Promise<void>((resolve) => waiting.push(resolve)));
+    let total = 0;
+    for (const sizes of [[40, 3, 25], [2, 60], [1]]) {
+      const inFlight = sizes.map((spansEach, k) => {
+        const { data, truth } = workload(30 + spansEach + k, 2, spansEach);
+        total += [...truth.values()].reduce((a, b) => a + b, 0);
+        const spans = scanTraceRequest(encodeTraceRequest(data)).spans;
+        return measure.consume(wireBatch(spans));
+      });
+      while (waiting.length > 0) waiting.pop()!();
+      await Promise.all(inFlight);
+      assert.equal(await metrics.value('spanmetrics_calls_total'), total);
+    }
   });
 
   it('delegates bufferedBytes, forceFlush and shutdown to the next stage', async () => {

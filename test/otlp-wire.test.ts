@@ -51,6 +51,48 @@ describe('the wire scanner (issue 13)', () => {
     }
   });
 
+  it('assembles the same bytes with an assembler reset and reused (and given DataViews) as with a new one, whatever the last request held', () => {
+    const requests = [1, 2, 3, 4].map(
+      (seed) =>
+        scanTraceRequest(encodeTraceRequest(makeTraces({ traces: 6, spansPerTrace: 3, seed, exotic: true })))
+          .spans,
+    );
+    const reused = new RequestAssembler();
+    // Spans chosen per round: every span, none, the odd ones (some resources and scopes get none), a few.
+    const picks: Array<(i: number) => boolean> = [
+      () => true,
+      () => false,
+      (i) => i % 2 === 1,
+      (i) => i % 7 === 0,
+    ];
+    for (let round = 0; round < 8; round++) {
+      const spans = requests[round % requests.length]!;
+      const pick = picks[round % picks.length]!;
+      const fresh = new RequestAssembler();
+      const suffix = Buffer.from([0x4a, 0x00]);
+      for (const a of [reused, fresh])
+        for (let i = 0; i < spans.count; i++) {
+          if (!pick(i)) continue;
+          const off = spans.offsets[i]!;
+          // The reused one is given the request's DataView for some spans (as the sampler gives it).
+          const view = a === reused && i % 2 === 0 ? spans.dataView : undefined;
+          a.add(
+            spans.scope(i),
+            spans.buf,
+            off,
+            off + spans.lengths[i]!,
+            i % 3 === 0 ? suffix : undefined,
+            view,
+          );
+        }
+      assert.equal(reused.spanCount, fresh.spanCount);
+      assert.deepEqual(reused.finish(), fresh.finish(), `round ${round}`);
+      reused.reset();
+      assert.equal(reused.spanCount, 0);
+      assert.equal(reused.finish().length, 0);
+    }
+  });
+
   it('scans a request larger than the shared scratch, then small ones, each to its own columns', () => {
     const check = (data: ReturnType<typeof makeTraces>) => {
       const bytes = encodeTraceRequest(data);

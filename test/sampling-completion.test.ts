@@ -158,6 +158,50 @@ describe('completion: hold, then release on the feed', () => {
     assert.equal(await metrics.value('sampling_completion_feed_ids_total', { state: 'kept' }), 1);
   });
 
+  test('traces of 5, 1 and 3 spans held one after another are each released with exactly their own spans', async () => {
+    const { clock, out, sampler } = setup();
+    const [a, b, c] = [DROPPED[10]!, DROPPED[11]!, DROPPED[12]!];
+    const spansOf = {
+      [a]: [span(a), span(a), span(a), span(a), span(a)],
+      [b]: [span(b)],
+      [c]: [span(c), span(c), span(c)],
+    };
+    for (const id of [a, b, c]) await sampler.consume(batch(spansOf[id]!));
+    clock.advance(1000);
+    await sampler.drain();
+    assert.equal(sampler.stats().held.spans, 9);
+    for (const id of [c, b, a]) {
+      const before = out.spanCount();
+      assert.equal(sampler.release([id]), spansOf[id]!.length);
+      await sampler.drain();
+      const got = out.spans().slice(before);
+      assert.deepEqual(
+        got.map((s) => [s.traceId, s.spanId]),
+        spansOf[id]!.map((s) => [s.traceId, s.spanId]),
+      );
+    }
+  });
+
+  test('the buffer and hold gauges show the sampler as it is when scraped', async () => {
+    const { clock, metrics, sampler } = setup();
+    const id = DROPPED[20]!;
+    await sampler.consume(batch([span(id), span(id), span(id)]));
+    assert.equal(await metrics.value('sampling_buffered_traces'), 1);
+    assert.equal(await metrics.value('sampling_buffered_spans'), 3);
+    assert.equal(await metrics.value('sampling_buffered_bytes'), sampler.stats().bytes);
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 0);
+    clock.advance(1000);
+    await sampler.drain();
+    assert.equal(await metrics.value('sampling_buffered_traces'), 0);
+    assert.equal(await metrics.value('sampling_buffered_spans'), 0);
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 3);
+    assert.equal(await metrics.value('sampling_completion_held_bytes'), sampler.stats().held.bytes);
+    assert.ok(sampler.stats().held.bytes > 0);
+    sampler.release([id]);
+    await sampler.drain();
+    assert.equal(await metrics.value('sampling_completion_held_spans'), 0);
+  });
+
   test('late spans of a released trace are kept as completed; late spans of a held trace wait with it', async () => {
     const { clock, out, sampler } = setup();
     const [a, b] = [DROPPED[1]!, DROPPED[2]!];

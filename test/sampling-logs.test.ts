@@ -151,14 +151,17 @@ describe('logs wait with their trace', () => {
   });
 
   test('a record that comes before its spans opens the trace, and the spans join it', async () => {
-    const { clock, out, sampler } = setup(ERRORS_PLUS_10);
+    const { clock, out, sampler, metrics } = setup(ERRORS_PLUS_10);
     const id = DROPPED[1]!;
     await sampler.consumeLogs(logsBatch(logsOf(id, 2)));
+    // The gauge is read when scraped.
+    assert.equal(await metrics.value('sampling_buffered_logs'), 2);
     clock.advance(500);
     await sampler.consume(spans([span(id, true)])); // an error: kept by rule
     clock.advance(500);
     await sampler.drain();
     assert.equal(out.spans().length, 1);
+    assert.equal(await metrics.value('sampling_buffered_logs'), 0);
     assert.deepEqual(
       out.logs().map((l) => [l.traceId, l.weight]),
       [

@@ -138,6 +138,25 @@ void describe('TraceBuffer rows', () => {
     assert.deepEqual(b.rowStats, { traces: 0, entries: 0, requests: 0 });
   });
 
+  void test('a trace handle moved to another row (WireTrace.at) reads that row: its id, spans and bytes', () => {
+    const b = new TraceBuffer();
+    const req = scannedSpans([10, 20, 30, 40]);
+    const first = b.open('0123456789abcdef0123456789abcdef', 0);
+    b.addSpan(first, req, 0, 10);
+    const second = b.open('fedcba9876543210fedcba9876543210', 5);
+    b.addSpan(second, req, 1, 20);
+    b.addSpan(second, req, 3, 40);
+    const handle = b.trace(first);
+    assert.equal(handle.traceId, '0123456789abcdef0123456789abcdef');
+    assert.equal(handle.at(second), handle);
+    assert.equal(handle.row, second);
+    assert.equal(handle.traceId, 'fedcba9876543210fedcba9876543210');
+    assert.equal(handle.firstSeenMs, 5);
+    assert.equal(handle.spanCount, 2);
+    assert.deepEqual(handle.spanEntries(), b.trace(second).spanEntries());
+    assert.equal(handle.bytes, b.trace(second).bytes);
+  });
+
   void test('a trace whose spans came in many requests reads them back in arrival order', () => {
     const b = new TraceBuffer();
     const requests = Array.from({ length: 12 }, (_, k) => scannedSpans([10 + k, 20, 30], { fill: k }));
@@ -188,6 +207,12 @@ void describe('TraceBuffer rows', () => {
     b.addSpan(row, other, 0, 5);
     b.addSpan(row, req, 4, 10);
     assert.deepEqual(b.trace(row).spanEntries(), { requests: [req, other, req], indexes: [3, 0, 4] });
+    // Into arrays reused from a longer trace: the count, the same entries first, the rest left as they were.
+    const requests = [other, other, other, other, other];
+    const indexes = [9, 9, 9, 9, 9];
+    assert.equal(b.trace(row).spanEntriesInto(requests, indexes), 3);
+    assert.deepEqual(requests, [req, other, req, other, other]);
+    assert.deepEqual(indexes, [3, 0, 4, 9, 9]);
     assert.equal(b.rowStats.requests, 3);
   });
 

@@ -141,3 +141,29 @@ test('a trace whose spans all start and end at once has latency 0', () => {
   const view = new WireTraceView(wireTrace([span(traceId, random, start, 0n, 0)]), undefined);
   assert.equal(view.latencyMs(), 0);
 });
+
+test('a view reset to another trace answers for that trace only (spans, origins, latency, status, decisions)', () => {
+  assert.ok(POLICY.ok);
+  const policy = compilePolicy(POLICY.config);
+  const random = rng(21);
+  const start = 1_767_225_600_000_000_000n;
+  let reused: WireTraceView | undefined;
+  for (let t = 0; t < 50; t++) {
+    const traceId = '6' + hex(random, 31);
+    const n = 1 + (t % 5);
+    const spans = Array.from({ length: n }, (_, k) =>
+      span(traceId, random, start + BigInt(k) * 1_000_000n, BigInt(t * 37_000_000), t % 3 === 0 ? 2 : 0),
+    );
+    const trace = wireTrace(spans);
+    const fresh = new WireTraceView(trace, policy.attributeKeys);
+    // The reused view read the previous trace's spans and origins first: nothing of them may remain.
+    reused = reused?.reset(trace, policy.attributeKeys) ?? new WireTraceView(trace, policy.attributeKeys);
+    assert.equal(reused.traceId, traceId);
+    assert.equal(reused.spans.length, n);
+    assert.deepEqual(reused.spans, fresh.spans);
+    assert.equal(reused.origins.length, n);
+    assert.equal(reused.latencyMs(), fresh.latencyMs());
+    assert.equal(reused.hasStatusCode(new Set([2])), t % 3 === 0);
+    assert.deepEqual(policy.decide(reused, 0), policy.decide(fresh, 0));
+  }
+});

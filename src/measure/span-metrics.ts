@@ -146,6 +146,16 @@ export interface SpanMetricsOptions {
   readonly logger: Logger;
 }
 
+/** The spans of one request, measured before the next stage takes it: `series[i]` and `seconds[i]`, i < n. */
+interface Measured {
+  readonly series: Series[];
+  readonly seconds: number[];
+  n: number;
+}
+/** Measured lists kept for reuse at most, and the longest kept (a huge request's are let go). */
+const MAX_SPARE_MEASURED = 8;
+const MAX_KEPT_MEASURED = 4096;
+
 /**
  * The measure stage: RED metrics per (service, span name, kind, status, variant) for every span the agent
  * receives, counted before tail sampling so that they are exact whatever the sampler later drops. The batch is
@@ -166,6 +176,8 @@ export class SpanMetricsStage implements TraceConsumer {
   private otlpFailing = false;
   /** Series by resource, span name, kind and status on the byte path (interned resources are stable keys). */
   private readonly byResource = new WeakMap<WireResource, ResourceSeries>();
+  /** Emptied `Measured` lists for the next requests (requests overlap: each has its own while it is in flight). */
+  private readonly spareMeasured: Measured[] = [];
 
   constructor(options: SpanMetricsOptions) {
     this.next = options.next;
@@ -216,14 +228,21 @@ export class SpanMetricsStage implements TraceConsumer {
    */
   async consume(batch: TraceBatch): Promise<void> {
     const measured = this.measure(batch);
-    await this.next.consume(batch);
-    for (let i = 0; i < measured.series.length; i++) {
-      const series = measured.series[i]!;
-      const seconds = measured.seconds[i]!;
-      series.count++;
-      series.sum += seconds;
-      const b = bucketIndex(seconds);
-      if (b >= 0) series.buckets[b]!++;
+    try {
+      await this.next.consume(batch);
+      for (let i = 0; i < measured.n; i++) {
+        const series = measured.series[i]!;
+        const seconds = measured.seconds[i]!;
+        series.count++;
+        series.sum += seconds;
+        const b = bucketIndex(seconds);
+        if (b >= 0) series.buckets[b]!++;
+      }
+    } finally {
+      // Kept for the next request (two arrays grown per request were most of this stage's allocations), unless large.
+      measured.n = 0;
+      if (this.spareMeasured.length < MAX_SPARE_MEASURED && measured.series.length <= MAX_KEPT_MEASURED)
+        this.spareMeasured.push(measured);
     }
   }
 
@@ -243,8 +262,8 @@ export class SpanMetricsStage implements TraceConsumer {
     await this.next.shutdown();
   }
 
-  private measure(batch: TraceBatch): { series: Series[]; seconds: number[] } {
-    const out: { series: Series[]; seconds: number[] } = { series: [], seconds: [] };
+  private measure(batch: TraceBatch): Measured {
+    const out = this.spareMeasured.pop() ?? { series: [], seconds: [], n: 0 };
     if (batch.wire) {
       this.measureWire(batch.wire, out);
       return out;
@@ -264,8 +283,8 @@ export class SpanMetricsStage implements TraceConsumer {
           );
           // A span whose end precedes its start (clock skew across hosts) counts as 0 s, not a negative bucket.
           const ns = span.endTimeUnixNano - span.startTimeUnixNano;
-          out.series.push(series);
-          out.seconds.push(ns > 0n ? Number(ns) / 1e9 : 0);
+          out.series[out.n] = series;
+          out.seconds[out.n++] = ns > 0n ? Number(ns) / 1e9 : 0;
         }
       }
     }
@@ -273,7 +292,7 @@ export class SpanMetricsStage implements TraceConsumer {
   }
 
   /** The byte path (issue 13): the same labels and durations, from the scanner's columns. */
-  private measureWire(spans: WireSpans, out: { series: Series[]; seconds: number[] }): void {
+  private measureWire(spans: WireSpans, out: Measured): void {
     const names = spans.names ?? [];
     let lastResource: WireResource | undefined;
     let byName: ResourceSeries | undefined;
@@ -312,8 +331,8 @@ export class SpanMetricsStage implements TraceConsumer {
         }
       }
       if (series !== this.state.overflow) series.resource ??= resource.resource;
-      out.series.push(series);
-      out.seconds.push((spans.durationsNs[i] as number) / 1e9);
+      out.series[out.n] = series;
+      out.seconds[out.n++] = (spans.durationsNs[i] as number) / 1e9;
     }
   }
 

@@ -1,4 +1,5 @@
 export type { Signal, SignalBatch, TraceBatch, TraceConsumer } from './consumer.js';
+export { copyBytes, dataViewOf } from './byte-copy.js';
 export { TRACE_EXPORT_METHOD, traceServiceDefinition } from './grpc-service.js';
 export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
 export {

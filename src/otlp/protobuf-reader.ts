@@ -1,4 +1,5 @@
 import { SentinelError } from '../errors.js';
+import { internedString } from './name-intern.js';
 
 /** Protobuf wire types (protobuf encoding guide). */
 export const WireType = { VARINT: 0, I64: 1, LEN: 2, SGROUP: 3, EGROUP: 4, I32: 5 } as const;
@@ -121,6 +122,17 @@ export class ProtobufReader {
   string(): string {
     const { start, end } = this.lengthDelimited();
     return start === end ? '' : this.buf.toString('utf8', start, end);
+  }
+
+  /**
+   * A string field as `string()` reads it, the same string object for bytes read recently (name-intern.ts):
+   * for span names, which repeat.
+   */
+  internedString(): string {
+    const end = this.lengthPrefix();
+    const s = internedString(this.buf, this.pos, end);
+    this.pos = end;
+    return s;
   }
 
   /** A copy of a bytes field (the request buffer is not kept alive by the model). */

@@ -3,6 +3,7 @@
  * and scope headers, and the few splices the agent makes (attributes appended to a message, fields taken out).
  * Every other byte is copied as it came.
  */
+import { copyBytes, dataViewOf } from './byte-copy.js';
 import type { AnyValue, KeyValue } from './model.js';
 import { decodeKeyValueMessage } from './protobuf-decode.js';
 import { ProtobufWriter, writeKeyValueFields } from './protobuf-encode.js';
@@ -39,95 +40,180 @@ export function encodeAttributeFields(field: number, kvs: readonly KeyValue[]): 
 
 interface ScopeGroup {
   readonly scope: WireScope;
+  /** Spans `0 .. count - 1` are this request's (the arrays are kept by `reset` for the next one). */
+  count: number;
   readonly sources: Uint8Array[];
   readonly starts: number[];
   readonly ends: number[];
   readonly suffixes: Uint8Array[];
+  /** A DataView of `sources[i]` when the caller had one (else finish makes one per change of source). */
+  readonly views: Array<DataView | undefined>;
 }
+
+interface ResourceGroup {
+  readonly resource: WireResource;
+  readonly scopes: Map<WireScope, ScopeGroup>;
+  /** `order[0 .. used - 1]`: the scopes that have spans in this request, in the order of their first span. */
+  readonly order: Array<ScopeGroup | undefined>;
+  used: number;
+}
+
+/** A group larger than this many spans is let go by `reset` rather than kept for the next request. */
+const MAX_KEPT_GROUP = 4096;
 
 /**
  * Builds an `ExportTraceServiceRequest` from span slices: one ResourceSpans per resource, one ScopeSpans per
- * scope header, spans in the order they were added; each span is its bytes plus an optional suffix (fields the
- * agent appends). Sizes are computed first, so the request is written once into a buffer of its exact size.
+ * scope header, each in the order of its first span, spans in the order they were added; each span is its
+ * bytes plus an optional suffix (fields the agent appends). Sizes are computed first, so the request is
+ * written once into a buffer of its exact size. `reset` readies it for another request, keeping its groups'
+ * arrays (the sampler's passes reuse one: growing four arrays per pass anew was a tenth of what it allocated).
  */
 export class RequestAssembler {
   /** Made on the first span: most sampler passes keep nothing and their assembler stays empty. */
-  private resources: Map<WireResource, Map<WireScope, ScopeGroup>> | undefined;
+  private resources: Map<WireResource, ResourceGroup> | undefined;
+  /** `order[0 .. used - 1]`: the resources that have spans in this request, in the order of their first span. */
+  private readonly order: Array<ResourceGroup | undefined> = [];
+  private used = 0;
   spanCount = 0;
   spanBytes = 0;
 
-  add(scope: WireScope, source: Uint8Array, start: number, end: number, suffix: Uint8Array = EMPTY): void {
+  add(
+    scope: WireScope,
+    source: Uint8Array,
+    start: number,
+    end: number,
+    suffix: Uint8Array = EMPTY,
+    /** A DataView of `source` the caller keeps (WireSpans.dataView): spares finish making one per kept trace. */
+    sourceView?: DataView,
+  ): void {
     this.resources ??= new Map();
-    let scopes = this.resources.get(scope.resource);
-    if (scopes === undefined) {
-      scopes = new Map();
-      this.resources.set(scope.resource, scopes);
+    let rg = this.resources.get(scope.resource);
+    if (rg === undefined) {
+      rg = { resource: scope.resource, scopes: new Map(), order: [], used: 0 };
+      this.resources.set(scope.resource, rg);
     }
-    let g = scopes.get(scope);
+    let g = rg.scopes.get(scope);
     if (g === undefined) {
-      g = { scope, sources: [], starts: [], ends: [], suffixes: [] };
-      scopes.set(scope, g);
+      g = { scope, count: 0, sources: [], starts: [], ends: [], suffixes: [], views: [] };
+      rg.scopes.set(scope, g);
     }
-    g.sources.push(source);
-    g.starts.push(start);
-    g.ends.push(end);
-    g.suffixes.push(suffix);
+    if (g.count === 0) {
+      if (rg.used === 0) this.order[this.used++] = rg;
+      rg.order[rg.used++] = g;
+    }
+    const k = g.count++;
+    g.sources[k] = source;
+    g.starts[k] = start;
+    g.ends[k] = end;
+    g.suffixes[k] = suffix;
+    g.views[k] = sourceView;
     this.spanCount++;
     this.spanBytes += end - start + suffix.length;
   }
 
-  /** The request bytes (empty when no span was added). */
-  finish(): Buffer {
-    if (this.resources === undefined) return EMPTY_REQUEST;
-    const rsSizes: number[] = [];
-    const ssSizes: number[] = [];
-    const extras = new Set<Uint8Array>();
+  /**
+   * Empties it for the next request, keeping the arrays of the groups that had spans (their span bytes let go:
+   * a kept assembler pins no request); groups that had none in a request that had spans, or very many, are
+   * dropped.
+   */
+  reset(): void {
+    // Nothing added since the last reset: nothing to let go, and the groups stay for a pass that keeps spans.
+    if (this.resources === undefined || this.spanCount === 0) return;
+    for (const [resource, rg] of this.resources) {
+      for (const [scope, g] of rg.scopes) {
+        if (g.count === 0 || g.count > MAX_KEPT_GROUP) {
+          rg.scopes.delete(scope);
+          continue;
+        }
+        g.sources.fill(EMPTY, 0, g.count);
+        g.suffixes.fill(EMPTY, 0, g.count);
+        g.views.fill(undefined, 0, g.count);
+        g.count = 0;
+      }
+      rg.order.fill(undefined, 0, rg.used);
+      rg.used = 0;
+      if (rg.scopes.size === 0) this.resources.delete(resource);
+    }
+    this.order.fill(undefined, 0, this.used);
+    this.used = 0;
+    this.spanCount = 0;
+    this.spanBytes = 0;
+  }
+
+  /** Sizes of the ResourceSpans and ScopeSpans of the request being written, in order (kept between requests). */
+  private readonly rsSizes: number[] = [];
+  private readonly ssSizes: number[] = [];
+
+  /** Fills `rsSizes` and `ssSizes`; returns the request's total size and its fields from newer OTLP, if any. */
+  private sizes(): { total: number; extras: Set<Uint8Array> | undefined } {
+    let extras: Set<Uint8Array> | undefined;
     let total = 0;
-    for (const [resource, scopes] of this.resources) {
+    let s = 0;
+    for (let r = 0; r < this.used; r++) {
+      const { resource, order, used } = this.order[r] as ResourceGroup;
       let rs =
         resource.resource.length > 0
           ? 1 + varintSize(resource.resource.length) + resource.resource.length
           : 0;
-      for (const g of scopes.values()) {
+      for (let k = 0; k < used; k++) {
+        const g = order[k] as ScopeGroup;
         let ss = g.scope.header.length;
-        for (let i = 0; i < g.starts.length; i++) {
+        for (let i = 0; i < g.count; i++) {
           const len = (g.ends[i] as number) - (g.starts[i] as number) + (g.suffixes[i] as Uint8Array).length;
           ss += 1 + varintSize(len) + len;
         }
-        ssSizes.push(ss);
+        this.ssSizes[s++] = ss;
         rs += 1 + varintSize(ss) + ss;
       }
       rs += resource.extra.length;
-      rsSizes.push(rs);
+      this.rsSizes[r] = rs;
       total += 1 + varintSize(rs) + rs;
-      if (resource.requestExtra.length > 0) extras.add(resource.requestExtra);
+      if (resource.requestExtra.length > 0) (extras ??= new Set()).add(resource.requestExtra);
     }
-    for (const e of extras) total += e.length;
+    if (extras) for (const e of extras) total += e.length;
+    return { total, extras };
+  }
+
+  /** The request bytes (empty when no span was added). */
+  finish(): Buffer {
+    if (this.spanCount === 0) return EMPTY_REQUEST;
+    const { total, extras } = this.sizes();
+    const { rsSizes, ssSizes } = this;
     const out = Buffer.allocUnsafe(total);
+    // Span bytes copied through DataViews (byte-copy.ts): `set(subarray)` made a view per span.
+    const outView = dataViewOf(out);
+    let from: Uint8Array | undefined;
+    let fromView = outView;
     let pos = 0;
-    let r = 0;
     let s = 0;
-    for (const [resource, scopes] of this.resources) {
+    for (let r = 0; r < this.used; r++) {
+      const { resource, order, used } = this.order[r] as ResourceGroup;
       out[pos++] = (1 << 3) | LEN;
-      pos = writeVarint(out, pos, rsSizes[r++] as number);
+      pos = writeVarint(out, pos, rsSizes[r] as number);
       if (resource.resource.length > 0) {
         out[pos++] = (1 << 3) | LEN;
         pos = writeVarint(out, pos, resource.resource.length);
         out.set(resource.resource, pos);
         pos += resource.resource.length;
       }
-      for (const g of scopes.values()) {
+      for (let k = 0; k < used; k++) {
+        const g = order[k] as ScopeGroup;
         out[pos++] = (2 << 3) | LEN;
         pos = writeVarint(out, pos, ssSizes[s++] as number);
         out.set(g.scope.header, pos);
         pos += g.scope.header.length;
-        for (let i = 0; i < g.starts.length; i++) {
+        for (let i = 0; i < g.count; i++) {
           const start = g.starts[i] as number;
           const end = g.ends[i] as number;
           const suffix = g.suffixes[i] as Uint8Array;
           out[pos++] = (2 << 3) | LEN;
           pos = writeVarint(out, pos, end - start + suffix.length);
-          out.set((g.sources[i] as Uint8Array).subarray(start, end), pos);
+          const source = g.sources[i] as Uint8Array;
+          if (source !== from) {
+            from = source;
+            fromView = g.views[i] ?? dataViewOf(source);
+          }
+          copyBytes(fromView, start, outView, pos, end - start);
           pos += end - start;
           if (suffix.length > 0) {
             out.set(suffix, pos);
@@ -138,10 +224,11 @@ export class RequestAssembler {
       out.set(resource.extra, pos);
       pos += resource.extra.length;
     }
-    for (const e of extras) {
-      out.set(e, pos);
-      pos += e.length;
-    }
+    if (extras)
+      for (const e of extras) {
+        out.set(e, pos);
+        pos += e.length;
+      }
     return out;
   }
 }

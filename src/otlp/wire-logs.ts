@@ -9,6 +9,7 @@
  * traces request from span slices. Every byte the scanner does not read, unknown fields included, stays where
  * it was and leaves in the exported request.
  */
+import { dataViewOf } from './byte-copy.js';
 import { bytesToHex } from './hex.js';
 import { ProtobufReader, WireType } from './protobuf-reader.js';
 import {
@@ -85,6 +86,12 @@ export class WireLogs {
     this.traceIds = traceIds;
     this.spanIds = spanIds;
     this.severityTexts = severityTexts;
+  }
+
+  private view: DataView | undefined;
+  /** A DataView of `buf`, made on first use: copies out of the request (byte-copy.ts) share it. */
+  get dataView(): DataView {
+    return (this.view ??= dataViewOf(this.buf));
   }
 
   /** The LogRecord message of record `i` (a view into the request bytes). */

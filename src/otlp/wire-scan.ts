@@ -7,6 +7,7 @@
  * where it was and leaves in the exported request.
  */
 import { SentinelError } from '../errors.js';
+import { dataViewOf } from './byte-copy.js';
 import { bytesToHex, isZeroId } from './hex.js';
 import type { KeyValue } from './model.js';
 import { decodeResourceMessage } from './protobuf-decode.js';
@@ -84,6 +85,12 @@ export class WireSpans {
   ) {
     this.traceIds = traceIds;
     this.names = names;
+  }
+
+  private view: DataView | undefined;
+  /** A DataView of `buf`, made on first use: copies out of the request (byte-copy.ts) share it. */
+  get dataView(): DataView {
+    return (this.view ??= dataViewOf(this.buf));
   }
 
   /** The Span message of span `i` (a view into the request bytes). */
@@ -244,7 +251,8 @@ class IndexBuilder {
   scopes: WireScope[] = [];
   count = 0;
   rejected = 0;
-  readonly problems = new Map<SpanTimeProblem | 'zero_id', number>();
+  /** Refused spans by problem; made on the first (most requests have none). */
+  private problems: Map<SpanTimeProblem | 'zero_id', number> | undefined;
   /** Per span, written into shared scratch and copied out exactly at `finish` (no growth per request). */
   private readonly traceIds = SCRATCH_IDS;
   private readonly names = SCRATCH_NAMES;
@@ -279,6 +287,7 @@ class IndexBuilder {
   /** Counts a refused span by its problem. */
   refuse(problem: SpanTimeProblem | 'zero_id'): void {
     this.rejected++;
+    this.problems ??= new Map();
     this.problems.set(problem, (this.problems.get(problem) ?? 0) + 1);
   }
 
@@ -314,30 +323,33 @@ class IndexBuilder {
 
   finish(): ScannedRequest {
     const n = this.count;
-    // One buffer for all the columns (8-byte column first, so every view is aligned).
+    // One buffer for all the columns (8-byte column first, so every view is aligned), each copied from the
+    // scratch row by row (a subarray to `set` from was a view per column per request).
     const ab = new ArrayBuffer(n * ROW_BYTES);
-    let at = 0;
-    const take = <T extends Uint32Array | Uint8Array | Float64Array>(
-      make: (b: ArrayBuffer, offset: number, length: number) => T,
-      from: T,
-    ): T => {
-      const view = make(ab, at, n);
-      view.set(from.subarray(0, n));
-      at += n * view.BYTES_PER_ELEMENT;
+    const c = scratch;
+    const durations = new Float64Array(ab, 0, n);
+    for (let i = 0; i < n; i++) durations[i] = c.durations[i] as number;
+    let at = n * 8;
+    const u32 = (from: Uint32Array): Uint32Array => {
+      const view = new Uint32Array(ab, at, n);
+      for (let i = 0; i < n; i++) view[i] = from[i] as number;
+      at += n * 4;
       return view;
     };
-    const u32 = (b: ArrayBuffer, o: number, l: number) => new Uint32Array(b, o, l);
-    const u8 = (b: ArrayBuffer, o: number, l: number) => new Uint8Array(b, o, l);
-    const c = scratch;
-    const durations = take((b, o, l) => new Float64Array(b, o, l), c.durations);
-    const scopeIndex = take(u32, c.scopeIndex);
-    const offsets = take(u32, c.offsets);
-    const lengths = take(u32, c.lengths);
-    const startsHi = take(u32, c.startsHi);
-    const startsLo = take(u32, c.startsLo);
-    const kinds = take(u8, c.kinds);
-    const codes = take(u8, c.codes);
-    const marks = take(u8, c.marks);
+    const u8 = (from: Uint8Array): Uint8Array => {
+      const view = new Uint8Array(ab, at, n);
+      for (let i = 0; i < n; i++) view[i] = from[i] as number;
+      at += n;
+      return view;
+    };
+    const scopeIndex = u32(c.scopeIndex);
+    const offsets = u32(c.offsets);
+    const lengths = u32(c.lengths);
+    const startsHi = u32(c.startsHi);
+    const startsLo = u32(c.startsLo);
+    const kinds = u8(c.kinds);
+    const codes = u8(c.codes);
+    const marks = u8(c.marks);
     const spans = new WireSpans(
       this.buf,
       this.scopes,
@@ -363,7 +375,7 @@ class IndexBuilder {
     return {
       spans,
       rejectedSpans: this.rejected,
-      errorMessage: describeRejections(this.problems),
+      errorMessage: this.problems === undefined ? '' : describeRejections(this.problems),
     };
   }
 }
@@ -635,7 +647,7 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
         idField(want(r, wt, LEN, 'span.parent_span_id'), 8, 'span.parent_span_id');
         break;
       case 5:
-        name = want(r, wt, LEN, 'span.name').string();
+        name = want(r, wt, LEN, 'span.name').internedString();
         break;
       case 6:
         kind = want(r, wt, VARINT, 'span.kind').uint32();

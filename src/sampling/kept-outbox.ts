@@ -17,7 +17,18 @@ export class KeptBatch {
   bytes = 0;
   readonly logs = new RequestAssembler();
   logBytes = 0;
+
+  /** Empty again, its assemblers' arrays kept (RequestAssembler.reset). */
+  reset(): void {
+    this.out.reset();
+    this.bytes = 0;
+    this.logs.reset();
+    this.logBytes = 0;
+  }
 }
+
+/** Emptied KeptBatches kept for reuse at most: a consume uses two at once (kept, late), other passes one. */
+const MAX_SPARE_BATCHES = 2;
 
 /** One batch on its way: spans (to `consume`) or logs (to `consumeLogs`). */
 interface OutboxEntry {
@@ -37,6 +48,8 @@ export class KeptOutbox {
   private readonly batches: OutboxEntry[] = [];
   private byteCount = 0;
   private pumping: Promise<void> | undefined;
+  /** KeptBatches handed in and emptied, for the next passes (`batch`; a consume takes two). */
+  private readonly spares: KeptBatch[] = [];
   closing = false;
 
   constructor(
@@ -60,7 +73,12 @@ export class KeptOutbox {
     this.add({ logs: batch, bytes: batch.bytes, count: batch.itemCount });
   }
 
-  /** Hands on what a pass kept, if anything. */
+  /** An empty KeptBatch for a pass: one a pass handed in, or a new one (passes inside passes). */
+  batch(): KeptBatch {
+    return this.spares.pop() ?? new KeptBatch();
+  }
+
+  /** Hands on what a pass kept, if anything; `kept` is emptied and may be handed out again by `batch`. */
   pushKept(kept: KeptBatch): void {
     const spanCount = kept.out.spanCount;
     if (spanCount > 0) this.push(encodedBatch(kept.out.finish(), spanCount, Math.ceil(kept.bytes)));
@@ -69,6 +87,8 @@ export class KeptOutbox {
       const encoded = kept.logs.finish();
       this.pushLogs({ encoded, itemCount: logCount, bytes: Math.ceil(kept.logBytes) || encoded.byteLength });
     }
+    kept.reset();
+    if (this.spares.length < MAX_SPARE_BATCHES) this.spares.push(kept);
   }
 
   private add(entry: OutboxEntry): void {

@@ -53,7 +53,11 @@ function hexDigit(code: number): number {
 
 /** FNV-1a 64 of salt + trace-id bytes (`traceId` as 32 hex digits; anything shorter is zero-padded on the left). */
 export function hashTraceId(salt: U64, traceId: string): U64 {
-  const h = { hi: salt.hi, lo: salt.lo };
+  return hashInto({ hi: salt.hi, lo: salt.lo }, traceId);
+}
+
+/** Continues the FNV-1a 64 state `h` over the trace id's bytes, in place. */
+function hashInto(h: U64, traceId: string): U64 {
   const hex = traceId.length >= 32 ? traceId : traceId.padStart(32, '0');
   for (let i = 0; i < 32; i += 2) {
     fnvStep(h, (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1)));
@@ -61,14 +65,7 @@ export function hashTraceId(salt: U64, traceId: string): U64 {
   return h;
 }
 
-/** The 56-bit randomness R taken from a hash, as (high 32 bits, low 24 bits). */
-export function randomnessOf(hash: U64): U64 {
-  const hi = ~hash.hi >>> 0;
-  const lo = ~hash.lo >>> 0;
-  return { hi, lo: lo >>> 8 };
-}
-
-/** A probability turned into the OpenTelemetry 56-bit rejection threshold, split like `randomnessOf`. */
+/** A probability turned into the OpenTelemetry 56-bit rejection threshold, split like the randomness (high 32 bits, low 24 bits). */
 export interface Threshold {
   /** The keep probability the threshold stands for, (2^56 - T) / 2^56. */
   readonly probability: number;
@@ -101,7 +98,21 @@ export function rvOf(r: U64): string {
 
 /** The trace's randomness for `salt` (empty: the Collector's default salt). */
 export function traceRandomness(salt: U64, traceId: string): U64 {
-  return randomnessOf(hashTraceId(salt, traceId));
+  return traceRandomnessInto(salt, traceId, { hi: 0, lo: 0 });
+}
+
+/**
+ * `traceRandomness` written into `out` and returned: the probabilistic policy's call per trace, which made two
+ * objects a trace (the hash, the randomness) on the agent's path.
+ */
+export function traceRandomnessInto(salt: U64, traceId: string, out: U64): U64 {
+  out.hi = salt.hi;
+  out.lo = salt.lo;
+  hashInto(out, traceId);
+  // R = (NOT hash) >> 8, as (high 32 bits, low 24 bits).
+  out.hi = ~out.hi >>> 0;
+  out.lo = (~out.lo >>> 0) >>> 8;
+  return out;
 }
 
 export type { U64 };

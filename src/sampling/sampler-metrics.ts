@@ -1,12 +1,36 @@
 import type { Metrics } from '../telemetry/index.js';
-import type { HoldBuffer } from './completion/hold-buffer.js';
+import type { EvictionReason, HoldBuffer } from './completion/hold-buffer.js';
 import { type Clock } from '../clock.js';
 
 /** Decision-latency buckets in seconds: decision_wait is 10 s by default. */
 const LATENCY_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 12, 15, 20, 30, 60, 120];
 
-/** The sampler's metrics (names in CONTRACT.md and docs), registered once per sampler. */
-export function samplerMetrics(metrics: Metrics) {
+/** What the sampler's gauges show, read when /metrics is scraped. */
+export interface SamplerGaugeValues {
+  traces(): number;
+  spans(): number;
+  bytes(): number;
+  heldBytes(): number;
+  heldSpans(): number;
+}
+
+const NO_GAUGE_VALUES: SamplerGaugeValues = {
+  traces: () => 0,
+  spans: () => 0,
+  bytes: () => 0,
+  heldBytes: () => 0,
+  heldSpans: () => 0,
+};
+
+/**
+ * The sampler's metrics (names in CONTRACT.md and docs), registered once per sampler. The gauges read `values`
+ * when scraped: set at the end of every pass, prom-client made an entry and a label object per gauge per pass.
+ */
+export function samplerMetrics(metrics: Metrics, values: SamplerGaugeValues = NO_GAUGE_VALUES) {
+  const gauge = (name: string, help: string, read: () => number) =>
+    metrics.gauge(name, help, [], function collect() {
+      this.set(read());
+    });
   return {
     decisions: metrics.counter(
       'sampling_decisions_total',
@@ -23,14 +47,20 @@ export function samplerMetrics(metrics: Metrics) {
       'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
       ['reason'],
     ),
-    bufferedTraces: metrics.gauge('sampling_buffered_traces', 'Traces waiting for their sampling decision.'),
-    bufferedSpans: metrics.gauge(
+    bufferedTraces: gauge(
+      'sampling_buffered_traces',
+      'Traces waiting for their sampling decision.',
+      values.traces,
+    ),
+    bufferedSpans: gauge(
       'sampling_buffered_spans',
       'Spans waiting for their trace’s sampling decision.',
+      values.spans,
     ),
-    bufferedBytes: metrics.gauge(
+    bufferedBytes: gauge(
       'sampling_buffered_bytes',
       'Bytes held by the sampler (waiting traces: their share of the request bytes plus index; kept batches not yet taken by the next stage).',
+      values.bytes,
     ),
     // Observed once per trace: a plain histogram, rendered when scraped (telemetry/collected-metric.ts).
     latency: metrics.plainHistogram(
@@ -52,13 +82,15 @@ export function samplerMetrics(metrics: Metrics) {
       'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
       ['state'],
     ),
-    heldBytes: metrics.gauge(
+    heldBytes: gauge(
       'sampling_completion_held_bytes',
       'Bytes of dropped traces held for the decision feed (span bytes plus index).',
+      values.heldBytes,
     ),
-    heldSpans: metrics.gauge(
+    heldSpans: gauge(
       'sampling_completion_held_spans',
       'Spans of dropped traces held for the decision feed.',
+      values.heldSpans,
     ),
   };
 }
@@ -121,6 +153,37 @@ export function completionEvictionMetrics(metrics: Metrics) {
     ),
   };
 }
+
+/**
+ * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
+ * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
+ */
+export class EvictionTally {
+  private readonly counters;
+  private readonly spans = { age: 0, bytes: 0 };
+  private readonly traces = { age: 0, bytes: 0 };
+
+  constructor(metrics: Metrics) {
+    this.counters = completionEvictionMetrics(metrics);
+  }
+
+  count(reason: EvictionReason, spans: number): void {
+    this.spans[reason] += spans;
+    this.traces[reason]++;
+  }
+
+  flush(): void {
+    for (const reason of EVICTION_REASONS) {
+      const traces = this.traces[reason];
+      if (traces === 0) continue;
+      this.counters.spans.inc({ reason }, this.spans[reason]);
+      this.counters.traces.inc({ reason }, traces);
+      this.spans[reason] = 0;
+      this.traces[reason] = 0;
+    }
+  }
+}
+const EVICTION_REASONS: readonly EvictionReason[] = ['age', 'bytes'];
 
 /** `sampling_completion_held_oldest_seconds`, read from the hold buffer when scraped. */
 export function heldOldestGauge(metrics: Metrics, hold: HoldBuffer, clock: Clock, windowMs: number): void {

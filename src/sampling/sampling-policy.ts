@@ -93,6 +93,10 @@ export interface PolicyObserver {
 class CompiledPolicy implements SamplingPolicy {
   readonly keepsAll = false;
   readonly names: readonly string[];
+  /** Per evaluator, the decisions that name it and nothing else: made once, not per trace (they are frozen). */
+  private readonly ruleKeeps: readonly TraceDecision[];
+  private readonly drops: readonly TraceDecision[];
+  private readonly invertedNots: readonly TraceDecision[];
   constructor(
     private readonly evaluators: readonly PolicyEvaluator[],
     private readonly observer: PolicyObserver,
@@ -100,21 +104,28 @@ class CompiledPolicy implements SamplingPolicy {
     readonly logs: LogsPolicy | undefined,
   ) {
     this.names = evaluators.map((e) => e.name);
+    const each = (reason: DecisionReason, keep: boolean) =>
+      this.names.map((policy) => Object.freeze({ keep, reason, policy, weight: keep ? 1 : 0 }));
+    this.ruleKeeps = each('rule', true);
+    this.drops = each('dropped', false);
+    this.invertedNots = each('not_sampled', false);
   }
 
   decide(trace: BufferedTrace, nowMs: number): TraceDecision {
     // The first policy of each verdict that names one, and which verdicts were seen (no Map per trace: this
     // runs once per trace on the agent's hot path).
-    let dropped: string | undefined;
-    let invertedNot: string | undefined;
+    let dropped = -1;
+    let invertedNot = -1;
     let sampled = false;
     let invertedSampled = false;
     let notSampled = false;
     // Among the policies that sample, the one with the largest p defines the keep probability: with a shared
     // salt the probabilistic keep sets are nested, so the trace is kept whenever that one keeps it.
-    let bestName = '';
+    let bestAt = -1;
     let best: Verdict | undefined;
-    for (const e of this.evaluators) {
+    const evaluators = this.evaluators;
+    for (let i = 0; i < evaluators.length; i++) {
+      const e = evaluators[i] as PolicyEvaluator;
       let v: Verdict;
       try {
         v = e.evaluate(trace, nowMs);
@@ -129,25 +140,25 @@ class CompiledPolicy implements SamplingPolicy {
         else invertedSampled = true;
         if (!best || v.p > best.p) {
           best = v;
-          bestName = e.name;
+          bestAt = i;
         }
       } else if (d === 'not_sampled') notSampled = true;
-      else if (d === 'inverted_not_sampled') invertedNot ??= e.name;
-      else if (d === 'dropped') {
-        dropped = e.name;
+      else if (d === 'inverted_not_sampled') {
+        if (invertedNot < 0) invertedNot = i;
+      } else if (d === 'dropped') {
+        dropped = i;
         break;
       }
     }
-    if (dropped !== undefined) return { keep: false, reason: 'dropped', policy: dropped, weight: 0 };
-    if (invertedNot !== undefined)
-      return { keep: false, reason: 'not_sampled', policy: invertedNot, weight: 0 };
+    if (dropped >= 0) return this.drops[dropped] as TraceDecision;
+    if (invertedNot >= 0) return this.invertedNots[invertedNot] as TraceDecision;
     const keep = sampled || (invertedSampled && !notSampled);
     if (!keep || !best) return NOT_SAMPLED;
-    if (best.p >= 1) return { keep: true, reason: 'rule', policy: bestName, weight: 1 };
+    if (best.p >= 1) return this.ruleKeeps[bestAt] as TraceDecision;
     return {
       keep: true,
       reason: 'probabilistic',
-      policy: bestName,
+      policy: this.names[bestAt] as string,
       weight: 1 / best.p,
       ...(best.th !== undefined ? { th: best.th } : {}),
       ...(best.rv !== undefined ? { rv: best.rv } : {}),

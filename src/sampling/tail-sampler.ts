@@ -14,14 +14,15 @@ import type { SignalBatch, TraceBatch, TraceConsumer, WireSpans } from '../otlp/
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WireTraceView, type WireTrace } from './buffered-trace.js';
 import { HoldBuffer, holdSpans } from './completion/hold-buffer.js';
-import type { EvictionReason, HeldTrace } from './completion/hold-buffer.js';
+import type { EvictedTrace, EvictionReason } from './completion/hold-buffer.js';
 import { completable, DecisionCache } from './decision-cache.js';
 import { IdTimes } from './id-lru.js';
 import { DecisionTimer } from './decision-timer.js';
-import { KeptBatch, KeptOutbox } from './kept-outbox.js';
+import type { KeptBatch } from './kept-outbox.js';
+import { KeptOutbox } from './kept-outbox.js';
 import {
-  completionEvictionMetrics,
   DecisionTally,
+  EvictionTally,
   heldOldestGauge,
   samplerMetrics,
   type SamplerMetrics,
@@ -97,6 +98,16 @@ export class TailSampler implements TraceConsumer {
   private readonly maxTraces: number;
   private readonly maxBytes: number;
   private readonly onDecision: ((traceId: string, decision: TraceDecision) => void) | undefined;
+  /** The spans of a trace being held, written by `spanEntriesInto` (reused from trace to trace). */
+  private readonly holdScratch: { requests: WireSpans[]; indexes: number[]; count: number } = {
+    requests: [],
+    indexes: [],
+    count: 0,
+  };
+  /** The policies' view of the trace being decided (reset per trace). */
+  private view: WireTraceView | undefined;
+  /** The handle of the trace being decided (moved to each row in turn: decisions never nest). */
+  private decided: WireTrace | undefined;
   private readonly cache: DecisionCache;
   /** Dropped traces held for the decision feed (issue 9); undefined when completion is off. */
   private readonly hold: HoldBuffer | undefined;
@@ -114,6 +125,8 @@ export class TailSampler implements TraceConsumer {
   private readonly m: SamplerMetrics;
   /** Decisions per policy, added to `sampling_decisions_total` at the end of each pass. */
   private readonly decisions: DecisionTally;
+  /** Evictions from the completion buffer, added to their counters at the end of each pass. */
+  private readonly evicted: EvictionTally | undefined;
 
   constructor(options: TailSamplerOptions) {
     this.next = options.next;
@@ -127,7 +140,13 @@ export class TailSampler implements TraceConsumer {
     this.onDecision = options.onDecision;
     this.cache = new DecisionCache(options.sampledCacheSize ?? 10_000, options.nonSampledCacheSize ?? 50_000);
     const metrics = options.metrics;
-    this.m = samplerMetrics(metrics);
+    this.m = samplerMetrics(metrics, {
+      traces: () => this.buffer.size,
+      spans: () => this.buffer.spanCount,
+      bytes: () => this.buffer.bytes + this.outbox.bytes,
+      heldBytes: () => this.hold?.stats.bytes ?? 0,
+      heldSpans: () => this.hold?.stats.spans ?? 0,
+    });
     this.decisions = new DecisionTally(this.m.decisions);
     this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
     this.holdTimer = new DecisionTimer(this.clock, () => {
@@ -145,14 +164,12 @@ export class TailSampler implements TraceConsumer {
     );
     this.completionWindowMs = options.completion?.windowMs ?? 0;
     if (options.completion) {
-      const evicted = completionEvictionMetrics(metrics);
+      const evicted = new EvictionTally(metrics);
+      this.evicted = evicted;
       this.hold = new HoldBuffer({
         windowMs: options.completion.windowMs,
         maxBytes: options.completion.maxBytes,
-        onEvict: (t: HeldTrace, reason: EvictionReason) => {
-          evicted.spans.inc({ reason }, t.spanCount);
-          evicted.traces.inc({ reason });
-        },
+        onEvict: (t: EvictedTrace, reason: EvictionReason) => evicted.count(reason, t.spanCount),
       });
       this.keptElsewhere = new IdTimes(MAX_FEED_IDS);
       heldOldestGauge(metrics, this.hold, this.clock, options.completion.windowMs);
@@ -191,8 +208,8 @@ export class TailSampler implements TraceConsumer {
     const now = this.clock.now();
     const share = spans.count > 0 ? batch.bytes / spans.count : 0;
     const traceIds = spans.traceIds ?? [];
-    const kept = new KeptBatch();
-    const late = new KeptBatch();
+    const kept = this.outbox.batch();
+    const late = this.outbox.batch();
 
     for (let i = 0; i < spans.count; i++) {
       const traceId = traceIds[i] as string;
@@ -266,7 +283,7 @@ export class TailSampler implements TraceConsumer {
   release(traceIds: Iterable<string>): number {
     if (!this.hold || !this.keptElsewhere || this.closing) return 0;
     const now = this.clock.now();
-    const released = new KeptBatch();
+    const released = this.outbox.batch();
     for (const traceId of traceIds) {
       const held = this.hold.take(traceId);
       if (held !== undefined) {
@@ -356,15 +373,15 @@ export class TailSampler implements TraceConsumer {
   private decideAll(): void {
     this.decisionTimer.clear();
     const now = this.clock.now();
-    const kept = new KeptBatch();
-    for (const row of this.buffer.rows()) this.decide(this.buffer.trace(row), now, kept);
+    const kept = this.outbox.batch();
+    for (const row of this.buffer.rows()) this.decide(this.traceAt(row), now, kept);
     this.outbox.pushKept(kept);
     this.updateGauges();
   }
 
   private onTimer(): void {
     const now = this.clock.now();
-    const kept = new KeptBatch();
+    const kept = this.outbox.batch();
     let decided = 0;
     // Oldest first: the head of the buffer's first-seen list.
     for (let row = this.buffer.oldest(); row !== NONE; row = this.buffer.oldest()) {
@@ -372,7 +389,7 @@ export class TailSampler implements TraceConsumer {
       // A burst of due traces is decided in slices, so that the receivers sharing the event loop are not
       // starved; the rest are due already and the next timer fires at once.
       if (decided++ >= MAX_DECISIONS_PER_TICK) break;
-      this.decide(this.buffer.trace(row), now, kept);
+      this.decide(this.traceAt(row), now, kept);
     }
     this.outbox.pushKept(kept);
     this.updateGauges();
@@ -389,7 +406,13 @@ export class TailSampler implements TraceConsumer {
     const oldest = this.buffer.oldest();
     if (oldest === NONE) return;
     this.m.earlyDecisions.inc({ reason });
-    this.decide(this.buffer.trace(oldest), now, kept);
+    this.decide(this.traceAt(oldest), now, kept);
+  }
+
+  /** The handle of buffer row `row` for `decide`. */
+  private traceAt(row: number): WireTrace {
+    this.decided = this.decided?.at(row) ?? this.buffer.trace(row);
+    return this.decided;
   }
 
   /** Decides a buffered trace: out of the buffer at once, its row let go when the decision is carried out. */
@@ -411,7 +434,9 @@ export class TailSampler implements TraceConsumer {
     const policy = this.source.current();
     let decision: TraceDecision;
     try {
-      decision = policy.decide(new WireTraceView(trace, policy.attributeKeys), now);
+      this.view =
+        this.view?.reset(trace, policy.attributeKeys) ?? new WireTraceView(trace, policy.attributeKeys);
+      decision = policy.decide(this.view, now);
     } catch (err) {
       // A policy bug must not lose data: keep the trace, as a rule keep.
       this.logger.error({ err, traceId: trace.traceId }, 'sampling policy failed; keeping the trace');
@@ -443,14 +468,26 @@ export class TailSampler implements TraceConsumer {
         const i = b.entryIndex(e);
         const off = req.offsets[i] as number;
         const end = off + (req.lengths[i] as number);
-        addKeptSpan(kept.out, req.scope(i), req.buf, off, end, req.marks[i] as number, decision);
+        addKeptSpan(
+          kept.out,
+          req.scope(i),
+          req.buf,
+          off,
+          end,
+          req.marks[i] as number,
+          decision,
+          req.dataView,
+        );
       }
       kept.bytes += trace.bytes;
     }
     const held = !decision.keep && this.hold !== undefined && completable(decision);
     if (held && this.hold) {
-      const { requests, indexes } = trace.spanEntries();
-      this.hold.add(trace.traceId, holdSpans(requests, indexes), now);
+      const part = this.holdScratch;
+      part.count = trace.spanEntriesInto(part.requests, part.indexes);
+      this.hold.add(trace.traceId, part, now);
+      // The requests are let go (the arrays are kept): a request of a trace held once is not pinned here.
+      part.requests.fill(undefined as unknown as WireSpans, 0, part.count);
     }
     this.logs.follow(trace, decision, kept, held, now);
     if (held) this.scheduleHoldExpiry();
@@ -470,16 +507,10 @@ export class TailSampler implements TraceConsumer {
     if (due !== undefined) this.holdTimer.schedule(due);
   }
 
+  /** The end of a pass: the decisions counted are added to their counter (the gauges are read when scraped). */
   private updateGauges(): void {
     this.decisions.flush();
-    this.m.bufferedTraces.set(this.buffer.size);
-    this.m.bufferedSpans.set(this.buffer.spanCount);
-    this.m.bufferedBytes.set(this.buffer.bytes + this.outbox.bytes);
+    this.evicted?.flush();
     this.logs.updateGauges();
-    if (this.hold) {
-      const held = this.hold.stats;
-      this.m.heldBytes.set(held.bytes);
-      this.m.heldSpans.set(held.spans);
-    }
   }
 }

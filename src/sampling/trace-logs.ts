@@ -51,7 +51,6 @@ const REASONS: readonly LogReason[] = ['trace', 'late', 'released', 'orphaned', 
 
 export class TraceLogs {
   private readonly counted;
-  private readonly buffered;
   /**
    * Counts not yet added to the counter, by reason (kept, dropped): a labelled `inc` costs microseconds
    * (prom-client hashes the labels), more than a record's own handling, so a pass adds them once.
@@ -66,9 +65,14 @@ export class TraceLogs {
       'Log records decided by the sampler (issue 16), by decision (kept, dropped) and reason: trace (with their trace at its decision), late (after it, by the decision cache), released (by the decision feed, with the spans), orphaned (a trace id never seen as spans within decision_wait: the logs policy), no_trace_id (the logs policy), keep_all (no policy file).',
       ['decision', 'reason'],
     );
-    this.buffered = metrics.gauge(
+    // Read when scraped (set per pass, prom-client made an entry per pass).
+    metrics.gauge(
       'sampling_buffered_logs',
       'Log records waiting with their trace for its sampling decision.',
+      [],
+      function collect() {
+        this.set(host.buffer.logCount);
+      },
     );
   }
 
@@ -174,9 +178,8 @@ export class TraceLogs {
     this.count(true, 'released', count);
   }
 
-  /** Sets the gauge and adds the pass's counts to the counter (the sampler calls it at the end of each pass). */
+  /** Adds the pass's counts to the counter (the sampler calls it at the end of each pass). */
   updateGauges(): void {
-    this.buffered.set(this.host.buffer.logCount);
     // Called at the end of every sampler pass: the tally is walked only when records were counted since.
     if (!this.tallied) return;
     this.tallied = false;

@@ -111,12 +111,14 @@ export function addKeptSpan(
   end: number,
   marks: number,
   decision: TraceDecision,
+  /** A DataView of `src` the caller keeps (RequestAssembler.add). */
+  srcView?: DataView,
 ): void {
   const suffix = keptSuffix(decision);
   const th = decision.th !== undefined && decision.th !== '';
   const completed = decision.reason === 'completed';
   if (!th && (marks & MARK_WEIGHT) === 0 && (!completed || (marks & MARK_COMPLETED) === 0)) {
-    out.add(scope, src, start, end, suffix);
+    out.add(scope, src, start, end, suffix, srcView);
     return;
   }
   let append: Uint8Array =
@@ -125,7 +127,7 @@ export function addKeptSpan(
     // A probabilistic keep of a span without a trace state or marks of its own (the common case): the new
     // trace_state field and the weight are appended as they are, the same bytes the rewrite below would write,
     // built once per trace (its spans share the decision) rather than per span.
-    out.add(scope, src, start, end, thSuffix(decision, suffix));
+    out.add(scope, src, start, end, thSuffix(decision, suffix), srcView);
     return;
   }
   if (th) {

@@ -1,4 +1,4 @@
-import type { WireLogs, WireScope, WireSpans } from '../../otlp/index.js';
+import { copyBytes, dataViewOf, type WireLogs, type WireScope, type WireSpans } from '../../otlp/index.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 
 /**
@@ -9,6 +9,8 @@ import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 export interface PartToHold {
   readonly requests: ReadonlyArray<WireSpans | WireLogs>;
   readonly indexes: readonly number[];
+  /** How many of `indexes` (and `requests`) are the part's: arrays reused from part to part may be longer. */
+  readonly count: number;
   /** Log records of the trace (issue 16) rather than spans: released with them, to the logs pipeline. */
   readonly logs?: true;
 }
@@ -69,34 +71,35 @@ function headerBytes(shared: WireScope | undefined): number {
 
 /** The part's bytes in a slab: its spans, each behind its header. */
 function slabBytesOf(part: PartToHold, header: number): number {
-  const { requests, indexes } = part;
-  let bytes = indexes.length * header;
-  for (let k = 0; k < indexes.length; k++)
+  const { requests, indexes, count } = part;
+  let bytes = count * header;
+  for (let k = 0; k < count; k++)
     bytes += (requests[k] as WireSpans | WireLogs).lengths[indexes[k] as number] as number;
   return bytes;
 }
 
 /** The scope every span of the part shares, or undefined when they differ. */
 function sharedScope(part: PartToHold): WireScope | undefined {
-  const { requests, indexes } = part;
-  if (indexes.length === 0) return undefined;
+  const { requests, indexes, count } = part;
+  if (count === 0) return undefined;
   const first = (requests[0] as WireSpans | WireLogs).scope(indexes[0] as number);
-  for (let k = 1; k < indexes.length; k++)
+  for (let k = 1; k < count; k++)
     if ((requests[k] as WireSpans | WireLogs).scope(indexes[k] as number) !== first) return undefined;
   return first;
 }
 
 /** Log records (`indexes[k]` of `requests[k]`) of a trace to hold (issue 16). */
 export function holdLogs(requests: readonly WireLogs[], indexes: readonly number[]): PartToHold {
-  return { requests, indexes, logs: true };
+  return { requests, indexes, count: indexes.length, logs: true };
 }
 
-/** Spans (`indexes[k]` of `requests[k]`) of a trace to hold. */
+/** Spans (`indexes[k]` of `requests[k]`, k < count) of a trace to hold. */
 export function holdSpans(
   requests: ReadonlyArray<WireSpans | WireLogs>,
   indexes: readonly number[],
+  count = indexes.length,
 ): PartToHold {
-  return { requests, indexes };
+  return { requests, indexes, count };
 }
 
 /** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
@@ -132,6 +135,12 @@ export interface HeldTrace {
   readonly bytes: number;
 }
 
+/** The parts of a trace removed without them (never pushed to). */
+const NO_PARTS: HeldPart[] = [];
+
+/** A trace evicted, as `onEvict` gets it: what it held, without its parts (nobody reads evicted bytes). */
+export type EvictedTrace = Omit<HeldTrace, 'parts'>;
+
 /** Why held spans left without being released. */
 export type EvictionReason = 'bytes' | 'age';
 
@@ -141,7 +150,7 @@ export interface HoldBufferOptions {
   /** `sampling.completion.max_bytes`: bytes held at most (see `HoldBuffer.stats`); beyond, the oldest trace goes. */
   readonly maxBytes: number;
   /** Told of every trace that leaves unreleased (for metrics). */
-  readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
+  readonly onEvict: (trace: EvictedTrace, reason: EvictionReason) => void;
   /** Slab size (tests); by default 1/16 of `maxBytes` within [64 KiB, 1 MiB]. */
   readonly slabBytes?: number;
 }
@@ -255,7 +264,7 @@ export class HoldBuffer {
   private readonly windowMs: number;
   private readonly maxBytes: number;
   private readonly slabSize: number;
-  private readonly onEvict: (trace: HeldTrace, reason: EvictionReason) => void;
+  private readonly onEvict: (trace: EvictedTrace, reason: EvictionReason) => void;
 
   /** Trace id -> trace row. */
   private readonly rows = new Map<string, number>();
@@ -266,6 +275,8 @@ export class HoldBuffer {
   private newest = NONE;
   // Slabs, by id: the buffer, how far it is written, its live parts, what it counts in `stats.bytes`.
   private slabs: Array<Buffer | undefined> = [];
+  /** A DataView of each slab, for copying spans in (otlp/byte-copy.ts). */
+  private slabViews: Array<DataView | undefined> = [];
   private slabFill: number[] = [];
   private slabLive: number[] = [];
   private slabCounted: number[] = [];
@@ -301,7 +312,7 @@ export class HoldBuffer {
     const header = headerBytes(shared);
     const size = slabBytesOf(part, header);
     const bytes = size + HELD_PART_OVERHEAD_BYTES;
-    const spans = part.logs ? 0 : part.indexes.length;
+    const spans = part.logs ? 0 : part.count;
     if (bytes > this.maxBytes) {
       this.evictTooLarge(traceId, spans, bytes, nowMs);
       return;
@@ -318,7 +329,7 @@ export class HoldBuffer {
     const t = this.rows.get(traceId);
     if (t === undefined) {
       while (this.oldest !== NONE) this.evict(this.oldest, 'bytes');
-      this.onEvict({ traceId, heldAtMs: nowMs, parts: [], spanCount: spans, bytes }, 'bytes');
+      this.onEvict({ traceId, heldAtMs: nowMs, spanCount: spans, bytes }, 'bytes');
       return;
     }
     // Counted with its trace, which goes with every older one.
@@ -330,29 +341,30 @@ export class HoldBuffer {
 
   /** Copies the part's spans into a slab, each behind its header; returns its row. */
   private write(part: PartToHold, shared: WireScope | undefined, header: number, size: number): number {
-    const { requests, indexes } = part;
+    const { requests, indexes, count } = part;
     const p = this.parts.add();
     this.parts.slab[p] = NONE;
-    if (indexes.length > 0) {
+    if (count > 0) {
       this.place(size);
-      const slab = this.slabs[this.placedSlab] as Buffer;
+      const slab = this.slabViews[this.placedSlab] as DataView;
       let pos = this.placedOffset;
-      for (let k = 0; k < indexes.length; k++) {
+      // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span.
+      for (let k = 0; k < count; k++) {
         const req = requests[k] as WireSpans | WireLogs;
         const i = indexes[k] as number;
         const off = req.offsets[i] as number;
         const len = req.lengths[i] as number;
-        slab.writeUInt32LE(len * 8 + (req.marks[i] as number), pos);
-        if (shared === undefined) slab.writeUInt32LE(this.scopes.ref(req.scope(i)), pos + 4);
+        slab.setUint32(pos, len * 8 + (req.marks[i] as number), true);
+        if (shared === undefined) slab.setUint32(pos + 4, this.scopes.ref(req.scope(i)), true);
         pos += header;
-        req.buf.copy(slab, pos, off, off + len);
+        copyBytes(req.dataView, off, slab, pos, len);
         pos += len;
       }
       this.parts.slab[p] = this.placedSlab;
       this.parts.offset[p] = this.placedOffset;
     }
     this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
-    this.parts.spans[p] = indexes.length;
+    this.parts.spans[p] = count;
     this.parts.logs[p] = part.logs ? 1 : 0;
     this.parts.next[p] = NONE;
     return p;
@@ -391,7 +403,7 @@ export class HoldBuffer {
   take(traceId: string): HeldTrace | undefined {
     const t = this.rows.get(traceId);
     if (t === undefined) return undefined;
-    return this.remove(t);
+    return this.remove(t, true);
   }
 
   has(traceId: string): boolean {
@@ -417,6 +429,7 @@ export class HoldBuffer {
     this.oldest = NONE;
     this.newest = NONE;
     this.slabs = [];
+    this.slabViews = [];
     this.slabFill = [];
     this.slabLive = [];
     this.slabCounted = [];
@@ -472,13 +485,16 @@ export class HoldBuffer {
   }
 
   private evict(t: number, reason: EvictionReason): void {
-    this.onEvict(this.remove(t), reason);
+    this.onEvict(this.remove(t, false), reason);
   }
 
-  /** Unlinks trace `t`, frees its rows and its parts' rows; returns it with its parts as views. */
-  private remove(t: number): HeldTrace {
+  /**
+   * Unlinks trace `t`, frees its rows and its parts' rows; returns it with its parts as views (`withParts`; an
+   * eviction's parts were made for nothing, an eighth of what the sampler allocated at 10k spans/s).
+   */
+  private remove(t: number, withParts: boolean): HeldTrace {
     const traceId = this.traces.ids[t] as string;
-    const parts: HeldPart[] = [];
+    const parts: HeldPart[] = withParts ? [] : NO_PARTS;
     for (let p = this.traces.first[t] as number; p !== NONE;) {
       const slab = this.parts.slab[p] as number;
       const spanCount = this.parts.spans[p] as number;
@@ -486,14 +502,15 @@ export class HoldBuffer {
       if (slab !== NONE) {
         const buf = this.slabs[slab] as Buffer;
         const offset = this.parts.offset[p] as number;
-        parts.push({
-          slab: buf,
-          offset,
-          spanCount,
-          scope: scope === NONE ? undefined : this.scopes.get(scope),
-          scopes: this.scopes.list,
-          logs: this.parts.logs[p] === 1,
-        });
+        if (withParts)
+          parts.push({
+            slab: buf,
+            offset,
+            spanCount,
+            scope: scope === NONE ? undefined : this.scopes.get(scope),
+            scopes: this.scopes.list,
+            logs: this.parts.logs[p] === 1,
+          });
         if (scope === NONE) this.scopes.unrefSpans(buf, offset, spanCount);
         this.leaveSlab(slab);
       }
@@ -534,6 +551,7 @@ export class HoldBuffer {
     if (s === this.current) return;
     const buf = this.slabs[s] as Buffer;
     this.slabs[s] = undefined;
+    this.slabViews[s] = undefined;
     this.freeSlabIds.push(s);
     if (buf.length === this.slabSize && this.spares.length < SPARE_SLABS) this.spares.push(buf);
   }
@@ -573,6 +591,7 @@ export class HoldBuffer {
   private newSlab(buf: Buffer): number {
     const s = this.freeSlabIds.pop() ?? this.slabs.length;
     this.slabs[s] = buf;
+    this.slabViews[s] = dataViewOf(buf);
     this.slabFill[s] = 0;
     this.slabLive[s] = 0;
     this.slabCounted[s] = 0;

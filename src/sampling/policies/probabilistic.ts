@@ -7,7 +7,8 @@ import {
   rvOf,
   saltState,
   thresholdFor,
-  traceRandomness,
+  traceRandomnessInto,
+  type U64,
 } from '../probabilistic.js';
 import { policyType } from './policy-type.js';
 import type { PolicyEvaluator, Verdict } from './verdict.js';
@@ -21,6 +22,10 @@ export type ProbabilisticConfig = z.output<typeof probabilisticSchema>;
 class Probabilistic implements PolicyEvaluator {
   private readonly salt;
   private readonly threshold;
+  /** The randomness of the trace being judged (written per trace, read at once). */
+  private readonly r: U64 = { hi: 0, lo: 0 };
+  /** Verdicts are read, never changed: one `not_sampled` serves every trace. */
+  private readonly notSampled: Verdict;
   constructor(
     readonly name: string,
     percentage: number,
@@ -28,11 +33,12 @@ class Probabilistic implements PolicyEvaluator {
   ) {
     this.salt = saltState(hashSalt === '' ? DEFAULT_HASH_SALT : hashSalt);
     this.threshold = thresholdFor(percentage / 100);
+    this.notSampled = Object.freeze({ decision: 'not_sampled', p: this.threshold.probability });
   }
   evaluate(trace: BufferedTrace): Verdict {
-    const r = traceRandomness(this.salt, trace.traceId);
+    const r = traceRandomnessInto(this.salt, trace.traceId, this.r);
     const p = this.threshold.probability;
-    if (!keeps(r, this.threshold)) return { decision: 'not_sampled', p };
+    if (!keeps(r, this.threshold)) return this.notSampled;
     return { decision: 'sampled', p, th: this.threshold.th, rv: rvOf(r) };
   }
 }
