@@ -132,6 +132,17 @@ function runLoad(job: FootprintLoadJob, onStart?: (pid: number) => void): Promis
   });
 }
 
+/** The paced load over BENCH_TRANSPORT, to the server's port for that transport. */
+function runPaced(
+  ports: { grpc: number; http: number },
+  spansPerSecond: number,
+  durationMs: number,
+  idPrefix: number,
+): Promise<FootprintLoadResult> {
+  const port = TRANSPORT === 'http' ? ports.http : ports.grpc;
+  return runLoad({ port, transport: TRANSPORT, mode: 'paced', spansPerSecond, durationMs, idPrefix });
+}
+
 async function startNullServer(): Promise<{
   child: ChildProcess;
   port: number;
@@ -156,14 +167,7 @@ async function noDecodeCpuPerK(rate: number, ms: number, idPrefix: number): Prom
   try {
     await sleep(2000);
     const cpu0 = procCpuSeconds(server.child.pid!);
-    const load = await runLoad({
-      port: TRANSPORT === 'http' ? server.httpPort : server.port,
-      transport: TRANSPORT,
-      mode: 'paced',
-      spansPerSecond: rate,
-      durationMs: ms,
-      idPrefix,
-    });
+    const load = await runPaced({ grpc: server.port, http: server.httpPort }, rate, ms, idPrefix);
     const cpu = procCpuSeconds(server.child.pid!) - cpu0;
     return (cpu * 1e6) / Math.max(1, load.ok * 100);
   } finally {
@@ -253,14 +257,7 @@ async function main(): Promise<void> {
     // 46-53 ms per 1,000 spans against 29-33 from 60 s on (s6fixed, per 10 s window).
     if (WARMUP_MS > 0 && RATES.length > 0) {
       const cpuW0 = procCpuSeconds(pid);
-      const w = await runLoad({
-        port: TRANSPORT === 'http' ? agentPorts.http : agentPorts.grpc,
-        transport: TRANSPORT,
-        mode: 'paced',
-        spansPerSecond: 1000,
-        durationMs: WARMUP_MS,
-        idPrefix: prefix++,
-      });
+      const w = await runPaced(agentPorts, 1000, WARMUP_MS, prefix++);
       await sleep(decisionWaitMs + SETTLE_AFTER_DECISION_WAIT_MS);
       console.log(
         `warm-up (not in the table): 1,000 spans/s for ${WARMUP_MS / 1000} s, ${fmt(w.ok * 100)} spans accepted, CPU ${(((procCpuSeconds(pid) - cpuW0) * 1e6) / Math.max(1, w.ok * 100)).toFixed(1)} ms per 1,000 spans (load + decision_wait + 3 s)`,
@@ -296,14 +293,7 @@ async function main(): Promise<void> {
           await sleep(200);
         }
       })();
-      const load = await runLoad({
-        port: TRANSPORT === 'http' ? agentPorts.http : agentPorts.grpc,
-        transport: TRANSPORT,
-        mode: 'paced',
-        spansPerSecond: rate,
-        durationMs: DURATION_MS,
-        idPrefix: prefix++,
-      });
+      const load = await runPaced(agentPorts, rate, DURATION_MS, prefix++);
       heldEnd = sum(
         await scrapeMetrics(agentPorts.admin),
         'sentinel_sampling_completion_held_oldest_seconds',

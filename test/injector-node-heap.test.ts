@@ -29,6 +29,9 @@ const settings: AgentSettings = {
   version: 'test',
 };
 
+/** The chart's settings with no memory limit for the agent. */
+const withoutLimit: AgentSettings = { ...settings, resources: { requests: { memory: '64Mi' }, limits: {} } };
+
 function agentEnv(annotations: Record<string, string>, agentSettings = settings) {
   const pod = readPod({
     metadata: { name: 'app', namespace: 'shop', annotations },
@@ -89,10 +92,7 @@ void describe('V8 heap limits from the agent container memory limit', () => {
       annotated.find((e) => e.name === 'NODE_OPTIONS')?.value,
       '--max-old-space-size=744 --max-semi-space-size=8',
     );
-    const unlimited = agentEnv(
-      { 'sidecar.sentinel.dev/inject': 'true' },
-      { ...settings, resources: { requests: { memory: '64Mi' }, limits: {} } },
-    );
+    const unlimited = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' }, withoutLimit);
     assert.equal(
       unlimited.find((e) => e.name === 'NODE_OPTIONS'),
       undefined,
@@ -118,10 +118,7 @@ void describe('V8 heap limits from the agent container memory limit', () => {
       limited.find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_'),
       expected,
     );
-    const unlimited = agentEnv(
-      { 'sidecar.sentinel.dev/inject': 'true' },
-      { ...settings, resources: { requests: { memory: '64Mi' }, limits: {} } },
-    );
+    const unlimited = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' }, withoutLimit);
     assert.deepEqual(
       unlimited.find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_'),
       expected,
