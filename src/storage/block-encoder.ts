@@ -12,6 +12,15 @@ import { packInputs, startModuleWorker, terminateWorker, WorkerJobs } from './wo
 /** How long `close()` waits for the worker to terminate. */
 const TERMINATE_WAIT_MS = 2000;
 
+/**
+ * The share of the worker's heap a segment may be priced at and still go to the worker. The price (the receivers'
+ * admission estimate) is above the segment's decoded heap for every shape measured; the rest is one row group's
+ * cells and the garbage of decoding. The store cuts segments at half the worker's heap (`blockEncodeShare`).
+ */
+const WORKER_PRICE_SHARE = 0.75;
+
+const MiB = 1024 * 1024;
+
 /** What one block needs: its spans as OTLP protobuf requests and, as a fallback, as rows in memory. */
 export interface BlockToEncode {
   /**
@@ -23,6 +32,14 @@ export interface BlockToEncode {
   readonly rows: () => StoredSpan[];
   readonly blockId: string;
   readonly nowMs: number;
+  /**
+   * The spans' price in the memory budget (bytes, the receivers' admission estimate). With `workerHeapMiB`, a
+   * segment priced over `WORKER_PRICE_SHARE` of the worker's heap is encoded in-process and never given to the
+   * worker: Node's heap limit on a worker is best-effort, and a worker that meets it in one large allocation
+   * aborts the whole process instead of failing with ERR_WORKER_OUT_OF_MEMORY (nodejs/node#47224; one run in
+   * six of test/store-encode-memory.test.ts did so on Node 24).
+   */
+  readonly price?: number;
 }
 
 /**
@@ -49,7 +66,8 @@ export class BlockEncoder {
       /**
        * The worker's old-space limit (MiB). Without it a worker gets V8's default for the machine, and what it
        * leaves as garbage after a block is collected late; with it, the worker collects within its share of the
-       * container. A worker that runs out is replaced, and that block is encoded on the main thread.
+       * container. A segment priced over `WORKER_PRICE_SHARE` of it is encoded in-process (`BlockToEncode.price`);
+       * a worker that still runs out (ERR_WORKER_OUT_OF_MEMORY) is replaced, and that block is encoded in-process.
        */
       readonly workerHeapMiB?: number;
     },
@@ -91,6 +109,12 @@ export class BlockEncoder {
   /** Encodes OTLP protobuf payloads as one block. */
   async encode(block: BlockToEncode): Promise<EncodedBlock> {
     const options = this.writeOptions(block.blockId, block.nowMs);
+    if (this.overWorkerHeap(block)) {
+      // After the job in flight, as a worker job would be: one block's memory at a time.
+      const job = this.inFlight.then(() => encodeBlock(block.rows(), options));
+      this.inFlight = job.catch(() => undefined);
+      return job;
+    }
     const result = await this.run('encode', block.payloads, block.spans, options);
     if (result.ok) return result.block;
     if (result.error) {
@@ -100,6 +124,18 @@ export class BlockEncoder {
       );
     }
     return encodeBlock(block.rows(), options);
+  }
+
+  /** Whether `block` is priced over what the worker's heap takes (logged: the block is encoded in-process). */
+  private overWorkerHeap(block: BlockToEncode): boolean {
+    const heapMiB = this.options.workerHeapMiB;
+    if (!this.options.useWorker || heapMiB === undefined || block.price === undefined) return false;
+    if (block.price <= heapMiB * MiB * WORKER_PRICE_SHARE) return false;
+    this.options.logger.warn(
+      { block: block.blockId, priceMiB: Math.ceil(block.price / MiB), workerHeapMiB: heapMiB },
+      `the segment is priced over ${WORKER_PRICE_SHARE * 100} % of the encoder worker's heap; encoding it in-process`,
+    );
+    return true;
   }
 
   /** Merges whole Parquet blocks into one, de-duplicated by span id (compaction). */

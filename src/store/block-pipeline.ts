@@ -195,6 +195,7 @@ export class BlockPipeline extends SegmentPipeline<WalItem, EncodedBlock> implem
         rows: () => rows,
         blockId,
         nowMs: this.now(),
+        price: segBytes,
       });
       this.m.encodeSeconds.observe((performance.now() - started) / 1000);
       return { block, count: rows.length };
