@@ -168,12 +168,16 @@ export async function chartAgentSetup(
   }
 
   const ac = injector.agent.config;
+  // The caller's edits first, so that what follows (this machine's addresses and paths) applies to them too: an
+  // exporter switched to `protocol: http` is pointed at the store's OTLP/HTTP port.
+  editAgentConfig(ac);
   ac['admin'].endpoint = '127.0.0.1:0';
   ac['receivers'].otlp.grpc.endpoint = '127.0.0.1:0';
   ac['receivers'].otlp.http.endpoint = '127.0.0.1:0';
   ac['enrich'] = { ...ac['enrich'], podinfo_dir: join(dir, 'podinfo') };
   for (const e of ac['exporters'] as Yaml[]) {
-    e['endpoint'] = `http://127.0.0.1:${ports.grpc}`;
+    // The store child's port for the exporter's protocol (BENCH_AGENT_CONFIG may set `protocol: http`).
+    e['endpoint'] = `http://127.0.0.1:${e['protocol'] === 'http' ? ports.http : ports.grpc}`;
     if (e['bearer_token_file']) e['bearer_token_file'] = join(dir, 'token');
     if (e['queue']?.dir) e['queue'].dir = join(dir, 'queue');
   }
@@ -189,7 +193,6 @@ export async function chartAgentSetup(
     central['url'] = `http://127.0.0.1:${ports.query}/api/policy`;
     if (central['bearer_token_file']) central['bearer_token_file'] = join(dir, 'token');
   }
-  editAgentConfig(ac);
   writeFileSync(join(dir, 'agent.yaml'), stringify(ac));
   return {
     agentConfigFile: join(dir, 'agent.yaml'),

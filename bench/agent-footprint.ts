@@ -12,7 +12,7 @@
  * A third process offers 100-span OTLP/gRPC requests (pre-encoded, fresh trace ids, about 2 % error spans) at
  * each rate for BENCH_DURATION_S (default 60) seconds, at most 64 in flight (as 64 SDK clients; beyond, a request
  * is shed and counted) and each given 10 s (an SDK exporter's default timeout; later counts as refused). Per rate: idle and peak RSS (VmHWM, against the chart's
- * agent memory limit), CPU per 1,000 accepted spans (load plus decision_wait plus 3 s, so the decisions and
+ * agent memory limit), the peak of its anonymous part (RssAnon, sampled every 200 ms: what a pod pays on its own), CPU per 1,000 accepted spans (load plus decision_wait plus 3 s, so the decisions and
  * exports of the last spans count), traces decided before decision_wait (sentinel_sampling_early_decisions_total),
  * completion evictions, sentinel_sampling_completion_held_oldest_seconds; Node alone (an empty event loop) is
  * the idle baseline, measured in the same run. Each rate's CPU also has a baseline from the same run: the
@@ -67,21 +67,28 @@ function sum(m: Map<string, number>, name: string, label = ''): number {
   return n;
 }
 
-/** Merges `patch` into `target` (objects key by key; anything else replaces). */
+/**
+ * Merges `patch` into `target`: objects key by key, an array over an array element by element (so
+ * `{"exporters":[{"compression":"none"}]}` changes the first exporter and keeps its endpoint); anything else replaces.
+ */
 function mergeInto(target: Yaml, patch: Yaml): void {
   for (const [k, v] of Object.entries(patch)) {
     const t: unknown = target[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object')
+    if (v && typeof v === 'object' && t && typeof t === 'object' && Array.isArray(v) === Array.isArray(t))
       mergeInto(t as Yaml, v as Yaml);
     else target[k] = v;
   }
 }
 
-/** VmRSS and VmHWM of a process, from /proc (bytes). */
-function procMemory(pid: number): { rss: number; hwm: number } {
+/**
+ * VmRSS and VmHWM of a process, and RssAnon (its anonymous pages: the heap, buffers, malloc; not the node binary's
+ * file pages, which are clean page cache, reclaimed before an OOM kill and charged once to the first container on
+ * a node that reads them, not to every pod that runs the same image), from /proc (bytes).
+ */
+function procMemory(pid: number): { rss: number; hwm: number; anon: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
 }
 
 /** Resets a process's VmHWM to its current RSS (Linux clear_refs 5); false where the kernel refuses. */
@@ -235,7 +242,7 @@ async function main(): Promise<void> {
     const idleCpuMsPerS = ((procCpuSeconds(pid) - idleCpu0) * 1000) / 5;
     const idleMetrics = await scrapeMetrics(agentPorts.admin);
     console.log(
-      `\nidle (10 s after start): agent RSS ${mib(idle.rss)} (V8 heap used ${mib(sum(idleMetrics, 'nodejs_heap_size_used_bytes'))} of ${mib(sum(idleMetrics, 'nodejs_heap_size_total_bytes'))}), Node alone ${mib(baseline)} (agent / Node alone ${(idle.rss / baseline).toFixed(2)}x), agent idle CPU ${idleCpuMsPerS.toFixed(1)} ms/s`,
+      `\nidle (10 s after start): agent RSS ${mib(idle.rss)}, anonymous ${mib(idle.anon)} (V8 heap used ${mib(sum(idleMetrics, 'nodejs_heap_size_used_bytes'))} of ${mib(sum(idleMetrics, 'nodejs_heap_size_total_bytes'))}), Node alone ${mib(baseline)} (agent / Node alone ${(idle.rss / baseline).toFixed(2)}x), agent idle CPU ${idleCpuMsPerS.toFixed(1)} ms/s`,
     );
     // V8's memory reducer shrinks the young generation grown during start-up only 15-20 s after start
     // (bench/agent-idle.ts): the settled idle figure is read at 40 s, and the steady idle CPU over 30-40 s.
@@ -245,7 +252,7 @@ async function main(): Promise<void> {
     const settled = procMemory(pid);
     const settledCpuMsPerS = ((procCpuSeconds(pid) - settledCpu0) * 1000) / 10;
     console.log(
-      `idle (40 s after start): agent RSS ${mib(settled.rss)}, idle CPU ${settledCpuMsPerS.toFixed(1)} ms/s (30-40 s)`,
+      `idle (40 s after start): agent RSS ${mib(settled.rss)}, anonymous ${mib(settled.anon)}, idle CPU ${settledCpuMsPerS.toFixed(1)} ms/s (30-40 s)`,
     );
 
     console.log(
@@ -269,21 +276,25 @@ async function main(): Promise<void> {
       floor.set(rate, await noDecodeCpuPerK(rate, Math.min(DURATION_MS, 20_000), prefix++));
     }
     console.log(
-      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | CPU ms / 1,000 spans | no-decode server, same rate: CPU ms / 1,000 spans (agent / it) | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
+      '\n| offered spans/s | accepted spans/s | refused / sent req (shed) | p99 ms | RSS before | peak RSS | peak / limit | peak anonymous RSS | CPU ms / 1,000 spans | no-decode server, same rate: CPU ms / 1,000 spans (agent / it) | traces decided | early (memory) | early (num_traces) | completion evicted spans (bytes / age) | held_oldest s (end of load / max) | exported spans |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const rate of RATES) {
       const before = await scrapeMetrics(agentPorts.admin);
       const rssBefore = procMemory(pid).rss;
       const peakReset = resetPeak(pid);
       let peak = rssBefore;
+      // Sampled every 200 ms (the kernel keeps no high-water mark of the anonymous part alone).
+      let peakAnon = 0;
       let heldMax = 0;
       let heldEnd = 0;
       let sampling = true;
       const cpu0 = procCpuSeconds(pid);
       const sampler = (async () => {
         for (let i = 0; sampling; i++) {
-          peak = Math.max(peak, procMemory(pid).rss);
+          const m = procMemory(pid);
+          peak = Math.max(peak, m.rss);
+          peakAnon = Math.max(peakAnon, m.anon);
           // Scraped every 10 s, about as often as Prometheus would (every 2 s, the scrapes themselves were a
           // few ms of the agent's CPU each, 1-2 ms per 1,000 spans at 1k spans/s).
           if (i % 50 === 0) {
@@ -308,7 +319,7 @@ async function main(): Promise<void> {
       const accepted = d('sentinel_receiver_accepted_spans_total');
       const cpuPerK = (cpu * 1e6) / Math.max(1, accepted);
       console.log(
-        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${cpuPerK.toFixed(1)} | ${floor.get(rate)!.toFixed(1)} (${(cpuPerK / floor.get(rate)!).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${mib(peakAnon)} | ${cpuPerK.toFixed(1)} | ${floor.get(rate)!.toFixed(1)} (${(cpuPerK / floor.get(rate)!).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
       );
     }
     console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
