@@ -111,13 +111,7 @@ export class WireTrace {
    * how many.
    */
   spanEntriesInto(requests: WireSpans[], indexes: number[]): number {
-    const b = this.buffer;
-    let k = 0;
-    for (let e = b.firstSpan(this.row); e !== NONE; e = b.nextEntry(e), k++) {
-      requests[k] = b.entryRequest(e) as WireSpans;
-      indexes[k] = b.entryIndex(e);
-    }
-    return k;
+    return this.entriesInto(this.buffer.firstSpan(this.row), requests, indexes);
   }
 
   /** Log records that wait with the trace (issue 16), in arrival order. */
@@ -126,15 +120,25 @@ export class WireTrace {
   }
 
   private entries<R extends WireSpans | WireLogs>(first: number, count: number): TraceEntries<R> {
-    const b = this.buffer;
     const requests = new Array<R>(count);
     const indexes = new Array<number>(count);
+    this.entriesInto(first, requests, indexes);
+    return { requests, indexes };
+  }
+
+  /** The entries from `first` on, written into `requests` and `indexes` from 0; returns how many. */
+  private entriesInto<R extends WireSpans | WireLogs>(
+    first: number,
+    requests: R[],
+    indexes: number[],
+  ): number {
+    const b = this.buffer;
     let k = 0;
     for (let e = first; e !== NONE; e = b.nextEntry(e), k++) {
       requests[k] = b.entryRequest(e) as R;
       indexes[k] = b.entryIndex(e);
     }
-    return { requests, indexes };
+    return k;
   }
 }
 

@@ -109,12 +109,8 @@ export class BlockEncoder {
   /** Encodes OTLP protobuf payloads as one block. */
   async encode(block: BlockToEncode): Promise<EncodedBlock> {
     const options = this.writeOptions(block.blockId, block.nowMs);
-    if (this.overWorkerHeap(block)) {
-      // After the job in flight, as a worker job would be: one block's memory at a time.
-      const job = this.inFlight.then(() => encodeBlock(block.rows(), options));
-      this.inFlight = job.catch(() => undefined);
-      return job;
-    }
+    // In-process after the job in flight, as a worker job would be: one block's memory at a time.
+    if (this.overWorkerHeap(block)) return this.afterInFlight(() => encodeBlock(block.rows(), options));
     const result = await this.run('encode', block.payloads, block.spans, options);
     if (result.ok) return result.block;
     if (result.error) {
@@ -181,9 +177,14 @@ export class BlockEncoder {
     expectedSpans: number,
     options: BlockWriteOptions & { blockId: string; nowMs: number },
   ): Promise<{ ok: true; block: EncodedBlock } | { ok: false; error?: string }> {
-    const job = this.inFlight.then(() => this.runNow(kind, inputs, expectedSpans, options));
-    this.inFlight = job.catch(() => undefined);
-    return job;
+    return this.afterInFlight(() => this.runNow(kind, inputs, expectedSpans, options));
+  }
+
+  /** Runs `job` once the job in flight has settled, as the new job in flight (one at a time). */
+  private afterInFlight<T>(job: () => T | Promise<T>): Promise<T> {
+    const next = this.inFlight.then(job);
+    this.inFlight = next.catch(() => undefined);
+    return next;
   }
 
   private async runNow(

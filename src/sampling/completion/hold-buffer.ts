@@ -93,13 +93,12 @@ export function holdLogs(requests: readonly WireLogs[], indexes: readonly number
   return { requests, indexes, count: indexes.length, logs: true };
 }
 
-/** Spans (`indexes[k]` of `requests[k]`, k < count) of a trace to hold. */
+/** Spans (`indexes[k]` of `requests[k]`) of a trace to hold. */
 export function holdSpans(
   requests: ReadonlyArray<WireSpans | WireLogs>,
   indexes: readonly number[],
-  count = indexes.length,
 ): PartToHold {
-  return { requests, indexes, count };
+  return { requests, indexes, count: indexes.length };
 }
 
 /** Calls `visit` for every span of a held part, with its bytes' bounds in `bytes`. */
