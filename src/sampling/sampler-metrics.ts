@@ -27,72 +27,64 @@ const NO_GAUGE_VALUES: SamplerGaugeValues = {
  * when scraped: set at the end of every pass, prom-client made an entry and a label object per gauge per pass.
  */
 export function samplerMetrics(metrics: Metrics, values: SamplerGaugeValues = NO_GAUGE_VALUES) {
-  const gauge = (name: string, help: string, read: () => number) =>
-    metrics.gauge(name, help, [], function collect() {
-      this.set(read());
-    });
-  return {
-    decisions: metrics.counter(
-      'sampling_decisions_total',
-      'Traces decided, by the top-level policy that decided (_none: no policy kept it; _all: no policy file) and decision (sampled, not_sampled, dropped).',
-      ['policy', 'decision'],
-    ),
-    lateSpans: metrics.counter(
-      'sampling_late_spans_total',
-      'Spans that arrived after their trace was decided and followed the cached decision.',
-      ['decision'],
-    ),
-    earlyDecisions: metrics.counter(
-      'sampling_early_decisions_total',
-      'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
-      ['reason'],
-    ),
-    bufferedTraces: gauge(
-      'sampling_buffered_traces',
-      'Traces waiting for their sampling decision.',
-      values.traces,
-    ),
-    bufferedSpans: gauge(
-      'sampling_buffered_spans',
-      'Spans waiting for their trace’s sampling decision.',
-      values.spans,
-    ),
-    bufferedBytes: gauge(
-      'sampling_buffered_bytes',
-      'Bytes held by the sampler (waiting traces: their share of the request bytes plus index; kept batches not yet taken by the next stage).',
-      values.bytes,
-    ),
-    // Observed once per trace: a plain histogram, rendered when scraped (telemetry/collected-metric.ts).
-    latency: metrics.plainHistogram(
-      'sampling_decision_latency_seconds',
-      'Time from a trace’s first span to its sampling decision.',
-      LATENCY_BUCKETS,
-    ),
-    forwardFailures: metrics.counter(
-      'sampling_forward_failures_total',
-      'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
-    ),
-    released: metrics.counter(
-      'sampling_completion_released_spans_total',
-      'Spans kept because the decision feed said another agent kept their trace by a rule (issue 9): held after a drop (held), still waiting for their decision (buffered), or arriving after it (late).',
-      ['from'],
-    ),
-    feedIds: metrics.counter(
-      'sampling_completion_feed_ids_total',
-      'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
-      ['state'],
-    ),
-    heldBytes: gauge(
-      'sampling_completion_held_bytes',
-      'Bytes of dropped traces held for the decision feed (span bytes plus index).',
-      values.heldBytes,
-    ),
-    heldSpans: gauge(
-      'sampling_completion_held_spans',
-      'Spans of dropped traces held for the decision feed.',
-      values.heldSpans,
-    ),
-  };
+  // Registered in the order the metrics page has always listed them; the gauges are read when scraped.
+  const decisions = metrics.counter(
+    'sampling_decisions_total',
+    'Traces decided, by the top-level policy that decided (_none: no policy kept it; _all: no policy file) and decision (sampled, not_sampled, dropped).',
+    ['policy', 'decision'],
+  );
+  const lateSpans = metrics.counter(
+    'sampling_late_spans_total',
+    'Spans that arrived after their trace was decided and followed the cached decision.',
+    ['decision'],
+  );
+  const earlyDecisions = metrics.counter(
+    'sampling_early_decisions_total',
+    'Traces decided before decision_wait because the buffer was full (num_traces or max_buffered_bytes).',
+    ['reason'],
+  );
+  metrics.readGauge('sampling_buffered_traces', 'Traces waiting for their sampling decision.', values.traces);
+  metrics.readGauge(
+    'sampling_buffered_spans',
+    'Spans waiting for their trace’s sampling decision.',
+    values.spans,
+  );
+  metrics.readGauge(
+    'sampling_buffered_bytes',
+    'Bytes held by the sampler (waiting traces: their share of the request bytes plus index; kept batches not yet taken by the next stage).',
+    values.bytes,
+  );
+  // Observed once per trace: a plain histogram, rendered when scraped (telemetry/collected-metric.ts).
+  const latency = metrics.plainHistogram(
+    'sampling_decision_latency_seconds',
+    'Time from a trace’s first span to its sampling decision.',
+    LATENCY_BUCKETS,
+  );
+  const forwardFailures = metrics.counter(
+    'sampling_forward_failures_total',
+    'Kept batches the next stage refused; they are offered again (dropped only during shutdown).',
+  );
+  const released = metrics.counter(
+    'sampling_completion_released_spans_total',
+    'Spans kept because the decision feed said another agent kept their trace by a rule (issue 9): held after a drop (held), still waiting for their decision (buffered), or arriving after it (late).',
+    ['from'],
+  );
+  const feedIds = metrics.counter(
+    'sampling_completion_feed_ids_total',
+    'Trace ids read from the decision feed, by what this agent had of the trace: held, buffered (not decided yet), kept (kept here too), unseen, evicted (dropped here, held spans gone), dropped (a policy dropped it here).',
+    ['state'],
+  );
+  metrics.readGauge(
+    'sampling_completion_held_bytes',
+    'Bytes of dropped traces held for the decision feed (span bytes plus index).',
+    values.heldBytes,
+  );
+  metrics.readGauge(
+    'sampling_completion_held_spans',
+    'Spans of dropped traces held for the decision feed.',
+    values.heldSpans,
+  );
+  return { decisions, lateSpans, earlyDecisions, latency, forwardFailures, released, feedIds };
 }
 
 export type SamplerMetrics = ReturnType<typeof samplerMetrics>;
@@ -187,13 +179,12 @@ const EVICTION_REASONS: readonly EvictionReason[] = ['age', 'bytes'];
 
 /** `sampling_completion_held_oldest_seconds`, read from the hold buffer when scraped. */
 export function heldOldestGauge(metrics: Metrics, hold: HoldBuffer, clock: Clock, windowMs: number): void {
-  metrics.gauge(
+  metrics.readGauge(
     'sampling_completion_held_oldest_seconds',
     'Age of the oldest held trace: how long a dropped trace is held in practice. Below the feed delay (poll_interval + 0.1 s), raise max_bytes.',
-    [],
-    function collect() {
+    () => {
       const expiry = hold.nextExpiryMs();
-      this.set(expiry === undefined ? 0 : Math.max(0, clock.now() - (expiry - windowMs)) / 1000);
+      return expiry === undefined ? 0 : Math.max(0, clock.now() - (expiry - windowMs)) / 1000;
     },
   );
 }

@@ -65,14 +65,10 @@ export class TraceLogs {
       'Log records decided by the sampler (issue 16), by decision (kept, dropped) and reason: trace (with their trace at its decision), late (after it, by the decision cache), released (by the decision feed, with the spans), orphaned (a trace id never seen as spans within decision_wait: the logs policy), no_trace_id (the logs policy), keep_all (no policy file).',
       ['decision', 'reason'],
     );
-    // Read when scraped (set per pass, prom-client made an entry per pass).
-    metrics.gauge(
+    metrics.readGauge(
       'sampling_buffered_logs',
       'Log records waiting with their trace for its sampling decision.',
-      [],
-      function collect() {
-        this.set(host.buffer.logCount);
-      },
+      () => host.buffer.logCount,
     );
   }
 

@@ -51,6 +51,16 @@ export class Metrics {
     });
   }
 
+  /**
+   * A gauge without labels whose value `read` gives when /metrics is scraped (nothing is set on the hot path: a
+   * gauge set per pass made prom-client an entry and a label object each time).
+   */
+  readGauge(name: string, help: string, read: () => number): void {
+    this.gauge(name, help, [], function collect() {
+      this.set(read());
+    });
+  }
+
   histogram<L extends string>(
     name: string,
     help: string,
