@@ -6,30 +6,26 @@
 # Node 24, the current LTS; CI runs the test suite on it too (.ci/run).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# 1. Compile TypeScript with the full toolchain.
+# 1. Build dist/ with the full toolchain: one bundle of src/ and its dependencies (scripts/build.mjs), so the
+#    runtime needs no node_modules.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
-# 2. Production dependencies only (native modules such as DuckDB's are fetched for this platform).
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
-# 3. The runtime: no compiler, no npm cache, a fixed non-root uid (the chart and the injector run as 10001).
+# 2. The runtime: dist/ and package.json only (no node_modules, no compiler, no npm cache), a fixed non-root
+#    uid (the chart and the injector run as 10001).
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 RUN groupadd --system --gid 10001 sentinel \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sentinel
-COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# dist/version.js reads the version from here.
+# The bundle reads the version from here (src/version.ts: ../package.json from dist/).
 COPY package.json ./
 # `sentinel` on PATH (the chart and the injected agent run `sentinel <command>`); cli.js starts with #!/usr/bin/env node.
 RUN chmod 0755 dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/sentinel

@@ -23,14 +23,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type Yaml = Record<string, any>;
 type K8sObject = { kind: string; metadata: { name: string }; data?: Record<string, string> };
 
-/** `tsc -b tsconfig.build.json`: the benches run dist/, as the image does. */
+/** `npm run build` (scripts/build.mjs, the bundle): the benches run dist/, as the image does. */
 export function buildDist(): void {
-  const build = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  if (build.status !== 0) throw new Error('tsc -b tsconfig.build.json failed');
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (build.status !== 0) throw new Error('scripts/build.mjs failed');
 }
 
 /** VmRSS of a process (bytes), from /proc. */

@@ -34,6 +34,7 @@ import { injectorConfigSchema, validateConfig } from '../src/config/index.js';
 import { AGENT_CONTAINER_NAME } from '../src/injector/names.js';
 import { startInjector, type RunningInjector } from '../src/injector/run-injector.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { buildBundle, type Bundle } from './helpers/bundle.js';
 import { startSentinel, type SentinelChild } from './helpers/child.js';
 import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
 import { helmTemplate } from './helpers/helm-template.js';
@@ -186,7 +187,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+let bundle: Bundle;
 before(async () => {
+  // The image's dist/ (npm run build), in a folder without node_modules, as the agent container holds it.
+  bundle = await buildBundle();
+  cleanups.push(() => bundle.remove());
   // 1. helm install with the chart's defaults: nothing set.
   objects = helmTemplate<Obj>();
   const injectorYaml = parseYaml(
@@ -436,17 +441,21 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
     for (const m of mounts) configText = configText.split(m.mountPath).join(volumeDirs.get(m.name) ?? '');
     env['SENTINEL_AGENT_CONFIG'] = configText;
 
-    // Its command and args: `sentinel` is the image's entry (src/cli.ts here).
+    // Its command and args: `sentinel` is the image's entry, dist/cli.js of the bundle the image holds.
     const command = [...(agent.command ?? []), ...(agent.args ?? [])];
     assert.equal(command[0], 'sentinel');
-    const child = startSentinel(command.slice(1), {
-      ...Object.fromEntries(
-        Object.keys(process.env)
-          .filter((k) => k.startsWith('SENTINEL_'))
-          .map((k) => [k, '']),
-      ),
-      ...env,
-    });
+    const child = startSentinel(
+      command.slice(1),
+      {
+        ...Object.fromEntries(
+          Object.keys(process.env)
+            .filter((k) => k.startsWith('SENTINEL_'))
+            .map((k) => [k, '']),
+        ),
+        ...env,
+      },
+      [bundle.cli],
+    );
     let exited = false;
     void child.exited.then(() => (exited = true));
     cleanups.push(() => {

@@ -45,8 +45,16 @@ void test('the image runs on Node 24 (the current LTS) as the uid the injected a
   );
 });
 
-void test('the runtime stage installs production dependencies only and runs node in exec form', () => {
-  assert.match(dockerfile, /npm ci --omit=dev/);
+void test('the runtime stage holds the bundle (no node_modules) and runs node in exec form', () => {
+  // dist/ is one bundle carrying its dependencies (scripts/build.mjs; test/build.test.ts runs it without them).
+  assert.match(dockerfile, /^RUN npm run build$/m);
+  assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+  const runtime = dockerfile.slice(dockerfile.indexOf(' AS runtime'));
+  assert.deepEqual(
+    runtime.match(/^(COPY|RUN) .*$/gm)?.filter((l) => /node_modules|npm /.test(l)),
+    [],
+    'the runtime stage copies or installs no packages',
+  );
   assert.match(dockerfile, /^ENTRYPOINT \["node", "\/app\/dist\/cli\.js"\]$/m);
   assert.match(dockerfile, /^STOPSIGNAL SIGTERM$/m);
   const stages = dockerfile.match(/^FROM .+$/gm) ?? [];

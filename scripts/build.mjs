@@ -1,0 +1,66 @@
+/**
+ * `npm run build`: dist/ as the image runs it, one ES module bundle of src/ and its dependencies (issue 13).
+ *
+ * Why a bundle and not tsc's one file per source: the agent runs in every pod, and an idle agent built by tsc
+ * held 4 MiB more anonymous memory than the same code bundled (bench/agent-idle.ts, BENCHMARKS.md "Session 8":
+ * 23.0 against 19.1 MiB, V8's old space 13.7 against 10.0): each module is a record, a scope and a source string
+ * of its own, and a package's unused parts (zod's 1.3 MiB of locales) load with its main entry. Code splitting
+ * keeps what the config loads lazily (the S3 client, Parquet, the Kubernetes client, the store, the injector) in
+ * chunks of their own, loaded at the first `import()`; test/build.test.ts checks it on the built files. Identifier
+ * minification measured no smaller (19.7 MiB with names kept), so names and stack frames stay readable; the
+ * source maps lead back to src/.
+ *
+ * Layout: dist/cli.js (the `sentinel` binary), the two encoder workers beside it (src/storage/worker-thread.ts
+ * starts `./<name>.js` next to the chunk that calls it), and the chunks, all in dist/ itself (version.ts reads
+ * `../package.json` from its chunk). Nothing in dist/ imports node_modules: the image needs no node_modules.
+ *
+ * `node scripts/build.mjs [outdir]` (default dist); `buildDist(outdir, { metafile })` for tests.
+ */
+import * as esbuild from 'esbuild';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Entry points: `sentinel` and the modules started as worker threads (src/storage/*-worker.ts). */
+export const ENTRY_POINTS = {
+  cli: 'src/cli.ts',
+  'block-encode-worker': 'src/storage/block-encode-worker.ts',
+  'logs-encode-worker': 'src/storage/logs-encode-worker.ts',
+};
+
+/**
+ * Builds the bundle into `outdir` (emptied first). With `metafile`, writes esbuild's metafile to
+ * `<outdir>/meta.json` too (which inputs went into which output file) and returns it.
+ */
+export async function buildDist(outdir = join(ROOT, 'dist'), { metafile = false } = {}) {
+  rmSync(outdir, { recursive: true, force: true });
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ENTRY_POINTS,
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // CommonJS packages (grpc-js, prom-client, pino) call require() for node's modules; an ES module has no
+    // require of its own.
+    banner: {
+      js: "import { createRequire as __sentinelRequire } from 'node:module'; const require = __sentinelRequire(import.meta.url);",
+    },
+    minifySyntax: true,
+    minifyWhitespace: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    metafile,
+    logLevel: 'warning',
+  });
+  if (metafile) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  return result.metafile;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await buildDist(process.argv[2] ? resolve(process.argv[2]) : undefined);
+}

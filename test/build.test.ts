@@ -1,0 +1,164 @@
+/**
+ * dist/ as the image runs it (scripts/build.mjs, issue 13): one bundle, run from a folder without node_modules.
+ * It carries every package it needs, the agent with the chart's exporter loads none of the heavy ones (the
+ * bundle's chunks, mapped back to packages through esbuild's metafile), and the embedded default (`npm start`)
+ * encodes its blocks on the worker thread the bundle carries beside cli.js.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { buildBundle, type Bundle } from './helpers/bundle.js';
+import { startSentinel } from './helpers/child.js';
+
+const HEAVY = ['@aws-sdk/client-s3', 'hyparquet', 'hyparquet-writer', '@kubernetes/client-node'];
+/**
+ * Optional packages that a bundled one requires inside try/catch and does without: node-fetch's `encoding`, ws's
+ * native `bufferutil` and `utf-8-validate` (both under @kubernetes/client-node). None is installed (npm ci), so
+ * the image that copied node_modules did without them too.
+ */
+const OPTIONAL = ['encoding', 'bufferutil', 'utf-8-validate'];
+
+let bundle: Bundle;
+before(async () => {
+  bundle = await buildBundle();
+  // The hook writes "resolved <url>" to stderr for every module the process resolves.
+  writeFileSync(
+    join(bundle.dir, 'hooks.mjs'),
+    `export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  process.stderr.write('resolved ' + r.url + '\\n');
+  return r;
+}
+`,
+  );
+  writeFileSync(
+    join(bundle.dir, 'register.mjs'),
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(bundle.dir, 'hooks.mjs')).href)});\n`,
+  );
+});
+after(() => bundle?.remove());
+
+/** The packages (`node_modules/<name>/`) that went into an output file of the bundle. */
+function packagesIn(outputFile: string): Set<string> {
+  const output = Object.entries(bundle.metafile.outputs).find(([path]) => resolve(path) === outputFile)?.[1];
+  assert.ok(output, `${outputFile} is an output of the build`);
+  const packages = new Set<string>();
+  for (const input of Object.keys(output.inputs)) {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
+    if (m?.[1]) packages.add(m[1]);
+  }
+  return packages;
+}
+
+/** Starts `sentinel agent` from the bundle with `config`, waits until it receives, returns it and its stderr. */
+async function startAgent(config: string, env: Record<string, string> = {}) {
+  let stderr = '';
+  const agent = startSentinel(['agent', '--config', config], { POD_NAME: '', POD_NAMESPACE: '', ...env }, [
+    '--import',
+    join(bundle.dir, 'register.mjs'),
+    bundle.cli,
+  ]);
+  agent.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const receiving = await agent.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
+  return { agent, receiving, stderr: () => stderr };
+}
+
+void describe('the bundle (npm run build) that the image runs', () => {
+  void test('imports nothing but node: builtins and its own files: the image needs no node_modules', () => {
+    const entries = Object.entries(bundle.metafile.outputs).filter(([p]) => p.endsWith('.js'));
+    assert.ok(entries.length > 3, 'cli.js, the workers and their chunks');
+    for (const [path, output] of entries) {
+      for (const imp of output.imports) {
+        if (imp.external)
+          assert.ok(
+            isBuiltin(imp.path) || (OPTIONAL.includes(imp.path) && imp.kind === 'require-call'),
+            `${path} imports ${imp.path}, not part of the bundle`,
+          );
+        else assert.ok(existsSync(resolve(imp.path)), `${path} imports ${imp.path}, which was not written`);
+      }
+    }
+    for (const name of ['cli.js', 'block-encode-worker.js', 'logs-encode-worker.js'])
+      assert.ok(existsSync(join(bundle.dir, 'dist', name)), `dist/${name}`);
+    assert.ok(!existsSync(join(bundle.dir, 'node_modules')));
+    for (const name of OPTIONAL)
+      assert.ok(!existsSync(join('node_modules', name)), `${name} is not installed`);
+  });
+
+  void test('with the chart exporter (OTLP/gRPC) the agent loads no chunk holding Parquet, the S3 client or the Kubernetes client', async () => {
+    const config = join(bundle.dir, 'otlp.yaml');
+    writeFileSync(
+      config,
+      [
+        'receivers: { otlp: { grpc: { endpoint: 127.0.0.1:0 }, http: { endpoint: 127.0.0.1:0 } } }',
+        'admin: { endpoint: 127.0.0.1:0 }',
+        'exporters:',
+        '  - type: otlp',
+        '    endpoint: http://127.0.0.1:1',
+        '    protocol: grpc',
+        '',
+      ].join('\n'),
+    );
+    const { agent, stderr } = await startAgent(config);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
+    const loaded = [...stderr().matchAll(/^resolved (file:\S+\.js)$/gm)].map((m) => fileURLToPath(m[1]!));
+    const dist = join(bundle.dir, 'dist');
+    assert.ok(
+      loaded.length > 1 && loaded.every((f) => f.startsWith(dist)),
+      'it loaded only files of the bundle',
+    );
+    const packages = new Set(loaded.flatMap((f) => [...packagesIn(f)]));
+    assert.ok(packages.has('@grpc/grpc-js'), 'the map from chunks to packages sees what the agent does load');
+    assert.deepEqual(
+      HEAVY.filter((p) => packages.has(p)),
+      [],
+    );
+  });
+
+  void test('the embedded default (npm start: a storage exporter on a directory) writes its block through the worker beside cli.js', async () => {
+    const data = join(bundle.dir, 'data');
+    mkdirSync(data);
+    const config = join(bundle.dir, 'storage.yaml');
+    writeFileSync(
+      config,
+      [
+        'receivers: { otlp: { grpc: { endpoint: 127.0.0.1:0 }, http: { endpoint: 127.0.0.1:0 } } }',
+        'admin: { endpoint: 127.0.0.1:0 }',
+        'sampling: { decision_wait: 100ms }',
+        'exporters:',
+        '  - type: storage',
+        `    url: ${pathToFileURL(data).href}`,
+        '',
+      ].join('\n'),
+    );
+    const { agent, receiving } = await startAgent(config);
+    const ports = receiving['ports'] as { http: number };
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'checkout' }),
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter: new OTLPTraceExporter({ url: `http://127.0.0.1:${ports.http}/v1/traces` }),
+        }),
+      ],
+    });
+    const span = provider.getTracer('checkout').startSpan('POST /orders');
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    await provider.shutdown();
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
+    const blocks = readdirSync(join(data, 'blocks'), { recursive: true }).filter((f) =>
+      String(f).endsWith('.parquet'),
+    );
+    assert.equal(blocks.length, 1, 'one block written');
+    const mainThread = agent.logs.filter((l) => String(l['msg']).includes('main thread'));
+    assert.deepEqual(mainThread, [], 'no block was encoded on the main thread for want of the worker');
+  });
+});
