@@ -270,6 +270,83 @@ describe('persistent export queue', () => {
     assert.deepEqual(Buffer.from(loaded.request), Buffer.from(request));
     queue.close();
   });
+
+  it('hands a record put back after a failed send to a sender already waiting with its bytes, without reading the file back', async () => {
+    const dir = join(root, 'put-back-handoff');
+    const metrics = new Metrics();
+    const queue = new ExportQueue({ name: 'q', dir, maxBytes: 1 << 20, metrics, logger: silentLogger() });
+    await queue.open();
+    const request = encodeTraceRequest(batch().data);
+    const first = queue.take();
+    await queue.push(request, 4, 2000);
+    const handed = (await first)!;
+    assert.ok(handed.written);
+    const waiting = queue.take(); // a second sender, idle
+    writeFileSync(handed.file!, 'spoiled'); // read back, it would be found corrupt
+    queue.putBack(handed); // the first sender's exporter threw
+    const again = (await waiting)!;
+    assert.equal(again.seq, handed.seq);
+    const loaded = await queue.load(again, true);
+    assert.ok(typeof loaded !== 'string' && 'request' in loaded, String(loaded));
+    assert.deepEqual(Buffer.from(loaded.request), Buffer.from(request));
+    assert.equal(await metrics.value('exporter_queue_corrupt_files_total', { exporter: 'q' }), 0);
+    assert.equal(queue.memoryBytes(), 0, 'a record file is not memory in the queue');
+    assert.equal(queue.sizeBytes(), handed.sizeBytes, 'counted once against max_bytes');
+    await queue.remove(again);
+    assert.equal(queue.sizeBytes(), 0);
+    queue.close();
+  });
+
+  it('sends a batch whose exporter threw from the bytes in memory on the next sender, counting them once while held', async () => {
+    const dir = join(root, 'put-back-consumer');
+    const qdir = join(dir, 'backend');
+    const received: Uint8Array[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const exporter: SpanExporter = {
+      name: 'backend',
+      export: () => Promise.resolve(SUCCESS),
+      exportEncoded: async (request) => {
+        received.push(request);
+        if (received.length > 1) {
+          await released;
+          return SUCCESS;
+        }
+        // Spoil the record, so a sender that read it back would find it corrupt.
+        for (const f of readdirSync(qdir)) writeFileSync(join(qdir, f), 'spoiled');
+        throw new Error('an exporter bug');
+      },
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const clock = new ManualClock(); // the first sender's pause after the throw lasts until advanced
+    const stage = new ExporterConsumer(exporter, metrics, silentLogger(), {
+      batch: { sendBatchSize: 4, timeoutMs: 0 },
+      queue: { dir, maxBytes: 1 << 20, numConsumers: 2 },
+      retry: { maxElapsedTimeMs: 0 },
+      clock,
+      drainTimeoutMs: 50,
+    });
+    cleanups.push(() => {
+      release();
+      clock.advance(1000);
+      return stage.shutdown();
+    });
+    await stage.start();
+    const b = batch();
+    await stage.consume(b);
+    await until(() => received.length === 2, 'the second send');
+    assert.deepEqual(Buffer.from(received[1]!), Buffer.from(received[0]!));
+    assert.equal(await metrics.value('exporter_queue_corrupt_files_total', { exporter: 'backend' }), 0);
+    assert.equal(stage.bufferedBytes(), received[0]!.byteLength, 'held by the sender sending it, not twice');
+    release();
+    await until(
+      async () => (await metrics.value('exporter_sent_spans_total', { exporter: 'backend' })) === b.spanCount,
+      'the delivery',
+    );
+    await until(() => readdirSync(qdir).length === 0, 'the file to be deleted');
+  });
 });
 
 describe('backpressure', () => {

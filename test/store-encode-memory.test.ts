@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { after, describe, it } from 'node:test';
 import { encodeTraceRequest, type Span } from '../src/otlp/index.js';
 import {
@@ -17,6 +18,7 @@ import {
   mergeBlocks,
   type StoredSpan,
 } from '../src/storage/index.js';
+import type { BlockToEncode } from '../src/storage/block-encoder.js';
 import { BlockBuilder } from '../src/storage/block-writer.js';
 import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { readBlockBytes } from '../src/storage/block-reader.js';
@@ -151,6 +153,93 @@ describe('the block encoder worker under its heap limit', () => {
       const { maxEncodeBytes, workerHeapMiB } = blockEncodeShare(limit);
       // A segment is cut once its price reaches maxEncodeBytes, so it passes it by at most one request (16 MiB).
       assert.ok(maxEncodeBytes + 16 * 1024 * 1024 <= workerHeapMiB * 1024 * 1024 * 0.75, `at ${limit} MiB`);
+    }
+  });
+});
+
+describe('the block encoder, one job at a time', () => {
+  /** Whether `promise` has settled by now: a settled promise's reaction is queued before the sentinel's. */
+  function settledNow(promise: Promise<unknown>): Promise<boolean> {
+    const pending = Symbol('pending');
+    return Promise.race([promise, Promise.resolve(pending)]).then(
+      (value) => value !== pending,
+      () => true,
+    );
+  }
+
+  function spansToEncode(seed: number, blockId: string, onJob?: () => void): BlockToEncode {
+    const data = makeTraces({ traces: 20, spansPerTrace: 5, seed });
+    return {
+      payloads: () => {
+        onJob?.();
+        return Promise.resolve([encodeTraceRequest(data)]);
+      },
+      spans: 100,
+      rows: () => flattenTraceData(data),
+      blockId,
+      nowMs: Date.now(),
+    };
+  }
+
+  it('starts the next block on the worker only once a block the worker gave back is encoded in-process', async () => {
+    const encoder = new BlockEncoder({ logger: silentLogger(), useWorker: true });
+    try {
+      // The worker finds 100 spans where 99 are expected, and answers with an error. (This order held before the
+      // in-process encode joined the job in flight too, by luck: it is synchronous. The merge below is not.)
+      const first = encoder.encode({ ...spansToEncode(11, 'given-back'), spans: 99 });
+      let firstDoneAtNextJob: Promise<boolean> | undefined;
+      const next = encoder.encode(
+        spansToEncode(12, 'next', () => {
+          firstDoneAtNextJob = settledNow(first);
+        }),
+      );
+      assert.equal((await first).meta.spanCount, 100, 'encoded in-process from its rows');
+      assert.equal((await next).meta.spanCount, 100);
+      assert.ok(encoder.lastJobMemory.length > 0, 'the next block went to the worker');
+      assert.equal(await firstDoneAtNextJob, true, 'the worker job waited for the in-process encode');
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  it('starts the next job only once a merge its worker failed on (out of memory) is merged in-process', async () => {
+    const { logger, lines } = capturingLogger();
+    const encoder = new BlockEncoder({ logger, useWorker: true });
+    encoder.warmUp();
+    // The worker the merge goes to; it is replaced after its 'error' (the encoder keeps it private).
+    const failing = (encoder as unknown as { worker: Worker }).worker;
+    try {
+      const inputs = [21, 22].map(
+        (seed) =>
+          encodeBlock(flattenTraceData(makeTraces({ traces: 200, spansPerTrace: 5, seed })), {
+            rowGroupSize: 50,
+          }).parquet,
+      );
+      const merged = encoder.merge({
+        blocks: inputs,
+        blockId: 'merged',
+        nowMs: Date.now(),
+        replaces: [],
+        compactionLevel: 1,
+      });
+      let mergedAtNextJob: Promise<boolean> | undefined;
+      const next = encoder.encode(
+        spansToEncode(23, 'next', () => {
+          mergedAtNextJob = settledNow(merged);
+        }),
+      );
+      await new Promise((resolve) => setImmediate(resolve)); // the merge is on the worker
+      const outOfMemory = Object.assign(new Error('JS heap out of memory'), {
+        code: 'ERR_WORKER_OUT_OF_MEMORY',
+      });
+      failing.emit('error', outOfMemory);
+      assert.equal((await merged).meta.spanCount, 2000);
+      assert.equal((await next).meta.spanCount, 100);
+      assert.ok(lines.some((l) => l['msg'] === 'merging the blocks in-process instead'));
+      assert.equal(await mergedAtNextJob, true, 'the next worker job waited for the in-process merge');
+    } finally {
+      await encoder.close();
+      await failing.terminate();
     }
   });
 });

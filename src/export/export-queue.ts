@@ -18,9 +18,9 @@ export interface QueueItem {
   readonly request?: Uint8Array;
   readonly file?: string;
   /**
-   * The record's payload as written, while a record file goes straight from `push` to a sender that was waiting
-   * for it: the sender sends these bytes instead of reading back the file just written (issue 13). Never kept
-   * on a queued item, so a backlog on disk holds no memory.
+   * The record's payload as written, while a record file goes straight from `push` (or `putBack`) to a sender
+   * that was waiting for it: the sender sends these bytes instead of reading back the file just written (issue
+   * 13). Never kept on a queued item, so a backlog on disk holds no memory.
    */
   readonly written?: Uint8Array;
 }
@@ -252,11 +252,15 @@ export class ExportQueue {
     if (item.file) await unlink(item.file).catch(() => undefined);
   }
 
-  /** Puts a batch that was taken but not sent back at its place (shutdown during a send). */
+  /**
+   * Puts a batch that was taken but not sent back at its place (shutdown during a send, an exporter that threw).
+   * A record handed over with its written bytes goes to a sender already waiting with them, as from `push`; queued,
+   * it keeps none (`add`).
+   */
   putBack(item: QueueItem): void {
     this.queuedSizeBytes -= item.sizeBytes;
     if (inMemory(item)) this.queuedMemoryBytes -= item.modelBytes;
-    this.add(withoutWritten(item));
+    this.add(item);
   }
 
   /** What is still queued (after `close`: what this run leaves behind). */

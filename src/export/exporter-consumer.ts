@@ -238,7 +238,7 @@ export class ExporterConsumer implements TraceConsumer {
       return;
     }
     // A record sent as stored holds its protobuf bytes; a decoded one its estimated heap bytes.
-    const held = inMemory(item) ? 0 : 'request' in loaded ? loaded.request.byteLength : item.modelBytes;
+    let held = inMemory(item) ? 0 : 'request' in loaded ? loaded.request.byteLength : item.modelBytes;
     this.loadedBytes += held;
     const started = performance.now();
     try {
@@ -265,6 +265,9 @@ export class ExporterConsumer implements TraceConsumer {
     } catch (err) {
       // An exporter that throws instead of returning a result is a bug; the batch is not lost for it.
       this.logger.error({ exporter, err }, 'exporter threw; the batch stays queued');
+      // Its bytes go with it (to a waiting sender, which counts them), not with this sender's pause.
+      this.loadedBytes -= held;
+      held = 0;
       this.queue.putBack(item);
       await this.clock.sleep(1000);
     } finally {

@@ -111,15 +111,14 @@ export class BlockEncoder {
     const options = this.writeOptions(block.blockId, block.nowMs);
     // In-process after the job in flight, as a worker job would be: one block's memory at a time.
     if (this.overWorkerHeap(block)) return this.afterInFlight(() => encodeBlock(block.rows(), options));
-    const result = await this.run('encode', block.payloads, block.spans, options);
-    if (result.ok) return result.block;
-    if (result.error) {
-      this.options.logger.warn(
-        { block: block.blockId, reason: result.error },
-        'encoding the block in-process instead',
-      );
-    }
-    return encodeBlock(block.rows(), options);
+    return this.run(
+      'encode',
+      block.payloads,
+      block.spans,
+      options,
+      'encoding the block in-process instead',
+      () => encodeBlock(block.rows(), options),
+    );
   }
 
   /** Whether `block` is priced over what the worker's heap takes (logged: the block is encoded in-process). */
@@ -147,15 +146,9 @@ export class BlockEncoder {
       replaces: input.replaces,
       compactionLevel: input.compactionLevel,
     };
-    const result = await this.run('merge', input.blocks, -1, options);
-    if (result.ok) return result.block;
-    if (result.error) {
-      this.options.logger.warn(
-        { block: input.blockId, reason: result.error },
-        'merging the blocks in-process instead',
-      );
-    }
-    return mergeBlocks(input.blocks, options);
+    return this.run('merge', input.blocks, -1, options, 'merging the blocks in-process instead', () =>
+      mergeBlocks(input.blocks, options),
+    );
   }
 
   private writeOptions(
@@ -170,14 +163,25 @@ export class BlockEncoder {
     };
   }
 
-  /** Runs a job on the worker after the one in flight; `{ ok: false }` without an error when there is no worker. */
+  /**
+   * Runs a job on the worker after the one in flight, or `inProcess` when the worker cannot (none, or it failed:
+   * logged as `fallback`). The fallback is part of the same job, so the next job waits for it too: one job's
+   * memory at a time. (It must not go through `afterInFlight` itself: it would wait for the job it is part of.)
+   */
   private run(
     kind: EncodeJob['kind'],
     inputs: BlockToEncode['payloads'],
     expectedSpans: number,
     options: BlockWriteOptions & { blockId: string; nowMs: number },
-  ): Promise<{ ok: true; block: EncodedBlock } | { ok: false; error?: string }> {
-    return this.afterInFlight(() => this.runNow(kind, inputs, expectedSpans, options));
+    fallback: string,
+    inProcess: () => EncodedBlock | Promise<EncodedBlock>,
+  ): Promise<EncodedBlock> {
+    return this.afterInFlight(async () => {
+      const result = await this.runNow(kind, inputs, expectedSpans, options);
+      if (result.ok) return result.block;
+      if (result.error) this.options.logger.warn({ block: options.blockId, reason: result.error }, fallback);
+      return inProcess();
+    });
   }
 
   /** Runs `job` once the job in flight has settled, as the new job in flight (one at a time). */
