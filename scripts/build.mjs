@@ -14,6 +14,13 @@
  * starts `./<name>.js` next to the chunk that calls it), and the chunks, all in dist/ itself (version.ts reads
  * `../package.json` from its chunk). Nothing in dist/ imports node_modules: the image needs no node_modules.
  *
+ * node:http is taken with require(), not imported: on Node 24 an ES module import of node:http builds its ES module
+ * facade, which reads every export, among them the lazy `WebSocket`, `CloseEvent` and `MessageEvent` getters that
+ * load node's bundled undici (750 KiB of source, compiled): Node 24 alone importing node:http holds 62 MiB RSS,
+ * 16.6 MiB anonymous, requiring it 49 and 10.4 (BENCHMARKS.md "Session 8"). `cjsBuiltins` turns each such import
+ * into a require() of the builtin; packages that require() it already did. test/build.test.ts checks that the
+ * agent loads no undici.
+ *
  * `node scripts/build.mjs [outdir]` (default dist); `buildDist(outdir, { metafile })` for tests.
  */
 import * as esbuild from 'esbuild';
@@ -28,6 +35,25 @@ export const ENTRY_POINTS = {
   cli: 'src/cli.ts',
   'block-encode-worker': 'src/storage/block-encode-worker.ts',
   'logs-encode-worker': 'src/storage/logs-encode-worker.ts',
+};
+
+/** Builtins whose ES module import costs what their require() does not (see above). */
+const REQUIRED_BUILTINS = /^(node:)?http$/;
+
+/** Imports of REQUIRED_BUILTINS become a CommonJS module that requires the builtin (esbuild then interops). */
+const cjsBuiltins = {
+  name: 'cjs-builtins',
+  setup(build) {
+    build.onResolve({ filter: REQUIRED_BUILTINS }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'cjs-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'cjs-builtin' }, (args) => ({
+      contents: `module.exports = require('node:${args.path}');`,
+      loader: 'js',
+    }));
+  },
 };
 
 /**
@@ -55,6 +81,7 @@ export async function buildDist(outdir = join(ROOT, 'dist'), { metafile = false 
     sourcemap: 'linked',
     legalComments: 'linked',
     metafile,
+    plugins: [cjsBuiltins],
     logLevel: 'warning',
   });
   if (metafile) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

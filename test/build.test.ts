@@ -1,7 +1,8 @@
 /**
  * dist/ as the image runs it (scripts/build.mjs, issue 13): one bundle, run from a folder without node_modules.
  * It carries every package it needs, the agent with the chart's exporter loads none of the heavy ones (the
- * bundle's chunks, mapped back to packages through esbuild's metafile), and the embedded default (`npm start`)
+ * bundle's chunks, mapped back to packages through esbuild's metafile) nor, on Node 24, node's undici, and the
+ * embedded default (`npm start`)
  * encodes its blocks on the worker thread the bundle carries beside cli.js.
  */
 import assert from 'node:assert/strict';
@@ -38,6 +39,11 @@ before(async () => {
 }
 `,
   );
+  // And, as the process exits, the builtin modules node loaded (process.moduleLoadList).
+  writeFileSync(
+    join(bundle.dir, 'builtins.cjs'),
+    `process.on('exit', () => process.stderr.write('builtins ' + JSON.stringify(process.moduleLoadList) + '\\n'));\n`,
+  );
   writeFileSync(
     join(bundle.dir, 'register.mjs'),
     `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(bundle.dir, 'hooks.mjs')).href)});\n`,
@@ -63,6 +69,8 @@ async function startAgent(config: string, env: Record<string, string> = {}) {
   const agent = startSentinel(['agent', '--config', config], { POD_NAME: '', POD_NAMESPACE: '', ...env }, [
     '--import',
     join(bundle.dir, 'register.mjs'),
+    '--require',
+    join(bundle.dir, 'builtins.cjs'),
     bundle.cli,
   ]);
   agent.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -118,6 +126,14 @@ void describe('the bundle (npm run build) that the image runs', () => {
     assert.ok(packages.has('@grpc/grpc-js'), 'the map from chunks to packages sees what the agent does load');
     assert.deepEqual(
       HEAVY.filter((p) => packages.has(p)),
+      [],
+    );
+    // Node 24's undici (its fetch and WebSocket), which an ES module import of node:http loads there
+    // (scripts/build.mjs, cjsBuiltins): 6 MiB of anonymous memory the agent has no use for.
+    const builtins = JSON.parse(/^builtins (.*)$/m.exec(stderr())?.[1] ?? '[]') as string[];
+    assert.ok(builtins.includes('NativeModule http'), 'the agent did load node:http');
+    assert.deepEqual(
+      builtins.filter((m) => m.includes('undici')),
       [],
     );
   });
