@@ -44,8 +44,10 @@ const REQUIRED_BUILTINS = /^(node:)?http$/;
 const cjsBuiltins = {
   name: 'cjs-builtins',
   setup(build) {
+    // Static imports only: a dynamic import() of the wrapper would resolve to a namespace without the named
+    // exports (`const { Agent } = await import('http')` in the OpenTelemetry exporter that `sentinel demo` runs).
     build.onResolve({ filter: REQUIRED_BUILTINS }, (args) =>
-      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+      args.kind === 'import-statement'
         ? { path: args.path.replace(/^node:/, ''), namespace: 'cjs-builtin' }
         : undefined,
     );

@@ -3,7 +3,7 @@
  * It carries every package it needs, the agent with the chart's exporter loads none of the heavy ones (the
  * bundle's chunks, mapped back to packages through esbuild's metafile) nor, on Node 24, node's undici, and the
  * embedded default (`npm start`)
- * encodes its blocks on the worker thread the bundle carries beside cli.js.
+ * encodes its blocks on the worker thread the bundle carries beside cli.js; `sentinel demo` runs from it too.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -176,5 +176,17 @@ void describe('the bundle (npm run build) that the image runs', () => {
     assert.equal(blocks.length, 1, 'one block written');
     const mainThread = agent.logs.filter((l) => String(l['msg']).includes('main thread'));
     assert.deepEqual(mainThread, [], 'no block was encoded on the main thread for want of the worker');
+  });
+
+  void test("sentinel demo stores its SDK app's spans (the OpenTelemetry exporter imports node:http dynamically)", async () => {
+    // The first cjsBuiltins plugin also rewrote dynamic imports of node:http, and the exporter's
+    // `const { Agent } = await import('http')` found no Agent there: the demo stored nothing.
+    const dir = join(bundle.dir, 'demo');
+    const demo = startSentinel(['demo', '--duration', '3s', '--rate', '100', '--dir', dir], {}, [bundle.cli]);
+    assert.equal(await demo.exited, 0, JSON.stringify(demo.logs.slice(-5)));
+    const text = demo.logs.map((l) => String(l['msg'])).join('\n');
+    const stored = /baseline: (\d+) spans stored for ~\d+; canary: (\d+) for/.exec(text);
+    assert.ok(stored, text);
+    assert.ok(Number(stored[1]) > 0 && Number(stored[2]) > 0, stored[0]);
   });
 });
