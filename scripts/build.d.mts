@@ -7,6 +7,7 @@ export interface Metafile {
       bytes: number;
       inputs: Record<string, { bytesInOutput: number }>;
       imports: Array<{ path: string; kind: string; external?: boolean }>;
+      exports: string[];
       entryPoint?: string;
     }
   >;

@@ -73,6 +73,10 @@ export async function buildDist(outdir = join(ROOT, 'dist'), { metafile = false 
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // A package's ES module build before its CommonJS one, where it has both and no `exports` map (the AWS SDK):
+    // with code splitting, a CommonJS module reached by `import()` becomes a chunk that exports only `default`,
+    // so `(await import('@aws-sdk/client-s3')).S3Client` was undefined and the store could not upload a block.
+    mainFields: ['module', 'main'],
     // CommonJS packages (grpc-js, prom-client, pino) call require() for node's modules; an ES module has no
     // require of its own.
     banner: {
