@@ -4,7 +4,8 @@
  * app pod), each reading the files the chart and the kubelet would put at those paths: the agents their
  * projected ServiceAccount token, which the store checks with a TokenReview endpoint standing in for the API
  * server (issue 14). Only listen addresses and directories change (a test cannot bind 3200 or write /var/lib),
- * and DNS: the headless Service's name resolves to 127.0.0.1.
+ * and DNS: the headless Service's name and the Service's resolve to 127.0.0.1. With store TLS, an agent's
+ * exporter and policy fetch are built from the same template too.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,13 +15,18 @@ import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runHelm } from '../scripts/helm.js';
-import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { agentConfigSchema, validateConfig, type AgentConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/names.js';
 import { DecisionFeedClient, parseDnsTarget } from '../src/decision-feed/feed-client.js';
+import { createExporter } from '../src/export/create-exporters.js';
+import { SUCCESS } from '../src/export/span-exporter.js';
+import { CentralPolicySource } from '../src/sampling/central-policy-source.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
 import { startChartStore } from './helpers/chart-store.js';
+import { fakeDns } from './helpers/fake-dns.js';
 import { helmTemplate } from './helpers/helm-template.js';
+import { makeTraces } from './helpers/store-spans.js';
 
 interface Obj {
   kind: string;
@@ -37,6 +43,8 @@ after(async () => {
 
 // Absolute (trailing dot): resolved without the pod's DNS search list.
 const HEADLESS = 'sentinel-store-headless.sentinel.svc.cluster.local.';
+// The store's ClusterIP Service, where agents export and fetch the policy; absolute too.
+const SERVICE = 'sentinel-store.sentinel.svc.cluster.local.';
 
 /** A CA and a serving certificate for `names`, made by Helm's own genCA / genSignedCert (no openssl needed). */
 function makeCertificates(dir: string, names: string[]): { ca: string; cert: string; key: string } {
@@ -82,6 +90,16 @@ function find(objects: Obj[], kind: string, name: string, namespace: string): Ob
   return o;
 }
 
+interface Wired {
+  /** A new agent's feed client, built from the chart's agent config. */
+  agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics };
+  /** The agent config the injector renders (the chart's template, validated). */
+  config: AgentConfig;
+  store: Awaited<ReturnType<typeof startChartStore>>;
+  /** Where a file the chart names lives in this test's file system. */
+  at: (path: string) => string;
+}
+
 /**
  * Starts the store from the chart's store.yaml (its key pair and token placed where the chart mounts them) and
  * returns a factory of agents' feed clients built from the chart's agent.yaml in namespace shop.
@@ -90,7 +108,7 @@ async function wire(
   name: string,
   args: string[],
   secrets: { cert?: string; key?: string } = {},
-): Promise<{ agent: (pod: string) => { c: DecisionFeedClient; received: string[]; metrics: Metrics } }> {
+): Promise<Wired> {
   const dir = join(root, name);
   const { objects, at } = renderChart(dir, args);
   // The API server's TokenReview is a stand-in that knows each agent pod's projected token (audience sentinel).
@@ -112,13 +130,17 @@ async function wire(
   const projected = projectedToken(`shop:${name}`, 'sentinel', Math.floor(Date.now() / 1000) + 3600);
   review.tokens.set(projected, { username: 'system:serviceaccount:shop:default', audiences: ['sentinel'] });
   put(at(AGENT_PATHS.tokenFile), projected);
-  const completion = validateConfig(agentConfigSchema(), injectorYaml.agent.config, name).sampling.completion;
+  const config = validateConfig(agentConfigSchema(), injectorYaml.agent.config, name);
+  const completion = config.sampling.completion;
   assert.equal(completion.enabled, true);
   const target = parseDnsTarget(completion.stores_dns);
   assert.equal(target.host, HEADLESS);
   assert.equal(target.port, 3200);
 
   return {
+    config,
+    store: h,
+    at,
     agent: (pod: string) => {
       const received: string[] = [];
       const metrics = new Metrics();
@@ -176,14 +198,11 @@ async function passesAnId(
 }
 
 /** The chart with store TLS on, its certificate (from Helm's genCA) naming `certNames`. */
-async function wireTls(
-  name: string,
-  certNames: string[],
-): Promise<Awaited<ReturnType<typeof wire>>['agent']> {
+async function wireTls(name: string, certNames: string[]): Promise<Wired> {
   const dir = join(root, `certs-${name}`);
   const { ca, cert, key } = makeCertificates(dir, certNames);
   put(join(dir, 'ca.crt'), ca);
-  const { agent } = await wire(
+  return wire(
     name,
     [
       '--set',
@@ -195,7 +214,6 @@ async function wireTls(
     ],
     { cert, key },
   );
-  return agent;
 }
 
 test("with the chart's defaults, agents share decisions through the store's headless Service with their projected tokens", async () => {
@@ -206,16 +224,55 @@ test("with the chart's defaults, agents share decisions through the store's head
 });
 
 test('with store TLS, agents verify the store with the CA the injector puts in their environment, under the headless name', async () => {
-  const agent = await wireTls('tls', ['sentinel-store.sentinel.svc', HEADLESS]);
+  const { agent } = await wireTls('tls', ['sentinel-store.sentinel.svc', HEADLESS]);
   const { received, errors } = await passesAnId(agent);
   assert.equal(received.length, 1);
   assert.equal(errors, 0);
 });
 
 test('with store TLS, a certificate that does not name the headless Service fails the feed, counted', async () => {
-  const agent = await wireTls('tls-short', ['sentinel-store.sentinel.svc']);
+  const { agent } = await wireTls('tls-short', ['sentinel-store.sentinel.svc']);
   const frontend = agent('frontend-7c9d-aaaaa');
   await frontend.c.round();
   assert.ok((await feedErrors(frontend.metrics)) > 0);
   assert.deepEqual(frontend.received, []);
+});
+
+test('with store TLS, agents export to the store and fetch its policy by its absolute name, verifying a certificate that names it without the dot', async () => {
+  const { config, store, at } = await wireTls('tls-absolute', [SERVICE.slice(0, -1), HEADLESS.slice(0, -1)]);
+  const dns = fakeDns({ [SERVICE]: '127.0.0.1' });
+  cleanups.push(() => dns.restore());
+
+  // The exporter, as the chart renders it; the Service port 4317 is the test store's ephemeral gRPC port here.
+  const [exporter] = config.exporters;
+  assert.ok(exporter?.type === 'otlp');
+  assert.equal(exporter.endpoint, `https://${SERVICE}:4317`);
+  const otlp = await createExporter(
+    {
+      ...exporter,
+      endpoint: exporter.endpoint.replace(/:4317$/, `:${store.store.ports.grpc}`),
+      bearer_token_file: at(exporter.bearer_token_file),
+    },
+    0,
+    { logger: silentLogger() },
+  );
+  cleanups.push(() => otlp.shutdown());
+  assert.deepEqual(await otlp.export(makeTraces({ traces: 1, spansPerTrace: 2, seed: 7 }), 2), SUCCESS);
+
+  // The policy fetch, as the chart renders it.
+  const central = config.sampling.central_policy;
+  assert.equal(central.url, `https://${SERVICE}:3200/api/policy`);
+  const source = new CentralPolicySource({
+    url: central.url.replace(':3200/', `:${store.store.ports.query}/`),
+    pollIntervalMs: 60_000,
+    bearerTokenFile: at(central.bearer_token_file),
+    caFile: central.tls.ca_file,
+    snapshot: config.sampling.policy_snapshot,
+    logger: silentLogger(),
+    metrics: new Metrics(),
+  });
+  cleanups.push(() => source.close());
+  assert.equal(await source.poll(), 'reloaded');
+
+  assert.ok(dns.asked.length >= 2, `both asked DNS for ${SERVICE}`);
 });

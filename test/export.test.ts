@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import {
   Metadata,
@@ -45,6 +46,7 @@ import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
+import { fakeDns } from './helpers/fake-dns.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { ManualClock } from '../src/clock.js';
 
@@ -677,5 +679,66 @@ describe('OTLP exporters over TLS', () => {
     cleanups.push(() => grpcUntrusted.shutdown());
     assert.deepEqual(await grpcTrusted.export(data), SUCCESS);
     assert.notEqual((await grpcUntrusted.export(data)).kind, 'success');
+  });
+
+  it('reach an absolute name (the chart’s, with a trailing dot): DNS is asked the name with the dot, SNI and the certificate check use it without', async () => {
+    const dns = fakeDns({ 'localhost.': '127.0.0.1' });
+    cleanups.push(() => dns.restore());
+    // The certificate names localhost (no dot), as a store's names its Service.
+    const cert = makeCertificate('localhost');
+    cleanups.push(() => rmSync(cert.dir, { recursive: true, force: true }));
+    const tls = { caFile: cert.certFile, insecureSkipVerify: false };
+    const data = batchOf(2, 61).data;
+
+    // Each server records the SNI of every TLS connection it accepts.
+    const names: Array<string | false | null> = [];
+    const listen = async (server: TlsServer): Promise<number> => {
+      server.on('secureConnection', (socket: TLSSocket) => names.push(socket.servername));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+      return (server.address() as AddressInfo).port;
+    };
+    const exportsThrough = async (exporter: OtlpHttpExporter | OtlpGrpcExporter, what: string) => {
+      cleanups.push(() => exporter.shutdown());
+      names.length = 0;
+      const asked = dns.asked.length;
+      assert.deepEqual(await exporter.export(data), SUCCESS, what);
+      assert.deepEqual(names, ['localhost'], `${what}: SNI without the dot`);
+      assert.ok(dns.asked.length > asked, `${what}: DNS asked for localhost.`);
+    };
+
+    const https = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    const httpsPort = await listen(https);
+    await exportsThrough(
+      new OtlpHttpExporter(otlpOptions(`https://localhost.:${httpsPort}`, { tls })),
+      'HTTP',
+    );
+
+    // gRPC: a plaintext server behind a TLS front.
+    const server = new GrpcServer();
+    server.addService(traceServiceDefinition, {
+      Export: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) =>
+        cb(null, Buffer.alloc(0)),
+    });
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    cleanups.push(() => void server.forceShutdown());
+    const front = createTlsServer({ cert: cert.cert, key: cert.key, ALPNProtocols: ['h2'] }, (socket) => {
+      const backend = connectTcp(grpcPort, '127.0.0.1');
+      socket.pipe(backend).pipe(socket);
+      socket.on('error', () => backend.destroy());
+      backend.on('error', () => socket.destroy());
+    });
+    const frontPort = await listen(front);
+    await exportsThrough(
+      new OtlpGrpcExporter(otlpOptions(`https://localhost.:${frontPort}`, { tls })),
+      'gRPC',
+    );
   });
 });

@@ -424,8 +424,9 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
       ['127.0.0.1:4318', `127.0.0.1:${ports.http}`],
       ['0.0.0.0:8888', `127.0.0.1:${ports.admin}`],
       ['sentinel-store-headless.sentinel.svc.cluster.local.:3200', `localhost:${h.store.ports.query}`],
-      ['sentinel-store.sentinel.svc.cluster.local:3200', `127.0.0.1:${h.store.ports.query}`],
-      ['sentinel-store.sentinel.svc:4317', `127.0.0.1:${h.store.ports.grpc}`],
+      // Absolute names (a trailing dot), as the chart renders them: no DNS search list under ndots:5.
+      ['sentinel-store.sentinel.svc.cluster.local.:3200', `127.0.0.1:${h.store.ports.query}`],
+      ['sentinel-store.sentinel.svc.cluster.local.:4317', `127.0.0.1:${h.store.ports.grpc}`],
     ];
     // The container's file system: each mount path is its volume's directory.
     const mounts = [...(agent.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
@@ -437,7 +438,10 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
       find('ConfigMap', 'sentinel-policy').data?.['policy.yaml'],
       'the cluster policy, snapshotted at admission',
     );
-    for (const [from, to] of network) configText = configText.split(from).join(to);
+    for (const [from, to] of network) {
+      assert.ok(configText.includes(from), `the agent config names ${from}`);
+      configText = configText.split(from).join(to);
+    }
     for (const m of mounts) configText = configText.split(m.mountPath).join(volumeDirs.get(m.name) ?? '');
     env['SENTINEL_AGENT_CONFIG'] = configText;
 

@@ -62,7 +62,7 @@ const AGENT_TEMPLATE = {
   exporters: [
     {
       type: 'otlp',
-      endpoint: 'http://sentinel-store.sentinel.svc:4317',
+      endpoint: 'http://sentinel-store.sentinel.svc.cluster.local.:4317',
       bearer_token_file: '/var/run/secrets/sentinel/token',
       queue: { dir: '/var/lib/sentinel/queue', max_bytes: '200MiB' },
     },

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +18,8 @@ import { SUCCESS } from '../src/export/span-exporter.js';
 import { encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
 import { CentralPolicySource, policyUrl } from '../src/sampling/central-policy-source.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeCertificate } from './fixtures/injector/tls.js';
+import { fakeDns } from './helpers/fake-dns.js';
 import { bearer } from './helpers/bearer-clients.js';
 import { ConfigMapVolume } from './helpers/config-map-volume.js';
 import { startTestStore } from './helpers/store-harness.js';
@@ -303,6 +306,50 @@ void describe('before the first fetch succeeds', () => {
       assert.equal(await metrics.value('policy_fetch_errors_total'), 0);
     } finally {
       await agent.shutdown();
+    }
+  });
+});
+
+void describe('the store by its absolute name (the chart’s, with a trailing dot)', () => {
+  test('over TLS: DNS is asked the name with the dot, SNI and the certificate check use it without', async () => {
+    const dns = fakeDns({ 'localhost.': '127.0.0.1' });
+    // The certificate names localhost (no dot), as the store's names its Service.
+    const cert = makeCertificate('localhost');
+    const names: Array<string | false | null> = [];
+    const server = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      if (req.url === '/api/policy') res.writeHead(200, { etag: '"first"' }).end(FIRST);
+      else res.writeHead(404).end();
+    });
+    server.on('secureConnection', (socket) => names.push(socket.servername));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://localhost.:${(server.address() as AddressInfo).port}`;
+    const source = (caFile: string) =>
+      new CentralPolicySource({
+        url,
+        caFile,
+        pollIntervalMs: 60_000,
+        snapshot: SNAPSHOT,
+        logger: silentLogger(),
+        metrics: new Metrics(),
+        requestTimeoutMs: 2000,
+      });
+    const trusting = source(cert.certFile);
+    const untrusting = source('');
+    try {
+      assert.equal(await trusting.poll(), 'reloaded');
+      assert.deepEqual(trusting.current().names, ['first']);
+      assert.deepEqual(names, ['localhost']);
+      assert.ok(dns.asked.length > 0, 'DNS was asked for localhost.');
+      // Without the CA the same server is refused: the certificate is checked, not waved through.
+      assert.equal(await untrusting.poll(), 'error');
+      assert.deepEqual(untrusting.current().names, ['snapshot']);
+    } finally {
+      trusting.close();
+      untrusting.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      dns.restore();
+      rmSync(cert.dir, { recursive: true, force: true });
     }
   });
 });

@@ -5,7 +5,12 @@
 import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import { SentinelError } from '../errors.js';
-import { StoreHttpClient, StoreRequestError, type StoreRequestFailure } from '../http/index.js';
+import {
+  StoreHttpClient,
+  StoreRequestError,
+  tlsServerNameFor,
+  type StoreRequestFailure,
+} from '../http/index.js';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import {
@@ -227,7 +232,7 @@ export class DecisionFeedClient {
     return [...new Set(addresses)].sort().map((address) => ({
       url: `${target.protocol}//${address.includes(':') ? `[${address}]` : address}:${target.port}`,
       // A trailing dot makes the name absolute for DNS (no search list); SNI must not carry it (RFC 6066 3).
-      servername: target.host.replace(/\.$/, ''),
+      servername: tlsServerNameFor(target.host) ?? target.host,
     }));
   }
 

@@ -1,4 +1,5 @@
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { tlsServerNameFor } from '../http/index.js';
 import { EXPORT_METHODS, type Signal } from '../otlp/index.js';
 import {
   exporterCaFile,
@@ -33,6 +34,9 @@ export class OtlpGrpcExporter extends OtlpSignalExporter {
     super(options.name);
     const { target, secure } = grpcTarget(options.endpoint);
     this.target = target;
+    // grpc-js sends the target's host as SNI and checks the certificate against it; an absolute name's trailing
+    // dot (the chart's endpoint) must not reach SNI (src/http/tls-server-name.ts).
+    const servername = secure ? tlsServerNameFor(target.replace(/:\d+$/, '')) : undefined;
     const creds = secure
       ? credentials.createSsl(
           exporterCaFile(options) ?? null,
@@ -50,6 +54,10 @@ export class OtlpGrpcExporter extends OtlpSignalExporter {
       ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
       // Retries are the RetryingExporter's job, with its metrics and max_elapsed_time.
       'grpc.enable_retries': 0,
+      // No gRPC service config from DNS TXT records: Sentinel uses none, and each resolution would add a TXT
+      // query (through the pod's whole search list for a relative name).
+      'grpc.service_config_disable_resolution': 1,
+      ...(servername ? { 'grpc.ssl_target_name_override': servername } : {}),
     });
     this.headers = new RequestHeaders(options);
   }

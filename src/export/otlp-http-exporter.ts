@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
+import { tlsServerNameFor } from '../http/index.js';
 import { HTTP_PATHS, SIGNAL_ITEMS, type Signal } from '../otlp/index.js';
 import {
   exporterCaFile,
@@ -40,9 +41,13 @@ export class OtlpHttpExporter extends OtlpSignalExporter {
     this.headers = new RequestHeaders(options);
     if (this.url.protocol === 'https:') {
       const ca = exporterCaFile(options);
+      // An absolute name's trailing dot must not reach SNI (src/http/tls-server-name.ts); the agent's options
+      // apply to every request it makes.
+      const servername = tlsServerNameFor(this.url.hostname);
       this.agent = new HttpsAgent({
         keepAlive: true,
         ...(ca ? { ca } : {}),
+        ...(servername ? { servername } : {}),
         rejectUnauthorized: !options.tls.insecureSkipVerify,
       });
       this.request = httpsRequest as typeof httpRequest;

@@ -3,3 +3,4 @@ export { readCaFile } from './ca-file.js';
 export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
 export type { StoreRequestFailure } from './store-http-client.js';
 export { BodyAborted, listen, readBoundedBody } from './server-plumbing.js';
+export { tlsServerNameFor } from './tls-server-name.js';

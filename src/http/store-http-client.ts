@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BearerTokenFile } from './bearer-token.js';
 import { readCaFile } from './ca-file.js';
+import { tlsServerNameFor } from './tls-server-name.js';
 
 /** Why a request failed, as the `reason` label of the callers' error counters. */
 export type StoreRequestFailure = 'network' | 'timeout' | 'status' | 'bad_response';
@@ -36,7 +37,10 @@ export interface StoreRequest {
   readonly method: 'GET' | 'POST';
   readonly headers?: Record<string, string>;
   readonly body?: Buffer | undefined;
-  /** TLS server name when the URL holds an address resolved from a name. */
+  /**
+   * TLS server name when the URL holds an address resolved from a name; by default the URL's host, without the
+   * trailing dot of an absolute name.
+   */
   readonly servername?: string | undefined;
   /** Statuses outside 2xx that are answers, not errors (304 for a conditional GET). */
   readonly accept?: readonly number[];
@@ -75,6 +79,7 @@ export class StoreHttpClient {
     if (token) headers['authorization'] = `Bearer ${token}`;
     const https = url.protocol === 'https:';
     const send = https ? httpsRequest : httpRequest;
+    const servername = r.servername ?? tlsServerNameFor(url.hostname);
     const { timeoutMs, maxResponseBytes } = this.options;
     return new Promise((resolve, reject) => {
       const req = send(
@@ -83,7 +88,7 @@ export class StoreHttpClient {
           method,
           headers,
           agent: https ? this.httpsAgent : this.httpAgent,
-          ...(https && r.servername ? { servername: r.servername } : {}),
+          ...(https && servername ? { servername } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -138,12 +138,22 @@ true
 {{- ternary "https" "http" (eq (include "sentinel.storeTls" .) "true") }}
 {{- end }}
 
-{{/* Where agents send spans: the store's Service by FQDN (agents run in other namespaces). */}}
+{{/*
+  The store's ClusterIP Service by its absolute DNS name (a trailing dot), for agents, which run in other
+  namespaces: with Kubernetes' ndots:5 a relative name is first tried against each of the pod's search domains (3
+  or more NXDOMAIN query pairs per lookup); an absolute one is one query pair. TLS clients send and check the name
+  without the dot.
+*/}}
+{{- define "sentinel.storeAbsoluteHost" -}}
+{{- printf "%s.%s.svc.%s." (include "sentinel.storeName" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* Where agents send spans: the store's Service by its absolute name. */}}
 {{- define "sentinel.exporterEndpoint" -}}
 {{- if .Values.agent.exporterEndpoint }}
 {{- .Values.agent.exporterEndpoint }}
 {{- else if .Values.store.enabled }}
-{{- printf "%s://%s.%s.svc:4317" (include "sentinel.storeScheme" .) (include "sentinel.storeName" .) .Release.Namespace }}
+{{- printf "%s://%s:4317" (include "sentinel.storeScheme" .) (include "sentinel.storeAbsoluteHost" .) }}
 {{- else }}
 {{- fail "agent.exporterEndpoint is required when store.enabled=false: the agents need somewhere to send spans" }}
 {{- end }}
@@ -281,7 +291,7 @@ true
 {{- end }}
 {{- $sampling := dict "completion" $completion }}
 {{- if include "sentinel.centralPolicyEnabled" . }}
-{{- $central := dict "url" (printf "%s://%s.%s.svc.%s:3200/api/policy" (include "sentinel.storeScheme" .) (include "sentinel.storeName" .) .Release.Namespace .Values.clusterDomain) "poll_interval" .Values.agent.centralPolicy.pollInterval }}
+{{- $central := dict "url" (printf "%s://%s:3200/api/policy" (include "sentinel.storeScheme" .) (include "sentinel.storeAbsoluteHost" .)) "poll_interval" .Values.agent.centralPolicy.pollInterval }}
 {{- if .Values.store.auth.required }}
 {{- $_ := set $central "bearer_token_file" $token }}
 {{- end }}
