@@ -15,8 +15,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { buildBundle, type Bundle } from './helpers/bundle.js';
+import { freePort } from './helpers/free-port.js';
 import { startSentinel } from './helpers/child.js';
 import { S3RVER_CREDENTIALS, TestS3 } from './helpers/s3rver.js';
 import { sdkExporter } from './helpers/sdk.js';
@@ -64,14 +64,6 @@ function packagesIn(outputFile: string): Set<string> {
     if (m?.[1]) packages.add(m[1]);
   }
   return packages;
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Starts `sentinel agent` from the bundle with `config`, waits until it receives, returns it and its stderr. */

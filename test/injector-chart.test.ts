@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request, type Server } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -36,6 +36,7 @@ import { startInjector, type RunningInjector } from '../src/injector/run-injecto
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { buildBundle, type Bundle } from './helpers/bundle.js';
 import { startSentinel, type SentinelChild } from './helpers/child.js';
+import { freePort } from './helpers/free-port.js';
 import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
 import { helmTemplate } from './helpers/helm-template.js';
 import { startChartStore } from './helpers/chart-store.js';
@@ -179,13 +180,6 @@ function put(file: string, content: string | Buffer): void {
 }
 
 /** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 let bundle: Bundle;
 before(async () => {

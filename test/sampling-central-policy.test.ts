@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './helpers/free-port.js';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
@@ -353,14 +354,3 @@ void describe('the store by its absolute name (the chart’s, with a trailing do
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

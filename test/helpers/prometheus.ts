@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,15 +9,6 @@ export function prometheusBinary(): string | undefined {
   for (const p of [process.env['SENTINEL_TEST_PROMETHEUS'], '/usr/bin/prometheus'])
     if (p && existsSync(p)) return p;
   return undefined;
-}
-
-/** A free loopback port: Prometheus takes its listen address as a flag and cannot report a port 0 back. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** An instant-query result of the HTTP API (`/api/v1/query`), vector type. */
