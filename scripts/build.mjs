@@ -4,7 +4,7 @@
  * Why a bundle and not tsc's one file per source: the agent runs in every pod, and an idle agent built by tsc
  * held 4 MiB more anonymous memory than the same code bundled (bench/agent-idle.ts, BENCHMARKS.md "Session 8":
  * 23.0 against 19.1 MiB, V8's old space 13.7 against 10.0): each module is a record, a scope and a source string
- * of its own, and a package's unused parts (zod's 1.3 MiB of locales) load with its main entry. Code splitting
+ * of its own. (Tree shaking does not drop zod's locales: its `export * as locales` keeps them.) Code splitting
  * keeps what the config loads lazily (the S3 client, Parquet, the Kubernetes client, the store, the injector) in
  * chunks of their own, loaded at the first `import()`; test/build.test.ts checks it on the built files. Identifier
  * minification measured no smaller (19.7 MiB with names kept), so names and stack frames stay readable; the
