@@ -8,8 +8,12 @@
  * exporter and policy fetch are built from the same template too.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -275,4 +279,74 @@ test('with store TLS, agents export to the store and fetch its policy by its abs
   assert.equal(await source.poll(), 'reloaded');
 
   assert.ok(dns.asked.length >= 2, `both asked DNS for ${SERVICE}`);
+});
+
+interface TestPod {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    containers: Array<{
+      command: string[];
+      args: string[];
+      env?: Array<{ name: string; value?: string }>;
+    }>;
+  };
+}
+
+test("with store TLS, helm test's readiness pod checks the store's query API against the chart's CA", async () => {
+  const dir = join(root, 'certs-helm-test');
+  // The store's Service name, and localhost where this test stands in for cluster DNS (see below).
+  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc', 'localhost']);
+  put(join(dir, 'ca.crt'), ca);
+  const args = [
+    '--set',
+    'store.tls.enabled=true',
+    '--set',
+    'store.tls.secretName=sentinel-store-tls',
+    '--set-file',
+    `store.tls.caCert=${join(dir, 'ca.crt')}`,
+  ];
+  const { store } = await wire('tls-helm-test', args, { cert, key });
+  const pod = helmTemplate<TestPod>(args).find(
+    (o) => o.kind === 'Pod' && o.metadata.name.endsWith('-test-ready'),
+  );
+  assert.ok(pod, 'helm test renders its pod');
+  const [check] = pod.spec.containers;
+  assert.ok(check);
+  // The injector is not started here: its readiness is a stand-in that answers 200.
+  const injector = createHttpServer((_req, res) => res.writeHead(200).end('ok'));
+  await new Promise<void>((r) => injector.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => injector.close(() => r())));
+  // Cluster DNS and Service ports, standing in: each rendered address to the local one (the store's https
+  // name to localhost, which its certificate names too, so that the check is the real certificate check).
+  const network: [string, string][] = [
+    [
+      'http://sentinel-injector.sentinel.svc:8888',
+      `http://127.0.0.1:${(injector.address() as AddressInfo).port}`,
+    ],
+    ['http://sentinel-store.sentinel.svc:8888', `http://127.0.0.1:${store.store.ports.admin}`],
+    ['https://sentinel-store.sentinel.svc:3200', `https://localhost:${store.store.ports.query}`],
+  ];
+  const argv = [...check.command, ...check.args].map((a) =>
+    network.reduce((s, [from, to]) => s.split(from).join(to), a),
+  );
+  assert.equal(argv[0], 'node');
+  for (const [from] of network)
+    assert.ok(
+      check.args.some((a) => a.startsWith(from)),
+      `${from} is checked`,
+    );
+  // Its env as the kubelet sets it (plain values only); nothing of this process's.
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
+  for (const e of check.env ?? []) {
+    assert.ok(e.value !== undefined, `env ${e.name} is a plain value`);
+    env[e.name] = e.value;
+  }
+  const child = spawn(process.execPath, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, out);
+  assert.match(out, /^200 https:\/\/localhost:\d+\/api\/status\/buildinfo$/m);
 });
