@@ -202,22 +202,19 @@ async function passesAnId(
 }
 
 /** The chart with store TLS on, its certificate (from Helm's genCA) naming `certNames`. */
-async function wireTls(name: string, certNames: string[]): Promise<Wired> {
+async function wireTls(name: string, certNames: string[]): Promise<Wired & { helmArgs: string[] }> {
   const dir = join(root, `certs-${name}`);
   const { ca, cert, key } = makeCertificates(dir, certNames);
   put(join(dir, 'ca.crt'), ca);
-  return wire(
-    name,
-    [
-      '--set',
-      'store.tls.enabled=true',
-      '--set',
-      'store.tls.secretName=sentinel-store-tls',
-      '--set-file',
-      `store.tls.caCert=${join(dir, 'ca.crt')}`,
-    ],
-    { cert, key },
-  );
+  const helmArgs = [
+    '--set',
+    'store.tls.enabled=true',
+    '--set',
+    'store.tls.secretName=sentinel-store-tls',
+    '--set-file',
+    `store.tls.caCert=${join(dir, 'ca.crt')}`,
+  ];
+  return { ...(await wire(name, helmArgs, { cert, key })), helmArgs };
 }
 
 test("with the chart's defaults, agents share decisions through the store's headless Service with their projected tokens", async () => {
@@ -294,20 +291,9 @@ interface TestPod {
 }
 
 test("with store TLS, helm test's readiness pod checks the store's query API against the chart's CA", async () => {
-  const dir = join(root, 'certs-helm-test');
   // The store's Service name, and localhost where this test stands in for cluster DNS (see below).
-  const { ca, cert, key } = makeCertificates(dir, ['sentinel-store.sentinel.svc', 'localhost']);
-  put(join(dir, 'ca.crt'), ca);
-  const args = [
-    '--set',
-    'store.tls.enabled=true',
-    '--set',
-    'store.tls.secretName=sentinel-store-tls',
-    '--set-file',
-    `store.tls.caCert=${join(dir, 'ca.crt')}`,
-  ];
-  const { store } = await wire('tls-helm-test', args, { cert, key });
-  const pod = helmTemplate<TestPod>(args).find(
+  const { store, helmArgs } = await wireTls('helm-test', ['sentinel-store.sentinel.svc', 'localhost']);
+  const pod = helmTemplate<TestPod>(helmArgs).find(
     (o) => o.kind === 'Pod' && o.metadata.name.endsWith('-test-ready'),
   );
   assert.ok(pod, 'helm test renders its pod');
