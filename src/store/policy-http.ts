@@ -55,15 +55,18 @@ export class PolicyHttp {
     return this.served?.etag;
   }
 
-  /** Re-reads the file; an unreadable file keeps the last version read (a ConfigMap swap can race a read). */
-  reload(): void {
+  /**
+   * Re-reads the file; an unreadable file keeps the last version read (a ConfigMap swap can race a read).
+   * `quiet`: a failure is not logged again (a request's retry, see `serve`).
+   */
+  reload(quiet = false): void {
     const file = this.options.file;
     let text: Buffer;
     try {
       text = readFileSync(file);
     } catch (err) {
       this.readError = (err as Error).message;
-      this.options.logger.error({ file, err: this.readError }, 'cannot read policy.file');
+      if (!quiet) this.options.logger.error({ file, err: this.readError }, 'cannot read policy.file');
       return;
     }
     this.readError = undefined;
@@ -98,6 +101,10 @@ export class PolicyHttp {
       );
       return;
     }
+    // Nothing read yet (the file is not there, or was not at the last poll): try again now, so that a file that
+    // appears is served from the first request after, whatever the watcher saw (a file that did not exist when
+    // watchFile started was seen in CI to go unnoticed for over 5 s).
+    if (!this.served) this.reload(true);
     const served = this.served;
     if (!served) {
       send(
