@@ -10,28 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { startSentinel } from './helpers/child.js';
-
-const HEAVY = ['@aws-sdk/client-s3', 'hyparquet', 'hyparquet-writer', '@kubernetes/client-node'];
+import { HEAVY_PACKAGES, writeResolveHook } from './helpers/resolve-hook.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-agent-imports-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+const register = writeResolveHook(dir);
 
-// The hook writes "resolved <url>" to stderr for every import the process resolves.
-writeFileSync(
-  join(dir, 'hooks.mjs'),
-  `export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  process.stderr.write('resolved ' + r.url + '\\n');
-  return r;
-}
-`,
-);
-writeFileSync(
-  join(dir, 'register.mjs'),
-  `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
-);
-
-/** The packages (of HEAVY) that an agent with `exporters` resolved by the time it was receiving OTLP. */
+/** The packages (of HEAVY_PACKAGES) that an agent with `exporters` resolved by the time it was receiving OTLP. */
 async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<string[]> {
   const config = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -49,7 +34,7 @@ async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<s
     '--import',
     'tsx',
     '--import',
-    join(dir, 'register.mjs'),
+    register,
     'src/cli.ts',
   ]);
   agent.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -60,7 +45,7 @@ async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<s
     await agent.exited;
   }
   assert.match(stderr, /resolved .*@grpc\/grpc-js/, 'the hook saw the packages the agent does load');
-  return HEAVY.filter((p) => stderr.includes(`/node_modules/${p}/`));
+  return HEAVY_PACKAGES.filter((p) => stderr.includes(`/node_modules/${p}/`));
 }
 
 void describe('the agent imports what its config uses', () => {

@@ -17,11 +17,11 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { buildBundle, type Bundle } from './helpers/bundle.js';
 import { freePort } from './helpers/free-port.js';
+import { HEAVY_PACKAGES, writeResolveHook } from './helpers/resolve-hook.js';
 import { startSentinel } from './helpers/child.js';
 import { S3RVER_CREDENTIALS, TestS3 } from './helpers/s3rver.js';
 import { sdkExporter } from './helpers/sdk.js';
 
-const HEAVY = ['@aws-sdk/client-s3', 'hyparquet', 'hyparquet-writer', '@kubernetes/client-node'];
 /**
  * Optional packages that a bundled one requires inside try/catch and does without: node-fetch's `encoding`, ws's
  * native `bufferutil` and `utf-8-validate` (both under @kubernetes/client-node). None is installed (npm ci), so
@@ -30,26 +30,14 @@ const HEAVY = ['@aws-sdk/client-s3', 'hyparquet', 'hyparquet-writer', '@kubernet
 const OPTIONAL = ['encoding', 'bufferutil', 'utf-8-validate'];
 
 let bundle: Bundle;
+let register: string;
 before(async () => {
   bundle = await buildBundle();
-  // The hook writes "resolved <url>" to stderr for every module the process resolves.
-  writeFileSync(
-    join(bundle.dir, 'hooks.mjs'),
-    `export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  process.stderr.write('resolved ' + r.url + '\\n');
-  return r;
-}
-`,
-  );
-  // And, as the process exits, the builtin modules node loaded (process.moduleLoadList).
+  register = writeResolveHook(bundle.dir);
+  // As the process exits, the builtin modules node loaded (process.moduleLoadList).
   writeFileSync(
     join(bundle.dir, 'builtins.cjs'),
     `process.on('exit', () => process.stderr.write('builtins ' + JSON.stringify(process.moduleLoadList) + '\\n'));\n`,
-  );
-  writeFileSync(
-    join(bundle.dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(bundle.dir, 'hooks.mjs')).href)});\n`,
   );
 });
 after(() => bundle?.remove());
@@ -71,7 +59,7 @@ async function startAgent(config: string, env: Record<string, string> = {}) {
   let stderr = '';
   const agent = startSentinel(['agent', '--config', config], { POD_NAME: '', POD_NAMESPACE: '', ...env }, [
     '--import',
-    join(bundle.dir, 'register.mjs'),
+    register,
     '--require',
     join(bundle.dir, 'builtins.cjs'),
     bundle.cli,
@@ -137,7 +125,7 @@ void describe('the bundle (npm run build) that the image runs', () => {
     const packages = new Set(loaded.flatMap((f) => [...packagesIn(f)]));
     assert.ok(packages.has('@grpc/grpc-js'), 'the map from chunks to packages sees what the agent does load');
     assert.deepEqual(
-      HEAVY.filter((p) => packages.has(p)),
+      HEAVY_PACKAGES.filter((p) => packages.has(p)),
       [],
     );
     // Node 24's undici (its fetch and WebSocket), which an ES module import of node:http loads there
