@@ -108,7 +108,6 @@ export {
   EXPORT_METHODS,
   HTTP_PATHS,
   SIGNAL_ITEMS,
-  signalServiceDefinition,
 } from './signal-service.js';
 export { scanSignalRequest, splitSignalRequest } from './wire-signal-scan.js';
 export type { ScannedSignalRequest } from './wire-signal-scan.js';

@@ -1,6 +1,5 @@
-import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Signal } from './consumer.js';
-import { TRACE_EXPORT_METHOD, traceServiceDefinition } from './grpc-service.js';
+import { TRACE_EXPORT_METHOD } from './grpc-service.js';
 
 /** The OTLP/gRPC Export method of each signal (opentelemetry-proto collector/<signal>/v1/<signal>_service.proto). */
 export const EXPORT_METHODS: Readonly<Record<Signal, string>> = {
@@ -24,12 +23,6 @@ export const SIGNAL_ITEMS: Readonly<
   logs: { json: 'rejectedLogRecords', metric: 'log_records', noun: 'log records' },
   metrics: { json: 'rejectedDataPoints', metric: 'metric_points', noun: 'data points' },
 };
-
-/** A signal's gRPC service for grpc-js, with identity (de)serialisers as `traceServiceDefinition`. */
-export function signalServiceDefinition(signal: Signal): ServiceDefinition {
-  const trace = traceServiceDefinition['Export']!;
-  return { Export: { ...trace, path: EXPORT_METHODS[signal] } };
-}
 
 /**
  * The OTLP/JSON Export response of a signal: `{}`, or its partial_success (`ExportLogsPartialSuccess

@@ -1,24 +1,27 @@
 import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  status as grpcStatus,
-  type sendUnaryData,
-  type ServerUnaryCall,
-} from '@grpc/grpc-js';
+  constants as h2,
+  createSecureServer,
+  createServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Server } from 'node:http';
+import { inflate } from 'node:zlib';
+import { listen } from '../http/index.js';
 import {
   countSpansInRequest,
   decodeTraceRequest,
+  EXPORT_METHODS,
   encodeTraceResponse,
-  signalServiceDefinition,
-  traceServiceDefinition,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { estimateProtobufRequest } from './admission-estimate.js';
-
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
-import { grpcCodeFor } from './http-receiver.js';
-import { RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
+import { grpcCodeFor, gunzipLimited, tooLarge } from './http-receiver.js';
+import { refusal, RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import type { ReceiverTls } from './tls.js';
 
@@ -31,123 +34,324 @@ export interface GrpcReceiverOptions {
   readonly authorize?: ReceiverAuthorize | undefined;
 }
 
+type Refused = Extract<IngestResult, { kind: 'refused' }>;
+
+/** The compressions a request message may use (gRPC's `grpc-encoding`), as `grpc-accept-encoding` lists them. */
+const ACCEPT_ENCODING = 'identity,deflate,gzip';
+
 /**
  * OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, and `LogsService/Export` and
- * `MetricsService/Export` when the pipeline takes logs and metrics (issue 16; else UNIMPLEMENTED, grpc-js's answer
- * for a service not served). gzip is handled by grpc-js.
+ * `MetricsService/Export` when the pipeline takes logs and metrics (issue 16; else UNIMPLEMENTED).
+ *
+ * Served on node:http2 directly, by gRPC's wire protocol for unary calls (grpc/doc/PROTOCOL-HTTP2.md): one
+ * length-prefixed message in, one out, the status in trailers (or trailers only, for an error). grpc-js's server
+ * cost the agent 5-8 ms of CPU per 1,000 spans at 10k spans/s before a span was read, of its 15-18 (a server on
+ * node:http2 alone: 0.78-0.83x of that, bench/grpc-server.ts), and loading it 3-4 MiB of every idle agent's
+ * memory (BENCHMARKS.md, session 9). Clients are still grpc-js and grpc-go (tests: the OpenTelemetry SDK's gRPC
+ * exporter and grpc-js's own client).
+ *
+ * A deadline (`grpc-timeout`) is the client's: when it passes the client resets the stream, and the answer is
+ * dropped (as grpc-js's server does); the data may already have been accepted.
  */
 export class GrpcReceiver {
-  private readonly server: Server;
+  private readonly server: Http2Server | Http2SecureServer;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly methods = new Map<string, ItemSignal | 'traces'>();
 
   constructor(private readonly options: GrpcReceiverOptions) {
-    this.server = new Server({
-      // grpc-js checks this limit on the message as received and again after decompression.
-      'grpc.max_receive_message_length': options.maxRequestBytes,
-      'grpc.max_send_message_length': 4 * 1024 * 1024,
-      'grpc.keepalive_permit_without_calls': 1,
-      // Channelz (gRPC's introspection service, which Sentinel does not serve) wraps every call in trackers
-      // and closures: 3 % of the agent's main thread at 10k spans/s (CPU profile, issue 13). Off.
-      'grpc.enable_channelz': 0,
-    });
-    this.server.addService(traceServiceDefinition, {
-      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-        this.export(call, callback).catch((err: unknown) => {
-          options.logger.error({ err }, 'OTLP/gRPC handler failed');
-          callback({ code: grpcStatus.INTERNAL, details: 'internal error' });
-        });
-      },
-    });
+    const settings = {
+      // gRPC clients keep one connection and multiplex; node's own session-memory cap (10 MB of queued data)
+      // would refuse streams with ENHANCE_YOUR_CALM under a burst of large requests. The ingest's memory budget
+      // is the bound, as with grpc-js (which sets the same).
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    };
+    this.server = options.tls
+      ? createSecureServer({ ...options.tls.serverOptions(), ...settings, ALPNProtocols: ['h2'] })
+      : createServer(settings);
+    const tlsServer = this.server as Http2SecureServer;
+    options.tls?.onChange((o) => tlsServer.setSecureContext(o));
+    this.methods.set(EXPORT_METHODS.traces, 'traces');
     for (const signal of ['logs', 'metrics'] as const) {
-      if (!options.ingest.takes(signal)) continue;
-      this.server.addService(signalServiceDefinition(signal), {
-        Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-          this.exportSignal(signal, call, callback).catch((err: unknown) => {
-            options.logger.error({ err, signal }, 'OTLP/gRPC handler failed');
-            callback({ code: grpcStatus.INTERNAL, details: 'internal error' });
-          });
-        },
-      });
+      if (options.ingest.takes(signal)) this.methods.set(EXPORT_METHODS[signal], signal);
     }
+    this.server.on('session', (session: ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      // A client that goes away mid-call, or breaks HTTP/2: its session ends, the process goes on.
+      session.on('error', (err: Error) => options.logger.debug({ err }, 'OTLP/gRPC connection error'));
+    });
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      stream.on('error', (err: Error) => options.logger.debug({ err }, 'OTLP/gRPC stream error'));
+      this.call(stream, headers).catch((err: unknown) => {
+        options.logger.error({ err }, 'OTLP/gRPC handler failed');
+        respondStatus(stream, GrpcCode.INTERNAL, 'internal error');
+      });
+    });
   }
 
-  /** Authorizes a call; false when it was refused (and answered). */
-  private async authorized(
-    call: ServerUnaryCall<Buffer, Buffer>,
-    callback: sendUnaryData<Buffer>,
-  ): Promise<boolean> {
-    if (!this.options.authorize) return true;
-    const auth = call.metadata.get('authorization')[0];
-    const verdict = await this.options.authorize(typeof auth === 'string' ? auth : undefined, call.getPath());
-    if (verdict.ok) return true;
-    const refused = authRefusal(verdict);
-    this.options.ingest.countRefusedRequest('grpc', refused.reason);
-    callback({ code: grpcCodeFor(refused), details: verdict.message });
-    return false;
-  }
-
-  private async exportSignal(
-    signal: ItemSignal,
-    call: ServerUnaryCall<Buffer, Buffer>,
-    callback: sendUnaryData<Buffer>,
-  ): Promise<void> {
-    if (!(await this.authorized(call, callback))) return;
-    const body = call.request;
-    this.answer(await this.options.ingest.ingestSignal(signal, 'grpc', body.length, () => body), callback);
-  }
-
-  /** The Export response (the same protobuf fields for all three signals), or the refusal's status. */
-  private answer(result: IngestResult, callback: sendUnaryData<Buffer>): void {
-    if (result.kind === 'accepted') {
-      callback(null, encodeTraceResponse(result.partial));
+  private async call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const contentType = header(headers, h2.HTTP2_HEADER_CONTENT_TYPE);
+    if (header(headers, h2.HTTP2_HEADER_METHOD) !== 'POST' || !contentType?.startsWith('application/grpc')) {
+      // Not gRPC at all: gRPC's protocol answers with an HTTP status (415), not a grpc-status.
+      this.options.ingest.countRefusedRequest('grpc', 'unsupported_media_type');
+      stream.resume();
+      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 415, 'content-type': 'text/plain' }, { endStream: true });
       return;
     }
-    const code = grpcCodeFor(result);
-    const metadata = new Metadata();
-    if (result.retryable && code === GrpcCode.RESOURCE_EXHAUSTED) {
-      // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo (OTLP specification, "Failures").
-      metadata.set('grpc-status-details-bin', encodeRpcStatus(code, result.message, RETRY_AFTER_SECONDS));
-      // gRPC's own retry design (A6) reads server pushback from this trailer; grpc-js retry policies honour it.
-      metadata.set('grpc-retry-pushback-ms', String(RETRY_AFTER_SECONDS * 1000));
+    const path = header(headers, h2.HTTP2_HEADER_PATH) ?? '';
+    const signal = this.methods.get(path);
+    if (signal === undefined) {
+      stream.resume();
+      respondStatus(
+        stream,
+        GrpcCode.UNIMPLEMENTED,
+        `unknown method ${path}: this server serves ${[...this.methods.keys()].join(', ')}`,
+      );
+      return;
     }
-    callback({ code, details: result.message, metadata });
+    if (this.options.authorize) {
+      const verdict = await this.options.authorize(header(headers, 'authorization'), path);
+      if (!verdict.ok) return this.refuse(stream, authRefusal(verdict), verdict.message);
+    }
+    const encoding = header(headers, 'grpc-encoding')?.toLowerCase() ?? 'identity';
+    if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
+      this.options.ingest.countRefusedRequest('grpc', 'unsupported_media_type');
+      stream.resume();
+      respondStatus(
+        stream,
+        GrpcCode.UNIMPLEMENTED,
+        `unsupported grpc-encoding "${encoding}": expected ${ACCEPT_ENCODING}`,
+      );
+      return;
+    }
+    const message = await readMessage(stream, this.options.maxRequestBytes);
+    if (message.kind === 'gone') return; // the client reset the stream (cancelled, or its deadline passed)
+    if (message.kind === 'refused') return this.refuse(stream, message.refused);
+    let body = message.body;
+    if (message.compressed) {
+      const unpacked = await decompress(body, encoding, this.options.maxRequestBytes);
+      if (unpacked.kind === 'refused') return this.refuse(stream, unpacked.refused);
+      body = unpacked.body;
+    }
+    const { ingest } = this.options;
+    const data = body;
+    const result =
+      signal === 'traces'
+        ? await ingest.ingest(
+            'grpc',
+            data.length,
+            () => decodeTraceRequest(data),
+            () => countSpansInRequest(data),
+            () => estimateProtobufRequest(data),
+            () => data,
+          )
+        : await ingest.ingestSignal(signal, 'grpc', data.length, () => data);
+    if (result.kind === 'accepted') respondMessage(stream, encodeTraceResponse(result.partial));
+    else answerRefused(stream, result);
   }
 
-  private async export(
-    call: ServerUnaryCall<Buffer, Buffer>,
-    callback: sendUnaryData<Buffer>,
-  ): Promise<void> {
-    if (!(await this.authorized(call, callback))) return;
-    const body = call.request;
-    const result = await this.options.ingest.ingest(
-      'grpc',
-      body.length,
-      () => decodeTraceRequest(body),
-      () => countSpansInRequest(body),
-      () => estimateProtobufRequest(body),
-      () => body,
-    );
-    this.answer(result, callback);
+  /** Counts and answers a refusal made here, before the ingest (which counts its own). */
+  private refuse(stream: ServerHttp2Stream, refused: Refused, message = refused.message): void {
+    this.options.ingest.countRefusedRequest('grpc', refused.reason);
+    answerRefused(stream, { ...refused, message });
   }
 
   async start(): Promise<number> {
-    const creds = this.options.tls ? this.options.tls.grpcCredentials() : ServerCredentials.createInsecure();
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(this.options.endpoint, creds, (err, port) => (err ? reject(err) : resolve(port)));
-    });
+    // Http2Server and http.Server share net.Server's listen and address, which is all `listen` uses.
+    return listen(this.server as unknown as Server, this.options.endpoint, 'receivers.otlp.grpc.endpoint');
   }
 
-  /** Stops accepting calls and waits for running ones, forcing the end after `graceMs`. */
+  /** Stops accepting connections, sends GOAWAY, waits for running calls, and forces the end after `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      timer.unref();
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    const timer = setTimeout(() => {
+      for (const session of this.sessions) session.destroy();
+    }, graceMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
   }
+}
+
+/** One request header's value (the first, when a client repeated it). */
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+type Message =
+  | { kind: 'message'; body: Buffer; compressed: boolean }
+  | { kind: 'refused'; refused: Refused }
+  | { kind: 'gone' };
+
+/**
+ * Reads a unary call's one length-prefixed message (1 byte compressed flag, 4 bytes big-endian length). The
+ * message is copied once into a buffer of its declared length; a length over `limit` is refused before it is
+ * read.
+ */
+function readMessage(stream: ServerHttp2Stream, limit: number): Promise<Message> {
+  return new Promise((resolve) => {
+    if (stream.destroyed) return resolve({ kind: 'gone' });
+    let prefix: Buffer | undefined;
+    let body: Buffer | undefined;
+    let filled = 0;
+    let extra = false;
+    let settled = false;
+    const done = (m: Message): void => {
+      if (settled) return;
+      settled = true;
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      resolve(m);
+    };
+    const onData = (chunk: Buffer): void => {
+      let at = 0;
+      if (!body) {
+        const need = 5 - (prefix?.length ?? 0);
+        const head = chunk.subarray(0, need);
+        prefix = prefix ? Buffer.concat([prefix, head]) : head;
+        at = head.length;
+        if (prefix.length < 5) return;
+        const length = prefix.readUInt32BE(1);
+        if (length > limit) {
+          stream.resume();
+          done({ kind: 'refused', refused: tooLarge(limit, prefix[0] === 1 ? 'compressed' : '') });
+          return;
+        }
+        body = Buffer.allocUnsafe(length);
+      }
+      const take = Math.min(chunk.length - at, body.length - filled);
+      chunk.copy(body, filled, at, at + take);
+      filled += take;
+      if (at + take < chunk.length) extra = true;
+    };
+    const onEnd = (): void => {
+      if (!prefix || prefix.length < 5 || !body || filled < body.length) {
+        done({
+          kind: 'refused',
+          refused: framing('the request ended inside its gRPC message (5-byte prefix and length)'),
+        });
+      } else if (extra) {
+        done({
+          kind: 'refused',
+          refused: framing('a unary call carries one gRPC message; the request had more bytes after it'),
+        });
+      } else if (prefix[0] !== 0 && prefix[0] !== 1) {
+        done({
+          kind: 'refused',
+          refused: framing(`gRPC message flag ${prefix[0]}: expected 0 or 1 (compressed)`),
+        });
+      } else {
+        done({ kind: 'message', body, compressed: prefix[0] === 1 });
+      }
+    };
+    const onClose = (): void => done({ kind: 'gone' });
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('close', onClose);
+  });
+}
+
+function framing(message: string): Refused {
+  return refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', message);
+}
+
+async function decompress(
+  body: Buffer,
+  encoding: string,
+  limit: number,
+): Promise<{ kind: 'body'; body: Buffer } | { kind: 'refused'; refused: Refused }> {
+  if (encoding === 'identity') {
+    return {
+      kind: 'refused',
+      refused: framing('a compressed gRPC message without grpc-encoding (gzip or deflate)'),
+    };
+  }
+  try {
+    const out =
+      encoding === 'gzip'
+        ? await gunzipLimited(body, limit)
+        : await new Promise<Buffer>((resolve, reject) =>
+            inflate(body, { maxOutputLength: limit }, (err, b) => (err ? reject(err) : resolve(b))),
+          );
+    return { kind: 'body', body: out };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return { kind: 'refused', refused: tooLarge(limit, 'decompressed') };
+    }
+    return { kind: 'refused', refused: framing(`${encoding}: ${(err as Error).message}`) };
+  }
+}
+
+function answerRefused(stream: ServerHttp2Stream, result: Refused): void {
+  const code = grpcCodeFor(result);
+  const extra: Record<string, string> = {};
+  if (result.retryable && code === GrpcCode.RESOURCE_EXHAUSTED) {
+    // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo (OTLP specification, "Failures").
+    extra['grpc-status-details-bin'] = encodeRpcStatus(code, result.message, RETRY_AFTER_SECONDS).toString(
+      'base64',
+    );
+    // gRPC's own retry design (A6) reads server pushback from this trailer; grpc-js retry policies honour it.
+    extra['grpc-retry-pushback-ms'] = String(RETRY_AFTER_SECONDS * 1000);
+  }
+  respondStatus(stream, code, result.message, extra);
+}
+
+/** A successful call: response headers, the message, then `grpc-status: 0` in trailers. */
+function respondMessage(stream: ServerHttp2Stream, message: Uint8Array): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  stream.respond(
+    {
+      [h2.HTTP2_HEADER_STATUS]: 200,
+      'content-type': 'application/grpc',
+      'grpc-accept-encoding': ACCEPT_ENCODING,
+    },
+    { waitForTrailers: true },
+  );
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  stream.end(frame);
+}
+
+/**
+ * An error: gRPC's Trailers-Only response (one HEADERS frame with the status, ending the stream). A client still
+ * sending is told to stop with RST_STREAM(NO_ERROR) after it, as gRPC servers do.
+ */
+function respondStatus(
+  stream: ServerHttp2Stream,
+  code: number,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond(
+    {
+      [h2.HTTP2_HEADER_STATUS]: 200,
+      'content-type': 'application/grpc',
+      'grpc-accept-encoding': ACCEPT_ENCODING,
+      'grpc-status': String(code),
+      'grpc-message': percentEncode(message),
+      ...extra,
+    },
+    { endStream: true },
+  );
+  if (!stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
+}
+
+/** grpc-message's encoding: bytes outside printable ASCII, and `%`, as `%XX` of their UTF-8 (PROTOCOL-HTTP2.md). */
+export function percentEncode(message: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(message)) return message;
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }

@@ -292,7 +292,7 @@ export class HttpReceiver {
   }
 }
 
-function tooLarge(limit: number, which: string): Extract<IngestResult, { kind: 'refused' }> {
+export function tooLarge(limit: number, which: string): Extract<IngestResult, { kind: 'refused' }> {
   return refusal(
     'too_large',
     'SENTINEL_ERR_BODY_TOO_LARGE',
@@ -356,7 +356,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
 }
 
 /** Gunzip with the output bounded, so a gzip bomb is refused before it is inflated. */
-function gunzipLimited(body: Buffer, limit: number): Promise<Buffer> {
+export function gunzipLimited(body: Buffer, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     gunzip(body, { maxOutputLength: limit }, (err, out) => (err ? reject(err) : resolve(out)));
   });

@@ -1,11 +1,9 @@
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
-import { ServerCredentials } from '@grpc/grpc-js';
 
-/** TLS for the receivers: the HTTP server options, gRPC credentials, and news of a rotated certificate. */
+/** TLS for the receivers (OTLP/HTTP and OTLP/gRPC servers alike): server options, and news of a rotated certificate. */
 export interface ReceiverTls {
   serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean };
-  grpcCredentials(): ServerCredentials;
   onChange(listener: (options: SecureContextOptions) => void): void;
   close(): void;
 }
@@ -59,15 +57,6 @@ export class FileTls implements ReceiverTls {
   serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
     const mtls = this.material.ca !== undefined;
     return { ...this.contextOptions(), requestCert: mtls, rejectUnauthorized: mtls };
-  }
-
-  grpcCredentials(): ServerCredentials {
-    const { cert, key, ca } = this.material;
-    return ServerCredentials.createSsl(
-      ca ?? null,
-      [{ cert_chain: cert, private_key: key }],
-      ca !== undefined,
-    );
   }
 
   onChange(listener: (options: SecureContextOptions) => void): void {
