@@ -16,7 +16,10 @@ const dir = mkdtempSync(join(tmpdir(), 'sentinel-agent-imports-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const register = writeResolveHook(dir);
 
-/** The packages (of HEAVY_PACKAGES) that an agent with `exporters` resolved by the time it was receiving OTLP. */
+/**
+ * The packages (of HEAVY_PACKAGES and grpc-js) that an agent with `exporters` resolved by the time it was receiving
+ * OTLP.
+ */
 async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<string[]> {
   const config = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -44,18 +47,27 @@ async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<s
     agent.child.kill('SIGTERM');
     await agent.exited;
   }
-  assert.match(stderr, /resolved .*@grpc\/grpc-js/, 'the hook saw the packages the agent does load');
-  return HEAVY_PACKAGES.filter((p) => stderr.includes(`/node_modules/${p}/`));
+  assert.match(stderr, /resolved .*\/node_modules\/zod\//, 'the hook saw the packages the agent does load');
+  return [...HEAVY_PACKAGES, '@grpc/grpc-js'].filter((p) => stderr.includes(`/node_modules/${p}/`));
 }
 
 void describe('the agent imports what its config uses', () => {
-  void test('with an OTLP exporter (the chart config) it loads neither Parquet, the S3 client nor the Kubernetes client', async () => {
+  void test('with an OTLP/HTTP exporter (the chart config) it loads neither Parquet, the S3 client, the Kubernetes client nor grpc-js', async () => {
     const loaded = await heavyPackagesLoaded('otlp', [
+      '  - type: otlp',
+      '    endpoint: http://127.0.0.1:1',
+      '    protocol: http',
+    ]);
+    assert.deepEqual(loaded, []);
+  });
+
+  void test('with an OTLP/gRPC exporter it loads grpc-js, for the exporter alone (the receiver is node:http2)', async () => {
+    const loaded = await heavyPackagesLoaded('otlp-grpc', [
       '  - type: otlp',
       '    endpoint: http://127.0.0.1:1',
       '    protocol: grpc',
     ]);
-    assert.deepEqual(loaded, []);
+    assert.deepEqual(loaded, ['@grpc/grpc-js']);
   });
 
   void test('with a storage exporter on a directory it loads Parquet, and the S3 client only for s3:// at the first request', async () => {

@@ -244,21 +244,34 @@ test('with store TLS, agents export to the store and fetch its policy by its abs
   const dns = fakeDns({ [SERVICE]: '127.0.0.1' });
   cleanups.push(() => dns.restore());
 
-  // The exporter, as the chart renders it; the Service port 4317 is the test store's ephemeral gRPC port here.
+  // The exporter, as the chart renders it (OTLP/HTTP to the store); the Service port 4318 is the test store's
+  // ephemeral OTLP/HTTP port here. The same exporter switched to gRPC (agent.exporterProtocol: grpc) goes to
+  // 4317, the store's gRPC port, over the same TLS.
   const [exporter] = config.exporters;
   assert.ok(exporter?.type === 'otlp');
-  assert.equal(exporter.endpoint, `https://${SERVICE}:4317`);
-  const otlp = await createExporter(
-    {
-      ...exporter,
-      endpoint: exporter.endpoint.replace(/:4317$/, `:${store.store.ports.grpc}`),
-      bearer_token_file: at(exporter.bearer_token_file),
-    },
-    0,
-    { logger: silentLogger() },
-  );
-  cleanups.push(() => otlp.shutdown());
-  assert.deepEqual(await otlp.export(makeTraces({ traces: 1, spansPerTrace: 2, seed: 7 }), 2), SUCCESS);
+  assert.equal(exporter.endpoint, `https://${SERVICE}:4318`);
+  assert.equal(exporter.protocol, 'http');
+  for (const [protocol, port] of [
+    ['http', store.store.ports.http],
+    ['grpc', store.store.ports.grpc],
+  ] as const) {
+    const otlp = await createExporter(
+      {
+        ...exporter,
+        protocol,
+        endpoint: exporter.endpoint.replace(/:4318$/, `:${port}`),
+        bearer_token_file: at(exporter.bearer_token_file),
+      },
+      0,
+      { logger: silentLogger() },
+    );
+    cleanups.push(() => otlp.shutdown());
+    assert.deepEqual(
+      await otlp.export(makeTraces({ traces: 1, spansPerTrace: 2, seed: 7 }), 2),
+      SUCCESS,
+      protocol,
+    );
+  }
 
   // The policy fetch, as the chart renders it.
   const central = config.sampling.central_policy;

@@ -443,7 +443,7 @@ describe('which signal goes where (issue 16)', () => {
     assert.deepEqual(
       exporters.map((e) => [e.name ?? '', e.signals, e.type === 'otlp' ? e.endpoint : '', e.queue.max_bytes]),
       [
-        ['', ['traces', 'logs'], 'http://sentinel-store.sentinel.svc.cluster.local.:4317', 153 * 1024 * 1024],
+        ['', ['traces', 'logs'], 'http://sentinel-store.sentinel.svc.cluster.local.:4318', 153 * 1024 * 1024],
         ['metrics', ['metrics'], 'http://otel-collector.observability:4317', 51 * 1024 * 1024],
       ],
     );

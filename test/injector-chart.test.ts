@@ -420,7 +420,7 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
       ['sentinel-store-headless.sentinel.svc.cluster.local.:3200', `localhost:${h.store.ports.query}`],
       // Absolute names (a trailing dot), as the chart renders them: no DNS search list under ndots:5.
       ['sentinel-store.sentinel.svc.cluster.local.:3200', `127.0.0.1:${h.store.ports.query}`],
-      ['sentinel-store.sentinel.svc.cluster.local.:4317', `127.0.0.1:${h.store.ports.grpc}`],
+      ['sentinel-store.sentinel.svc.cluster.local.:4318', `127.0.0.1:${h.store.ports.http}`],
     ];
     // The container's file system: each mount path is its volume's directory.
     const mounts = [...(agent.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);

@@ -3,7 +3,6 @@ import type { ObjectStore } from '../storage/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { DebugExporter } from './debug-exporter.js';
 import type { ExporterConsumerOptions } from './exporter-consumer.js';
-import { OtlpGrpcExporter } from './otlp-grpc-exporter.js';
 import { OtlpHttpExporter } from './otlp-http-exporter.js';
 import type { OtlpExporterOptions } from './otlp-options.js';
 import type { SpanExporter } from './span-exporter.js';
@@ -16,7 +15,8 @@ export function exporterName(config: ExporterConfig, index: number): string {
 /**
  * Builds the exporter one `exporters:` entry describes. The `storage` exporter's module and the storage room
  * (Parquet, and the S3 client when the URL is s3://) are imported here, only when a config names one: an agent
- * that exports over OTLP does not carry them (issue 13, idle RSS).
+ * that exports over OTLP does not carry them, and grpc-js is imported only for `protocol: grpc` (issue 13, idle
+ * RSS).
  */
 export async function createExporter(
   config: ExporterConfig,
@@ -51,7 +51,10 @@ export async function createExporter(
         timeoutMs: config.timeout,
         tls: { caFile: config.tls.ca_file, insecureSkipVerify: config.tls.insecure_skip_verify },
       };
-      return config.protocol === 'http' ? new OtlpHttpExporter(options) : new OtlpGrpcExporter(options);
+      if (config.protocol === 'http') return new OtlpHttpExporter(options);
+      // grpc-js (its chunk of the bundle: 640 KB of source) only for a config that exports over gRPC.
+      const { OtlpGrpcExporter } = await import('./otlp-grpc-exporter.js');
+      return new OtlpGrpcExporter(options);
     }
   }
 }

@@ -153,9 +153,27 @@ true
 {{- if .Values.agent.exporterEndpoint }}
 {{- .Values.agent.exporterEndpoint }}
 {{- else if .Values.store.enabled }}
-{{- printf "%s://%s:4317" (include "sentinel.storeScheme" .) (include "sentinel.storeAbsoluteHost" .) }}
+{{- printf "%s://%s:%s" (include "sentinel.storeScheme" .) (include "sentinel.storeAbsoluteHost" .) (ternary "4318" "4317" (eq (include "sentinel.exporterProtocol" .) "http")) }}
 {{- else }}
 {{- fail "agent.exporterEndpoint is required when store.enabled=false: the agents need somewhere to send spans" }}
+{{- end }}
+{{- end }}
+
+{{/*
+  The agent exporter's protocol: agent.exporterProtocol, else OTLP/HTTP to the chart's own store (the agent then
+  never loads grpc-js: about 2 MiB less per pod, issue 13, BENCHMARKS.md session 9) and OTLP/gRPC to an
+  agent.exporterEndpoint (what that value has always meant).
+*/}}
+{{- define "sentinel.exporterProtocol" -}}
+{{- if .Values.agent.exporterProtocol }}
+{{- if not (has .Values.agent.exporterProtocol (list "grpc" "http")) }}
+{{- fail (printf "agent.exporterProtocol must be grpc or http, got %q" .Values.agent.exporterProtocol) }}
+{{- end }}
+{{- .Values.agent.exporterProtocol }}
+{{- else if .Values.agent.exporterEndpoint }}
+{{- "grpc" }}
+{{- else }}
+{{- "http" }}
 {{- end }}
 {{- end }}
 
@@ -257,7 +275,7 @@ true
 {{- /* Two exporters share the emptyDir: 60 % for the main one (its signals split it), 20 % for metrics. */}}
 {{- $queueMaxBytes = printf "%dMiB" (div (mul (int .Values.agent.queueSizeMiB) 6) 10) }}
 {{- end }}
-{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" "grpc" "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) "signals" .Values.agent.exporterSignals }}
+{{- $exporter := dict "type" "otlp" "endpoint" (include "sentinel.exporterEndpoint" .) "protocol" (include "sentinel.exporterProtocol" .) "queue" (dict "dir" "/var/lib/sentinel/queue" "max_bytes" $queueMaxBytes) "signals" .Values.agent.exporterSignals }}
 {{- $exporters := list $exporter }}
 {{- if .Values.agent.metricsEndpoint }}
 {{- /* Metrics (issue 16) to their own backend; they share the queue's emptyDir under their own sub-directory. */}}
