@@ -103,12 +103,7 @@ export {
 export { addKeptLog, addKeptLogRecord, logWeightSuffix, readLogAttributes } from './wire-logs-encode.js';
 export { transcodeLogsRequestJson } from './json-to-protobuf-logs.js';
 export { transcodeMetricsRequestJson } from './json-to-protobuf-metrics.js';
-export {
-  encodeSignalResponseJson,
-  EXPORT_METHODS,
-  HTTP_PATHS,
-  SIGNAL_ITEMS,
-} from './signal-service.js';
+export { encodeSignalResponseJson, EXPORT_METHODS, HTTP_PATHS, SIGNAL_ITEMS } from './signal-service.js';
 export { scanSignalRequest, splitSignalRequest } from './wire-signal-scan.js';
 export type { ScannedSignalRequest } from './wire-signal-scan.js';
 export { forwardSignals } from './signal-forward.js';
