@@ -24,7 +24,7 @@ import { pino, type Logger } from 'pino';
 import { type SpanExporter } from '../src/export/index.js';
 import { BatchProcessor, splitBySpans } from '../src/export/batch-processor.js';
 import { ExporterConsumer } from '../src/export/exporter-consumer.js';
-import { OtlpGrpcExporter } from '../src/export/otlp-grpc-exporter.js';
+import { grpcTarget, OtlpGrpcExporter } from '../src/export/otlp-grpc-exporter.js';
 import { OtlpHttpExporter } from '../src/export/otlp-http-exporter.js';
 import { RetryingExporter } from '../src/export/retrying-exporter.js';
 import { SUCCESS, type ExportResult } from '../src/export/span-exporter.js';
@@ -361,6 +361,20 @@ describe('OTLP/HTTP exporter', () => {
 });
 
 describe('OTLP/gRPC exporter', () => {
+  it('reads its target, the host for TLS (SNI) and whether to use TLS from the endpoint', () => {
+    assert.deepEqual(grpcTarget('https://sentinel-store.sentinel.svc.cluster.local.:4317'), {
+      target: 'sentinel-store.sentinel.svc.cluster.local.:4317',
+      host: 'sentinel-store.sentinel.svc.cluster.local.',
+      secure: true,
+    });
+    assert.deepEqual(grpcTarget('http://collector:4317/'), {
+      target: 'collector:4317',
+      host: 'collector',
+      secure: false,
+    });
+    assert.deepEqual(grpcTarget('[::1]:4317'), { target: '[::1]:4317', host: '[::1]', secure: false });
+  });
+
   async function grpcBackend(
     answer: (call: number) => { code: number; metadata?: Metadata } | null,
   ): Promise<{ endpoint: string; bodies: Buffer[] }> {

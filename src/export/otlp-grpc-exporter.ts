@@ -32,11 +32,11 @@ export class OtlpGrpcExporter extends OtlpSignalExporter {
 
   constructor(private readonly options: OtlpExporterOptions) {
     super(options.name);
-    const { target, secure } = grpcTarget(options.endpoint);
+    const { target, host, secure } = grpcTarget(options.endpoint);
     this.target = target;
     // grpc-js sends the target's host as SNI and checks the certificate against it; an absolute name's trailing
-    // dot (the chart's endpoint) must not reach SNI (src/http/tls-server-name.ts).
-    const servername = secure ? tlsServerNameFor(target.replace(/:\d+$/, '')) : undefined;
+    // dot (an endpoint such as the chart's) must not reach SNI (src/http/tls-server-name.ts).
+    const servername = secure ? tlsServerNameFor(host) : undefined;
     const creds = secure
       ? credentials.createSsl(
           exporterCaFile(options) ?? null,
@@ -103,9 +103,12 @@ export class OtlpGrpcExporter extends OtlpSignalExporter {
   }
 }
 
-/** `http://host:port` -> plaintext, `https://host:port` -> TLS, a bare `host:port` -> plaintext. */
-export function grpcTarget(endpoint: string): { target: string; secure: boolean } {
+/**
+ * `http://host:port` -> plaintext, `https://host:port` -> TLS, a bare `host:port` -> plaintext; `host` is the
+ * target without its port (an IPv6 literal keeps its brackets).
+ */
+export function grpcTarget(endpoint: string): { target: string; host: string; secure: boolean } {
   const m = /^(https?):\/\/([^/]+)\/?$/.exec(endpoint);
-  if (m) return { target: m[2]!, secure: m[1] === 'https' };
-  return { target: endpoint.replace(/\/$/, ''), secure: false };
+  const target = m ? m[2]! : endpoint.replace(/\/$/, '');
+  return { target, host: target.replace(/:\d+$/, ''), secure: m ? m[1] === 'https' : false };
 }
