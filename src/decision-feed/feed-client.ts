@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import { SentinelError } from '../errors.js';
 import {
+  headerValue,
   StoreHttpClient,
   StoreRequestError,
   tlsServerNameFor,
@@ -365,10 +366,6 @@ export function parseDnsTarget(raw: string): { protocol: string; host: string; p
       `sampling.completion.stores_dns: expected http or https, got ${u.protocol}`,
     );
   return { protocol: u.protocol, host: u.hostname, port: u.port === '' ? 3200 : Number(u.port) };
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function trimSlash(url: string): string {

@@ -1,5 +1,6 @@
 export { BearerTokenFile } from './bearer-token.js';
 export { readCaFile } from './ca-file.js';
+export { headerValue } from './header-value.js';
 export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
 export type { StoreRequestFailure } from './store-http-client.js';
 export { BodyAborted, listen, readBoundedBody } from './server-plumbing.js';

@@ -10,7 +10,7 @@ import {
 } from 'node:http2';
 import type { Server } from 'node:http';
 import { inflate } from 'node:zlib';
-import { listen } from '../http/index.js';
+import { headerValue, listen } from '../http/index.js';
 import {
   countSpansInRequest,
   decodeTraceRequest,
@@ -90,15 +90,18 @@ export class GrpcReceiver {
   }
 
   private async call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
-    const contentType = header(headers, h2.HTTP2_HEADER_CONTENT_TYPE);
-    if (header(headers, h2.HTTP2_HEADER_METHOD) !== 'POST' || !contentType?.startsWith('application/grpc')) {
+    const contentType = headerValue(headers[h2.HTTP2_HEADER_CONTENT_TYPE]);
+    if (
+      headerValue(headers[h2.HTTP2_HEADER_METHOD]) !== 'POST' ||
+      !contentType?.startsWith('application/grpc')
+    ) {
       // Not gRPC at all: gRPC's protocol answers with an HTTP status (415), not a grpc-status.
       this.options.ingest.countRefusedRequest('grpc', 'unsupported_media_type');
       stream.resume();
       stream.respond({ [h2.HTTP2_HEADER_STATUS]: 415, 'content-type': 'text/plain' }, { endStream: true });
       return;
     }
-    const path = header(headers, h2.HTTP2_HEADER_PATH) ?? '';
+    const path = headerValue(headers[h2.HTTP2_HEADER_PATH]) ?? '';
     const signal = this.methods.get(path);
     if (signal === undefined) {
       stream.resume();
@@ -110,10 +113,10 @@ export class GrpcReceiver {
       return;
     }
     if (this.options.authorize) {
-      const verdict = await this.options.authorize(header(headers, 'authorization'), path);
+      const verdict = await this.options.authorize(headerValue(headers['authorization']), path);
       if (!verdict.ok) return this.refuse(stream, authRefusal(verdict), verdict.message);
     }
-    const encoding = header(headers, 'grpc-encoding')?.toLowerCase() ?? 'identity';
+    const encoding = headerValue(headers['grpc-encoding'])?.toLowerCase() ?? 'identity';
     if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
       this.options.ingest.countRefusedRequest('grpc', 'unsupported_media_type');
       stream.resume();
@@ -172,12 +175,6 @@ export class GrpcReceiver {
     await closed;
     clearTimeout(timer);
   }
-}
-
-/** One request header's value (the first, when a client repeated it). */
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 type Message =

@@ -19,7 +19,7 @@ import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
-import { StoreHttpClient, StoreRequestError } from '../http/index.js';
+import { headerValue, StoreHttpClient, StoreRequestError } from '../http/index.js';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 
 export interface CentralPolicySourceOptions {
@@ -202,10 +202,6 @@ export function policyUrl(raw: string): URL {
   }
   if (url.pathname === '' || url.pathname === '/') url.pathname = POLICY_PATH;
   return url;
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /**
