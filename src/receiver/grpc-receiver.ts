@@ -11,14 +11,8 @@ import {
 import type { Server } from 'node:http';
 import { inflate } from 'node:zlib';
 import { headerValue, listen } from '../http/index.js';
-import {
-  countSpansInRequest,
-  decodeTraceRequest,
-  EXPORT_METHODS,
-  encodeTraceResponse,
-} from '../otlp/index.js';
+import { EXPORT_METHODS, encodeTraceResponse } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { estimateProtobufRequest } from './admission-estimate.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { grpcCodeFor, gunzipLimited, tooLarge } from './http-receiver.js';
 import { refusal, RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
@@ -140,14 +134,7 @@ export class GrpcReceiver {
     const data = body;
     const result =
       signal === 'traces'
-        ? await ingest.ingest(
-            'grpc',
-            data.length,
-            () => decodeTraceRequest(data),
-            () => countSpansInRequest(data),
-            () => estimateProtobufRequest(data),
-            () => data,
-          )
+        ? await ingest.ingestProtobuf('grpc', data)
         : await ingest.ingestSignal(signal, 'grpc', data.length, () => data);
     if (result.kind === 'accepted') respondMessage(stream, encodeTraceResponse(result.partial));
     else answerRefused(stream, result);

@@ -8,8 +8,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { gunzip } from 'node:zlib';
 import { listen, readBoundedBody } from '../http/index.js';
 import {
-  countSpansInRequest,
-  decodeTraceRequest,
   decodeTraceRequestJson,
   transcodeTraceRequestJson,
   encodeTraceResponse,
@@ -20,7 +18,7 @@ import {
   type Signal,
 } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { estimateJsonRequest, estimateProtobufRequest } from './admission-estimate.js';
+import { estimateJsonRequest } from './admission-estimate.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
@@ -253,14 +251,7 @@ export class HttpReceiver {
       );
     }
     return encoding === 'protobuf'
-      ? ingest.ingest(
-          'http',
-          bytes.length,
-          () => decodeTraceRequest(bytes),
-          () => countSpansInRequest(bytes),
-          () => estimateProtobufRequest(bytes),
-          () => bytes,
-        )
+      ? ingest.ingestProtobuf('http', bytes)
       : ingest.ingest(
           'http',
           bytes.length,

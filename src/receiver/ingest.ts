@@ -2,6 +2,8 @@ import { isSentinelError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import {
   countSpans as countSpans_,
+  countSpansInRequest,
+  decodeTraceRequest,
   encodeTraceRequest,
   rejectInvalidSpans,
   scanSignalRequest,
@@ -11,6 +13,7 @@ import {
 } from '../otlp/index.js';
 import type { Rejection, Signal, TraceBatch, TraceConsumer, TraceData } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import { estimateProtobufRequest } from './admission-estimate.js';
 
 /**
  * Estimated heap bytes of the decoded model per byte of uncompressed OTLP protobuf, for callers that have no
@@ -237,6 +240,18 @@ export class Ingest {
     } finally {
       this.latency.observe({ transport }, (performance.now() - started) / 1000);
     }
+  }
+
+  /** `ingest` for an OTLP/protobuf ExportTraceServiceRequest, as both receivers take it. */
+  ingestProtobuf(transport: Transport, bytes: Uint8Array): Promise<IngestResult> {
+    return this.ingest(
+      transport,
+      bytes.length,
+      () => decodeTraceRequest(bytes),
+      () => countSpansInRequest(bytes),
+      () => estimateProtobufRequest(bytes),
+      () => bytes,
+    );
   }
 
   private async ingestInner(
