@@ -9,12 +9,11 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Server } from 'node:http';
-import { inflate } from 'node:zlib';
 import { headerValue, listen } from '../http/index.js';
 import { EXPORT_METHODS, encodeTraceResponse } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
-import { grpcCodeFor, gunzipLimited, tooLarge } from './http-receiver.js';
+import { decompressLimited, grpcCodeFor, tooLarge } from './http-receiver.js';
 import { refusal, RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import type { ReceiverTls } from './tls.js';
@@ -124,18 +123,23 @@ export class GrpcReceiver {
     const message = await readMessage(stream, this.options.maxRequestBytes);
     if (message.kind === 'gone') return; // the client reset the stream (cancelled, or its deadline passed)
     if (message.kind === 'refused') return this.refuse(stream, message.refused);
-    let body = message.body;
+    let request = message.body;
     if (message.compressed) {
-      const unpacked = await decompress(body, encoding, this.options.maxRequestBytes);
+      if (encoding === 'identity') {
+        return this.refuse(
+          stream,
+          framing('a compressed gRPC message without grpc-encoding (gzip or deflate)'),
+        );
+      }
+      const unpacked = await decompressLimited(request, encoding, this.options.maxRequestBytes);
       if (unpacked.kind === 'refused') return this.refuse(stream, unpacked.refused);
-      body = unpacked.body;
+      request = unpacked.body;
     }
     const { ingest } = this.options;
-    const data = body;
     const result =
       signal === 'traces'
-        ? await ingest.ingestProtobuf('grpc', data)
-        : await ingest.ingestSignal(signal, 'grpc', data.length, () => data);
+        ? await ingest.ingestProtobuf('grpc', request)
+        : await ingest.ingestSignal(signal, 'grpc', request.length, () => request);
     if (result.kind === 'accepted') respondMessage(stream, encodeTraceResponse(result.partial));
     else answerRefused(stream, result);
   }
@@ -240,33 +244,6 @@ function readMessage(stream: ServerHttp2Stream, limit: number): Promise<Message>
 
 function framing(message: string): Refused {
   return refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', message);
-}
-
-async function decompress(
-  body: Buffer,
-  encoding: string,
-  limit: number,
-): Promise<{ kind: 'body'; body: Buffer } | { kind: 'refused'; refused: Refused }> {
-  if (encoding === 'identity') {
-    return {
-      kind: 'refused',
-      refused: framing('a compressed gRPC message without grpc-encoding (gzip or deflate)'),
-    };
-  }
-  try {
-    const out =
-      encoding === 'gzip'
-        ? await gunzipLimited(body, limit)
-        : await new Promise<Buffer>((resolve, reject) =>
-            inflate(body, { maxOutputLength: limit }, (err, b) => (err ? reject(err) : resolve(b))),
-          );
-    return { kind: 'body', body: out };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      return { kind: 'refused', refused: tooLarge(limit, 'decompressed') };
-    }
-    return { kind: 'refused', refused: framing(`${encoding}: ${(err as Error).message}`) };
-  }
 }
 
 function answerRefused(stream: ServerHttp2Stream, result: Refused): void {

@@ -5,7 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { gunzip } from 'node:zlib';
+import { gunzip, inflate } from 'node:zlib';
 import { listen, readBoundedBody } from '../http/index.js';
 import {
   decodeTraceRequestJson,
@@ -224,21 +224,13 @@ export class HttpReceiver {
       return undefined;
     }
     if (!gzip) return body;
-    try {
-      return await gunzipLimited(body, limit);
-    } catch (err) {
-      const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      ingest.countRefusedRequest('http', tooBig ? 'too_large' : 'decode_error');
-      this.reply(
-        res,
-        encoding,
-        tooBig
-          ? tooLarge(limit, 'decompressed')
-          : refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `gzip: ${(err as Error).message}`),
-        signal,
-      );
+    const unpacked = await decompressLimited(body, 'gzip', limit);
+    if (unpacked.kind === 'refused') {
+      ingest.countRefusedRequest('http', unpacked.refused.reason);
+      this.reply(res, encoding, unpacked.refused, signal);
       return undefined;
     }
+    return unpacked.body;
   }
 
   /** Hands the body to the ingest: logs and metrics as protobuf bytes, traces decoded or scanned. */
@@ -346,11 +338,33 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return read.kind === 'body' ? read.body : undefined;
 }
 
-/** Gunzip with the output bounded, so a gzip bomb is refused before it is inflated. */
-export function gunzipLimited(body: Buffer, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    gunzip(body, { maxOutputLength: limit }, (err, out) => (err ? reject(err) : resolve(out)));
-  });
+/**
+ * Gunzips or inflates with the output bounded, so a compression bomb is refused before it is inflated: the body,
+ * or the refusal (over the limit once decompressed, or data that does not decompress). Both receivers use it.
+ */
+export async function decompressLimited(
+  body: Buffer,
+  encoding: 'gzip' | 'deflate',
+  limit: number,
+): Promise<
+  { kind: 'body'; body: Buffer } | { kind: 'refused'; refused: Extract<IngestResult, { kind: 'refused' }> }
+> {
+  try {
+    const out = await new Promise<Buffer>((resolve, reject) =>
+      (encoding === 'gzip' ? gunzip : inflate)(body, { maxOutputLength: limit }, (err, b) =>
+        err ? reject(err) : resolve(b),
+      ),
+    );
+    return { kind: 'body', body: out };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return { kind: 'refused', refused: tooLarge(limit, 'decompressed') };
+    }
+    return {
+      kind: 'refused',
+      refused: refusal('decode_error', 'SENTINEL_ERR_OTLP_DECODE', `${encoding}: ${(err as Error).message}`),
+    };
+  }
 }
 
 function drain(req: IncomingMessage): void {
