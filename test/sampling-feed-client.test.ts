@@ -18,6 +18,7 @@ import type { FeedClientOptions } from '../src/decision-feed/feed-client.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 import { startTestStore } from './helpers/store-harness.js';
+import { TestService } from './helpers/tcp-service.js';
 
 type TestStore = Awaited<ReturnType<typeof startTestStore>>;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -98,10 +99,14 @@ describe('decision feed client', () => {
 
   test('a replica that is down costs a counted error; publishing fails over to another', async () => {
     const [a, b] = [await store(), await store()];
-    const stores = [url(a), url(b)];
+    // b is read through its Service, whose port stays while the replica behind it is replaced.
+    const bService = await TestService.start(b.store.ports.query);
+    cleanups.push(() => bService.close());
+    const stores = [url(a), `http://127.0.0.1:${bService.port}`];
     const reader = client({ stores });
     await reader.c.round();
     await a.store.abort();
+    bService.route(undefined);
     await b.store.abort();
     const publisher = client({ stores, podName: 'payments-2' });
     const published = ids(10);
@@ -115,12 +120,10 @@ describe('decision feed client', () => {
       2,
     );
     assert.equal(await publisher.metrics.value('sampling_completion_publish_pending_ids'), 10, 'kept');
-    // One replica comes back (same directory, same port): the pending ids go there, the reader gets them.
-    const back = await startTestStore({
-      dir: b.dir,
-      overrides: { query: { endpoint: `127.0.0.1:${b.store.ports.query}`, refresh_interval: '0s' } },
-    });
+    // One replica comes back (same directory, behind the same Service): the pending ids go there, the reader gets them.
+    const back = await startTestStore({ dir: b.dir });
     cleanups.push(() => back.dispose());
+    bService.route(back.store.ports.query);
     await publisher.c.round();
     assert.equal(await publisher.metrics.value('sampling_completion_published_ids_total'), 10);
     await reader.c.round();

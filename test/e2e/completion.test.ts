@@ -29,6 +29,7 @@ import {
   type ShopService,
 } from '../helpers/shop-agents.js';
 import { startTestStore } from '../helpers/store-harness.js';
+import { TestService } from '../helpers/tcp-service.js';
 
 const SERVICES = SHOP_SERVICES;
 type Service = ShopService;
@@ -53,7 +54,7 @@ interface Run {
 interface RunOptions {
   readonly feed: boolean;
   /**
-   * Restart the store (abort, then start on the same directories and ports, 1 s later) once payments has
+   * Restart the store (abort, then start on the same directories behind the same Service ports, 1 s later) once payments has
    * published this many ids, while the upstream agents (polling every 700 ms) have not read them all.
    */
   readonly restartAfterPublished?: number;
@@ -62,19 +63,21 @@ interface RunOptions {
 async function simulate(options: RunOptions): Promise<Run> {
   const storeDir = mkdtempSync(join(dir, 'store-'));
   let h = await startTestStore({ dir: storeDir });
-  const ports = h.store.ports;
+  // The agents reach the store through its Service, whose ports stay while the pod behind it is replaced.
+  const http = await TestService.start(h.store.ports.http);
+  const query = await TestService.start(h.store.ports.query);
   const agents = new Map<Service, RunningAgent>();
   const agentMetrics = new Map<Service, Metrics>();
   const providers: TracerProvider[] = [];
   try {
     const started = await startShopAgents({
       policyFile,
-      storeHttpPort: ports.http,
+      storeHttpPort: http.port,
       completion: (service) =>
         options.feed
           ? {
               enabled: true,
-              stores: [`http://127.0.0.1:${ports.query}`],
+              stores: [`http://127.0.0.1:${query.port}`],
               // Upstream agents read slowly, so that a restart finds decisions they have not read.
               poll_interval: service === 'payments' ? '200ms' : '700ms',
               window: '30s',
@@ -149,21 +152,14 @@ async function simulate(options: RunOptions): Promise<Run> {
         assert.ok(Date.now() < until, 'payments published decisions that frontend had not read yet');
         await sleep(20);
       }
-      // A store restart mid-run: same directories, same ports, as a rolled pod behind its Service.
+      // A store restart mid-run, as a rolled pod behind its Service: same directories, new ports.
+      http.route(undefined);
+      query.route(undefined);
       await h.store.abort();
       await sleep(1000);
-      h = await startTestStore({
-        dir: storeDir,
-        overrides: {
-          receivers: {
-            otlp: {
-              grpc: { endpoint: `127.0.0.1:${ports.grpc}` },
-              http: { endpoint: `127.0.0.1:${ports.http}` },
-            },
-          },
-          query: { endpoint: `127.0.0.1:${ports.query}`, refresh_interval: '0s' },
-        },
-      });
+      h = await startTestStore({ dir: storeDir });
+      http.route(h.store.ports.http);
+      query.route(h.store.ports.query);
     }
 
     // Every trace decided in every agent, then time for the feed to reach everyone and for releases to export.
@@ -195,6 +191,7 @@ async function simulate(options: RunOptions): Promise<Run> {
   } finally {
     await Promise.all(providers.map((p) => p.shutdown().catch(() => undefined)));
     for (const agent of agents.values()) await agent.shutdown();
+    await Promise.all([http.close(), query.close()]);
     await h.dispose();
   }
 }
