@@ -7,7 +7,7 @@
  */
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import http2 from 'node:http2';
-import { traceServiceDefinition } from '../src/otlp/index.js';
+import { traceServiceDefinition } from '../test/helpers/grpc-trace-service.js';
 
 const EMPTY = Buffer.alloc(0);
 const EMPTY_FRAME = Buffer.alloc(5);

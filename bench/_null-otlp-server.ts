@@ -9,7 +9,7 @@ import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } f
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { traceServiceDefinition } from '../src/otlp/index.js';
+import { traceServiceDefinition } from '../test/helpers/grpc-trace-service.js';
 
 const EMPTY = Buffer.alloc(0);
 const server = new Server({

@@ -36,11 +36,11 @@ import {
   decodeTraceRequest,
   encodeTraceRequest,
   encodeTraceResponse,
-  traceServiceDefinition,
   type TraceBatch,
   type TraceData,
 } from '../src/otlp/index.js';
 import { encodeRpcStatus } from '../src/receiver/rpc-status.js';
+import { traceServiceDefinition } from './helpers/grpc-trace-service.js';
 import { readTraceFromBlock, BLOCKS_PREFIX } from '../src/storage/index.js';
 import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';

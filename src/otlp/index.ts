@@ -1,6 +1,5 @@
 export type { Signal, SignalBatch, TraceBatch, TraceConsumer } from './consumer.js';
 export { copyBytes, dataViewOf } from './byte-copy.js';
-export { TRACE_EXPORT_METHOD, traceServiceDefinition } from './grpc-service.js';
 export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
 export {
   anyValueToJson,
@@ -103,7 +102,13 @@ export {
 export { addKeptLog, addKeptLogRecord, logWeightSuffix, readLogAttributes } from './wire-logs-encode.js';
 export { transcodeLogsRequestJson } from './json-to-protobuf-logs.js';
 export { transcodeMetricsRequestJson } from './json-to-protobuf-metrics.js';
-export { encodeSignalResponseJson, EXPORT_METHODS, HTTP_PATHS, SIGNAL_ITEMS } from './signal-service.js';
+export {
+  encodeSignalResponseJson,
+  EXPORT_METHODS,
+  HTTP_PATHS,
+  SIGNAL_ITEMS,
+  TRACE_EXPORT_METHOD,
+} from './signal-service.js';
 export { scanSignalRequest, splitSignalRequest } from './wire-signal-scan.js';
 export type { ScannedSignalRequest } from './wire-signal-scan.js';
 export { forwardSignals } from './signal-forward.js';

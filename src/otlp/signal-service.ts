@@ -1,5 +1,7 @@
 import type { Signal } from './consumer.js';
-import { TRACE_EXPORT_METHOD } from './grpc-service.js';
+
+/** The OTLP/gRPC trace method (opentelemetry-proto collector/trace/v1/trace_service.proto). */
+export const TRACE_EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 /** The OTLP/gRPC Export method of each signal (opentelemetry-proto collector/<signal>/v1/<signal>_service.proto). */
 export const EXPORT_METHODS: Readonly<Record<Signal, string>> = {
