@@ -16,7 +16,6 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { buildBundle, type Bundle } from './helpers/bundle.js';
-import { freePort } from './helpers/free-port.js';
 import { HEAVY_PACKAGES, writeResolveHook } from './helpers/resolve-hook.js';
 import { startSentinel } from './helpers/child.js';
 import { S3RVER_CREDENTIALS, TestS3 } from './helpers/s3rver.js';
@@ -194,19 +193,14 @@ void describe('the bundle (npm run build) that the image runs', () => {
     const s3 = new TestS3();
     await s3.start();
     try {
-      const ports = {
-        grpc: await freePort(),
-        http: await freePort(),
-        admin: await freePort(),
-        query: await freePort(),
-      };
+      // Port 0 everywhere: the store's start log names the ports it bound.
       const config = join(bundle.dir, 'store.yaml');
       writeFileSync(
         config,
         [
-          `receivers: { otlp: { grpc: { endpoint: 127.0.0.1:${ports.grpc} }, http: { endpoint: 127.0.0.1:${ports.http} } } }`,
-          `admin: { endpoint: 127.0.0.1:${ports.admin} }`,
-          `query: { endpoint: 127.0.0.1:${ports.query} }`,
+          `receivers: { otlp: { grpc: { endpoint: 127.0.0.1:0 }, http: { endpoint: 127.0.0.1:0 } } }`,
+          `admin: { endpoint: 127.0.0.1:0 }`,
+          `query: { endpoint: 127.0.0.1:0 }`,
           `storage: { url: s3://${s3.bucket}/traces, s3: { endpoint: ${s3.endpoint}, force_path_style: true } }`,
           `wal_dir: ${join(bundle.dir, 'wal')}`,
           '',
@@ -217,7 +211,12 @@ void describe('the bundle (npm run build) that the image runs', () => {
         AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       };
       const store = startSentinel(['store', '--config', config], env, [bundle.cli]);
-      await store.waitForLog((l) => l['msg'] === 'sentinel store is receiving OTLP');
+      const started = await store.waitForLog((l) => l['msg'] === 'sentinel store is receiving OTLP');
+      const ports = started['ports'] as { grpc: number; http: number; query: number; admin: number };
+      assert.ok(
+        ports.grpc > 0 && ports.http > 0 && ports.query > 0 && ports.admin > 0,
+        JSON.stringify(ports),
+      );
       const provider = new TracerProvider({
         resource: resourceFromAttributes({ 'service.name': 'checkout' }),
         spanProcessors: [
@@ -241,8 +240,9 @@ void describe('the bundle (npm run build) that the image runs', () => {
 
       // A new store process reads the trace from S3 (Parquet through the bundled hyparquet and S3 client).
       const again = startSentinel(['store', '--config', config], env, [bundle.cli]);
-      await again.waitForLog((l) => l['msg'] === 'sentinel store is receiving OTLP');
-      const res = await fetch(`http://127.0.0.1:${ports.query}/api/traces/${traceId}`);
+      const restarted = await again.waitForLog((l) => l['msg'] === 'sentinel store is receiving OTLP');
+      const query = (restarted['ports'] as { query: number }).query;
+      const res = await fetch(`http://127.0.0.1:${query}/api/traces/${traceId}`);
       const body = await res.text();
       again.child.kill('SIGTERM');
       assert.equal(await again.exited, 0);

@@ -36,7 +36,6 @@ import { startInjector, type RunningInjector } from '../src/injector/run-injecto
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { buildBundle, type Bundle } from './helpers/bundle.js';
 import { startSentinel, type SentinelChild } from './helpers/child.js';
-import { freePort } from './helpers/free-port.js';
 import { projectedToken, startFakeTokenReview, type FakeTokenReview } from './helpers/fake-token-review.js';
 import { helmTemplate } from './helpers/helm-template.js';
 import { startChartStore } from './helpers/chart-store.js';
@@ -411,12 +410,12 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
     }
     assert.equal(agent.envFrom, undefined);
 
-    // The pod's network and DNS, standing in: the agent's ports map to free ports, Service names to the store.
-    const ports = { grpc: await freePort(), http: await freePort(), admin: await freePort() };
+    // The pod's network and DNS, standing in: the agent's ports map to ports the system chooses (read back from
+    // its start log), Service names to the store.
     const network: [string, string][] = [
-      ['127.0.0.1:4317', `127.0.0.1:${ports.grpc}`],
-      ['127.0.0.1:4318', `127.0.0.1:${ports.http}`],
-      ['0.0.0.0:8888', `127.0.0.1:${ports.admin}`],
+      ['127.0.0.1:4317', '127.0.0.1:0'],
+      ['127.0.0.1:4318', '127.0.0.1:0'],
+      ['0.0.0.0:8888', '127.0.0.1:0'],
       ['sentinel-store-headless.sentinel.svc.cluster.local.:3200', `localhost:${h.store.ports.query}`],
       // Absolute names (a trailing dot), as the chart renders them: no DNS search list under ndots:5.
       ['sentinel-store.sentinel.svc.cluster.local.:3200', `127.0.0.1:${h.store.ports.query}`],
@@ -459,6 +458,9 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
     cleanups.push(() => {
       if (!exited) child.child.kill('SIGKILL');
     });
+
+    const started = await child.waitForLog((l) => l['msg'] === 'sentinel agent is receiving OTLP');
+    const ports = started['ports'] as { grpc: number; http: number; admin: number };
 
     // The kubelet starts the app only once the native sidecar's startupProbe passes.
     const startup = agent.startupProbe.httpGet;

@@ -220,6 +220,8 @@ function logStarted(
     readonly replayedSpans: number;
     readonly replayedLogs: number;
     readonly decisions: DecisionLog;
+    /** The bound ports (an endpoint's port 0 is the one the system chose). */
+    readonly ports: RunningStore['ports'];
   },
   tls: boolean,
   logger: Logger,
@@ -233,6 +235,7 @@ function logStarted(
       http: otlp.http.endpoint,
       query: config.query.endpoint,
       admin: config.admin.endpoint,
+      ports: facts.ports,
       walDir: config.wal_dir,
       replayedSpans: facts.replayedSpans,
       replayedLogs: facts.replayedLogs,
@@ -274,7 +277,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     logger,
     logsQuery && (() => logsQuery.applyRetention(config.logs.retention || config.retention)),
   );
-  const facts = { storage: objectStore.url, replayedSpans, replayedLogs, decisions };
+  const facts = { storage: objectStore.url, replayedSpans, replayedLogs, decisions, ports };
   logStarted(config, facts, access.tls !== undefined, logger);
   logCompactionRole(config, leadership, logger);
 
