@@ -1,6 +1,6 @@
 /**
  * The agent's export stage against a real `sentinel store` that goes away for 60 s under steady load and
- * comes back behind the same Service port: every span the agent acknowledged ends up in storage. The export stage's
+ * comes back on the same port: every span the agent acknowledged ends up in storage. The export stage's
  * timers (batch timeout, backoff 1 s -> 30 s, max_elapsed_time 5 m: the defaults) run on a clock 50x faster
  * than the wall, so the 60 s outage takes 1.2 s of wall time; sockets, disk and the store are real.
  */
@@ -19,7 +19,6 @@ import { readBlockBytes } from '../../src/storage/block-reader.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { TestS3 } from '../helpers/s3rver.js';
 import { startTestStore } from '../helpers/store-harness.js';
-import { TestService } from '../helpers/tcp-service.js';
 import { makeTraces } from '../helpers/store-spans.js';
 import { ScaledClock } from '../../src/clock.js';
 
@@ -38,9 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 void test('a store down for 60 s under steady load: every acknowledged span is in storage once it is back', async () => {
   let h = await startTestStore({ dir: storeDir });
-  // The agent reaches the store through its Service, whose port stays while the store is replaced.
-  const service = await TestService.start(h.store.ports.grpc);
-  disposers.push(() => service.close());
+  const grpcPort = h.store.ports.grpc;
   const metrics = new Metrics();
   const config = validateConfig(
     agentConfigSchema(),
@@ -52,7 +49,7 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
         {
           type: 'otlp',
           name: 'store',
-          endpoint: `http://127.0.0.1:${service.port}`,
+          endpoint: `http://127.0.0.1:${grpcPort}`,
           protocol: 'grpc',
           batch: { send_batch_size: 400, timeout: '1s' },
           queue: { dir: join(dir, 'queue') },
@@ -92,7 +89,6 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   })();
 
   await sleep(300);
-  service.route(undefined);
   await h.store.shutdown();
   const downAt = performance.now();
   const ackedAtOutage = acked.size;
@@ -103,8 +99,14 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   const sentDuringOutage =
     (await metrics.value('exporter_sent_spans_total', { exporter: 'store' })) - sentAtOutage;
   const ackedDuringOutage = acked.size - ackedAtOutage;
-  h = await startTestStore({ dir: storeDir });
-  service.route(h.store.ports.grpc);
+  h = await startTestStore({
+    dir: storeDir,
+    overrides: {
+      receivers: {
+        otlp: { grpc: { endpoint: `127.0.0.1:${grpcPort}` }, http: { endpoint: '127.0.0.1:0' } },
+      },
+    },
+  });
   disposers.push(() => h.dispose());
   const outageWallMs = performance.now() - downAt;
   await sleep(300);
