@@ -59,6 +59,28 @@ const cjsBuiltins = {
 };
 
 /**
+ * zod's index re-exports all of its ~50 error-message locales (`export * as locales`), which tree shaking keeps:
+ * 297 KB of the bundle, loaded and held as source by every agent. Sentinel uses English only (zod's default,
+ * set with `config(en())` in its classic API), so the bundle's `locales` namespace is English alone.
+ * BENCHMARKS.md "Session 11" has what it saved; test/build.test.ts checks the bundle.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
+        ? { path: join(args.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+/**
  * Builds the bundle into `outdir` (emptied first). With `metafile`, writes esbuild's metafile to
  * `<outdir>/meta.json` too (which inputs went into which output file) and returns it.
  */
@@ -87,7 +109,7 @@ export async function buildDist(outdir = join(ROOT, 'dist'), { metafile = false 
     sourcemap: 'linked',
     legalComments: 'linked',
     metafile,
-    plugins: [cjsBuiltins],
+    plugins: [cjsBuiltins, zodEnglishOnly],
     logLevel: 'warning',
   });
   if (metafile) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

@@ -6,6 +6,7 @@
  * encodes its blocks on the worker thread the bundle carries beside cli.js; `sentinel demo` runs from it too.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -96,6 +97,31 @@ void describe('the bundle (npm run build) that the image runs', () => {
     assert.ok(!existsSync(join(bundle.dir, 'node_modules')));
     for (const name of OPTIONAL)
       assert.ok(!existsSync(join('node_modules', name)), `${name} is not installed`);
+  });
+
+  void test("carries zod's English messages only, and a bad config reads as it does from the sources", () => {
+    // scripts/build.mjs (zodEnglishOnly): zod's ~50 locales were 297 KB of the bundle, held by every agent.
+    const locales = Object.values(bundle.metafile.outputs)
+      .flatMap((o) => Object.keys(o.inputs))
+      .filter((input) => input.includes('zod/v4/locales/'));
+    assert.ok(locales.length > 0, 'the map from chunks to inputs sees the locale the bundle carries');
+    assert.deepEqual(
+      locales.filter((input) => !input.endsWith('zod/v4/locales/en.js')),
+      [],
+    );
+    const config = join(bundle.dir, 'bad.yaml');
+    writeFileSync(config, 'sampling: { num_traces: -1 }\nlog: { level: loud }\n');
+    const run = (entry: string[]) =>
+      spawnSync(process.execPath, [...entry, 'agent', '--config', config], { encoding: 'utf8' });
+    const fromBundle = run([bundle.cli]);
+    const fromSources = run(['--import', 'tsx', 'src/cli.ts']);
+    assert.equal(fromBundle.status, 1, fromBundle.stderr);
+    assert.match(
+      fromBundle.stderr,
+      /sampling\.num_traces: Too small: expected number to be >0, got number -1/,
+    );
+    assert.match(fromBundle.stderr, /log\.level: expected one of "trace" \|/);
+    assert.equal(fromBundle.stderr, fromSources.stderr);
   });
 
   void test('with the chart exporter (OTLP/HTTP) the agent loads no chunk holding Parquet, the S3 client, the Kubernetes client or grpc-js', async () => {
