@@ -13,6 +13,8 @@ export const ErrorCodes = {
   SENTINEL_ERR_UNSUPPORTED_MEDIA_TYPE: 'an OTLP/HTTP request has a content type other than protobuf or JSON',
   SENTINEL_ERR_UNSUPPORTED_ENCODING:
     'an OTLP/HTTP request has a Content-Encoding other than gzip or identity',
+  SENTINEL_ERR_REQUEST_TIMEOUT:
+    "an OTLP/gRPC call's message did not arrive within the receiver's request timeout (60 s) or the call's grpc-timeout (gRPC DEADLINE_EXCEEDED)",
   SENTINEL_ERR_UNAUTHENTICATED: 'a request carried no bearer token, or one that is not valid (auth.required)',
   SENTINEL_ERR_FORBIDDEN:
     'a valid credential of the wrong role: an agent identity on a reader route, or a reader token on ingest (HTTP 403, gRPC PERMISSION_DENIED)',

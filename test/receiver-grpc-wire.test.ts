@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, constants as h2, type IncomingHttpHeaders } from 'node:http2';
+import { connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { encodeTraceRequest, EXPORT_METHODS, TRACE_EXPORT_METHOD } from '../src/otlp/index.js';
-import { percentEncode } from '../src/receiver/grpc-receiver.js';
+import { grpcTimeoutMs, percentEncode } from '../src/receiver/grpc-receiver.js';
 import { FileTls, type OtlpReceivers } from '../src/receiver/index.js';
 import type { Metrics } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
@@ -28,6 +28,17 @@ function frame(message: Uint8Array, flag = 0, declared = message.length): Buffer
   return Buffer.concat([head, message]);
 }
 
+/** A raw OTLP/gRPC trace Export call on `session`, with `headers` beside the ones every call carries. */
+function exportCall(session: ClientHttp2Session, headers: Record<string, string>) {
+  return session.request({
+    ':method': 'POST',
+    ':path': TRACE_EXPORT_METHOD,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...headers,
+  });
+}
+
 /** A raw HTTP/2 request: what came back in headers and trailers (a Trailers-Only answer has only headers). */
 async function raw(
   port: number,
@@ -37,13 +48,7 @@ async function raw(
   const session = connect(`http://127.0.0.1:${port}`);
   try {
     return await new Promise((resolve, reject) => {
-      const req = session.request({
-        ':method': 'POST',
-        ':path': TRACE_EXPORT_METHOD,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        ...headers,
-      });
+      const req = exportCall(session, headers);
       let head: IncomingHttpHeaders = {};
       let trailers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
@@ -268,5 +273,100 @@ describe('OTLP/gRPC over TLS with client certificates', () => {
       error = await call(next.cert, true);
     }
     assert.equal(error, null, 'the rotated certificate is served');
+  });
+});
+
+describe('OTLP/gRPC: a call whose message does not arrive', () => {
+  const TIMEOUT_MS = 400;
+  let receivers: OtlpReceivers;
+  let metrics: Metrics;
+  let port: number;
+  const consumer = new CollectingConsumer();
+
+  before(async () => {
+    let grpcPort: number;
+    ({ receivers, metrics, grpcPort } = await startReceivers(consumer, { requestTimeoutMs: TIMEOUT_MS }));
+    port = grpcPort;
+  });
+  after(() => receivers.stop());
+
+  /** Sends `bytes` on a call and never ends it; resolves with what came back once the server closed the stream. */
+  function stall(session: ClientHttp2Session, bytes: Buffer, headers: Record<string, string> = {}) {
+    return new Promise<{ headers: IncomingHttpHeaders; ms: number }>((resolve, reject) => {
+      const started = Date.now();
+      const req = exportCall(session, headers);
+      let head: IncomingHttpHeaders = {};
+      req.on('response', (h) => (head = h));
+      req.on('error', reject);
+      req.on('close', () => resolve({ headers: head, ms: Date.now() - started }));
+      req.resume();
+      req.write(bytes);
+    });
+  }
+
+  it('answers DEADLINE_EXCEEDED after the request timeout, counted as timeout, and lets its bytes go', async () => {
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const r = await stall(session, frame(valid, 0).subarray(0, 15));
+      assert.equal(Number(r.headers['grpc-status']), grpcStatus.DEADLINE_EXCEEDED);
+      assert.ok(r.ms >= TIMEOUT_MS - 50, `answered after ${r.ms} ms`);
+      assert.equal(
+        decodeURIComponent(String(r.headers['grpc-message'])),
+        `the request's message did not arrive within the receiver's request timeout (${TIMEOUT_MS} ms): 15 of ${valid.length} bytes came`,
+      );
+      assert.equal(
+        await metrics.value('receiver_refused_requests_total', { transport: 'grpc', reason: 'timeout' }),
+        1,
+      );
+      // The connection goes on serving.
+      const ok = await grpcExport(port, valid);
+      assert.equal(ok.error, null);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("answers at the call's own deadline (grpc-timeout) when it is the sooner", async () => {
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const r = await stall(session, frame(valid, 0).subarray(0, 3), { 'grpc-timeout': '100m' });
+      assert.equal(Number(r.headers['grpc-status']), grpcStatus.DEADLINE_EXCEEDED);
+      assert.ok(r.ms < TIMEOUT_MS, `answered after ${r.ms} ms, before the receiver's own ${TIMEOUT_MS} ms`);
+      assert.match(
+        decodeURIComponent(String(r.headers['grpc-message'])),
+        /within the call's deadline \(grpc-timeout 100 ms\): 3 of an unknown number of bytes came/,
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  it('holds the bytes that came, not the length a prefix declares (40 calls declaring 4 MiB each)', async () => {
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(4 * 1024 * 1024 - 1, 1);
+      const before = process.memoryUsage().arrayBuffers;
+      const calls = Array.from({ length: 40 }, () => stall(session, head));
+      await new Promise((r) => setTimeout(r, TIMEOUT_MS / 2));
+      const held = process.memoryUsage().arrayBuffers - before;
+      // Allocated at the declared length, 40 calls held 160 MiB until they timed out.
+      assert.ok(held < 16 * 1024 * 1024, `${(held / 1048576).toFixed(1)} MiB held by 40 stalled calls`);
+      for (const r of await Promise.all(calls))
+        assert.equal(Number(r.headers['grpc-status']), grpcStatus.DEADLINE_EXCEEDED);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('reads grpc-timeout as gRPC writes it: up to 8 digits and one of H M S m u n', () => {
+    assert.equal(grpcTimeoutMs('2H'), 7_200_000);
+    assert.equal(grpcTimeoutMs('1M'), 60_000);
+    assert.equal(grpcTimeoutMs('5S'), 5000);
+    assert.equal(grpcTimeoutMs('250m'), 250);
+    assert.equal(grpcTimeoutMs('1500u'), 1.5);
+    assert.equal(grpcTimeoutMs('99999999n'), 99.999999);
+    for (const bad of [undefined, '', '100', '123456789S', '1s', '-1S', '1.5S'])
+      assert.equal(grpcTimeoutMs(bad), undefined);
   });
 });

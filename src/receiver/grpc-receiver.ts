@@ -14,7 +14,14 @@ import { EXPORT_METHODS, encodeTraceResponse } from '../otlp/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { decompressLimited, grpcCodeFor, tooLarge } from './http-receiver.js';
-import { refusal, RETRY_AFTER_SECONDS, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
+import {
+  RECEIVE_TIMEOUT_MS,
+  refusal,
+  RETRY_AFTER_SECONDS,
+  type Ingest,
+  type IngestResult,
+  type ItemSignal,
+} from './ingest.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
 import type { ReceiverTls } from './tls.js';
 
@@ -25,6 +32,8 @@ export interface GrpcReceiverOptions {
   readonly logger: Logger;
   readonly tls?: ReceiverTls | undefined;
   readonly authorize?: ReceiverAuthorize | undefined;
+  /** How long a call's message may take to arrive (RECEIVE_TIMEOUT_MS, as the HTTP receiver's requestTimeout). */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 type Refused = Extract<IngestResult, { kind: 'refused' }>;
@@ -43,8 +52,13 @@ const ACCEPT_ENCODING = 'identity,deflate,gzip';
  * memory (BENCHMARKS.md, session 9). Clients are still grpc-js and grpc-go (tests: the OpenTelemetry SDK's gRPC
  * exporter and grpc-js's own client).
  *
- * A deadline (`grpc-timeout`) is the client's: when it passes the client resets the stream, and the answer is
- * dropped (as grpc-js's server does); the data may already have been accepted.
+ * A call's message must arrive within `requestTimeoutMs` (60 s, the HTTP receiver's requestTimeout) and within
+ * the client's deadline (`grpc-timeout`), whichever ends first; past it the call is answered DEADLINE_EXCEEDED
+ * and what it had sent is let go, so a client that stalls mid-message (an app paused in a debugger, a frozen
+ * process) holds nothing for long. A message is held as the bytes that arrived, never as its declared length: a
+ * 5-byte prefix declaring 4 MiB costs 5 bytes. Once the message is in, a passing deadline is the client's: it
+ * resets the stream and the answer is dropped (as grpc-js's server does); the data may already have been
+ * accepted.
  */
 export class GrpcReceiver {
   private readonly server: Http2Server | Http2SecureServer;
@@ -120,9 +134,26 @@ export class GrpcReceiver {
       );
       return;
     }
-    const message = await readMessage(stream, this.options.maxRequestBytes);
+    const requestTimeoutMs = this.options.requestTimeoutMs ?? RECEIVE_TIMEOUT_MS;
+    const clientMs = grpcTimeoutMs(headerValue(headers['grpc-timeout']));
+    const waitMs = clientMs === undefined ? requestTimeoutMs : Math.min(clientMs, requestTimeoutMs);
+    const message = await readMessage(stream, this.options.maxRequestBytes, waitMs);
     if (message.kind === 'gone') return; // the client reset the stream (cancelled, or its deadline passed)
     if (message.kind === 'refused') return this.refuse(stream, message.refused);
+    if (message.kind === 'timeout') {
+      const whose =
+        waitMs === requestTimeoutMs
+          ? `the receiver's request timeout (${requestTimeoutMs} ms)`
+          : `the call's deadline (grpc-timeout ${waitMs} ms)`;
+      return this.refuse(
+        stream,
+        refusal(
+          'timeout',
+          'SENTINEL_ERR_REQUEST_TIMEOUT',
+          `the request's message did not arrive within ${whose}: ${message.received} of ${message.declared ?? 'an unknown number of'} bytes came`,
+        ),
+      );
+    }
     let request = message.body;
     if (message.compressed) {
       if (encoding === 'identity') {
@@ -171,52 +202,63 @@ export class GrpcReceiver {
 type Message =
   | { kind: 'message'; body: Buffer; compressed: boolean }
   | { kind: 'refused'; refused: Refused }
+  | { kind: 'timeout'; received: number; declared: number | undefined }
   | { kind: 'gone' };
 
 /**
- * Reads a unary call's one length-prefixed message (1 byte compressed flag, 4 bytes big-endian length). The
- * message is copied once into a buffer of its declared length; a length over `limit` is refused before it is
- * read.
+ * Reads a unary call's one length-prefixed message (1 byte compressed flag, 4 bytes big-endian length) within
+ * `timeoutMs`. A length over `limit` is refused before the message is read. The chunks are kept as they come
+ * and copied once into one buffer at the end: a stalled or lying client holds only what it sent. (The chunks
+ * are copied rather than kept: the request may wait `decision_wait` in the trace buffer.)
  */
-function readMessage(stream: ServerHttp2Stream, limit: number): Promise<Message> {
+function readMessage(stream: ServerHttp2Stream, limit: number, timeoutMs: number): Promise<Message> {
   return new Promise((resolve) => {
     if (stream.destroyed) return resolve({ kind: 'gone' });
     let prefix: Buffer | undefined;
-    let body: Buffer | undefined;
+    let declared: number | undefined;
+    let chunks: Buffer[] = [];
     let filled = 0;
     let extra = false;
     let settled = false;
     const done = (m: Message): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
+      chunks = [];
       resolve(m);
     };
+    const timer = setTimeout(() => {
+      // Whatever the client goes on sending is discarded until the answer resets the stream.
+      stream.resume();
+      done({ kind: 'timeout', received: (prefix?.length ?? 0) + filled, declared });
+    }, timeoutMs);
     const onData = (chunk: Buffer): void => {
       let at = 0;
-      if (!body) {
+      if (declared === undefined) {
         const need = 5 - (prefix?.length ?? 0);
         const head = chunk.subarray(0, need);
-        prefix = prefix ? Buffer.concat([prefix, head]) : head;
+        prefix = prefix ? Buffer.concat([prefix, head]) : Buffer.from(head);
         at = head.length;
         if (prefix.length < 5) return;
-        const length = prefix.readUInt32BE(1);
-        if (length > limit) {
+        declared = prefix.readUInt32BE(1);
+        if (declared > limit) {
           stream.resume();
           done({ kind: 'refused', refused: tooLarge(limit, prefix[0] === 1 ? 'compressed' : '') });
           return;
         }
-        body = Buffer.allocUnsafe(length);
       }
-      const take = Math.min(chunk.length - at, body.length - filled);
-      chunk.copy(body, filled, at, at + take);
-      filled += take;
+      const take = Math.min(chunk.length - at, declared - filled);
+      if (take > 0) {
+        chunks.push(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take));
+        filled += take;
+      }
       if (at + take < chunk.length) extra = true;
     };
     const onEnd = (): void => {
-      if (!prefix || prefix.length < 5 || !body || filled < body.length) {
+      if (!prefix || declared === undefined || filled < declared) {
         done({
           kind: 'refused',
           refused: framing('the request ended inside its gRPC message (5-byte prefix and length)'),
@@ -232,7 +274,7 @@ function readMessage(stream: ServerHttp2Stream, limit: number): Promise<Message>
           refused: framing(`gRPC message flag ${prefix[0]}: expected 0 or 1 (compressed)`),
         });
       } else {
-        done({ kind: 'message', body, compressed: prefix[0] === 1 });
+        done({ kind: 'message', body: Buffer.concat(chunks, declared), compressed: prefix[0] === 1 });
       }
     };
     const onClose = (): void => done({ kind: 'gone' });
@@ -240,6 +282,14 @@ function readMessage(stream: ServerHttp2Stream, limit: number): Promise<Message>
     stream.once('end', onEnd);
     stream.once('close', onClose);
   });
+}
+
+/** Milliseconds of a `grpc-timeout` header (1 to 8 digits and a unit, PROTOCOL-HTTP2.md); undefined if absent or malformed. */
+export function grpcTimeoutMs(value: string | undefined): number | undefined {
+  const m = value === undefined ? null : /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!m) return undefined;
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
+  return Number(m[1]) * unitMs;
 }
 
 function framing(message: string): Refused {

@@ -21,7 +21,14 @@ import type { Logger } from '../telemetry/index.js';
 import { estimateJsonRequest } from './admission-estimate.js';
 import { authRefusal, type ReceiverAuthorize } from './authorize.js';
 import { encodeRpcStatus, GrpcCode } from './rpc-status.js';
-import { RETRY_AFTER_SECONDS, refusal, type Ingest, type IngestResult, type ItemSignal } from './ingest.js';
+import {
+  RECEIVE_TIMEOUT_MS,
+  RETRY_AFTER_SECONDS,
+  refusal,
+  type Ingest,
+  type IngestResult,
+  type ItemSignal,
+} from './ingest.js';
 import type { ReceiverTls } from './tls.js';
 
 /** CORS for browser SDKs; off unless origins are listed (the Collector's confighttp `cors`). */
@@ -39,6 +46,8 @@ export interface HttpReceiverOptions {
   readonly cors?: CorsOptions | undefined;
   readonly tls?: ReceiverTls | undefined;
   readonly authorize?: ReceiverAuthorize | undefined;
+  /** How long a request may take to arrive, headers to last byte (RECEIVE_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 type Encoding = 'protobuf' | 'json';
@@ -71,7 +80,7 @@ export class HttpReceiver {
       ? createHttpsServer(options.tls.serverOptions(), handler)
       : createHttpServer(handler);
     options.tls?.onChange((o) => (this.server as HttpsServer).setSecureContext(o));
-    this.server.requestTimeout = 60_000;
+    this.server.requestTimeout = options.requestTimeoutMs ?? RECEIVE_TIMEOUT_MS;
     this.server.headersTimeout = 30_000;
     this.server.keepAliveTimeout = 65_000;
     this.corsMatchers = (options.cors?.allowedOrigins ?? []).map(originPattern);
@@ -304,6 +313,8 @@ export function httpStatusFor(result: Extract<IngestResult, { kind: 'refused' }>
     case 'pipeline_error':
     case 'auth_unavailable':
       return 503;
+    case 'timeout':
+      return 408;
   }
 }
 
@@ -326,6 +337,8 @@ export function grpcCodeFor(result: Extract<IngestResult, { kind: 'refused' }>):
     case 'pipeline_error':
     case 'auth_unavailable':
       return GrpcCode.UNAVAILABLE;
+    case 'timeout':
+      return GrpcCode.DEADLINE_EXCEEDED;
   }
 }
 

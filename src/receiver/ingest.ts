@@ -28,6 +28,12 @@ export const MODEL_BYTES_PER_WIRE_BYTE = 10;
  */
 export const WIRE_HELD_BYTES_PER_WIRE_BYTE = 2;
 
+/**
+ * How long a request may take to arrive, headers to last byte, on either receiver (the HTTP server's
+ * requestTimeout; the gRPC receiver's read of a call's message).
+ */
+export const RECEIVE_TIMEOUT_MS = 60_000;
+
 /** Seconds a refused client is asked to wait before retrying (Retry-After, gRPC RetryInfo). */
 export const RETRY_AFTER_SECONDS = 1;
 
@@ -45,7 +51,8 @@ export type RefusalReason =
   | 'unauthenticated'
   | 'forbidden'
   | 'auth_unavailable'
-  | 'pipeline_error';
+  | 'pipeline_error'
+  | 'timeout';
 
 /** The outcome of one Export call, mapped to a status by each transport. */
 export type IngestResult =

@@ -24,6 +24,8 @@ export interface OtlpReceiversOptions {
   readonly wire?: boolean | undefined;
   /** The signals the exporters carry (issue 16): logs and metrics are served only when listed and consumed. */
   readonly signals?: ReadonlySet<Signal> | undefined;
+  /** How long a request may take to arrive (RECEIVE_TIMEOUT_MS, 60 s; tests shorten it). */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 /** Both OTLP receivers over one pipeline, one memory budget and one set of metrics. */
@@ -44,6 +46,7 @@ export class OtlpReceivers {
     });
     const common = {
       maxRequestBytes: options.maxRequestBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
       ingest: this.ingest,
       logger: options.logger,
       tls: options.tls,
