@@ -34,6 +34,9 @@ import {
 import { capturingLogger, consume, startTestStore } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { promSamples } from './helpers/prom-text.js';
+import { grpcExport, postTraces } from './helpers/receivers.js';
+import { partialSuccess } from '../src/export/retry-info.js';
+import { EXPORT_METHODS } from '../src/otlp/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-logs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -454,6 +457,22 @@ void describe('logs: roles and the memory budget', () => {
   });
 });
 
+/** An ExportLogsServiceRequest of two records: one with a time past 2^63 (dropped by the store), one now. */
+function pastAndNowRecords(): Uint8Array {
+  const w = new ProtobufWriter();
+  const rl = w.begin(1);
+  const sl = w.begin(2);
+  for (const t of [2n ** 64n - 1n, BigInt(nowMs) * 1_000_000n]) {
+    const lr = w.begin(2);
+    w.fixed64(1, t);
+    w.string(3, 'INFO');
+    w.end(lr);
+  }
+  w.end(sl);
+  w.end(rl);
+  return w.finish();
+}
+
 void describe('logs ingest robustness', () => {
   void test('bad logs get coded errors, are counted, and never stop ingest', async () => {
     const h = await startTestStore();
@@ -465,18 +484,7 @@ void describe('logs ingest robustness', () => {
         (err: Error & { code?: string }) => err.code === 'SENTINEL_ERR_OTLP_DECODE',
       );
       // One record with a time past 2^63 beside a good one: the good one is kept.
-      const w = new ProtobufWriter();
-      const rl = w.begin(1);
-      const sl = w.begin(2);
-      for (const t of [2n ** 64n - 1n, BigInt(nowMs) * 1_000_000n]) {
-        const lr = w.begin(2);
-        w.fixed64(1, t);
-        w.string(3, 'INFO');
-        w.end(lr);
-      }
-      w.end(sl);
-      w.end(rl);
-      await pipeline.consumeLogs({ encoded: w.finish(), itemCount: 2, bytes: 100 });
+      await pipeline.consumeLogs({ encoded: pastAndNowRecords(), itemCount: 2, bytes: 100 });
       const only = new ProtobufWriter();
       const a = only.begin(1);
       const b = only.begin(2);
@@ -505,6 +513,66 @@ void describe('logs ingest robustness', () => {
       assert.equal(m('sentinel_store_logs_accepted_total', {}), 2);
       const found = await h.query('/api/logs?limit=10');
       assert.equal(flatLogRecords(found.body).length, 2);
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  void test('records the store drops from an accepted request are reported in partial_success, over OTLP/HTTP (protobuf and JSON) and gRPC', async () => {
+    // One record with a time past 2^63 beside a good one: the good one is kept, the client is told of the other.
+    const mixed = pastAndNowRecords();
+    const json = JSON.stringify({
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                { timeUnixNano: String(2n ** 64n - 1n), severityText: 'INFO' },
+                { timeUnixNano: String(BigInt(nowMs) * 1_000_000n), severityText: 'INFO' },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const h = await startTestStore();
+    try {
+      const { http, grpc } = h.store.ports;
+      const told = /1 log record.*time/;
+      const proto = await postTraces(http, mixed, { 'content-type': 'application/x-protobuf' }, '/v1/logs');
+      assert.equal(proto.status, 200);
+      const p1 = partialSuccess(proto.body);
+      assert.equal(p1?.rejectedSpans, 1);
+      assert.match(p1.errorMessage, told);
+      const viaJson = await postTraces(http, json, { 'content-type': 'application/json' }, '/v1/logs');
+      assert.equal(viaJson.status, 200);
+      const p2 = (
+        JSON.parse(viaJson.body.toString()) as {
+          partialSuccess: { rejectedLogRecords: string; errorMessage: string };
+        }
+      ).partialSuccess;
+      assert.equal(p2.rejectedLogRecords, '1');
+      assert.match(p2.errorMessage, told);
+      const viaGrpc = await grpcExport(grpc, mixed, { method: EXPORT_METHODS.logs });
+      assert.equal(viaGrpc.error, null);
+      const p3 = partialSuccess(viaGrpc.response!);
+      assert.equal(p3?.rejectedSpans, 1);
+      assert.match(p3.errorMessage, told);
+      const text = await h.metrics.registry.metrics();
+      const m = (name: string, labels: Record<string, string>) =>
+        promSamples(text, name).find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))
+          ?.value;
+      assert.equal(m('sentinel_receiver_accepted_log_records_total', { transport: 'http' }), 2);
+      assert.equal(m('sentinel_receiver_accepted_log_records_total', { transport: 'grpc' }), 1);
+      assert.equal(
+        m('sentinel_receiver_refused_log_records_total', { transport: 'http', reason: 'invalid' }),
+        2,
+      );
+      assert.equal(
+        m('sentinel_receiver_refused_log_records_total', { transport: 'grpc', reason: 'invalid' }),
+        1,
+      );
+      assert.equal(m('sentinel_store_logs_accepted_total', {}), 3);
     } finally {
       await h.dispose();
     }

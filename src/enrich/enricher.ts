@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/index.js';
 import { DEPLOYMENT_VARIANT_ATTRIBUTE } from '../otlp/index.js';
-import type { KeyValue, SignalBatch, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
+import type { KeyValue, SignalBatch, SignalPartial, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { readDownwardEnv, type DownwardEnv } from './downward-env.js';
 import { OwnerResolver, type ApiPodFacts } from './owner-resolver.js';
@@ -69,8 +69,8 @@ export class Enricher implements TraceConsumer {
   private shutdownOnce: Promise<void> | undefined;
   private closed = false;
   /** Logs and metrics (issue 16), when the next stage takes them: their resources enriched as spans' are. */
-  readonly consumeLogs?: (batch: SignalBatch) => Promise<void>;
-  readonly consumeMetrics?: (batch: SignalBatch) => Promise<void>;
+  readonly consumeLogs?: (batch: SignalBatch) => Promise<SignalPartial>;
+  readonly consumeMetrics?: (batch: SignalBatch) => Promise<SignalPartial>;
 
   constructor(options: EnricherOptions) {
     this.options = options;
@@ -161,7 +161,10 @@ export class Enricher implements TraceConsumer {
   }
 
   /** The pod's attributes spliced into each ResourceLogs / ResourceMetrics, as into spans' resources. */
-  private enrichSignal(batch: SignalBatch, next: (b: SignalBatch) => Promise<void>): Promise<void> {
+  private enrichSignal(
+    batch: SignalBatch,
+    next: (b: SignalBatch) => Promise<SignalPartial>,
+  ): Promise<SignalPartial> {
     let encoded: Uint8Array;
     try {
       encoded = this.currentWire().signalRequest(batch.encoded);

@@ -60,9 +60,12 @@ export class FanOutConsumer implements TraceConsumer {
 async function fanOut(
   consumers: readonly TraceConsumer[],
   signal: Signal,
-  take: (c: TraceConsumer) => Promise<void>,
+  take: (c: TraceConsumer) => Promise<unknown>,
 ): Promise<void> {
-  if (consumers.length === 1) return take(consumers[0] as TraceConsumer);
+  if (consumers.length === 1) {
+    await take(consumers[0] as TraceConsumer);
+    return;
+  }
   // Ask every exporter first: when one queue is full the batch is refused before any other took it,
   // so the client's retry does not hand the others the same items twice.
   for (const c of consumers) {

@@ -1,4 +1,5 @@
 import type { TraceData } from './model.js';
+import type { Rejection } from './validate.js';
 import type { WireSpans } from './wire-scan.js';
 
 /**
@@ -37,6 +38,13 @@ export interface SignalBatch {
 }
 
 /**
+ * What a stage that took a logs or metrics request dropped of it: OTLP's partial success (the items it rejected,
+ * in `rejectedSpans`, the field every signal's response numbers 1, and why), which the receivers answer with.
+ * Nothing (undefined) when it took every item.
+ */
+export type SignalPartial = Rejection | undefined | void;
+
+/**
  * The contract between rooms of the data path (the Collector's `consumer.Traces`).
  * `consume` resolves once the stage has taken responsibility for the batch (held in a bounded buffer,
  * written to a WAL, ...) and rejects with a `SentinelError` whose code says why it refused.
@@ -54,7 +62,7 @@ export interface TraceConsumer {
    * does not take logs (the receivers answer 404 / UNIMPLEMENTED). A stage that has it hands logs on to the
    * next stage's `consumeLogs`.
    */
-  consumeLogs?(batch: SignalBatch): Promise<void>;
+  consumeLogs?(batch: SignalBatch): Promise<SignalPartial>;
   /** Metrics (the Collector's `consumer.Metrics`), as `consumeLogs`. */
-  consumeMetrics?(batch: SignalBatch): Promise<void>;
+  consumeMetrics?(batch: SignalBatch): Promise<SignalPartial>;
 }

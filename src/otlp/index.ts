@@ -1,4 +1,4 @@
-export type { Signal, SignalBatch, TraceBatch, TraceConsumer } from './consumer.js';
+export type { Signal, SignalBatch, SignalPartial, TraceBatch, TraceConsumer } from './consumer.js';
 export { copyBytes, dataViewOf } from './byte-copy.js';
 export { bytesToHex, hexToBytes, isHex, isZeroId } from './hex.js';
 export {

@@ -1,9 +1,9 @@
-import type { SignalBatch, TraceConsumer } from './consumer.js';
+import type { SignalBatch, SignalPartial, TraceConsumer } from './consumer.js';
 
 /** The logs and metrics methods of a stage that passes them on untouched. */
 export interface SignalMethods {
-  consumeLogs?: (batch: SignalBatch) => Promise<void>;
-  consumeMetrics?: (batch: SignalBatch) => Promise<void>;
+  consumeLogs?: (batch: SignalBatch) => Promise<SignalPartial>;
+  consumeMetrics?: (batch: SignalBatch) => Promise<SignalPartial>;
 }
 
 /**

@@ -392,8 +392,9 @@ export class Ingest {
     }
     if (itemCount === 0 || !consume) return { kind: 'accepted', spans: 0, partial: undefined };
     this.inflightBytes += bytes;
+    let partial: Rejection | undefined;
     try {
-      await consume.call(this.options.consumer, { encoded, itemCount, bytes });
+      partial = (await consume.call(this.options.consumer, { encoded, itemCount, bytes })) ?? undefined;
     } catch (err) {
       const refused = pipelineRefusal(err);
       counters.refused.inc({ transport, reason: refused.reason }, itemCount);
@@ -404,8 +405,12 @@ export class Ingest {
     } finally {
       this.inflightBytes -= bytes;
     }
-    counters.accepted.inc({ transport }, itemCount);
-    return { kind: 'accepted', spans: itemCount, partial: undefined };
+    // Items the stage dropped (the store's validation of log records) are refused as invalid, and the client is
+    // told in `partial_success`, as it is of spans with bad ids.
+    const rejected = Math.min(itemCount, partial?.rejectedSpans ?? 0);
+    if (rejected > 0) counters.refused.inc({ transport, reason: 'invalid' }, rejected);
+    counters.accepted.inc({ transport }, itemCount - rejected);
+    return { kind: 'accepted', spans: itemCount - rejected, partial };
   }
 }
 

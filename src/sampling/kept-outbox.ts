@@ -115,7 +115,7 @@ export class KeptOutbox {
 
   private send(entry: OutboxEntry): Promise<void> {
     if (entry.spans) return this.next.consume(entry.spans);
-    if (this.next.consumeLogs) return this.next.consumeLogs(entry.logs as SignalBatch);
+    if (this.next.consumeLogs) return this.next.consumeLogs(entry.logs as SignalBatch).then(() => undefined);
     this.logger.error({ logs: entry.count }, 'the next stage takes no logs; kept log records dropped');
     return Promise.resolve();
   }

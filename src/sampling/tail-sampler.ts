@@ -10,7 +10,7 @@
  * completion buffer (completion/hold-buffer.ts) when it is on.
  */
 import { SentinelError } from '../errors.js';
-import type { SignalBatch, TraceBatch, TraceConsumer, WireSpans } from '../otlp/index.js';
+import type { SignalBatch, SignalPartial, TraceBatch, TraceConsumer, WireSpans } from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { WireTraceView, type WireTrace } from './buffered-trace.js';
 import { HoldBuffer, holdSpans } from './completion/hold-buffer.js';
@@ -189,7 +189,7 @@ export class TailSampler implements TraceConsumer {
   }
 
   /** Metrics (issue 16) pass through the sampler untouched (h16m). */
-  consumeMetrics(batch: SignalBatch): Promise<void> {
+  consumeMetrics(batch: SignalBatch): Promise<SignalPartial> {
     if (!this.next.consumeMetrics)
       return Promise.reject(new SentinelError('SENTINEL_ERR_EXPORT_FAILED', 'no exporter takes metrics'));
     return this.next.consumeMetrics(batch);

@@ -7,6 +7,7 @@ import {
   scanSignalRequest,
   type LogsData,
   type SignalBatch,
+  type SignalPartial,
   type TraceConsumer,
 } from '../otlp/index.js';
 import {
@@ -119,9 +120,10 @@ export class LogsPipeline extends SegmentPipeline<LogsWalItem, EncodedLogsBlock>
    * Takes one `ExportLogsServiceRequest`. A request that does not scan is refused whole (the scanner's coded error:
    * it checks every field the decoder does, so what the WAL takes always decodes); records validation refuses are
    * dropped and counted; a request with nothing left is refused with SENTINEL_ERR_OTLP_INVALID naming what was
-   * expected. Nothing is decoded into objects here. Resolves once the bytes are durable in the logs WAL.
+   * expected. Nothing is decoded into objects here. Resolves once the bytes are durable in the logs WAL, with the
+   * records it dropped, for the receivers' `partial_success` (OTLP specification, "Partial Success").
    */
-  async consumeLogs(batch: SignalBatch): Promise<void> {
+  async consumeLogs(batch: SignalBatch): Promise<SignalPartial> {
     this.refuseWhenDraining();
     let scanned: ReturnType<typeof scanLogTimes>;
     try {
@@ -138,7 +140,7 @@ export class LogsPipeline extends SegmentPipeline<LogsWalItem, EncodedLogsBlock>
     const { records, rejection } = scanned;
     for (const [reason, n] of rejection.counts) this.m.rejected.inc({ reason }, n);
     if (records === 0) {
-      if (rejection.rejected === 0) return;
+      if (rejection.rejected === 0) return undefined;
       throw new SentinelError('SENTINEL_ERR_OTLP_INVALID', rejection.errorMessage);
     }
     if (rejection.rejected > 0)
@@ -152,6 +154,9 @@ export class LogsPipeline extends SegmentPipeline<LogsWalItem, EncodedLogsBlock>
     this.m.accepted.inc(records);
     if (head.spans >= this.options.maxBlockRecords || head.bytes >= this.options.maxBlockBytes)
       void this.cut();
+    return rejection.rejected > 0
+      ? { rejectedSpans: rejection.rejected, errorMessage: rejection.errorMessage }
+      : undefined;
   }
 
   /** Decodes, validates and encodes one segment's records as a logs block (undefined when none is left). */
