@@ -41,38 +41,23 @@ export async function startPrometheus(
     ),
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config + '\n');
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
+  // The port is free when freePort() looks and may be taken before Prometheus binds it (Prometheus cannot report
+  // a port 0 it was given): a start that fails with "address already in use" is tried again on another port.
+  let started: { child: ChildProcess; url: string } | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    try {
+      started = await launch(binary, dir, await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+  const { child, url } = started;
   const get = async (path: string): Promise<unknown> => {
     const res = await fetch(url + path);
     const body = (await res.json()) as { status: string; data: unknown; error?: string };
     if (body.status !== 'success') throw new Error(`prometheus ${path}: ${body.error ?? res.status}`);
     return body.data;
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${stderr}`);
-    try {
-      const res = await fetch(`${url}/-/ready`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`prometheus not ready in 30 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
   const targetCount = Object.values(jobs).reduce((n, p) => n + p.length, 0);
   return {
     url,
@@ -108,4 +93,40 @@ export async function startPrometheus(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts Prometheus listening on `port`; resolves once it answers /-/ready, rejects if it exits first. */
+async function launch(
+  binary: string,
+  dir: string,
+  port: number,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`${url}/-/ready`);
+      if (res.ok) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`prometheus not ready in 30 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
