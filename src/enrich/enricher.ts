@@ -1,7 +1,14 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/index.js';
 import { DEPLOYMENT_VARIANT_ATTRIBUTE } from '../otlp/index.js';
-import type { KeyValue, SignalBatch, SignalPartial, TraceBatch, TraceConsumer, WireScope } from '../otlp/index.js';
+import type {
+  KeyValue,
+  SignalBatch,
+  SignalPartial,
+  TraceBatch,
+  TraceConsumer,
+  WireScope,
+} from '../otlp/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { readDownwardEnv, type DownwardEnv } from './downward-env.js';
 import { OwnerResolver, type ApiPodFacts } from './owner-resolver.js';
