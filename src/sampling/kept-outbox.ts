@@ -113,9 +113,9 @@ export class KeptOutbox {
     });
   }
 
-  private send(entry: OutboxEntry): Promise<void> {
+  private send(entry: OutboxEntry): Promise<unknown> {
     if (entry.spans) return this.next.consume(entry.spans);
-    if (this.next.consumeLogs) return this.next.consumeLogs(entry.logs as SignalBatch).then(() => undefined);
+    if (this.next.consumeLogs) return this.next.consumeLogs(entry.logs as SignalBatch);
     this.logger.error({ logs: entry.count }, 'the next stage takes no logs; kept log records dropped');
     return Promise.resolve();
   }
