@@ -44,12 +44,14 @@ function one(len: number, fill = 1) {
   return holdSpans([scannedSpans([len], { fill })], [0]);
 }
 
-function setup(maxBytes = 100_000, windowMs = 1000, slabBytes = SLAB) {
+/** A buffer whose slabs are not packed (the ring's accounting), or packed (`pack`). */
+function setup(maxBytes = 100_000, windowMs = 1000, slabBytes = SLAB, pack = false) {
   const evicted: Array<[string, EvictionReason, number]> = [];
   const hold = new HoldBuffer({
     windowMs,
     maxBytes,
     slabBytes,
+    pack,
     onEvict: (t, reason) => evicted.push([t.traceId, reason, t.spanCount]),
   });
   return { hold, evicted };
@@ -287,32 +289,41 @@ describe('HoldBuffer slabs', () => {
     assert.deepEqual(hold.slabStats, { slabs: 0, spares: 0, allocatedBytes: 0 });
   });
 
-  test('lets a scope go once no held span names it, while other traces stay held', () => {
+  test('lets a scope go once no slab holds a span of it, while other traces stay held', () => {
     const { hold } = setup(100_000, 10);
-    const keep = scannedSpans([5, 5], { scopes: [wireScope('x'), wireScope('y')], scopeIndex: [0, 1] });
-    hold.add('long', holdSpans([keep, keep], [0, 1]), 0);
+    const [x, y, z] = [wireScope('x'), wireScope('y'), wireScope('z')];
+    const two = scannedSpans([5, 5], { scopes: [x, y], scopeIndex: [0, 1] });
+    hold.add('a', holdSpans([two, two], [0, 1]), 0);
+    hold.add('b', holdSpans([scannedSpans([100], { scopes: [z] })], [0]), 0);
+    assert.equal(hold.scopeCount, 3);
+    // 'a' leaves, but its slab lives on with 'b': the slab keeps its scopes (leaving never reads a slab).
+    assert.deepEqual(
+      read(hold.take('a'))[0]?.map((s) => s.scope),
+      [x, y],
+    );
+    assert.equal(hold.scopeCount, 3);
+    hold.take('b');
+    assert.equal(hold.scopeCount, 0);
+    // Each request its own two scopes: parts naming both, and parts of one, over many slabs.
+    hold.add('long', holdSpans([two, two], [0, 1]), 0);
     for (let i = 0; i < 200; i++) {
-      // Each request its own two scopes: a part naming both, and a part of one.
-      const req = scannedSpans([3, 3], {
+      const req = scannedSpans([30, 30], {
         scopes: [wireScope(`a${i}`), wireScope(`b${i}`)],
         scopeIndex: [0, 1],
       });
       hold.add(`t${i}`, holdSpans([req, req], [0, 1]), 1 + (i % 5));
       hold.add(`u${i}`, holdSpans([req], [1]), 1 + (i % 5));
-      if (i % 2 === 0) hold.take(`t${i}`);
-      if (i >= 1) hold.take(`u${i - 1}`);
-    }
-    // Held: 'long' (x, y), t199 (a199, b199), u199 (b199), odd t's (a, b each).
-    assert.equal(hold.stats.traces, 2 + 100);
-    assert.equal(hold.scopeCount, 2 + 2 * 100);
-    for (let i = 0; i < 200; i++) {
       hold.take(`t${i}`);
-      hold.take(`u${i}`);
+      if (i >= 1) hold.take(`u${i - 1}`);
+      // At most the scopes of the slabs still live: 'long''s slab and the last two.
+      assert.ok(hold.scopeCount <= 2 + 2 * 2 * 10, `${hold.scopeCount} scopes at ${i}`);
     }
-    assert.deepEqual(hold.stats.traces, 1);
-    assert.equal(hold.scopeCount, 2);
-    hold.expire(20);
-    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+    hold.take('u199');
+    assert.equal(hold.stats.traces, 1);
+    assert.deepEqual(
+      read(hold.take('long'))[0]?.map((s) => s.scope),
+      [x, y],
+    );
     assert.equal(hold.scopeCount, 0);
   });
 
@@ -344,6 +355,125 @@ describe('HoldBuffer slabs', () => {
     for (const [id, want] of model)
       assert.deepEqual(
         read(hold.take(id)).map((p) => [p[0]?.bytes.length, p[0]?.bytes[0]]),
+        want,
+      );
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+  });
+});
+
+describe('HoldBuffer packed slabs', () => {
+  /** A span of `len` bytes that deflates well: a repeating run from `fill`, as attribute keys repeat. */
+  function compressible(len: number, fill: number) {
+    const req = scannedSpans([len], { fill });
+    for (let k = 0; k < len; k++) req.buf[8 + k] = (fill + (k % 16)) % 256;
+    return req;
+  }
+
+  test('deflates a full slab, counts its packed bytes, and gives its spans back intact', async () => {
+    const { hold } = setup(100_000, 1000, 4096, true);
+    const [a, b] = [wireScope('a'), wireScope('b')];
+    // 60 traces of two spans from two scopes (headers of 8 bytes): about four slabs of 4 KiB.
+    for (let i = 0; i < 60; i++) {
+      const req = scannedSpans([100, 120], {
+        scopes: [a, b],
+        scopeIndex: [0, 1],
+        marks: [i % 8, 1],
+        fill: i,
+      });
+      for (let k = 0; k < 220; k++) req.buf[8 + k] = (i + (k % 8)) % 256;
+      hold.add(`t${i}`, holdSpans([req, req], [0, 1]), i);
+    }
+    const unpacked = hold.stats.bytes;
+    await hold.packsDone();
+    const packs = hold.packStats;
+    assert.ok(packs.slabs >= 3, `${packs.slabs} slabs packed`);
+    assert.ok(packs.bytes < packs.slabs * 4096 * 0.5, `${packs.bytes} bytes packed`);
+    // What max_bytes bounds is now the packed bytes, the slab being filled and the parts' rows.
+    assert.equal(hold.stats.bytes, unpacked - packs.slabs * 4096 + packs.bytes);
+    for (const i of [0, 17, 59, 33]) {
+      const [spans] = read(hold.take(`t${i}`));
+      assert.deepEqual(
+        spans?.map((s) => [s.scope, s.bytes.length, s.bytes[0], s.bytes[9], s.marks]),
+        [
+          [a, 100, i % 256, (i + 1) % 256, i % 8],
+          [b, 120, (i + 4) % 256, (i + 5) % 256, 1],
+        ],
+        `t${i}`,
+      );
+    }
+    assert.equal(hold.stats.traces, 56);
+  });
+
+  test('holds more of a window in the same max_bytes: evictions for bytes come later than unpacked', async () => {
+    const run = async (pack: boolean) => {
+      const { hold, evicted } = setup(256 * 1024, 1e9, 16 * 1024, pack);
+      let i = 0;
+      while (evicted.length === 0 && i < 10_000) {
+        hold.add(`t${i}`, holdSpans([compressible(2000, i)], [0]), i);
+        i++;
+        // The pool packs between requests in the agent; here every few slabs.
+        if (i % 8 === 0) await hold.packsDone();
+      }
+      return i;
+    };
+    const unpacked = await run(false);
+    const packed = await run(true);
+    // Each part also counts its rows (HELD_PART_OVERHEAD_BYTES), packed or not.
+    assert.ok(packed > 4 * unpacked, `evicted after ${packed} traces packed, ${unpacked} unpacked`);
+  });
+
+  test('keeps a slab as it is when deflating would save less than an eighth', async () => {
+    const { hold } = setup(100_000, 1000, 1024, true);
+    const random = Buffer.from(Array.from({ length: 4000 }, (_, k) => (k * 2654435761) >>> 24));
+    for (let i = 0; i < 8; i++) {
+      const req = scannedSpans([400], { fill: i });
+      random.copy(req.buf, 8, i * 400, i * 400 + 400);
+      hold.add(`t${i}`, holdSpans([req], [0]), i);
+    }
+    await hold.packsDone();
+    assert.deepEqual(hold.packStats, { slabs: 0, bytes: 0 });
+    assert.deepEqual(read(hold.take('t3'))[0]?.[0]?.bytes, [...random.subarray(1200, 1600)]);
+  });
+
+  test('a slab that empties or a buffer cleared while zlib packs it changes nothing when zlib is done', async () => {
+    const { hold } = setup(100_000, 10, 1024, true);
+    for (let i = 0; i < 12; i++) hold.add(`t${i}`, holdSpans([compressible(300, i)], [0]), 0);
+    // The first slabs are sealed and packing; take their traces before zlib is done.
+    for (let i = 0; i < 6; i++) assert.equal(read(hold.take(`t${i}`))[0]?.[0]?.bytes[5], (i + 5) % 256);
+    await hold.packsDone();
+    for (let i = 6; i < 12; i++) assert.equal(read(hold.take(`t${i}`))[0]?.[0]?.bytes[5], (i + 5) % 256);
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+    for (let i = 0; i < 12; i++) hold.add(`u${i}`, holdSpans([compressible(300, i)], [0]), 0);
+    hold.clear();
+    await hold.packsDone();
+    assert.deepEqual(hold.slabStats, { slabs: 0, spares: 0, allocatedBytes: 0 });
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+  });
+
+  test('gives back what it was given through thousands of adds and takes while slabs pack', async () => {
+    const { hold } = setup(1 << 30, 1e9, 1024, true);
+    const model = new Map<string, Array<[number, number]>>();
+    for (let i = 0; i < 5000; i++) {
+      if (i % 97 === 0) await hold.packsDone();
+      const id = `t${(i * 7) % 53}`;
+      if (((i * 2654435761) >>> 0) % 5 === 0) {
+        const taken = hold.take(id);
+        assert.deepEqual(
+          taken ? read(taken).map((p) => [p[0]?.bytes.length, p[0]?.bytes[15]]) : [],
+          model.get(id) ?? [],
+          `${id} at ${i}`,
+        );
+        model.delete(id);
+        continue;
+      }
+      const len = 16 + (i % 300);
+      hold.add(id, holdSpans([compressible(len, i % 256)], [0]), i);
+      model.set(id, [...(model.get(id) ?? []), [len, (i + 15) % 256]]);
+    }
+    assert.ok(hold.packStats.slabs > 0);
+    for (const [id, want] of model)
+      assert.deepEqual(
+        read(hold.take(id)).map((p) => [p[0]?.bytes.length, p[0]?.bytes[15]]),
         want,
       );
     assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });

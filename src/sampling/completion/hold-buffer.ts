@@ -1,3 +1,4 @@
+import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { copyBytes, dataViewOf, type WireLogs, type WireScope, type WireSpans } from '../../otlp/index.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 
@@ -152,6 +153,8 @@ export interface HoldBufferOptions {
   readonly onEvict: (trace: EvictedTrace, reason: EvictionReason) => void;
   /** Slab size (tests); by default 1/16 of `maxBytes` within [64 KiB, 1 MiB]. */
   readonly slabBytes?: number;
+  /** Deflates full slabs (default true; false for tests of the unpacked accounting and for benchmarks). */
+  readonly pack?: boolean;
 }
 
 /** Held parts: where each lies (slab id, offset), its spans, its scope(s), whether it holds log records. */
@@ -191,26 +194,35 @@ class TraceRows extends Rows {
 }
 
 /**
- * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted:
- * an index is free again when no held span names it. Scopes are interned by the scanner, so there are few. A
- * freed index keeps its scope until it is given out again: a taken part's view still reads it.
+ * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted
+ * by slab: a slab holds one reference to each scope its spans name, taken when it first writes one and given
+ * back when it empties, so that leaving never reads a slab (a packed slab would have to be inflated). An index
+ * is free again when no slab names it. Scopes are interned by the scanner, so there are few. A freed index keeps
+ * its scope until it is given out again: a taken part's view still reads it.
  */
 class ScopeTable {
   private readonly ids = new Map<WireScope, number>();
   readonly list: Array<WireScope | undefined> = [];
   private readonly refs: number[] = [];
+  /** The fill (`HoldBuffer.slabFills`) that last took a reference to each index. */
+  readonly fill: number[] = [];
   private readonly free: number[] = [];
 
-  ref(scope: WireScope): number {
+  /** The scope's index, given out now (unreferenced until `ref`) when the scope has none. */
+  idOf(scope: WireScope): number {
     let id = this.ids.get(scope);
     if (id === undefined) {
       id = this.free.pop() ?? this.list.length;
       this.ids.set(scope, id);
       this.list[id] = scope;
       this.refs[id] = 0;
+      this.fill[id] = -1;
     }
-    this.refs[id] = (this.refs[id] as number) + 1;
     return id;
+  }
+
+  ref(id: number): void {
+    this.refs[id] = (this.refs[id] as number) + 1;
   }
 
   get(id: number): WireScope {
@@ -227,16 +239,6 @@ class ScopeTable {
     if (left > 0) return;
     this.ids.delete(this.list[id] as WireScope);
     this.free.push(id);
-  }
-
-  /** A part whose spans name their scopes left: one reference less per span. */
-  unrefSpans(slab: Buffer, offset: number, spanCount: number): void {
-    let pos = offset;
-    for (let k = 0; k < spanCount; k++) {
-      const v = slab.readUInt32LE(pos);
-      this.unref(slab.readUInt32LE(pos + 4));
-      pos += SCOPED_SPAN_HEADER_BYTES + (v >>> 3);
-    }
   }
 }
 
@@ -258,11 +260,20 @@ class ScopeTable {
  * taken from the middle leaves a hole that its slab's other parts outlive. A part larger than a slab gets a
  * slab of its own size, let go when it empties; a part larger than `max_bytes` is not copied (it would be
  * evicted at once): its trace is evicted, as every older one.
+ *
+ * Packed slabs: held spans are cold (most leave by age unread; the feed takes a few), so a slab, once full, is
+ * deflated on libuv's thread pool (zlib level 1, raw deflate) and kept as its packed bytes, which are what it
+ * counts from then on. A `take` from a packed slab inflates it (the last one inflated is kept for the next take,
+ * as the feed's ids of one poll tend to share slabs). OTLP spans deflate 4-6x (attribute keys and values
+ * repeat from span to span), so `max_bytes` holds that many times the seconds of dropped spans it held
+ * unpacked: bench/hold-buffer.ts and BENCHMARKS.md "Session 12". A slab that packs to more than 7/8 of its
+ * bytes stays as it is.
  */
 export class HoldBuffer {
   private readonly windowMs: number;
   private readonly maxBytes: number;
   private readonly slabSize: number;
+  private readonly pack: boolean;
   private readonly onEvict: (trace: EvictedTrace, reason: EvictionReason) => void;
 
   /** Trace id -> trace row. */
@@ -272,17 +283,32 @@ export class HoldBuffer {
   private scopes = new ScopeTable();
   private oldest = NONE;
   private newest = NONE;
-  // Slabs, by id: the buffer, how far it is written, its live parts, what it counts in `stats.bytes`.
+  // Slabs, by id: the buffer (undefined once packed), its packed bytes, how far it is written, its live parts,
+  // what it counts in `stats.bytes`, the scope indexes it references, and its fill: a number given to each
+  // filling of a slab id, never again, so that a packing that ends after its slab emptied is known stale.
   private slabs: Array<Buffer | undefined> = [];
+  private packs: Array<Buffer | undefined> = [];
   /** A DataView of each slab, for copying spans in (otlp/byte-copy.ts). */
   private slabViews: Array<DataView | undefined> = [];
   private slabFill: number[] = [];
   private slabLive: number[] = [];
   private slabCounted: number[] = [];
+  private slabScopes: number[][] = [];
+  private slabFills: number[] = [];
   private freeSlabIds: number[] = [];
   private spares: Buffer[] = [];
   /** The slab being filled, or NONE. */
   private current = NONE;
+  private fills = 0;
+  /** Counts `clear`s: a packing that ends after one changes nothing. */
+  private epoch = 0;
+  /** Slab buffers zlib is reading: not reused as spares until it is done. */
+  private packing = new Set<Buffer>();
+  private packed: Array<() => void> = [];
+  /** The last packed slab inflated for a take: its id, its fill and its bytes. */
+  private inflatedSlab = NONE;
+  private inflatedFill = -1;
+  private inflated: Buffer | undefined;
 
   private slabBytes = 0;
   private partCount = 0;
@@ -295,6 +321,7 @@ export class HoldBuffer {
     this.windowMs = options.windowMs;
     this.maxBytes = options.maxBytes;
     this.onEvict = options.onEvict;
+    this.pack = options.pack ?? true;
     this.slabSize =
       options.slabBytes ??
       Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, Math.floor(options.maxBytes / 16)));
@@ -343,9 +370,11 @@ export class HoldBuffer {
     const { requests, indexes, count } = part;
     const p = this.parts.add();
     this.parts.slab[p] = NONE;
+    this.parts.scope[p] = NONE;
     if (count > 0) {
       this.place(size);
-      const slab = this.slabViews[this.placedSlab] as DataView;
+      const s = this.placedSlab;
+      const slab = this.slabViews[s] as DataView;
       let pos = this.placedOffset;
       // Copied through DataViews (otlp/byte-copy.ts): Buffer.copy made a view per span.
       for (let k = 0; k < count; k++) {
@@ -354,19 +383,33 @@ export class HoldBuffer {
         const off = req.offsets[i] as number;
         const len = req.lengths[i] as number;
         slab.setUint32(pos, len * 8 + (req.marks[i] as number), true);
-        if (shared === undefined) slab.setUint32(pos + 4, this.scopes.ref(req.scope(i)), true);
+        if (shared === undefined) slab.setUint32(pos + 4, this.scopeIn(s, req.scope(i)), true);
         pos += header;
         copyBytes(req.dataView, off, slab, pos, len);
         pos += len;
       }
-      this.parts.slab[p] = this.placedSlab;
+      this.parts.slab[p] = s;
       this.parts.offset[p] = this.placedOffset;
+      if (shared !== undefined) this.parts.scope[p] = this.scopeIn(s, shared);
+      // A part's own slab is sealed as soon as it is written.
+      if (size > this.slabSize) this.startPacking(s, this.slabFills[s] as number);
     }
-    this.parts.scope[p] = shared === undefined ? NONE : this.scopes.ref(shared);
     this.parts.spans[p] = count;
     this.parts.logs[p] = part.logs ? 1 : 0;
     this.parts.next[p] = NONE;
     return p;
+  }
+
+  /** The scope's index, referenced by slab `s` (once per fill). */
+  private scopeIn(s: number, scope: WireScope): number {
+    const id = this.scopes.idOf(scope);
+    const fill = this.slabFills[s] as number;
+    if (this.scopes.fill[id] !== fill) {
+      this.scopes.fill[id] = fill;
+      this.scopes.ref(id);
+      (this.slabScopes[s] as number[]).push(id);
+    }
+    return id;
   }
 
   /** Adds part `p` to its trace, or starts the trace, the newest. */
@@ -396,8 +439,8 @@ export class HoldBuffer {
 
   /**
    * Removes and returns a held trace (the feed said another agent kept it), or undefined. Its parts are views
-   * into the slabs, valid until the next `add` or `clear`: the sampler re-encodes them into its export request
-   * at once (tail-sampler.ts release).
+   * into the slabs (a packed slab's inflated bytes), valid until the next `add` or `clear`: the sampler
+   * re-encodes them into its export request at once (tail-sampler.ts release).
    */
   take(traceId: string): HeldTrace | undefined {
     const t = this.rows.get(traceId);
@@ -421,6 +464,7 @@ export class HoldBuffer {
 
   /** Drops everything (shutdown): held spans were dropped data, so nothing is lost that was promised. */
   clear(): void {
+    this.epoch++;
     this.rows.clear();
     this.traces = new TraceRows();
     this.parts = new PartRows();
@@ -428,13 +472,18 @@ export class HoldBuffer {
     this.oldest = NONE;
     this.newest = NONE;
     this.slabs = [];
+    this.packs = [];
     this.slabViews = [];
     this.slabFill = [];
     this.slabLive = [];
     this.slabCounted = [];
+    this.slabScopes = [];
+    this.slabFills = [];
     this.freeSlabIds = [];
     this.spares = [];
     this.current = NONE;
+    this.inflatedSlab = NONE;
+    this.inflated = undefined;
     this.slabBytes = 0;
     this.partCount = 0;
     this.spanCount = 0;
@@ -447,28 +496,48 @@ export class HoldBuffer {
 
   /**
    * What is held. `bytes`, the figure `max_bytes` bounds: the slab bytes in use (of the slab being filled, up to
-   * where it is written; of an earlier slab, all of it, as its unwritten end cannot be used until it empties; of
-   * a part's own slab, its size), dead space of parts that left included, plus HELD_PART_OVERHEAD_BYTES per
-   * held part. With no dead space, the sum of `heldPartBytes` of the held parts.
+   * where it is written; of an earlier slab, all of it, as its unwritten end cannot be used until it empties, or
+   * its packed bytes once packed; of a part's own slab, its size), dead space of parts that left included, plus
+   * HELD_PART_OVERHEAD_BYTES per held part. With no dead space and nothing packed, the sum of `heldPartBytes` of
+   * the held parts.
    */
   get stats(): { traces: number; spans: number; bytes: number } {
     return { traces: this.rows.size, spans: this.spanCount, bytes: this.bytes };
   }
 
-  /** The slabs: how many are in use, and the bytes allocated for them (spares included). */
+  /** The slabs: how many are in use (packed or not), and the bytes allocated for them (spares included). */
   get slabStats(): { slabs: number; spares: number; allocatedBytes: number } {
     let slabs = 0;
     let allocatedBytes = 0;
-    for (const s of this.slabs) {
-      if (s === undefined) continue;
+    for (let s = 0; s < this.slabs.length; s++) {
+      const buf = this.slabs[s] ?? this.packs[s];
+      if (buf === undefined) continue;
       slabs++;
-      allocatedBytes += s.length;
+      allocatedBytes += buf.length;
     }
     for (const s of this.spares) allocatedBytes += s.length;
     return { slabs, spares: this.spares.length, allocatedBytes };
   }
 
-  /** Scopes that held spans name (each kept alive by the buffer until no held span names it). */
+  /** Slabs held packed, and their packed bytes. */
+  get packStats(): { slabs: number; bytes: number } {
+    let slabs = 0;
+    let bytes = 0;
+    for (const p of this.packs) {
+      if (p === undefined) continue;
+      slabs++;
+      bytes += p.length;
+    }
+    return { slabs, bytes };
+  }
+
+  /** Resolves when no slab is being packed (tests, benchmarks). */
+  packsDone(): Promise<void> {
+    if (this.packing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.packed.push(resolve));
+  }
+
+  /** Scopes that held spans name (each kept alive by the buffer until no slab names it). */
   get scopeCount(): number {
     return this.scopes.size;
   }
@@ -496,24 +565,20 @@ export class HoldBuffer {
     const parts: HeldPart[] = withParts ? [] : NO_PARTS;
     for (let p = this.traces.first[t] as number; p !== NONE;) {
       const slab = this.parts.slab[p] as number;
-      const spanCount = this.parts.spans[p] as number;
-      const scope = this.parts.scope[p] as number;
       if (slab !== NONE) {
-        const buf = this.slabs[slab] as Buffer;
-        const offset = this.parts.offset[p] as number;
-        if (withParts)
+        if (withParts) {
+          const scope = this.parts.scope[p] as number;
           parts.push({
-            slab: buf,
-            offset,
-            spanCount,
+            slab: this.bytesOf(slab),
+            offset: this.parts.offset[p] as number,
+            spanCount: this.parts.spans[p] as number,
             scope: scope === NONE ? undefined : this.scopes.get(scope),
             scopes: this.scopes.list,
             logs: this.parts.logs[p] === 1,
           });
-        if (scope === NONE) this.scopes.unrefSpans(buf, offset, spanCount);
+        }
         this.leaveSlab(slab);
       }
-      if (scope !== NONE) this.scopes.unref(scope);
       const next = this.parts.next[p] as number;
       this.parts.delete(p);
       this.partCount--;
@@ -539,7 +604,23 @@ export class HoldBuffer {
     return held;
   }
 
-  /** A part in slab `s` left: when it was the last, the slab is emptied (reused, kept spare or let go). */
+  /** Slab `s`'s bytes: the slab, or its packed bytes inflated (the last inflated slab is kept for the next). */
+  private bytesOf(s: number): Buffer {
+    const raw = this.slabs[s];
+    if (raw !== undefined) return raw;
+    const fill = this.slabFills[s] as number;
+    if (this.inflatedSlab !== s || this.inflatedFill !== fill || this.inflated === undefined) {
+      this.inflated = inflateRawSync(this.packs[s] as Buffer);
+      this.inflatedSlab = s;
+      this.inflatedFill = fill;
+    }
+    return this.inflated;
+  }
+
+  /**
+   * A part in slab `s` left: when it was the last, the slab is emptied (reused, kept spare or let go) and gives
+   * back its scopes.
+   */
   private leaveSlab(s: number): void {
     const live = (this.slabLive[s] as number) - 1;
     this.slabLive[s] = live;
@@ -547,11 +628,22 @@ export class HoldBuffer {
     this.slabBytes -= this.slabCounted[s] as number;
     this.slabCounted[s] = 0;
     this.slabFill[s] = 0;
+    this.slabFills[s] = this.fills++;
+    const scopes = this.slabScopes[s] as number[];
+    for (const id of scopes) this.scopes.unref(id);
+    scopes.length = 0;
+    if (s === this.inflatedSlab) this.inflated = undefined;
     if (s === this.current) return;
-    const buf = this.slabs[s] as Buffer;
+    const buf = this.slabs[s];
     this.slabs[s] = undefined;
+    this.packs[s] = undefined;
     this.slabViews[s] = undefined;
     this.freeSlabIds.push(s);
+    if (buf !== undefined && !this.packing.has(buf)) this.spare(buf);
+  }
+
+  /** Keeps an emptied slab buffer for the next fill, or lets it go. */
+  private spare(buf: Buffer): void {
     if (buf.length === this.slabSize && this.spares.length < SPARE_SLABS) this.spares.push(buf);
   }
 
@@ -574,6 +666,7 @@ export class HoldBuffer {
         const rest = this.slabSize - (this.slabFill[s] as number);
         this.slabCounted[s] = this.slabSize;
         this.slabBytes += rest;
+        this.startPacking(s, this.slabFills[s] as number);
       }
       s = this.newSlab(this.spares.pop() ?? Buffer.allocUnsafeSlow(this.slabSize));
       this.current = s;
@@ -587,13 +680,45 @@ export class HoldBuffer {
     this.placedOffset = at;
   }
 
+  /**
+   * Deflates sealed slab `s` (of fill `fill`) on the thread pool; when done, and the slab still holds that fill,
+   * keeps the packed bytes instead (when they save an eighth or more) and lets the slab's buffer go.
+   */
+  private startPacking(s: number, fill: number): void {
+    const raw = this.slabs[s];
+    if (!this.pack || raw === undefined || this.slabFills[s] !== fill) return;
+    const written = this.slabFill[s] as number;
+    const epoch = this.epoch;
+    this.packing.add(raw);
+    deflateRaw(raw.subarray(0, written), { level: 1 }, (err, out) => {
+      this.packing.delete(raw);
+      if (this.epoch !== epoch) {
+        // Cleared meanwhile: everything it held was let go.
+      } else if (err === null && this.slabFills[s] === fill && out.length <= written * 0.875) {
+        this.slabBytes += out.length - (this.slabCounted[s] as number);
+        this.slabCounted[s] = out.length;
+        this.packs[s] = out;
+        this.slabs[s] = undefined;
+        this.slabViews[s] = undefined;
+        this.spare(raw);
+      } else if (this.slabs[s] !== raw) {
+        // Emptied while zlib read it: the buffer can be reused now.
+        this.spare(raw);
+      }
+      if (this.packing.size === 0) for (const resolve of this.packed.splice(0)) resolve();
+    });
+  }
+
   private newSlab(buf: Buffer): number {
     const s = this.freeSlabIds.pop() ?? this.slabs.length;
     this.slabs[s] = buf;
+    this.packs[s] = undefined;
     this.slabViews[s] = dataViewOf(buf);
     this.slabFill[s] = 0;
     this.slabLive[s] = 0;
     this.slabCounted[s] = 0;
+    this.slabScopes[s] ??= [];
+    this.slabFills[s] = this.fills++;
     return s;
   }
 }
