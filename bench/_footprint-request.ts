@@ -1,37 +1,71 @@
 /**
  * The request of bench/agent-footprint.ts's load (bench/_footprint-load.ts) and of bench/sampler-heap.ts's agent
- * phase: one pre-encoded OTLP request of 100 spans (20 traces of 5, about 2 % error spans, from
- * test/helpers/store-spans.ts) whose 20 trace ids are rewritten in a copy per request, so the sampler sees new
- * traces while the client spends almost nothing on encoding.
+ * phase: pre-encoded OTLP requests of 100 spans (20 traces of 5, about 2 % error spans, from
+ * test/helpers/store-spans.ts) whose trace and span ids are rewritten in a copy per request, so the sampler sees
+ * new traces while the client spends almost nothing on encoding.
+ *
+ * Session 12: 16 templates (different seeds: times, pods, paths, durations, errors) taken in turn, and span ids
+ * rewritten too. Before, every request was one template with only its trace ids new, so held spans deflated
+ * far better than an app's would (the completion buffer packs its slabs since session 12): now two requests
+ * within deflate's 32 KiB window share no ids, and their other values differ as a service's requests do.
  */
+import { randomFillSync } from 'node:crypto';
 import { encodeTraceRequest } from '../src/otlp/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
-/** Returns the maker of fresh copies; `idPrefix` distinguishes the trace ids of one run's phases. */
-export function footprintRequests(idPrefix: number, startMs = Date.now()): () => Buffer {
-  // Start times near now: a store that checks timestamps at the door takes them.
-  const template = makeTraces({ traces: 20, spansPerTrace: 5, seed: 7, startMs });
-  const body = encodeTraceRequest(template);
-  // Where each trace id's 16 bytes sit in the encoded request (5 spans each).
-  const idOffsets: number[][] = [];
-  for (const traceId of new Set(
-    template.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.traceId))),
-  )) {
-    const id = Buffer.from(traceId, 'hex');
+const TEMPLATES = 16;
+
+interface Template {
+  readonly body: Buffer;
+  /** Where each trace id's 16 bytes sit in the body (5 spans each). */
+  readonly traceIdOffsets: number[][];
+  /** Where each span id's 8 bytes sit: as the span's id and as its child's parent id. */
+  readonly spanIdOffsets: number[][];
+}
+
+function offsetsOf(body: Buffer, ids: Iterable<string>): number[][] {
+  const out: number[][] = [];
+  for (const hex of ids) {
+    const id = Buffer.from(hex, 'hex');
     const at: number[] = [];
     for (let i = body.indexOf(id); i >= 0; i = body.indexOf(id, i + 1)) at.push(i);
-    idOffsets.push(at);
+    out.push(at);
   }
+  return out;
+}
+
+function template(seed: number, startMs: number): Template {
+  // Start times near now: a store that checks timestamps at the door takes them.
+  const traces = makeTraces({ traces: 20, spansPerTrace: 5, seed, startMs });
+  const body = encodeTraceRequest(traces);
+  const spans = traces.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+  return {
+    body,
+    traceIdOffsets: offsetsOf(body, new Set(spans.map((s) => s.traceId))),
+    spanIdOffsets: offsetsOf(body, new Set(spans.map((s) => s.spanId))),
+  };
+}
+
+/** Returns the maker of fresh copies; `idPrefix` distinguishes the trace ids of one run's phases. */
+export function footprintRequests(idPrefix: number, startMs = Date.now()): () => Buffer {
+  const templates = Array.from({ length: TEMPLATES }, (_, k) => template(7 + k, startMs));
+  const spanId = Buffer.alloc(8);
   let counter = 0;
-  // A copy with fresh trace ids (grpc-js may still hold the previous one).
+  let request = 0;
+  // A copy with fresh trace and span ids (grpc-js may still hold the previous one).
   return () => {
-    const b = Buffer.from(body);
-    for (const at of idOffsets) {
+    const t = templates[request++ % TEMPLATES] as Template;
+    const b = Buffer.from(t.body);
+    for (const at of t.traceIdOffsets) {
       const n = counter++;
       for (const o of at) {
         b.writeUInt32BE(idPrefix >>> 0, o);
         b.writeUInt32BE(n >>> 0, o + 4);
       }
+    }
+    for (const at of t.spanIdOffsets) {
+      randomFillSync(spanId);
+      for (const o of at) spanId.copy(b, o);
     }
     return b;
   };
