@@ -1,5 +1,6 @@
 import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { copyBytes, dataViewOf, type WireLogs, type WireScope, type WireSpans } from '../../otlp/index.js';
+import { IdTable } from '../id-table.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from '../rows.js';
 
 /**
@@ -34,14 +35,15 @@ export interface HeldPart {
 }
 
 /**
- * Bytes per held part beyond its slab bytes: its rows in the part and trace columns (typed arrays, grown by
- * doubling), the trace's Map entry, its id string and its slot in the ids array. Measured (bench/hold-buffer.ts:
- * 100,000 one-part traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 172 B; counted
- * 200 for the columns' doubling slack. A late part of a trace already held costs less (no trace row, entry or
- * id); it is counted the same, so that a part's figure does not depend on what came before it. (The string
- * layout before issue 13 counted 400 + 8 per span and measured 659 B per part beyond its span bytes.)
+ * Bytes per held part beyond its slab bytes: its rows in the part and trace columns and the trace's id in the
+ * id table (typed arrays, grown by doubling; id-table.ts). Measured (bench/hold-buffer.ts: 100,000 one-part
+ * traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 131 B; counted 160 for the
+ * columns' doubling slack. (Session 12: with a Map entry and an id string per trace it measured 172 B, counted
+ * 200; packed slabs made it a third of what a held trace counts at 10k spans/s.) A late part of a trace already
+ * held costs less (no trace row or id); it is counted the same, so that a part's figure does not depend on what
+ * came before it. (The string layout before issue 13 counted 400 + 8 per span and measured 659 B.)
  */
-export const HELD_PART_OVERHEAD_BYTES = 200;
+export const HELD_PART_OVERHEAD_BYTES = 160;
 /**
  * Bytes per held span beyond its own: its header in the slab, `length * 8 + marks` as a little-endian uint32
  * (the MARK_* bits are three); 8 bytes when the part's spans do not share one scope: the scope's index too.
@@ -176,7 +178,6 @@ class PartRows extends Rows {
 
 /** Held traces, linked oldest to newest (`prev`, `next`), each with its parts' first and last row. */
 class TraceRows extends Rows {
-  ids: Array<string | undefined> = [];
   heldAt = new Float64Array(INITIAL_ROWS);
   bytes = new Float64Array(INITIAL_ROWS);
   spans = new Int32Array(INITIAL_ROWS);
@@ -276,8 +277,8 @@ export class HoldBuffer {
   private readonly pack: boolean;
   private readonly onEvict: (trace: EvictedTrace, reason: EvictionReason) => void;
 
-  /** Trace id -> trace row. */
-  private readonly rows = new Map<string, number>();
+  /** Trace id -> trace row, without a string or a Map entry per trace (id-table.ts). */
+  private ids = new IdTable();
   private traces = new TraceRows();
   private parts = new PartRows();
   private scopes = new ScopeTable();
@@ -352,8 +353,8 @@ export class HoldBuffer {
 
   /** A part larger than `max_bytes` would be evicted at once, with every trace older: it is not copied. */
   private evictTooLarge(traceId: string, spans: number, bytes: number, nowMs: number): void {
-    const t = this.rows.get(traceId);
-    if (t === undefined) {
+    const t = this.ids.find(traceId);
+    if (t === NONE) {
       while (this.oldest !== NONE) this.evict(this.oldest, 'bytes');
       this.onEvict({ traceId, heldAtMs: nowMs, spanCount: spans, bytes }, 'bytes');
       return;
@@ -362,7 +363,7 @@ export class HoldBuffer {
     this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
     this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
     this.spanCount += spans;
-    while (this.rows.has(traceId)) this.evict(this.oldest, 'bytes');
+    while (this.ids.find(traceId) !== NONE) this.evict(this.oldest, 'bytes');
   }
 
   /** Copies the part's spans into a slab, each behind its header; returns its row. */
@@ -414,8 +415,8 @@ export class HoldBuffer {
 
   /** Adds part `p` to its trace, or starts the trace, the newest. */
   private append(traceId: string, p: number, spans: number, bytes: number, nowMs: number): void {
-    const t = this.rows.get(traceId);
-    if (t !== undefined) {
+    const t = this.ids.find(traceId);
+    if (t !== NONE) {
       this.parts.next[this.traces.last[t] as number] = p;
       this.traces.last[t] = p;
       this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
@@ -423,8 +424,7 @@ export class HoldBuffer {
       return;
     }
     const n = this.traces.add();
-    this.rows.set(traceId, n);
-    this.traces.ids[n] = traceId;
+    this.ids.add(traceId, n);
     this.traces.heldAt[n] = nowMs;
     this.traces.bytes[n] = bytes;
     this.traces.spans[n] = spans;
@@ -443,13 +443,13 @@ export class HoldBuffer {
    * re-encodes them into its export request at once (tail-sampler.ts release).
    */
   take(traceId: string): HeldTrace | undefined {
-    const t = this.rows.get(traceId);
-    if (t === undefined) return undefined;
+    const t = this.ids.find(traceId);
+    if (t === NONE) return undefined;
     return this.remove(t, true);
   }
 
   has(traceId: string): boolean {
-    return this.rows.has(traceId);
+    return this.ids.find(traceId) !== NONE;
   }
 
   /**
@@ -465,7 +465,7 @@ export class HoldBuffer {
   /** Drops everything (shutdown): held spans were dropped data, so nothing is lost that was promised. */
   clear(): void {
     this.epoch++;
-    this.rows.clear();
+    this.ids = new IdTable();
     this.traces = new TraceRows();
     this.parts = new PartRows();
     this.scopes = new ScopeTable();
@@ -502,7 +502,7 @@ export class HoldBuffer {
    * the held parts.
    */
   get stats(): { traces: number; spans: number; bytes: number } {
-    return { traces: this.rows.size, spans: this.spanCount, bytes: this.bytes };
+    return { traces: this.ids.size, spans: this.spanCount, bytes: this.bytes };
   }
 
   /** The slabs: how many are in use (packed or not), and the bytes allocated for them (spares included). */
@@ -561,7 +561,7 @@ export class HoldBuffer {
    * eviction's parts were made for nothing, an eighth of what the sampler allocated at 10k spans/s).
    */
   private remove(t: number, withParts: boolean): HeldTrace {
-    const traceId = this.traces.ids[t] as string;
+    const traceId = this.ids.idOf(t);
     const parts: HeldPart[] = withParts ? [] : NO_PARTS;
     for (let p = this.traces.first[t] as number; p !== NONE;) {
       const slab = this.parts.slab[p] as number;
@@ -592,8 +592,8 @@ export class HoldBuffer {
       bytes: this.traces.bytes[t] as number,
     };
     this.spanCount -= held.spanCount;
-    this.rows.delete(traceId);
-    this.traces.ids[t] = undefined;
+    this.ids.delete(t);
+    this.ids.forget(t);
     const prev = this.traces.prev[t] as number;
     const next = this.traces.next[t] as number;
     if (prev === NONE) this.oldest = next;
