@@ -76,7 +76,9 @@ const LAYOUTS: Record<string, Layout> = {
   },
   slabs: {
     make: (onEvict, maxBytes) => {
-      const b = new slabs.HoldBuffer({ windowMs: WINDOW_MS, maxBytes, onEvict });
+      // Unpacked: this compares layouts; packing (session 12) deflates what this bench's spans, a few templates
+      // repeated, would give far better than an app's: agent-footprint.ts measures it with a varied load.
+      const b = new slabs.HoldBuffer({ windowMs: WINDOW_MS, maxBytes, onEvict, pack: false });
       return {
         add: (id, r, i, now) => b.add(id, slabs.holdSpans(r, i), now),
         take: (id) => readBack(b.take(id)?.parts ?? [], slabs.forEachHeldSpan),
