@@ -38,11 +38,11 @@ export interface HeldPart {
  * Bytes per held part beyond its slab bytes: its rows in the part and trace columns and the trace's id in the
  * id table (typed arrays, grown by doubling; id-table.ts). Measured (bench/hold-buffer.ts: 100,000 one-part
  * traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 116 B (131 while slabs were
- * being packed); counted 160 for the
- * columns' doubling slack. (Session 12: with a Map entry and an id string per trace it measured 172 B, counted
- * 200; packed slabs made it a third of what a held trace counts at 10k spans/s.) A late part of a trace already
- * held costs less (no trace row or id); it is counted the same, so that a part's figure does not depend on what
- * came before it. (The string layout before issue 13 counted 400 + 8 per span and measured 659 B.)
+ * being packed); counted 160 for the columns' doubling slack. (Session 12: with a Map entry and an id string per
+ * trace it measured 172 B, counted 200; packed slabs made it a third of what a held trace counts at 10k
+ * spans/s.) A late part of a trace already held costs less (no trace row or id); it is counted the same, so that
+ * a part's figure does not depend on what came before it. (The string layout before issue 13 counted 400 + 8 per
+ * span and measured 659 B.)
  */
 export const HELD_PART_OVERHEAD_BYTES = 160;
 /**
