@@ -10,7 +10,7 @@
  * minification measured no smaller (19.7 MiB with names kept), so names and stack frames stay readable; the
  * source maps lead back to src/.
  *
- * Layout: dist/cli.js (the `sentinel` binary), the three workers beside it (src/storage/worker-thread.ts and
+ * Layout: dist/cli.js (the `sentinel` binary), the four workers beside it (src/storage/worker-thread.ts and
  * src/config/worker-call.ts start `./<name>.js` next to the chunk that calls it), and the chunks, all in dist/ itself (version.ts reads
  * `../package.json` from its chunk). Nothing in dist/ imports node_modules: the image needs no node_modules.
  *
@@ -32,13 +32,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Entry points: `sentinel` and the modules started as worker threads: the encoders (src/storage/*-worker.ts), and
- * the config validation that the agent runs off its main thread (src/config/worker-call.ts, issue 13).
+ * the config and policy validation that the agent runs off its main thread (src/config/worker-call.ts, issue 13).
  */
 export const ENTRY_POINTS = {
   cli: 'src/cli.ts',
   'block-encode-worker': 'src/storage/block-encode-worker.ts',
   'logs-encode-worker': 'src/storage/logs-encode-worker.ts',
   'config-worker': 'src/config/config-worker.ts',
+  'policy-worker': 'src/sampling/policy-worker.ts',
 };
 
 /** Builtins whose ES module import costs what their require() does not (see above). */

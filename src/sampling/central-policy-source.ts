@@ -14,7 +14,7 @@ import type { AgentConfig } from '../config/index.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { evaluationErrorObserver, PolicyFileSource } from './policy-file-source.js';
-import { parsePolicyText } from './policy-config.js';
+import { validatePolicyText } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
@@ -151,7 +151,7 @@ export class CentralPolicySource extends EventEmitter implements PolicySource {
     const etag = headerValue(res.headers['etag']);
     if (etag !== undefined && etag === this.etag) return 'unchanged';
     this.etag = etag;
-    const parsed = parsePolicyText(res.body.toString('utf8'));
+    const parsed = validatePolicyText(res.body.toString('utf8'));
     if (!parsed.ok) {
       this.m.failures.inc();
       for (const p of parsed.errors) {
@@ -233,7 +233,7 @@ export function choosePolicySource(
 
 /** `sampling.policy_snapshot` compiled; a bad one is SENTINEL_ERR_POLICY_INVALID (the injector wrote it). */
 function compileSnapshot(snapshot: string, observer: PolicyObserver): SamplingPolicy {
-  const parsed = parsePolicyText(snapshot);
+  const parsed = validatePolicyText(snapshot);
   if (!parsed.ok)
     throw new SentinelError(
       'SENTINEL_ERR_POLICY_INVALID',

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatPolicyProblems, parsePolicyText, POLICY_MEDIA_TYPE } from '../sampling/index.js';
+import { formatPolicyProblems, POLICY_MEDIA_TYPE, validatePolicyText } from '../sampling/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 export interface PolicyHttpOptions {
@@ -73,7 +73,8 @@ export class PolicyHttp {
     const etag = `"${createHash('sha256').update(text).digest('base64url')}"`;
     if (etag === this.served?.etag) return;
     this.served = { text, etag };
-    const parsed = parsePolicyText(text.toString('utf8'));
+    // On the policy worker, as the agents validate it (the sampling room's index loads no zod; issue 13).
+    const parsed = validatePolicyText(text.toString('utf8'));
     this.valid.set(parsed.ok ? 1 : 0);
     if (parsed.ok) this.options.logger.info({ file, etag }, 'serving the sampling policy on /api/policy');
     else
