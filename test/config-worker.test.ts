@@ -49,6 +49,14 @@ void describe('callWorkerSync: one call into a worker that exits', () => {
     assert.equal(err.message, 'no such');
   });
 
+  void test('an answer that cannot be cloned is an error, not a wait', () => {
+    const err = thrown(() =>
+      callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { uncloneable: true }),
+    );
+    assert.ok(err instanceof WorkerCallError, String(err));
+    assert.equal(err.name, 'DataCloneError');
+  });
+
   void test('a module that cannot load is an error, not a wait', () => {
     const started = Date.now();
     const err = thrown(() => callWorkerSync(import.meta.url, 'fixtures/worker-call/missing', {}));

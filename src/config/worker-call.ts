@@ -33,10 +33,10 @@ const reply = (answer) => {
 (async () => {
   if (tsx) (await import('tsx/esm/api')).register();
   return (await import(url)).handle(request);
-})().then(
-  (value) => reply({ ok: true, value }),
-  (err) => reply({ ok: false, message: String(err && err.message !== undefined ? err.message : err), code: err && err.code, name: err && err.name }),
-);
+})()
+  .then((value) => reply({ ok: true, value }))
+  // Also an answer that cannot be cloned: the caller gets an error rather than a wait.
+  .catch((err) => reply({ ok: false, message: String(err && err.message !== undefined ? err.message : err), code: err && err.code, name: err && err.name }));
 `;
 
 /** An error the worker threw that is not a SentinelError, as the caller sees it: its message, name and code. */
