@@ -31,8 +31,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Entry points: `sentinel` and the modules started as worker threads: the encoders (src/storage/*-worker.ts), and
- * the config and policy validation that the agent runs off its main thread (src/config/worker-call.ts, issue 13).
+ * Entry points: `sentinel` and the workers: the encoders (src/storage/*-worker.ts, worker threads), and the config
+ * and policy validation that the agent runs in a child process (src/config/worker-call.ts, issue 13).
  */
 export const ENTRY_POINTS = {
   cli: 'src/cli.ts',

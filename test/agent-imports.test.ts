@@ -47,7 +47,7 @@ async function heavyPackagesLoaded(name: string, exporters: string[]): Promise<s
     agent.child.kill('SIGTERM');
     await agent.exited;
   }
-  // Not zod: it loads on the config and policy workers only (issue 13), which the hook does not see.
+  // Not zod: it loads only in the config and policy worker processes (issue 13), which run without the hook.
   assert.match(stderr, /resolved .*\/node_modules\/pino\//, 'the hook saw the packages the agent does load');
   return [...HEAVY_PACKAGES, '@grpc/grpc-js'].filter((p) => stderr.includes(`/node_modules/${p}/`));
 }

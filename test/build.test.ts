@@ -105,9 +105,9 @@ void describe('the bundle (npm run build) that the image runs', () => {
       assert.ok(!existsSync(join('node_modules', name)), `${name} is not installed`);
   });
 
-  void test("the agent's main thread reaches no zod or yaml module; they are on the config and policy workers", () => {
+  void test("the agent's process reaches no zod or yaml module; they are in the config and policy workers", () => {
     // issue 13: zod, yaml and the schemas held 3.2 MiB of V8 heap and 6.7 MiB anonymous for the agent's life.
-    // The modules the agent's main thread can load: cli.ts's static imports, then the import()s that the
+    // The modules the agent's process can load: cli.ts's static imports, then the import()s that the
     // default config takes (the agent; its storage exporter on a directory), and theirs.
     const inputs = bundle.metafile.inputs;
     const taken = new Set([
@@ -193,7 +193,7 @@ void describe('the bundle (npm run build) that the image runs', () => {
     );
     const packages = new Set(loaded.flatMap((f) => [...packagesIn(f)]));
     assert.ok(packages.has('pino'), 'the map from chunks to packages sees what the agent does load');
-    // zod and yaml only on the config and policy workers (issue 13), which this hook does not see.
+    // zod and yaml load only in the config and policy worker processes (issue 13), which run without this hook.
     assert.deepEqual(
       [...HEAVY_PACKAGES, '@grpc/grpc-js', 'zod', 'yaml'].filter((p) => packages.has(p)),
       [],

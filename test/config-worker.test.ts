@@ -1,11 +1,11 @@
 /**
- * The agent validates its config and its sampling policies on short-lived worker threads (issue 13: zod, yaml and
- * the schemas never load on its main thread). What comes back must be what the in-process validation gives: the
+ * The agent validates its config and its sampling policies in short-lived worker processes (issue 13: zod, yaml
+ * and the schemas never load in the agent's process). What comes back must be what the in-process validation gives: the
  * same config, the same errors with the same codes and text, the same policy blocks, warnings and problems, and
  * for the policy sources the same metrics and events.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,13 +13,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { agentConfigSchema, readCommandConfig } from '../src/config/index.js';
-import { callWorkerSync, readCommandConfigOnWorker, WorkerCallError } from '../src/config/runtime.js';
+import {
+  callWorker,
+  callWorkerSync,
+  readCommandConfigOnWorker,
+  WorkerCallError,
+} from '../src/config/runtime.js';
 import { SentinelError } from '../src/errors.js';
 import { CentralPolicySource } from '../src/sampling/central-policy-source.js';
 import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { loadPolicyFile } from '../src/sampling/policy-file-source.js';
 import { formatPolicyProblems, type PolicyProblem } from '../src/sampling/policy-problems.js';
-import { validatePolicyText } from '../src/sampling/policy-validation.js';
+import { validatePolicyText, validatePolicyTextSync } from '../src/sampling/policy-validation.js';
 import { Metrics } from '../src/telemetry/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-worker-'));
@@ -35,7 +40,7 @@ function thrown(fn: () => unknown): Error & { code?: string } {
   assert.fail('expected an error');
 }
 
-void describe('callWorkerSync: one call into a worker that exits', () => {
+void describe('callWorkerSync: one call into a worker process that exits', () => {
   void test('returns what the module answers and throws what it throws, with its name and code', () => {
     assert.deepEqual(callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { value: [1, 'two'] }), {
       echo: [1, 'two'],
@@ -49,12 +54,38 @@ void describe('callWorkerSync: one call into a worker that exits', () => {
     assert.equal(err.message, 'no such');
   });
 
+  void test('callWorker answers the same without blocking', async () => {
+    const echo = callWorker(import.meta.url, 'fixtures/worker-call/echo', { value: { a: [1n] } });
+    let ticked = false;
+    setImmediate(() => (ticked = true));
+    assert.deepEqual(await echo, { echo: { a: [1n] } });
+    assert.ok(ticked, 'the event loop went on meanwhile');
+    await assert.rejects(
+      callWorker(import.meta.url, 'fixtures/worker-call/echo', { throw: 'no such' }),
+      (err: unknown) =>
+        err instanceof WorkerCallError && err.name === 'RangeError' && err.code === 'ERR_TEST',
+    );
+    await assert.rejects(
+      callWorker(import.meta.url, 'fixtures/worker-call/missing', {}),
+      (err: unknown) => err instanceof WorkerCallError && /Cannot find module .*missing/.test(err.message),
+    );
+  });
+
   void test('an answer that cannot be cloned is an error, not a wait', () => {
     const err = thrown(() =>
       callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { uncloneable: true }),
     );
     assert.ok(err instanceof WorkerCallError, String(err));
-    assert.equal(err.name, 'DataCloneError');
+    assert.match(err.message, /could not be cloned/);
+  });
+
+  void test('a worker that exits without an answer is an error naming how it ended', async () => {
+    const err = thrown(() => callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { exit: 3 }));
+    assert.match(err.message, /^the fixtures\/worker-call\/echo worker did not answer \(exit code 3\)/);
+    await assert.rejects(
+      callWorker(import.meta.url, 'fixtures/worker-call/echo', { exit: 3 }),
+      /^Error: the fixtures\/worker-call\/echo worker did not answer \(exit code 3\)/,
+    );
   });
 
   void test('a module that cannot load is an error, not a wait', () => {
@@ -107,35 +138,44 @@ void describe("the agent's config, read on the config worker", () => {
 /** Policy texts that cover every answer: blocks of each kind, warnings, and problems of each kind. */
 function policyTexts(): string[] {
   const fixtures = join('test', 'fixtures', 'policies');
-  const files = [
-    join(fixtures, 'errors-and-twenty-percent.yaml'),
-    join(fixtures, 'scenario.yaml'),
-    ...readdirSync(join(fixtures, 'collector-readme')).map((f) => join(fixtures, 'collector-readme', f)),
-  ];
   return [
-    ...files.map((f) => readFileSync(f, 'utf8')),
+    readFileSync(join(fixtures, 'scenario.yaml'), 'utf8'),
+    readFileSync(join(fixtures, 'collector-readme', 'practical-example.yaml'), 'utf8'),
+    readFileSync(join(fixtures, 'collector-readme', 'composite.yaml'), 'utf8'),
     'policies:\n  - name: broken\n    type: [always_sample\n',
     'policies:\n  - name: fancy\n    type: ottl_condition\n    ottl_condition: {span: []}\n',
     'policies:\n  - {name: a, type: latency, status_code: {status_codes: [ERROR]}}\n',
     'policies:\n  - {name: re, type: string_attribute, string_attribute: {key: k, values: ["("], enabled_regex_matching: true}}\n',
     'decision_wait: 10s\npolicies:\n  - {name: b, type: bytes_limiting, bytes_limiting: {bytes_per_second: 100}}\n',
     'policies:\n  - {name: w, type: log_severity, log_severity: {min_severity: WARN}}\nlogs:\n  policies:\n    - {name: s, type: severity, severity: {min: ERROR}}\n',
-    'policies: []\n',
     '- just a list\n',
   ];
 }
 
 void describe('policies, validated on the policy worker', () => {
-  void test('the answer is what parsePolicyText gives in-process: blocks, warnings, problems', () => {
+  void test('the answer is what parsePolicyText gives in-process: blocks, warnings, problems', async () => {
     const texts = policyTexts();
-    assert.ok(texts.length > 10);
     let ok = 0;
-    for (const text of texts) {
+    // One at a time: each is a node process (under tsx, half a second of CPU), beside other test files.
+    for (const [i, text] of texts.entries()) {
       const inProcess = parsePolicyText(text);
       if (inProcess.ok) ok++;
-      assert.deepEqual(validatePolicyText(text), inProcess, text);
+      const answer = i % 2 === 0 ? await validatePolicyText(text) : validatePolicyTextSync(text);
+      assert.deepEqual(answer, inProcess, text);
     }
     assert.ok(ok > 2 && ok < texts.length, 'good and bad texts both');
+  });
+
+  void test('the last text validated is answered again without a worker (a snapshot, then the same central policy)', async () => {
+    const text = 'policies:\n  - {name: again, type: always_sample}\n';
+    const first = validatePolicyTextSync(text);
+    assert.equal(await validatePolicyText(text), first, 'the same answer, not a new one');
+    const [a, b] = await Promise.all([
+      validatePolicyText(`${text}# 2\n`),
+      validatePolicyText(`${text}# 2\n`),
+    ]);
+    assert.equal(a, b, 'one worker for a text asked twice while it runs');
+    assert.notEqual(validatePolicyTextSync(text), first, 'another text came between');
   });
 
   void test('a bad policy_file at start throws the problems parsePolicyText finds, with the code', () => {

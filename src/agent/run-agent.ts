@@ -2,7 +2,7 @@ import { readCommandConfigOnWorker } from '../config/runtime.js';
 import { Metrics, createLogger, installShutdown } from '../telemetry/index.js';
 import { startAgent } from './agent.js';
 
-/** `sentinel agent`. Its config is validated on a worker thread: zod and yaml never load here (issue 13). */
+/** `sentinel agent`. Its config is validated in a worker process: zod and yaml never load here (issue 13). */
 export async function runAgent(argv: string[]): Promise<number> {
   const command = readCommandConfigOnWorker('agent', argv);
   if (command.kind === 'exit') return command.code;

@@ -1,6 +1,6 @@
 /**
- * The config worker (a bundle entry, started by read-on-worker.ts): reads and validates one command's config with
- * zod and yaml, off the agent's main thread (issue 13). Answers with the validated config, which is plain data,
+ * The config worker (a bundle entry, run in its own process by read-on-worker.ts): reads and validates one
+ * command's config with zod and yaml, outside the agent's process (issue 13). Answers with the validated config, which is plain data,
  * or with the text to print and the exit code; an invalid config throws its SentinelError across.
  */
 import { agentConfigSchema } from './agent-config.js';

@@ -19,8 +19,8 @@ export interface ConfigWorkerRequest {
 }
 
 /**
- * readCommandConfig (command-config.ts) run on a short-lived worker (config-worker.ts), so that this thread never
- * loads zod, yaml or a schema (issue 13: the agent's main thread). Same output, exit codes and errors; the config
+ * readCommandConfig (command-config.ts) run in a short-lived worker process (config-worker.ts), so that this
+ * process never loads zod, yaml or a schema (issue 13: the agent). Same output, exit codes and errors; the config
  * comes back as structured-clone data and is frozen here.
  */
 export function readCommandConfigOnWorker<C extends keyof CommandConfigs>(

@@ -5,9 +5,9 @@
  * Errors name the policy (with its parents, `outer > inner`), the key, what was expected and what was
  * found, and carry the YAML line and column so that `sentinel policy check` and reload logs point at the spot.
  *
- * The agent runs this on a short-lived worker (policy-worker.ts, through validatePolicyText in
- * policy-validation.ts) and compiles the plain blocks it answers with: zod and yaml never load on its main
- * thread (issue 13). `sentinel policy check` runs it in-process.
+ * The agent runs this in a short-lived worker process (policy-worker.ts, through policy-validation.ts) and
+ * compiles the plain blocks it answers with: zod and yaml never load in the agent's process (issue 13).
+ * `sentinel policy check` and the store (loadPolicyParser) run it in-process.
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';

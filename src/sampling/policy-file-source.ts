@@ -4,8 +4,8 @@
  * inode never changes in place. We therefore watch the directory (fs.watch) and also stat the path
  * (which follows the symlinks) on a timer, in case the watch misses the swap; both are unref()ed.
  *
- * A changed file is parsed and validated (on a short-lived worker, policy-validation.ts, so that the agent's
- * main thread never loads yaml or zod; issue 13) and compiled here; a bad one keeps the last good policy, is
+ * A changed file is parsed and validated (in a short-lived worker process, policy-validation.ts, so that the
+ * agent never loads yaml or zod; issue 13) and compiled here; a bad one keeps the last good policy, is
  * logged with line and column, and counted in `sentinel_policy_reload_failures_total`. A good one replaces the
  * policy for every trace not yet decided.
  */
@@ -15,7 +15,7 @@ import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { validatePolicyText } from './policy-validation.js';
+import { validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
@@ -53,7 +53,7 @@ export function loadPolicyFile(
   observer: PolicyObserver = {},
 ): { text: string; policy: SamplingPolicy; warnings: PolicyProblem[] } {
   const text = readPolicyText(file);
-  const parsed = validatePolicyText(text);
+  const parsed = validatePolicyTextSync(text);
   if (!parsed.ok) {
     throw new SentinelError(
       'SENTINEL_ERR_POLICY_INVALID',
@@ -176,7 +176,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     }
     if (text === this.lastText) return 'unchanged';
     this.lastText = text;
-    const parsed = validatePolicyText(text);
+    const parsed = validatePolicyTextSync(text);
     if (!parsed.ok) {
       this.failures.inc();
       for (const p of parsed.errors) {

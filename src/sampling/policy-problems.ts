@@ -1,7 +1,7 @@
 /**
  * Policy-file problems as users read them: a message that names the policy (with its parents, `outer > inner`),
  * the key, what was expected and what was found, with the YAML line and column of the spot. Plain data: the
- * policy worker sends them to the agent's main thread; policy-issues.ts makes them from zod's issues.
+ * policy worker sends them to the agent; policy-issues.ts makes them from zod's issues.
  */
 
 /** One problem in a policy file, with where it is. */
