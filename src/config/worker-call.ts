@@ -4,9 +4,10 @@
  * anonymous memory for the process's life when imported on its main thread (BENCHMARKS.md "Session 11").
  *
  * A process, not a worker thread: a worker thread that has exited still leaves its process 1.5 MiB more anonymous
- * memory and 1.7 MiB more of the node binary's pages (an empty worker, Node 20; the idle agent validating on
- * threads was 56.8 MiB against 57.6 before), where a child process leaves 0.3 and 0.2. The node binary's pages are
- * shared with the agent, so the child's own cost while it runs is its heap, as a thread's would be.
+ * memory and 1.7 MiB more of the node binary's pages (an empty worker, Node 20), where a child process leaves 0.3
+ * and 0.2. The idle agent (bench/agent-idle.ts, Node 20, at 40 s): 57.7 MiB before, 57.1 validating on threads,
+ * 54.5 in child processes. The node binary's pages are shared with the agent, so the child's own cost while it
+ * runs is its heap, as a thread's would be.
  *
  * callWorkerSync blocks until the answer (spawnSync: about 130 ms for a policy from dist/ on a loaded 2-core
  * machine), for callers with a synchronous contract: reading the config at start, a policy file's check. callWorker
