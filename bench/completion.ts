@@ -29,7 +29,7 @@ import { startTestStore } from '../test/helpers/store-harness.js';
 import type { KeyValue, Span, TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
 import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { completable } from '../src/sampling/decision-cache.js';

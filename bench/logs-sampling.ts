@@ -13,7 +13,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { scanTraceRequest, wireBatch, type SignalBatch, type TraceConsumer } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';

@@ -17,7 +17,7 @@
 import { availableParallelism } from 'node:os';
 import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js';
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { DecisionCache } from '../src/sampling/decision-cache.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';

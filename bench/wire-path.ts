@@ -32,7 +32,7 @@ import {
   type WireScope,
   type WireSpans,
 } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { markKeptSpan } from '../src/sampling/weights.js';

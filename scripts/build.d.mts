@@ -1,6 +1,9 @@
 // Types for scripts/build.mjs, read by the tests that run the bundle (test/helpers/bundle.ts).
 export interface Metafile {
-  inputs: Record<string, { bytes: number }>;
+  inputs: Record<
+    string,
+    { bytes: number; imports: Array<{ path: string; kind: string; external?: boolean }> }
+  >;
   outputs: Record<
     string,
     {

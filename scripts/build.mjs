@@ -10,8 +10,8 @@
  * minification measured no smaller (19.7 MiB with names kept), so names and stack frames stay readable; the
  * source maps lead back to src/.
  *
- * Layout: dist/cli.js (the `sentinel` binary), the two encoder workers beside it (src/storage/worker-thread.ts
- * starts `./<name>.js` next to the chunk that calls it), and the chunks, all in dist/ itself (version.ts reads
+ * Layout: dist/cli.js (the `sentinel` binary), the four workers beside it (src/storage/worker-thread.ts and
+ * src/config/worker-call.ts start `./<name>.js` next to the chunk that calls it), and the chunks, all in dist/ itself (version.ts reads
  * `../package.json` from its chunk). Nothing in dist/ imports node_modules: the image needs no node_modules.
  *
  * node:http is taken with require(), not imported: on Node 24 an ES module import of node:http builds its ES module
@@ -30,11 +30,16 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Entry points: `sentinel` and the modules started as worker threads (src/storage/*-worker.ts). */
+/**
+ * Entry points: `sentinel` and the workers: the encoders (src/storage/*-worker.ts, worker threads), and the config
+ * and policy validation that the agent runs in a child process (src/config/worker-call.ts, issue 13).
+ */
 export const ENTRY_POINTS = {
   cli: 'src/cli.ts',
   'block-encode-worker': 'src/storage/block-encode-worker.ts',
   'logs-encode-worker': 'src/storage/logs-encode-worker.ts',
+  'config-worker': 'src/config/config-worker.ts',
+  'policy-worker': 'src/sampling/policy-worker.ts',
 };
 
 /** Builtins whose ES module import costs what their require() does not (see above). */

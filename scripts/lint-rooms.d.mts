@@ -2,6 +2,7 @@
 export declare const SHARED: readonly string[];
 export declare const DATA_PATH: readonly string[];
 export declare const ALLOWED: Readonly<Record<string, readonly string[]>>;
+export declare const EXTRA_DOORS: Readonly<Record<string, Readonly<Record<string, string>>>>;
 export declare const EXCEPTIONS: Readonly<Record<string, string>>;
 export declare function roomOf(file: string): string | undefined;
 export declare function relSrc(file: string): string;

@@ -10,7 +10,7 @@ import { weightedQuantile, weightedSample } from '../src/compare/weighted-stats.
 import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { writeBlock } from '../src/storage/block-writer.js';
 import { av, findAttribute, SpanKind, type Span, type TraceData } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';

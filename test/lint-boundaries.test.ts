@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
 import ts from 'typescript';
-import { ALLOWED, EXCEPTIONS, checkImport, relSrc, roomOf, ruleMessage } from '../scripts/lint-rooms.mjs';
+import {
+  ALLOWED,
+  EXCEPTIONS,
+  EXTRA_DOORS,
+  checkImport,
+  relSrc,
+  roomOf,
+  ruleMessage,
+} from '../scripts/lint-rooms.mjs';
 
 const root = join(import.meta.dirname, '..');
 
@@ -123,6 +131,16 @@ describe('lint: the rooms rule fires', () => {
     assert.match(messages[1]!, /import src\/storage through its index/);
   });
 
+  test("not on a room's second door (EXTRA_DOORS: config/runtime.js), still on the files behind it", async () => {
+    assert.deepEqual(Object.keys(EXTRA_DOORS.config ?? {}), ['runtime.js']);
+    const messages = await lint(
+      'src/telemetry/index.ts',
+      "import { parseEndpoint } from '../config/runtime.js';\nimport { parseSizeBytes } from '../config/units.js';\nexport const all = [parseEndpoint, parseSizeBytes];\n",
+    );
+    assert.equal(messages.length, 1);
+    assert.match(messages[0]!, /not '\.\.\/config\/units\.js'/);
+  });
+
   test('not on allowed arrows, same-room files or packages', async () => {
     const messages = await lint(
       'src/store/index.ts',
@@ -186,6 +204,41 @@ describe('lint: src/ follows the arrows', () => {
     const graph = valueImportGraph();
     assert.ok(graph.size > 100, 'the import graph of src/ was read');
     assert.equal(findCycle(graph)?.join(' -> '), undefined);
+  });
+});
+
+describe("config's second door", () => {
+  test('src/config/runtime.ts loads neither zod nor yaml, through none of its imports (issue 13)', () => {
+    // The agent's main thread imports config through it; `import type` is erased.
+    const graph = valueImportGraph();
+    const loads = (file: string) => {
+      const source = ts.createSourceFile(
+        file,
+        readFileSync(join(root, file), 'utf8'),
+        ts.ScriptTarget.Latest,
+        false,
+      );
+      return source.statements.flatMap((st) =>
+        (ts.isImportDeclaration(st) && !st.importClause?.isTypeOnly) ||
+        (ts.isExportDeclaration(st) && !st.isTypeOnly)
+          ? [(st.moduleSpecifier as ts.StringLiteral | undefined)?.text ?? '']
+          : [],
+      );
+    };
+    const reached = new Set<string>();
+    const queue = ['src/config/runtime.ts'];
+    for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+      if (reached.has(file)) continue;
+      reached.add(file);
+      queue.push(...(graph.get(file) ?? []));
+    }
+    assert.ok(reached.has('src/config/worker-call.ts') && reached.has('src/config/units.ts'));
+    const heavy = [...reached].flatMap((file) =>
+      loads(file)
+        .filter((spec) => spec === 'zod' || spec === 'yaml')
+        .map((spec) => `${file}: ${spec}`),
+    );
+    assert.deepEqual(heavy, []);
   });
 });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { HoldBuffer } from '../src/sampling/completion/hold-buffer.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';

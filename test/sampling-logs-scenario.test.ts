@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { encodeTraceRequest, findAttribute, scanLogsRequest } from '../src/otlp/index.js';
 import { WireLogView } from '../src/sampling/log-match.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { findAttribute } from '../src/otlp/index.js';
 import type { KeyValue, Resource, Span, TraceBatch } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeTraceRequest, scanTraceRequest, type Span, type TraceData } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { compilePolicy } from '../src/sampling/sampling-policy.js';
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
 import { WireTraceView, type WireTrace } from '../src/sampling/buffered-trace.js';

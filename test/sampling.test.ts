@@ -10,7 +10,7 @@ import type {
   TraceConsumer,
   TraceData,
 } from '../src/otlp/index.js';
-import { parsePolicyText } from '../src/sampling/index.js';
+import { parsePolicyText } from '../src/sampling/policy-config.js';
 import {
   DEFAULT_HASH_SALT,
   hashTraceId,

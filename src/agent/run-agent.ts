@@ -1,10 +1,10 @@
-import { agentConfigSchema, readCommandConfig } from '../config/index.js';
+import { readCommandConfigOnWorker } from '../config/runtime.js';
 import { Metrics, createLogger, installShutdown } from '../telemetry/index.js';
 import { startAgent } from './agent.js';
 
-/** `sentinel agent`. */
+/** `sentinel agent`. Its config is validated in a worker process: zod and yaml never load here (issue 13). */
 export async function runAgent(argv: string[]): Promise<number> {
-  const command = readCommandConfig('agent', argv, agentConfigSchema());
+  const command = readCommandConfigOnWorker('agent', argv);
   if (command.kind === 'exit') return command.code;
   const { config } = command;
   const logger = createLogger(config.log.level, 'sentinel-agent');

@@ -1,4 +1,4 @@
-import { parseDurationMs } from '../config/index.js';
+import { parseDurationMs } from '../config/runtime.js';
 import { SentinelError } from '../errors.js';
 import { DEFAULT_COMPARE_OPTIONS, type CompareOptions } from './compare-spans.js';
 

@@ -2,10 +2,9 @@ import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import { loadConfig } from './load-config.js';
+import type { CommandConfig, CommandConfigAnswer } from './command-answer.js';
 
-/** What a long-running command should do: run with a config, or exit now with a code. */
-export type CommandConfig<T> =
-  { readonly kind: 'run'; readonly config: T } | { readonly kind: 'exit'; readonly code: number };
+export type { CommandConfig } from './command-answer.js';
 
 /**
  * The `[--config FILE] [--print-config] [--help]` part every long-running command shares (CONTRACT.md "CLI"):
@@ -17,6 +16,19 @@ export function readCommandConfig<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): CommandConfig<z.output<S>> {
+  const answer = answerCommandConfig(command, argv, schema, env);
+  if (answer.kind === 'run') return answer;
+  process.stdout.write(answer.stdout);
+  return { kind: 'exit', code: answer.code };
+}
+
+/** readCommandConfig without writing: what to print is in the answer (the config worker's, config-worker.ts). */
+export function answerCommandConfig<S extends z.ZodType>(
+  command: string,
+  argv: string[],
+  schema: S,
+  env: NodeJS.ProcessEnv,
+): CommandConfigAnswer<z.output<S>> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -27,22 +39,20 @@ export function readCommandConfig<S extends z.ZodType>(
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: sentinel ${command} [--config FILE] [--print-config]
+    const stdout = `usage: sentinel ${command} [--config FILE] [--print-config]
 
   --config FILE    YAML config (default: $SENTINEL_CONFIG; none: the embedded defaults);
                    env:NAME reads the YAML from environment variable NAME
   --print-config   print the effective config (durations in ms, sizes in bytes) and exit
-`);
-    return { kind: 'exit', code: 0 };
+`;
+    return { kind: 'exit', code: 0, stdout };
   }
   const file = values.config ?? env['SENTINEL_CONFIG'] ?? undefined;
   const config = loadConfig(schema, { file: file || undefined, env });
   if (values['print-config']) {
-    process.stdout.write(
-      `# effective sentinel ${command} config (durations in milliseconds, sizes in bytes)\n`,
-    );
-    process.stdout.write(toYaml(config));
-    return { kind: 'exit', code: 0 };
+    const stdout =
+      `# effective sentinel ${command} config (durations in milliseconds, sizes in bytes)\n` + toYaml(config);
+    return { kind: 'exit', code: 0, stdout };
   }
   return { kind: 'run', config };
 }

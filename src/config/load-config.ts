@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SentinelError } from '../errors.js';
+import { deepFreeze } from './command-answer.js';
 
 /**
  * Where a config comes from: a file (optional) and the environment. `file` may be `env:NAME`: the YAML is then
@@ -163,12 +164,4 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return 'a mapping';
   return `${typeof value} ${String(value)}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseEndpoint } from '../config/index.js';
+import { parseEndpoint } from '../config/runtime.js';
 import { SentinelError } from '../errors.js';
 
 /**

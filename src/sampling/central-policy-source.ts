@@ -1,7 +1,8 @@
 /**
  * The cluster's sampling policy as a live PolicySource (issue 14): fetched from a store's `GET /api/policy` at
  * start and every `poll_interval` with `If-None-Match`, so an unchanged policy costs a 304. A changed one is
- * parsed and validated like a reloaded `policy_file` (policy-file-source.ts): a good one replaces the policy
+ * parsed and validated like a reloaded `policy_file` (policy-file-source.ts), in a worker process that the agent
+ * does not wait for (validatePolicyText; issue 13), and compiled here: a good one replaces the policy
  * for every trace not yet decided; a bad one keeps the last good policy, is logged and counted in
  * `sentinel_policy_reload_failures_total`.
  *
@@ -14,7 +15,7 @@ import type { AgentConfig } from '../config/index.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { evaluationErrorObserver, PolicyFileSource } from './policy-file-source.js';
-import { parsePolicyText } from './policy-config.js';
+import { validatePolicyText, validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from './sampling-policy.js';
@@ -151,7 +152,7 @@ export class CentralPolicySource extends EventEmitter implements PolicySource {
     const etag = headerValue(res.headers['etag']);
     if (etag !== undefined && etag === this.etag) return 'unchanged';
     this.etag = etag;
-    const parsed = parsePolicyText(res.body.toString('utf8'));
+    const parsed = await validatePolicyText(res.body.toString('utf8'));
     if (!parsed.ok) {
       this.m.failures.inc();
       for (const p of parsed.errors) {
@@ -233,7 +234,7 @@ export function choosePolicySource(
 
 /** `sampling.policy_snapshot` compiled; a bad one is SENTINEL_ERR_POLICY_INVALID (the injector wrote it). */
 function compileSnapshot(snapshot: string, observer: PolicyObserver): SamplingPolicy {
-  const parsed = parsePolicyText(snapshot);
+  const parsed = validatePolicyTextSync(snapshot);
   if (!parsed.ok)
     throw new SentinelError(
       'SENTINEL_ERR_POLICY_INVALID',

@@ -1,5 +1,5 @@
 export { createTailSampler } from './create-sampler.js';
-export { parsePolicyText } from './policy-config.js';
+export { loadPolicyParser } from './policy-parser.js';
 export { formatPolicyProblems } from './policy-problems.js';
 export { runPolicyCommand } from './policy-command.js';
 export { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';

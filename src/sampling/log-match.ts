@@ -4,7 +4,7 @@
  * `bodies`, `severity_texts`, `record_attributes`, `resource_attributes`; a list matches when any entry
  * matches, a record when every property given matches).
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   readLogAttributes,
   readLogText,
@@ -13,7 +13,7 @@ import {
   type KeyValue,
   type WireLogs,
 } from '../otlp/index.js';
-import { nonEmptyString } from './policies/policy-type.js';
+import { nonEmptyString, type Zod } from './policies/policy-type.js';
 import { stringOf } from './policies/string-attribute.js';
 
 /** A log record as the policies judge it; read from its bytes when first asked. */
@@ -72,34 +72,36 @@ export class WireLogView implements PolicyLog {
 const SEVERITY_HELP = `a severity: ${Object.keys(SEVERITY_NUMBERS).join(', ')} (or with 2-4: WARN2), or a number 1-24`;
 
 /** A severity written as the logs data model names it (`WARN`, `error`, `INFO3`) or as its number. */
-export const severitySchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = typeof v === 'number' ? v : severityFromText(v.trim());
-  if (!Number.isInteger(n) || n < 1 || n > 24) {
-    ctx.addIssue({ code: 'custom', message: `expected ${SEVERITY_HELP}, got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return n;
-});
+export const severitySchema = (z: Zod) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : severityFromText(v.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 24) {
+      ctx.addIssue({ code: 'custom', message: `expected ${SEVERITY_HELP}, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
-const attributeMatch = z.strictObject({
-  key: nonEmptyString('attribute key'),
-  value: z.union([z.string(), z.number(), z.boolean()]),
-});
+const attributeMatch = (z: Zod) =>
+  z.strictObject({
+    key: nonEmptyString(z, 'attribute key'),
+    value: z.union([z.string(), z.number(), z.boolean()]),
+  });
 
 /** The filter processor's match properties, each optional. */
-export const logMatchFields = {
+export const logMatchFields = (z: Zod) => ({
   match_type: z.enum(['strict', 'regexp']).default('strict'),
   bodies: z.array(z.string()).min(1, { message: 'expected at least one body' }).optional(),
   severity_texts: z.array(z.string()).min(1, { message: 'expected at least one severity text' }).optional(),
   record_attributes: z
-    .array(attributeMatch)
+    .array(attributeMatch(z))
     .min(1, { message: 'expected at least one attribute' })
     .optional(),
   resource_attributes: z
-    .array(attributeMatch)
+    .array(attributeMatch(z))
     .min(1, { message: 'expected at least one attribute' })
     .optional(),
-};
+});
 
 export type LogMatchConfig = {
   match_type: 'strict' | 'regexp';

@@ -14,7 +14,7 @@
  * `sampling.weight` 1/p of the keeping policy with the largest p. Without a `logs:` section every such record
  * is kept as it came.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { WireLogs } from '../otlp/index.js';
 import {
   checkPatterns,
@@ -23,7 +23,7 @@ import {
   severitySchema,
   type PolicyLog,
 } from './log-match.js';
-import { nonEmptyString } from './policies/policy-type.js';
+import { nonEmptyString, type Zod } from './policies/policy-type.js';
 import { DEFAULT_HASH_SALT, keeps, saltState, thresholdFor, traceRandomness } from './probabilistic.js';
 
 /** FNV-1a 32 of `salt` then `bytes[start, end)`: a record's own randomness (64-bit FNV in JS cost 3.5 µs). */
@@ -41,48 +41,53 @@ function saltHash(salt: string): number {
 export const LOG_POLICY_TYPES = ['always_sample', 'severity', 'match', 'probabilistic'] as const;
 type LogPolicyType = (typeof LOG_POLICY_TYPES)[number];
 
-const logPolicySchema = z
-  .strictObject({
-    name: nonEmptyString('policy name'),
-    type: z.enum(LOG_POLICY_TYPES),
-    severity: z.strictObject({ min: severitySchema, match_undefined: z.boolean().default(false) }).optional(),
-    match: z.strictObject(logMatchFields).superRefine(checkPatterns).optional(),
-    probabilistic: z
-      .strictObject({ sampling_percentage: z.number().min(0).max(100), hash_salt: z.string().default('') })
-      .optional(),
-  })
-  .superRefine((p, ctx) => {
-    for (const block of ['severity', 'match', 'probabilistic'] as const) {
-      if (block !== p.type && p[block] !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: [block],
-          message: `a ${block}: block belongs to type ${block}, but this policy has type ${p.type}`,
-        });
-    }
-    if (p.type !== 'always_sample' && p[p.type] === undefined)
-      ctx.addIssue({ code: 'custom', path: ['type'], message: `type ${p.type} needs a ${p.type}: block` });
-  });
-export type LogPolicyConfig = z.output<typeof logPolicySchema>;
-
-export const logsSectionSchema = z
-  .strictObject({
-    policies: z.array(logPolicySchema).min(1, { message: 'expected at least one logs policy' }),
-  })
-  .superRefine((s, ctx) => {
-    const seen = new Map<string, number>();
-    s.policies.forEach((p, i) => {
-      const first = seen.get(p.name);
-      if (first !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policies', i, 'name'],
-          message: `duplicate logs policy name ${JSON.stringify(p.name)} (also policies[${first}])`,
-        });
-      else seen.set(p.name, i);
+const logPolicySchema = (z: Zod) =>
+  z
+    .strictObject({
+      name: nonEmptyString(z, 'policy name'),
+      type: z.enum(LOG_POLICY_TYPES),
+      severity: z
+        .strictObject({ min: severitySchema(z), match_undefined: z.boolean().default(false) })
+        .optional(),
+      match: z.strictObject(logMatchFields(z)).superRefine(checkPatterns).optional(),
+      probabilistic: z
+        .strictObject({ sampling_percentage: z.number().min(0).max(100), hash_salt: z.string().default('') })
+        .optional(),
+    })
+    .superRefine((p, ctx) => {
+      for (const block of ['severity', 'match', 'probabilistic'] as const) {
+        if (block !== p.type && p[block] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [block],
+            message: `a ${block}: block belongs to type ${block}, but this policy has type ${p.type}`,
+          });
+      }
+      if (p.type !== 'always_sample' && p[p.type] === undefined)
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `type ${p.type} needs a ${p.type}: block` });
     });
-  });
-export type LogsSectionConfig = z.output<typeof logsSectionSchema>;
+export type LogPolicyConfig = z.output<ReturnType<typeof logPolicySchema>>;
+
+/** The `logs:` section's schema, built with the zod it is given (../policy-config.ts, on the policy worker). */
+export const logsSectionSchema = (z: Zod) =>
+  z
+    .strictObject({
+      policies: z.array(logPolicySchema(z)).min(1, { message: 'expected at least one logs policy' }),
+    })
+    .superRefine((s, ctx) => {
+      const seen = new Map<string, number>();
+      s.policies.forEach((p, i) => {
+        const first = seen.get(p.name);
+        if (first !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', i, 'name'],
+            message: `duplicate logs policy name ${JSON.stringify(p.name)} (also policies[${first}])`,
+          });
+        else seen.set(p.name, i);
+      });
+    });
+export type LogsSectionConfig = z.output<ReturnType<typeof logsSectionSchema>>;
 
 /** The decision on one log record that does not follow a trace. */
 export interface LogDecision {

@@ -4,13 +4,18 @@
  *
  * Errors name the policy (with its parents, `outer > inner`), the key, what was expected and what was
  * found, and carry the YAML line and column so that `sentinel policy check` and reload logs point at the spot.
+ *
+ * The agent runs this in a short-lived worker process (policy-worker.ts, through policy-validation.ts) and
+ * compiles the plain blocks it answers with: zod and yaml never load in the agent's process (issue 13).
+ * `sentinel policy check` and the store (loadPolicyParser) run it in-process.
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { logsSectionSchema, type LogsSectionConfig } from './logs-policy.js';
 import { compositeSchema, type CompositeBlock } from './policies/composite.js';
 import { LEAF_POLICY_TYPES, nonEmptyString } from './policies/index.js';
-import { dedupe, formatIssue, isRecord, nodeAt, posText, type PolicyProblem } from './policy-problems.js';
+import { dedupe, formatIssue, nodeAt } from './policy-issues.js';
+import { isRecord, posText, type PolicyProblem } from './policy-problems.js';
 
 /** The types that hold other policies; the leaf types are the files of ./policies/. */
 const COMBINING_POLICY_TYPES = ['and', 'composite', 'drop', 'not'] as const;
@@ -48,7 +53,7 @@ export type CompositeConfig = CompositeBlock<PolicyConfig>;
 /** The parsed blocks of the leaf types, by type (`latency?: { threshold_ms, upper_threshold_ms }`). */
 export type LeafPolicyBlocks = {
   [M in LeafPolicyModule as M['schema'] extends undefined ? never : M['type']]?:
-    z.output<NonNullable<M['schema']>> | undefined;
+    z.output<ReturnType<NonNullable<M['schema']>>> | undefined;
 };
 
 /** One policy as written in the file; only the block named by `type` is present after validation. */
@@ -86,15 +91,15 @@ function subPolicyList(key: string): z.ZodType<PolicyConfig[], unknown> {
 
 const policySchema: z.ZodType<PolicyConfig, unknown> = z
   .strictObject({
-    name: nonEmptyString('policy name'),
+    name: nonEmptyString(z, 'policy name'),
     type: z.string(),
     ...Object.fromEntries(
-      LEAF_POLICY_TYPES.flatMap((m) => (m.schema !== undefined ? [[m.type, m.schema.optional()]] : [])),
+      LEAF_POLICY_TYPES.flatMap((m) => (m.schema !== undefined ? [[m.type, m.schema(z).optional()]] : [])),
     ),
     and: z.strictObject({ and_sub_policy: subPolicyList('and_sub_policy') }).optional(),
     drop: z.strictObject({ drop_sub_policy: subPolicyList('drop_sub_policy') }).optional(),
     not: z.strictObject({ not_sub_policy: z.lazy(() => policySchema) }).optional(),
-    composite: compositeSchema(subPolicyList('composite_sub_policy')).optional(),
+    composite: compositeSchema(z, subPolicyList('composite_sub_policy')).optional(),
     // Blocks of types Sentinel does not evaluate are let through here so that the type check below
     // reports "not supported" instead of an unknown key.
     ...Object.fromEntries([...UNSUPPORTED_POLICY_TYPES].map((t) => [t, z.unknown().optional()])),
@@ -104,7 +109,7 @@ const policySchema: z.ZodType<PolicyConfig, unknown> = z
 const policyFileSchema = z
   .strictObject({
     policies: z.array(policySchema).min(1, { message: 'expected at least one policy' }),
-    logs: logsSectionSchema.optional(),
+    logs: logsSectionSchema(z).optional(),
     ...Object.fromEntries(Object.keys(IGNORED_PROCESSOR_KEYS).map((k) => [k, z.unknown().optional()])),
   })
   .superRefine((f, ctx) => {

@@ -4,9 +4,10 @@
  * inode never changes in place. We therefore watch the directory (fs.watch) and also stat the path
  * (which follows the symlinks) on a timer, in case the watch misses the swap; both are unref()ed.
  *
- * A changed file is parsed and validated; a bad one keeps the last good policy, is logged with line and
- * column, and counted in `sentinel_policy_reload_failures_total`. A good one replaces the policy for every
- * trace not yet decided.
+ * A changed file is parsed and validated (in a short-lived worker process, policy-validation.ts, so that the
+ * agent never loads yaml or zod; issue 13) and compiled here; a bad one keeps the last good policy, is
+ * logged with line and column, and counted in `sentinel_policy_reload_failures_total`. A good one replaces the
+ * policy for every trace not yet decided.
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync, statSync, watch } from 'node:fs';
@@ -14,7 +15,7 @@ import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
-import { parsePolicyText } from './policy-config.js';
+import { validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
@@ -52,7 +53,7 @@ export function loadPolicyFile(
   observer: PolicyObserver = {},
 ): { text: string; policy: SamplingPolicy; warnings: PolicyProblem[] } {
   const text = readPolicyText(file);
-  const parsed = parsePolicyText(text);
+  const parsed = validatePolicyTextSync(text);
   if (!parsed.ok) {
     throw new SentinelError(
       'SENTINEL_ERR_POLICY_INVALID',
@@ -175,7 +176,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     }
     if (text === this.lastText) return 'unchanged';
     this.lastText = text;
-    const parsed = parsePolicyText(text);
+    const parsed = validatePolicyTextSync(text);
     if (!parsed.ok) {
       this.failures.inc();
       for (const p of parsed.errors) {

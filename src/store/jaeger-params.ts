@@ -2,7 +2,7 @@
  * Jaeger's query parameters (api_v3's `query_parser.go`, the classic `http_handler.go`), parsed with Jaeger's own
  * error messages, and a Jaeger search translated into the store's TraceQL tree (jaeger-api.ts serves them).
  */
-import { parseDurationMs } from '../config/index.js';
+import { parseDurationMs } from '../config/runtime.js';
 import type {
   Field,
   Intrinsic,

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatPolicyProblems, parsePolicyText, POLICY_MEDIA_TYPE } from '../sampling/index.js';
+import { formatPolicyProblems, POLICY_MEDIA_TYPE, type loadPolicyParser } from '../sampling/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 export interface PolicyHttpOptions {
@@ -18,7 +18,11 @@ export interface PolicyHttpOptions {
   readonly metrics: Metrics;
   /** How often the file is checked for a change. */
   readonly pollIntervalMs?: number;
+  /** Validates a policy text: the sampling room's parsePolicyText (loadPolicyParser), in-process. */
+  readonly parse: PolicyParser;
 }
+
+export type PolicyParser = Awaited<ReturnType<typeof loadPolicyParser>>;
 
 interface ServedPolicy {
   readonly text: Buffer;
@@ -73,7 +77,7 @@ export class PolicyHttp {
     const etag = `"${createHash('sha256').update(text).digest('base64url')}"`;
     if (etag === this.served?.etag) return;
     this.served = { text, etag };
-    const parsed = parsePolicyText(text.toString('utf8'));
+    const parsed = this.options.parse(text.toString('utf8'));
     this.valid.set(parsed.ok ? 1 : 0);
     if (parsed.ok) this.options.logger.info({ file, etag }, 'serving the sampling policy on /api/policy');
     else

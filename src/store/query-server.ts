@@ -5,7 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { parseDurationMs } from '../config/index.js';
+import { parseDurationMs } from '../config/runtime.js';
 import { listen } from '../http/index.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';

@@ -10,7 +10,8 @@ import type { LogsPipeline } from './logs-pipeline.js';
 import type { LogsQuery } from './logs-query.js';
 import { storeLogs, withLogs } from './store-logs.js';
 import { QueryEngine } from './query-engine.js';
-import { PolicyHttp } from './policy-http.js';
+import { PolicyHttp, type PolicyParser } from './policy-http.js';
+import { loadPolicyParser } from '../sampling/index.js';
 import { QueryServer } from './query-server.js';
 import { ServiceGraph } from './service-graph.js';
 // Tempo's HTTP API registers its routes with the query server's table.
@@ -153,7 +154,12 @@ interface Access {
 function buildServers(
   config: StoreConfig,
   options: StoreOptions,
-  parts: { readonly stages: BlockStages; readonly decisions: DecisionLog; readonly access: Access },
+  parts: {
+    readonly stages: BlockStages;
+    readonly decisions: DecisionLog;
+    readonly access: Access;
+    readonly parse: PolicyParser;
+  },
   deps: StoreDependencies,
 ) {
   const { logger, metrics } = deps;
@@ -170,7 +176,13 @@ function buildServers(
     ...access,
   });
   const pollIntervalMs = deps.filePollIntervalMs ?? 1000;
-  const policy = new PolicyHttp({ file: config.policy.file, logger, metrics, pollIntervalMs });
+  const policy = new PolicyHttp({
+    file: config.policy.file,
+    logger,
+    metrics,
+    pollIntervalMs,
+    parse: parts.parse,
+  });
   const isReady = () => receivers.ready;
   const query = new QueryServer({
     ...options.query,
@@ -266,7 +278,8 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   const { replayedSpans } = await pipeline.start();
   const replayedLogs = await startLogs(stages);
   const decisions = await openDecisions(options, stages, deps);
-  const servers = buildServers(config, options, { stages, decisions, access }, deps);
+  const parse = await loadPolicyParser();
+  const servers = buildServers(config, options, { stages, decisions, access, parse }, deps);
   const ports = await listen(servers, stages, decisions);
 
   const logsQuery = stages.logs?.query;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseEndpoint } from '../config/index.js';
+import { parseEndpoint } from '../config/runtime.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 

@@ -1,16 +1,17 @@
 /** `boolean_attribute`: traces with a resource or span whose boolean attribute `key` equals `value`. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
 import { anyResourceOrSpan, matchVerdict } from './attribute-match.js';
-import { nonEmptyString, policyType } from './policy-type.js';
+import { nonEmptyString, policyType, type Zod } from './policy-type.js';
 import type { PolicyEvaluator, Verdict } from './verdict.js';
 
-export const booleanAttributeSchema = z.strictObject({
-  key: nonEmptyString('attribute key'),
-  value: z.boolean(),
-  invert_match: z.boolean().default(false),
-});
-export type BooleanAttributeConfig = z.output<typeof booleanAttributeSchema>;
+export const booleanAttributeSchema = (z: Zod) =>
+  z.strictObject({
+    key: nonEmptyString(z, 'attribute key'),
+    value: z.boolean(),
+    invert_match: z.boolean().default(false),
+  });
+export type BooleanAttributeConfig = z.output<ReturnType<typeof booleanAttributeSchema>>;
 
 class BooleanAttributeFilter implements PolicyEvaluator {
   constructor(

@@ -1,17 +1,18 @@
 /** `bytes_limiting`: traces while the bytes kept stay under `bytes_per_second` (a token bucket). */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import { TokenBucket } from './token-bucket.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const bytesLimitingSchema = z
-  .strictObject({
-    bytes_per_second: z.number().positive(),
-    burst_capacity: z.number().nonnegative().default(0),
-  })
-  .transform((v) => ({ ...v, burst_capacity: v.burst_capacity || v.bytes_per_second * 2 }));
-export type BytesLimitingConfig = z.output<typeof bytesLimitingSchema>;
+export const bytesLimitingSchema = (z: Zod) =>
+  z
+    .strictObject({
+      bytes_per_second: z.number().positive(),
+      burst_capacity: z.number().nonnegative().default(0),
+    })
+    .transform((v) => ({ ...v, burst_capacity: v.burst_capacity || v.bytes_per_second * 2 }));
+export type BytesLimitingConfig = z.output<ReturnType<typeof bytesLimitingSchema>>;
 
 class BytesLimiting implements PolicyEvaluator {
   private readonly bucket: TokenBucket;

@@ -2,10 +2,10 @@
  * `composite`: the first sub-policy (in `policy_order`) that keeps a trace decides, within its share of
  * `max_total_spans_per_second`. Its block holds whole policies: ../policy-config.ts passes the policy schema in.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
 import type { PolicyConfig } from '../policy-config.js';
-import { nonEmptyString } from './policy-type.js';
+import { nonEmptyString, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, isSampledLike, type PolicyEvaluator, type Verdict } from './verdict.js';
 
 /** The parsed `composite:` block, over the policy type `P` of its sub-policies. */
@@ -18,6 +18,7 @@ export interface CompositeBlock<P> {
 
 /** The `composite:` block; its sub-policies are validated by `subPolicies` (the whole policy schema). */
 export function compositeSchema<P extends { readonly name: string }>(
+  z: Zod,
   subPolicies: z.ZodType<P[], unknown>,
 ): z.ZodType<CompositeBlock<P>, unknown> {
   return z
@@ -26,7 +27,9 @@ export function compositeSchema<P extends { readonly name: string }>(
       policy_order: z.array(z.string()).default([]),
       composite_sub_policy: subPolicies,
       rate_allocation: z
-        .array(z.strictObject({ policy: nonEmptyString('policy name'), percent: z.number().min(0).max(100) }))
+        .array(
+          z.strictObject({ policy: nonEmptyString(z, 'policy name'), percent: z.number().min(0).max(100) }),
+        )
         .default([]),
     })
     .superRefine((v, ctx) => {

@@ -1,24 +1,25 @@
 /** `latency`: traces whose duration (earliest start to latest end) is at least, or within, a threshold. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace, PolicySpan } from '../buffered-trace.js';
-import { nonNegative, policyType } from './policy-type.js';
+import { nonNegative, policyType, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const latencySchema = z
-  .strictObject({
-    threshold_ms: nonNegative().default(0),
-    upper_threshold_ms: nonNegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.upper_threshold_ms !== 0 && v.upper_threshold_ms < v.threshold_ms) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['upper_threshold_ms'],
-        message: `expected upper_threshold_ms (${v.upper_threshold_ms}) >= threshold_ms (${v.threshold_ms}), or 0 for no upper bound`,
-      });
-    }
-  });
-export type LatencyConfig = z.output<typeof latencySchema>;
+export const latencySchema = (z: Zod) =>
+  z
+    .strictObject({
+      threshold_ms: nonNegative(z).default(0),
+      upper_threshold_ms: nonNegative(z).default(0),
+    })
+    .superRefine((v, ctx) => {
+      if (v.upper_threshold_ms !== 0 && v.upper_threshold_ms < v.threshold_ms) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upper_threshold_ms'],
+          message: `expected upper_threshold_ms (${v.upper_threshold_ms}) >= threshold_ms (${v.threshold_ms}), or 0 for no upper bound`,
+        });
+      }
+    });
+export type LatencyConfig = z.output<ReturnType<typeof latencySchema>>;
 
 /** Earliest start to latest end of `spans` in whole ms; 0 when the end is not after the start. */
 function latencyMsOf(spans: readonly PolicySpan[]): number | undefined {

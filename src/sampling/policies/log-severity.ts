@@ -5,7 +5,7 @@
  * sampler's buffer, so a trace whose app logged a warning is kept even when no span failed; the Collector
  * cannot do this, its logs and traces being separate pipelines.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
 import {
   checkPatterns,
@@ -14,13 +14,12 @@ import {
   severitySchema,
   type PolicyLog,
 } from '../log-match.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const logSeveritySchema = z
-  .strictObject({ min_severity: severitySchema, ...logMatchFields })
-  .superRefine(checkPatterns);
-export type LogSeverityConfig = z.output<typeof logSeveritySchema>;
+export const logSeveritySchema = (z: Zod) =>
+  z.strictObject({ min_severity: severitySchema(z), ...logMatchFields(z) }).superRefine(checkPatterns);
+export type LogSeverityConfig = z.output<ReturnType<typeof logSeveritySchema>>;
 
 class LogSeverity implements PolicyEvaluator {
   private readonly matches: (log: PolicyLog) => boolean;

@@ -1,30 +1,31 @@
 /** `numeric_attribute`: traces with a resource or span whose numeric attribute `key` is within bounds. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AnyValue } from '../../otlp/index.js';
 import type { BufferedTrace } from '../buffered-trace.js';
 import { anyResourceOrSpan, matchVerdict } from './attribute-match.js';
-import { nonEmptyString, policyType } from './policy-type.js';
+import { nonEmptyString, policyType, type Zod } from './policy-type.js';
 import type { PolicyEvaluator, Verdict } from './verdict.js';
 
-export const numericAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    min_value: z.number().optional(),
-    max_value: z.number().optional(),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (v.min_value === undefined && v.max_value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected min_value, max_value or both' });
-    } else if (v.min_value !== undefined && v.max_value !== undefined && v.max_value < v.min_value) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_value'],
-        message: `expected max_value (${v.max_value}) >= min_value (${v.min_value})`,
-      });
-    }
-  });
-export type NumericAttributeConfig = z.output<typeof numericAttributeSchema>;
+export const numericAttributeSchema = (z: Zod) =>
+  z
+    .strictObject({
+      key: nonEmptyString(z, 'attribute key'),
+      min_value: z.number().optional(),
+      max_value: z.number().optional(),
+      invert_match: z.boolean().default(false),
+    })
+    .superRefine((v, ctx) => {
+      if (v.min_value === undefined && v.max_value === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected min_value, max_value or both' });
+      } else if (v.min_value !== undefined && v.max_value !== undefined && v.max_value < v.min_value) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['max_value'],
+          message: `expected max_value (${v.max_value}) >= min_value (${v.min_value})`,
+        });
+      }
+    });
+export type NumericAttributeConfig = z.output<ReturnType<typeof numericAttributeSchema>>;
 
 function numberOf(v: AnyValue): number | undefined {
   if (v.kind === 'int') return Number(v.value);

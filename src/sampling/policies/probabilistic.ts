@@ -1,5 +1,5 @@
 /** `probabilistic`: a share of trace ids, by consistent probability sampling (threshold and randomness). */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
 import {
   DEFAULT_HASH_SALT,
@@ -10,14 +10,15 @@ import {
   traceRandomnessInto,
   type U64,
 } from '../probabilistic.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import type { PolicyEvaluator, Verdict } from './verdict.js';
 
-export const probabilisticSchema = z.strictObject({
-  sampling_percentage: z.number().min(0).max(100),
-  hash_salt: z.string().default(''),
-});
-export type ProbabilisticConfig = z.output<typeof probabilisticSchema>;
+export const probabilisticSchema = (z: Zod) =>
+  z.strictObject({
+    sampling_percentage: z.number().min(0).max(100),
+    hash_salt: z.string().default(''),
+  });
+export type ProbabilisticConfig = z.output<ReturnType<typeof probabilisticSchema>>;
 
 class Probabilistic implements PolicyEvaluator {
   private readonly salt;

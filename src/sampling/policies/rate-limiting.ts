@@ -1,12 +1,12 @@
 /** `rate_limiting`: traces while the spans kept stay under `spans_per_second` (a token bucket). */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import { TokenBucket } from './token-bucket.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const rateLimitingSchema = z.strictObject({ spans_per_second: z.number().positive() });
-export type RateLimitingConfig = z.output<typeof rateLimitingSchema>;
+export const rateLimitingSchema = (z: Zod) => z.strictObject({ spans_per_second: z.number().positive() });
+export type RateLimitingConfig = z.output<ReturnType<typeof rateLimitingSchema>>;
 
 class RateLimiting implements PolicyEvaluator {
   private readonly bucket: TokenBucket;

@@ -1,24 +1,25 @@
 /** `span_count`: traces with at least `min_spans` and, when `max_spans` is not 0, at most `max_spans`. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const spanCountSchema = z
-  .strictObject({
-    min_spans: z.number().int().nonnegative().default(0),
-    max_spans: z.number().int().nonnegative().default(0),
-  })
-  .superRefine((v, ctx) => {
-    if (v.max_spans !== 0 && v.max_spans < v.min_spans) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_spans'],
-        message: `expected max_spans (${v.max_spans}) >= min_spans (${v.min_spans}), or 0 for no maximum`,
-      });
-    }
-  });
-export type SpanCountConfig = z.output<typeof spanCountSchema>;
+export const spanCountSchema = (z: Zod) =>
+  z
+    .strictObject({
+      min_spans: z.number().int().nonnegative().default(0),
+      max_spans: z.number().int().nonnegative().default(0),
+    })
+    .superRefine((v, ctx) => {
+      if (v.max_spans !== 0 && v.max_spans < v.min_spans) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['max_spans'],
+          message: `expected max_spans (${v.max_spans}) >= min_spans (${v.min_spans}), or 0 for no maximum`,
+        });
+      }
+    });
+export type SpanCountConfig = z.output<ReturnType<typeof spanCountSchema>>;
 
 class SpanCount implements PolicyEvaluator {
   constructor(

@@ -1,15 +1,16 @@
 /** `status_code`: traces with a span whose status is one of `status_codes`. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
-import { policyType } from './policy-type.js';
+import { policyType, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const statusCodeSchema = z.strictObject({
-  status_codes: z
-    .array(z.enum(['OK', 'ERROR', 'UNSET']))
-    .min(1, { message: 'expected at least one status code' }),
-});
-export type StatusCodeConfig = z.output<typeof statusCodeSchema>;
+export const statusCodeSchema = (z: Zod) =>
+  z.strictObject({
+    status_codes: z
+      .array(z.enum(['OK', 'ERROR', 'UNSET']))
+      .min(1, { message: 'expected at least one status code' }),
+  });
+export type StatusCodeConfig = z.output<ReturnType<typeof statusCodeSchema>>;
 
 class StatusCodeFilter implements PolicyEvaluator {
   private readonly codes: Set<number>;

@@ -1,35 +1,36 @@
 /** `string_attribute`: traces with a resource or span whose string attribute `key` is one of `values`. */
 import { LRUCache } from 'lru-cache';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AnyValue } from '../../otlp/index.js';
 import type { BufferedTrace } from '../buffered-trace.js';
 import { anyResourceOrSpan, matchVerdict } from './attribute-match.js';
-import { nonEmptyString, policyType } from './policy-type.js';
+import { nonEmptyString, policyType, type Zod } from './policy-type.js';
 import type { PolicyEvaluator, Verdict } from './verdict.js';
 
-export const stringAttributeSchema = z
-  .strictObject({
-    key: nonEmptyString('attribute key'),
-    values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-    enabled_regex_matching: z.boolean().default(false),
-    cache_max_size: z.number().int().nonnegative().default(0),
-    invert_match: z.boolean().default(false),
-  })
-  .superRefine((v, ctx) => {
-    if (!v.enabled_regex_matching) return;
-    v.values.forEach((pattern, i) => {
-      try {
-        new RegExp(pattern);
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['values', i],
-          message: `expected a regular expression, got ${JSON.stringify(pattern)} (${(err as Error).message})`,
-        });
-      }
+export const stringAttributeSchema = (z: Zod) =>
+  z
+    .strictObject({
+      key: nonEmptyString(z, 'attribute key'),
+      values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
+      enabled_regex_matching: z.boolean().default(false),
+      cache_max_size: z.number().int().nonnegative().default(0),
+      invert_match: z.boolean().default(false),
+    })
+    .superRefine((v, ctx) => {
+      if (!v.enabled_regex_matching) return;
+      v.values.forEach((pattern, i) => {
+        try {
+          new RegExp(pattern);
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['values', i],
+            message: `expected a regular expression, got ${JSON.stringify(pattern)} (${(err as Error).message})`,
+          });
+        }
+      });
     });
-  });
-export type StringAttributeConfig = z.output<typeof stringAttributeSchema>;
+export type StringAttributeConfig = z.output<ReturnType<typeof stringAttributeSchema>>;
 
 /** An attribute value as the text the string policies compare (log matches too, ../log-match.ts). */
 export function stringOf(v: AnyValue): string {

@@ -1,15 +1,16 @@
 /** `trace_state`: traces with a span whose tracestate member `key` is one of `values`. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BufferedTrace } from '../buffered-trace.js';
 import { getTraceStateMember } from '../tracestate.js';
-import { nonEmptyString, policyType } from './policy-type.js';
+import { nonEmptyString, policyType, type Zod } from './policy-type.js';
 import { NOT_SAMPLED, SAMPLED, type PolicyEvaluator, type Verdict } from './verdict.js';
 
-export const traceStateSchema = z.strictObject({
-  key: nonEmptyString('tracestate key'),
-  values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
-});
-export type TraceStateConfig = z.output<typeof traceStateSchema>;
+export const traceStateSchema = (z: Zod) =>
+  z.strictObject({
+    key: nonEmptyString(z, 'tracestate key'),
+    values: z.array(z.string()).min(1, { message: 'expected at least one value' }),
+  });
+export type TraceStateConfig = z.output<ReturnType<typeof traceStateSchema>>;
 
 class TraceStateFilter implements PolicyEvaluator {
   private readonly values: Set<string>;
