@@ -81,10 +81,10 @@ void describe('callWorkerSync: one call into a worker process that exits', () =>
 
   void test('a worker that exits without an answer is an error naming how it ended', async () => {
     const err = thrown(() => callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { exit: 3 }));
-    assert.match(err.message, /^the fixtures\/worker-call\/echo worker did not answer \(exit code 3\)/);
+    assert.match(err.message, /^the fixtures\/worker-call\/echo process did not answer \(exit code 3\)/);
     await assert.rejects(
       callWorker(import.meta.url, 'fixtures/worker-call/echo', { exit: 3 }),
-      /^Error: the fixtures\/worker-call\/echo worker did not answer \(exit code 3\)/,
+      /^Error: the fixtures\/worker-call\/echo process did not answer \(exit code 3\)/,
     );
   });
 

@@ -18,6 +18,7 @@ import { type SpanExporter } from '../src/export/index.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import { encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
 import { CentralPolicySource, policyUrl } from '../src/sampling/central-policy-source.js';
+import { validatePolicyText } from '../src/sampling/policy-validation.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
 import { fakeDns } from './helpers/fake-dns.js';
@@ -273,6 +274,38 @@ void describe('before the first fetch succeeds', () => {
       assert.equal(await source.poll(), 'reloaded');
       assert.deepEqual(source.current().names, ['second']);
       assert.equal(await source.poll(), 'unchanged');
+    } finally {
+      source.close();
+      await h.dispose();
+    }
+  });
+
+  test('a policy that could not be validated (its process failed) is counted, and fetched again at the next poll', async () => {
+    const file = join(dir, 'validator-down-policy.yaml');
+    writeFileSync(file, SECOND);
+    const h = await startTestStore({ overrides: { policy: { file } } });
+    const metrics = new Metrics();
+    const texts: string[] = [];
+    const source = new CentralPolicySource({
+      url: `http://127.0.0.1:${h.store.ports.query}`,
+      pollIntervalMs: 60_000,
+      snapshot: SNAPSHOT,
+      logger: silentLogger(),
+      metrics,
+      validate: async (text) => {
+        texts.push(text);
+        if (texts.length === 1) throw new Error('the policy-worker process did not answer (signal SIGKILL)');
+        return validatePolicyText(text);
+      },
+    });
+    try {
+      assert.equal(await source.poll(), 'failed');
+      assert.deepEqual(source.current().names, ['snapshot']);
+      assert.equal(await metrics.value('policy_reload_failures_total'), 1);
+      // Not remembered as judged: the same version is fetched (200, not 304) and validated again.
+      assert.equal(await source.poll(), 'reloaded');
+      assert.deepEqual(texts, [SECOND, SECOND]);
+      assert.deepEqual(source.current().names, ['second']);
     } finally {
       source.close();
       await h.dispose();

@@ -78,7 +78,7 @@ function answerOf<Res>(
   if (ended.error !== undefined || ended.status !== 0 || ended.stdout.length === 0) {
     const why =
       ended.error?.message ?? (ended.signal ? `signal ${ended.signal}` : `exit code ${ended.status}`);
-    throw new Error(`the ${name} worker did not answer (${why})${stderr ? `: ${stderr.trim()}` : ''}`);
+    throw new Error(`the ${name} process did not answer (${why})${stderr ? `: ${stderr.trim()}` : ''}`);
   }
   if (stderr !== '') process.stderr.write(stderr);
   const answer = deserialize(ended.stdout) as Answer<Res>;

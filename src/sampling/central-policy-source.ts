@@ -15,6 +15,7 @@ import type { AgentConfig } from '../config/index.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { evaluationErrorObserver, PolicyFileSource } from './policy-file-source.js';
+import type { PolicyParseResult } from './policy-config.js';
 import { validatePolicyText, validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { POLICY_MEDIA_TYPE, POLICY_PATH } from './policy-protocol.js';
@@ -35,6 +36,8 @@ export interface CentralPolicySourceOptions {
   readonly metrics: Metrics;
   readonly clock?: Clock;
   readonly requestTimeoutMs?: number;
+  /** Validates a fetched policy text (default: in a short-lived process, validatePolicyText; tests replace it). */
+  readonly validate?: (text: string) => Promise<PolicyParseResult>;
 }
 
 /** A policy file is small; an answer this large is not one. */
@@ -151,8 +154,22 @@ export class CentralPolicySource extends EventEmitter implements PolicySource {
     if (res.status === 304) return 'unchanged';
     const etag = headerValue(res.headers['etag']);
     if (etag !== undefined && etag === this.etag) return 'unchanged';
+    const previousEtag = this.etag;
     this.etag = etag;
-    const parsed = await validatePolicyText(res.body.toString('utf8'));
+    let parsed;
+    try {
+      parsed = await (this.options.validate ?? validatePolicyText)(res.body.toString('utf8'));
+    } catch (err) {
+      // The validating process could not run (no process left to the container, killed): nothing was judged,
+      // so the next poll fetches this version again instead of a 304.
+      this.etag = previousEtag;
+      this.m.failures.inc();
+      this.options.logger.error(
+        { url: this.url.href, etag, err: (err as Error).message },
+        `the central policy could not be validated, keeping the ${this.fetched ? 'last good policy' : 'policy snapshot'}; retried at the next poll`,
+      );
+      return 'failed';
+    }
     if (!parsed.ok) {
       this.m.failures.inc();
       for (const p of parsed.errors) {
