@@ -11,6 +11,7 @@ import { SentinelError } from '../src/errors.js';
 import type { Span, TraceBatch } from '../src/otlp/index.js';
 import { createTailSampler } from '../src/sampling/index.js';
 import { PolicyFileSource } from '../src/sampling/policy-file-source.js';
+import { validatePolicyTextSync } from '../src/sampling/policy-validation.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import type { PolicyProblem } from '../src/sampling/policy-problems.js';
 import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
@@ -188,6 +189,33 @@ void describe('policy hot reload', () => {
     unlinkSync(join(volume.dir, '..data'));
     assert.equal(source.check(), 'failed');
     assert.deepEqual(source.current().names, ['errors-only']);
+  });
+
+  void test('a change that could not be validated (its process failed) is counted, and read again at the next check', () => {
+    const volume = new ConfigMapVolume(KEEP_ALL);
+    const metrics = new Metrics();
+    let calls = 0;
+    const source = new PolicyFileSource({
+      file: volume.file,
+      logger: silentLogger(),
+      metrics,
+      clock: new ManualClock(),
+      validate: (text) => {
+        calls++;
+        if (calls === 2) throw new Error('the policy-worker process did not answer (signal SIGKILL)');
+        return validatePolicyTextSync(text);
+      },
+    });
+    closers.push(() => source.close());
+    volume.update(ERRORS_ONLY);
+    assert.equal(source.check(), 'failed');
+    assert.deepEqual(source.current().names, ['keep-everything']);
+    assert.equal(calls, 2);
+    // The file did not change again, yet it is read and validated again: nothing was judged.
+    assert.equal(source.check(), 'reloaded');
+    assert.deepEqual(source.current().names, ['errors-only']);
+    assert.equal(calls, 3);
+    assert.equal(source.check(), 'unchanged');
   });
 
   void test('polling alone, on the injected clock, applies a change at the next poll', () => {

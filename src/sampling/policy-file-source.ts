@@ -15,6 +15,7 @@ import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import type { PolicyParseResult } from './policy-config.js';
 import { validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
@@ -30,6 +31,8 @@ export interface PolicyFileSourceOptions {
   readonly pollIntervalMs?: number;
   /** Watch the directory as well as polling (default true; tests turn it off to drive polling alone). */
   readonly watch?: boolean;
+  /** Validates a changed file's text (default: in a short-lived process, validatePolicyTextSync; tests replace it). */
+  readonly validate?: (text: string) => PolicyParseResult;
 }
 
 /** Counts (and logs at debug) policy evaluations that throw; the policy is skipped for that trace. */
@@ -51,9 +54,10 @@ export function evaluationErrorObserver(metrics: Metrics, logger: Logger): Polic
 export function loadPolicyFile(
   file: string,
   observer: PolicyObserver = {},
+  validate: (text: string) => PolicyParseResult = validatePolicyTextSync,
 ): { text: string; policy: SamplingPolicy; warnings: PolicyProblem[] } {
   const text = readPolicyText(file);
-  const parsed = validatePolicyTextSync(text);
+  const parsed = validate(text);
   if (!parsed.ok) {
     throw new SentinelError(
       'SENTINEL_ERR_POLICY_INVALID',
@@ -95,6 +99,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   private readonly reloads;
   private readonly failures;
   private readonly observer: PolicyObserver;
+  private readonly validate: (text: string) => PolicyParseResult;
 
   /** Reads and validates the file now: a bad file at start is an error, there is no last good policy yet. */
   constructor(options: PolicyFileSourceOptions) {
@@ -104,6 +109,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     this.clock = options.clock ?? systemClock;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.useWatch = options.watch ?? true;
+    this.validate = options.validate ?? validatePolicyTextSync;
     this.reloads = options.metrics.counter(
       'policy_reloads_total',
       'Sampling policy files reloaded and applied.',
@@ -114,7 +120,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     );
     this.observer = evaluationErrorObserver(options.metrics, options.logger);
     this.lastSignature = this.signature();
-    const loaded = loadPolicyFile(this.file, this.observer);
+    const loaded = loadPolicyFile(this.file, this.observer, this.validate);
     this.policy = loaded.policy;
     this.lastText = loaded.text;
     for (const w of loaded.warnings)
@@ -175,8 +181,20 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
       return 'failed';
     }
     if (text === this.lastText) return 'unchanged';
+    let parsed: PolicyParseResult;
+    try {
+      parsed = this.validate(text);
+    } catch (err) {
+      // The validating process could not run: nothing was judged, so the next check reads the file again.
+      this.lastSignature = '';
+      this.failures.inc();
+      this.logger.error(
+        { file: this.file, err: (err as Error).message },
+        'the policy file could not be validated, keeping the last good policy; retried at the next check',
+      );
+      return 'failed';
+    }
     this.lastText = text;
-    const parsed = validatePolicyTextSync(text);
     if (!parsed.ok) {
       this.failures.inc();
       for (const p of parsed.errors) {
