@@ -37,6 +37,9 @@ export async function samplerTree(root: string): Promise<Record<string, any>> {
   const src = (path: string) => import(join(root, 'src', path));
   return {
     otlp: await src('otlp/index.ts'),
+    // parsePolicyText: from policy-config.ts, where every tree has it (the sampling index stopped exporting it in
+    // session 12, when the agent's process stopped loading zod).
+    ...(await src('sampling/policy-config.ts')),
     ...(await src('sampling/index.ts')),
     ...(await src('sampling/sampling-policy.ts')),
     ...(await src('sampling/tail-sampler.ts')),
