@@ -422,6 +422,20 @@ describe('HoldBuffer packed slabs', () => {
     assert.ok(packed > 4 * unpacked, `evicted after ${packed} traces packed, ${unpacked} unpacked`);
   });
 
+  test('keeps the slab it inflated for the takes of one release, and lets it go at endTakes', async () => {
+    const { hold } = setup(100_000, 1000, 1024, true);
+    for (let i = 0; i < 12; i++) hold.add(`t${i}`, holdSpans([compressible(300, i)], [0]), 0);
+    await hold.packsDone();
+    assert.ok(hold.packStats.slabs >= 2);
+    assert.equal(read(hold.take('t0'))[0]?.[0]?.bytes[3], 3);
+    assert.equal(hold.keepsInflated, true, 'kept for the next take of the same release');
+    assert.equal(read(hold.take('t1'))[0]?.[0]?.bytes[3], 4);
+    hold.endTakes();
+    assert.equal(hold.keepsInflated, false);
+    // A later release inflates again.
+    assert.equal(read(hold.take('t2'))[0]?.[0]?.bytes[3], 5);
+  });
+
   test('keeps a slab as it is when deflating would save less than an eighth', async () => {
     const { hold } = setup(100_000, 1000, 1024, true);
     const random = Buffer.from(Array.from({ length: 4000 }, (_, k) => (k * 2654435761) >>> 24));

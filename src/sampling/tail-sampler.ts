@@ -314,6 +314,7 @@ export class TailSampler implements TraceConsumer {
     if (spanCount > 0) this.m.released.inc({ from: 'held' }, spanCount);
     this.logs.released(released.logs.spanCount);
     this.outbox.pushKept(released);
+    this.hold.endTakes();
     this.hold.expire(now);
     this.updateGauges();
     return spanCount;

@@ -339,6 +339,19 @@ export class HoldBuffer {
     return this.remove(t, true);
   }
 
+  /**
+   * The takes of one release are over: the inflated slab kept for them is let go (1 MiB that would otherwise stay
+   * until the next release).
+   */
+  endTakes(): void {
+    this.slabs.forgetInflated();
+  }
+
+  /** Whether an inflated slab is kept for the next take (tests). */
+  get keepsInflated(): boolean {
+    return this.slabs.keepsInflated;
+  }
+
   has(traceId: string): boolean {
     return this.ids.find(traceId) !== NONE;
   }

@@ -66,7 +66,7 @@ class ScopeTable {
  * Packing (session 12): held spans are cold (most leave by age unread; the feed takes a few), so a sealed slab is
  * deflated on libuv's thread pool (zlib level 1, raw deflate) and, when that saves an eighth or more, kept as its
  * packed bytes. Reading a packed slab (`bytesOf`) inflates it; the last one inflated is kept for the next read,
- * as the feed's ids of one poll tend to share slabs. A slab that empties while zlib reads it is not reused until
+ * as the feed's ids of one poll tend to share slabs, until `forgetInflated` (the end of the poll's release). A slab that empties while zlib reads it is not reused until
  * zlib is done; a packing that ends after its slab emptied, or after `clear`, changes nothing.
  */
 export class Slabs {
@@ -198,6 +198,17 @@ export class Slabs {
       this.inflatedFill = fill;
     }
     return this.inflated;
+  }
+
+  /** Lets go of the inflated slab kept for the next read (the reads of one release are over). */
+  forgetInflated(): void {
+    this.inflatedSlab = NONE;
+    this.inflated = undefined;
+  }
+
+  /** Whether an inflated slab is kept (tests). */
+  get keepsInflated(): boolean {
+    return this.inflated !== undefined;
   }
 
   /**
