@@ -218,7 +218,36 @@ void describe('policy hot reload', () => {
     assert.equal(source.check(), 'unchanged');
   });
 
-  void test('polling alone, on the injected clock, applies a change at the next poll', () => {
+  void test('a change made while a background check validates is checked when that one ends', async () => {
+    const volume = new ConfigMapVolume(KEEP_ALL);
+    const metrics = new Metrics();
+    const texts: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const source = new PolicyFileSource({
+      file: volume.file,
+      logger: silentLogger(),
+      metrics,
+      clock: new ManualClock(),
+      validateAsync: async (text) => {
+        texts.push(text);
+        if (texts.length === 1) await gate;
+        return validatePolicyTextSync(text);
+      },
+    });
+    closers.push(() => source.close());
+    volume.update(BAD_TYPE);
+    const first = source.checkInBackground();
+    volume.update(ERRORS_ONLY);
+    assert.equal(source.checkInBackground(), first, 'one check at a time');
+    release();
+    assert.equal(await first, 'reloaded');
+    assert.deepEqual(texts, [BAD_TYPE, ERRORS_ONLY]);
+    assert.deepEqual(source.current().names, ['errors-only']);
+    assert.equal(await metrics.value('policy_reload_failures_total'), 1);
+  });
+
+  void test('polling alone, on the injected clock, applies a change at the next poll, without blocking', async () => {
     const volume = new ConfigMapVolume(KEEP_ALL);
     const clock = new ManualClock();
     const source = new PolicyFileSource({
@@ -233,7 +262,11 @@ void describe('policy hot reload', () => {
     volume.update(ERRORS_ONLY);
     clock.advance(999);
     assert.deepEqual(source.current().names, ['keep-everything'], 'not before the poll');
+    const reloaded = nextEvent<SamplingPolicy>(source, 'reload', 10_000);
     clock.advance(1);
+    // The poll read the file and handed it to the validating process: this thread did not wait for it.
+    assert.deepEqual(source.current().names, ['keep-everything']);
+    assert.deepEqual((await reloaded).names, ['errors-only']);
     assert.deepEqual(source.current().names, ['errors-only']);
     source.close();
     assert.equal(clock.pendingTimers(), 0, 'close stops polling');

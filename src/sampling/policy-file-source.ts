@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { PolicyParseResult } from './policy-config.js';
-import { validatePolicyTextSync } from './policy-validation.js';
+import { validatePolicyText, validatePolicyTextSync } from './policy-validation.js';
 import { formatPolicyProblems, type PolicyProblem } from './policy-problems.js';
 import { compilePolicy } from './sampling-policy.js';
 import type { PolicyObserver, PolicySource, SamplingPolicy } from './sampling-policy.js';
@@ -33,7 +33,11 @@ export interface PolicyFileSourceOptions {
   readonly watch?: boolean;
   /** Validates a changed file's text (default: in a short-lived process, validatePolicyTextSync; tests replace it). */
   readonly validate?: (text: string) => PolicyParseResult;
+  /** The same without blocking, for the watcher and the poll (default: validatePolicyText, or `validate`). */
+  readonly validateAsync?: (text: string) => Promise<PolicyParseResult>;
 }
+
+type CheckResult = 'reloaded' | 'failed' | 'unchanged';
 
 /** Counts (and logs at debug) policy evaluations that throw; the policy is skipped for that trace. */
 export function evaluationErrorObserver(metrics: Metrics, logger: Logger): PolicyObserver {
@@ -100,6 +104,9 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   private readonly failures;
   private readonly observer: PolicyObserver;
   private readonly validate: (text: string) => PolicyParseResult;
+  private readonly validateAsync: (text: string) => Promise<PolicyParseResult>;
+  private checking: Promise<CheckResult> | undefined;
+  private checkAgain = false;
 
   /** Reads and validates the file now: a bad file at start is an error, there is no last good policy yet. */
   constructor(options: PolicyFileSourceOptions) {
@@ -110,6 +117,9 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.useWatch = options.watch ?? true;
     this.validate = options.validate ?? validatePolicyTextSync;
+    const validate = options.validate;
+    this.validateAsync =
+      options.validateAsync ?? (validate ? async (text) => validate(text) : validatePolicyText);
     this.reloads = options.metrics.counter(
       'policy_reloads_total',
       'Sampling policy files reloaded and applied.',
@@ -161,9 +171,66 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   }
 
   /**
-   * Re-reads the file if it changed and applies it when valid. Returns 'reloaded', 'failed' or 'unchanged'.
+   * Re-reads the file if it changed and applies it when valid. Returns 'reloaded', 'failed' or 'unchanged'. The
+   * validation blocks this thread (about 0.1 s in a worker process); the watcher and the poll use
+   * `checkInBackground`, which does not.
    */
-  check(): 'reloaded' | 'failed' | 'unchanged' {
+  check(): CheckResult {
+    const change = this.change();
+    if (typeof change === 'string') return change;
+    let parsed: PolicyParseResult;
+    try {
+      parsed = this.validate(change.text);
+    } catch (err) {
+      return this.notValidated(err);
+    }
+    return this.apply(change.text, parsed);
+  }
+
+  /**
+   * check() without blocking: the file is read here, validated in a worker process while the agent goes on, then
+   * applied. One at a time; a change noticed meanwhile is checked when it ends. Never rejects.
+   */
+  checkInBackground(): Promise<CheckResult> {
+    if (this.checking) {
+      this.checkAgain = true;
+      return this.checking;
+    }
+    const run = async (): Promise<CheckResult> => {
+      let result: CheckResult;
+      do {
+        this.checkAgain = false;
+        result = await this.checkAsync();
+      } while (this.checkAgain && !this.closed);
+      return result;
+    };
+    this.checking = run()
+      .catch((err: unknown) => {
+        this.logger.error(
+          { err, file: this.file },
+          'policy reload failed unexpectedly; the last good policy stays',
+        );
+        return 'failed' as const;
+      })
+      .finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async checkAsync(): Promise<CheckResult> {
+    const change = this.change();
+    if (typeof change === 'string') return change;
+    let parsed: PolicyParseResult;
+    try {
+      parsed = await this.validateAsync(change.text);
+    } catch (err) {
+      return this.notValidated(err);
+    }
+    if (this.closed) return 'unchanged';
+    return this.apply(change.text, parsed);
+  }
+
+  /** The file's new text, or why there is none to validate (counted and told when it cannot be read). */
+  private change(): { text: string } | 'failed' | 'unchanged' {
     const signature = this.signature();
     if (signature === this.lastSignature) return 'unchanged';
     this.lastSignature = signature;
@@ -181,19 +248,22 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
       return 'failed';
     }
     if (text === this.lastText) return 'unchanged';
-    let parsed: PolicyParseResult;
-    try {
-      parsed = this.validate(text);
-    } catch (err) {
-      // The validating process could not run: nothing was judged, so the next check reads the file again.
-      this.lastSignature = '';
-      this.failures.inc();
-      this.logger.error(
-        { file: this.file, err: (err as Error).message },
-        'the policy file could not be validated, keeping the last good policy; retried at the next check',
-      );
-      return 'failed';
-    }
+    return { text };
+  }
+
+  /** The validating process could not run: nothing was judged, so the next check reads the file again. */
+  private notValidated(err: unknown): 'failed' {
+    this.lastSignature = '';
+    this.failures.inc();
+    this.logger.error(
+      { file: this.file, err: (err as Error).message },
+      'the policy file could not be validated, keeping the last good policy; retried at the next check',
+    );
+    return 'failed';
+  }
+
+  /** A validated text: applied when good, counted, logged and told when not. */
+  private apply(text: string, parsed: PolicyParseResult): 'reloaded' | 'failed' {
     this.lastText = text;
     if (!parsed.ok) {
       this.failures.inc();
@@ -229,7 +299,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
     if (this.closed || this.debounce) return;
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
-      if (!this.closed) this.check();
+      if (!this.closed) void this.checkInBackground();
     }, 50);
     this.debounce.unref();
   }
@@ -237,7 +307,7 @@ export class PolicyFileSource extends EventEmitter implements PolicySource {
   private schedulePoll(): void {
     if (this.closed) return;
     this.pollTimer = this.clock.setTimeout(() => {
-      this.check();
+      void this.checkInBackground();
       this.schedulePoll();
     }, this.pollIntervalMs);
   }
