@@ -7,6 +7,13 @@ export type CommandConfigAnswer<T> =
   | { readonly kind: 'run'; readonly config: T }
   | { readonly kind: 'exit'; readonly code: number; readonly stdout: string };
 
+/** Carries an answer out: prints an exit's text on stdout and returns what the command does. */
+export function commandConfigOf<T>(answer: CommandConfigAnswer<T>): CommandConfig<T> {
+  if (answer.kind === 'run') return answer;
+  process.stdout.write(answer.stdout);
+  return { kind: 'exit', code: answer.code };
+}
+
 /** Freezes `value` and everything in it (a validated config is read-only). */
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {

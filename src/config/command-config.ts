@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import { loadConfig } from './load-config.js';
-import type { CommandConfig, CommandConfigAnswer } from './command-answer.js';
+import { commandConfigOf, type CommandConfig, type CommandConfigAnswer } from './command-answer.js';
 
 export type { CommandConfig } from './command-answer.js';
 
@@ -16,10 +16,7 @@ export function readCommandConfig<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): CommandConfig<z.output<S>> {
-  const answer = answerCommandConfig(command, argv, schema, env);
-  if (answer.kind === 'run') return answer;
-  process.stdout.write(answer.stdout);
-  return { kind: 'exit', code: answer.code };
+  return commandConfigOf(answerCommandConfig(command, argv, schema, env));
 }
 
 /** readCommandConfig without writing: what to print is in the answer (the config worker's, config-worker.ts). */

@@ -1,5 +1,10 @@
 import type { AgentConfig } from './agent-config.js';
-import { deepFreeze, type CommandConfig, type CommandConfigAnswer } from './command-answer.js';
+import {
+  commandConfigOf,
+  deepFreeze,
+  type CommandConfig,
+  type CommandConfigAnswer,
+} from './command-answer.js';
 import type { InjectorConfig } from './injector.js';
 import type { StoreConfig } from './store.js';
 import { callWorkerSync } from './worker-call.js';
@@ -33,7 +38,5 @@ export function readCommandConfigOnWorker<C extends keyof CommandConfigs>(
     'config-worker',
     { command, argv, env: { ...env } },
   );
-  if (answer.kind === 'run') return { kind: 'run', config: deepFreeze(answer.config) };
-  process.stdout.write(answer.stdout);
-  return { kind: 'exit', code: answer.code };
+  return commandConfigOf(answer.kind === 'run' ? { kind: 'run', config: deepFreeze(answer.config) } : answer);
 }

@@ -1,5 +1,6 @@
 /** `sentinel policy check FILE`: validates a sampling policy file offline (exit 0, or 1 with the errors). */
 import { readFile } from 'node:fs/promises';
+import { loadPolicyParser } from './policy-parser.js';
 import { formatPolicyProblems } from './policy-problems.js';
 
 const USAGE = `usage: sentinel policy check FILE
@@ -30,8 +31,8 @@ export async function runPolicyCommand(argv: string[], io: CommandIo = process):
     io.stderr.write(`${file}: cannot read: ${(err as Error).message}\n`);
     return 1;
   }
-  // Imported here: the sampling room's index, which the agent loads, must not load zod and yaml (issue 13).
-  const { parsePolicyText } = await import('./policy-config.js');
+  // Loaded here: the sampling room's index, which the agent loads, must not load zod and yaml (issue 13).
+  const parsePolicyText = await loadPolicyParser();
   const result = parsePolicyText(text);
   if (!result.ok) {
     io.stderr.write(formatPolicyProblems(file, result.errors) + '\n');
