@@ -351,6 +351,10 @@ async function main(): Promise<void> {
           await sleep(200);
         }
       })();
+      // The store shares the load's CPU and took 80-85 % of it here (session 13), so the load could not keep the
+      // agent busy and the agent's spans/s is the load's: CPU per span is the measure (printed below). With the
+      // store at nice 19 (every thread) the agent's memory filled as the store lagged, and it refused 10-20 % of
+      // the requests instead.
       const cpu0 = procCpuSeconds(pid);
       const full = await runLoad(
         { port: agentPorts.grpc, mode: 'full', inFlight: 8, durationMs: FULL_SPEED_MS, idPrefix: prefix++ },
@@ -363,18 +367,32 @@ async function main(): Promise<void> {
       const rate = (r: FootprintLoadResult) => (r.ok * 100) / (r.elapsedMs / 1000);
       // On a shared machine the rate is what the scheduler gave each server; CPU per span is what they need.
       const cpuPerK = (seconds: number, r: FootprintLoadResult) => (seconds * 1e6) / Math.max(1, r.ok * 100);
+      // CPU s over the run's seconds: under 1 (a core), the server waited for the load and its spans/s is the
+      // load's rate; spans per CPU second is what it would carry on a core kept busy.
+      const busy = (seconds: number, r: FootprintLoadResult) => seconds / (r.elapsedMs / 1000);
+      const capacity = (seconds: number, r: FootprintLoadResult) => (r.ok * 100) / Math.max(1e-9, seconds);
       console.log(
-        `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy; ${pinned ? `each server pinned to CPU 0, the load and the store to CPU ${others}` : 'not pinned'}):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU ms / 1,000 spans |\n|---|---|---|---|---|---|---|---|`,
+        `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy; ${pinned ? `each server pinned to CPU 0, the load and the store to CPU ${others}` : 'not pinned'}):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU s per s (1 = a core) | CPU ms / 1,000 spans | spans per CPU second |\n|---|---|---|---|---|---|---|---|---|---|`,
       );
       console.log(
-        `| grpc-js, decodes nothing | ${fmt(rate(base))} | ${fmt(base.refused)} | ${base.p50Ms.toFixed(1)} | ${base.p99Ms.toFixed(1)} | - | ${baseCpu.toFixed(1)} | ${cpuPerK(baseCpu, base).toFixed(1)} |`,
+        `| grpc-js, decodes nothing | ${fmt(rate(base))} | ${fmt(base.refused)} | ${base.p50Ms.toFixed(1)} | ${base.p99Ms.toFixed(1)} | - | ${baseCpu.toFixed(1)} | ${busy(baseCpu, base).toFixed(2)} | ${cpuPerK(baseCpu, base).toFixed(1)} | ${fmt(capacity(baseCpu, base))} |`,
       );
       console.log(
-        `| agent (chart config) | ${fmt(rate(full))} | ${fmt(full.refused)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${mib(peak)} | ${cpu.toFixed(1)} | ${cpuPerK(cpu, full).toFixed(1)} |`,
+        `| agent (chart config) | ${fmt(rate(full))} | ${fmt(full.refused)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${mib(peak)} | ${cpu.toFixed(1)} | ${busy(cpu, full).toFixed(2)} | ${cpuPerK(cpu, full).toFixed(1)} | ${fmt(capacity(cpu, full))} |`,
       );
       console.log(
-        `\nagent / no-decode server: ${(rate(full) / rate(base)).toFixed(2)}x spans/s; ${(cpuPerK(baseCpu, base) / cpuPerK(cpu, full)).toFixed(2)}x by CPU per span`,
+        `\nagent / no-decode server: ${(rate(full) / rate(base)).toFixed(2)}x spans/s; ${(cpuPerK(baseCpu, base) / cpuPerK(cpu, full)).toFixed(2)}x by CPU per span (the ratio of what each carries on a busy core)`,
       );
+      const waited = (
+        [
+          ['the no-decode server', busy(baseCpu, base)],
+          ['the agent', busy(cpu, full)],
+        ] as const
+      ).filter(([, b]) => b < 0.9);
+      if (waited.length > 0)
+        console.log(
+          `${waited.map(([n, b]) => `${n} used ${(b * 100).toFixed(0)} % of a core`).join(', ')}: the load, not the server, set its spans/s; compare by CPU per span.`,
+        );
     }
   } finally {
     await stop(nullServer);
