@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { copyBytes, dataViewOf } from '../src/otlp/index.js';
+import { bytesEqual, copyBytes, dataViewOf } from '../src/otlp/index.js';
 
 describe('copyBytes (issue 13)', () => {
   it('copies every length and alignment as Buffer.copy does, word loop and memcpy alike, views of pooled buffers too', () => {
@@ -30,5 +30,25 @@ describe('copyBytes (issue 13)', () => {
     assert.throws(() => copyBytes(big, 0, dataViewOf(pool.subarray(0, 2000)), 0, 2500), RangeError);
     assert.equal(pool[2100], 1);
     assert.throws(() => copyBytes(dataViewOf(pool.subarray(0, 2000)), 0, big, 0, 2500), RangeError);
+  });
+});
+
+describe('bytesEqual (session 13: native compare from 48 bytes)', () => {
+  it('answers as Buffer.equals for every length around the switch, one byte differing anywhere, views at offsets', () => {
+    const pool = Buffer.alloc(1200);
+    for (let i = 0; i < pool.length; i++) pool[i] = (i * 131 + 7) & 0xff;
+    for (const len of [0, 1, 7, 46, 47, 48, 49, 63, 64, 400, 1000]) {
+      const start = 5;
+      const want = new Uint8Array(pool.subarray(start, start + len)); // a copy, not a Buffer
+      assert.equal(bytesEqual(pool, start, start + len, want), true, `${len}: equal`);
+      assert.equal(bytesEqual(pool, start, start + len + 1, want), false, `${len}: longer range`);
+      if (len > 0) assert.equal(bytesEqual(pool, start + 1, start + len, want), false, `${len}: shorter`);
+      for (const at of len > 0 ? [0, len >> 1, len - 1] : []) {
+        const other = Uint8Array.from(want);
+        other[at] = (other[at]! + 1) & 0xff;
+        assert.equal(bytesEqual(pool, start, start + len, other), false, `${len}: byte ${at} differs`);
+        assert.equal(bytesEqual(other, 0, len, want), Buffer.from(other).equals(Buffer.from(want)));
+      }
+    }
   });
 });

@@ -136,6 +136,32 @@ describe('the wire scanner (issue 13)', () => {
     assert.notEqual(c.scope(0).resource, a.scope(0).resource, 'another schema_url is another resource');
   });
 
+  it('tells resources apart by every byte, short or long, wherever the one that differs sits (session 13: hashed by words, compared natively)', () => {
+    for (const length of [3, 20, 47, 48, 49, 400]) {
+      // Same length, so the same bucket is possible: one byte differs, first, in the middle, or last.
+      for (const at of [0, Math.floor(length / 2), length - 1]) {
+        const value = (c: string) => {
+          const chars = 'x'.repeat(length).split('');
+          chars[at] = c;
+          return chars.join('');
+        };
+        const traces = (c: string) => {
+          const data = makeTraces({ traces: 1, spansPerTrace: 1, seed: 3 });
+          data.resourceSpans[0]!.resource = {
+            attributes: [{ key: 'service.instance.id', value: { kind: 'string', value: value(c) } }],
+            droppedAttributesCount: 0,
+          };
+          return scanTraceRequest(encodeTraceRequest(data)).spans.scope(0).resource;
+        };
+        const a = traces('a');
+        const b = traces('b');
+        assert.notEqual(a, b, `${length} bytes, byte ${at}`);
+        assert.equal(traces('a'), a, `${length} bytes, byte ${at}: the same bytes are the same resource`);
+        assert.equal(traces('b'), b);
+      }
+    }
+  });
+
   it('gives each span its own trace id when the traces of a request are interleaved', () => {
     const data = makeTraces({ traces: 12, spansPerTrace: 6, seed: 9 });
     const random = seededRandom(4);

@@ -71,6 +71,7 @@ export {
 } from './wire-encode.js';
 export type { SpanFields } from './wire-encode.js';
 export {
+  bytesEqual,
   internResource,
   internScope,
   MARK_COMPLETED,
