@@ -136,7 +136,7 @@ describe('the wire scanner (issue 13)', () => {
     assert.notEqual(c.scope(0).resource, a.scope(0).resource, 'another schema_url is another resource');
   });
 
-  it('tells resources apart by every byte, short or long, wherever the one that differs sits (session 13: hashed by words, compared natively)', () => {
+  it('tells resources and scopes apart by every byte, short or long, wherever the one that differs sits (session 13: hashed by words, compared natively)', () => {
     for (const length of [3, 20, 47, 48, 49, 400]) {
       // Same length, so the same bucket is possible: one byte differs, first, in the middle, or last.
       for (const at of [0, Math.floor(length / 2), length - 1]) {
@@ -158,6 +158,20 @@ describe('the wire scanner (issue 13)', () => {
         assert.notEqual(a, b, `${length} bytes, byte ${at}`);
         assert.equal(traces('a'), a, `${length} bytes, byte ${at}: the same bytes are the same resource`);
         assert.equal(traces('b'), b);
+        // And scopes under one resource, by their headers.
+        const scope = (c: string) => {
+          const data = makeTraces({ traces: 1, spansPerTrace: 1, seed: 3 });
+          data.resourceSpans[0]!.scopeSpans[0]!.scope = {
+            name: value(c),
+            version: '1',
+            attributes: [],
+            droppedAttributesCount: 0,
+          };
+          return scanTraceRequest(encodeTraceRequest(data)).spans.scope(0);
+        };
+        const sa = scope('a');
+        assert.notEqual(scope('b'), sa, `scope of ${length} bytes, byte ${at}`);
+        assert.equal(scope('a'), sa);
       }
     }
   });

@@ -854,10 +854,25 @@ let resourceCount = 0;
 const scopesByResource = new WeakMap<WireResource, { byHash: Map<number, WireScope[]>; count: number }>();
 
 /** FNV-1a over `b`, continuing from `h`. */
-function hashBytes(b: Uint8Array, h: number): number {
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+/**
+ * FNV-1a's step over `buf[start..end]`, 4 bytes at a time (session 13: 250 ns for 400 bytes against 450 byte by
+ * byte; every resource and scope header of every request is hashed to be interned).
+ */
+function hashRange(buf: Uint8Array, start: number, end: number, h: number): number {
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const word =
+      (buf[i] as number) |
+      ((buf[i + 1] as number) << 8) |
+      ((buf[i + 2] as number) << 16) |
+      ((buf[i + 3] as number) << 24);
+    h = Math.imul(h ^ word, 0x01000193);
+  }
+  for (; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
   return h;
 }
+
+const hashBytes = (b: Uint8Array, h: number): number => hashRange(b, 0, b.length, h);
 
 /** A copy (a Buffer's `slice()` is a view, which would keep the whole request it came in alive). */
 const copyOf = (b: Uint8Array): Uint8Array =>
@@ -877,21 +892,8 @@ function resourceHash(
   extraEnd: number,
   requestExtra: Uint8Array,
 ) {
-  // FNV-1a's step over 4 bytes at a time: 250 ns for 400 bytes against 450 byte by byte (the resource is hashed
-  // for every resource of every request).
-  let h = 0x811c9dc5 ^ (end - start);
-  let i = start;
-  for (; i + 4 <= end; i += 4)
-    h = Math.imul(
-      h ^
-        ((buf[i] as number) |
-          ((buf[i + 1] as number) << 8) |
-          ((buf[i + 2] as number) << 16) |
-          ((buf[i + 3] as number) << 24)),
-      0x01000193,
-    );
-  for (; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
-  for (let j = extraStart; j < extraEnd; j++) h = Math.imul(h ^ (extra[j] as number), 0x01000193);
+  let h = hashRange(buf, start, end, 0x811c9dc5 ^ (end - start));
+  h = hashRange(extra, extraStart, extraEnd, h);
   return hashBytes(requestExtra, h);
 }
 
@@ -956,9 +958,7 @@ function findScope(
 ): WireScope | undefined {
   const scopes = scopesByResource.get(resource);
   if (scopes === undefined) return undefined;
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
-  const bucket = scopes.byHash.get(h);
+  const bucket = scopes.byHash.get(hashRange(buf, start, end, 0x811c9dc5));
   if (bucket !== undefined) for (const s of bucket) if (bytesEqual(buf, start, end, s.header)) return s;
   return undefined;
 }
