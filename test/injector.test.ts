@@ -5,7 +5,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from '
 import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import fjp from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
@@ -26,6 +26,7 @@ import type { PodView } from '../src/injector/pod-view.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { SENTINEL_VERSION } from '../src/version.js';
 import { makeCertificate, type TestCertificate } from './fixtures/injector/tls.js';
+import { NOT_HTTP, rawExchange } from './helpers/raw-http.js';
 
 const FIXTURES = new URL('./fixtures/injector/', import.meta.url);
 
@@ -630,6 +631,16 @@ void describe('failure modes', () => {
     assert.equal(noUid.status, 400);
     assert.match(noUid.body, /request\.uid/);
     assert.ok((await metrics.value('injector_errors_total', { reason: 'malformed_review' })) >= 2);
+  });
+
+  void test('bytes that are not HTTP over its TLS get 400, are counted (invalid_http), and the webhook serves on (session 13)', async () => {
+    const tls = () => connectTls({ host: '127.0.0.1', port: injector.webhookPort, ca: cert.cert });
+    const bad = await rawExchange(tls, NOT_HTTP);
+    assert.match(bad, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(bad, /not an HTTP\/1\.1 request this server can read/);
+    assert.equal(await metrics.value('injector_errors_total', { reason: 'invalid_http' }), 1);
+    const wrongKind = await post('/mutate', JSON.stringify({ apiVersion: 'v1', kind: 'Pod' }));
+    assert.equal(wrongKind.status, 400, 'answered as a request again');
   });
 
   void test("a pod whose ephemeral container has the agent's name gets no second agent", async () => {

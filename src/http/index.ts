@@ -3,5 +3,12 @@ export { readCaFile } from './ca-file.js';
 export { headerValue } from './header-value.js';
 export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
 export type { StoreRequestFailure } from './store-http-client.js';
-export { BodyAborted, listen, readBoundedBody } from './server-plumbing.js';
+export {
+  answerUnreadable,
+  BodyAborted,
+  listen,
+  readBoundedBody,
+  timeoutChecking,
+} from './server-plumbing.js';
+export type { UnreadableReason } from './server-plumbing.js';
 export { tlsServerNameFor } from './tls-server-name.js';

@@ -1,5 +1,6 @@
-import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { parseEndpoint } from '../config/runtime.js';
 import { SentinelError } from '../errors.js';
 
@@ -111,4 +112,49 @@ export function readBoundedBody(req: IncomingMessage, options: BoundedBodyOption
     req.once('error', aborted);
     req.once('close', aborted);
   });
+}
+
+/** Why a request could not be read: it missed the request timeout, or it was not HTTP/1.1 a parser reads. */
+export type UnreadableReason = 'timeout' | 'invalid';
+
+/**
+ * Options for Node's HTTP servers so that `requestTimeoutMs` is kept: Node checks its request and headers timeouts
+ * every `connectionsCheckingInterval` (default 30 s, so a 60 s timeout fired after 60-90 s). A tenth of the
+ * timeout, at most 30 s.
+ */
+export const timeoutChecking = (requestTimeoutMs: number): { connectionsCheckingInterval: number } => ({
+  connectionsCheckingInterval: Math.min(30_000, Math.max(50, requestTimeoutMs / 10)),
+});
+
+/**
+ * Answers a request Node could not read, for a server's `clientError` event: one that did not arrive within the
+ * request timeout (ERR_HTTP_REQUEST_TIMEOUT), or that is not HTTP/1.1 a parser reads (HPE_*). Answered as Node
+ * answers it without a listener (408, 431 or 400, then the connection closed), with a text that says which, and
+ * `count` is called with the reason and the status, which Node's own answer was not (session 12 for the OTLP/HTTP
+ * receiver, 13 for the store's query API and the injector). A connection that failed otherwise (reset, closed,
+ * or already answered) is let go, uncounted.
+ */
+export function answerUnreadable(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  requestTimeoutMs: number,
+  what: string,
+  count: (reason: UnreadableReason, status: number) => void,
+): void {
+  const code = err.code ?? '';
+  const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const answerable = socket.writable && (socket as Socket).bytesWritten === 0;
+  if (!answerable || !(timeout || code.startsWith('HPE_'))) {
+    socket.destroy();
+    return;
+  }
+  const [status, body] = timeout
+    ? [408, `the request did not arrive within the ${what}'s request timeout (${requestTimeoutMs} ms)\n`]
+    : code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'the request headers are too large\n']
+      : [400, `not an HTTP/1.1 request this server can read (${code})\n`];
+  count(timeout ? 'timeout' : 'invalid', status);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

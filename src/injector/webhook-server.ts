@@ -5,8 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { SentinelError } from '../errors.js';
-import { listen, readBoundedBody } from '../http/index.js';
+import { answerUnreadable, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { admissionResponse, MalformedReviewError, parseAdmissionReview } from './admission-review.js';
 import { CertificateReloader } from './certificate-reloader.js';
@@ -29,6 +30,8 @@ type ErrorReason =
 
 /** At least this much of a body over max_request_bytes is read before its 413 (see handleMutate). */
 const DRAIN_BYTES = 16 * 1024 * 1024;
+/** A review never takes longer than the webhook's timeoutSeconds (at most 30 s). */
+const WEBHOOK_REQUEST_TIMEOUT_MS = 30_000;
 
 export class WebhookServer {
   private readonly options: WebhookServerOptions;
@@ -85,12 +88,22 @@ export class WebhookServer {
       );
     }
     this.reloader = reloader;
-    const server = createServer({ ...pair, minVersion: 'TLSv1.2' }, (req, res) => this.route(req, res));
+    const server = createServer(
+      { ...pair, minVersion: 'TLSv1.2', ...timeoutChecking(WEBHOOK_REQUEST_TIMEOUT_MS) },
+      (req, res) => this.route(req, res),
+    );
     // The API server keeps connections alive; a short idle timeout keeps dead ones from piling up, and a
     // review never takes longer than the webhook's timeoutSeconds (at most 30 s), so slow senders are cut off.
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    server.requestTimeout = WEBHOOK_REQUEST_TIMEOUT_MS;
+    // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted
+    // (`request_timeout`, `invalid_http`), which Node's own answer was not.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      answerUnreadable(err, socket, WEBHOOK_REQUEST_TIMEOUT_MS, 'webhook', (reason) =>
+        this.errors.inc({ reason: reason === 'timeout' ? 'request_timeout' : 'invalid_http' }),
+      ),
+    );
     this.server = server;
     const port = await listen(server, this.options.listen, 'listen');
     reloader.start();

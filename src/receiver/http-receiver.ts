@@ -5,10 +5,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gunzip, inflate } from 'node:zlib';
-import { listen, readBoundedBody } from '../http/index.js';
+import { answerUnreadable, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
 import {
   decodeTraceRequestJson,
   transcodeTraceRequestJson,
@@ -79,17 +78,18 @@ export class HttpReceiver {
       });
     };
     const requestTimeoutMs = options.requestTimeoutMs ?? RECEIVE_TIMEOUT_MS;
-    // Node checks its request and headers timeouts every connectionsCheckingInterval (default 30 s, so a 60 s
-    // timeout fired after 60-90 s): a tenth of the timeout, at most 30 s.
-    const checking = { connectionsCheckingInterval: Math.min(30_000, Math.max(50, requestTimeoutMs / 10)) };
+    const checking = timeoutChecking(requestTimeoutMs);
     this.server = options.tls
       ? createHttpsServer({ ...options.tls.serverOptions(), ...checking }, handler)
       : createHttpServer(checking, handler);
     options.tls?.onChange((o) => (this.server as HttpsServer).setSecureContext(o));
     this.server.requestTimeout = requestTimeoutMs;
     this.server.headersTimeout = Math.min(30_000, requestTimeoutMs);
+    // A request Node could not read (timeout, not HTTP/1.1) is answered and counted as refused.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      this.clientError(err, socket, requestTimeoutMs),
+      answerUnreadable(err, socket, requestTimeoutMs, 'receiver', (reason) =>
+        options.ingest.countRefusedRequest('http', reason),
+      ),
     );
     this.server.keepAliveTimeout = 65_000;
     this.corsMatchers = (options.cors?.allowedOrigins ?? []).map(originPattern);
@@ -97,34 +97,6 @@ export class HttpReceiver {
 
   start(): Promise<number> {
     return listen(this.server, this.options.endpoint, 'receivers.otlp.http.endpoint');
-  }
-
-  /**
-   * A request Node could not read: it did not arrive within the request timeout (ERR_HTTP_REQUEST_TIMEOUT), or it
-   * is not HTTP/1.1 a parser can read (HPE_*). Answered as Node answers it without a listener (408, 431 or 400,
-   * then the connection closed), and counted as a refused request (`timeout`, `invalid`), which Node's own answer
-   * was not. A connection that failed otherwise (reset, closed) is let go as before.
-   */
-  private clientError(err: NodeJS.ErrnoException, socket: Duplex, requestTimeoutMs: number): void {
-    const code = err.code ?? '';
-    const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const answerable = socket.writable && (socket as Socket).bytesWritten === 0;
-    if (!answerable || !(timeout || code.startsWith('HPE_'))) {
-      socket.destroy();
-      return;
-    }
-    this.options.ingest.countRefusedRequest('http', timeout ? 'timeout' : 'invalid');
-    const [status, body] = timeout
-      ? [
-          '408 Request Timeout',
-          `the request did not arrive within the receiver's request timeout (${requestTimeoutMs} ms)\n`,
-        ]
-      : code === 'HPE_HEADER_OVERFLOW'
-        ? ['431 Request Header Fields Too Large', 'the request headers are too large\n']
-        : ['400 Bad Request', `not an HTTP/1.1 request this server can read (${code})\n`];
-    socket.end(
-      `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
   }
 
   /**

@@ -5,8 +5,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { parseDurationMs } from '../config/runtime.js';
-import { listen } from '../http/index.js';
+import { answerUnreadable, listen, timeoutChecking } from '../http/index.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -60,6 +61,8 @@ export interface QueryServerOptions {
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
 const DEFAULT_SPANS_LIMIT = 100;
+/** Node's default request timeout, set explicitly so that the answer to a request that misses it can say it. */
+const QUERY_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * The store's query API on `query.endpoint` (Tempo's port and paths): trace by id, search, recent spans,
@@ -109,13 +112,23 @@ export class QueryServer {
         else res.destroy();
       });
     };
+    // Node's own timeouts (request 300 s, headers 60 s), kept to the second rather than to the next 30 s check.
+    const checking = timeoutChecking(QUERY_REQUEST_TIMEOUT_MS);
     if (options.tls) {
-      const https = createHttpsServer(options.tls.serverOptions(), handler);
+      const https = createHttpsServer({ ...options.tls.serverOptions(), ...checking }, handler);
       options.tls.onChange((o) => https.setSecureContext(o));
       this.server = https;
     } else {
-      this.server = createHttpServer(handler);
+      this.server = createHttpServer(checking, handler);
     }
+    this.server.requestTimeout = QUERY_REQUEST_TIMEOUT_MS;
+    // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted, which Node's
+    // own answer was not (route `unreadable`, status 408, 431 or 400).
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      answerUnreadable(err, socket, QUERY_REQUEST_TIMEOUT_MS, 'query API', (_reason, status) =>
+        this.requests.inc({ route: 'unreadable', status: String(status) }),
+      ),
+    );
   }
 
   start(): Promise<number> {
