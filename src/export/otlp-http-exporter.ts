@@ -13,7 +13,13 @@ import {
 import { partialSuccess, retryAfterMs } from './retry-info.js';
 import { failure, retryable, successWith, type ExportResult } from './span-exporter.js';
 
-const gzip = promisify(gzipCb);
+const gzipAsync = promisify(gzipCb);
+/**
+ * gzip at level 1 (zlib's fastest, Go's BestSpeed): a 230 KB export request of the footprint load takes 0.72 ms
+ * of CPU against 2.0-2.4 at zlib's default 6, for 6.0x instead of 7.3x (session 13). The agent's CPU is paid in
+ * every pod; the bytes travel inside the cluster.
+ */
+const gzip = (body: Buffer): Promise<Buffer> => gzipAsync(body, { level: 1 });
 
 /** HTTP statuses the OTLP/HTTP spec says to retry ("Retryable Response Codes"). */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
