@@ -24,7 +24,11 @@ import { CentralPolicySource } from '../src/sampling/central-policy-source.js';
 import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { loadPolicyFile } from '../src/sampling/policy-file-source.js';
 import { formatPolicyProblems, type PolicyProblem } from '../src/sampling/policy-problems.js';
-import { validatePolicyText, validatePolicyTextSync } from '../src/sampling/policy-validation.js';
+import {
+  startPolicyValidation,
+  validatePolicyText,
+  validatePolicyTextSync,
+} from '../src/sampling/policy-validation.js';
 import { Metrics } from '../src/telemetry/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-worker-'));
@@ -52,6 +56,21 @@ void describe('callWorkerSync: one call into a worker process that exits', () =>
     assert.equal(err.name, 'RangeError');
     assert.equal(err.code, 'ERR_TEST');
     assert.equal(err.message, 'no such');
+  });
+
+  void test('a node that cannot be started is "did not answer" with the reason, not a TypeError (session 13)', async () => {
+    const execPath = process.execPath;
+    process.execPath = join(dir, 'no-such-node');
+    try {
+      const err = thrown(() => callWorkerSync(import.meta.url, 'fixtures/worker-call/echo', { value: 1 }));
+      assert.match(err.message, /^the fixtures\/worker-call\/echo process did not answer \(.*ENOENT/);
+      await assert.rejects(
+        callWorker(import.meta.url, 'fixtures/worker-call/echo', { value: 1 }),
+        /did not answer/,
+      );
+    } finally {
+      process.execPath = execPath;
+    }
   });
 
   void test('callWorker answers the same without blocking', async () => {
@@ -112,6 +131,62 @@ void describe("the agent's config, read on the config worker", () => {
     assert.equal(onWorker.kind, 'run');
     assert.deepEqual(onWorker, inProcess);
     assert.ok(onWorker.kind === 'run' && Object.isFrozen(onWorker.config.sampling), 'frozen');
+  });
+
+  void test("runs a follow-up in the worker's process with the validated config, and hands its answer over before returning", () => {
+    const file = join(dir, 'agent-follow.yaml');
+    writeFileSync(file, 'log: { level: debug }\n');
+    let got: { pid: number; endpoint: string } | undefined;
+    const followUp = {
+      url: new URL('./fixtures/worker-call/follow-up.ts', import.meta.url).href,
+      take: (v: unknown) => (got = v as typeof got),
+    };
+    const command = readCommandConfigOnWorker('agent', ['--config', file], env, followUp);
+    assert.equal(command.kind, 'run');
+    assert.equal(got?.endpoint, '127.0.0.1:9999', 'the validated config, env overrides applied');
+    assert.notEqual(got?.pid, process.pid, 'run in the worker');
+    // No follow-up for an exit (help): nothing to validate after.
+    got = undefined;
+    assert.equal(readCommandConfigOnWorker('agent', ['--help'], env, followUp).kind, 'exit');
+    assert.equal(got, undefined);
+  });
+
+  void test("validates the start policy with the config, so the policy source's start starts no second process (session 13)", () => {
+    const snapshot = readFileSync(
+      join('test', 'fixtures', 'policies', 'errors-and-twenty-percent.yaml'),
+      'utf8',
+    );
+    const file = join(dir, 'agent-snapshot.yaml');
+    writeFileSync(file, `sampling:\n  policy_snapshot: ${JSON.stringify(snapshot)}\n`);
+    const command = readCommandConfigOnWorker('agent', ['--config', file], env, startPolicyValidation());
+    assert.equal(command.kind, 'run');
+    const execPath = process.execPath;
+    // With no node to start, only an answer already here can come back.
+    process.execPath = join(dir, 'no-such-node');
+    try {
+      assert.deepEqual(validatePolicyTextSync(snapshot), parsePolicyText(snapshot));
+      assert.throws(() => validatePolicyTextSync(`${snapshot}\n# changed\n`), /did not answer/);
+    } finally {
+      process.execPath = execPath;
+    }
+    // A policy file wins over the snapshot, as in choosePolicySource.
+    const policyFile = join(dir, 'start-policy.yaml');
+    writeFileSync(
+      policyFile,
+      'policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n',
+    );
+    writeFileSync(
+      file,
+      `sampling:\n  policy_file: ${policyFile}\n  policy_snapshot: ${JSON.stringify(snapshot)}\n`,
+    );
+    readCommandConfigOnWorker('agent', ['--config', file], env, startPolicyValidation());
+    process.execPath = join(dir, 'no-such-node');
+    try {
+      const text = readFileSync(policyFile, 'utf8');
+      assert.deepEqual(validatePolicyTextSync(text), parsePolicyText(text));
+    } finally {
+      process.execPath = execPath;
+    }
   });
 
   void test('an invalid or unreadable config, or an unknown option, throws the same error with the same code', () => {

@@ -1,10 +1,14 @@
 import { readCommandConfigOnWorker } from '../config/runtime.js';
+import { startPolicyValidation } from '../sampling/index.js';
 import { Metrics, createLogger, installShutdown } from '../telemetry/index.js';
 import { startAgent } from './agent.js';
 
-/** `sentinel agent`. Its config is validated in a worker process: zod and yaml never load here (issue 13). */
+/**
+ * `sentinel agent`. Its config, and the policy it starts with, are validated in one worker process: zod and yaml
+ * never load here (issue 13).
+ */
 export async function runAgent(argv: string[]): Promise<number> {
-  const command = readCommandConfigOnWorker('agent', argv);
+  const command = readCommandConfigOnWorker('agent', argv, process.env, startPolicyValidation());
   if (command.kind === 'exit') return command.code;
   const { config } = command;
   const logger = createLogger(config.log.level, 'sentinel-agent');

@@ -9,5 +9,5 @@ export { parseDurationMs, parseEndpoint, parseSizeBytes } from './units.js';
 export type { AgentConfig, ExporterConfig } from './agent-config.js';
 export type { CommandConfig } from './command-answer.js';
 export { readCommandConfigOnWorker } from './read-on-worker.js';
-export type { CommandConfigs } from './read-on-worker.js';
-export { callWorker, callWorkerSync, WorkerCallError } from './worker-call.js';
+export type { CommandConfigs, FollowUp } from './read-on-worker.js';
+export { callWorker, callWorkerSync, WorkerCallError, workerModuleUrl } from './worker-call.js';

@@ -54,10 +54,15 @@ export class WorkerCallError extends Error {
   }
 }
 
+/** The URL of the worker module `name` beside `baseUrl`: the `.ts` source under tsx, the `.js` entry in dist/. */
+export function workerModuleUrl(baseUrl: string, name: string): string {
+  return new URL(`./${name}.${baseUrl.endsWith('.ts') ? 'ts' : 'js'}`, baseUrl).href;
+}
+
 /** The node command line that runs the module `name` beside `baseUrl`, and its stdin. */
 function workerCommand(baseUrl: string, name: string, request: unknown): { args: string[]; input: Buffer } {
   const tsx = baseUrl.endsWith('.ts');
-  const url = new URL(`./${name}.${tsx ? 'ts' : 'js'}`, baseUrl).href;
+  const url = workerModuleUrl(baseUrl, name);
   return { args: [...(tsx ? ['--import', 'tsx'] : []), '-e', BOOTSTRAP], input: serialize({ url, request }) };
 }
 
@@ -70,12 +75,13 @@ function answerOf<Res>(
     error?: Error | undefined;
     status: number | null;
     signal: string | null;
-    stdout: Buffer;
-    stderr: Buffer;
+    // null when the process could not be started (spawnSync with no such binary).
+    stdout: Buffer | null;
+    stderr: Buffer | null;
   },
 ): Res {
-  const stderr = ended.stderr.toString('utf8');
-  if (ended.error !== undefined || ended.status !== 0 || ended.stdout.length === 0) {
+  const stderr = ended.stderr?.toString('utf8') ?? '';
+  if (ended.error !== undefined || ended.status !== 0 || !ended.stdout || ended.stdout.length === 0) {
     const why =
       ended.error?.message ?? (ended.signal ? `signal ${ended.signal}` : `exit code ${ended.status}`);
     throw new Error(`the ${name} process did not answer (${why})${stderr ? `: ${stderr.trim()}` : ''}`);

@@ -10,5 +10,4 @@ export {
   readBoundedBody,
   timeoutChecking,
 } from './server-plumbing.js';
-export type { UnreadableReason } from './server-plumbing.js';
 export { tlsServerNameFor } from './tls-server-name.js';
