@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
+import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { answerUnreadable } from '../src/http/index.js';
 import { NOT_HTTP, rawExchange } from './helpers/raw-http.js';
 import { startTestStore } from './helpers/store-harness.js';
 
@@ -35,5 +37,42 @@ describe("the store's query API", () => {
       1,
     );
     assert.equal((await h.query('/ready')).status, 200);
+  });
+});
+
+describe('answerUnreadable', () => {
+  /** A socket that has written nothing yet, and what is written to it. */
+  const socket = () => {
+    const written: Buffer[] = [];
+    const d = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        written.push(chunk);
+        cb();
+      },
+    });
+    return { d: Object.assign(d, { bytesWritten: 0 }), text: () => Buffer.concat(written).toString('utf8') };
+  };
+
+  it("names both of Node's timeouts when they differ (Node raises one error for either), and counts a 408", () => {
+    const s = socket();
+    const counted: unknown[] = [];
+    const err = Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+    answerUnreadable(err, s.d, { headersTimeout: 10_000, requestTimeout: 30_000 }, 'webhook', (...a) =>
+      counted.push(a),
+    );
+    assert.match(s.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.match(s.text(), /the webhook's request timeout \(headers 10000 ms, whole request 30000 ms\)/);
+    assert.deepEqual(counted, [['timeout', 408]]);
+  });
+
+  it('lets go of a connection that failed otherwise (a reset), uncounted', () => {
+    const s = socket();
+    let counted = 0;
+    const err = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+    answerUnreadable(err, s.d, { headersTimeout: 1, requestTimeout: 1 }, 'x', () => counted++);
+    assert.equal(s.d.destroyed, true);
+    assert.equal(s.text(), '');
+    assert.equal(counted, 0);
   });
 });

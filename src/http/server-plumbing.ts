@@ -137,7 +137,7 @@ export const timeoutChecking = (requestTimeoutMs: number): { connectionsChecking
 export function answerUnreadable(
   err: NodeJS.ErrnoException,
   socket: Duplex,
-  requestTimeoutMs: number,
+  server: Pick<Server, 'headersTimeout' | 'requestTimeout'>,
   what: string,
   count: (reason: UnreadableReason, status: number) => void,
 ): void {
@@ -148,8 +148,12 @@ export function answerUnreadable(
     socket.destroy();
     return;
   }
+  // Node raises the same error for its headers timeout and its request timeout: both are named when they differ.
+  const { headersTimeout: headersMs, requestTimeout: requestMs } = server;
+  const limits =
+    headersMs === requestMs ? `${requestMs} ms` : `headers ${headersMs} ms, whole request ${requestMs} ms`;
   const [status, body] = timeout
-    ? [408, `the request did not arrive within the ${what}'s request timeout (${requestTimeoutMs} ms)\n`]
+    ? [408, `the request did not arrive within the ${what}'s request timeout (${limits})\n`]
     : code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'the request headers are too large\n']
       : [400, `not an HTTP/1.1 request this server can read (${code})\n`];

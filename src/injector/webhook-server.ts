@@ -100,7 +100,7 @@ export class WebhookServer {
     // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted
     // (`request_timeout`, `invalid_http`), which Node's own answer was not.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, WEBHOOK_REQUEST_TIMEOUT_MS, 'webhook', (reason) =>
+      answerUnreadable(err, socket, server, 'webhook', (reason) =>
         this.errors.inc({ reason: reason === 'timeout' ? 'request_timeout' : 'invalid_http' }),
       ),
     );

@@ -87,7 +87,7 @@ export class HttpReceiver {
     this.server.headersTimeout = Math.min(30_000, requestTimeoutMs);
     // A request Node could not read (timeout, not HTTP/1.1) is answered and counted as refused.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, requestTimeoutMs, 'receiver', (reason) =>
+      answerUnreadable(err, socket, this.server, 'receiver', (reason) =>
         options.ingest.countRefusedRequest('http', reason),
       ),
     );

@@ -125,7 +125,7 @@ export class QueryServer {
     // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted, which Node's
     // own answer was not (route `unreadable`, status 408, 431 or 400).
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, QUERY_REQUEST_TIMEOUT_MS, 'query API', (_reason, status) =>
+      answerUnreadable(err, socket, this.server, 'query API', (_reason, status) =>
         this.requests.inc({ route: 'unreadable', status: String(status) }),
       ),
     );
