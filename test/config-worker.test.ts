@@ -149,6 +149,12 @@ void describe("the agent's config, read on the config worker", () => {
     got = undefined;
     assert.equal(readCommandConfigOnWorker('agent', ['--help'], env, followUp).kind, 'exit');
     assert.equal(got, undefined);
+    // A follow-up that fails costs the config nothing: it comes back, and the follow-up's answer is undefined.
+    writeFileSync(file, 'log: { level: warn }\n');
+    got = { pid: 0, endpoint: 'not called' };
+    const failed = readCommandConfigOnWorker('agent', ['--config', file], env, followUp);
+    assert.equal(failed.kind === 'run' && failed.config.log.level, 'warn');
+    assert.equal(got, undefined);
   });
 
   void test("validates the start policy with the config, so the policy source's start starts no second process (session 13)", () => {

@@ -18,6 +18,12 @@ export async function handle(
   const schema = SCHEMAS[request.command]();
   const answer = answerCommandConfig(request.command, [...request.argv], schema, request.env);
   if (request.followUp === undefined || answer.kind !== 'run') return { answer };
-  const module = (await import(request.followUp)) as { afterConfig(config: unknown): unknown };
-  return { answer, followUp: await module.afterConfig(answer.config) };
+  try {
+    const module = (await import(request.followUp)) as { afterConfig(config: unknown): unknown };
+    return { answer, followUp: await module.afterConfig(answer.config) };
+  } catch {
+    // The follow-up is a saving, never a condition: without its answer the caller does the work itself (the
+    // agent's policy source validates its start policy in a process of its own and reports what is wrong).
+    return { answer };
+  }
 }
