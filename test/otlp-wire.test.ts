@@ -65,9 +65,16 @@ describe('the wire scanner (issue 13)', () => {
       (i) => i % 2 === 1,
       (i) => i % 7 === 0,
     ];
-    for (let round = 0; round < 8; round++) {
-      const spans = requests[round % requests.length]!;
-      const pick = picks[round % picks.length]!;
+    // Rounds: every request and pick in turn; then 70 of the first request alone, so the groups of the others
+    // go idle past the assembler's limit (64) and are let go; then all in turn again (session 13).
+    const rounds = [
+      ...Array.from({ length: 8 }, (_, r) => [r % requests.length, r % picks.length] as const),
+      ...Array.from({ length: 70 }, () => [0, 0] as const),
+      ...Array.from({ length: 8 }, (_, r) => [(r + 1) % requests.length, r % picks.length] as const),
+    ];
+    for (const [round, [which, how]] of rounds.entries()) {
+      const spans = requests[which]!;
+      const pick = picks[how]!;
       const fresh = new RequestAssembler();
       const suffix = Buffer.from([0x4a, 0x00]);
       for (const a of [reused, fresh])
