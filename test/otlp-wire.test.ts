@@ -183,6 +183,51 @@ describe('the wire scanner (issue 13)', () => {
     }
   });
 
+  it('reads times whose low 32 bits pass 2^31 exactly: durations, starts, and a start after the end (session 13: low halves read signed)', () => {
+    const base = 1_760_000_000n * 1_000_000_000n; // high half well under 2^31
+    const hi = base >> 32n;
+    const at = (lo: bigint, carry = 0n) => ((hi + carry) << 32n) | lo;
+    const cases: Array<[bigint, bigint]> = [
+      [at(0x7fffffffn), at(0x80000001n)], // across the sign bit: 2 ns
+      [at(0xffffffffn), at(0n, 1n)], // across the high half: 1 ns
+      [at(0x80000000n), at(0xfffffffen)],
+      [at(0n), at(0xffffffffn)],
+      [at(0x90000000n), at(0x10000000n, 3n)],
+    ];
+    const data = makeTraces({ traces: cases.length, spansPerTrace: 1, seed: 4 });
+    const spans = data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    cases.forEach(([start, end], k) => {
+      spans[k]!.startTimeUnixNano = start;
+      spans[k]!.endTimeUnixNano = end;
+    });
+    const body = encodeTraceRequest(data);
+    const scanned = scanTraceRequest(body).spans;
+    // The scanner's spans in request order, as the decoder reads them.
+    const decoded = decodeTraceRequest(body).resourceSpans.flatMap((rs) =>
+      rs.scopeSpans.flatMap((ss) => ss.spans),
+    );
+    assert.equal(scanned.count, cases.length);
+    for (let i = 0; i < scanned.count; i++) {
+      const { startTimeUnixNano: start, endTimeUnixNano: end } = decoded[i]!;
+      assert.equal(scanned.durationsNs[i], Number(end - start), `span ${i}`);
+      assert.equal(
+        BigInt(scanned.startsHi[i]!) * 2n ** 32n + BigInt(scanned.startsLo[i]!),
+        start,
+        `span ${i}`,
+      );
+    }
+    assert.deepEqual(
+      decoded.map((d) => Number(d.endTimeUnixNano - d.startTimeUnixNano)).sort((a, b) => a - b),
+      cases.map(([start, end]) => Number(end - start)).sort((a, b) => a - b),
+    );
+    // One nanosecond before its start, in the low half only, across the sign bit: refused as the decoder does.
+    const bad = makeTraces({ traces: 1, spansPerTrace: 1, seed: 5 });
+    const s0 = bad.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    s0.startTimeUnixNano = at(0x80000000n);
+    s0.endTimeUnixNano = at(0x7fffffffn);
+    assert.equal(scanTraceRequest(encodeTraceRequest(bad)).spans.count, 0);
+  });
+
   it('gives each span its own trace id when the traces of a request are interleaved', () => {
     const data = makeTraces({ traces: 12, spansPerTrace: 6, seed: 9 });
     const random = seededRandom(4);

@@ -570,9 +570,21 @@ export function fixed64At(r: ProtobufReader): number {
   return r.pos - 8;
 }
 
-/** The low or high uint32 half of the fixed64 at `at` (-1: absent, 0). */
-const half = (buf: Buffer, at: number, high: boolean): number =>
-  at < 0 ? 0 : buf.readUInt32LE(high ? at + 4 : at);
+/**
+ * The low half of the fixed64 at `at` as a signed int32 (-1: absent, 0), and the high half as a uint32. The low
+ * half is read signed on purpose: a uint32 of 2^31 or more is a heap number, and half of all low halves are,
+ * which made the scanner's time reads 7.5 % of what the agent allocated at full speed (session 13). Stored into a
+ * Uint32Array it is the same 32 bits; compared and subtracted through `unsignedLess` and `durationNs`.
+ */
+const lowHalf = (buf: Buffer, at: number): number => (at < 0 ? 0 : buf.readInt32LE(at));
+const highHalf = (buf: Buffer, at: number): number => (at < 0 ? 0 : buf.readUInt32LE(at + 4));
+
+/** `a < b` for two uint32s held as signed int32s (flipping the sign bit keeps the order). */
+const unsignedLess = (a: number, b: number): boolean => (a ^ 0x80000000) < (b ^ 0x80000000);
+
+/** end - start in ns, for fixed64s given as a uint32 high half and a signed int32 low half each. */
+const durationNs = (startHi: number, startLo: number, endHi: number, endLo: number): number =>
+  (endHi - startHi + (endLo < 0 ? 1 : 0) - (startLo < 0 ? 1 : 0)) * 4294967296 + (endLo - startLo);
 
 /** An embedded message checked against `rule` and skipped. */
 export function checkNested(r: ProtobufReader, rule: MessageRule): void {
@@ -610,7 +622,7 @@ function spanRefusal(
   if (traceId === '' || !spanIdOk || isZeroId(traceId)) return 'zero_id';
   if (startHi >= 0x80000000) return 'start_out_of_range';
   if (endHi >= 0x80000000) return 'end_out_of_range';
-  if (endHi < startHi || (endHi === startHi && endLo < startLo)) return 'end_before_start';
+  if (endHi < startHi || (endHi === startHi && unsignedLess(endLo, startLo))) return 'end_before_start';
   return undefined;
 }
 
@@ -683,13 +695,13 @@ function scanSpan(r: ProtobufReader, b: IndexBuilder, scopeNo: number): void {
     }
   }
   const buf = r.buf;
-  const startLo = half(buf, startAt, false);
-  const startHi = half(buf, startAt, true);
-  const endLo = half(buf, endAt, false);
-  const endHi = half(buf, endAt, true);
+  const startLo = lowHalf(buf, startAt);
+  const startHi = highHalf(buf, startAt);
+  const endLo = lowHalf(buf, endAt);
+  const endHi = highHalf(buf, endAt);
   const problem = spanRefusal(traceId, spanIdOk, startLo, startHi, endLo, endHi);
   if (problem !== undefined) return b.refuse(problem);
-  const d = (endHi - startHi) * 4294967296 + (endLo - startLo);
+  const d = durationNs(startHi, startLo, endHi, endLo);
   b.add(scopeNo, spanStart, spanEnd, kind, code, marks, d > 0 ? d : 0, startHi, startLo, traceId, name);
 }
 
