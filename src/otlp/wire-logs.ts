@@ -167,7 +167,7 @@ class LogIndexBuilder {
     this.severities[i] = severity > 255 ? 255 : severity;
     this.marks[i] = marks;
     this.timesHi[i] = timeAt < 0 ? 0 : this.buf.readUInt32LE(timeAt + 4);
-    this.timesLo[i] = timeAt < 0 ? 0 : this.buf.readUInt32LE(timeAt);
+    this.timesLo[i] = timeAt < 0 ? 0 : this.buf.readInt32LE(timeAt);
     this.traceIds.push(traceId);
     this.spanIds.push(spanId);
     this.severityTexts.push(severityText);

@@ -270,7 +270,8 @@ class IndexBuilder {
     if (end === start) return '';
     const buf = this.buf;
     if (end - start !== 16) return bytesToHex(buf, start, end);
-    const slot = (buf.readUInt32LE(start) ^ buf.readUInt32LE(start + 12)) & (ID_SLOTS - 1);
+    // Read signed: a uint32 of 2^31 or more would be a heap number (the scanner's time reads, session 13).
+    const slot = (buf.readInt32LE(start) ^ buf.readInt32LE(start + 12)) & (ID_SLOTS - 1);
     if (idGeneration[slot] === this.generation) {
       const at = idOffset[slot] as number;
       let i = 0;
