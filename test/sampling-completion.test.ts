@@ -283,6 +283,22 @@ describe('completion: hold, then release on the feed', () => {
     assert.equal(await metrics.value('sampling_completion_held_bytes'), 0);
   });
 
+  test('traces held at different times each leave one window after they were held (one timer, set again when it fires)', async () => {
+    const { clock, sampler } = setup({ windowMs: 30_000 });
+    // Held about 1-2 s after they come (decision_wait and the decision tick): at about 1, 21 and 41 s.
+    await sampler.consume(batch([span(DROPPED[30]!)]));
+    clock.advance(20_000);
+    await sampler.consume(batch([span(DROPPED[31]!)]));
+    clock.advance(20_000);
+    await sampler.consume(batch([span(DROPPED[32]!)]));
+    clock.advance(3000); // 43 s
+    assert.equal(sampler.stats().held.traces, 2, 'the first left at about 31 s');
+    clock.advance(10_000); // 53 s
+    assert.equal(sampler.stats().held.traces, 1, 'the second at about 51 s');
+    clock.advance(20_000); // 73 s
+    assert.equal(sampler.stats().held.traces, 0, 'the third at about 71 s');
+  });
+
   test('only rule keeps are reported as rule; completed and probabilistic keeps are not', async () => {
     const { clock, sampler, decisions } = setup();
     const err = DROPPED[20]!;

@@ -13,6 +13,11 @@ export class DecisionTimer {
     private readonly onDue: () => void,
   ) {}
 
+  /** Whether a time is set and has not fired yet. */
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** Fires at `dueMs` unless something earlier is pending. */
   schedule(dueMs: number): void {
     if (this.timer && this.at <= dueMs) return;

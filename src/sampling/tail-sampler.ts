@@ -503,7 +503,10 @@ export class TailSampler implements TraceConsumer {
 
   /** Frees held traces once their window has passed, even when no new spans arrive. */
   private scheduleHoldExpiry(): void {
-    if (!this.hold || this.closing) return;
+    // Held traces expire in the order they were first held, so a pending timer is never late for a trace held
+    // since; it fires, expires what is due and sets the next. Asking the buffer per held trace returned a boxed
+    // time each (4.6 % of what the agent allocated at full speed, session 13).
+    if (!this.hold || this.closing || this.holdTimer.pending) return;
     const due = this.hold.nextExpiryMs();
     if (due !== undefined) this.holdTimer.schedule(due);
   }
