@@ -150,6 +150,29 @@ export function completionEvictionMetrics(metrics: Metrics) {
  * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
  * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
  */
+/**
+ * Traces decided before `decision_wait`, counted per pass and added to their counter at its end (session 13: a
+ * labelled `inc` per trace hashed its label object each time, at full speed one per buffered trace).
+ */
+export class EarlyTally {
+  private memory = 0;
+  private numTraces = 0;
+
+  constructor(private readonly counter: SamplerMetrics['earlyDecisions']) {}
+
+  count(reason: 'memory' | 'num_traces'): void {
+    if (reason === 'memory') this.memory++;
+    else this.numTraces++;
+  }
+
+  flush(): void {
+    if (this.memory > 0) this.counter.inc({ reason: 'memory' }, this.memory);
+    if (this.numTraces > 0) this.counter.inc({ reason: 'num_traces' }, this.numTraces);
+    this.memory = 0;
+    this.numTraces = 0;
+  }
+}
+
 export class EvictionTally {
   private readonly counters;
   private readonly spans = { age: 0, bytes: 0 };

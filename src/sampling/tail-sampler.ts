@@ -22,6 +22,7 @@ import type { KeptBatch } from './kept-outbox.js';
 import { KeptOutbox } from './kept-outbox.js';
 import {
   DecisionTally,
+  EarlyTally,
   EvictionTally,
   heldOldestGauge,
   samplerMetrics,
@@ -125,6 +126,7 @@ export class TailSampler implements TraceConsumer {
   private readonly m: SamplerMetrics;
   /** Decisions per policy, added to `sampling_decisions_total` at the end of each pass. */
   private readonly decisions: DecisionTally;
+  private readonly early: EarlyTally;
   /** Evictions from the completion buffer, added to their counters at the end of each pass. */
   private readonly evicted: EvictionTally | undefined;
 
@@ -148,6 +150,7 @@ export class TailSampler implements TraceConsumer {
       heldSpans: () => this.hold?.stats.spans ?? 0,
     });
     this.decisions = new DecisionTally(this.m.decisions);
+    this.early = new EarlyTally(this.m.earlyDecisions);
     this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
     this.holdTimer = new DecisionTimer(this.clock, () => {
       this.hold?.expire(this.clock.now());
@@ -406,7 +409,7 @@ export class TailSampler implements TraceConsumer {
   private decideOldest(now: number, reason: EarlyReason, kept: KeptBatch): void {
     const oldest = this.buffer.oldest();
     if (oldest === NONE) return;
-    this.m.earlyDecisions.inc({ reason });
+    this.early.count(reason);
     this.decide(this.traceAt(oldest), now, kept);
   }
 
@@ -514,6 +517,7 @@ export class TailSampler implements TraceConsumer {
   /** The end of a pass: the decisions counted are added to their counter (the gauges are read when scraped). */
   private updateGauges(): void {
     this.decisions.flush();
+    this.early.flush();
     this.evicted?.flush();
     this.logs.updateGauges();
   }
