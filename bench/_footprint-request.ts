@@ -11,6 +11,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { encodeTraceRequest } from '../src/otlp/index.js';
+import type { TraceData } from '../src/otlp/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 
 const TEMPLATES = 16;
@@ -34,9 +35,28 @@ function offsetsOf(body: Buffer, ids: Iterable<string>): number[][] {
   return out;
 }
 
-function template(seed: number, startMs: number): Template {
+/**
+ * The requests' shape. `gateway` (the default, the issue's load since session 2): 20 traces of 5 spans across
+ * five services, 2 variants and 4 pods, about 30 resources per request, as a gateway or a node agent sees them.
+ * `sidecar` (BENCH_LOAD=sidecar, session 13): what one pod's app sends its sidecar, one resource and one scope,
+ * 50 traces of 2 spans each (the app's own spans of each trace: a server span and a client span).
+ */
+export type LoadShape = 'gateway' | 'sidecar';
+
+export const loadShape = (): LoadShape => (process.env['BENCH_LOAD'] === 'sidecar' ? 'sidecar' : 'gateway');
+
+function traceData(seed: number, startMs: number, shape: LoadShape): TraceData {
+  if (shape === 'gateway') return makeTraces({ traces: 20, spansPerTrace: 5, seed, startMs });
+  const data = makeTraces({ traces: 50, spansPerTrace: 2, seed, startMs });
+  const [first, ...rest] = data.resourceSpans;
+  const one = first!;
+  for (const rs of rest) one.scopeSpans[0]!.spans.push(...rs.scopeSpans[0]!.spans);
+  return { resourceSpans: [one] };
+}
+
+function template(seed: number, startMs: number, shape: LoadShape): Template {
   // Start times near now: a store that checks timestamps at the door takes them.
-  const traces = makeTraces({ traces: 20, spansPerTrace: 5, seed, startMs });
+  const traces = traceData(seed, startMs, shape);
   const body = encodeTraceRequest(traces);
   const spans = traces.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
   return {
@@ -47,8 +67,12 @@ function template(seed: number, startMs: number): Template {
 }
 
 /** Returns the maker of fresh copies; `idPrefix` distinguishes the trace ids of one run's phases. */
-export function footprintRequests(idPrefix: number, startMs = Date.now()): () => Buffer {
-  const templates = Array.from({ length: TEMPLATES }, (_, k) => template(7 + k, startMs));
+export function footprintRequests(
+  idPrefix: number,
+  startMs = Date.now(),
+  shape: LoadShape = loadShape(),
+): () => Buffer {
+  const templates = Array.from({ length: TEMPLATES }, (_, k) => template(7 + k, startMs, shape));
   // One draw of random bytes per request for all its span ids: a call per span id cost the load more CPU than
   // the agent's scanning of the same span (28 % of bench/sampler-heap.ts's agent phase, session 13).
   const spanIds = Buffer.alloc(8 * Math.max(...templates.map((t) => t.spanIdOffsets.length)));

@@ -31,6 +31,8 @@
  * BENCH_AGENT_ENV (JSON: replaces the injector's other process env, MALLOC_MMAP_THRESHOLD_; '{}' for none),
  * BENCH_PIN (0: the full-speed servers are not pinned to CPU 0 away from the load and the store),
  * BENCH_TRANSPORT (http: the paced loads over OTLP/HTTP protobuf, what the injector points apps at; default gRPC),
+ * BENCH_LOAD (sidecar: one pod's app, one resource and 50 traces of 2 spans per request; default gateway, the
+ * issue's load: about 30 resources and 20 whole traces of 5 spans per request; bench/_footprint-request.ts),
  * BENCH_WARMUP_S (default 30, 0 for none: seconds at 1k spans/s before the measured rates, printed on their own).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -41,6 +43,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
 import type { FootprintLoadJob, FootprintLoadResult } from './_footprint-load.js';
+import { loadShape } from './_footprint-request.js';
 import { buildDist, chartAgentSetup, pinToCpus, ROOT, type Yaml } from './_footprint-setup.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
     );
 
     console.log(
-      `\nload: 100-span ${TRANSPORT === 'http' ? 'OTLP/HTTP protobuf' : 'OTLP/gRPC'} requests for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
+      `\nload: 100-span ${TRANSPORT === 'http' ? 'OTLP/HTTP protobuf' : 'OTLP/gRPC'} requests shaped as a ${loadShape()}'s (BENCH_LOAD) for ${DURATION_MS / 1000} s per rate; CPU and peak over the load + decision_wait (${decisionWaitMs / 1000} s) + ${SETTLE_AFTER_DECISION_WAIT_MS / 1000} s; chart agent memory limit ${chart.agentLimitMiB} MiB`,
     );
     let prefix = 1;
     // A pod's agent runs for days: the rates are measured on a warm agent. The warm-up (JIT tiers, the
