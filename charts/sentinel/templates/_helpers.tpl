@@ -307,7 +307,7 @@ true
 {{- $_ := set $completion "tls" (dict "ca_file" $caFile) }}
 {{- end }}
 {{- end }}
-{{- $sampling := dict "completion" $completion }}
+{{- $sampling := dict "completion" $completion "num_traces" (int .Values.agent.numTraces) }}
 {{- if include "sentinel.centralPolicyEnabled" . }}
 {{- $central := dict "url" (printf "%s://%s:3200/api/policy" (include "sentinel.storeScheme" .) (include "sentinel.storeAbsoluteHost" .)) "poll_interval" .Values.agent.centralPolicy.pollInterval }}
 {{- if .Values.store.auth.required }}
