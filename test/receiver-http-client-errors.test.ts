@@ -10,23 +10,17 @@ import { encodeTraceRequest } from '../src/otlp/index.js';
 import type { OtlpReceivers } from '../src/receiver/index.js';
 import type { Metrics } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { NOT_HTTP, rawExchange } from './helpers/raw-http.js';
 import { postTraces, startReceivers } from './helpers/receivers.js';
 import { makeTraces } from './helpers/store-spans.js';
 
 const TIMEOUT_MS = 400;
 
-/** Writes `bytes` on a new connection and never more; resolves with all the server sent once it closed. */
-function rawExchange(port: number, bytes: string): Promise<{ text: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () =>
-      resolve({ text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - started }),
-    );
-  });
+/** rawExchange on a new TCP connection to the receiver, timed from the connect to the close. */
+async function timedExchange(port: number, bytes: string): Promise<{ text: string; ms: number }> {
+  const started = Date.now();
+  const text = await rawExchange(() => connect(port, '127.0.0.1'), bytes);
+  return { text, ms: Date.now() - started };
 }
 
 describe('OTLP/HTTP requests Node cannot read', () => {
@@ -44,7 +38,7 @@ describe('OTLP/HTTP requests Node cannot read', () => {
 
   it('a body that stops arriving is answered 408 at the request timeout, counted, and the receiver goes on', async () => {
     const head = `POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 1000\r\n\r\n`;
-    const { text, ms } = await rawExchange(port, `${head}${'x'.repeat(10)}`);
+    const { text, ms } = await timedExchange(port, `${head}${'x'.repeat(10)}`);
     assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.match(text, /request timeout \(400 ms\)/);
     // Checked every tenth of the timeout (connectionsCheckingInterval), not every 30 s.
@@ -62,7 +56,7 @@ describe('OTLP/HTTP requests Node cannot read', () => {
   });
 
   it('bytes that are not an HTTP request are answered 400, naming the parser error, and counted invalid', async () => {
-    const { text } = await rawExchange(port, 'THIS IS NOT HTTP\r\n\r\n');
+    const { text } = await timedExchange(port, NOT_HTTP);
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.match(text, /not an HTTP\/1\.1 request this server can read \(HPE_/);
     assert.equal(

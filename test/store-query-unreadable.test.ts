@@ -5,10 +5,12 @@
  * answer was not. The server goes on serving.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { answerUnreadable } from '../src/http/index.js';
+import { answerUnreadableRequests } from '../src/http/index.js';
 import { NOT_HTTP, rawExchange } from './helpers/raw-http.js';
 import { startTestStore } from './helpers/store-harness.js';
 
@@ -40,7 +42,19 @@ describe("the store's query API", () => {
   });
 });
 
-describe('answerUnreadable', () => {
+describe('answerUnreadableRequests', () => {
+  /** A server with Node's two timeouts whose clientError listener is the one under test. */
+  const serverWith = (
+    headersTimeout: number,
+    requestTimeout: number,
+    what: string,
+    count: (...a: unknown[]) => void,
+  ): EventEmitter => {
+    const server = Object.assign(new EventEmitter(), { headersTimeout, requestTimeout });
+    answerUnreadableRequests(server as unknown as Server, what, count);
+    return server;
+  };
+
   /** A socket that has written nothing yet, and what is written to it. */
   const socket = () => {
     const written: Buffer[] = [];
@@ -58,9 +72,7 @@ describe('answerUnreadable', () => {
     const s = socket();
     const counted: unknown[] = [];
     const err = Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
-    answerUnreadable(err, s.d, { headersTimeout: 10_000, requestTimeout: 30_000 }, 'webhook', (...a) =>
-      counted.push(a),
-    );
+    serverWith(10_000, 30_000, 'webhook', (...a) => counted.push(a)).emit('clientError', err, s.d);
     assert.match(s.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.match(s.text(), /the webhook's request timeout \(headers 10000 ms, whole request 30000 ms\)/);
     assert.deepEqual(counted, [['timeout', 408]]);
@@ -70,7 +82,7 @@ describe('answerUnreadable', () => {
     const s = socket();
     let counted = 0;
     const err = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
-    answerUnreadable(err, s.d, { headersTimeout: 1, requestTimeout: 1 }, 'x', () => counted++);
+    serverWith(1, 1, 'x', () => counted++).emit('clientError', err, s.d);
     assert.equal(s.d.destroyed, true);
     assert.equal(s.text(), '');
     assert.equal(counted, 0);

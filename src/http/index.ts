@@ -4,7 +4,7 @@ export { headerValue } from './header-value.js';
 export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
 export type { StoreRequestFailure } from './store-http-client.js';
 export {
-  answerUnreadable,
+  answerUnreadableRequests,
   BodyAborted,
   listen,
   readBoundedBody,

@@ -134,7 +134,7 @@ export const timeoutChecking = (requestTimeoutMs: number): { connectionsChecking
  * receiver, 13 for the store's query API and the injector). A connection that failed otherwise (reset, closed,
  * or already answered) is let go, uncounted.
  */
-export function answerUnreadable(
+function answerUnreadable(
   err: NodeJS.ErrnoException,
   socket: Duplex,
   server: Pick<Server, 'headersTimeout' | 'requestTimeout'>,
@@ -160,5 +160,19 @@ export function answerUnreadable(
   count(timeout ? 'timeout' : 'invalid', status);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Makes answerUnreadable `server`'s `clientError` listener: what every Sentinel HTTP server does with a request
+ * Node could not read (the OTLP/HTTP receiver, the store's query API, the injector's webhook).
+ */
+export function answerUnreadableRequests(
+  server: Server,
+  what: string,
+  count: (reason: UnreadableReason, status: number) => void,
+): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+    answerUnreadable(err, socket, server, what, count),
   );
 }

@@ -5,9 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { SentinelError } from '../errors.js';
-import { answerUnreadable, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
+import { answerUnreadableRequests, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import { admissionResponse, MalformedReviewError, parseAdmissionReview } from './admission-review.js';
 import { CertificateReloader } from './certificate-reloader.js';
@@ -99,10 +98,8 @@ export class WebhookServer {
     server.requestTimeout = WEBHOOK_REQUEST_TIMEOUT_MS;
     // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted
     // (`request_timeout`, `invalid_http`), which Node's own answer was not.
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, server, 'webhook', (reason) =>
-        this.errors.inc({ reason: reason === 'timeout' ? 'request_timeout' : 'invalid_http' }),
-      ),
+    answerUnreadableRequests(server, 'webhook', (reason) =>
+      this.errors.inc({ reason: reason === 'timeout' ? 'request_timeout' : 'invalid_http' }),
     );
     this.server = server;
     const port = await listen(server, this.options.listen, 'listen');

@@ -5,9 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { gunzip, inflate } from 'node:zlib';
-import { answerUnreadable, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
+import { answerUnreadableRequests, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
 import {
   decodeTraceRequestJson,
   transcodeTraceRequestJson,
@@ -86,10 +85,8 @@ export class HttpReceiver {
     this.server.requestTimeout = requestTimeoutMs;
     this.server.headersTimeout = Math.min(30_000, requestTimeoutMs);
     // A request Node could not read (timeout, not HTTP/1.1) is answered and counted as refused.
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, this.server, 'receiver', (reason) =>
-        options.ingest.countRefusedRequest('http', reason),
-      ),
+    answerUnreadableRequests(this.server, 'receiver', (reason) =>
+      options.ingest.countRefusedRequest('http', reason),
     );
     this.server.keepAliveTimeout = 65_000;
     this.corsMatchers = (options.cors?.allowedOrigins ?? []).map(originPattern);

@@ -5,9 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { parseDurationMs } from '../config/runtime.js';
-import { answerUnreadable, listen, timeoutChecking } from '../http/index.js';
+import { answerUnreadableRequests, listen, timeoutChecking } from '../http/index.js';
 import { traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -124,10 +123,8 @@ export class QueryServer {
     this.server.requestTimeout = QUERY_REQUEST_TIMEOUT_MS;
     // A request Node could not read (timeout, not HTTP/1.1): answered as Node would, and counted, which Node's
     // own answer was not (route `unreadable`, status 408, 431 or 400).
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerUnreadable(err, socket, this.server, 'query API', (_reason, status) =>
-        this.requests.inc({ route: 'unreadable', status: String(status) }),
-      ),
+    answerUnreadableRequests(this.server, 'query API', (_reason, status) =>
+      this.requests.inc({ route: 'unreadable', status: String(status) }),
     );
   }
 
