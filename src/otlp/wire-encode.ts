@@ -131,11 +131,14 @@ export class RequestAssembler {
     // values(), the keys being the groups' own: iterating entries made a [key, value] array per group.
     for (const rg of this.resources.values()) {
       for (const g of rg.scopes.values()) {
-        if (g.count === 0 ? ++g.idle > MAX_IDLE_RESETS : g.count > MAX_KEPT_GROUP) {
+        if (g.count === 0) {
+          if (++g.idle > MAX_IDLE_RESETS) rg.scopes.delete(g.scope);
+          continue;
+        }
+        if (g.count > MAX_KEPT_GROUP) {
           rg.scopes.delete(g.scope);
           continue;
         }
-        if (g.count === 0) continue;
         g.sources.fill(EMPTY, 0, g.count);
         g.suffixes.fill(EMPTY, 0, g.count);
         g.views.fill(undefined, 0, g.count);

@@ -147,10 +147,6 @@ export function completionEvictionMetrics(metrics: Metrics) {
 }
 
 /**
- * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
- * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
- */
-/**
  * Traces decided before `decision_wait`, counted per pass and added to their counter at its end (session 13: a
  * labelled `inc` per trace hashed its label object each time, at full speed one per buffered trace).
  */
@@ -173,6 +169,10 @@ export class EarlyTally {
   }
 }
 
+/**
+ * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
+ * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
+ */
 export class EvictionTally {
   private readonly counters;
   private readonly spans = { age: 0, bytes: 0 };
