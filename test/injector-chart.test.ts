@@ -425,12 +425,13 @@ describe('helm install, label a namespace, start a pod: the kubelet view', () =>
     const mounts = [...(agent.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
     let configText = env['SENTINEL_AGENT_CONFIG'] ?? '';
     assert.ok(configText, 'the agent config is in the pod spec');
-    const rendered = parseYaml(configText) as { sampling: { policy_snapshot: string } };
+    const rendered = parseYaml(configText) as { sampling: { policy_snapshot: string; num_traces: number } };
     assert.equal(
       rendered.sampling.policy_snapshot,
       find('ConfigMap', 'sentinel-policy').data?.['policy.yaml'],
       'the cluster policy, snapshotted at admission',
     );
+    assert.equal(rendered.sampling.num_traces, 100_000, "the chart's agent.numTraces, in the pod spec");
     for (const [from, to] of network) {
       assert.ok(configText.includes(from), `the agent config names ${from}`);
       configText = configText.split(from).join(to);
