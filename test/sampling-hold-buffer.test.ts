@@ -445,7 +445,7 @@ describe('HoldBuffer packed slabs', () => {
       hold.add(`t${i}`, holdSpans([req], [0]), i);
     }
     await hold.packsDone();
-    assert.deepEqual(hold.packStats, { slabs: 0, bytes: 0 });
+    assert.deepEqual(hold.packStats, { slabs: 0, bytes: 0, retainedBytes: 0 });
     assert.deepEqual(read(hold.take('t3'))[0]?.[0]?.bytes, [...random.subarray(1200, 1600)]);
   });
 
