@@ -1,4 +1,4 @@
-import { grow, INITIAL_ROWS, NONE } from './rows.js';
+import { grow, grownRows, INITIAL_ROWS, NONE } from './rows.js';
 
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
@@ -59,7 +59,7 @@ export class IdTable {
       return;
     }
     if (row * 4 >= this.words.length)
-      this.words = grow(this.words, Math.max(row + 1, this.words.length / 2) * 4);
+      this.words = grow(this.words, Math.max(row + 1, grownRows(this.words.length / 4)) * 4);
     const o = row * 4;
     this.words[o] = this.k0;
     this.words[o + 1] = this.k1;
