@@ -36,15 +36,19 @@ export interface HeldPart {
 
 /**
  * Bytes per held part beyond its slab bytes: its rows in the part and trace columns and the trace's id in the
- * id table (typed arrays, grown by doubling; id-table.ts). Measured (bench/hold-buffer.ts: 100,000 one-part
- * traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 116 B (131 while slabs were
- * being packed); counted 160 for the columns' doubling slack. (Session 12: with a Map entry and an id string per
- * trace it measured 172 B, counted 200; packed slabs made it a third of what a held trace counts at 10k
- * spans/s.) A late part of a trace already held costs less (no trace row or id); it is counted the same, so that
- * a part's figure does not depend on what came before it. (The string layout before issue 13 counted 400 + 8 per
- * span and measured 659 B.)
+ * id table (typed arrays grown by half, rows.ts; id-table.ts). A one-part trace's rows are 64 B (part 20: scope,
+ * slab, offset, spans, next; trace 28: heldAt, bytes, last, prev, next; id words 16), plus two to four 4-byte
+ * slots of the id table. Measured (bench/hold-buffer.ts: 100,000 one-part traces of 5 spans, heapUsed +
+ * arrayBuffers after a full GC, minus the slabs): 105 B, its columns then 1.42x their rows; the index's arrays
+ * alone, between 10,000 and 160,000 held parts, 74-108 B a part (mean 90.5). Counted 112, the most they come to:
+ * 64 x 1.5 just after the columns grew, and 16 of slots just after the slots doubled. (Until the hash, first,
+ * spans and logs columns went and the columns grew by doubling: 85 B of rows, measured 116, counted 160. Session
+ * 12: with a Map entry and an id string per trace it measured 172 B, counted 200; packed slabs made it a third of
+ * what a held trace counts at 10k spans/s.) A late part of a trace already held costs less (no trace row or id);
+ * it is counted the same, so that a part's figure does not depend on what came before it. (The string layout
+ * before issue 13 counted 400 + 8 per span and measured 659 B.)
  */
-export const HELD_PART_OVERHEAD_BYTES = 160;
+export const HELD_PART_OVERHEAD_BYTES = 112;
 /**
  * Bytes per held span beyond its own: its header in the slab, `length * 8 + marks` as a little-endian uint32
  * (the MARK_* bits are three); 8 bytes when the part's spans do not share one scope: the scope's index too.
