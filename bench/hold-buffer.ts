@@ -9,7 +9,10 @@
  * ones. Each layout runs in its own child process: CPU (user + system, GC threads included), GC pauses and
  * old-space size from the start, then heap (heapUsed, arrayBuffers) after a full GC, held figures by the
  * buffer's own count. Then, in the same child, 100,000 one-part traces with no bound: heap per held part beyond
- * its span bytes, the figure HELD_PART_OVERHEAD_BYTES stands for. Ratios are now / before, same run.
+ * its span bytes, the figure HELD_PART_OVERHEAD_BYTES stands for. Ratios are now / before, same run. Last, the
+ * index's typed arrays' own lengths per held part (exact, not a heap figure) as one-part traces are added,
+ * 10,000 to 160,000 of them: the columns grow in steps, so one count (100,000 above) may fall anywhere between
+ * just after a step (most slack) and just before one (least).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import type { WireScope, WireSpans } from '../src/otlp/index.js';
@@ -166,6 +169,31 @@ function overheadPerPart(name: string, layout: Layout, reqs: WireSpans[]): numbe
   return (grown - (name === 'strings' ? data : 0)) / OVERHEAD_TRACES;
 }
 
+/** Typed arrays' bytes among an object's fields. */
+function typedArrayBytes(o: object): number {
+  let n = 0;
+  for (const v of Object.values(o)) if (ArrayBuffer.isView(v)) n += v.byteLength;
+  return n;
+}
+
+/** The index's typed arrays per held one-part trace, at counts 2^(1/15) apart from 10,000 to 160,000. */
+function columnsPerPart(reqs: WireSpans[]): { mean: number; min: number; max: number } {
+  const b = new slabs.HoldBuffer({ windowMs: WINDOW_MS, maxBytes: 2 ** 40, onEvict: () => {}, pack: false });
+  // Its id table, trace rows and part rows (private fields: this reads their arrays' lengths only).
+  const index = b as unknown as { ids: object; traces: object; parts: object };
+  const perPart: number[] = [];
+  let i = 0;
+  for (let k = 0; k <= 60; k++) {
+    const n = Math.round(10_000 * 2 ** (k / 15));
+    for (; i < n; i++) b.add(traceId(i), slabs.holdSpans([reqs[i % reqs.length]!], [0]), 0);
+    perPart.push(
+      (typedArrayBytes(index.ids) + typedArrayBytes(index.traces) + typedArrayBytes(index.parts)) / n,
+    );
+  }
+  const mean = perPart.reduce((a, x) => a + x, 0) / perPart.length;
+  return { mean, min: Math.min(...perPart), max: Math.max(...perPart) };
+}
+
 /** One layout, one phase, in a child process of its own (so that one phase's heap does not weigh on the other). */
 async function child(name: string, phase: string): Promise<void> {
   if (!gc) throw new Error('run with --expose-gc (npm run bench -- hold-buffer does)');
@@ -173,6 +201,10 @@ async function child(name: string, phase: string): Promise<void> {
   const reqs = scannedRequests();
   if (phase === 'overhead') {
     process.send?.(overheadPerPart(name, layout, reqs));
+    return;
+  }
+  if (phase === 'columns') {
+    process.send?.(columnsPerPart(reqs));
     return;
   }
   const spanBytes = reqs.reduce((n, r) => n + r.lengths.reduce((a, b) => a + b, 0), 0);
@@ -211,4 +243,8 @@ if (process.argv[2] === '--child') {
     ['heap per held part beyond its span bytes, B', (r) => r.overheadPerPart, 0],
   ];
   printRatios(['strings', 'slabs'], rows, before, now);
+  const c = await runChild<{ mean: number; min: number; max: number }>(import.meta.url, 'slabs', 'columns');
+  console.log(
+    `slabs: index typed arrays per held part, 10,000-160,000 one-part traces: mean ${c.mean.toFixed(1)} B, min ${c.min.toFixed(1)}, max ${c.max.toFixed(1)}`,
+  );
 }

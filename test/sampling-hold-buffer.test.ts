@@ -14,6 +14,7 @@ import {
   HoldBuffer,
   holdLogs,
   holdSpans,
+  type EvictedTrace,
   type EvictionReason,
   type HeldTrace,
 } from '../src/sampling/completion/hold-buffer.js';
@@ -264,6 +265,44 @@ describe('HoldBuffer slabs', () => {
     assert.equal(hold.nextExpiryMs(), undefined);
   });
 
+  test('a part larger than max_bytes counts in its held trace’s eviction: its spans, not log records, and bytes', () => {
+    const evicted: EvictedTrace[] = [];
+    const hold = new HoldBuffer({
+      windowMs: 1000,
+      maxBytes: 2000,
+      slabBytes: SLAB,
+      pack: false,
+      onEvict: (t) => evicted.push(t),
+    });
+    const records = scannedLogs([5, 6]);
+    const logs = holdLogs([records, records], [0, 1]);
+    hold.add('a', one(10), 0);
+    hold.add('a', logs, 1);
+    hold.add('a', one(20), 2);
+    hold.add('b', one(10), 3);
+    const req = scannedSpans([1000, 1000]);
+    const big = holdSpans([req, req], [0, 1]);
+    hold.add('a', big, 4);
+    const aBytes = heldPartBytes(one(10)) + heldPartBytes(logs) + heldPartBytes(one(20));
+    assert.deepEqual(evicted, [
+      { traceId: 'a', heldAtMs: 0, parts: [], spanCount: 2 + 2, bytes: aBytes + heldPartBytes(big) },
+    ]);
+    // 'b', held after 'a', stays; the spans count is what it holds.
+    assert.equal(hold.stats.spans, 1);
+    const bigLogs = holdLogs([scannedLogs([3000])], [0]);
+    hold.add('b', bigLogs, 5);
+    assert.deepEqual(evicted.slice(1), [
+      {
+        traceId: 'b',
+        heldAtMs: 3,
+        parts: [],
+        spanCount: 1,
+        bytes: heldPartBytes(one(10)) + heldPartBytes(bigLogs),
+      },
+    ]);
+    assert.deepEqual(hold.stats, { traces: 0, spans: 0, bytes: 0 });
+  });
+
   test('clear drops every trace and slab; the buffer holds again after it', () => {
     const { hold, evicted } = setup();
     for (let i = 0; i < 10; i++) hold.add(`t${i}`, one(50, i), i);
@@ -434,6 +473,48 @@ describe('HoldBuffer packed slabs', () => {
     assert.equal(hold.keepsInflated, false);
     // A later release inflates again.
     assert.equal(read(hold.take('t2'))[0]?.[0]?.bytes[3], 5);
+  });
+
+  test('gives a trace’s late parts, a logs part among them, back in hold order after their slabs were packed', async () => {
+    const { hold } = setup(100_000, 1000, 1024, true);
+    let n = 0;
+    /** Other traces' parts, three to a slab: each late part of 'x' lands in a slab of its own. */
+    const others = () => {
+      for (let k = 0; k < 4; k++, n++) hold.add(`f${n}`, holdSpans([compressible(300, n)], [0]), 0);
+    };
+    hold.add('x', holdSpans([compressible(100, 1)], [0]), 0);
+    others();
+    hold.add('x', holdLogs([scannedLogs([40], { fill: 9 })], [0]), 1);
+    others();
+    hold.add('x', holdSpans([compressible(120, 2), compressible(130, 3)], [0, 0]), 2);
+    others();
+    hold.add('x', holdSpans([compressible(140, 4)], [0]), 3);
+    await hold.packsDone();
+    assert.ok(hold.packStats.slabs >= 3, `${hold.packStats.slabs} slabs packed`);
+    const taken = hold.take('x');
+    assert.equal(taken?.spanCount, 4);
+    assert.deepEqual(
+      taken?.parts.map((p) => [p.logs, p.spanCount]),
+      [
+        [false, 1],
+        [true, 1],
+        [false, 2],
+        [false, 1],
+      ],
+    );
+    assert.deepEqual(
+      read(taken).map((p) => p.map((s) => [s.bytes.length, s.bytes[0]])),
+      [
+        [[100, 1]],
+        [[40, 9]],
+        [
+          [120, 2],
+          [130, 3],
+        ],
+        [[140, 4]],
+      ],
+    );
+    assert.equal(hold.stats.spans, 12);
   });
 
   test('keeps a slab as it is when deflating would save less than an eighth', async () => {

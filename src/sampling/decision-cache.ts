@@ -1,5 +1,5 @@
 import { IdLru } from './id-lru.js';
-import { grow, NONE } from './rows.js';
+import { grow, grownRows, NONE } from './rows.js';
 import type { TraceDecision } from './sampling-policy.js';
 
 const HOLD = 1;
@@ -34,7 +34,7 @@ export class DecisionCache {
       if (this.dropped) {
         const row = this.dropped.set(traceId);
         if (row >= this.droppedKinds.length)
-          this.droppedKinds = grow(this.droppedKinds, Math.max(row + 1, this.droppedKinds.length * 2));
+          this.droppedKinds = grow(this.droppedKinds, Math.max(row + 1, grownRows(this.droppedKinds.length)));
         this.droppedKinds[row] = completable(decision) ? HOLD : DROP;
       }
       this.forgetKept(traceId);

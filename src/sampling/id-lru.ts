@@ -1,5 +1,5 @@
 import { IdTable } from './id-table.js';
-import { grow, INITIAL_ROWS, NONE, Rows } from './rows.js';
+import { grow, grownRows, INITIAL_ROWS, NONE, Rows } from './rows.js';
 
 /** Rows of an IdLru, linked least to most recently used (`prev`, `next`). */
 class LruRows extends Rows {
@@ -103,7 +103,7 @@ export class IdTimes {
 
   set(id: string, atMs: number): void {
     const row = this.ids.set(id);
-    if (row >= this.at.length) this.at = grow(this.at, Math.max(row + 1, this.at.length * 2));
+    if (row >= this.at.length) this.at = grow(this.at, Math.max(row + 1, grownRows(this.at.length)));
     this.at[row] = atMs;
   }
 

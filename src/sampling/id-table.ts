@@ -1,4 +1,4 @@
-import { grow, INITIAL_ROWS, NONE } from './rows.js';
+import { grow, grownRows, INITIAL_ROWS, NONE } from './rows.js';
 
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
@@ -9,14 +9,14 @@ for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = 10 + i;
  * scanners give it (16 bytes as 32 lower-case hex digits) is kept as four 32-bit words in the row's columns and
  * found through an open-addressing table (linear probing, backward-shift deletion, at most half full) of row
  * numbers. Measured (Node 20): a Map from the id strings costs 85 B per trace (the string 51, the entry 34) and
- * gives the GC one more object per trace to mark; this table, 24-32 B in typed arrays. The id string is made
- * again from the words when asked (once per decision). Any other id (not from a scanner: tests, embeddings) is
+ * gives the GC one more object per trace to mark; this table, 24-32 B in typed arrays (the four words, and two to
+ * four 4-byte slots; a row's hash is not kept but made again from its words when its slot is placed or shifted,
+ * 4 B less per id). The id string is made again from the words when asked (once per decision). Any other id (not from a scanner: tests, embeddings) is
  * kept as it is in a Map beside the table, so every string still finds its own row.
  */
 export class IdTable {
-  /** Per row: the id's four words, then its hash. */
+  /** Per row: the id's four words. */
   private words = new Int32Array(4 * INITIAL_ROWS);
-  private hashes = new Int32Array(INITIAL_ROWS);
   /** Row + 1 per slot, 0 when empty. */
   private slots = new Int32Array(2 * INITIAL_ROWS);
   private count = 0;
@@ -41,7 +41,7 @@ export class IdTable {
     const slots = this.slots;
     const mask = slots.length - 1;
     const w = this.words;
-    for (let i = this.hash() & mask; ; i = (i + 1) & mask) {
+    for (let i = hash(this.k0, this.k1, this.k2, this.k3) & mask; ; i = (i + 1) & mask) {
       const s = slots[i] as number;
       if (s === 0) return NONE;
       const row = s - 1;
@@ -58,17 +58,13 @@ export class IdTable {
       this.oddIds.set(row, id);
       return;
     }
-    if (row >= this.hashes.length) {
-      const n = Math.max(row + 1, this.hashes.length * 2);
-      this.words = grow(this.words, n * 4);
-      this.hashes = grow(this.hashes, n);
-    }
+    if (row * 4 >= this.words.length)
+      this.words = grow(this.words, Math.max(row + 1, grownRows(this.words.length / 4)) * 4);
     const o = row * 4;
     this.words[o] = this.k0;
     this.words[o + 1] = this.k1;
     this.words[o + 2] = this.k2;
     this.words[o + 3] = this.k3;
-    this.hashes[row] = this.hash();
     if (++this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     this.place(row);
   }
@@ -82,13 +78,13 @@ export class IdTable {
     }
     const slots = this.slots;
     const mask = slots.length - 1;
-    let i = (this.hashes[row] as number) & mask;
+    let i = this.hashOf(row) & mask;
     while ((slots[i] as number) !== row + 1) i = (i + 1) & mask;
     // Backward shift: move up every later entry of the run whose home is not between the hole and it.
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const s = slots[j] as number;
       if (s === 0) break;
-      const home = (this.hashes[s - 1] as number) & mask;
+      const home = this.hashOf(s - 1) & mask;
       if (((j - home) & mask) >= ((j - i) & mask)) {
         slots[i] = s;
         i = j;
@@ -140,19 +136,17 @@ export class IdTable {
     return true;
   }
 
-  /** The key's hash: all four words mixed (ids from a test or a tool may differ in one word only). */
-  private hash(): number {
-    let h = Math.imul(this.k0, 0x9e3779b1) ^ this.k1;
-    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ this.k2;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ this.k3;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    return h ^ (h >>> 13);
+  /** The hash of `row`'s id, from its words. */
+  private hashOf(row: number): number {
+    const w = this.words;
+    const o = row * 4;
+    return hash(w[o] as number, w[o + 1] as number, w[o + 2] as number, w[o + 3] as number);
   }
 
   private place(row: number): void {
     const slots = this.slots;
     const mask = slots.length - 1;
-    let i = (this.hashes[row] as number) & mask;
+    let i = this.hashOf(row) & mask;
     while ((slots[i] as number) !== 0) i = (i + 1) & mask;
     slots[i] = row + 1;
   }
@@ -162,4 +156,13 @@ export class IdTable {
     this.slots = new Int32Array(length);
     for (let i = 0; i < old.length; i++) if ((old[i] as number) !== 0) this.place((old[i] as number) - 1);
   }
+}
+
+/** An id's hash: all four words mixed (ids from a test or a tool may differ in one word only). */
+function hash(k0: number, k1: number, k2: number, k3: number): number {
+  let h = Math.imul(k0, 0x9e3779b1) ^ k1;
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ k2;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ k3;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return h ^ (h >>> 13);
 }

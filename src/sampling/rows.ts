@@ -8,16 +8,21 @@ export const NONE = -1;
 /** Rows a table starts with. */
 export const INITIAL_ROWS = 64;
 
-/** A copy of `a` of `length` elements (the columns grow by doubling). */
+/** A copy of `a` of `length` elements. */
 export function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, length: number): T {
   const b = new (a.constructor as new (n: number) => T)(length);
   b.set(a);
   return b;
 }
 
+/** How many rows the columns of `rows` rows grow to: by half (less slack than doubling, 1x-1.5x). */
+export function grownRows(rows: number): number {
+  return rows + (rows >> 1);
+}
+
 /**
  * Rows of typed-array columns, by slot: a freed row is reused (a free list through `next`), the columns grow by
- * doubling. A subclass adds its columns and grows them in `resize`.
+ * half (`grownRows`). A subclass adds its columns and grows them in `resize`.
  */
 export abstract class Rows {
   private top = 0;
@@ -34,8 +39,9 @@ export abstract class Rows {
     }
     const r = this.top++;
     if (r === this.next.length) {
-      this.next = grow(this.next, r * 2);
-      this.resize(r * 2);
+      const n = grownRows(r);
+      this.next = grow(this.next, n);
+      this.resize(n);
     }
     return r;
   }

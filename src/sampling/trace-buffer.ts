@@ -4,10 +4,11 @@ import { IdTable } from './id-table.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from './rows.js';
 
 /**
- * Heap bytes of a buffered trace beyond its spans: its row in the trace columns (68 B) and in the id table (20 B,
- * and two 4-byte slots), times the columns' slack (they grow by doubling: 1x to 2x). bench/trace-buffer.ts
+ * Heap bytes of a buffered trace beyond its spans: its row in the trace columns (68 B) and in the id table (16 B,
+ * and two to four 4-byte slots), times the columns' slack (they grow by half: 1x to 1.5x). bench/trace-buffer.ts
  * measured 145 B per trace at 20,000 traces (the agent's 10k spans/s) and 115 B at 50,000, after a full GC on
- * Node 20; the object with two arrays in a Map that it replaced, 521 B.
+ * Node 20, while the columns grew by doubling and the id table kept a 4-byte hash per row (136 B at 20,000
+ * since); the object with two arrays in a Map that it replaced, 521 B.
  */
 export const TRACE_OVERHEAD_BYTES = 150;
 /**

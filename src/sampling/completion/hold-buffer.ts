@@ -36,15 +36,19 @@ export interface HeldPart {
 
 /**
  * Bytes per held part beyond its slab bytes: its rows in the part and trace columns and the trace's id in the
- * id table (typed arrays, grown by doubling; id-table.ts). Measured (bench/hold-buffer.ts: 100,000 one-part
- * traces of 5 spans, heapUsed + arrayBuffers after a full GC, minus the slabs): 116 B (131 while slabs were
- * being packed); counted 160 for the columns' doubling slack. (Session 12: with a Map entry and an id string per
- * trace it measured 172 B, counted 200; packed slabs made it a third of what a held trace counts at 10k
- * spans/s.) A late part of a trace already held costs less (no trace row or id); it is counted the same, so that
- * a part's figure does not depend on what came before it. (The string layout before issue 13 counted 400 + 8 per
- * span and measured 659 B.)
+ * id table (typed arrays grown by half, rows.ts; id-table.ts). A one-part trace's rows are 64 B (part 20: scope,
+ * slab, offset, spans, next; trace 28: heldAt, bytes, last, prev, next; id words 16), plus two to four 4-byte
+ * slots of the id table. Measured (bench/hold-buffer.ts: 100,000 one-part traces of 5 spans, heapUsed +
+ * arrayBuffers after a full GC, minus the slabs): 105 B, its columns then 1.42x their rows; the index's arrays
+ * alone, between 10,000 and 160,000 held parts, 74-108 B a part (mean 90.5). Counted 112, the most they come to:
+ * 64 x 1.5 just after the columns grew, and 16 of slots just after the slots doubled. (Until the hash, first,
+ * spans and logs columns went and the columns grew by doubling: 85 B of rows, measured 116, counted 160. Session
+ * 12: with a Map entry and an id string per trace it measured 172 B, counted 200; packed slabs made it a third of
+ * what a held trace counts at 10k spans/s.) A late part of a trace already held costs less (no trace row or id);
+ * it is counted the same, so that a part's figure does not depend on what came before it. (The string layout
+ * before issue 13 counted 400 + 8 per span and measured 659 B.)
  */
-export const HELD_PART_OVERHEAD_BYTES = 160;
+export const HELD_PART_OVERHEAD_BYTES = 112;
 /**
  * Bytes per held span beyond its own: its header in the slab, `length * 8 + marks` as a little-endian uint32
  * (the MARK_* bits are three); 8 bytes when the part's spans do not share one scope: the scope's index too.
@@ -152,36 +156,37 @@ export interface HoldBufferOptions {
   readonly pack?: boolean;
 }
 
-/** Held parts: where each lies (slab id, offset), its spans, its scope(s), whether it holds log records. */
+/**
+ * Held parts: where each lies (slab id, offset), its spans and whether they are log records, its scope(s). A
+ * trace's parts are a ring through `next`, the last (newest) part's next being the first.
+ */
 class PartRows extends Rows {
   /** The scope table's index of every span's scope, or NONE: each span's header names its own. */
   scope = new Int32Array(INITIAL_ROWS);
   slab = new Int32Array(INITIAL_ROWS);
   offset = new Int32Array(INITIAL_ROWS);
+  /** Its spans, or, when they are log records, `~count` (negative): no column of its own for that bit. */
   spans = new Int32Array(INITIAL_ROWS);
-  logs = new Uint8Array(INITIAL_ROWS);
   protected override resize(n: number): void {
     this.scope = grow(this.scope, n);
     this.slab = grow(this.slab, n);
     this.offset = grow(this.offset, n);
     this.spans = grow(this.spans, n);
-    this.logs = grow(this.logs, n);
   }
 }
 
-/** Held traces, linked oldest to newest (`prev`, `next`), each with its parts' first and last row. */
+/**
+ * Held traces, linked oldest to newest (`prev`, `next`), each with the last row of its ring of parts (the first is
+ * the last's next). Its span count is not kept: its parts' are summed when it leaves.
+ */
 class TraceRows extends Rows {
   heldAt = new Float64Array(INITIAL_ROWS);
   bytes = new Float64Array(INITIAL_ROWS);
-  spans = new Int32Array(INITIAL_ROWS);
-  first = new Int32Array(INITIAL_ROWS);
   last = new Int32Array(INITIAL_ROWS);
   prev = new Int32Array(INITIAL_ROWS);
   protected override resize(n: number): void {
     this.heldAt = grow(this.heldAt, n);
     this.bytes = grow(this.bytes, n);
-    this.spans = grow(this.spans, n);
-    this.first = grow(this.first, n);
     this.last = grow(this.last, n);
     this.prev = grow(this.prev, n);
   }
@@ -248,7 +253,7 @@ export class HoldBuffer {
       return;
     }
     const p = this.write(part, shared, header, size);
-    this.append(traceId, p, spans, bytes, nowMs);
+    this.append(traceId, p, bytes, nowMs);
     this.partCount++;
     this.spanCount += spans;
     while (this.oldest !== NONE && this.bytes > this.maxBytes) this.evict(this.oldest, 'bytes');
@@ -263,10 +268,9 @@ export class HoldBuffer {
       return;
     }
     // Counted with its trace, which goes with every older one.
-    this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
-    this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
-    this.spanCount += spans;
-    while (this.ids.find(traceId) !== NONE) this.evict(this.oldest, 'bytes');
+    while (this.oldest !== t) this.evict(this.oldest, 'bytes');
+    const trace = this.remove(t, false);
+    this.onEvict({ ...trace, spanCount: trace.spanCount + spans, bytes: trace.bytes + bytes }, 'bytes');
   }
 
   /** Copies the part's spans into a slab, each behind its header; returns its row. */
@@ -298,28 +302,26 @@ export class HoldBuffer {
       if (shared !== undefined) this.parts.scope[p] = slabs.scopeIn(s, shared);
       slabs.wrote(s);
     }
-    this.parts.spans[p] = count;
-    this.parts.logs[p] = part.logs ? 1 : 0;
-    this.parts.next[p] = NONE;
+    this.parts.spans[p] = part.logs ? ~count : count;
     return p;
   }
 
-  /** Adds part `p` to its trace, or starts the trace, the newest. */
-  private append(traceId: string, p: number, spans: number, bytes: number, nowMs: number): void {
+  /** Adds part `p` to its trace (after its last, before its first), or starts the trace, the newest. */
+  private append(traceId: string, p: number, bytes: number, nowMs: number): void {
     const t = this.ids.find(traceId);
     if (t !== NONE) {
-      this.parts.next[this.traces.last[t] as number] = p;
+      const last = this.traces.last[t] as number;
+      this.parts.next[p] = this.parts.next[last] as number;
+      this.parts.next[last] = p;
       this.traces.last[t] = p;
       this.traces.bytes[t] = (this.traces.bytes[t] as number) + bytes;
-      this.traces.spans[t] = (this.traces.spans[t] as number) + spans;
       return;
     }
     const n = this.traces.add();
     this.ids.add(traceId, n);
     this.traces.heldAt[n] = nowMs;
     this.traces.bytes[n] = bytes;
-    this.traces.spans[n] = spans;
-    this.traces.first[n] = p;
+    this.parts.next[p] = p;
     this.traces.last[n] = p;
     this.traces.prev[n] = this.newest;
     this.traces.next[n] = NONE;
@@ -434,7 +436,12 @@ export class HoldBuffer {
   private remove(t: number, withParts: boolean): HeldTrace {
     const traceId = this.ids.idOf(t);
     const parts: HeldPart[] = withParts ? [] : NO_PARTS;
-    for (let p = this.traces.first[t] as number; p !== NONE;) {
+    let spanCount = 0;
+    const last = this.traces.last[t] as number;
+    // Round its ring of parts from the first (the last's next) to the last.
+    for (let p = this.parts.next[last] as number; ;) {
+      const spans = this.parts.spans[p] as number;
+      if (spans >= 0) spanCount += spans;
       const slab = this.parts.slab[p] as number;
       if (slab !== NONE) {
         if (withParts) {
@@ -442,10 +449,10 @@ export class HoldBuffer {
           parts.push({
             slab: this.slabs.bytesOf(slab),
             offset: this.parts.offset[p] as number,
-            spanCount: this.parts.spans[p] as number,
+            spanCount: spans >= 0 ? spans : ~spans,
             scope: scope === NONE ? undefined : this.slabs.scope(scope),
             scopes: this.slabs.scopeList,
-            logs: this.parts.logs[p] === 1,
+            logs: spans < 0,
           });
         }
         this.slabs.leave(slab);
@@ -453,16 +460,17 @@ export class HoldBuffer {
       const next = this.parts.next[p] as number;
       this.parts.delete(p);
       this.partCount--;
+      if (p === last) break;
       p = next;
     }
     const held: HeldTrace = {
       traceId,
       heldAtMs: this.traces.heldAt[t] as number,
       parts,
-      spanCount: this.traces.spans[t] as number,
+      spanCount,
       bytes: this.traces.bytes[t] as number,
     };
-    this.spanCount -= held.spanCount;
+    this.spanCount -= spanCount;
     this.ids.delete(t);
     this.ids.forget(t);
     const prev = this.traces.prev[t] as number;
