@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { Metrics } from '../telemetry/index.js';
 import type { EvictionReason, HoldBuffer } from './completion/hold-buffer.js';
 import { type Clock } from '../clock.js';
@@ -147,58 +148,47 @@ export function completionEvictionMetrics(metrics: Metrics) {
 }
 
 /**
- * Traces decided before `decision_wait`, counted per pass and added to their counter at its end (session 13: a
- * labelled `inc` per trace hashed its label object each time, at full speed one per buffered trace).
+ * Counts by `reason`, added to their counter at the end of the sampler's pass (`flush`) rather than one labelled
+ * `inc` each: prom-client hashes the label object of every `inc`, and at full speed early decisions and
+ * evictions come one per trace (session 13). A reason counted since the last flush is added even when its count
+ * is 0 (an evicted trace of log records only holds no spans), as its `inc` would have.
  */
-export class EarlyTally {
-  private memory = 0;
-  private numTraces = 0;
+export class ReasonTally<R extends string> {
+  private readonly counts = new Map<R, number>();
 
-  constructor(private readonly counter: SamplerMetrics['earlyDecisions']) {}
+  constructor(private readonly counter: Pick<Counter<'reason'>, 'inc'>) {}
 
-  count(reason: 'memory' | 'num_traces'): void {
-    if (reason === 'memory') this.memory++;
-    else this.numTraces++;
+  count(reason: R, n = 1): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
   }
 
   flush(): void {
-    if (this.memory > 0) this.counter.inc({ reason: 'memory' }, this.memory);
-    if (this.numTraces > 0) this.counter.inc({ reason: 'num_traces' }, this.numTraces);
-    this.memory = 0;
-    this.numTraces = 0;
+    for (const [reason, n] of this.counts) this.counter.inc({ reason }, n);
+    this.counts.clear();
   }
 }
 
-/**
- * Evictions from the completion buffer, counted as they happen and added to their counters at the end of the
- * sampler's pass (`flush`): prom-client hashed the labels of two `inc` per evicted trace.
- */
+/** Evictions from the completion buffer, spans and traces by reason, counted per pass (ReasonTally). */
 export class EvictionTally {
-  private readonly counters;
-  private readonly spans = { age: 0, bytes: 0 };
-  private readonly traces = { age: 0, bytes: 0 };
+  private readonly spans: ReasonTally<EvictionReason>;
+  private readonly traces: ReasonTally<EvictionReason>;
 
   constructor(metrics: Metrics) {
-    this.counters = completionEvictionMetrics(metrics);
+    const counters = completionEvictionMetrics(metrics);
+    this.spans = new ReasonTally(counters.spans);
+    this.traces = new ReasonTally(counters.traces);
   }
 
   count(reason: EvictionReason, spans: number): void {
-    this.spans[reason] += spans;
-    this.traces[reason]++;
+    this.spans.count(reason, spans);
+    this.traces.count(reason);
   }
 
   flush(): void {
-    for (const reason of EVICTION_REASONS) {
-      const traces = this.traces[reason];
-      if (traces === 0) continue;
-      this.counters.spans.inc({ reason }, this.spans[reason]);
-      this.counters.traces.inc({ reason }, traces);
-      this.spans[reason] = 0;
-      this.traces[reason] = 0;
-    }
+    this.spans.flush();
+    this.traces.flush();
   }
 }
-const EVICTION_REASONS: readonly EvictionReason[] = ['age', 'bytes'];
 
 /** `sampling_completion_held_oldest_seconds`, read from the hold buffer when scraped. */
 export function heldOldestGauge(metrics: Metrics, hold: HoldBuffer, clock: Clock, windowMs: number): void {

@@ -22,8 +22,8 @@ import type { KeptBatch } from './kept-outbox.js';
 import { KeptOutbox } from './kept-outbox.js';
 import {
   DecisionTally,
-  EarlyTally,
   EvictionTally,
+  ReasonTally,
   heldOldestGauge,
   samplerMetrics,
   type SamplerMetrics,
@@ -126,7 +126,7 @@ export class TailSampler implements TraceConsumer {
   private readonly m: SamplerMetrics;
   /** Decisions per policy, added to `sampling_decisions_total` at the end of each pass. */
   private readonly decisions: DecisionTally;
-  private readonly early: EarlyTally;
+  private readonly early: ReasonTally<EarlyReason>;
   /** Evictions from the completion buffer, added to their counters at the end of each pass. */
   private readonly evicted: EvictionTally | undefined;
 
@@ -150,7 +150,7 @@ export class TailSampler implements TraceConsumer {
       heldSpans: () => this.hold?.stats.spans ?? 0,
     });
     this.decisions = new DecisionTally(this.m.decisions);
-    this.early = new EarlyTally(this.m.earlyDecisions);
+    this.early = new ReasonTally(this.m.earlyDecisions);
     this.decisionTimer = new DecisionTimer(this.clock, () => this.onTimer());
     this.holdTimer = new DecisionTimer(this.clock, () => {
       this.hold?.expire(this.clock.now());
