@@ -28,6 +28,7 @@ import {
   samplerMetrics,
   type SamplerMetrics,
 } from './sampler-metrics.js';
+import { HeldRequests, HeldSpans } from './held-requests.js';
 import { addHeldPart, EMPTY_TRACE, keepAll, releaseColumns, wireOf } from './sampler-wire.js';
 import { COMPLETED_DECISION } from './sampling-policy.js';
 import type { PolicySource, TraceDecision } from './sampling-policy.js';
@@ -116,6 +117,7 @@ export class TailSampler implements TraceConsumer {
   private readonly keptElsewhere: IdTimes | undefined;
   private readonly completionWindowMs: number;
   private readonly buffer = new TraceBuffer();
+  private readonly held = new HeldRequests();
   private readonly decisionTimer: DecisionTimer;
   private readonly holdTimer: DecisionTimer;
   private readonly outbox: KeptOutbox;
@@ -213,34 +215,39 @@ export class TailSampler implements TraceConsumer {
     const traceIds = spans.traceIds ?? [];
     const kept = this.outbox.batch();
     const late = this.outbox.batch();
-
-    for (let i = 0; i < spans.count; i++) {
-      const traceId = traceIds[i] as string;
-      let row = this.buffer.find(traceId);
-      if (row === NONE) {
-        const cached = this.cache.lookup(traceId);
-        if (cached === 'dropped' || cached === 'held') {
-          this.m.lateSpans.inc({ decision: 'not_sampled' });
-          // A late span of a trace the feed may still complete waits with the rest of it.
-          if (cached === 'held' && this.hold) this.hold.add(traceId, holdSpans([spans], [i]), now);
-          continue;
+    // What the buffer keeps of the request: a copy in a reused chunk (held-requests.ts), pinned for this pass.
+    const held = this.held.adopt(spans);
+    try {
+      for (let i = 0; i < spans.count; i++) {
+        const traceId = traceIds[i] as string;
+        let row = this.buffer.find(traceId);
+        if (row === NONE) {
+          const cached = this.cache.lookup(traceId);
+          if (cached === 'dropped' || cached === 'held') {
+            this.m.lateSpans.inc({ decision: 'not_sampled' });
+            // A late span of a trace the feed may still complete waits with the rest of it.
+            if (cached === 'held' && this.hold) this.hold.add(traceId, holdSpans([spans], [i]), now);
+            continue;
+          }
+          if (cached !== undefined) {
+            this.m.lateSpans.inc({ decision: 'sampled' });
+            if (cached.reason === 'completed') this.m.released.inc({ from: 'late' });
+            const off = spans.offsets[i] as number;
+            const end = off + (spans.lengths[i] as number);
+            addKeptSpan(late.out, spans.scope(i), spans.buf, off, end, spans.marks[i] as number, cached);
+            late.bytes += share;
+            continue;
+          }
+          row = this.openTrace(traceId, now, kept);
         }
-        if (cached !== undefined) {
-          this.m.lateSpans.inc({ decision: 'sampled' });
-          if (cached.reason === 'completed') this.m.released.inc({ from: 'late' });
-          const off = spans.offsets[i] as number;
-          const end = off + (spans.lengths[i] as number);
-          addKeptSpan(late.out, spans.scope(i), spans.buf, off, end, spans.marks[i] as number, cached);
-          late.bytes += share;
-          continue;
-        }
-        row = this.openTrace(traceId, now, kept);
+        this.buffer.addSpan(row, held, i, share);
       }
-      this.buffer.addSpan(row, spans, i, share);
+      releaseColumns(spans);
+      this.outbox.pushKept(late);
+      this.finishPass(now, kept);
+    } finally {
+      if (held instanceof HeldSpans) held.unpin();
     }
-    releaseColumns(spans);
-    this.outbox.pushKept(late);
-    this.finishPass(now, kept);
   }
 
   /**
@@ -355,6 +362,11 @@ export class TailSampler implements TraceConsumer {
   /** Resolves when every kept batch so far has been taken by the next stage (for tests and flush). */
   drain(): Promise<void> {
     return this.outbox.drain();
+  }
+
+  /** The chunks that buffered requests are copied into (held-requests.ts), for tests and benches. */
+  get heldRequests(): HeldRequests['stats'] {
+    return this.held.stats;
   }
 
   /** What the buffer holds now. */

@@ -1,5 +1,6 @@
 import { WIRE_INDEX_BYTES_PER_LOG, type WireLogs, type WireSpans } from '../otlp/index.js';
 import { WireTrace } from './buffered-trace.js';
+import { HeldSpans } from './held-requests.js';
 import { IdTable } from './id-table.js';
 import { grow, INITIAL_ROWS, NONE, Rows } from './rows.js';
 
@@ -307,6 +308,7 @@ export class TraceBuffer {
       req = this.r.add();
       this.r.list[req] = request;
       this.r.refs[req] = 0;
+      if (request instanceof HeldSpans) request.pin();
       this.lastRequest = request;
       this.lastRequestRow = req;
     }
@@ -332,8 +334,11 @@ export class TraceBuffer {
           this.lastRequest = undefined;
           this.lastRequestRow = NONE;
         }
+        const request = r.list[req];
         r.list[req] = undefined;
         r.delete(req);
+        // Its bytes are read no more after this pass (held-requests.ts).
+        if (request instanceof HeldSpans) request.unpin();
       }
       e.delete(entry);
       entry = next;
