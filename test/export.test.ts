@@ -34,6 +34,7 @@ import { StorageExporter } from '../src/export/storage-exporter.js';
 import {
   countSpans,
   decodeTraceRequest,
+  encodedBatch,
   encodeTraceRequest,
   encodeTraceResponse,
   type TraceBatch,
@@ -125,17 +126,27 @@ function otlpOptions(endpoint: string, extra: Partial<OtlpExporterOptions> = {})
   };
 }
 
+/** A batch processor whose batches are collected in `sent` (defaults: 1,000 spans, no max, 1 s). */
+function collectingBatcher(opts: Partial<ConstructorParameters<typeof BatchProcessor>[0]> = {}): {
+  bp: BatchProcessor;
+  sent: TraceBatch[];
+} {
+  const sent: TraceBatch[] = [];
+  const bp = new BatchProcessor({
+    sendBatchSize: 1000,
+    sendBatchMaxSize: 0,
+    timeoutMs: 1000,
+    clock: new ManualClock(),
+    send: async (b) => void sent.push(b),
+    ...opts,
+  });
+  return { bp, sent };
+}
+
 describe('BatchProcessor', () => {
   it('sends a batch once send_batch_size spans are pending, and not before', async () => {
-    const sent: TraceBatch[] = [];
     const clock = new ManualClock();
-    const bp = new BatchProcessor({
-      sendBatchSize: 100,
-      sendBatchMaxSize: 0,
-      timeoutMs: 1000,
-      clock,
-      send: async (b) => void sent.push(b),
-    });
+    const { bp, sent } = collectingBatcher({ sendBatchSize: 100, clock });
     await bp.add(batchOf(20, 1)); // 40 spans
     assert.equal(sent.length, 0);
     assert.equal(bp.pendingBytes(), 40 * 500);
@@ -147,15 +158,8 @@ describe('BatchProcessor', () => {
   });
 
   it('sends whatever arrived when the timeout passes, measured from the first span', async () => {
-    const sent: TraceBatch[] = [];
     const clock = new ManualClock();
-    const bp = new BatchProcessor({
-      sendBatchSize: 1000,
-      sendBatchMaxSize: 0,
-      timeoutMs: 1000,
-      clock,
-      send: async (b) => void sent.push(b),
-    });
+    const { bp, sent } = collectingBatcher({ clock });
     await bp.add(batchOf(5, 3));
     clock.advance(600);
     await bp.add(batchOf(5, 4));
@@ -169,14 +173,7 @@ describe('BatchProcessor', () => {
   });
 
   it('splits what is pending into batches of at most send_batch_max_size spans, losing none', async () => {
-    const sent: TraceBatch[] = [];
-    const bp = new BatchProcessor({
-      sendBatchSize: 50,
-      sendBatchMaxSize: 30,
-      timeoutMs: 1000,
-      clock: new ManualClock(),
-      send: async (b) => void sent.push(b),
-    });
+    const { bp, sent } = collectingBatcher({ sendBatchSize: 50, sendBatchMaxSize: 30 });
     const input = batchOf(50, 5); // 100 spans in one request
     await bp.add(input);
     assert.deepEqual(
@@ -195,6 +192,51 @@ describe('BatchProcessor', () => {
       sent.reduce((n, b) => n + b.bytes, 0) >= input.bytes,
       true,
       'the memory estimate is shared out, not lost',
+    );
+  });
+
+  it('appends encoded requests as they come: the batch is their bytes one after another', async () => {
+    const { bp, sent } = collectingBatcher();
+    const parts = [1, 2, 3, 4].map((seed) => encodeTraceRequest(batchOf(5 * seed, seed).data));
+    for (const p of parts) await bp.add(encodedBatch(p, countSpans(decodeTraceRequest(p))));
+    // A part handed in is copied at once: changing it afterwards changes nothing sent.
+    parts[0]!.fill(0);
+    await bp.flush();
+    assert.equal(sent.length, 1);
+    const want = Buffer.concat(parts.map((p, i) => (i === 0 ? encodeTraceRequest(batchOf(5, 1).data) : p)));
+    assert.deepEqual(Buffer.from(sent[0]!.encoded!), want);
+    assert.equal(sent[0]!.spanCount, 100);
+  });
+
+  it('a small encoded batch after a large one leaves as bytes of its own, not in the large buffer', async () => {
+    const { bp, sent } = collectingBatcher({ sendBatchSize: 100_000 });
+    const large = encodeTraceRequest(batchOf(2000, 7).data);
+    await bp.add(encodedBatch(large, 4000));
+    await bp.flush();
+    const small = encodeTraceRequest(batchOf(2, 8).data);
+    await bp.add(encodedBatch(small, 4));
+    await bp.flush();
+    const [a, b] = sent.map((x) => x.encoded!);
+    assert.deepEqual(Buffer.from(a!), Buffer.from(large));
+    assert.deepEqual(Buffer.from(b!), Buffer.from(small));
+    assert.ok(
+      b!.buffer.byteLength < (2 * large.length) / 10,
+      `${b!.buffer.byteLength} bytes behind a small batch`,
+    );
+  });
+
+  it('keeps the order of encoded and decoded batches mixed', async () => {
+    const { bp, sent } = collectingBatcher();
+    const inputs = [batchOf(2, 9), batchOf(3, 10), batchOf(4, 11)];
+    await bp.add(encodedBatch(encodeTraceRequest(inputs[0]!.data), 4));
+    await bp.add(inputs[1]!);
+    await bp.add(encodedBatch(encodeTraceRequest(inputs[2]!.data), 8));
+    await bp.flush();
+    const ids = (d: TraceData) =>
+      d.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((x) => x.spanId)));
+    assert.deepEqual(
+      ids(sent[0]!.data),
+      inputs.flatMap((i) => ids(i.data)),
     );
   });
 

@@ -41,8 +41,10 @@ export interface BatchProcessorOptions extends BatchOptions {
  * batch: a batch that reaches the size is cut at once.
  */
 export class BatchProcessor {
-  /** Decoded batches, or encoded requests (the agent's byte path, issue 13). */
+  /** Decoded batches, and encoded requests from before a decoded one (tests, embeddings). */
   private pending: Array<TraceData | Uint8Array> = [];
+  /** Encoded requests (the agent's byte path, issue 13), appended as they come. */
+  private readonly encoded = new AppendedRequests();
   private pendingSpans = 0;
   private pendingByteCount = 0;
   private timer: AbortController | undefined;
@@ -59,7 +61,11 @@ export class BatchProcessor {
 
   async add(batch: TraceBatch): Promise<void> {
     if (batch.spanCount === 0) return;
-    this.pending.push(batch.encoded ?? batch.data);
+    if (batch.encoded) this.encoded.append(batch.encoded);
+    else {
+      if (this.encoded.size > 0) this.pending.push(this.encoded.take());
+      this.pending.push(batch.data);
+    }
     this.pendingSpans += batch.spanCount;
     this.pendingByteCount += batch.bytes;
     if (this.pendingSpans >= this.options.sendBatchSize || this.options.timeoutMs <= 0) {
@@ -75,6 +81,7 @@ export class BatchProcessor {
     this.timer = undefined;
     if (this.pendingSpans === 0) return;
     const pending = this.pending;
+    if (this.encoded.size > 0) pending.push(this.encoded.take());
     const spans = this.pendingSpans;
     const bytes = this.pendingByteCount;
     this.pending = [];
@@ -125,6 +132,50 @@ export class BatchProcessor {
         this.options.onTimerError?.(err, { data: { resourceSpans: [] }, spanCount: spans, bytes }),
       );
     });
+  }
+}
+
+/** The first buffer of a batch when no batch was cut before. */
+const MIN_APPEND_BYTES = 64 * 1024;
+
+/**
+ * Encoded requests appended into one buffer as they arrive (session 15). Kept as a list until the batch was cut,
+ * each request (one sampler pass's kept spans, about 11 KiB at full speed) lived for the batch's `timeout` and
+ * was freed by a mark-compact: V8 counts the bytes of ArrayBuffers allocated since the last one against the old
+ * generation's limit (src/sampling/held-requests.ts). Copied here at once, a request dies young. The buffer is
+ * sized from the last batch, so that one allocation usually holds a batch; a batch that fills less than half of
+ * it leaves as a copy of its own, so that the queue does not hold the rest.
+ */
+class AppendedRequests {
+  private buf: Buffer | undefined;
+  private used = 0;
+  private lastBatch = MIN_APPEND_BYTES;
+
+  get size(): number {
+    return this.used;
+  }
+
+  append(request: Uint8Array): void {
+    const need = this.used + request.length;
+    let buf = this.buf;
+    if (buf === undefined || need > buf.length) {
+      const grown = buf === undefined ? this.lastBatch + (this.lastBatch >>> 2) : 2 * buf.length;
+      const next = Buffer.allocUnsafeSlow(Math.max(need, grown, MIN_APPEND_BYTES));
+      if (buf !== undefined) buf.copy(next, 0, 0, this.used);
+      this.buf = buf = next;
+    }
+    buf.set(request, this.used);
+    this.used = need;
+  }
+
+  /** The requests appended so far, as one request (`resource_spans` is a repeated field); empties it. */
+  take(): Uint8Array {
+    const buf = this.buf as Buffer;
+    const used = this.used;
+    this.buf = undefined;
+    this.used = 0;
+    this.lastBatch = Math.max(MIN_APPEND_BYTES, used);
+    return used * 2 < buf.length ? Buffer.from(buf.subarray(0, used)) : buf.subarray(0, used);
   }
 }
 
