@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { Slabs } from '../src/sampling/completion/slabs.js';
+import * as zlib from 'node:zlib';
+import { PACK_CODEC, Slabs } from '../src/sampling/completion/slabs.js';
 
 const SLAB = 64 << 10;
 
@@ -47,3 +48,15 @@ for (const random of [false, true]) {
     }
   });
 }
+
+void test('full slabs pack with zstd where Node has it (Node 24), else raw deflate, and read back the same', async () => {
+  const hasZstd = typeof (zlib as unknown as { zstdCompress?: unknown }).zstdCompress === 'function';
+  assert.equal(PACK_CODEC.name, hasZstd ? 'zstd' : 'deflate');
+  const bytes = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < bytes.length; i += 64) randomBytes(16).copy(bytes, i);
+  const packed = await new Promise<Buffer>((resolve, reject) =>
+    PACK_CODEC.pack(bytes, 96 * 1024, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+  assert.ok(packed.length < bytes.length / 2, `${packed.length} packed bytes`);
+  assert.deepEqual(PACK_CODEC.unpack(packed), bytes);
+});
