@@ -78,11 +78,13 @@ export {
   MARK_TRACE_STATE,
   MARK_WEIGHT,
   scanTraceRequest,
+  SPAN_COLUMN_BYTES,
+  spanColumnsIn,
   WireResource,
   WireScope,
   WireSpans,
 } from './wire-scan.js';
-export type { ScannedRequest } from './wire-scan.js';
+export type { ScannedRequest, SpanColumns } from './wire-scan.js';
 export {
   DEPLOYMENT_VARIANT_ATTRIBUTE,
   SAMPLING_COMPLETED_ATTRIBUTE,

@@ -244,8 +244,51 @@ const SCRATCH_NAMES: string[] = [];
 /** Scratch kept between scans at most (rows); a larger request's scratch is let go after it. */
 const MAX_KEPT_SCRATCH = 4096;
 
-/** Bytes per span of the columns `finish` keeps: durations (8), five uint32 columns (20), three uint8 (3). */
-const ROW_BYTES = 8 + 5 * 4 + 3;
+/** Bytes per span of a request's columns: durations (8), five uint32 columns (20), three uint8 (3). */
+export const SPAN_COLUMN_BYTES = 8 + 5 * 4 + 3;
+
+/** A scanned request's per-span columns, named as WireSpans names them. */
+export interface SpanColumns {
+  readonly durationsNs: Float64Array;
+  readonly scopeIndex: Uint32Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly startsHi: Uint32Array;
+  readonly startsLo: Uint32Array;
+  readonly kinds: Uint8Array;
+  readonly statusCodes: Uint8Array;
+  readonly marks: Uint8Array;
+}
+
+/**
+ * Views for `n` spans' columns in `ab` from byte `at` (a multiple of 8), `n * SPAN_COLUMN_BYTES` bytes: the 8-byte
+ * column first, so that every view is aligned. The scanner's `finish` fills a buffer of its own; the sampler copies
+ * a request it holds into a chunk (sampling/held-requests.ts).
+ */
+export function spanColumnsIn(ab: ArrayBufferLike, at: number, n: number): SpanColumns {
+  let p = at + 8 * n;
+  const u32 = (): Uint32Array => {
+    const view = new Uint32Array(ab, p, n);
+    p += 4 * n;
+    return view;
+  };
+  const u8 = (): Uint8Array => {
+    const view = new Uint8Array(ab, p, n);
+    p += n;
+    return view;
+  };
+  return {
+    durationsNs: new Float64Array(ab, at, n),
+    scopeIndex: u32(),
+    offsets: u32(),
+    lengths: u32(),
+    startsHi: u32(),
+    startsLo: u32(),
+    kinds: u8(),
+    statusCodes: u8(),
+    marks: u8(),
+  };
+}
 
 class IndexBuilder {
   scopes: WireScope[] = [];
@@ -324,48 +367,36 @@ class IndexBuilder {
 
   finish(): ScannedRequest {
     const n = this.count;
-    // One buffer for all the columns (8-byte column first, so every view is aligned), each copied from the
-    // scratch row by row (a subarray to `set` from was a view per column per request).
-    const ab = new ArrayBuffer(n * ROW_BYTES);
+    // One buffer for all the columns, each copied from the scratch row by row (a subarray to `set` from was a view
+    // per column per request).
+    const cols = spanColumnsIn(new ArrayBuffer(n * SPAN_COLUMN_BYTES), 0, n);
     const c = scratch;
-    const durations = new Float64Array(ab, 0, n);
-    for (let i = 0; i < n; i++) durations[i] = c.durations[i] as number;
-    let at = n * 8;
-    const u32 = (from: Uint32Array): Uint32Array => {
-      const view = new Uint32Array(ab, at, n);
-      for (let i = 0; i < n; i++) view[i] = from[i] as number;
-      at += n * 4;
-      return view;
-    };
-    const u8 = (from: Uint8Array): Uint8Array => {
-      const view = new Uint8Array(ab, at, n);
-      for (let i = 0; i < n; i++) view[i] = from[i] as number;
-      at += n;
-      return view;
-    };
-    const scopeIndex = u32(c.scopeIndex);
-    const offsets = u32(c.offsets);
-    const lengths = u32(c.lengths);
-    const startsHi = u32(c.startsHi);
-    const startsLo = u32(c.startsLo);
-    const kinds = u8(c.kinds);
-    const codes = u8(c.codes);
-    const marks = u8(c.marks);
+    for (let i = 0; i < n; i++) {
+      cols.durationsNs[i] = c.durations[i] as number;
+      cols.scopeIndex[i] = c.scopeIndex[i] as number;
+      cols.offsets[i] = c.offsets[i] as number;
+      cols.lengths[i] = c.lengths[i] as number;
+      cols.startsHi[i] = c.startsHi[i] as number;
+      cols.startsLo[i] = c.startsLo[i] as number;
+      cols.kinds[i] = c.kinds[i] as number;
+      cols.statusCodes[i] = c.codes[i] as number;
+      cols.marks[i] = c.marks[i] as number;
+    }
     const spans = new WireSpans(
       this.buf,
       this.scopes,
       n,
-      scopeIndex,
-      offsets,
-      lengths,
-      kinds,
-      codes,
-      marks,
-      durations,
+      cols.scopeIndex,
+      cols.offsets,
+      cols.lengths,
+      cols.kinds,
+      cols.statusCodes,
+      cols.marks,
+      cols.durationsNs,
       this.traceIds.slice(0, n),
       this.names.slice(0, n),
-      startsHi,
-      startsLo,
+      cols.startsHi,
+      cols.startsLo,
     );
     if (scratch.cap > MAX_KEPT_SCRATCH) {
       // One huge request (an id-only batch of 100k spans) does not leave megabytes of scratch behind.

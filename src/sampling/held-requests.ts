@@ -1,4 +1,4 @@
-import { WireSpans } from '../otlp/index.js';
+import { SPAN_COLUMN_BYTES, spanColumnsIn, WireSpans, type SpanColumns } from '../otlp/index.js';
 
 /**
  * Where the trace buffer keeps the requests its spans wait in (issue 13, session 15): copied into chunks of 1 MiB
@@ -26,9 +26,6 @@ const MAX_ADOPTED_BYTES = HELD_CHUNK_BYTES / 4;
 const MAX_SPARE_CHUNKS = 2;
 const POISON = 0xee;
 
-/** Bytes of one request's columns: durations (8), five 4-byte columns, three 1-byte columns. */
-const COLUMN_BYTES = 8 + 5 * 4 + 3;
-
 class Chunk {
   used = 0;
   /** Written since it was last filled with POISON. */
@@ -46,17 +43,7 @@ export class HeldSpans extends WireSpans {
   constructor(
     source: WireSpans,
     buf: Buffer,
-    columns: {
-      scopeIndex: Uint32Array;
-      offsets: Uint32Array;
-      lengths: Uint32Array;
-      kinds: Uint8Array;
-      statusCodes: Uint8Array;
-      marks: Uint8Array;
-      durationsNs: Float64Array;
-      startsHi: Uint32Array;
-      startsLo: Uint32Array;
-    },
+    columns: SpanColumns,
     private readonly chunk: Chunk,
     private readonly owner: HeldRequests,
   ) {
@@ -107,7 +94,7 @@ export class HeldRequests {
     const body = spans.buf.length;
     const n = spans.count;
     const start = align8(body);
-    const need = align8(start + n * COLUMN_BYTES);
+    const need = align8(start + n * SPAN_COLUMN_BYTES);
     if (need > MAX_ADOPTED_BYTES) return spans;
     const chunk = this.room(need);
     const at = chunk.used;
@@ -118,40 +105,9 @@ export class HeldRequests {
     this.liveCount++;
     const buf = chunk.buf;
     spans.buf.copy(buf, at);
-    const ab = buf.buffer;
-    let p = buf.byteOffset + at + start;
-    const durationsNs = new Float64Array(ab, p, n);
-    durationsNs.set(spans.durationsNs.subarray(0, n));
-    p += 8 * n;
-    const u32 = (from: Uint32Array): Uint32Array => {
-      const view = new Uint32Array(ab, p, n);
-      view.set(from.subarray(0, n));
-      p += 4 * n;
-      return view;
-    };
-    const u8 = (from: Uint8Array): Uint8Array => {
-      const view = new Uint8Array(ab, p, n);
-      view.set(from.subarray(0, n));
-      p += n;
-      return view;
-    };
-    return new HeldSpans(
-      spans,
-      buf.subarray(at, at + body),
-      {
-        durationsNs,
-        scopeIndex: u32(spans.scopeIndex),
-        offsets: u32(spans.offsets),
-        lengths: u32(spans.lengths),
-        startsHi: u32(spans.startsHi),
-        startsLo: u32(spans.startsLo),
-        kinds: u8(spans.kinds),
-        statusCodes: u8(spans.statusCodes),
-        marks: u8(spans.marks),
-      },
-      chunk,
-      this,
-    );
+    const columns = spanColumnsIn(buf.buffer, buf.byteOffset + at + start, n);
+    copyColumns(spans, columns, n);
+    return new HeldSpans(spans, buf.subarray(at, at + body), columns, chunk, this);
   }
 
   /**
@@ -192,6 +148,21 @@ export class HeldRequests {
     if (this.spares.length < MAX_SPARE_CHUNKS) this.spares.push(chunk);
     else this.chunkCount--;
   }
+}
+
+/** `from`'s columns into `to` (a WireSpans' columns hold exactly its `count` rows; others are cut to `n`). */
+function copyColumns(from: WireSpans, to: SpanColumns, n: number): void {
+  const rows = <T extends Uint32Array | Uint8Array | Float64Array>(a: T): T =>
+    a.length === n ? a : (a.subarray(0, n) as T);
+  to.durationsNs.set(rows(from.durationsNs));
+  to.scopeIndex.set(rows(from.scopeIndex));
+  to.offsets.set(rows(from.offsets));
+  to.lengths.set(rows(from.lengths));
+  to.startsHi.set(rows(from.startsHi));
+  to.startsLo.set(rows(from.startsLo));
+  to.kinds.set(rows(from.kinds));
+  to.statusCodes.set(rows(from.statusCodes));
+  to.marks.set(rows(from.marks));
 }
 
 function align8(n: number): number {

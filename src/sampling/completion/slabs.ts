@@ -41,23 +41,22 @@ const zstd = zlib as unknown as {
  * The deflate of full slabs was about a fifth of the agent's CPU at full speed (libuv's threads 10 % of it, and
  * the main thread's part). Node 20 has no zstd: raw deflate at level 1.
  */
-export const PACK_CODEC: PackCodec =
-  zstd.zstdCompress && zstd.zstdDecompressSync && zstd.constants.ZSTD_c_compressionLevel !== undefined
-    ? {
-        name: 'zstd',
-        pack: (bytes, chunkSize, done) =>
-          zstd.zstdCompress!(
-            bytes,
-            { chunkSize, params: { [zstd.constants.ZSTD_c_compressionLevel!]: 1 } },
-            done,
-          ),
-        unpack: (packed) => zstd.zstdDecompressSync!(packed),
-      }
-    : {
-        name: 'deflate',
-        pack: (bytes, chunkSize, done) => zlib.deflateRaw(bytes, { level: 1, chunkSize }, done),
-        unpack: (packed) => zlib.inflateRawSync(packed),
-      };
+export const PACK_CODEC: PackCodec = zstdCodec() ?? {
+  name: 'deflate',
+  pack: (bytes, chunkSize, done) => zlib.deflateRaw(bytes, { level: 1, chunkSize }, done),
+  unpack: (packed) => zlib.inflateRawSync(packed),
+};
+
+function zstdCodec(): PackCodec | undefined {
+  const { zstdCompress: compress, zstdDecompressSync: decompress } = zstd;
+  const level = zstd.constants.ZSTD_c_compressionLevel;
+  if (compress === undefined || decompress === undefined || level === undefined) return undefined;
+  return {
+    name: 'zstd',
+    pack: (bytes, chunkSize, done) => compress(bytes, { chunkSize, params: { [level]: 1 } }, done),
+    unpack: (packed) => decompress(packed),
+  };
+}
 
 /**
  * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted
