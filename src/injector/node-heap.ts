@@ -56,13 +56,22 @@ export function nodeOptionsForMemoryLimit(limitBytes: number | undefined): strin
 /**
  * glibc's malloc hands out allocations of at least this many bytes as their own mmap, returned to the kernel when
  * freed (mallopt(3), M_MMAP_THRESHOLD; setting it also stops glibc raising the threshold as it does by default after
- * a large block is freed). The agent holds each request's bytes (about 28 KiB for 100 spans) for `decision_wait`
- * and frees them in another order than it took them: from glibc's heap, those frees left holes that stayed resident
- * (RSS) for as long as one live block sat above them. At 10k spans/s with the chart's config: peak RSS 169-173 ->
- * 150-151 MiB, CPU per span inside the noise (bench/agent-footprint.ts, BENCHMARKS.md "Session 6"). Ignored where
- * the C library is not glibc (the image is Debian's).
+ * a large block is freed, up to 32 MiB). Ignored where the C library is not glibc (the image is Debian's).
+ *
+ * - Above it: what the agent holds for seconds and frees in another order than it took it, so that a freed one
+ *   does not stay resident below a live one: the trace buffer's 1 MiB request chunks, the completion buffer's
+ *   packed slabs (about 100-120 KiB), export batches.
+ * - Below it: what lives for one request and is freed at once, so that glibc reuses it without a system call:
+ *   node's 64 KiB socket reads, request bodies (about 28 KiB for 100 spans), zlib's state (up to 64 KiB a piece).
+ *
+ * It was 16 KiB (session 6), when every request body was held for `decision_wait` (peak RSS at 10k spans/s 169-173
+ * -> 150-151 MiB). Since session 15 the trace buffer copies the requests it holds into reused chunks, and 16 KiB
+ * only made each short-lived buffer an mmap and a munmap. On a VM where munmap's TLB shootdown is dear (session 16,
+ * 2 cores, `perf`: a quarter of the agent's CPU in munmap and page faults) 96 KiB took the agent's CPU at 10k
+ * spans/s from 30.6-30.7 to 19.4-23.3 ms per 1,000 spans and at full speed from 12.8-16.3 to 8.1-8.5, for 2-3 MiB
+ * more peak RSS (124-125 -> 127 MiB; BENCHMARKS.md "Session 16").
  */
-export const AGENT_MMAP_THRESHOLD_BYTES = 16 * 1024;
+export const AGENT_MMAP_THRESHOLD_BYTES = 96 * 1024;
 
 /**
  * The agent container's process env for its memory limit (a quantity such as "288Mi"): `NODE_OPTIONS` (V8's heap
