@@ -1,6 +1,6 @@
-import * as zlib from 'node:zlib';
 import { dataViewOf, type WireScope } from '../../otlp/index.js';
 import { NONE } from '../rows.js';
+import { PACK_CODEC } from './pack-codec.js';
 /**
  * Emptied slabs kept for the next fill. Under steady load the oldest slab empties about when a new one is
  * needed (a 1 MiB slab holds about half a second of dropped spans at 10,000 spans/s), so one spare turns the
@@ -10,54 +10,6 @@ import { NONE } from '../rows.js';
 const SPARE_SLABS = 1;
 /** A packed slab replaces its slab only when it saves at least an eighth. */
 const PACK_AT_MOST = 0.875;
-/**
- * zlib's output chunk for packing a slab of `written` bytes: a third of it (OTLP spans deflate 4-6x at level 1),
- * at least 16 KiB (zlib's default chunk). With the default, a 512 KiB slab came back in 5-8 chunks, each a
- * callback on the main thread and a copy into one buffer at the end: 7 % of the agent's main thread at full
- * speed (session 14 profile). One chunk is one callback; the packed bytes are then copied out of it, so that a
- * packed slab does not keep the whole chunk alive.
- */
-function packChunkBytes(written: number): number {
-  return Math.max(16 << 10, Math.ceil(written / 3 / 4096) * 4096);
-}
-
-/** How a full slab is packed on the thread pool and read back: zstd where Node has it, else raw deflate. */
-interface PackCodec {
-  readonly name: 'zstd' | 'deflate';
-  pack(bytes: Buffer, chunkSize: number, done: (err: Error | null, out: Buffer) => void): void;
-  unpack(packed: Buffer): Buffer;
-}
-
-/** Node 22.15+ and 24 (the image's runtime); the types of the Node 20 this builds against lack them. */
-const zstd = zlib as unknown as {
-  zstdCompress?: (buf: Buffer, options: object, done: (err: Error | null, out: Buffer) => void) => void;
-  zstdDecompressSync?: (buf: Buffer) => Buffer;
-  constants: { ZSTD_c_compressionLevel?: number };
-};
-
-/**
- * zstd at level 1 where Node has it (session 15): on Node 24 it packed a 512 KiB slab of spans in 0.37 ms against
- * raw deflate's 1.75 at level 1, to 0.200 of its size against 0.226, and reads it back in 0.27 ms against 0.66.
- * The deflate of full slabs was about a fifth of the agent's CPU at full speed (libuv's threads 10 % of it, and
- * the main thread's part). Node 20 has no zstd: raw deflate at level 1.
- */
-export const PACK_CODEC: PackCodec = zstdCodec() ?? {
-  name: 'deflate',
-  pack: (bytes, chunkSize, done) => zlib.deflateRaw(bytes, { level: 1, chunkSize }, done),
-  unpack: (packed) => zlib.inflateRawSync(packed),
-};
-
-function zstdCodec(): PackCodec | undefined {
-  const { zstdCompress: compress, zstdDecompressSync: decompress } = zstd;
-  const level = zstd.constants.ZSTD_c_compressionLevel;
-  if (compress === undefined || decompress === undefined || level === undefined) return undefined;
-  return {
-    name: 'zstd',
-    pack: (bytes, chunkSize, done) => compress(bytes, { chunkSize, params: { [level]: 1 } }, done),
-    unpack: (packed) => decompress(packed),
-  };
-}
-
 /**
  * The scopes of held spans, each under an index that parts and span headers name (no array per part), counted
  * by slab: a slab holds one reference to each scope its spans name, taken when it first writes one and given
@@ -353,8 +305,7 @@ export class Slabs {
     const written = this.written[s] as number;
     const epoch = this.epoch;
     this.packing.add(raw);
-    const chunkSize = packChunkBytes(written);
-    PACK_CODEC.pack(raw.subarray(0, written), chunkSize, (err, out) => {
+    PACK_CODEC.pack(raw.subarray(0, written), (err, out) => {
       this.packing.delete(raw);
       if (this.epoch !== epoch) {
         // Cleared meanwhile: everything it held was let go.
