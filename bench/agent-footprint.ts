@@ -359,6 +359,7 @@ async function main(): Promise<void> {
       // store at nice 19 (every thread) the agent's memory filled as the store lagged, and it refused 10-20 % of
       // the requests instead.
       const cpu0 = procCpuSeconds(pid);
+      const refusedBefore = await scrapeMetrics(agentPorts.admin);
       const full = await runLoad(
         { port: agentPorts.grpc, mode: 'full', inFlight: 8, durationMs: FULL_SPEED_MS, idPrefix: prefix++ },
         pinLoad,
@@ -383,6 +384,18 @@ async function main(): Promise<void> {
       console.log(
         `| agent (chart config) | ${fmt(rate(full))} | ${fmt(full.refused)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${mib(peak)} | ${cpu.toFixed(1)} | ${busy(cpu, full).toFixed(2)} | ${cpuPerK(cpu, full).toFixed(1)} | ${fmt(capacity(cpu, full))} |`,
       );
+      if (full.refused > 0) {
+        // Why (sentinel_receiver_refused_spans_total by reason): memory_limit when the store lags and the
+        // export queue or the trace buffer fills (session 13), queue_full when the queue alone does.
+        const refusedAfter = await scrapeMetrics(agentPorts.admin);
+        const reasons = [...refusedAfter]
+          .filter(([k]) => k.startsWith('sentinel_receiver_refused_spans_total{'))
+          .map(([k, v]) => [/reason="([^"]*)"/.exec(k)?.[1] ?? k, v - (refusedBefore.get(k) ?? 0)] as const)
+          .filter(([, n]) => n > 0);
+        console.log(
+          `\nthe agent refused ${fmt(full.refused)} requests at full speed: ${reasons.map(([r, n]) => `${fmt(n)} spans for ${r}`).join(', ') || 'no refusal counted by the agent (client-side timeouts)'}`,
+        );
+      }
       console.log(
         `\nagent / no-decode server: ${(rate(full) / rate(base)).toFixed(2)}x spans/s; ${(cpuPerK(baseCpu, base) / cpuPerK(cpu, full)).toFixed(2)}x by CPU per span (the ratio of what each carries on a busy core)`,
       );
