@@ -113,6 +113,21 @@ for (const [name, make] of streamCodecs) {
   );
 
   void test(
+    `one ${name} stream packs a part larger than its buffer (a slab of its own) and goes on`,
+    { skip, timeout: 30_000 },
+    async () => {
+      const codec = make(16 << 10) as StreamPackCodec;
+      // Random bytes do not pack: more output than the stream buffers (1 MiB) before it is read.
+      const big = randomBytes(6 << 20);
+      const [after] = slabLike(1, 64 * 1024) as [Buffer];
+      const [packedBig, packedAfter] = await Promise.all([packWith(codec, big), packWith(codec, after)]);
+      assert.ok(packedBig.length > 4 << 20, `${packedBig.length} packed bytes`);
+      assert.deepEqual(codec.unpack(packedBig), big);
+      assert.deepEqual(codec.unpack(packedAfter), after);
+    },
+  );
+
+  void test(
     `a ${name} stream that fails answers its slabs with the error, and the next pack opens a new one`,
     { skip },
     async () => {

@@ -17,6 +17,7 @@ interface PackStream {
   flush(kind: number, done: () => void): void;
   read(): Buffer | null;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'readable', listener: () => void): unknown;
   destroy(): unknown;
 }
 
@@ -27,30 +28,31 @@ interface Pending {
 }
 
 /**
- * Room in a stream's buffer for a slab's whole output, so that zlib never waits for the stream to be read (raw
- * deflate's worst case is its input plus 5 bytes per stored block; slabs are at most 1 MiB).
+ * Room in a stream's buffer for a chart-sized slab's output, so that zlib seldom waits for the stream to be read.
+ * A larger output (a part bigger than a slab gets a slab of its own, up to `max_bytes`) is read as it comes.
  */
-const STREAM_BUFFER_BYTES = 4 << 20;
+const STREAM_BUFFER_BYTES = 1 << 20;
 
 /**
  * Every slab through one long-lived zlib stream (session 16). A call per slab (`zlib.deflateRaw`,
  * `zlib.zstdCompress`) set up and tore down the compressor's state each time (for deflate about 270 KiB: window,
  * hash chains, pending output; for zstd its context and window), and with it a stream of JavaScript objects:
  * fresh memory each time, page-faulted in and unmapped again. bench/slab-pack.ts, the chart's 576 KiB slabs, 2
- * cores: deflate 2.75 -> 1.98 ms of CPU per slab (0.77x) on Node 20 and 0.73x on Node 24, where zstd per call
- * took 3.76 ms.
+ * cores: deflate 2.64 -> 1.94 ms of CPU per slab (0.76x) on Node 20; on Node 24 zstd 4.05 -> 0.99 ms.
  *
  * Each slab is written and then flushed with the codec's end flush: deflate's Z_FULL_FLUSH ends its output on a
  * byte boundary and resets the window; zstd's ZSTD_e_end ends a frame. Either way a slab's packed bytes do not
- * refer to an earlier slab's and are read back on their own. One slab is in the stream at a time; its output is
- * read out of the stream's buffer when its flush is done (the stream is never in flowing mode, and its buffer
- * holds more than one slab's output). On a stream error the slab in the stream and those queued behind it get
+ * refer to an earlier slab's and are read back on their own. One slab is in the stream at a time, so all the
+ * output read until its flush is done is its own: read whenever the stream has some (a large output would
+ * otherwise stop zlib until read) and at the end. On a stream error the slab in the stream and those queued behind it get
  * the error (they stay unpacked) and the next pack opens a new stream.
  */
 export class StreamPackCodec implements PackCodec {
   private stream: PackStream | undefined;
   private readonly queue: Pending[] = [];
   private busy = false;
+  /** The output read so far for the slab in the stream. */
+  private out: Buffer[] = [];
 
   constructor(
     readonly name: PackCodec['name'],
@@ -76,7 +78,10 @@ export class StreamPackCodec implements PackCodec {
     stream.flush(this.endFlush, () => {
       if (this.stream !== stream) return; // failed meanwhile: `fail` answered this job
       this.queue.shift();
-      job.done(null, stream.read() ?? Buffer.alloc(0));
+      this.drain(stream);
+      const out = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out);
+      this.out = [];
+      job.done(null, out);
       this.next();
     });
   }
@@ -84,13 +89,20 @@ export class StreamPackCodec implements PackCodec {
   private opened(): PackStream {
     const stream = this.open();
     stream.on('error', (err) => this.fail(stream, err));
+    stream.on('readable', () => this.drain(stream));
     return stream;
+  }
+
+  private drain(stream: PackStream): void {
+    if (this.stream !== stream) return;
+    for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) this.out.push(chunk);
   }
 
   private fail(stream: PackStream, err: Error): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
     stream.destroy();
+    this.out = [];
     const jobs = this.queue.splice(0);
     this.busy = false;
     for (const job of jobs) job.done(err, Buffer.alloc(0));
