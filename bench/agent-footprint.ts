@@ -358,8 +358,9 @@ async function main(): Promise<void> {
       // agent busy and the agent's spans/s is the load's: CPU per span is the measure (printed below). With the
       // store at nice 19 (every thread) the agent's memory filled as the store lagged, and it refused 10-20 % of
       // the requests instead.
-      const cpu0 = procCpuSeconds(pid);
+      // Scraped before the CPU reading starts, so that the scrape is not counted as full-speed work.
       const refusedBefore = await scrapeMetrics(agentPorts.admin);
+      const cpu0 = procCpuSeconds(pid);
       const full = await runLoad(
         { port: agentPorts.grpc, mode: 'full', inFlight: 8, durationMs: FULL_SPEED_MS, idPrefix: prefix++ },
         pinLoad,

@@ -60,7 +60,7 @@ export function nodeOptionsForMemoryLimit(limitBytes: number | undefined): strin
  *
  * - Above it: what the agent holds for seconds and frees in another order than it took it, so that a freed one
  *   does not stay resident below a live one: the trace buffer's 1 MiB request chunks, the completion buffer's
- *   packed slabs (about 100-120 KiB), export batches.
+ *   packed slabs (about 100-130 KiB), export batches.
  * - Below it: what lives for one request and is freed at once, so that glibc reuses it without a system call:
  *   node's 64 KiB socket reads, request bodies (about 28 KiB for 100 spans), zlib's state (up to 64 KiB a piece).
  *

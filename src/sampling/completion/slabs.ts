@@ -63,8 +63,8 @@ class ScopeTable {
  * it empties), dead space of parts that left included; its packed bytes once packed.
  *
  * Packing (session 12): held spans are cold (most leave by age unread; the feed takes a few), so a sealed slab is
- * deflated on libuv's thread pool (zlib level 1, raw deflate) and, when that saves an eighth or more, kept as its
- * packed bytes. Reading a packed slab (`bytesOf`) inflates it; the last one inflated is kept for the next read,
+ * packed on libuv's thread pool (`PACK_CODEC`: zstd or raw deflate at level 1, ./pack-codec.ts) and, when that
+ * saves an eighth or more, kept as its packed bytes. Reading a packed slab (`bytesOf`) inflates it; the last one inflated is kept for the next read,
  * as the feed's ids of one poll tend to share slabs, until `forgetInflated` (the end of the poll's release). A
  * slab that empties while zlib reads it is not reused until zlib is done; a packing that ends after its slab
  * emptied, or after `clear`, changes nothing.
