@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { scrapeMetrics } from './_scrape-metrics.js';
 import { startSentinel } from '../test/helpers/child.js';
 import { buildDist, chartAgentSetup, procRss, ROOT, stopChild } from './_footprint-setup.js';
+import { median } from './_stats.js';
 
 const MiB = 2 ** 20;
 const SAMPLES = Number(process.env['BENCH_IDLE_SAMPLES'] ?? 3);
@@ -56,7 +57,6 @@ async function nodeAlone(node: string): Promise<number> {
   return rss;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f = (bytes: number) => (bytes / MiB).toFixed(1);
 
 async function main(): Promise<void> {

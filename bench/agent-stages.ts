@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { median } from './_stats.js';
 
 const OFF = {
   completion: { sampling: { completion: { enabled: false } } },
@@ -93,11 +94,6 @@ for (let round = 1; round <= ROUNDS && !failed; round++) {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 if (!failed) {
   console.log(
     `\n| variant | agent CPU ms / 1,000 spans (median) | no-decode server | agent / no-decode by CPU per span | saved against the chart's config, same round |\n|---|---|---|---|---|`,

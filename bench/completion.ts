@@ -36,6 +36,7 @@ import { completable } from '../src/sampling/decision-cache.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 import { ManualClock } from '../src/clock.js';
+import { median } from './_stats.js';
 
 const MIB = 1024 * 1024;
 const SPANS_PER_TRACE = 10;
@@ -389,7 +390,6 @@ function runChild(mode: Mode, file: string): Promise<ChildResult> {
 }
 
 const mib = (n: number) => (n / MIB).toFixed(1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 // --- a real agent ---------------------------------------------------------------------------------------------

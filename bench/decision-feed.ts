@@ -20,6 +20,7 @@ import {
 } from '../src/decision-feed/feed-protocol.js';
 import { DecisionLog } from '../src/decision-feed/decision-log.js';
 import { silentLogger } from '../src/telemetry/index.js';
+import { median } from './_stats.js';
 
 const N = Number(process.env['BENCH_N'] ?? 6000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -110,7 +111,6 @@ async function measure(
 }
 
 const auth = { authorization: `Bearer ${token}` };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ids = (n: number) => randomBytes(n * DECISION_ID_BYTES);
 
 /** POSTs fresh ids (CONCURRENCY requests of `n` ids, the warm-up of an empty series). */

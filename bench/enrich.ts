@@ -25,6 +25,7 @@ import type { TraceBatch, TraceConsumer, TraceData } from '../src/otlp/index.js'
 import { av, decodeTraceRequest, encodeTraceRequest, rejectInvalidSpans } from '../src/otlp/index.js';
 import { OtlpReceivers } from '../src/receiver/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { median } from './_stats.js';
 
 const TARGET_SPANS = 300_000;
 const ROUNDS = 5;
@@ -170,7 +171,6 @@ async function measureHttp(
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const next = new NullConsumer();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /**
  * Two loops over the same request bytes, alternated ROUNDS times: A receives (decode + validate) and hands the

@@ -9,6 +9,7 @@ import { traceDataToJson } from '../src/otlp/index.js';
 import { flattenTraceData, toTraceData, type StoredSpan } from '../src/storage/index.js';
 import { jaegerResponse, toJaegerTrace } from '../src/store/jaeger-model.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
+import { median } from './_stats.js';
 
 const TRACES = 200;
 const SPANS_PER_TRACE = 50;
@@ -50,7 +51,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const baseline = median(times[Object.keys(encoders)[0]!]!);
 console.log(
   `${TRACES} traces of ${SPANS_PER_TRACE} spans (every attribute type, events, links); ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}`,

@@ -21,6 +21,7 @@ import { encodeLogs, type LogSpec } from '../test/helpers/sdk-logs.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
 import { ManualClock } from '../src/clock.js';
+import { median } from './_stats.js';
 
 const REQUESTS = 200;
 const ROUNDS = 11;
@@ -110,7 +111,6 @@ async function run(
   await s.forceFlush();
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 async function time(f: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await f();

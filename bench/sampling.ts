@@ -25,6 +25,7 @@ import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { MODEL_BYTES_PER_WIRE_BYTE } from '../src/receiver/ingest.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { ManualClock } from '../src/clock.js';
+import { median } from './_stats.js';
 
 const SPANS_PER_TRACE = 10;
 const SPANS_PER_REQUEST = 500;
@@ -162,7 +163,6 @@ function sampler(policy: SamplingPolicy, clock: ManualClock, maxTraces: number):
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ns = () => process.hrtime.bigint();
 
 /**

@@ -25,6 +25,7 @@ import { evaluateTrace } from '../src/store/traceql/evaluate.js';
 import { parseTraceQL } from '../src/store/traceql/parse.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces, rng } from '../test/helpers/store-spans.js';
+import { median } from './_stats.js';
 
 const BLOCKS = 1000;
 const TRACES_PER_BLOCK = 60;
@@ -37,7 +38,6 @@ const SPREAD_MS = 6 * 86_400_000;
 const RUNS = 5;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   `# search: node ${process.version}, ${availableParallelism()} cores (shared machine: other sessions ran at the same time)`,
 );

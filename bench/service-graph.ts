@@ -20,6 +20,7 @@ import {
 import { ServiceGraph } from '../src/store/service-graph.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { edgeSpan, serviceSpans } from '../test/helpers/edge-spans.js';
+import { median } from './_stats.js';
 
 const SPANS = 512;
 const ROUNDS = 7;
@@ -80,7 +81,6 @@ for (let round = 0; round < ROUNDS; round++) {
   graphNs.push(g);
   ratios.push(g / d);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   `node ${process.version}, ${availableParallelism()} cores (shared by several sessions while measured: absolute times move, compare the ratio)`,
 );

@@ -26,6 +26,7 @@ import { encodeTraceRequest } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 import { CapturingLogs, CapturingMetrics, NOWHERE } from '../test/helpers/sdk-signals.js';
+import { median } from './_stats.js';
 
 const REQUESTS = 400;
 const ROUNDS = 5;
@@ -125,8 +126,6 @@ async function round(port: number, path: string, body: Uint8Array, agent: HttpAg
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1000;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const exporter = new CountingExporter();
 const config = validateConfig(

@@ -18,6 +18,7 @@ import * as zlib from 'node:zlib';
 import { AGENT_MMAP_THRESHOLD_BYTES } from '../src/injector/node-heap.js';
 import { deflateCodec, zstdCodec, type PackCodec } from '../src/sampling/completion/pack-codec.js';
 import { footprintRequests } from './_footprint-request.js';
+import { median } from './_stats.js';
 
 if (process.env['SLAB_PACK_CHILD'] === undefined) {
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
@@ -113,7 +114,6 @@ for (let r = 0; r < ROUNDS + 1; r++) {
     if (r > 0) results.set(name, [...(results.get(name) ?? []), { ...x, vsBefore: x.cpuMs / base }]);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(
   '| codec | CPU ms per slab (median; range) | / per-call deflate, same round (median) | packed / slab |',
 );

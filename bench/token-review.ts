@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { StoreAuth } from '../src/store/store-auth.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from '../test/helpers/fake-token-review.js';
+import { median } from './_stats.js';
 
 const ROUNDS = 5;
 const FAST_CALLS = 100_000;
@@ -49,7 +50,6 @@ async function time(calls: number, next: (i: number) => string): Promise<number>
   return Number(process.hrtime.bigint() - t0) / 1000 / calls;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const staticHeader = 'Bearer static-agent-token-of-some-length-0123456789';
 const cachedHeader = `Bearer ${cachedToken}`;
 await check(cachedHeader); // the one review of the cached token

@@ -41,6 +41,7 @@ import { addKeptSpan } from '../src/sampling/weights.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from '../test/helpers/store-spans.js';
 import { ManualClock } from '../src/clock.js';
+import { median } from './_stats.js';
 
 const REQUESTS = 300;
 const ROUNDS = 7;
@@ -118,7 +119,6 @@ function wirePath(requests: Buffer[]): number {
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const time = (f: () => unknown): number => {
   const t0 = process.hrtime.bigint();
   f();
