@@ -19,6 +19,12 @@
  * no-decode grpc-js server fed the same paced load for up to 20 s before the agent's loads (what receiving the
  * requests costs alone at that rate), and the ratio of the two.
  *
+ * A second table gives the load's seconds alone (no decision_wait) for the agent and the no-decode server: CPU
+ * ms per second, minor page faults per second and wake-ups per second (voluntary context switches, every thread).
+ * Those two are counts, steadier than CPU time on a shared machine, and say what a CPU figure is made of where
+ * the machine charges much for each (session 18). The run's last line is its figures as JSON
+ * (bench/_footprint-result.ts), which bench/agent-stages.ts reads.
+ *
  * Then the full-speed figure: 8 requests in flight for BENCH_FULL_SPEED_S (default 30) seconds against a grpc-js
  * server that decodes nothing, then against the agent, each pinned to CPU 0 and the load and the store to the
  * other CPUs (BENCH_PIN=0: not pinned); spans/s as a ratio, p99, the agent's peak RSS.
@@ -37,7 +43,7 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +51,7 @@ import { startSentinel, type SentinelChild } from '../test/helpers/child.js';
 import type { FootprintLoadJob, FootprintLoadResult } from './_footprint-load.js';
 import { loadShape } from './_footprint-request.js';
 import { buildDist, chartAgentSetup, pinToCpus, ROOT, type Yaml } from './_footprint-setup.js';
+import { RESULT_PREFIX, type CounterRates, type FootprintResult } from './_footprint-result.js';
 import { scrapeMetrics } from './_scrape-metrics.js';
 
 const MiB = 2 ** 20;
@@ -107,9 +114,53 @@ function resetPeak(pid: number): boolean {
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 /** User + system CPU seconds of a process, from /proc/<pid>/stat. */
 function procCpuSeconds(pid: number): number {
+  return procCounters(pid).cpuSeconds;
+}
+
+/**
+ * What a process has cost so far, from /proc: CPU seconds (user + system, every thread), minor page faults
+ * (every thread), and wake-ups: voluntary context switches summed over its threads (a thread that blocked, in
+ * epoll_wait, a futex or a read, and was woken). Faults and wake-ups are counts, not times: on a shared machine
+ * they move far less from run to run than CPU seconds do, and on a virtual machine each of them is dear (session
+ * 18: a first touch of fresh memory cost 1-4 us per KiB here, a reused buffer 0.04).
+ */
+function procCounters(pid: number): {
+  cpuSeconds: number;
+  systemSeconds: number;
+  minorFaults: number;
+  wakeups: number;
+} {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  let wakeups = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      wakeups += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return {
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+    systemSeconds: Number(fields[12]) / CLK_TCK,
+    minorFaults: Number(fields[7]),
+    wakeups,
+  };
+}
+
+/** Per-second rates of the counters between two readings `seconds` apart. */
+function counterRates(
+  a: ReturnType<typeof procCounters>,
+  b: ReturnType<typeof procCounters>,
+  seconds: number,
+): CounterRates {
+  return {
+    cpuMsPerS: ((b.cpuSeconds - a.cpuSeconds) * 1000) / seconds,
+    systemMsPerS: ((b.systemSeconds - a.systemSeconds) * 1000) / seconds,
+    faultsPerS: (b.minorFaults - a.minorFaults) / seconds,
+    wakeupsPerS: (b.wakeups - a.wakeups) / seconds,
+  };
 }
 
 /** A compiled Sentinel child (`node dist/cli.js ...`, as the image runs it). */
@@ -172,17 +223,28 @@ async function startNullServer(): Promise<{
  * for `ms`: what receiving the requests costs alone at that rate (each request's wake-up, HTTP/2, grpc-js),
  * the floor under the agent's figure. Read after a 2 s warm-up.
  */
-async function noDecodeCpuPerK(rate: number, ms: number, idPrefix: number): Promise<number> {
+async function noDecodeCpuPerK(rate: number, ms: number, idPrefix: number): Promise<FloorReading> {
   const server = await startNullServer();
   try {
     await sleep(2000);
-    const cpu0 = procCpuSeconds(server.child.pid!);
+    const pid = server.child.pid!;
+    const c0 = procCounters(pid);
+    const started = Date.now();
     const load = await runPaced({ grpc: server.port, http: server.httpPort }, rate, ms, idPrefix);
-    const cpu = procCpuSeconds(server.child.pid!) - cpu0;
-    return (cpu * 1e6) / Math.max(1, load.ok * 100);
+    const c1 = procCounters(pid);
+    return {
+      cpuPerK: ((c1.cpuSeconds - c0.cpuSeconds) * 1e6) / Math.max(1, load.ok * 100),
+      steady: counterRates(c0, c1, (Date.now() - started) / 1000),
+    };
   } finally {
     await stop(server);
   }
+}
+
+/** The no-decode server at one rate: CPU per 1,000 spans, and its counters per second over the load. */
+interface FloorReading {
+  cpuPerK: number;
+  steady: CounterRates;
 }
 
 /** Idle RSS of Node alone (an empty event loop, no modules), the same binary, after `ms`. */
@@ -198,6 +260,7 @@ async function nodeAloneRss(ms: number): Promise<number> {
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
+  const result: FootprintResult = { cores, node: process.version, rates: [] };
   console.log(
     `cores: ${cores}, node ${process.version}, load average ${loadavg()
       .map((l) => l.toFixed(1))
@@ -243,6 +306,7 @@ async function main(): Promise<void> {
     await sleep(5000);
     const idle = procMemory(pid);
     const idleCpuMsPerS = ((procCpuSeconds(pid) - idleCpu0) * 1000) / 5;
+    result.idle10sMiB = idle.rss / MiB;
     const idleMetrics = await scrapeMetrics(agentPorts.admin);
     console.log(
       `\nidle (10 s after start): agent RSS ${mib(idle.rss)}, anonymous ${mib(idle.anon)} (V8 heap used ${mib(sum(idleMetrics, 'nodejs_heap_size_used_bytes'))} of ${mib(sum(idleMetrics, 'nodejs_heap_size_total_bytes'))}), Node alone ${mib(baseline)} (agent / Node alone ${(idle.rss / baseline).toFixed(2)}x), agent idle CPU ${idleCpuMsPerS.toFixed(1)} ms/s`,
@@ -254,6 +318,8 @@ async function main(): Promise<void> {
     await sleep(10_000);
     const settled = procMemory(pid);
     const settledCpuMsPerS = ((procCpuSeconds(pid) - settledCpu0) * 1000) / 10;
+    result.idle40sMiB = settled.rss / MiB;
+    result.idleCpuMsPerS = settledCpuMsPerS;
     console.log(
       `idle (40 s after start): agent RSS ${mib(settled.rss)}, anonymous ${mib(settled.anon)}, idle CPU ${settledCpuMsPerS.toFixed(1)} ms/s (30-40 s)`,
     );
@@ -274,7 +340,7 @@ async function main(): Promise<void> {
       );
     }
     // The same run's baseline for each rate: a grpc-js server that decodes nothing, at the same rate.
-    const floor = new Map<number, number>();
+    const floor = new Map<number, FloorReading>();
     for (const rate of RATES) {
       floor.set(rate, await noDecodeCpuPerK(rate, Math.min(DURATION_MS, 20_000), prefix++));
     }
@@ -293,6 +359,8 @@ async function main(): Promise<void> {
       let heldEnd = 0;
       let sampling = true;
       const cpu0 = procCpuSeconds(pid);
+      const loadStart = procCounters(pid);
+      const loadStarted = Date.now();
       const sampler = (async () => {
         for (let i = 0; sampling; i++) {
           const m = procMemory(pid);
@@ -308,6 +376,7 @@ async function main(): Promise<void> {
         }
       })();
       const load = await runPaced(agentPorts, rate, DURATION_MS, prefix++);
+      const steady = counterRates(loadStart, procCounters(pid), (Date.now() - loadStarted) / 1000);
       heldEnd = sum(
         await scrapeMetrics(agentPorts.admin),
         'sentinel_sampling_completion_held_oldest_seconds',
@@ -321,9 +390,35 @@ async function main(): Promise<void> {
       const d = (name: string, label = '') => sum(after, name, label) - sum(before, name, label);
       const accepted = d('sentinel_receiver_accepted_spans_total');
       const cpuPerK = (cpu * 1e6) / Math.max(1, accepted);
+      const base = floor.get(rate)!;
+      result.rates.push({
+        rate,
+        acceptedPerS: accepted / (load.elapsedMs / 1000),
+        refusedRequests: load.refused,
+        p99Ms: load.p99Ms,
+        peakMiB: peak / MiB,
+        cpuPerK,
+        floorCpuPerK: base.cpuPerK,
+        earlyDecisions: d('sentinel_sampling_early_decisions_total'),
+        steady,
+        floorSteady: base.steady,
+      });
       console.log(
-        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${mib(peakAnon)} | ${cpuPerK.toFixed(1)} | ${floor.get(rate)!.toFixed(1)} (${(cpuPerK / floor.get(rate)!).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${mib(peakAnon)} | ${cpuPerK.toFixed(1)} | ${base.cpuPerK.toFixed(1)} (${(cpuPerK / base.cpuPerK).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
       );
+    }
+    if (result.rates.length > 0) {
+      // The table's CPU also holds the decision_wait after the load; these are the load's seconds alone, with
+      // the counts that explain a CPU figure on a machine where each fault and wake-up is dear.
+      console.log(
+        `\nduring the load only (the no-decode server over its own load at the same rate):\n\n| offered spans/s | agent CPU ms/s (system) | no-decode CPU ms/s (system) | agent minor faults/s | no-decode | agent wake-ups/s (every thread) | no-decode |\n|---|---|---|---|---|---|---|`,
+      );
+      for (const r of result.rates) {
+        const [a, b] = [r.steady, r.floorSteady];
+        console.log(
+          `| ${fmt(r.rate)} | ${a.cpuMsPerS.toFixed(0)} (${a.systemMsPerS.toFixed(0)}) | ${b.cpuMsPerS.toFixed(0)} (${b.systemMsPerS.toFixed(0)}; agent / it ${(a.cpuMsPerS / b.cpuMsPerS).toFixed(2)}x) | ${fmt(a.faultsPerS)} | ${fmt(b.faultsPerS)} | ${fmt(a.wakeupsPerS)} | ${fmt(b.wakeupsPerS)} |`,
+        );
+      }
     }
     console.log(`\nagent RSS after the loads: ${mib(procMemory(pid).rss)}`);
 
@@ -376,6 +471,15 @@ async function main(): Promise<void> {
       // load's rate; spans per CPU second is what it would carry on a core kept busy.
       const busy = (seconds: number, r: FootprintLoadResult) => seconds / (r.elapsedMs / 1000);
       const capacity = (seconds: number, r: FootprintLoadResult) => (r.ok * 100) / Math.max(1e-9, seconds);
+      result.fullSpeed = {
+        agentCpuPerK: cpuPerK(cpu, full),
+        floorCpuPerK: cpuPerK(baseCpu, base),
+        agentSpansPerS: rate(full),
+        floorSpansPerS: rate(base),
+        agentP99Ms: full.p99Ms,
+        peakMiB: peak / MiB,
+        refusedRequests: full.refused,
+      };
       console.log(
         `\nfull speed (8 requests in flight, ${FULL_SPEED_MS / 1000} s each, chart policy; ${pinned ? `each server pinned to CPU 0, the load and the store to CPU ${others}` : 'not pinned'}):\n\n| server | spans/s (ok) | refused req | p50 ms | p99 ms | peak RSS | CPU s | CPU s per s (1 = a core) | CPU ms / 1,000 spans | spans per CPU second |\n|---|---|---|---|---|---|---|---|---|---|`,
       );
@@ -411,6 +515,8 @@ async function main(): Promise<void> {
           `${waited.map(([n, b]) => `${n} used ${(b * 100).toFixed(0)} % of a core`).join(', ')}: the load, not the server, set its spans/s; compare by CPU per span.`,
         );
     }
+    // One line for scripts (bench/agent-stages.ts reads it), so that they need not parse the tables above.
+    console.log(`${RESULT_PREFIX}${JSON.stringify(result)}`);
   } finally {
     await stop(nullServer);
     await stop(agent);

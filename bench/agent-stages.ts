@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { readFootprintResult } from './_footprint-result.js';
 import { median } from './_stats.js';
 
 const OFF = {
@@ -42,20 +43,11 @@ interface Reading {
   refused: number;
 }
 
-/** The footprint bench's full-speed rows: CPU ms per 1,000 spans of the agent and of the no-decode server. */
+/** The footprint bench's full-speed figures: CPU ms per 1,000 spans of the agent and of the no-decode server. */
 function parse(out: string): Reading | undefined {
-  const cell = (prefix: string, column: number): number | undefined => {
-    const line = out.split('\n').find((l) => l.startsWith(prefix));
-    const v = line?.split('|')[column]?.trim().replace(/,/g, '');
-    return v === undefined ? undefined : Number(v);
-  };
-  // Columns: server | spans/s | refused req | p50 | p99 | peak RSS | CPU s | CPU s per s | CPU ms / 1,000 spans | ...
-  const agent = cell('| agent (chart config)', 9);
-  const floor = cell('| grpc-js, decodes nothing', 9);
-  const refused = cell('| agent (chart config)', 3);
-  if (agent === undefined || floor === undefined || Number.isNaN(agent) || Number.isNaN(floor))
-    return undefined;
-  return { agent, floor, refused: refused ?? 0 };
+  const full = readFootprintResult(out)?.fullSpeed;
+  if (!full) return undefined;
+  return { agent: full.agentCpuPerK, floor: full.floorCpuPerK, refused: full.refusedRequests };
 }
 
 const footprint = fileURLToPath(new URL('./agent-footprint.ts', import.meta.url));
