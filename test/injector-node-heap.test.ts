@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { buildInjectionPatch, type AgentSettings } from '../src/injector/pod-patch.js';
 import {
+  AGENT_MALLOC_ARENAS,
   AGENT_MMAP_THRESHOLD_BYTES,
+  AGENT_TRIM_THRESHOLD_BYTES,
   nodeOptionsForMemoryLimit,
   v8HeapSizesMiB,
 } from '../src/injector/node-heap.js';
@@ -111,18 +113,17 @@ void describe('V8 heap limits from the agent container memory limit', () => {
     assert.equal(Number(r.stdout) / MiB, 210 + 3 * 2);
   });
 
-  void test("the agent gets glibc's mmap threshold, with or without a memory limit", () => {
-    const expected = { name: 'MALLOC_MMAP_THRESHOLD_', value: String(AGENT_MMAP_THRESHOLD_BYTES) };
-    const limited = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' });
-    assert.deepEqual(
-      limited.find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_'),
-      expected,
-    );
-    const unlimited = agentEnv({ 'sidecar.sentinel.dev/inject': 'true' }, withoutLimit);
-    assert.deepEqual(
-      unlimited.find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_'),
-      expected,
-    );
+  void test("the agent gets glibc's mmap and trim thresholds and arena count, with or without a memory limit", () => {
+    const glibc = (env: Array<{ name: string; value?: string }>) =>
+      env.filter((e) => e.name.startsWith('MALLOC_')).map((e) => [e.name, e.value]);
+    const expected = [
+      ['MALLOC_MMAP_THRESHOLD_', String(AGENT_MMAP_THRESHOLD_BYTES)],
+      ['MALLOC_TRIM_THRESHOLD_', String(AGENT_TRIM_THRESHOLD_BYTES)],
+      ['MALLOC_ARENA_MAX', String(AGENT_MALLOC_ARENAS)],
+    ];
+    assert.deepEqual(glibc(agentEnv({ 'sidecar.sentinel.dev/inject': 'true' })), expected);
+    assert.deepEqual(glibc(agentEnv({ 'sidecar.sentinel.dev/inject': 'true' }, withoutLimit)), expected);
+    assert.deepEqual([AGENT_TRIM_THRESHOLD_BYTES, AGENT_MALLOC_ARENAS], [524288, 2]);
     // A user's variable of the same name comes later and wins (Kubernetes takes the last of duplicate names).
     const overridden = agentEnv(
       { 'sidecar.sentinel.dev/inject': 'true' },

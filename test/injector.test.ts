@@ -331,7 +331,10 @@ void describe('what the patch puts into the pod', () => {
         // no fieldRef exists for it: the first app container's name, as a value
         K8S_CONTAINER_NAME: (spec(f.pod).containers[0] as AnyRecord)['name'],
         NODE_OPTIONS: '--max-old-space-size=186 --max-semi-space-size=2', // 256Mi (src/injector/node-heap.ts)
-        MALLOC_MMAP_THRESHOLD_: '98304', // glibc (src/injector/node-heap.ts)
+        // glibc (src/injector/node-heap.ts)
+        MALLOC_MMAP_THRESHOLD_: '98304',
+        MALLOC_TRIM_THRESHOLD_: '524288',
+        MALLOC_ARENA_MAX: '2',
       },
     );
     const volumes = new Map((spec(patched).volumes ?? []).map((v) => [v['name'] as string, v]));

@@ -74,13 +74,36 @@ export function nodeOptionsForMemoryLimit(limitBytes: number | undefined): strin
 export const AGENT_MMAP_THRESHOLD_BYTES = 96 * 1024;
 
 /**
+ * glibc gives the free memory at the top of a heap back to the kernel once more than this is free there
+ * (M_TRIM_THRESHOLD); the agent's threads share at most `AGENT_MALLOC_ARENAS` heaps (M_ARENA_MAX) instead of up to
+ * eight per core. Both since session 18.
+ *
+ * Why: setting `MALLOC_MMAP_THRESHOLD_` also stops glibc moving the trim threshold, which it otherwise keeps at
+ * twice the mmap threshold as that grows; it stays at glibc's 128 KiB. The agent's short-lived buffers (request
+ * bodies, socket reads, the scanner's columns, V8's compile zones on its worker threads) are freed by the
+ * hundred at a time, at each scavenge or compile, so the top of a heap was given back and faulted in again a few
+ * times a second: at 10k spans/s 1,240-1,350 minor page faults a second against the no-decode server's 480-520.
+ * Where a page touched for the first time costs about 16 us (session 18's Firecracker guest; 0.09 us to touch a
+ * resident one), that was 31-35 ms of system CPU a second. With 512 KiB and two arenas: about 800 faults a second
+ * and 28 ms of system CPU, the same peak (126 MiB) and idle RSS (54.3-54.4 MiB against 54.1-55.1; two arenas hold
+ * less than glibc's up to 16). A larger threshold keeps more at the top of each heap: 1 MiB, 660-720 faults for
+ * 0.5 MiB more idle RSS; 2 MiB, 510-600 faults for 1 MiB more peak; 4 MiB with glibc's arenas, 590 for 9 MiB more
+ * peak (BENCHMARKS.md "Session 18").
+ */
+export const AGENT_TRIM_THRESHOLD_BYTES = 512 * 1024;
+export const AGENT_MALLOC_ARENAS = 2;
+
+/**
  * The agent container's process env for its memory limit (a quantity such as "288Mi"): `NODE_OPTIONS` (V8's heap
- * sized to the limit, none without a usable limit) and glibc's `MALLOC_MMAP_THRESHOLD_`.
+ * sized to the limit, none without a usable limit) and glibc's `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`
+ * and `MALLOC_ARENA_MAX`.
  */
 export function agentProcessEnv(memoryLimit: string | undefined): Array<{ name: string; value: string }> {
   const value = nodeOptionsForMemoryLimit(memoryLimit === undefined ? undefined : parseQuantity(memoryLimit));
   return [
     ...(value === undefined ? [] : [{ name: 'NODE_OPTIONS', value }]),
     { name: 'MALLOC_MMAP_THRESHOLD_', value: String(AGENT_MMAP_THRESHOLD_BYTES) },
+    { name: 'MALLOC_TRIM_THRESHOLD_', value: String(AGENT_TRIM_THRESHOLD_BYTES) },
+    { name: 'MALLOC_ARENA_MAX', value: String(AGENT_MALLOC_ARENAS) },
   ];
 }

@@ -330,7 +330,7 @@ export function agentContainer(
       // No fieldRef exists for a container's name: the first app container's, as a plain value.
       ...(appContainerName ? [{ name: 'K8S_CONTAINER_NAME', value: appContainerName }] : []),
       { name: AGENT_CONFIG_ENV, value: configYaml },
-      ...agentProcessEnv(resources.limits['memory']), // V8 heap sized to the container, glibc's mmap threshold
+      ...agentProcessEnv(resources.limits['memory']), // V8 heap sized to the container, glibc's malloc settings
       // Last, so that a variable of the same name (NODE_OPTIONS too) overrides the agent's own: Kubernetes takes
       // the last of duplicate names.
       ...settings.extraEnv.map((e) => ({ name: e.name, value: e.value })),
