@@ -82,13 +82,13 @@ export const AGENT_MMAP_THRESHOLD_BYTES = 96 * 1024;
  * twice the mmap threshold as that grows; it stays at glibc's 128 KiB. The agent's short-lived buffers (request
  * bodies, socket reads, the scanner's columns, V8's compile zones on its worker threads) are freed by the
  * hundred at a time, at each scavenge or compile, so the top of a heap was given back and faulted in again a few
- * times a second: at 10k spans/s 1,240-1,350 minor page faults a second against the no-decode server's 480-520.
+ * times a second: at 10k spans/s 1,221-1,271 minor page faults a second against the no-decode server's 480-520.
  * Where a page touched for the first time costs about 16 us (session 18's Firecracker guest; 0.09 us to touch a
- * resident one), that was 31-35 ms of system CPU a second. With 512 KiB and two arenas: about 800 faults a second
- * and 28 ms of system CPU, the same peak (126 MiB) and idle RSS (54.3-54.4 MiB against 54.1-55.1; two arenas hold
- * less than glibc's up to 16). A larger threshold keeps more at the top of each heap: 1 MiB, 660-720 faults for
- * 0.5 MiB more idle RSS; 2 MiB, 510-600 faults for 1 MiB more peak; 4 MiB with glibc's arenas, 590 for 9 MiB more
- * peak (BENCHMARKS.md "Session 18").
+ * resident one), that was 31-35 ms of system CPU a second. With 512 KiB and two arenas: 775-793 faults a second
+ * and 25-28 ms of system CPU, the same peak (126-127 MiB) and idle RSS (median of three 54.4 MiB against 54.8;
+ * two arenas hold less than glibc's up to 16). A larger threshold keeps more at the top of each heap: 1 MiB,
+ * 660-720 faults for 0.5 MiB more idle RSS; 2 MiB, 510-600 faults for 1 MiB more peak; 4 MiB with glibc's arenas,
+ * 590 for 9 MiB more peak (BENCHMARKS.md "Session 18").
  */
 export const AGENT_TRIM_THRESHOLD_BYTES = 512 * 1024;
 export const AGENT_MALLOC_ARENAS = 2;
