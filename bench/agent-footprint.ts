@@ -112,9 +112,18 @@ function resetPeak(pid: number): boolean {
 }
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+/** The fields of /proc/<pid>/stat after the command name (index 0 is field 3, the state). */
+function procStatFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU seconds (utime + stime) in `procStatFields`. */
+const cpuSecondsOf = (fields: string[]): number => (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+
 /** User + system CPU seconds of a process, from /proc/<pid>/stat. */
 function procCpuSeconds(pid: number): number {
-  return procCounters(pid).cpuSeconds;
+  return cpuSecondsOf(procStatFields(pid));
 }
 
 /**
@@ -130,8 +139,7 @@ function procCounters(pid: number): {
   minorFaults: number;
   wakeups: number;
 } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(pid);
   let wakeups = 0;
   for (const task of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -142,7 +150,7 @@ function procCounters(pid: number): {
     }
   }
   return {
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+    cpuSeconds: cpuSecondsOf(fields),
     systemSeconds: Number(fields[12]) / CLK_TCK,
     minorFaults: Number(fields[7]),
     wakeups,
@@ -358,8 +366,8 @@ async function main(): Promise<void> {
       let heldMax = 0;
       let heldEnd = 0;
       let sampling = true;
-      const cpu0 = procCpuSeconds(pid);
       const loadStart = procCounters(pid);
+      const cpu0 = loadStart.cpuSeconds;
       const loadStarted = Date.now();
       const sampler = (async () => {
         for (let i = 0; sampling; i++) {
@@ -390,10 +398,11 @@ async function main(): Promise<void> {
       const d = (name: string, label = '') => sum(after, name, label) - sum(before, name, label);
       const accepted = d('sentinel_receiver_accepted_spans_total');
       const cpuPerK = (cpu * 1e6) / Math.max(1, accepted);
+      const acceptedPerS = accepted / (load.elapsedMs / 1000);
       const base = floor.get(rate)!;
       result.rates.push({
         rate,
-        acceptedPerS: accepted / (load.elapsedMs / 1000),
+        acceptedPerS,
         refusedRequests: load.refused,
         p99Ms: load.p99Ms,
         peakMiB: peak / MiB,
@@ -404,7 +413,7 @@ async function main(): Promise<void> {
         floorSteady: base.steady,
       });
       console.log(
-        `| ${fmt(rate)} | ${fmt(accepted / (load.elapsedMs / 1000))} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${mib(peakAnon)} | ${cpuPerK.toFixed(1)} | ${base.cpuPerK.toFixed(1)} (${(cpuPerK / base.cpuPerK).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
+        `| ${fmt(rate)} | ${fmt(acceptedPerS)} | ${fmt(load.refused)} / ${fmt(load.requests)} (${fmt(load.shed)}) | ${load.p99Ms.toFixed(0)} | ${mib(rssBefore)} | ${mib(peak)} | ${(peak / MiB / chart.agentLimitMiB).toFixed(2)} | ${mib(peakAnon)} | ${cpuPerK.toFixed(1)} | ${base.cpuPerK.toFixed(1)} (${(cpuPerK / base.cpuPerK).toFixed(2)}x) | ${fmt(d('sentinel_sampling_decisions_total'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="memory"'))} | ${fmt(d('sentinel_sampling_early_decisions_total', 'reason="num_traces"'))} | ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="bytes"'))} / ${fmt(d('sentinel_sampling_completion_evicted_spans_total', 'reason="age"'))} | ${heldEnd.toFixed(1)} / ${heldMax.toFixed(1)} | ${fmt(d('sentinel_exporter_sent_spans_total'))} |`,
       );
     }
     if (result.rates.length > 0) {
