@@ -21,7 +21,8 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runHelm } from '../scripts/helm.js';
 import { agentConfigSchema, validateConfig, type AgentConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/names.js';
-import { DecisionFeedClient, parseDnsTarget } from '../src/decision-feed/feed-client.js';
+import { DecisionFeedClient } from '../src/decision-feed/feed-client.js';
+import { parseDnsTarget } from '../src/http/index.js';
 import { createExporter } from '../src/export/create-exporters.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import { CentralPolicySource } from '../src/sampling/central-policy-source.js';
@@ -137,7 +138,7 @@ async function wire(
   const config = validateConfig(agentConfigSchema(), injectorYaml.agent.config, name);
   const completion = config.sampling.completion;
   assert.equal(completion.enabled, true);
-  const target = parseDnsTarget(completion.stores_dns);
+  const target = parseDnsTarget(completion.stores_dns, 'sampling.completion.stores_dns');
   assert.equal(target.host, HEADLESS);
   assert.equal(target.port, 3200);
 

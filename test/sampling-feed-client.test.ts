@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { isSentinelError } from '../src/errors.js';
-import { DecisionFeedClient, parseDnsTarget } from '../src/decision-feed/feed-client.js';
+import { DecisionFeedClient } from '../src/decision-feed/feed-client.js';
+import { parseDnsTarget as parseTarget } from '../src/http/index.js';
 import type { FeedClientOptions } from '../src/decision-feed/feed-client.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';
@@ -269,6 +270,7 @@ describe('completion config', () => {
   });
 
   test('stores must be http(s) URLs, stores_dns a host with an optional scheme and port', () => {
+    const parseDnsTarget = (raw: string) => parseTarget(raw, 'sampling.completion.stores_dns');
     assert.throws(() =>
       validateConfig(
         agentConfigSchema(),
@@ -290,6 +292,9 @@ describe('completion config', () => {
       parseDnsTarget('store.monitoring.svc.cluster.local.:3200').host,
       'store.monitoring.svc.cluster.local.',
     );
-    assert.throws(() => parseDnsTarget('ftp://x'), /http or https/);
+    assert.throws(
+      () => parseDnsTarget('ftp://x'),
+      /sampling\.completion\.stores_dns: expected http or https/,
+    );
   });
 });

@@ -2,14 +2,15 @@
  * The agent's side of the decision feed (issue 9): publishes the ids of traces this agent kept by a rule to
  * one store replica, and reads every replica's feed of such ids, handing them to the sampler's `release`.
  */
-import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import { SentinelError } from '../errors.js';
 import {
   headerValue,
+  ReplicaSource,
   StoreHttpClient,
   StoreRequestError,
-  tlsServerNameFor,
+  type Replica,
+  type ResolveHost,
   type StoreRequestFailure,
 } from '../http/index.js';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
@@ -41,7 +42,7 @@ export interface FeedClientOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   /** Resolves a host name to addresses (tests replace DNS). */
-  readonly resolve?: (host: string) => Promise<string[]>;
+  readonly resolve?: ResolveHost;
   /** Ids waiting to be published at most; beyond, the oldest are dropped (counted). */
   readonly maxPending?: number;
   readonly requestTimeoutMs?: number;
@@ -59,13 +60,6 @@ const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
  */
 const PUBLISH_DELAY_MS = 100;
 
-interface Replica {
-  /** Base URL, e.g. http://10.0.0.7:3200 */
-  readonly url: string;
-  /** TLS server name when the URL holds an address resolved from a name. */
-  readonly servername?: string;
-}
-
 type ErrorReason = StoreRequestFailure | 'dns';
 
 /**
@@ -79,6 +73,7 @@ export class DecisionFeedClient {
   private readonly options: FeedClientOptions;
   private readonly clock: Clock;
   private readonly http: StoreHttpClient;
+  private readonly source: ReplicaSource;
   /** Ids waiting to be published, as the bytes of a POST body. */
   private readonly pending: PendingIds;
   /** Feed epoch of each replica URL read so far. */
@@ -105,6 +100,12 @@ export class DecisionFeedClient {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.pending = new PendingIds(options.maxPending ?? MAX_DECISION_IDS * 4);
+    this.source = new ReplicaSource({
+      urls: options.stores,
+      dns: options.storesDns,
+      dnsKey: 'sampling.completion.stores_dns',
+      resolve: options.resolve,
+    });
     this.http = new StoreHttpClient({
       bearerTokenFile: options.bearerTokenFile,
       tls: options.tls,
@@ -224,17 +225,8 @@ export class DecisionFeedClient {
     }, delayMs);
   }
 
-  private async replicas(): Promise<Replica[]> {
-    if (this.options.storesDns === '') return this.options.stores.map((url) => ({ url: trimSlash(url) }));
-    const target = parseDnsTarget(this.options.storesDns);
-    const addresses = this.options.resolve
-      ? await this.options.resolve(target.host)
-      : (await lookup(target.host, { all: true })).map((a) => a.address);
-    return [...new Set(addresses)].sort().map((address) => ({
-      url: `${target.protocol}//${address.includes(':') ? `[${address}]` : address}:${target.port}`,
-      // A trailing dot makes the name absolute for DNS (no search list); SNI must not carry it (RFC 6066 3).
-      servername: tlsServerNameFor(target.host) ?? target.host,
-    }));
+  private replicas(): Promise<Replica[]> {
+    return this.source.replicas();
   }
 
   private publishPending(replicas: Replica[]): Promise<void> {
@@ -346,30 +338,6 @@ export class DecisionFeedClient {
       servername: replica.servername,
     });
   }
-}
-
-/** `name`, `name:port` or `http(s)://name:port` (port 3200, the query port, by default). */
-export function parseDnsTarget(raw: string): { protocol: string; host: string; port: number } {
-  const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`;
-  let u: URL;
-  try {
-    u = new URL(withScheme);
-  } catch {
-    throw new SentinelError(
-      'SENTINEL_ERR_CONFIG_INVALID',
-      `sampling.completion.stores_dns: expected a host name, host:port or http(s)://host:port, got ${JSON.stringify(raw)}`,
-    );
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new SentinelError(
-      'SENTINEL_ERR_CONFIG_INVALID',
-      `sampling.completion.stores_dns: expected http or https, got ${u.protocol}`,
-    );
-  return { protocol: u.protocol, host: u.hostname, port: u.port === '' ? 3200 : Number(u.port) };
-}
-
-function trimSlash(url: string): string {
-  return url.endsWith('/') ? url.slice(0, -1) : url;
 }
 
 /** FNV-1a 32 of a string: the same pod always prefers the same replica. */
