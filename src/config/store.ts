@@ -86,6 +86,39 @@ const querySections = () => ({
       max_search_bytes: size().prefault('1GiB'),
       /** How often the block list is re-read from storage (new blocks of other writers, compaction). */
       refresh_interval: duration().prefault('10s'),
+      /**
+       * The other replicas of this store (docs/query-api.md "Several replicas"): a trace lookup also asks each
+       * of them for the trace's spans they hold and have not written to a block yet.
+       */
+      peers: z
+        .strictObject({
+          /** Query URLs of the other replicas (this one may be listed: it is not asked). */
+          urls: z
+            .array(
+              z.url({
+                protocol: /^https?$/,
+                error:
+                  'expected an http(s) URL of a store replica, such as http://sentinel-store-1.sentinel-store:3200',
+              }),
+            )
+            .default([]),
+          /**
+           * A headless Service resolved to every replica at each lookup: `name`, `name:port` or
+           * `http(s)://name:port` (port 3200 by default). This replica's own address is left out.
+           */
+          dns: z.string().default(''),
+          /** How long a lookup waits for a replica; one that does not answer in time is left out of the answer. */
+          timeout: duration().prefault('2s'),
+          /** Sent as `Authorization: Bearer` to the other replicas (a reader token when `auth.required`). */
+          bearer_token_file: z.string().default(''),
+          tls: z
+            .strictObject({
+              ca_file: z.string().default(''),
+              insecure_skip_verify: z.boolean().default(false),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** The decision feed (issue 9): trace ids agents kept by a rule, published to and polled from each replica. */

@@ -14,6 +14,7 @@ import {
 } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
+import type { PeerSpans } from './peer-spans.js';
 import { searchTraces, type SearchResult } from './trace-search.js';
 import type { SpanCondition, TraceQuery } from './traceql/ast.js';
 import { serviceName } from './traceql/evaluate.js';
@@ -56,6 +57,8 @@ export interface QueryEngineOptions {
   readonly store: ObjectStore;
   readonly catalog: BlockCatalog;
   readonly pending?: PendingSpans;
+  /** The other replicas' spans not in a block yet (`query.peers`), merged into trace lookups. */
+  readonly peers?: PeerSpans | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Blocks read at once by one lookup. */
@@ -110,12 +113,22 @@ export class QueryEngine {
       return blockMayHoldTrace(m, traceId);
     });
     const found: StoredSpan[] = [];
+    const peers = this.options.peers?.traceRows(traceId);
     await this.forEachBlock(blocks, 'trace', async (meta) => {
       found.push(...(await readTraceFromBlock(this.options.store, meta, traceId)));
     });
-    for (const r of this.options.pending?.pendingRows() ?? []) if (r.span.traceId === traceId) found.push(r);
+    found.push(...this.pendingTrace(traceId));
+    // Spans outside `range` from the other replicas are kept, as this replica's own pending spans are.
+    if (peers) found.push(...(await peers));
     found.sort((a, b) => (a.span.startTimeUnixNano < b.span.startTimeUnixNano ? -1 : 1));
     return dedupeSpans(found);
+  }
+
+  /** This replica's spans of `traceId` not in a block yet (what it answers its peers, peer-spans.ts). */
+  pendingTrace(traceId: string): StoredSpan[] {
+    const out: StoredSpan[] = [];
+    for (const r of this.options.pending?.pendingRows() ?? []) if (r.span.traceId === traceId) out.push(r);
+    return out;
   }
 
   /**

@@ -7,7 +7,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { parseDurationMs } from '../config/runtime.js';
 import { answerUnreadableRequests, listen, timeoutChecking } from '../http/index.js';
-import { traceDataToJson } from '../otlp/index.js';
+import { encodeTraceRequest, traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
@@ -17,6 +17,7 @@ import './jaeger-api.js';
 import { traceLogsJson, traceLogsParam, withTraceLogs } from './trace-logs.js';
 import type { LogsQuery } from './logs-query.js';
 import type { PolicyHttp } from './policy-http.js';
+import { PEER_PENDING_CONTENT_TYPE, PEER_PENDING_TRACE_PATH } from './peer-spans.js';
 import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
@@ -251,6 +252,13 @@ export class QueryServer {
         name: 'trace_v2',
         handle: (r) => this.trace(r.res, r.params.id!, r.url, { version: 2, accept: r.req.headers.accept }),
       },
+      {
+        // What the other replicas ask this one for (query.peers, peer-spans.ts): a reader route.
+        method: 'GET',
+        path: `${PEER_PENDING_TRACE_PATH}/:id`,
+        name: 'peer_pending_trace',
+        handle: (r) => this.pendingTrace(r.res, r.params.id!),
+      },
       { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
       {
         method: 'GET',
@@ -298,6 +306,20 @@ export class QueryServer {
     const body = encodeTrace(toTraceData(rows), as);
     const text = logs && typeof body.body === 'string' ? withTraceLogs(body.body, logs.json) : body.body;
     this.send(res, route, 200, body.contentType, text);
+  }
+
+  /** This replica's spans of one trace not in a block yet, as OTLP protobuf (empty when it holds none). */
+  private pendingTrace(res: ServerResponse, id: string): void {
+    if (!TRACE_ID_RE.test(id))
+      throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
+    const rows = this.options.engine.pendingTrace(id.toLowerCase());
+    this.send(
+      res,
+      'peer_pending_trace',
+      200,
+      PEER_PENDING_CONTENT_TYPE,
+      encodeTraceRequest(toTraceData(rows)),
+    );
   }
 
   /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */

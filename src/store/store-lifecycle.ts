@@ -4,6 +4,7 @@ import type { Logger } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
 import type { BlockPipeline } from './block-pipeline.js';
 import type { Compactor } from './compactor.js';
+import type { PeerReplicas } from './peer-spans.js';
 import type { QueryEngine } from './query-engine.js';
 import type { RunningStore, StoreDependencies } from './store.js';
 import type { storeLogs } from './store-logs.js';
@@ -20,6 +21,8 @@ export interface BlockStages {
   readonly compactor: Compactor;
   /** Logs blocks beside span blocks (issue 16), when `logs.enabled`. */
   readonly logs: ReturnType<typeof storeLogs> | undefined;
+  /** The other replicas (`query.peers`), when configured. */
+  readonly peers: PeerReplicas | undefined;
 }
 
 /** Stops the block stages at once (a start that failed half way): the WALs keep what they hold. */

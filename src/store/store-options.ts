@@ -3,6 +3,7 @@ import type { StoreConfig } from '../config/index.js';
 import type { S3Options } from '../storage/index.js';
 import { blockEncodeShare, type BlockPipelineOptions } from './block-pipeline.js';
 import type { CompactorOptions } from './compactor.js';
+import type { PeerSpansOptions } from './peer-spans.js';
 import type { QueryServerOptions } from './query-server.js';
 import type { StoreAuthOptions } from './store-auth.js';
 
@@ -83,8 +84,23 @@ export const storeOptionsFrom = (config: StoreConfig) => {
       maxSearchWindowMs: config.query.max_search_window,
       maxSearchBytes: config.query.max_search_bytes,
     } satisfies Partial<QueryServerOptions>,
+    /** Undefined when no other replica is named: lookups read this replica and the blocks only. */
+    peers: peerOptions(config),
   };
 };
 
 /** What `storeOptionsFrom` returns. */
 export type StoreOptions = ReturnType<typeof storeOptionsFrom>;
+
+/** `query.peers` as PeerReplicas' options, or undefined when it names no replica. */
+function peerOptions(config: StoreConfig) {
+  const p = config.query.peers;
+  if (p.urls.length === 0 && p.dns === '') return undefined;
+  return {
+    urls: p.urls,
+    dns: p.dns,
+    timeoutMs: p.timeout,
+    bearerTokenFile: p.bearer_token_file || undefined,
+    tls: { caFile: p.tls.ca_file, insecureSkipVerify: p.tls.insecure_skip_verify },
+  } satisfies Partial<PeerSpansOptions>;
+}

@@ -1,11 +1,13 @@
 import type { StoreConfig } from '../config/index.js';
 import type { DecisionLog } from '../decision-feed/index.js';
+import type { ResolveHost } from '../http/index.js';
 import { FileTls, receiversFromConfig, type ReceiverAuthorize } from '../receiver/index.js';
 import { BlockEncoder, S3ObjectStore, openObjectStore, type ObjectStore } from '../storage/index.js';
 import { AdminServer, type Logger, type Metrics } from '../telemetry/index.js';
 import { BlockCatalog } from './block-catalog.js';
 import { BlockPipeline } from './block-pipeline.js';
 import { Compactor } from './compactor.js';
+import { PeerReplicas } from './peer-spans.js';
 import type { LogsPipeline } from './logs-pipeline.js';
 import type { LogsQuery } from './logs-query.js';
 import { storeLogs, withLogs } from './store-logs.js';
@@ -44,6 +46,8 @@ export interface StoreDependencies {
   readonly filePollIntervalMs?: number;
   /** Where `POD_NAME` / `HOSTNAME` are read for `compaction.leader` (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Resolves `query.peers.dns` (tests replace DNS). */
+  readonly resolve?: ResolveHost;
 }
 
 /** A started store. */
@@ -129,7 +133,9 @@ function buildBlockStages(
     ...clockOf(deps),
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
-  const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
+  const peers =
+    options.peers && new PeerReplicas({ ...options.peers, logger, metrics, resolve: deps.resolve });
+  const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, peers, logger, metrics });
   const compactor = new Compactor({
     store: objectStore,
     catalog,
@@ -141,7 +147,7 @@ function buildBlockStages(
     ...clockOf(deps),
   });
   const logs = config.logs.enabled ? storeLogs(config, deps, objectStore) : undefined;
-  return { catalog, encoder, pipeline, engine, compactor, logs };
+  return { catalog, encoder, pipeline, engine, compactor, logs, peers };
 }
 
 /** Who may talk to the store, and over what: shared by the receivers and the query server. */
@@ -281,6 +287,8 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
   const parse = await loadPolicyParser();
   const servers = buildServers(config, options, { stages, decisions, access, parse }, deps);
   const ports = await listen(servers, stages, decisions);
+  // A headless Service lists this replica too: from now on it knows its own address.
+  stages.peers?.listening(ports.query);
 
   const logsQuery = stages.logs?.query;
   const compactionTimer = startCompactionTimer(
@@ -300,6 +308,7 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     auth?.close();
     servers.policy.close();
     access.tls?.close();
+    stages.peers?.close();
   };
   const destroyClient = () => {
     if (objectStore instanceof S3ObjectStore && !deps.objectStore) objectStore.destroy();

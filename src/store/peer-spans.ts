@@ -1,0 +1,189 @@
+/**
+ * The other replicas' spans not yet in a block (docs/query-api.md "Several replicas"). With several store
+ * replicas each agent writes to one of them, and a replica's spans reach the shared bucket only when its block is
+ * cut (`block.max_age`, 1 minute in the chart) and the others re-read the block list (`query.refresh_interval`).
+ * Until then a trace lookup on one replica would miss the spans another holds: Tempo's querier asks every
+ * ingester for the same reason. Here the replica that takes the lookup asks the others, in parallel and within
+ * `query.peers.timeout`, for the spans of that trace they have not written to a block
+ * (`GET /api/internal/pending/traces/{id}`, OTLP protobuf), and merges them with its own.
+ *
+ * A replica that does not answer, or answers with an error, is left out of that answer: the lookup still returns
+ * what the others hold, the failure is counted in `sentinel_store_peer_requests_total{result}` and logged.
+ */
+import { networkInterfaces } from 'node:os';
+import { systemClock, type Clock } from '../clock.js';
+import {
+  ReplicaSource,
+  StoreHttpClient,
+  StoreRequestError,
+  type Replica,
+  type ResolveHost,
+} from '../http/index.js';
+import { decodeTraceRequest } from '../otlp/index.js';
+import { flattenTraceData, type StoredSpan } from '../storage/index.js';
+import type { Logger, Metrics } from '../telemetry/index.js';
+
+/** The route a replica answers its peers on: its spans of one trace not yet in a block. */
+export const PEER_PENDING_TRACE_PATH = '/api/internal/pending/traces';
+/** The peer route's body: an ExportTraceServiceRequest. */
+export const PEER_PENDING_CONTENT_TYPE = 'application/x-protobuf';
+
+/** The store's spans not in a block, for one trace, from the replicas other than this one. */
+export interface PeerSpans {
+  traceRows(traceId: string): Promise<StoredSpan[]>;
+}
+
+export interface PeerSpansOptions {
+  /** `query.peers.urls`. */
+  readonly urls: readonly string[];
+  /** `query.peers.dns`. */
+  readonly dns: string;
+  readonly timeoutMs: number;
+  readonly bearerTokenFile?: string | undefined;
+  readonly tls?: { readonly caFile: string; readonly insecureSkipVerify: boolean } | undefined;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Tests replace DNS. */
+  readonly resolve?: ResolveHost | undefined;
+  /** This host's addresses (tests); by default its network interfaces'. */
+  readonly ownAddresses?: () => readonly string[];
+  /** A peer's answer larger than this is refused (counted as `bad_response`). */
+  readonly maxResponseBytes?: number;
+  readonly clock?: Clock;
+}
+
+/** Why a peer request failed, or `ok`: the `result` label of `store_query_peer_requests_total`. */
+type PeerResult = 'ok' | 'network' | 'timeout' | 'status' | 'bad_response' | 'dns';
+
+/** A trace's pending spans on one replica are seldom more than a few thousand: 64 MiB is far past any. */
+const MAX_PEER_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** The replicas are looked up again at most this often: Grafana sends lookups in bursts. */
+const REPLICAS_TTL_MS = 5_000;
+
+export class PeerReplicas implements PeerSpans {
+  private readonly source: ReplicaSource;
+  private readonly http: StoreHttpClient;
+  private readonly requests;
+  private readonly clock: Clock;
+  /** This replica's query URL, once its server listens: left out of the peers (a headless Service lists it). */
+  private self: { port: number; addresses: ReadonlySet<string> } | undefined;
+  private cached: { at: number; replicas: Replica[] } | undefined;
+
+  constructor(private readonly options: PeerSpansOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.source = new ReplicaSource({
+      urls: options.urls,
+      dns: options.dns,
+      dnsKey: 'query.peers.dns',
+      resolve: options.resolve,
+    });
+    this.http = new StoreHttpClient({
+      bearerTokenFile: options.bearerTokenFile,
+      tls: options.tls,
+      caFileKey: 'query.peers.tls.ca_file',
+      timeoutMs: options.timeoutMs,
+      maxResponseBytes: options.maxResponseBytes ?? MAX_PEER_RESPONSE_BYTES,
+    });
+    this.requests = options.metrics.counter(
+      'store_query_peer_requests_total',
+      'Requests this replica made to the other replicas for their spans not in a block yet (query.peers), by result: ok, or why it failed (network, timeout, status, bad_response, dns).',
+      ['result'],
+    );
+  }
+
+  /** Called once the query server listens: a replica at this port on one of this host's addresses is this one. */
+  listening(port: number): void {
+    const own = this.options.ownAddresses?.() ?? interfaceAddresses();
+    this.self = { port, addresses: new Set(own) };
+    this.cached = undefined;
+  }
+
+  async traceRows(traceId: string): Promise<StoredSpan[]> {
+    let replicas: Replica[];
+    try {
+      replicas = await this.replicas();
+    } catch (err) {
+      this.requests.inc({ result: 'dns' });
+      this.options.logger.warn(
+        { err: (err as Error).message, dns: this.options.dns },
+        'query.peers: resolving the other replicas failed; answering with this replica and the blocks',
+      );
+      return [];
+    }
+    const answers = await Promise.all(replicas.map((r) => this.ask(r, traceId)));
+    return answers.flat();
+  }
+
+  close(): void {
+    this.http.close();
+  }
+
+  private async ask(replica: Replica, traceId: string): Promise<StoredSpan[]> {
+    let result: PeerResult = 'ok';
+    try {
+      const res = await this.http.request(
+        new URL(`${PEER_PENDING_TRACE_PATH}/${traceId}`, replica.url + '/'),
+        {
+          method: 'GET',
+          headers: { accept: PEER_PENDING_CONTENT_TYPE },
+          servername: replica.servername,
+        },
+      );
+      try {
+        return flattenTraceData(decodeTraceRequest(res.body));
+      } catch (err) {
+        throw new StoreRequestError('bad_response', `${replica.url}: ${(err as Error).message}`);
+      }
+    } catch (err) {
+      result = err instanceof StoreRequestError ? err.reason : 'network';
+      this.options.logger.warn(
+        { err: (err as Error).message, replica: replica.url, traceId },
+        'query.peers: a replica did not give its spans not in a block yet; the trace may lack them',
+      );
+      return [];
+    } finally {
+      this.requests.inc({ result });
+    }
+  }
+
+  /** The other replicas, looked up within the timeout and kept for REPLICAS_TTL_MS. */
+  private async replicas(): Promise<Replica[]> {
+    const now = this.clock.now();
+    if (this.cached !== undefined && now - this.cached.at < REPLICAS_TTL_MS) return this.cached.replicas;
+    const all = await this.withTimeout(this.source.replicas());
+    const replicas = all.filter((r) => !this.isSelf(r));
+    this.cached = { at: now, replicas };
+    return replicas;
+  }
+
+  /** `p`, or a rejection after `timeoutMs` (a DNS server that does not answer must not hold the lookup). */
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    const ms = this.options.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+      p.then(
+        (v) => {
+          this.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  private isSelf(replica: Replica): boolean {
+    const self = this.self;
+    if (self === undefined) return false;
+    const u = new URL(replica.url);
+    const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+    return port === self.port && self.addresses.has(u.hostname.replace(/^\[|\]$/g, ''));
+  }
+}
+
+/** Every address of this host's network interfaces (a pod's IP among them). */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+}

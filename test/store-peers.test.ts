@@ -1,0 +1,274 @@
+/**
+ * Several store replicas (query.peers, src/store/peer-spans.ts): a trace lookup on one replica also gets the spans
+ * the others hold and have not written to a block yet. Real stores on 127.0.0.1 port 0, talking over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { decodeTraceRequestJson, type TraceData } from '../src/otlp/index.js';
+import { flattenTraceData, toTraceData, type StoredSpan } from '../src/storage/index.js';
+import { LocalObjectStore } from '../src/storage/local-object-store.js';
+import { PeerReplicas } from '../src/store/peer-spans.js';
+import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { promSamples } from './helpers/prom-text.js';
+import { consume, startTestStore } from './helpers/store-harness.js';
+import { makeTraces } from './helpers/store-spans.js';
+
+type Harness = Awaited<ReturnType<typeof startTestStore>>;
+
+const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
+const READER_TOKEN = 'reader-token-of-the-test';
+
+/** One trace of 6 spans (over its services' resources), split: the first 4 to one replica, the other 2 to another. */
+function splitTrace(seed: number): { traceId: string; first: TraceData; second: TraceData } {
+  const rows = flattenTraceData(makeTraces({ traces: 1, spansPerTrace: 6, seed, startMs: T0 }));
+  assert.equal(rows.length, 6);
+  return {
+    traceId: rows[0]!.span.traceId,
+    first: toTraceData(rows.slice(0, 4)),
+    second: toTraceData(rows.slice(4)),
+  };
+}
+
+/** The span ids of a Tempo trace-by-id answer. */
+function spanIdsOf(body: unknown): string[] {
+  const batches = (body as { batches: unknown[] }).batches;
+  return flattenTraceData(decodeTraceRequestJson(JSON.stringify({ resourceSpans: batches })))
+    .map((r) => r.span.spanId)
+    .sort();
+}
+
+const idsOf = (data: TraceData) =>
+  flattenTraceData(data)
+    .map((r) => r.span.spanId)
+    .sort();
+
+async function peerResults(h: Harness): Promise<Record<string, number>> {
+  const text = await h.metrics.registry.metrics();
+  return Object.fromEntries(
+    promSamples(text, 'sentinel_store_query_peer_requests_total').map((s) => [s.labels['result']!, s.value]),
+  );
+}
+
+void describe('query.peers: a lookup gets the other replicas spans not in a block yet', () => {
+  let shared: string;
+  let other: Harness;
+  let front: Harness;
+
+  before(async () => {
+    // Two replicas over one bucket (a directory here), each with its own WAL; blocks are cut only when told.
+    shared = mkdtempSync(join(tmpdir(), 'sentinel-peers-'));
+    const bucket = () => new LocalObjectStore(join(shared, 'data'));
+    const block = { max_age: '1h' };
+    other = await startTestStore({ objectStore: bucket(), overrides: { block } });
+    front = await startTestStore({
+      objectStore: bucket(),
+      overrides: {
+        block,
+        query: {
+          endpoint: '127.0.0.1:0',
+          refresh_interval: '0s',
+          peers: { urls: [`http://127.0.0.1:${other.store.ports.query}`], timeout: '2s' },
+        },
+      },
+    });
+  });
+  after(async () => {
+    await front.dispose();
+    await other.dispose();
+    rmSync(shared, { recursive: true, force: true });
+  });
+
+  void test('the spans another replica holds are in the answer, once each, also after it writes its block', async () => {
+    const t = splitTrace(101);
+    await consume(front.store, t.first);
+    await consume(other.store, t.second);
+    const all = [...idsOf(t.first), ...idsOf(t.second)].sort();
+
+    // Without peers (the other replica asks nobody) a lookup sees only what that replica holds.
+    const alone = await other.query(`/api/traces/${t.traceId}`);
+    assert.deepEqual(spanIdsOf(alone.body), idsOf(t.second));
+
+    const merged = await front.query(`/api/traces/${t.traceId}`);
+    assert.equal(merged.status, 200);
+    assert.deepEqual(spanIdsOf(merged.body), all);
+    // Jaeger's lookup reads through the same engine.
+    const jaeger = await front.query(`/api/v3/traces/${t.traceId}`);
+    assert.equal(jaeger.status, 200);
+    assert.equal(JSON.stringify(jaeger.body).split('"spanId"').length - 1, all.length);
+
+    // The other replica writes its block: its spans now come from the bucket, not from it, and not twice.
+    await other.store.pipeline.forceFlush();
+    const after = await front.query(`/api/traces/${t.traceId}`);
+    assert.deepEqual(spanIdsOf(after.body), all);
+    assert.ok((await peerResults(front)).ok! >= 3);
+  });
+
+  void test('a trace only another replica holds is found; a malformed id on the peer route is refused', async () => {
+    const t = splitTrace(102);
+    await consume(other.store, t.second);
+    const found = await front.query(`/api/traces/${t.traceId}`);
+    assert.equal(found.status, 200);
+    assert.deepEqual(spanIdsOf(found.body), idsOf(t.second));
+    const bad = await other.query('/api/internal/pending/traces/not-a-trace-id');
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /trace id: expected 32 hex digits/);
+  });
+});
+
+void describe('query.peers when a replica fails', () => {
+  let dir: string;
+  let garbage: Server;
+  let garbagePort: number;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-peers-fail-'));
+    // Answers 200 with bytes that are not an ExportTraceServiceRequest.
+    garbage = createServer((_req, res) => res.writeHead(200).end(Buffer.from([0x0a, 0xff, 0xff, 0xff])));
+    garbagePort = await new Promise<number>((resolve) =>
+      garbage.listen(0, '127.0.0.1', () => resolve((garbage.address() as { port: number }).port)),
+    );
+  });
+  after(() => {
+    garbage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void test('down, answering garbage, or refusing the token: the lookup answers what the rest hold, and counts why', async () => {
+    const tokenFile = join(dir, 'reader');
+    writeFileSync(tokenFile, READER_TOKEN);
+    const wrongToken = join(dir, 'wrong');
+    writeFileSync(wrongToken, 'not-the-reader-token');
+    const guarded = await startTestStore({
+      overrides: { auth: { required: true, reader_token_files: [tokenFile] } },
+    });
+    const down = await startTestStore();
+    const downPort = down.store.ports.query;
+    await down.dispose();
+    const peers = (bearer: string) => ({
+      urls: [
+        `http://127.0.0.1:${downPort}`,
+        `http://127.0.0.1:${garbagePort}`,
+        `http://127.0.0.1:${guarded.store.ports.query}`,
+      ],
+      timeout: '2s',
+      bearer_token_file: bearer,
+    });
+    const t = splitTrace(103);
+    await consume(guarded.store, t.second);
+    const wrong = await startTestStore({
+      overrides: { query: { endpoint: '127.0.0.1:0', refresh_interval: '0s', peers: peers(wrongToken) } },
+    });
+    const right = await startTestStore({
+      overrides: { query: { endpoint: '127.0.0.1:0', refresh_interval: '0s', peers: peers(tokenFile) } },
+    });
+    try {
+      await consume(wrong.store, t.first);
+      await consume(right.store, t.first);
+
+      const partial = await wrong.query(`/api/traces/${t.traceId}`);
+      assert.equal(partial.status, 200, 'the replica answers with what it holds');
+      assert.deepEqual(spanIdsOf(partial.body), idsOf(t.first));
+      assert.deepEqual(await peerResults(wrong), { network: 1, bad_response: 1, status: 1 });
+
+      const whole = await right.query(`/api/traces/${t.traceId}`);
+      assert.deepEqual(spanIdsOf(whole.body), [...idsOf(t.first), ...idsOf(t.second)].sort());
+      assert.deepEqual(await peerResults(right), { network: 1, bad_response: 1, ok: 1 });
+    } finally {
+      await Promise.all([wrong.dispose(), right.dispose(), guarded.dispose()]);
+    }
+  });
+});
+
+void describe('query.peers.dns: every replica of a headless Service but this one', () => {
+  const metrics = () => new Metrics();
+  const span = (data: TraceData): StoredSpan[] => flattenTraceData(data);
+
+  void test('this replica (its port on one of its addresses) is not asked; the others are', async () => {
+    const h = await startTestStore({ overrides: { block: { max_age: '1h' } } });
+    try {
+      const t = splitTrace(104);
+      await consume(h.store, t.second);
+      const port = h.store.ports.query;
+      const ask = async (selfPort: number) => {
+        const m = metrics();
+        const peers = new PeerReplicas({
+          urls: [],
+          dns: `sentinel-store-headless.test.svc.cluster.local.:${port}`,
+          timeoutMs: 2000,
+          logger: silentLogger(),
+          metrics: m,
+          resolve: async () => ['127.0.0.1'],
+          ownAddresses: () => ['127.0.0.1', '::1'],
+        });
+        peers.listening(selfPort);
+        try {
+          const rows = await peers.traceRows(t.traceId);
+          const asked = promSamples(await m.registry.metrics(), 'sentinel_store_query_peer_requests_total');
+          return { rows, asked: asked.reduce((n, s) => n + s.value, 0) };
+        } finally {
+          peers.close();
+        }
+      };
+      const self = await ask(port);
+      assert.deepEqual(self, { rows: [], asked: 0 }, 'its own address and port: not asked');
+      const otherReplica = await ask(port + 1);
+      assert.equal(otherReplica.asked, 1);
+      assert.deepEqual(
+        otherReplica.rows.map((r) => r.span.spanId).sort(),
+        span(t.second)
+          .map((r) => r.span.spanId)
+          .sort(),
+      );
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  void test('a name that does not resolve, or not in time, is counted as dns and the lookup goes on', async () => {
+    // The store's timers never hold the process open (its servers do); here nothing else would.
+    const alive = setInterval(() => {}, 1000);
+    try {
+      for (const resolve of [
+        async () => Promise.reject(new Error('ENOTFOUND sentinel-store-headless')),
+        () => new Promise<string[]>(() => {}),
+      ]) {
+        const m = metrics();
+        const peers = new PeerReplicas({
+          urls: [],
+          dns: 'sentinel-store-headless.test.svc.cluster.local.',
+          timeoutMs: 50,
+          logger: silentLogger(),
+          metrics: m,
+          resolve,
+        });
+        assert.deepEqual(await peers.traceRows('0af7651916cd43dd8448eb211c80319c'), []);
+        const samples = promSamples(await m.registry.metrics(), 'sentinel_store_query_peer_requests_total');
+        assert.deepEqual(
+          samples.map((s) => [s.labels['result'], s.value]),
+          [['dns', 1]],
+        );
+        peers.close();
+      }
+    } finally {
+      clearInterval(alive);
+    }
+  });
+
+  void test('query.peers.dns that is not a host name is a config error naming the key', () => {
+    assert.throws(
+      () =>
+        new PeerReplicas({
+          urls: [],
+          dns: 'ftp://store',
+          timeoutMs: 50,
+          logger: silentLogger(),
+          metrics: metrics(),
+        }),
+      /query\.peers\.dns: expected http or https/,
+    );
+  });
+});
