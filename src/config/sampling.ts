@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, size } from './schema-types.js';
+import { duration, replicaUrls, size, storeClientTls } from './schema-types.js';
 
 /**
  * Whole traces across pods (issue 9): dropped traces are held for `window` (at most `max_bytes`, on top of
@@ -13,15 +13,7 @@ const completionSchema = () =>
       max_bytes: size().prefault('32MiB'),
       poll_interval: duration().prefault('1s'),
       /** Query URLs of every store replica (http://host:3200 or https://...). */
-      stores: z
-        .array(
-          z.url({
-            protocol: /^https?$/,
-            error:
-              'expected an http(s) URL of a store replica, such as http://sentinel-store-0.sentinel-store:3200',
-          }),
-        )
-        .default([]),
+      stores: replicaUrls('http://sentinel-store-0.sentinel-store:3200'),
       /**
        * A headless Service resolved to every replica each poll: `name`, `name:port` or `http(s)://name:port`
        * (port 3200 by default).
@@ -29,12 +21,7 @@ const completionSchema = () =>
       stores_dns: z.string().default(''),
       /** Sent as `Authorization: Bearer` to the stores' query API when it requires auth; re-read on change. */
       bearer_token_file: z.string().default(''),
-      tls: z
-        .strictObject({
-          ca_file: z.string().default(''),
-          insecure_skip_verify: z.boolean().default(false),
-        })
-        .prefault({}),
+      tls: storeClientTls(),
     })
     .prefault({})
     .refine((c) => !c.enabled || c.stores.length > 0 || c.stores_dns !== '', {

@@ -36,3 +36,23 @@ export const endpoint = (): z.ZodType<string, string> =>
       ctx.addIssue({ code: 'custom', message: `expected "host:port", got ${JSON.stringify(value)}` });
     }
   });
+
+/** Query URLs of store replicas (`http://host:3200` or `https://...`); `example` goes into the error. */
+export const replicaUrls = (example: string) =>
+  z
+    .array(
+      z.url({
+        protocol: /^https?$/,
+        error: `expected an http(s) URL of a store replica, such as ${example}`,
+      }),
+    )
+    .default([]);
+
+/** How a client of the store's query port checks the store's certificate. */
+export const storeClientTls = () =>
+  z
+    .strictObject({
+      ca_file: z.string().default(''),
+      insecure_skip_verify: z.boolean().default(false),
+    })
+    .prefault({});

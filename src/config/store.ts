@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { adminSchema, logSchema, otlpReceiversSchema, shutdownTimeout } from './common.js';
 import { s3Schema } from './exporters.js';
-import { duration, endpoint, size } from './schema-types.js';
+import { duration, endpoint, replicaUrls, size, storeClientTls } from './schema-types.js';
 import { serviceGraphSchema } from './service-graph.js';
 
 /**
@@ -93,15 +93,7 @@ const querySections = () => ({
       peers: z
         .strictObject({
           /** Query URLs of the other replicas (this one may be listed: it is not asked). */
-          urls: z
-            .array(
-              z.url({
-                protocol: /^https?$/,
-                error:
-                  'expected an http(s) URL of a store replica, such as http://sentinel-store-1.sentinel-store:3200',
-              }),
-            )
-            .default([]),
+          urls: replicaUrls('http://sentinel-store-1.sentinel-store-headless:3200'),
           /**
            * A headless Service resolved to every replica at each lookup: `name`, `name:port` or
            * `http(s)://name:port` (port 3200 by default). This replica's own address is left out.
@@ -111,12 +103,7 @@ const querySections = () => ({
           timeout: duration().prefault('2s'),
           /** Sent as `Authorization: Bearer` to the other replicas (a reader token when `auth.required`). */
           bearer_token_file: z.string().default(''),
-          tls: z
-            .strictObject({
-              ca_file: z.string().default(''),
-              insecure_skip_verify: z.boolean().default(false),
-            })
-            .prefault({}),
+          tls: storeClientTls(),
         })
         .prefault({}),
     })
