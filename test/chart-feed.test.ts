@@ -17,8 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { runHelm } from '../scripts/helm.js';
+import { parse as parseYaml } from 'yaml';
 import { agentConfigSchema, validateConfig, type AgentConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/names.js';
 import { DecisionFeedClient } from '../src/decision-feed/feed-client.js';
@@ -30,6 +29,7 @@ import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { projectedToken, startFakeTokenReview } from './helpers/fake-token-review.js';
 import { startChartStore } from './helpers/chart-store.js';
 import { fakeDns } from './helpers/fake-dns.js';
+import { makeCertificates } from './helpers/helm-certs.js';
 import { helmTemplate } from './helpers/helm-template.js';
 import { makeTraces } from './helpers/store-spans.js';
 
@@ -50,31 +50,6 @@ after(async () => {
 const HEADLESS = 'sentinel-store-headless.sentinel.svc.cluster.local.';
 // The store's ClusterIP Service, where agents export and fetch the policy; absolute too.
 const SERVICE = 'sentinel-store.sentinel.svc.cluster.local.';
-
-/** A CA and a serving certificate for `names`, made by Helm's own genCA / genSignedCert (no openssl needed). */
-function makeCertificates(dir: string, names: string[]): { ca: string; cert: string; key: string } {
-  const chart = join(dir, 'certs-chart');
-  mkdirSync(join(chart, 'templates'), { recursive: true });
-  writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: certs\nversion: 0.0.1\n');
-  writeFileSync(
-    join(chart, 'templates', 'certs.yaml'),
-    [
-      '{{- $ca := genCA "sentinel-test-ca" 1 }}',
-      `{{- $cert := genSignedCert "sentinel-store" nil (list ${names.map((n) => JSON.stringify(n)).join(' ')}) 1 $ca }}`,
-      'ca: {{ $ca.Cert | b64enc }}',
-      'cert: {{ $cert.Cert | b64enc }}',
-      'key: {{ $cert.Key | b64enc }}',
-    ].join('\n'),
-  );
-  const r = runHelm(['template', 'certs', chart]);
-  assert.equal(r.status, 0, r.stderr);
-  const doc = parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as Record<string, string> | null)
-    .find((d) => d?.['ca']);
-  assert.ok(doc);
-  const pem = (k: string) => Buffer.from(doc[k] ?? '', 'base64').toString('utf8');
-  return { ca: pem('ca'), cert: pem('cert'), key: pem('key') };
-}
 
 /** Renders the chart; `at(path)` is where a file the chart names lives in this test's file system. */
 function renderChart(dir: string, args: string[]): { objects: Obj[]; at: (path: string) => string } {

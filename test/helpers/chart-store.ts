@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { ResolveHost } from '../../src/http/index.js';
 import { startTestStore } from './store-harness.js';
 
 interface ChartObject {
@@ -19,10 +20,25 @@ function put(file: string, content: string | Buffer): void {
   writeFileSync(file, content);
 }
 
+/** The chart's `query.peers` (store.replicas > 1), as rendered. */
+interface RenderedPeers {
+  dns: string;
+  bearer_token_file?: string;
+  tls?: { ca_file: string };
+}
+
 export async function startChartStore(
   objects: readonly ChartObject[],
   dir: string,
-  options: { kubeconfig: string; tls?: { cert: string; key: string } },
+  options: {
+    kubeconfig: string;
+    tls?: { cert: string; key: string };
+    /**
+     * With several replicas: the port the other replicas' query servers listen on (the rendered name's :3200
+     * cannot be bound here) and the DNS that resolves the headless Service's name to them.
+     */
+    peers?: { port: number; resolve: ResolveHost };
+  },
 ): ReturnType<typeof startTestStore> {
   const data = (kind: string, name: string) =>
     objects.find((o) => o.kind === kind && o.metadata.name === name)?.data ?? {};
@@ -32,6 +48,7 @@ export async function startChartStore(
     policy: { file: string };
     decisions: { dir: string };
     wal_dir: string;
+    query: { peers?: RenderedPeers };
   } & Record<string, unknown>;
   const at = (path: string) => (path ? join(dir, 'fs', path) : path);
   const reader = Buffer.from(data('Secret', 'sentinel-store-auth')['token'] ?? '', 'base64');
@@ -42,13 +59,31 @@ export async function startChartStore(
     put(at(storeYaml.tls.cert_file), options.tls?.cert ?? '');
     put(at(storeYaml.tls.key_file), options.tls?.key ?? '');
   }
+  // The store's ConfigMap is mounted whole at /etc/sentinel-store: its other keys (the CA) are files there too.
+  const configMap = data('ConfigMap', 'sentinel-store');
+  for (const [key, value] of Object.entries(configMap))
+    if (key !== 'store.yaml') put(at(join('/etc/sentinel-store', key)), value);
+  const peers = storeYaml.query.peers;
   return startTestStore({
     dir,
     overrides: {
       ...storeYaml,
       receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
       admin: { endpoint: '127.0.0.1:0' },
-      query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
+      query: {
+        endpoint: '127.0.0.1:0',
+        refresh_interval: '0s',
+        ...(peers
+          ? {
+              peers: {
+                ...peers,
+                dns: options.peers ? peers.dns.replace(/:3200$/, `:${options.peers.port}`) : peers.dns,
+                bearer_token_file: peers.bearer_token_file ? at(peers.bearer_token_file) : '',
+                tls: { ca_file: peers.tls ? at(peers.tls.ca_file) : '' },
+              },
+            }
+          : {}),
+      },
       storage: { url: `file://${join(dir, 'data')}` },
       wal_dir: at(storeYaml.wal_dir),
       decisions: { ...storeYaml.decisions, dir: at(storeYaml.decisions.dir) },
@@ -62,5 +97,6 @@ export async function startChartStore(
       policy: { file: at(storeYaml.policy.file) },
       log: { level: 'silent' },
     },
+    ...(options.peers ? { resolve: options.peers.resolve } : {}),
   });
 }

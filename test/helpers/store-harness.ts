@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
+import type { ResolveHost } from '../../src/http/index.js';
 import { countSpans, type TraceData } from '../../src/otlp/index.js';
 import { type ObjectStore } from '../../src/storage/index.js';
 import { CountingObjectStore } from '../../src/storage/object-store.js';
@@ -34,6 +35,8 @@ export async function startTestStore(
     logger?: Logger;
     sleep?: (ms: number) => Promise<void>;
     now?: () => number;
+    /** Resolves `query.peers.dns`. */
+    resolve?: ResolveHost;
   } = {},
 ): Promise<{
   store: RunningStore;
@@ -59,6 +62,7 @@ export async function startTestStore(
     filePollIntervalMs: 20,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.resolve ? { resolve: options.resolve } : {}),
   });
   const query = async (path: string, headers: Record<string, string> = {}) => {
     const res = await fetch(`http://127.0.0.1:${store.ports.query}${path}`, { headers });

@@ -333,6 +333,21 @@ true
 {{/* The store config file (docs/configuration.md "Store config"). */}}
 {{- define "sentinel.storeConfig" -}}
 {{- $s := .Values.store }}
+{{- $query := dict "endpoint" "0.0.0.0:3200" }}
+{{- if gt (int $s.replicas) 1 }}
+{{- /* Several replicas: a trace lookup also asks the others for the spans they have not written to a block yet
+  (docs/query-api.md "Several replicas"), every replica but this one through the headless Service, with the
+  reader token and the store's CA, as Grafana would. */}}
+{{- $storeTls := include "sentinel.storeTls" . }}
+{{- $peers := dict "dns" (printf "%s%s.:3200" (ternary "https://" "" (eq $storeTls "true")) (include "sentinel.storeHeadlessHost" .)) }}
+{{- if $s.auth.required }}
+{{- $_ := set $peers "bearer_token_file" "/var/run/sentinel/auth/token" }}
+{{- end }}
+{{- if $storeTls }}
+{{- $_ := set $peers "tls" (dict "ca_file" "/etc/sentinel-store/ca.crt") }}
+{{- end }}
+{{- $_ := set $query "peers" $peers }}
+{{- end }}
 {{- $config := dict
   "receivers" (dict "otlp" (dict "grpc" (dict "endpoint" "0.0.0.0:4317") "http" (dict "endpoint" "0.0.0.0:4318") "max_request_bytes" "16MiB"))
   "admin" (dict "endpoint" "0.0.0.0:8888")
@@ -342,7 +357,7 @@ true
   "compaction" (dict "enabled" $s.compaction.enabled "interval" $s.compaction.interval "leader" (printf "%s-0" (include "sentinel.storeName" .)))
   "retention" $s.retention
   "decisions" (dict "dir" "/var/lib/sentinel/decisions" "max_entries" $s.decisions.maxEntries "retention" $s.decisions.retention)
-  "query" (dict "endpoint" "0.0.0.0:3200")
+  "query" $query
   "tls" (ternary (dict "cert_file" "/var/run/sentinel/tls/tls.crt" "key_file" "/var/run/sentinel/tls/tls.key" "client_ca_file" "") (dict "cert_file" "" "key_file" "" "client_ca_file" "") (eq (include "sentinel.storeTls" .) "true"))
   "auth" (dict "required" $s.auth.required "token_files" (list) "reader_token_files" (ternary (list "/var/run/sentinel/auth/token") (list) $s.auth.required) "token_review" (dict "enabled" (eq (include "sentinel.tokenReviewEnabled" .) "true") "audience" .Values.agent.tokenAudience "cache_ttl" $s.auth.tokenReview.cacheTtl "kubeconfig" ""))
   "policy" (dict "file" "/etc/sentinel-policy/policy.yaml")
