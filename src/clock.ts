@@ -56,6 +56,16 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * The calendar's epoch milliseconds on `clock`, for times compared with span timestamps or written into objects
+ * (block ids and metas, retention cut-offs, a token's `exp`): `Date.now()` on the system clock, whose `now()` is
+ * monotonic and may drift from the calendar over a long run; any other clock's `now()`, so that a test's
+ * ManualClock sets both. Deadlines and intervals read `clock.now()`.
+ */
+export function wallClockNow(clock: Clock): number {
+  return clock === systemClock ? Date.now() : clock.now();
+}
+
 interface PendingTimer {
   readonly id: number;
   readonly at: number;
