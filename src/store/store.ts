@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { StoreConfig } from '../config/index.js';
 import type { DecisionLog } from '../decision-feed/index.js';
 import { FileTls, receiversFromConfig, type ReceiverAuthorize } from '../receiver/index.js';
@@ -21,7 +22,14 @@ import './logs-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 import { storeOptionsFrom, type StoreOptions } from './store-options.js';
-import { abortStages, openDecisions, startLogs, stoppers, type BlockStages } from './store-lifecycle.js';
+import {
+  abortStages,
+  clockOf,
+  openDecisions,
+  startLogs,
+  stoppers,
+  type BlockStages,
+} from './store-lifecycle.js';
 import {
   compactionLeadership,
   logCompactionRole,
@@ -37,9 +45,11 @@ export interface StoreDependencies {
   readonly metrics: Metrics;
   /** Replaces the store opened from `storage.url` (tests: a counting store, s3rver credentials). */
   readonly objectStore?: ObjectStore;
-  readonly now?: () => number;
-  /** Sleep between upload retries (tests make it short). */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Time for every part (default `systemClock`): tests pass a ManualClock to set the date and move block ages,
+   * or a ScaledClock to play upload backoff fast.
+   */
+  readonly clock?: Clock;
   /** How often token and TLS files are polled for rotation. */
   readonly filePollIntervalMs?: number;
   /** Where `POD_NAME` / `HOSTNAME` are read for `compaction.leader` (default `process.env`). */
@@ -68,9 +78,6 @@ export interface RunningStore {
   /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
   abort(): Promise<void>;
 }
-
-/** `now` when the embedding gave one: the parts keep their own default otherwise. */
-const clockOf = (deps: StoreDependencies) => (deps.now ? { now: deps.now } : {});
 
 /** Checks tokens (files, TokenReview) when `auth.required`; undefined lets every request through. */
 async function openAuth(
@@ -127,7 +134,6 @@ function buildBlockStages(
     metrics,
     onBlock: (meta) => catalog.add(meta),
     ...clockOf(deps),
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, logger, metrics });
   const compactor = new Compactor({

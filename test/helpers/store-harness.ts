@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Clock } from '../../src/clock.js';
 import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
 import { countSpans, type TraceData } from '../../src/otlp/index.js';
 import { type ObjectStore } from '../../src/storage/index.js';
@@ -32,8 +33,7 @@ export async function startTestStore(
     overrides?: Record<string, unknown>;
     objectStore?: ObjectStore;
     logger?: Logger;
-    sleep?: (ms: number) => Promise<void>;
-    now?: () => number;
+    clock?: Clock;
   } = {},
 ): Promise<{
   store: RunningStore;
@@ -57,8 +57,7 @@ export async function startTestStore(
     metrics,
     objectStore: objects,
     filePollIntervalMs: 20,
-    ...(options.sleep ? { sleep: options.sleep } : {}),
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const query = async (path: string, headers: Record<string, string> = {}) => {
     const res = await fetch(`http://127.0.0.1:${store.ports.query}${path}`, { headers });
