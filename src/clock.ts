@@ -66,6 +66,34 @@ export function wallClockNow(clock: Clock): number {
   return clock === systemClock ? Date.now() : clock.now();
 }
 
+/** A repeating timer on a clock, from `every`. */
+export interface ClockInterval {
+  stop(): void;
+}
+
+/**
+ * Runs `fn` every `ms` on `clock` until `stop()`: a clock timer renewed at each run, so that a ManualClock's
+ * `advance` runs it once for each `ms` that passes. Like the clock's timers, it never keeps the process alive.
+ */
+export function every(clock: Clock, ms: number, fn: () => void): ClockInterval {
+  let timer: ClockTimer | undefined;
+  let stopped = false;
+  const arm = (): void => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      arm();
+      fn();
+    }, ms);
+  };
+  arm();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+    },
+  };
+}
+
 interface PendingTimer {
   readonly id: number;
   readonly at: number;

@@ -1,4 +1,4 @@
-import { systemClock, wallClockNow, type Clock } from '../clock.js';
+import { every, systemClock, wallClockNow, type Clock, type ClockInterval } from '../clock.js';
 import { SentinelError, isSentinelError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
@@ -64,7 +64,7 @@ export abstract class SegmentPipeline<
   private cutting: Promise<void> | undefined;
   private heldBytes = 0;
   private draining = false;
-  private timer: NodeJS.Timeout | undefined;
+  private ageTicker: ClockInterval | undefined;
   private stopRetrying = false;
   /** Aborted by abort(), so that a backoff in progress ends at once instead of after up to max_interval. */
   private readonly stopped = new AbortController();
@@ -125,10 +125,7 @@ export abstract class SegmentPipeline<
     }
     this.pump();
     const tickMs = this.life.tickMs ?? Math.min(1000, Math.max(10, this.life.maxBlockAgeMs / 4));
-    if (tickMs > 0) {
-      this.timer = setInterval(() => this.checkAge(), tickMs);
-      this.timer.unref();
-    }
+    if (tickMs > 0) this.ageTicker = every(this.clock, tickMs, () => this.checkAge());
     return replayedCount;
   }
 
@@ -318,7 +315,7 @@ export abstract class SegmentPipeline<
   async shutdown(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    if (this.timer) clearInterval(this.timer);
+    this.ageTicker?.stop();
     if (!this.wal) return;
     await this.forceFlush();
     await this.wal.close();
@@ -330,7 +327,7 @@ export abstract class SegmentPipeline<
     this.draining = true;
     this.stopRetrying = true;
     this.stopped.abort();
-    if (this.timer) clearInterval(this.timer);
+    this.ageTicker?.stop();
     await this.release();
     await this.uploading;
     await this.wal?.close();

@@ -8,7 +8,7 @@
  * `max_items` halves wait. What differs is the count: each pair counts the inverse of the probability that the
  * sample holds both its halves (Horvitz-Thompson), which depends on why each half was kept (`pairWeight`).
  */
-import { systemClock, wallClockNow, type Clock } from '../clock.js';
+import { every, systemClock, wallClockNow, type Clock, type ClockInterval } from '../clock.js';
 import type { ServiceGraphConfig } from '../config/index.js';
 
 import {
@@ -173,7 +173,7 @@ export class ServiceGraph {
   private readonly pending = new Map<string, Pending>();
   private readonly series = new Map<string, EdgeSeries>();
   private readonly minutes = new Map<number, Map<string, MinuteEdge>>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly expiry: ClockInterval;
   /** prom-client children bound once: a labelled `inc` hashes its label object on every call. */
   private readonly outcome: Record<
     'paired' | 'root' | 'database' | 'virtual_node' | 'outside_sample' | 'dropped',
@@ -216,8 +216,7 @@ export class ServiceGraph {
     );
     this.registerTempoMetrics(metrics);
     const tick = Math.max(50, Math.min(1000, Math.floor(this.config.wait / 4)));
-    this.timer = setInterval(() => this.expire(), tick);
-    this.timer.unref();
+    this.expiry = every(this.clock, tick, () => this.expire());
   }
 
   /** A consumer that hands each batch to `next` and, once `next` took it, adds its spans to the graph. */
@@ -239,7 +238,7 @@ export class ServiceGraph {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.expiry.stop();
   }
 
   /** Adds the pair-forming spans of `data`. */

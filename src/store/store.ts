@@ -295,13 +295,14 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     leadership,
     logger,
     logsQuery && (() => logsQuery.applyRetention(config.logs.retention || config.retention)),
+    deps.clock,
   );
   const facts = { storage: objectStore.url, replayedSpans, replayedLogs, decisions, ports };
   logStarted(config, facts, access.tls !== undefined, logger);
   logCompactionRole(config, leadership, logger);
 
   const release = () => {
-    if (compactionTimer) clearInterval(compactionTimer);
+    compactionTimer?.stop();
     servers.graph?.close();
     auth?.close();
     servers.policy.close();
