@@ -56,6 +56,44 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * The calendar's epoch milliseconds on `clock`, for times compared with span timestamps or written into objects
+ * (block ids and metas, retention cut-offs, a token's `exp`): `Date.now()` on the system clock, whose `now()` is
+ * monotonic and may drift from the calendar over a long run; any other clock's `now()`, so that a test's
+ * ManualClock sets both. Deadlines and intervals read `clock.now()`.
+ */
+export function wallClockNow(clock: Clock): number {
+  return clock === systemClock ? Date.now() : clock.now();
+}
+
+/** A repeating timer on a clock, from `every`. */
+export interface ClockInterval {
+  stop(): void;
+}
+
+/**
+ * Runs `fn` every `ms` on `clock` until `stop()`: a clock timer renewed at each run, so that a ManualClock's
+ * `advance` runs it once for each `ms` that passes. Like the clock's timers, it never keeps the process alive.
+ */
+export function every(clock: Clock, ms: number, fn: () => void): ClockInterval {
+  let timer: ClockTimer | undefined;
+  let stopped = false;
+  const arm = (): void => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      arm();
+      fn();
+    }, ms);
+  };
+  arm();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+    },
+  };
+}
+
 interface PendingTimer {
   readonly id: number;
   readonly at: number;

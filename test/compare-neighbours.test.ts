@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { neighboursOf, renderNeighboursSvg } from '../src/compare/neighbours.js';
 import { renderHtml } from '../src/compare/render.js';
 import type { CompareReport } from '../src/compare/compare-spans.js';
@@ -99,7 +100,7 @@ void describe('compare: neighbours from the store', () => {
   const resource = (service: string, variant: string) => serviceSpans(service, [], variant);
 
   before(async () => {
-    h = await startTestStore({ now: () => now });
+    h = await startTestStore({ clock: new ManualClock(now) });
     const data: TraceData = {
       resourceSpans: [
         resource('frontend', ''),

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { Client, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import { encodeTraceRequest } from '../src/otlp/index.js';
 import { DECISIONS_BINARY_TYPE, encodeDecisionIds } from '../src/decision-feed/feed-protocol.js';
@@ -56,8 +57,8 @@ void describe('store auth with TokenReview: agents ingest, readers read', () => 
   let kube: FakeTokenReview;
   let h: Awaited<ReturnType<typeof startTestStore>>;
   let grpc: Client;
-  let nowMs = Date.now();
-  const nowS = () => Math.floor(nowMs / 1000);
+  const clock = new ManualClock(Date.now());
+  const nowS = () => Math.floor(clock.now() / 1000);
   const readerFile = join(dir, 'reader-token');
   const agentFile = join(dir, 'agent-token');
   const traces = makeTraces({ traces: 1, spansPerTrace: 3, seed: 7 });
@@ -86,7 +87,7 @@ void describe('store auth with TokenReview: agents ingest, readers read', () => 
     writeFileSync(readerFile, 'reader-secret\n');
     writeFileSync(agentFile, 'static-agent\n');
     h = await startTestStore({
-      now: () => nowMs,
+      clock,
       overrides: {
         auth: {
           required: true,
@@ -152,7 +153,7 @@ void describe('store auth with TokenReview: agents ingest, readers read', () => 
     assert.equal(before, 1, 'the first test used the token 4 times over three listeners with one review');
     await Promise.all([grpcIngest(good), httpIngest(good), feed(good)]);
     assert.equal(kube.calls.get(good), 1);
-    nowMs += 61_000;
+    clock.advance(61_000);
     assert.equal(await httpIngest(good), 200);
     assert.equal(kube.calls.get(good), 2);
     assert.ok((await h.metrics.value('store_token_review_cache_hits_total')) >= 5);
@@ -190,7 +191,7 @@ void describe('store auth with TokenReview: agents ingest, readers read', () => 
     const shortLived = projectedToken('shop:short', 'sentinel', nowS() + 30);
     kube.tokens.set(shortLived, { username: 'system:serviceaccount:shop:short', audiences: ['sentinel'] });
     assert.equal(await httpIngest(shortLived), 200);
-    nowMs += 31_000; // within cache_ttl (60 s), past exp
+    clock.advance(31_000); // within cache_ttl (60 s), past exp
     assert.equal(await httpIngest(shortLived), 401);
     assert.equal(kube.calls.get(shortLived), 1);
   });

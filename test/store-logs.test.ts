@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import {
@@ -621,7 +622,7 @@ void describe('logs ingest robustness', () => {
       logger: silentLogger(),
       metrics,
       refreshIntervalMs: 0,
-      now: () => nowMs,
+      clock: new ManualClock(nowMs),
     });
     const startNs = BigInt(nowMs - 4 * hour) * 1_000_000n;
     const endNs = BigInt(nowMs) * 1_000_000n;
@@ -777,7 +778,7 @@ void describe('logs ingest robustness', () => {
       logger: silentLogger(),
       metrics: new Metrics(),
       refreshIntervalMs: 0,
-      now: () => nowMs,
+      clock: new ManualClock(nowMs),
     });
     assert.equal(await query.applyRetention(24 * hour), 1);
     const keys = (await store.list(LOGS_PREFIX)).map((o) => o.key);

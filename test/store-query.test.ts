@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { decodeTraceRequestJson, encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
 import { flattenTraceData } from '../src/storage/index.js';
 import type { SearchResult } from '../src/store/trace-search.js';
@@ -27,7 +28,7 @@ void describe('query API', () => {
 
   before(async () => {
     h = await startTestStore({
-      now: () => NOW,
+      clock: new ManualClock(NOW),
       overrides: {
         query: {
           endpoint: '127.0.0.1:0',

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { serviceGraphSchema } from '../src/config/service-graph.js';
 import { validateConfig } from '../src/config/index.js';
 import { av, SpanKind, type KeyValue, type Span, type TraceData } from '../src/otlp/index.js';
@@ -39,10 +40,10 @@ function batch(service: string, spans: Span[], variant = ''): TraceData {
 const weight = (w: number): KeyValue => ({ key: 'sampling.weight', value: av.double(w) });
 const completed: KeyValue = { key: 'sampling.completed', value: av.bool(true) };
 
-function graphWith(overrides: Record<string, unknown> = {}, clock = { now: T0 }) {
+function graphWith(overrides: Record<string, unknown> = {}, clock = new ManualClock(T0)) {
   const metrics = new Metrics();
   const config = validateConfig(serviceGraphSchema(), overrides, 'service_graph');
-  const graph = new ServiceGraph({ config, metrics, logger: silentLogger(), now: () => clock.now });
+  const graph = new ServiceGraph({ config, metrics, logger: silentLogger(), clock });
   return { graph, metrics, clock };
 }
 
@@ -153,7 +154,7 @@ void describe('service graph: pairing', () => {
       1,
     );
     assert.equal(graph.pendingItems, 3);
-    clock.now += 2000;
+    clock.advance(2000);
     graph.expire();
     assert.equal(graph.pendingItems, 0);
     for (const server of ['stripe', 'api.example.com'])
@@ -179,13 +180,13 @@ void describe('service graph: pairing', () => {
       for (let i = 0; i < 100; i++) spans.push(span(SpanKind.CLIENT, nextId(32), nextId(16), 'p'));
       graph.add(batch('frontend', spans));
       most = Math.max(most, graph.pendingItems);
-      clock.now += 50;
+      clock.advance(50);
     }
     assert.equal(most, 1000);
     const dropped = (await sample(metrics, 'sentinel_store_service_graph_spans_total', {
       outcome: 'dropped',
     }))!;
-    clock.now += 10_000;
+    clock.advance(10_000);
     graph.expire();
     assert.equal(graph.pendingItems, 0);
     const expired = (await sample(metrics, 'sentinel_store_service_graph_expired_total', {
@@ -293,7 +294,7 @@ void describe('GET /api/servicegraph', () => {
   const consume = (_store: unknown, data: TraceData) => postTraces(h.store.ports.http, data);
   const now = T0 + 5 * 60_000;
   before(async () => {
-    h = await startTestStore({ now: () => now });
+    h = await startTestStore({ clock: new ManualClock(now) });
     for (let i = 0; i < 40; i++) {
       const t = nextId(32);
       const variant = i % 2 ? 'canary' : 'baseline';

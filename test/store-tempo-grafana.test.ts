@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import type protobuf from 'protobufjs';
 import { stringAttribute, type TraceData } from '../src/otlp/index.js';
 import { flattenTraceData, type StoredSpan } from '../src/storage/index.js';
@@ -84,7 +85,7 @@ void describe("Grafana's Tempo data source against the store", () => {
     dir = mkdtempSync(join(tmpdir(), 'sentinel-grafana-'));
     writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
     h = await startTestStore({
-      now: () => NOW,
+      clock: new ManualClock(NOW),
       overrides: {
         query: { endpoint: '127.0.0.1:0', refresh_interval: '0s' },
         auth: { required: true, reader_token_files: [join(dir, 'token')] },

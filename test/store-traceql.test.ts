@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { av, type KeyValue, type ResourceSpans, type Span, type TraceData } from '../src/otlp/index.js';
 import { encodeBlock, flattenTraceData, uploadBlock, type StoredSpan } from '../src/storage/index.js';
 import { LocalObjectStore } from '../src/storage/local-object-store.js';
@@ -268,7 +269,7 @@ void describe('TraceQL search against a reference filter', () => {
   before(async () => {
     // Small row groups, so row-group skipping and traces across row-group boundaries are exercised.
     h = await startTestStore({
-      now: () => NOW,
+      clock: new ManualClock(NOW),
       overrides: {
         query: { endpoint: '127.0.0.1:0', refresh_interval: '0s', max_limit: 10_000 },
         block: { row_group_spans: 64 },
@@ -444,7 +445,7 @@ void describe('search over blocks written before the search summary', () => {
 
 void describe('tag values past the meta summary', () => {
   void test('span names past the summary bound are read from the SpanName column, not from every span', async () => {
-    const h = await startTestStore({ now: () => NOW });
+    const h = await startTestStore({ clock: new ManualClock(NOW) });
     try {
       const data = makeRichTraces(600, 11, T0);
       let n = 0;

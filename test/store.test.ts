@@ -3,6 +3,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { ManualClock, ScaledClock } from '../src/clock.js';
 import { storeConfigSchema, validateConfig } from '../src/config/index.js';
 import { decodeTraceRequestJson, encodeTraceRequest } from '../src/otlp/index.js';
 import {
@@ -125,16 +126,16 @@ void describe('store pipeline', () => {
   });
 
   void test('a block is cut when the oldest span in it reaches max_age (injected clock)', async () => {
-    let now = 1_000_000;
-    const h = await startTestStore({ overrides: { block: { max_age: '30s' } }, now: () => now });
+    const clock = new ManualClock(1_000_000);
+    const h = await startTestStore({ overrides: { block: { max_age: '30s' } }, clock });
     try {
       await consume(h.store, makeTraces({ traces: 2, seed: 3 }));
       assert.equal(h.store.pipeline.pendingSpans(), 20);
-      now += 29_000;
+      clock.advance(29_000);
       h.store.pipeline.checkAge();
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(h.store.pipeline.pendingSpans(), 20);
-      now += 2_000;
+      clock.advance(2_000);
       h.store.pipeline.checkAge();
       for (let i = 0; i < 1000 && h.store.pipeline.pendingSpans() > 0; i++)
         await new Promise((r) => setTimeout(r, 10));
@@ -172,11 +173,11 @@ void describe('store pipeline', () => {
     const dir = freshDir();
     const failing = new LocalObjectStore(join(dir, 'data'));
     failing.put = () => Promise.reject(new Error('S3 is down'));
-    // A sleep that never ends by itself: only abort() can end the backoff.
+    // A clock that never moves, so a backoff never ends by itself: only abort() can end it.
     const h = await startTestStore({
       dir,
       objectStore: failing,
-      sleep: () => new Promise<void>(() => undefined),
+      clock: new ManualClock(Date.now()),
       overrides: { block: { max_age: '1h' } },
     });
     await consume(h.store, makeTraces({ traces: 3, seed: 41 }));
@@ -262,7 +263,8 @@ void describe('store config and backpressure', () => {
     };
     const h = await startTestStore({
       objectStore: blocking,
-      sleep: () => new Promise((r) => setTimeout(r, 5)),
+      // Upload backoff 200 times faster: 1 s..30 s in 5..150 ms (max_age 1 h is 18 s, past the test).
+      clock: new ScaledClock(200),
       overrides: { wal_max_bytes: 20_000, block: { max_age: '1h' } },
     });
     try {
@@ -411,7 +413,7 @@ void describe('compaction and retention', () => {
       maxBlockSpans: 1000,
       minAgeMs: 60_000,
       retentionMs: 14 * 86_400_000,
-      now: () => now,
+      clock: new ManualClock(now),
     });
     return {
       objects,

@@ -6,6 +6,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
 } from '../storage/index.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 export interface BlockCatalogOptions {
@@ -14,7 +15,7 @@ export interface BlockCatalogOptions {
   readonly metrics: Metrics;
   /** A listing older than this is refreshed before the next query. */
   readonly refreshIntervalMs: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
 }
 
 /**
@@ -24,7 +25,7 @@ export interface BlockCatalogOptions {
  */
 export class BlockCatalog {
   private readonly options: BlockCatalogOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly metas = new Map<string, BlockMeta>();
   /** Keys (with size) already reported as not being blocks, so each is logged once. */
   private readonly skipped = new Set<string>();
@@ -34,7 +35,7 @@ export class BlockCatalog {
 
   constructor(options: BlockCatalogOptions) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.skippedCounter = options.metrics.counter(
       'store_skipped_objects_total',
       'Objects under the storage prefix skipped as not readable Sentinel blocks, by reason.',
@@ -66,7 +67,8 @@ export class BlockCatalog {
 
   /** Every visible block, refreshed from storage when the listing is older than the refresh interval. */
   async blocks(options: { fresh?: boolean } = {}): Promise<BlockMeta[]> {
-    if (options.fresh || this.now() - this.listedAt >= this.options.refreshIntervalMs) await this.refresh();
+    if (options.fresh || this.clock.now() - this.listedAt >= this.options.refreshIntervalMs)
+      await this.refresh();
     return visibleBlocks(this.metas.values());
   }
 
@@ -86,7 +88,7 @@ export class BlockCatalog {
   }
 
   private async doRefresh(): Promise<void> {
-    const listedAt = this.now();
+    const listedAt = this.clock.now();
     const metas = await listBlockMetas(this.options.store, {
       known: this.metas,
       isSkipped: (o) => this.skipped.has(`${o.key}@${o.size}`),

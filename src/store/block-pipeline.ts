@@ -194,7 +194,7 @@ export class BlockPipeline extends SegmentPipeline<WalItem, EncodedBlock> implem
         spans: seg.spans,
         rows: () => rows,
         blockId,
-        nowMs: this.now(),
+        nowMs: this.blockTimeMs(),
         price: segBytes,
       });
       this.m.encodeSeconds.observe((performance.now() - started) / 1000);

@@ -1,3 +1,4 @@
+import { every, systemClock, type Clock, type ClockInterval } from '../clock.js';
 import type { StoreConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { Compactor } from './compactor.js';
@@ -54,13 +55,12 @@ export function startCompactionTimer(
   compactor: Compactor,
   leadership: Leadership,
   logger: Logger,
-  logsRetention?: () => Promise<unknown>,
-): NodeJS.Timeout | undefined {
+  logsRetention: (() => Promise<unknown>) | undefined,
+  clock: Clock = systemClock,
+): ClockInterval | undefined {
   if (config.compaction.interval <= 0 || !leadership.here) return undefined;
-  const timer = setInterval(() => {
+  return every(clock, config.compaction.interval, () => {
     compactor.runOnce().catch((err: unknown) => logger.warn({ err }, 'compaction pass failed'));
     logsRetention?.().catch((err: unknown) => logger.warn({ err }, 'logs retention pass failed'));
-  }, config.compaction.interval);
-  timer.unref();
-  return timer;
+  });
 }

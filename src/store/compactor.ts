@@ -10,6 +10,7 @@ import {
   type BlockMeta,
   type ObjectStore,
 } from '../storage/index.js';
+import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
 
@@ -30,7 +31,7 @@ export interface CompactorOptions {
   readonly minAgeMs: number;
   readonly retentionMs: number;
   readonly rowGroupSize?: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Merges blocks off the main thread; without it, merging runs in-process. */
   readonly encoder?: BlockEncoder;
 }
@@ -46,13 +47,13 @@ export const ORPHAN_AGE_MS = 3_600_000;
  */
 export class Compactor {
   private readonly options: CompactorOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private running: Promise<CompactionReport> | undefined;
   private readonly m;
 
   constructor(options: CompactorOptions) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.m = {
       merged: options.metrics.counter('store_compacted_blocks_total', 'Blocks merged away by compaction.'),
       created: options.metrics.counter('store_compaction_outputs_total', 'Blocks written by compaction.'),
@@ -61,6 +62,14 @@ export class Compactor {
         'Blocks deleted by retention.',
       ),
     };
+  }
+
+  /**
+   * Wall-clock on purpose: every time a pass reads is compared with span timestamps (retention), metas'
+   * `createdAt` (min age) or objects' `lastModified` (orphans), or written into a merged block.
+   */
+  private wallNow(): number {
+    return wallClockNow(this.clock);
   }
 
   /** Resolves when no pass is running (a failed pass counts as finished). */
@@ -96,7 +105,7 @@ export class Compactor {
       } else live.push(m);
     }
 
-    const cutoffNs = BigInt(this.now() - this.options.retentionMs) * 1_000_000n;
+    const cutoffNs = BigInt(this.wallNow() - this.options.retentionMs) * 1_000_000n;
     const kept: BlockMeta[] = [];
     for (const m of live) {
       if (BigInt(m.maxEndUnixNano) < cutoffNs) {
@@ -108,7 +117,7 @@ export class Compactor {
     if (!this.options.compaction) return report;
 
     const byHour = new Map<string, BlockMeta[]>();
-    const youngest = this.now() - this.options.minAgeMs;
+    const youngest = this.wallNow() - this.options.minAgeMs;
     for (const m of kept) {
       if (m.spanCount >= this.options.maxBlockSpans) continue;
       if (Date.parse(m.createdAt) > youngest) continue;
@@ -166,15 +175,15 @@ export class Compactor {
     const block = this.options.encoder
       ? await this.options.encoder.merge({
           blocks: bodies,
-          blockId: newBlockId(this.now()),
-          nowMs: this.now(),
+          blockId: newBlockId(this.wallNow()),
+          nowMs: this.wallNow(),
           replaces,
           compactionLevel,
         })
       : await mergeBlocks(bodies, {
           replaces,
           compactionLevel,
-          nowMs: this.now(),
+          nowMs: this.wallNow(),
           ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
         });
     const meta = await uploadBlock(this.options.store, block);
@@ -190,7 +199,7 @@ export class Compactor {
    */
   private async deleteOrphans(metas: BlockMeta[], report: CompactionReport): Promise<void> {
     const known = new Set(metas.map((m) => m.parquetKey));
-    const cutoff = this.now() - ORPHAN_AGE_MS;
+    const cutoff = this.wallNow() - ORPHAN_AGE_MS;
     for (const o of await this.options.store.list(BLOCKS_PREFIX)) {
       if (parseBlockKey(o.key)?.kind !== 'parquet' || known.has(o.key)) continue;
       if (o.lastModified.getTime() > cutoff) continue;

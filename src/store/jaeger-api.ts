@@ -37,6 +37,7 @@ export { jaegerTagCondition, parseJaegerTraceId } from './jaeger-params.js';
 /** What the handlers need of the query server. */
 export interface JaegerApiContext {
   readonly engine: QueryEngine;
+  /** The calendar's now in epoch ms (the query server's `RouteServer.now`), compared with span timestamps. */
   readonly now: () => number;
   /** Largest number of traces one search returns (`query.max_limit`). */
   readonly maxLimit: number;

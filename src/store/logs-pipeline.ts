@@ -167,7 +167,7 @@ export class LogsPipeline extends SegmentPipeline<LogsWalItem, EncodedLogsBlock>
     const payloads = seg.items.map((item) => item.payload);
     const options = {
       blockId,
-      nowMs: this.now(),
+      nowMs: this.blockTimeMs(),
       ...(this.options.rowGroupSize !== undefined ? { rowGroupSize: this.options.rowGroupSize } : {}),
     };
     const { records, block } = this.options.encode

@@ -11,6 +11,7 @@ import {
   type ObjectStore,
   type StoredLog,
 } from '../storage/index.js';
+import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 
 /** Where logs not yet in an uploaded block are read (the logs pipeline). */
@@ -37,7 +38,7 @@ export interface LogsQueryOptions {
   readonly metrics: Metrics;
   /** A listing older than this is refreshed before the next query. */
   readonly refreshIntervalMs: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
 }
 
 /**
@@ -47,7 +48,7 @@ export interface LogsQueryOptions {
  */
 export class LogsQuery {
   private readonly options: LogsQueryOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly metas = new Map<string, LogsBlockMeta>();
   private listedAt = -Infinity;
   private refreshing: Promise<void> | undefined;
@@ -56,7 +57,7 @@ export class LogsQuery {
 
   constructor(options: LogsQueryOptions) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.m = {
       read: options.metrics.counter('store_logs_blocks_read_total', 'Logs blocks read by queries.'),
       expired: options.metrics.counter(
@@ -73,7 +74,7 @@ export class LogsQuery {
 
   /** The logs blocks, refreshed from storage when the listing is older than the refresh interval. */
   async blocks(options: { fresh?: boolean } = {}): Promise<LogsBlockMeta[]> {
-    if (options.fresh || this.now() - this.listedAt >= this.options.refreshIntervalMs) {
+    if (options.fresh || this.clock.now() - this.listedAt >= this.options.refreshIntervalMs) {
       this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
       await this.refreshing;
     }
@@ -81,7 +82,7 @@ export class LogsQuery {
   }
 
   private async refresh(): Promise<void> {
-    const listedAt = this.now();
+    const listedAt = this.clock.now();
     const found = await listLogsBlocks(this.options.store, this.metas, (key, message) => {
       if (this.skipped.has(key)) return;
       this.skipped.add(key);
@@ -159,7 +160,8 @@ export class LogsQuery {
 
   /** Deletes logs blocks whose newest record is older than `retentionMs` (meta first). Returns how many. */
   async applyRetention(retentionMs: number): Promise<number> {
-    const cutoffNs = BigInt(this.now() - retentionMs) * 1_000_000n;
+    // Wall-clock on purpose: the cut-off is compared with the records' timestamps.
+    const cutoffNs = BigInt(wallClockNow(this.clock) - retentionMs) * 1_000_000n;
     let deleted = 0;
     for (const meta of await this.blocks({ fresh: true })) {
       if (BigInt(meta.maxTimeUnixNano) >= cutoffNs) continue;

@@ -27,6 +27,10 @@ export interface RouteServer {
   readonly engine: QueryEngine;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * The calendar's now in epoch ms (`wallClockNow` of the server's clock): the end of a window a request leaves
+   * open, compared with span and record timestamps.
+   */
   readonly now: () => number;
   readonly maxLimit: number;
   readonly maxSearchWindowMs: number;

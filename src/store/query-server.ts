@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import { parseDurationMs } from '../config/runtime.js';
 import { answerUnreadableRequests, listen, timeoutChecking } from '../http/index.js';
 import { encodeTraceRequest, traceDataToJson } from '../otlp/index.js';
@@ -47,7 +48,8 @@ export interface QueryServerOptions {
   readonly maxSearchWindowMs: number;
   /** Block bytes one search may read. */
   readonly maxSearchBytes?: number;
-  readonly now?: () => number;
+  /** Ends the search windows that requests leave open (on the calendar: `wallClockNow`). */
+  readonly clock?: Clock;
   readonly isReady?: () => boolean;
   /** The decision feed (issue 9) behind `/api/decisions`; without it the route answers 404. */
   readonly decisions?: DecisionLog | undefined;
@@ -79,7 +81,9 @@ export class QueryServer {
 
   constructor(options: QueryServerOptions) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    // Wall-clock on purpose: every query window is compared with span and record timestamps.
+    this.now = () => wallClockNow(clock);
     this.feed = options.decisions
       ? new DecisionFeedHttp({ log: options.decisions, logger: options.logger, metrics: options.metrics })
       : undefined;

@@ -1,3 +1,4 @@
+import { every, systemClock, wallClockNow, type Clock, type ClockInterval } from '../clock.js';
 import { SentinelError, isSentinelError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
@@ -15,9 +16,8 @@ export interface SegmentPipelineOptions {
   readonly retryMaxMs: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly now?: () => number;
-  /** Sleeps between upload attempts; tests pass a fast one. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Block age, upload backoff, and the date in block ids and metas (tests pass a ManualClock or ScaledClock). */
+  readonly clock?: Clock;
   /** How often the age trigger is checked; 0 disables the timer (tests call `checkAge`). */
   readonly tickMs?: number;
 }
@@ -44,11 +44,6 @@ export interface SegmentBlock<Block> {
   readonly count: number;
 }
 
-const defaultSleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
-
 /**
  * The life of a WAL segment, shared by the traces' block pipeline and the logs pipeline: every accepted request is
  * appended to the WAL (durable before it is acknowledged) and held in memory as an `Item`; the current segment is
@@ -61,8 +56,7 @@ export abstract class SegmentPipeline<
   Item,
   Block extends { readonly meta: { readonly parquetKey: string } },
 > {
-  protected readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
   protected wal!: WriteAheadLog<Item>;
   /** Sealed segments waiting for upload, oldest first. */
   protected readonly queue: WalSegment<Item>[] = [];
@@ -70,20 +64,17 @@ export abstract class SegmentPipeline<
   private cutting: Promise<void> | undefined;
   private heldBytes = 0;
   private draining = false;
-  private timer: NodeJS.Timeout | undefined;
+  private ageTicker: ClockInterval | undefined;
   private stopRetrying = false;
-  /** Resolves on abort(), so that a backoff in progress ends at once instead of after up to max_interval. */
-  private readonly stopped: Promise<void>;
-  private signalStopped!: () => void;
+  /** Aborted by abort(), so that a backoff in progress ends at once instead of after up to max_interval. */
+  private readonly stopped = new AbortController();
 
   protected constructor(
     private readonly life: SegmentPipelineOptions,
     private readonly words: SegmentWords,
     private readonly counters: SegmentCounters,
   ) {
-    this.now = life.now ?? Date.now;
-    this.sleep = life.sleep ?? defaultSleep;
-    this.stopped = new Promise<void>((resolve) => (this.signalStopped = resolve));
+    this.clock = life.clock ?? systemClock;
   }
 
   /** A WAL record read back on replay: the item held in memory and its count of spans or records. */
@@ -120,7 +111,7 @@ export abstract class SegmentPipeline<
       dir: this.life.walDir,
       maxBytes: this.life.walMaxBytes,
       logger: this.life.logger,
-      now: this.now,
+      clock: this.clock,
       decode: (payload) => this.decodeRecord(payload),
       onCorrupt: () => this.counters.walCorrupt.inc(),
     });
@@ -134,11 +125,13 @@ export abstract class SegmentPipeline<
     }
     this.pump();
     const tickMs = this.life.tickMs ?? Math.min(1000, Math.max(10, this.life.maxBlockAgeMs / 4));
-    if (tickMs > 0) {
-      this.timer = setInterval(() => this.checkAge(), tickMs);
-      this.timer.unref();
-    }
+    if (tickMs > 0) this.ageTicker = every(this.clock, tickMs, () => this.checkAge());
     return replayedCount;
+  }
+
+  /** The time a block's meta is stamped with (`createdAt`): wall-clock on purpose, it is a date in storage. */
+  protected blockTimeMs(): number {
+    return wallClockNow(this.clock);
   }
 
   /** The WAL's id: part of every block id this pipeline writes. */
@@ -174,7 +167,7 @@ export abstract class SegmentPipeline<
   /** Cuts a block when the current segment is older than max_age (the timer calls this). */
   checkAge(): void {
     const head = this.wal?.head;
-    if (head?.firstAppendMs !== undefined && this.now() - head.firstAppendMs >= this.life.maxBlockAgeMs)
+    if (head?.firstAppendMs !== undefined && this.clock.now() - head.firstAppendMs >= this.life.maxBlockAgeMs)
       void this.cut();
   }
 
@@ -223,7 +216,7 @@ export abstract class SegmentPipeline<
 
   /** A retry wait that abort() cuts short. */
   private pause(ms: number): Promise<void> {
-    return Promise.race([this.sleep(ms), this.stopped]);
+    return this.clock.sleep(ms, this.stopped.signal);
   }
 
   private segmentBytes(seg: WalSegment<Item>): number {
@@ -322,7 +315,7 @@ export abstract class SegmentPipeline<
   async shutdown(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    if (this.timer) clearInterval(this.timer);
+    this.ageTicker?.stop();
     if (!this.wal) return;
     await this.forceFlush();
     await this.wal.close();
@@ -333,8 +326,8 @@ export abstract class SegmentPipeline<
   async abort(): Promise<void> {
     this.draining = true;
     this.stopRetrying = true;
-    this.signalStopped();
-    if (this.timer) clearInterval(this.timer);
+    this.stopped.abort();
+    this.ageTicker?.stop();
     await this.release();
     await this.uploading;
     await this.wal?.close();

@@ -8,6 +8,7 @@
  * `max_items` halves wait. What differs is the count: each pair counts the inverse of the probability that the
  * sample holds both its halves (Horvitz-Thompson), which depends on why each half was kept (`pairWeight`).
  */
+import { every, systemClock, wallClockNow, type Clock, type ClockInterval } from '../clock.js';
 import type { ServiceGraphConfig } from '../config/index.js';
 
 import {
@@ -151,7 +152,8 @@ export interface ServiceGraphOptions {
   readonly config: ServiceGraphConfig;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly now?: () => number;
+  /** Pairing waits; and, on the calendar (wallClockNow), the per-minute totals' minutes. */
+  readonly clock?: Clock;
 }
 
 const OVERFLOW = 'otel_metric_overflow';
@@ -166,12 +168,12 @@ const COMPLETED = SAMPLING_COMPLETED_ATTRIBUTE;
 export class ServiceGraph {
   private readonly config: ServiceGraphConfig;
   private readonly logger: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** In insertion order, which is deadline order (one `wait` for all): expiry walks from the front. */
   private readonly pending = new Map<string, Pending>();
   private readonly series = new Map<string, EdgeSeries>();
   private readonly minutes = new Map<number, Map<string, MinuteEdge>>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly expiry: ClockInterval;
   /** prom-client children bound once: a labelled `inc` hashes its label object on every call. */
   private readonly outcome: Record<
     'paired' | 'root' | 'database' | 'virtual_node' | 'outside_sample' | 'dropped',
@@ -184,7 +186,7 @@ export class ServiceGraph {
   constructor(options: ServiceGraphOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     const { metrics } = options;
     const outcomes = metrics.counter(
       'store_service_graph_spans_total',
@@ -214,8 +216,7 @@ export class ServiceGraph {
     );
     this.registerTempoMetrics(metrics);
     const tick = Math.max(50, Math.min(1000, Math.floor(this.config.wait / 4)));
-    this.timer = setInterval(() => this.expire(), tick);
-    this.timer.unref();
+    this.expiry = every(this.clock, tick, () => this.expire());
   }
 
   /** A consumer that hands each batch to `next` and, once `next` took it, adds its spans to the graph. */
@@ -237,12 +238,12 @@ export class ServiceGraph {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.expiry.stop();
   }
 
   /** Adds the pair-forming spans of `data`. */
   add(data: TraceData): void {
-    const now = this.now();
+    const now = this.clock.now();
     this.expire(now);
     for (const rs of data.resourceSpans) {
       const service = stringAttribute(rs.resource.attributes, 'service.name');
@@ -307,7 +308,7 @@ export class ServiceGraph {
   }
 
   /** Ends every half whose wait is over: a client with a peer attribute becomes an edge to a virtual node. */
-  expire(now = this.now()): void {
+  expire(now = this.clock.now()): void {
     for (const [key, entry] of this.pending) {
       if (entry.expiresAt > now) break;
       this.pending.delete(key);
@@ -321,7 +322,7 @@ export class ServiceGraph {
         this.expiredSide.server.inc();
       }
     }
-    this.pruneMinutes(now);
+    this.pruneMinutes(wallClockNow(this.clock));
   }
 
   /** Counts one edge, weighted by the probability that the sample holds what was seen of it. */
@@ -348,7 +349,8 @@ export class ServiceGraph {
     if (serverSeconds !== undefined && weight > 0) observe(s.server, buckets, serverSeconds, weight);
     if (client && weight > 0) observe(s.client, buckets, client.seconds, weight);
 
-    const now = this.now();
+    // Wall-clock on purpose: an edge counts in the minute of its span's start, and that is kept near now.
+    const now = wallClockNow(this.clock);
     let at = client?.startMs ?? server?.startMs ?? now;
     if (!(at > now - this.config.history && at <= now + MINUTE_MS)) at = now;
     const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS;
@@ -428,8 +430,9 @@ export class ServiceGraph {
    * window). `service` keeps the edges touching it; `byVariant` splits edges by the two sides' variants.
    */
   view(options: { startMs: number; endMs: number; service?: string; byVariant?: boolean }): ServiceGraphView {
-    const now = this.now();
-    this.expire(now);
+    this.expire();
+    // Wall-clock on purpose: the window is in span time (`start`/`end` of the request, the minutes of the totals).
+    const now = wallClockNow(this.clock);
     const coveredFrom = now - this.config.history;
     const start = Math.max(options.startMs, Math.floor(coveredFrom / MINUTE_MS) * MINUTE_MS);
     const end = Math.min(options.endMs, now);

@@ -8,6 +8,7 @@
  * Neither role includes the other: an agent in one namespace cannot read another's traces, and a reader token
  * leaked from a dashboard cannot write spans.
  */
+import type { Clock } from '../clock.js';
 import type { AuthVerdict } from '../receiver/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { AccessRole } from './access-role.js';
@@ -33,7 +34,7 @@ export interface StoreAuthOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly pollIntervalMs?: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Replaces the TokenReview API call (benchmarks). */
   readonly reviewCall?: TokenReviewCall;
 }
@@ -66,7 +67,7 @@ export class StoreAuth {
             ...options.tokenReview,
             logger: options.logger,
             metrics: options.metrics,
-            ...(options.now ? { now: options.now } : {}),
+            ...(options.clock ? { clock: options.clock } : {}),
           },
           options.reviewCall,
         )

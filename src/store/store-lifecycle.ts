@@ -1,3 +1,4 @@
+import { systemClock, wallClockNow } from '../clock.js';
 import { DecisionLog } from '../decision-feed/index.js';
 import type { BlockEncoder } from '../storage/index.js';
 import type { Logger } from '../telemetry/index.js';
@@ -11,6 +12,9 @@ import type { storeLogs } from './store-logs.js';
 import type { StoreOptions } from './store-options.js';
 
 /** How the store's parts start and stop together: a failed start stops what started, shutdown drains in order. */
+
+/** The clock when the embedding gave one: the parts keep their own default (`systemClock`) otherwise. */
+export const clockOf = (deps: StoreDependencies) => (deps.clock ? { clock: deps.clock } : {});
 
 /** The parts behind the receivers: blocks, their catalog, the query engine and the compactor. */
 export interface BlockStages {
@@ -51,12 +55,15 @@ export async function openDecisions(
   stages: BlockStages,
   deps: StoreDependencies,
 ): Promise<DecisionLog> {
+  const clock = deps.clock ?? systemClock;
   try {
     return await DecisionLog.open({
       ...options.decisions,
       logger: deps.logger,
       metrics: deps.metrics,
-      ...(deps.now ? { now: deps.now } : {}),
+      // Wall-clock on purpose: the log stamps each decision with the time it was appended, and keeps retention
+      // by it.
+      now: () => wallClockNow(clock),
     });
   } catch (err) {
     await abortStages(stages);

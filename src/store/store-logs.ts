@@ -4,6 +4,7 @@ import { LogsEncoder, type ObjectStore } from '../storage/index.js';
 import { LogsPipeline } from './logs-pipeline.js';
 import { LogsQuery } from './logs-query.js';
 import type { StoreDependencies } from './store.js';
+import { clockOf } from './store-lifecycle.js';
 
 export { withLogs } from './logs-pipeline.js';
 
@@ -29,8 +30,7 @@ export function storeLogs(
     logger,
     metrics,
     onBlock: (meta) => query.add(meta),
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...clockOf(deps),
   });
   const query = new LogsQuery({
     store,
@@ -38,7 +38,7 @@ export function storeLogs(
     logger,
     metrics,
     refreshIntervalMs: config.query.refresh_interval,
-    ...(deps.now ? { now: deps.now } : {}),
+    ...clockOf(deps),
   });
   return { pipeline, query, encoder };
 }

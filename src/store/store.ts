@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { StoreConfig } from '../config/index.js';
 import type { DecisionLog } from '../decision-feed/index.js';
 import type { ResolveHost } from '../http/index.js';
@@ -23,7 +24,14 @@ import './logs-api.js';
 import { roleForPath } from './access-role.js';
 import { StoreAuth } from './store-auth.js';
 import { storeOptionsFrom, type StoreOptions } from './store-options.js';
-import { abortStages, openDecisions, startLogs, stoppers, type BlockStages } from './store-lifecycle.js';
+import {
+  abortStages,
+  clockOf,
+  openDecisions,
+  startLogs,
+  stoppers,
+  type BlockStages,
+} from './store-lifecycle.js';
 import {
   compactionLeadership,
   logCompactionRole,
@@ -39,9 +47,11 @@ export interface StoreDependencies {
   readonly metrics: Metrics;
   /** Replaces the store opened from `storage.url` (tests: a counting store, s3rver credentials). */
   readonly objectStore?: ObjectStore;
-  readonly now?: () => number;
-  /** Sleep between upload retries (tests make it short). */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Time for every part (default `systemClock`): tests pass a ManualClock to set the date and move block ages,
+   * or a ScaledClock to play upload backoff fast.
+   */
+  readonly clock?: Clock;
   /** How often token and TLS files are polled for rotation. */
   readonly filePollIntervalMs?: number;
   /** Where `POD_NAME` / `HOSTNAME` are read for `compaction.leader` (default `process.env`). */
@@ -72,9 +82,6 @@ export interface RunningStore {
   /** Stops at once: whatever is not uploaded stays in the WAL for the next start. */
   abort(): Promise<void>;
 }
-
-/** `now` when the embedding gave one: the parts keep their own default otherwise. */
-const clockOf = (deps: StoreDependencies) => (deps.now ? { now: deps.now } : {});
 
 /** Checks tokens (files, TokenReview) when `auth.required`; undefined lets every request through. */
 async function openAuth(
@@ -131,7 +138,6 @@ function buildBlockStages(
     metrics,
     onBlock: (meta) => catalog.add(meta),
     ...clockOf(deps),
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const peers =
     options.peers && new PeerReplicas({ ...options.peers, logger, metrics, resolve: deps.resolve });
@@ -297,13 +303,14 @@ export async function startStore(config: StoreConfig, deps: StoreDependencies): 
     leadership,
     logger,
     logsQuery && (() => logsQuery.applyRetention(config.logs.retention || config.retention)),
+    deps.clock,
   );
   const facts = { storage: objectStore.url, replayedSpans, replayedLogs, decisions, ports };
   logStarted(config, facts, access.tls !== undefined, logger);
   logCompactionRole(config, leadership, logger);
 
   const release = () => {
-    if (compactionTimer) clearInterval(compactionTimer);
+    compactionTimer?.stop();
     servers.graph?.close();
     auth?.close();
     servers.policy.close();

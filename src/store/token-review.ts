@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import { kubeRequestDeadline } from '../enrich/index.js';
 import { SentinelError } from '../errors.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
@@ -40,7 +41,7 @@ export interface TokenReviewerOptions {
   readonly kubeconfig: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Deadline of one review request. */
   readonly timeoutMs?: number;
   /** Tokens remembered at most (positive and negative). */
@@ -61,7 +62,7 @@ interface CachedReview {
 
 export class TokenReviewer {
   private readonly options: TokenReviewerOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly cache: LRUCache<string, CachedReview>;
   /** Reviews under way, so parallel requests with one new token make one API call. */
   private readonly inFlight = new Map<string, Promise<TokenReviewResult>>();
@@ -71,7 +72,7 @@ export class TokenReviewer {
 
   constructor(options: TokenReviewerOptions, call?: TokenReviewCall) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.cache = new LRUCache({ max: options.maxEntries ?? 10_000 });
     this.call = call;
     this.reviews = options.metrics.counter(
@@ -130,7 +131,7 @@ export class TokenReviewer {
    * else from the API server. `digest` is the token's SHA-256 when the caller has it already.
    */
   review(token: string, digest?: Buffer): TokenReviewResult | Promise<TokenReviewResult> {
-    const nowMs = this.now();
+    const nowMs = this.wallNow();
     const key = (digest ?? createHash('sha256').update(token).digest()).toString('base64');
     const cached = this.cache.get(key);
     // A cached entry never outlives the token's exp, so a hit needs no look at the token itself.
@@ -152,6 +153,14 @@ export class TokenReviewer {
     return pending;
   }
 
+  /**
+   * Wall-clock on purpose: a token's `exp` is a date, and a cached review's end is the earlier of `cache_ttl` and
+   * that date, so the cache reads the one clock they share.
+   */
+  private wallNow(): number {
+    return wallClockNow(this.clock);
+  }
+
   private async ask(key: string, token: string, expMs: number | undefined): Promise<TokenReviewResult> {
     if (!this.call) await this.init();
     const audience = this.options.audience;
@@ -164,7 +173,7 @@ export class TokenReviewer {
       this.options.logger.warn({ err: (err as Error).message }, message);
       return { kind: 'unavailable', message };
     }
-    const nowMs = this.now();
+    const nowMs = this.wallNow();
     let result: TokenReviewResult;
     if (status.authenticated !== true) {
       this.reviews.inc({ result: 'unauthenticated' });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../telemetry/index.js';
 import { quarantineSegment } from './quarantine.js';
@@ -18,7 +19,10 @@ export interface WalSegment<T> {
   bytes: number;
   spans: number;
   items: T[];
-  /** When the first record was appended (unix ms), for the block age trigger. */
+  /**
+   * When the first record was appended (`clock.now()`), for the block age trigger; on a replayed segment, which
+   * is sealed already and so never aged, its `createdMs`.
+   */
   firstAppendMs: number | undefined;
 }
 
@@ -29,7 +33,7 @@ export interface WriteAheadLogOptions<T> {
   readonly logger: Logger;
   /** Turns a record's payload back into its item on replay; throwing marks the record corrupt. */
   readonly decode: (payload: Uint8Array) => { item: T; spans: number };
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Called for each record replay had to stop at (checksum or decode failure). */
   readonly onCorrupt?: (segment: string) => void;
   /** Opens a new segment file for writing; tests inject short writes and ENOSPC here. Default: fs `open(path, 'w')`. */
@@ -99,7 +103,7 @@ export class WriteAheadLog<T> {
   /** Stable id of this log (and of the store replica that owns it), in block ids. */
   readonly id: string;
   private readonly options: WriteAheadLogOptions<T>;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private current!: WalSegment<T>;
   private fh!: WalFile;
   /**
@@ -119,7 +123,7 @@ export class WriteAheadLog<T> {
     this.options = options;
     this.id = id;
     this.nextSeq = nextSeq;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /**
@@ -163,7 +167,8 @@ export class WriteAheadLog<T> {
   /** Opens the next segment file; on failure the current segment stays (and `nextSeq` is not used up). */
   private async openSegment(): Promise<void> {
     const seq = this.nextSeq;
-    const createdMs = this.now();
+    // Wall-clock on purpose: the segment's name and the id of the block it becomes carry it as a date.
+    const createdMs = wallClockNow(this.clock);
     const path = join(this.options.dir, `${String(seq).padStart(12, '0')}-${createdMs}.wal`);
     const fh = await (this.options.openFile ?? openForWrite)(path);
     this.nextSeq++;
@@ -251,7 +256,7 @@ export class WriteAheadLog<T> {
     }
     const seg = this.current;
     seg.bytes += size;
-    if (seg.firstAppendMs === undefined) seg.firstAppendMs = this.now();
+    if (seg.firstAppendMs === undefined) seg.firstAppendMs = this.clock.now();
     for (const a of batch) {
       seg.items.push(a.item);
       seg.spans += a.spans;
@@ -304,7 +309,8 @@ export class WriteAheadLog<T> {
       this.options.dir,
       segment.path,
       { ...reason, spans: segment.spans, bytes: segment.bytes },
-      this.now(),
+      // Wall-clock on purpose: written into the reason file as `quarantinedAt`.
+      wallClockNow(this.clock),
     );
     this.totalBytes -= segment.bytes;
     segment.items = [];

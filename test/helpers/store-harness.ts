@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Clock } from '../../src/clock.js';
 import { storeConfigSchema, validateConfig, type StoreConfig } from '../../src/config/index.js';
 import type { ResolveHost } from '../../src/http/index.js';
 import { countSpans, type TraceData } from '../../src/otlp/index.js';
@@ -33,8 +34,7 @@ export async function startTestStore(
     overrides?: Record<string, unknown>;
     objectStore?: ObjectStore;
     logger?: Logger;
-    sleep?: (ms: number) => Promise<void>;
-    now?: () => number;
+    clock?: Clock;
     /** Resolves `query.peers.dns`. */
     resolve?: ResolveHost;
   } = {},
@@ -60,8 +60,7 @@ export async function startTestStore(
     metrics,
     objectStore: objects,
     filePollIntervalMs: 20,
-    ...(options.sleep ? { sleep: options.sleep } : {}),
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.resolve ? { resolve: options.resolve } : {}),
   });
   const query = async (path: string, headers: Record<string, string> = {}) => {
