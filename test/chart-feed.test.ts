@@ -21,7 +21,7 @@ import { parse as parseYaml } from 'yaml';
 import { agentConfigSchema, validateConfig, type AgentConfig } from '../src/config/index.js';
 import { AGENT_PATHS } from '../src/injector/names.js';
 import { DecisionFeedClient } from '../src/decision-feed/feed-client.js';
-import { parseDnsTarget } from '../src/http/index.js';
+import { parseDnsTarget } from '../src/http/replicas.js';
 import { createExporter } from '../src/export/create-exporters.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import { CentralPolicySource } from '../src/sampling/central-policy-source.js';

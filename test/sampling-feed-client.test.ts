@@ -14,7 +14,7 @@ import { after, describe, test } from 'node:test';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { isSentinelError } from '../src/errors.js';
 import { DecisionFeedClient } from '../src/decision-feed/feed-client.js';
-import { parseDnsTarget as parseTarget } from '../src/http/index.js';
+import { parseDnsTarget as parseTarget } from '../src/http/replicas.js';
 import type { FeedClientOptions } from '../src/decision-feed/feed-client.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeCertificate } from './fixtures/injector/tls.js';

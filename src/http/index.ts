@@ -1,8 +1,8 @@
 export { BearerTokenFile } from './bearer-token.js';
 export { readCaFile } from './ca-file.js';
 export { headerValue } from './header-value.js';
-export { parseDnsTarget, ReplicaSource } from './replicas.js';
-export type { Replica, ReplicaSourceOptions, ResolveHost } from './replicas.js';
+export { ReplicaSource } from './replicas.js';
+export type { Replica, ResolveHost } from './replicas.js';
 export { StoreHttpClient, StoreRequestError } from './store-http-client.js';
 export type { StoreRequestFailure } from './store-http-client.js';
 export {

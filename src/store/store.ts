@@ -140,7 +140,8 @@ function buildBlockStages(
     ...clockOf(deps),
   });
   const peers =
-    options.peers && new PeerReplicas({ ...options.peers, logger, metrics, resolve: deps.resolve });
+    options.peers &&
+    new PeerReplicas({ ...options.peers, logger, metrics, resolve: deps.resolve, ...clockOf(deps) });
   const engine = new QueryEngine({ store: objectStore, catalog, pending: pipeline, peers, logger, metrics });
   const compactor = new Compactor({
     store: objectStore,
