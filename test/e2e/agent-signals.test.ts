@@ -25,10 +25,10 @@ import {
   type TraceBatch,
   type TraceConsumer,
 } from '../../src/otlp/index.js';
-import { OtlpReceivers } from '../../src/receiver/index.js';
+import type { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { decodeSignalRequest } from '../helpers/otlp-signals-protobufjs.js';
-import { postTraces } from '../helpers/receivers.js';
+import { postTraces, startReceivers } from '../helpers/receivers.js';
 import { makeTraces } from '../helpers/store-spans.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, recordMetrics } from '../helpers/sdk-signals.js';
 
@@ -138,17 +138,8 @@ for (const protocol of ['grpc', 'http'] as const) {
     let ports: { grpc: number; http: number };
 
     before(async () => {
-      downstream = new OtlpReceivers({
-        grpcEndpoint: '127.0.0.1:0',
-        httpEndpoint: '127.0.0.1:0',
-        maxRequestBytes: 4 * 1024 * 1024,
-        memoryLimitBytes: 64 * 1024 * 1024,
-        consumer: recorder,
-        metrics: new Metrics(),
-        logger: silentLogger(),
-        wire: true,
-      });
-      const d = await downstream.start();
+      const d = await startReceivers(recorder, { wire: true });
+      downstream = d.receivers;
       const config = validateConfig(
         agentConfigSchema(),
         {

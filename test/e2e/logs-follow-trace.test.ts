@@ -22,9 +22,9 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { findAttribute } from '../../src/otlp/index.js';
-import { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type Scenario } from '../helpers/logs-scenario.js';
+import { startReceivers } from '../helpers/receivers.js';
 import { sdkExporter } from '../helpers/sdk.js';
 import { LogsCollectingConsumer, type DecodedLog, type LogSpec } from '../helpers/sdk-logs.js';
 import { SeededIds } from '../helpers/seeded-ids.js';
@@ -41,18 +41,12 @@ async function startDownstream(): Promise<{
   close: () => Promise<void>;
 }> {
   const out = new LogsCollectingConsumer();
-  const receivers = new OtlpReceivers({
-    grpcEndpoint: '127.0.0.1:0',
-    httpEndpoint: '127.0.0.1:0',
+  const { receivers, httpPort } = await startReceivers(out, {
     maxRequestBytes: 16 * 1024 * 1024,
     memoryLimitBytes: 256 * 1024 * 1024,
-    consumer: out,
-    metrics: new Metrics(),
-    logger: silentLogger(),
     wire: true,
   });
-  const ports = await receivers.start();
-  return { out, port: ports.httpPort, close: () => receivers.stop() };
+  return { out, port: httpPort, close: () => receivers.stop() };
 }
 
 async function agentWith(
