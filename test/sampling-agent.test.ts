@@ -13,9 +13,10 @@ import type { RunningAgent } from '../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../src/config/index.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import type { SpanExporter } from '../src/export/index.js';
-import { av, encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
+import { av, findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceData } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeSpan, postTraces, serviceSpans } from './helpers/edge-spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-sampling-agent-'));
 let agent: RunningAgent | undefined;
@@ -49,52 +50,16 @@ function randomHex(bytes: number): string {
 
 function span(traceId: string, opts: { error?: boolean; path?: string; durMs?: number } = {}): Span {
   const start = 1_700_000_000_000_000_000n;
-  return {
+  return makeSpan({
     traceId,
     spanId: randomHex(8),
     traceState: 'vendor=1',
-    parentSpanId: '',
-    flags: 1,
     name: 'GET',
-    kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(opts.durMs ?? 20) * 1_000_000n,
     attributes: [{ key: 'url.path', value: av.string(opts.path ?? '/items') }],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: opts.error ? 2 : 0, message: '' },
-  };
-}
-
-async function post(port: number, spans: Span[]): Promise<number> {
-  const data: TraceData = {
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [{ key: 'service.name', value: av.string('shop') }],
-          droppedAttributesCount: 0,
-        },
-        schemaUrl: '',
-        scopeSpans: [
-          {
-            scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans,
-            schemaUrl: '',
-          },
-        ],
-      },
-    ],
-  };
-  const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-protobuf' },
-    body: encodeTraceRequest(data),
   });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 const weight = (s: Span) => {
@@ -152,7 +117,7 @@ void describe('tail sampling in the agent', () => {
           span(id),
         );
       }
-      assert.equal(await post(agent.ports.http, spans), 200);
+      await postTraces(agent.ports.http, { resourceSpans: [serviceSpans('shop', spans)] });
     }
     assert.equal(exporter.spans.length, 0, 'nothing leaves before the decision');
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { SentinelError } from '../src/errors.js';
-import type { Span, TraceBatch } from '../src/otlp/index.js';
+import type { TraceBatch } from '../src/otlp/index.js';
 import { createTailSampler } from '../src/sampling/index.js';
 import { PolicyFileSource } from '../src/sampling/policy-file-source.js';
 import { validatePolicyTextSync } from '../src/sampling/policy-validation.js';
@@ -18,6 +18,7 @@ import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ConfigMapVolume as SharedConfigMapVolume } from './helpers/config-map-volume.js';
+import { makeSpan } from './helpers/edge-spans.js';
 import { ManualClock } from '../src/clock.js';
 
 const KEEP_ALL = 'policies:\n  - name: keep-everything\n    type: always_sample\n';
@@ -62,24 +63,14 @@ function nextEvent<T>(source: PolicyFileSource, event: 'reload' | 'reloadFailed'
 }
 
 function oneSpanBatch(traceId: string, error: boolean): TraceBatch {
-  const span: Span = {
+  const span = makeSpan({
     traceId,
     spanId: '00000000000000aa',
-    traceState: '',
-    parentSpanId: '',
     flags: 0,
-    name: 'op',
-    kind: 2,
     startTimeUnixNano: 1n,
     endTimeUnixNano: 2n,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: error ? 2 : 0, message: '' },
-  };
+  });
   return {
     data: {
       resourceSpans: [
