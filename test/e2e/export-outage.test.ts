@@ -35,6 +35,49 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Steady load on an agent's OTLP/HTTP port: one 40-span request every 10 ms of wall time (seeds counting up from
+ * `seed`) until `stop`; `acked` holds the ids of the spans answered 200, `refused` counts the other answers.
+ */
+function steadyLoad(httpPort: number, seed: number) {
+  const acked = new Set<string>();
+  let refused = 0;
+  let stopped = false;
+  const load = (async () => {
+    while (!stopped) {
+      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
+      const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: encodeTraceRequest(data),
+      });
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        for (const rs of data.resourceSpans)
+          for (const ss of rs.scopeSpans) for (const s of ss.spans) acked.add(s.spanId);
+      } else refused++;
+      await sleep(10);
+    }
+  })();
+  return {
+    acked,
+    refused: () => refused,
+    stop: async () => {
+      stopped = true;
+      await load;
+    },
+  };
+}
+
+/** Waits until `exporter` has sent every acknowledged span (backoff at most 30 s = 0.6 s of wall time). */
+async function waitAllSent(metrics: Metrics, exporter: string, acked: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await metrics.value('exporter_sent_spans_total', { exporter })) < acked) {
+    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
+    await sleep(20);
+  }
+}
+
 void test('a store down for 60 s under steady load: every acknowledged span is in storage once it is back', async () => {
   let h = await startTestStore({ dir: storeDir });
   const grpcPort = h.store.ports.grpc;
@@ -64,29 +107,10 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
     env: {},
     exportClock: new ScaledClock(FACTOR),
   });
-  const httpPort = agent.ports.http;
 
   // Steady load: one 40-span request every 10 ms of wall time, before, during and after the outage.
-  const acked = new Set<string>();
-  let seed = 1;
-  let refused = 0;
-  let stop = false;
-  const load = (async () => {
-    while (!stop) {
-      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
-      const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf' },
-        body: encodeTraceRequest(data),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200) {
-        for (const rs of data.resourceSpans)
-          for (const ss of rs.scopeSpans) for (const s of ss.spans) acked.add(s.spanId);
-      } else refused++;
-      await sleep(10);
-    }
-  })();
+  const load = steadyLoad(agent.ports.http, 1);
+  const acked = load.acked;
 
   await sleep(300);
   await h.store.shutdown();
@@ -110,15 +134,10 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   disposers.push(() => h.dispose());
   const outageWallMs = performance.now() - downAt;
   await sleep(300);
-  stop = true;
-  await load;
+  await load.stop();
 
   // Every acknowledged span leaves the agent (the backoff is at most 30 s = 0.6 s of wall time).
-  const deadline = Date.now() + 30_000;
-  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'store' })) < acked.size) {
-    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
-    await sleep(20);
-  }
+  await waitAllSent(metrics, 'store', acked.size);
   await agent.shutdown();
   agent = undefined;
   await h.store.shutdown();
@@ -141,7 +160,7 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   assert.equal(
     missing.length,
     0,
-    `${missing.length} of ${acked.size} acknowledged spans missing (${refused} requests refused)`,
+    `${missing.length} of ${acked.size} acknowledged spans missing (${load.refused()} requests refused)`,
   );
 });
 
@@ -169,24 +188,8 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
     exportClock: new ScaledClock(FACTOR),
   });
   agent = storageAgent;
-  const acked = new Set<string>();
-  let seed = 10_000;
-  let stop = false;
-  const load = (async () => {
-    while (!stop) {
-      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
-      const res = await fetch(`http://127.0.0.1:${storageAgent.ports.http}/v1/traces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf' },
-        body: encodeTraceRequest(data),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200)
-        for (const rs of data.resourceSpans)
-          for (const ss of rs.scopeSpans) for (const sp of ss.spans) acked.add(sp.spanId);
-      await sleep(10);
-    }
-  })();
+  const load = steadyLoad(storageAgent.ports.http, 10_000);
+  const acked = load.acked;
   await sleep(300);
   // s3rver's close waits for its connections, and the SDK keeps sending on its keep-alive ones: drop them.
   const stopping = s3.stop();
@@ -197,13 +200,8 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   const ackedDuringOutage = acked.size - ackedAtOutage;
   await s3.start();
   await sleep(300);
-  stop = true;
-  await load;
-  const deadline = Date.now() + 30_000;
-  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'storage' })) < acked.size) {
-    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
-    await sleep(20);
-  }
+  await load.stop();
+  await waitAllSent(metrics, 'storage', acked.size);
   await storageAgent.shutdown();
   agent = undefined;
 
