@@ -18,16 +18,14 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } 
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
 import { findAttribute } from '../../src/otlp/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type Scenario } from '../helpers/logs-scenario.js';
 import { startReceivers } from '../helpers/receivers.js';
-import { sdkExporter } from '../helpers/sdk.js';
+import { agentTracerProvider } from '../helpers/sdk.js';
 import { LogsCollectingConsumer, type DecodedLog, type LogSpec } from '../helpers/sdk-logs.js';
-import { SeededIds } from '../helpers/seeded-ids.js';
 import { waitAllDecided } from '../helpers/shop-agents.js';
 import { startTestStore } from '../helpers/store-harness.js';
 
@@ -91,18 +89,8 @@ async function agentWith(
 /** The SDK of one app: spans and logs, both to `agent` over OTLP/HTTP protobuf. */
 function app(service: string, agent: RunningAgent, seed: number) {
   const resource = resourceFromAttributes({ 'service.name': service });
-  const tracerProvider = new TracerProvider({
-    resource,
-    idGenerator: new SeededIds(seed),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: sdkExporter('proto', { grpcPort: agent.ports.grpc, httpPort: agent.ports.http }),
-        scheduledDelayMillis: 100,
-        maxQueueSize: 20_000,
-        maxExportBatchSize: 500,
-      }),
-    ],
-  });
+  // The SDK's default export timeout is the 30 s agentTracerProvider sets.
+  const tracerProvider = agentTracerProvider(resource, agent, seed, 20_000);
   const loggerProvider = new LoggerProvider({
     resource,
     processors: [
