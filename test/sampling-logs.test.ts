@@ -15,22 +15,13 @@ import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/samplin
 import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeSpan, spanBatch } from './helpers/edge-spans.js';
+import { ERRORS_PLUS_10 } from './helpers/logs-scenario.js';
 import { SeededIds } from './helpers/seeded-ids.js';
 import { logsBatch, LogsCollectingConsumer, type LogSpec } from './helpers/sdk-logs.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/clock.js';
-
-const ERRORS_PLUS_10 = `
-policies:
-  - name: errors
-    type: status_code
-    status_code: { status_codes: [ERROR] }
-  - name: ten-percent
-    type: probabilistic
-    probabilistic: { sampling_percentage: 10 }
-`;
 
 function policyOf(text: string): SamplingPolicy {
   const parsed = parsePolicyText(text);
