@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { SentinelError } from '../src/errors.js';
 import type { TraceBatch } from '../src/otlp/index.js';
 import { createTailSampler } from '../src/sampling/index.js';
@@ -20,6 +19,7 @@ import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ConfigMapVolume as SharedConfigMapVolume } from './helpers/config-map-volume.js';
 import { makeSpan } from './helpers/edge-spans.js';
 import { ManualClock } from '../src/clock.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 
 const KEEP_ALL = 'policies:\n  - name: keep-everything\n    type: always_sample\n';
 const ERRORS_ONLY =
@@ -40,15 +40,6 @@ class ConfigMapVolume extends SharedConfigMapVolume {
     super(text);
     dirs.push(this.dir);
   }
-}
-
-function logCapture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'info' },
-    { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
-  );
-  return { logger, lines };
 }
 
 /** Resolves with the event's payload, or rejects if it does not come within `ms` (real time). */
@@ -96,7 +87,7 @@ void describe('policy hot reload', () => {
   void test('a bad file never changes behaviour; a good one applies within 2 s to traces not yet decided', async () => {
     const volume = new ConfigMapVolume(KEEP_ALL);
     const metrics = new Metrics();
-    const { logger, lines } = logCapture();
+    const { logger, lines } = capturingLogger('info');
     const source = new PolicyFileSource({ file: volume.file, logger, metrics, pollIntervalMs: 500 }).start();
     closers.push(() => source.close());
     const clock = new ManualClock();
