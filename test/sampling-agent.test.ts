@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startAgent } from '../src/agent/agent.js';
 import type { RunningAgent } from '../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { testAgentConfig } from './helpers/agent-config.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import type { SpanExporter } from '../src/export/index.js';
 import { av, findAttribute } from '../src/otlp/index.js';
@@ -81,16 +81,10 @@ void describe('tail sampling in the agent', () => {
     drop: {drop_sub_policy: [{name: health, type: string_attribute, string_attribute: {key: url.path, values: [/healthz]}}]}
 `,
     );
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        sampling: { policy_file: policyFile, decision_wait: '5m' },
-        exporters: [{ type: 'debug' }],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      sampling: { policy_file: policyFile, decision_wait: '5m' },
+      exporters: [{ type: 'debug' }],
+    });
     const exporter = new CollectingExporter();
     const metrics = new Metrics();
     agent = await startAgent(config, { logger: silentLogger(), metrics, exporters: [exporter], env: {} });

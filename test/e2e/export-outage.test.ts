@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { StorageExporter } from '../../src/export/storage-exporter.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { parseBlockKey } from '../../src/storage/index.js';
@@ -82,25 +82,19 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   let h = await startTestStore({ dir: storeDir });
   const grpcPort = h.store.ports.grpc;
   const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      memory_limit_mib: 256,
-      exporters: [
-        {
-          type: 'otlp',
-          name: 'store',
-          endpoint: `http://127.0.0.1:${grpcPort}`,
-          protocol: 'grpc',
-          batch: { send_batch_size: 400, timeout: '1s' },
-          queue: { dir: join(dir, 'queue') },
-        },
-      ],
-    },
-    'test',
-  );
+  const config = testAgentConfig({
+    memory_limit_mib: 256,
+    exporters: [
+      {
+        type: 'otlp',
+        name: 'store',
+        endpoint: `http://127.0.0.1:${grpcPort}`,
+        protocol: 'grpc',
+        batch: { send_batch_size: 400, timeout: '1s' },
+        queue: { dir: join(dir, 'queue') },
+      },
+    ],
+  });
   agent = await startAgent(config, {
     logger: silentLogger(),
     metrics,
@@ -170,15 +164,9 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   disposers.push(() => s3.dispose());
   const objects = s3.objectStore('traces', 1);
   const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      memory_limit_mib: 256,
-    },
-    'test',
-  );
+  const config = testAgentConfig({
+    memory_limit_mib: 256,
+  });
   const storageAgent = await startAgent(config, {
     logger: silentLogger(),
     metrics,

@@ -19,7 +19,7 @@ import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { findAttribute } from '../../src/otlp/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type Scenario } from '../helpers/logs-scenario.js';
@@ -55,29 +55,23 @@ async function agentWith(
   const file = join(mkdtempSync(join(dir, 'policy-')), 'policy.yaml');
   writeFileSync(file, policy);
   const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      log: { level: 'silent' },
-      sampling: {
-        policy_file: file,
-        decision_wait: '1s',
-        ...(extra.completion ? { completion: extra.completion } : {}),
-      },
-      exporters: [
-        {
-          type: 'otlp',
-          endpoint: `http://127.0.0.1:${downstreamPort}`,
-          protocol: 'http',
-          batch: { timeout: '50ms' },
-          retry: { initial_interval: '100ms', max_interval: '500ms' },
-        },
-      ],
+  const config = testAgentConfig({
+    log: { level: 'silent' },
+    sampling: {
+      policy_file: file,
+      decision_wait: '1s',
+      ...(extra.completion ? { completion: extra.completion } : {}),
     },
-    'test',
-  );
+    exporters: [
+      {
+        type: 'otlp',
+        endpoint: `http://127.0.0.1:${downstreamPort}`,
+        protocol: 'http',
+        batch: { timeout: '50ms' },
+        retry: { initial_interval: '100ms', max_interval: '500ms' },
+      },
+    ],
+  });
   const agent = await startAgent(config, {
     logger: silentLogger(),
     metrics,
