@@ -18,6 +18,7 @@ import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { gaussian } from './helpers/compare-workload.js';
 import { rng } from './helpers/store-spans.js';
 import { ManualClock } from '../src/clock.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const POLICY = `policies:
   - name: errors
@@ -35,24 +36,15 @@ function span(random: () => number, i: number): Span {
     Math.round(Math.exp(Math.log(40e6) + 0.5 * gaussian(random)) * (isError ? 3 : 1)),
   );
   const start = 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n;
-  return {
+  return makeSpan({
     traceId: randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
     name: 'GET /cart',
     kind: SpanKind.SERVER,
     startTimeUnixNano: start,
     endTimeUnixNano: start + durationNs,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: isError ? 2 : 0, message: '' },
-  };
+  });
 }
 
 interface Estimates {

@@ -10,6 +10,7 @@ import { av, SpanKind, type ResourceSpans, type Span, type TraceData } from '../
 import { gaussian } from './helpers/compare-workload.js';
 import { consume, startTestStore } from './helpers/store-harness.js';
 import { rng } from './helpers/store-spans.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const NOW_MS = Date.now();
 
@@ -28,24 +29,18 @@ function workload(service: string, perVariant: number, seed: number) {
       const weight = isError ? 1 : 4;
       const start = BigInt(NOW_MS - 600_000 + i * 10) * 1_000_000n;
       const name = i % 3 === 0 ? 'POST /pay' : 'GET /cart';
-      spans.push({
-        traceId: randomBytes(16).toString('hex'),
-        spanId: randomBytes(8).toString('hex'),
-        traceState: '',
-        parentSpanId: '',
-        flags: 1,
-        name,
-        kind: i % 10 === 9 ? SpanKind.INTERNAL : SpanKind.SERVER,
-        startTimeUnixNano: start,
-        endTimeUnixNano: start + BigInt(durationNs),
-        attributes: [{ key: 'sampling.weight', value: av.double(weight) }],
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
-        status: { code: isError ? 2 : 0, message: '' },
-      });
+      spans.push(
+        makeSpan({
+          traceId: randomBytes(16).toString('hex'),
+          spanId: randomBytes(8).toString('hex'),
+          name,
+          kind: i % 10 === 9 ? SpanKind.INTERNAL : SpanKind.SERVER,
+          startTimeUnixNano: start,
+          endTimeUnixNano: start + BigInt(durationNs),
+          attributes: [{ key: 'sampling.weight', value: av.double(weight) }],
+          status: { code: isError ? 2 : 0, message: '' },
+        }),
+      );
       if (i % 10 !== 9) truth.push({ durationNs, isError, weight, variant, operation: name });
     }
     resourceSpans.push({

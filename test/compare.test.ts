@@ -12,6 +12,7 @@ import {
 } from '../src/compare/weighted-stats.js';
 import type { StoredSpan } from '../src/storage/index.js';
 import { knownTruthWorkload, MEDIAN_NS, SIGMA } from './helpers/compare-workload.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 /** The log-normal's z for p95: durations above it are the slowest 5 %. */
 const P95_NS = MEDIAN_NS * Math.exp(SIGMA * 1.6449);
@@ -129,14 +130,10 @@ describe('spans kept to complete a trace (issue 9)', () => {
       resourceSchemaUrl: '',
       scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
       scopeSchemaUrl: '',
-      span: {
+      span: makeSpan({
         traceId: 'ab'.repeat(16),
         spanId,
-        traceState: '',
-        parentSpanId: '',
-        flags: 1,
         name: 'GET /',
-        kind: 2,
         startTimeUnixNano: 1n,
         endTimeUnixNano: 2n,
         attributes: [
@@ -145,13 +142,7 @@ describe('spans kept to complete a trace (issue 9)', () => {
             ? [{ key: 'sampling.completed', value: { kind: 'bool' as const, value: true } }]
             : []),
         ],
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
-        status: { code: 0, message: '' },
-      },
+      }),
     });
     collector.add([row('0000000000000001', false), row('0000000000000002', true)]);
     assert.equal(collector.spans.length, 1);

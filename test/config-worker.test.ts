@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { agentConfigSchema, readCommandConfig } from '../src/config/index.js';
 import {
   callWorker,
@@ -30,6 +29,7 @@ import {
   validatePolicyTextSync,
 } from '../src/sampling/policy-validation.js';
 import { Metrics } from '../src/telemetry/index.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -282,11 +282,7 @@ void describe('policies, validated on the policy worker', () => {
     after(() => new Promise<void>((r) => server.close(() => r())));
 
     void test('refused: the same problems, logged, counted; then a good one applies', async () => {
-      const lines: Array<Record<string, unknown>> = [];
-      const logger = pino(
-        { level: 'info' },
-        { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
-      );
+      const { logger, lines } = capturingLogger('info');
       const metrics = new Metrics();
       const source = new CentralPolicySource({
         url,

@@ -7,7 +7,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
 import { FanOutConsumer, type SpanExporter } from '../src/export/index.js';
 import { decodeRecord, encodeRecord } from '../src/export/queue-record.js';
 import { ExporterConsumer } from '../src/export/exporter-consumer.js';
@@ -19,6 +18,7 @@ import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { startReceivers } from './helpers/receivers.js';
 import { ManualClock } from '../src/clock.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sentinel-export-queue-'));
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -45,15 +45,6 @@ function spanIds(data: readonly TraceData[]): string[] {
       d.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.spanId))),
     )
     .sort();
-}
-
-function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
-  );
-  return { logger, lines };
 }
 
 async function until(

@@ -20,7 +20,6 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import { after, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
 import { type SpanExporter } from '../src/export/index.js';
 import { BatchProcessor, splitBySpans } from '../src/export/batch-processor.js';
 import { ExporterConsumer } from '../src/export/exporter-consumer.js';
@@ -50,6 +49,7 @@ import { makeCertificate } from './fixtures/injector/tls.js';
 import { fakeDns } from './helpers/fake-dns.js';
 import { makeTraces } from './helpers/store-spans.js';
 import { ManualClock } from '../src/clock.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-export-'));
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -62,16 +62,6 @@ function batchOf(traces: number, seed: number, spansPerTrace = 2): TraceBatch {
   const data = makeTraces({ traces, spansPerTrace, seed, startMs: Date.UTC(2026, 0, 1) + seed * 1000 });
   const spanCount = countSpans(data);
   return { data, spanCount, bytes: spanCount * 500 };
-}
-
-/** A logger whose JSON lines land in an array. */
-function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
-  );
-  return { logger, lines };
 }
 
 /** Lets pending promise callbacks and I/O run. */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { agentContainer } from '../src/injector/pod-patch.js';
+import { CHART_AGENT_SETTINGS } from './helpers/agent-settings.js';
 
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 const dockerignore = readFileSync('.dockerignore', 'utf8');
@@ -14,26 +15,10 @@ void test('the image runs on Node 24 (the current LTS) as the uid the injected a
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-[\w-]*slim$/m);
   const uid = /^USER (\d+):(\d+)$/m.exec(dockerfile);
   assert.ok(uid, 'a numeric USER, so that runAsNonRoot can verify it');
-  const agent = agentContainer(
-    {
-      image: 'x',
-      imagePullPolicy: 'IfNotPresent',
-      imagePullSecrets: [],
-      extraEnv: [],
-      renderConfig: () => '{}',
-      tokenAudience: 'sentinel',
-      tokenExpirationSeconds: 3600,
-      runAsUser: 10001,
-      runAsGroup: 10001,
-      resources: { requests: {}, limits: {} },
-      queueSizeLimit: '1Mi',
-      version: '0',
-    },
-    { requests: {}, limits: {} },
-    true,
-    'app',
-    '{}',
-  ) as { securityContext: { runAsUser: number }; command: string[] };
+  const agent = agentContainer(CHART_AGENT_SETTINGS, { requests: {}, limits: {} }, true, 'app', '{}') as {
+    securityContext: { runAsUser: number };
+    command: string[];
+  };
   assert.equal(Number(uid[1]), agent.securityContext.runAsUser);
   assert.equal(agent.command[0], 'sentinel');
   assert.match(dockerfile, /ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/sentinel/);

@@ -13,23 +13,11 @@ import {
   v8HeapSizesMiB,
 } from '../src/injector/node-heap.js';
 import { readPod } from '../src/injector/pod-view.js';
+import { CHART_AGENT_SETTINGS } from './helpers/agent-settings.js';
 
 const MiB = 2 ** 20;
 
-const settings: AgentSettings = {
-  image: 'ghcr.io/sentinel/sentinel:test',
-  imagePullPolicy: 'IfNotPresent',
-  imagePullSecrets: [],
-  extraEnv: [],
-  renderConfig: () => '{}',
-  tokenAudience: 'sentinel',
-  tokenExpirationSeconds: 3600,
-  runAsUser: 10001,
-  runAsGroup: 10001,
-  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '288Mi' } },
-  queueSizeLimit: '256Mi',
-  version: 'test',
-};
+const settings = CHART_AGENT_SETTINGS;
 
 /** The chart's settings with no memory limit for the agent. */
 const withoutLimit: AgentSettings = { ...settings, resources: { requests: { memory: '64Mi' }, limits: {} } };

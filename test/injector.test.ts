@@ -180,6 +180,16 @@ function applyAndValidate(pod: AnyRecord, patch: JsonPatchOperation[]): AnyRecor
   return patched;
 }
 
+/** Admits `pod` and applies the patch it gets: the review's response, and the patched pod (validated). */
+async function admitAndApply(
+  pod: AnyRecord,
+  namespace: string,
+  path?: string,
+): Promise<{ response: ReviewResponse; patched: AnyRecord }> {
+  const response = await admit(pod, namespace, path);
+  return { response, patched: applyAndValidate(pod, decodePatch(response)) };
+}
+
 function spec(pod: AnyRecord): {
   containers: Container[];
   initContainers?: Container[];
@@ -286,10 +296,16 @@ void describe('pod shapes over real HTTPS', () => {
 
 void describe('what the patch puts into the pod', () => {
   const byFile = (name: string) => fixtures.find((f) => f.file.startsWith(name)) as Fixture;
+  /** Fixture 05's pod, opted in by annotation, with `annotations` beside the opt-in. */
+  const optedIn05 = (annotations: Record<string, string>): AnyRecord => {
+    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
+    (pod['metadata'] as AnyRecord)['annotations'] = { 'sidecar.sentinel.dev/inject': 'true', ...annotations };
+    return pod;
+  };
 
   void test('the agent is the first init container with restartPolicy Always (a native sidecar)', async () => {
     const f = byFile('03-');
-    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const { patched } = await admitAndApply(f.pod, f.namespace);
     const init = spec(patched).initContainers ?? [];
     assert.deepEqual(
       init.map((c) => c.name),
@@ -306,8 +322,7 @@ void describe('what the patch puts into the pod', () => {
 
   void test('the agent is wired as the enrichment expects: Downward API env and volume, config in its env, queue, projected token, probes', async () => {
     const f = byFile('05-');
-    const response = await admit(f.pod, f.namespace, '/mutate/namespace');
-    const patched = applyAndValidate(f.pod, decodePatch(response));
+    const { patched } = await admitAndApply(f.pod, f.namespace, '/mutate/namespace');
     const agent = agentsIn(patched)[0] as AnyRecord;
     assert.deepEqual(agent['command'], ['sentinel', 'agent', '--config', 'env:SENTINEL_AGENT_CONFIG']);
     assert.equal(agent['image'], 'ghcr.io/sentinel/sentinel:test');
@@ -394,7 +409,7 @@ void describe('what the patch puts into the pod', () => {
 
   void test('containers that set their own OTLP endpoint or protocol keep them', async () => {
     const f = byFile('04-');
-    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const { patched } = await admitAndApply(f.pod, f.namespace);
     const [api, worker] = spec(patched).containers as [Container, Container];
     assert.deepEqual(
       api.env,
@@ -409,7 +424,7 @@ void describe('what the patch puts into the pod', () => {
 
   void test("annotations choose a regular container, the pod's own policy ConfigMap and other resources", async () => {
     const f = byFile('12-');
-    const patched = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace)));
+    const { patched } = await admitAndApply(f.pod, f.namespace);
     const s = spec(patched);
     assert.equal(s.initContainers, undefined);
     const agent = s.containers.at(-1) as AnyRecord;
@@ -427,25 +442,20 @@ void describe('what the patch puts into the pod', () => {
   });
 
   void test('a bad resource annotation is ignored with a warning, and the agent is still injected', async () => {
-    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
-    (pod['metadata'] as AnyRecord)['annotations'] = {
-      'sidecar.sentinel.dev/inject': 'true',
-      'sidecar.sentinel.dev/memory-limit': 'lots',
-    };
-    const response = await admit(pod, 'demo');
-    const patched = applyAndValidate(pod, decodePatch(response));
+    const { response, patched } = await admitAndApply(
+      optedIn05({ 'sidecar.sentinel.dev/memory-limit': 'lots' }),
+      'demo',
+    );
     assert.equal(agentsIn(patched).length, 1);
     assert.ok(response.warnings?.some((w) => w.includes('memory-limit')));
   });
 
   void test('a request above the limit raises the limit, so the patched pod stays valid', async () => {
-    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
-    (pod['metadata'] as AnyRecord)['annotations'] = {
-      'sidecar.sentinel.dev/inject': 'true',
-      'sidecar.sentinel.dev/memory-request': '512Mi',
-    };
-    const response = await admit(pod, 'demo');
-    const agent = agentsIn(applyAndValidate(pod, decodePatch(response)))[0] as AnyRecord;
+    const { response, patched } = await admitAndApply(
+      optedIn05({ 'sidecar.sentinel.dev/memory-request': '512Mi' }),
+      'demo',
+    );
+    const agent = agentsIn(patched)[0] as AnyRecord;
     assert.deepEqual(agent['resources'], {
       requests: { cpu: '50m', memory: '512Mi' },
       limits: { memory: '512Mi' },
@@ -454,13 +464,10 @@ void describe('what the patch puts into the pod', () => {
   });
 
   void test('a ConfigMap annotation that is not a valid name falls back to the cluster policy with a warning', async () => {
-    const pod = structuredClone(byFile('05-').pod) as AnyRecord;
-    (pod['metadata'] as AnyRecord)['annotations'] = {
-      'sidecar.sentinel.dev/inject': 'true',
-      'sidecar.sentinel.dev/config-map': 'My Config!',
-    };
-    const response = await admit(pod, 'demo');
-    const patched = applyAndValidate(pod, decodePatch(response));
+    const { response, patched } = await admitAndApply(
+      optedIn05({ 'sidecar.sentinel.dev/config-map': 'My Config!' }),
+      'demo',
+    );
     const volume = spec(patched).volumes?.find((v) => v['name'] === 'sentinel-config');
     assert.equal(volume, undefined);
     assert.ok(response.warnings?.some((w) => w.includes('DNS-1123')));
@@ -478,7 +485,7 @@ void describe('what the patch puts into the pod', () => {
 
   void test('a re-invocation of an injected pod adds nothing', async () => {
     for (const f of fixtures.filter((x) => x.expect !== 'unchanged')) {
-      const once = applyAndValidate(f.pod, decodePatch(await admit(f.pod, f.namespace, f.path)));
+      const { patched: once } = await admitAndApply(f.pod, f.namespace, f.path);
       const again = decodePatch(await admit(once, f.namespace, f.path));
       assert.deepEqual(again, [], `${f.file} changed on re-invocation`);
     }
@@ -654,16 +661,14 @@ void describe('failure modes', () => {
         ephemeralContainers: [{ name: AGENT_CONTAINER_NAME, image: 'busybox' }],
       },
     };
-    const response = await admit(pod, 'shop');
-    const patched = applyAndValidate(pod, decodePatch(response));
+    const { patched } = await admitAndApply(pod, 'shop');
     assert.equal(agentsIn(patched).length, 0);
   });
 
   void test('a pod object without metadata gets a patch whose parent paths exist', async () => {
     const pod = { spec: { containers: [{ name: 'app', image: 'app:1' }] } };
     // Opted in by its namespace (no annotation can be set without metadata).
-    const response = await admit(pod, 'shop', '/mutate/namespace');
-    const patched = applyAndValidate(pod, decodePatch(response));
+    const { patched } = await admitAndApply(pod, 'shop', '/mutate/namespace');
     assert.equal(agentsIn(patched).length, 1);
     assert.equal(
       (patched['metadata'] as { annotations: Record<string, string> }).annotations[ANNOTATION_STATUS],

@@ -25,6 +25,7 @@ import {
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { rng } from './helpers/store-spans.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const KIND = [
   'SPAN_KIND_UNSPECIFIED',
@@ -58,24 +59,18 @@ function workload(seed: number, resources: number, spansEach: number) {
       const code = Math.floor(random() * 3);
       const name = ['GET /cart', 'POST /pay', 'consume orders'][Math.floor(random() * 3)]!;
       const start = 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n;
-      spans.push({
-        traceId: hex(random, 32),
-        spanId: hex(random, 16),
-        traceState: '',
-        parentSpanId: '',
-        flags: 0,
-        name,
-        kind,
-        startTimeUnixNano: start,
-        endTimeUnixNano: start + BigInt(Math.floor(random() * 3_000_000_000)),
-        attributes: [],
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
-        status: { code, message: '' },
-      });
+      spans.push(
+        makeSpan({
+          traceId: hex(random, 32),
+          spanId: hex(random, 16),
+          flags: 0,
+          name,
+          kind,
+          startTimeUnixNano: start,
+          endTimeUnixNano: start + BigInt(Math.floor(random() * 3_000_000_000)),
+          status: { code, message: '' },
+        }),
+      );
       if (kind === 2 || kind === 5) {
         const key = [service, name, KIND[kind], STATUS[code], variant].join('|');
         truth.set(key, (truth.get(key) ?? 0) + 1);

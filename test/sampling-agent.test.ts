@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startAgent } from '../src/agent/agent.js';
 import type { RunningAgent } from '../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { testAgentConfig } from './helpers/agent-config.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import type { SpanExporter } from '../src/export/index.js';
-import { av, encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
+import { av, findAttribute } from '../src/otlp/index.js';
 import type { Span, TraceData } from '../src/otlp/index.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeSpan, postTraces, serviceSpans } from './helpers/edge-spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-sampling-agent-'));
 let agent: RunningAgent | undefined;
@@ -49,52 +50,16 @@ function randomHex(bytes: number): string {
 
 function span(traceId: string, opts: { error?: boolean; path?: string; durMs?: number } = {}): Span {
   const start = 1_700_000_000_000_000_000n;
-  return {
+  return makeSpan({
     traceId,
     spanId: randomHex(8),
     traceState: 'vendor=1',
-    parentSpanId: '',
-    flags: 1,
     name: 'GET',
-    kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(opts.durMs ?? 20) * 1_000_000n,
     attributes: [{ key: 'url.path', value: av.string(opts.path ?? '/items') }],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: opts.error ? 2 : 0, message: '' },
-  };
-}
-
-async function post(port: number, spans: Span[]): Promise<number> {
-  const data: TraceData = {
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [{ key: 'service.name', value: av.string('shop') }],
-          droppedAttributesCount: 0,
-        },
-        schemaUrl: '',
-        scopeSpans: [
-          {
-            scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans,
-            schemaUrl: '',
-          },
-        ],
-      },
-    ],
-  };
-  const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-protobuf' },
-    body: encodeTraceRequest(data),
   });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 const weight = (s: Span) => {
@@ -116,16 +81,10 @@ void describe('tail sampling in the agent', () => {
     drop: {drop_sub_policy: [{name: health, type: string_attribute, string_attribute: {key: url.path, values: [/healthz]}}]}
 `,
     );
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        sampling: { policy_file: policyFile, decision_wait: '5m' },
-        exporters: [{ type: 'debug' }],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      sampling: { policy_file: policyFile, decision_wait: '5m' },
+      exporters: [{ type: 'debug' }],
+    });
     const exporter = new CollectingExporter();
     const metrics = new Metrics();
     agent = await startAgent(config, { logger: silentLogger(), metrics, exporters: [exporter], env: {} });
@@ -152,7 +111,7 @@ void describe('tail sampling in the agent', () => {
           span(id),
         );
       }
-      assert.equal(await post(agent.ports.http, spans), 200);
+      await postTraces(agent.ports.http, { resourceSpans: [serviceSpans('shop', spans)] });
     }
     assert.equal(exporter.spans.length, 0, 'nothing leaves before the decision');
 

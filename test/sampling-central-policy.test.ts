@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { freePort } from './helpers/free-port.js';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { testAgentConfig } from './helpers/agent-config.js';
 import { type SpanExporter } from '../src/export/index.js';
 import { SUCCESS } from '../src/export/span-exporter.js';
 import { encodeTraceRequest, type TraceData } from '../src/otlp/index.js';
@@ -64,16 +64,10 @@ interface TestAgent {
 
 /** An agent in this process deciding after 20 ms, its `sampling:` completed by `sampling`. */
 async function startTestAgent(sampling: Record<string, unknown>): Promise<TestAgent> {
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      sampling: { decision_wait: '20ms', policy_snapshot: SNAPSHOT, ...sampling },
-      exporters: [{ type: 'debug' }],
-    },
-    'test',
-  );
+  const config = testAgentConfig({
+    sampling: { decision_wait: '20ms', policy_snapshot: SNAPSHOT, ...sampling },
+    exporters: [{ type: 'debug' }],
+  });
   const metrics = new Metrics();
   const agent = await startAgent(config, { logger: silentLogger(), metrics, exporters: [noExport], env: {} });
   return { agent, metrics };

@@ -13,6 +13,7 @@ import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-poli
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
 import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
 import { heldPartBytes, holdSpans } from '../src/sampling/completion/hold-buffer.js';
+import { makeSpan, serviceSpans } from './helpers/edge-spans.js';
 import { scannedSpans } from './helpers/held-spans.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
@@ -44,46 +45,17 @@ function policy(): SamplingPolicy {
 let counter = 0;
 function span(traceId: string, opts: { error?: boolean; route?: string } = {}): Span {
   counter++;
-  return {
+  return makeSpan({
     traceId,
     spanId: counter.toString(16).padStart(16, '0'),
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
-    name: 'op',
-    kind: 2,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
-    endTimeUnixNano: 1_700_000_000_010_000_000n,
     attributes: opts.route ? [{ key: 'http.route', value: { kind: 'string', value: opts.route } }] : [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: opts.error ? 2 : 0, message: '' },
-  };
+  });
 }
 
 function batch(spans: Span[], bytesPerSpan = 1000): TraceBatch {
   return {
-    data: {
-      resourceSpans: [
-        {
-          resource: {
-            attributes: [{ key: 'service.name', value: { kind: 'string', value: 'frontend' } }],
-            droppedAttributesCount: 0,
-          },
-          schemaUrl: '',
-          scopeSpans: [
-            {
-              scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-              spans,
-              schemaUrl: '',
-            },
-          ],
-        },
-      ],
-    },
+    data: { resourceSpans: [serviceSpans('frontend', spans)] },
     spanCount: spans.length,
     bytes: spans.length * bytesPerSpan,
   };

@@ -23,29 +23,22 @@ import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-poli
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const MS = 1_000_000n;
 
 function span(traceId: string, spanId: string, i: number, error = false): Span {
   const start = 1_700_000_000_000n * MS + BigInt(i) * MS;
-  return {
+  return makeSpan({
     traceId,
     spanId,
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
     name: `op-${i % 7}`,
     kind: (i % 5) + 1,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt((i % 50) + 1) * MS,
     attributes: [{ key: 'payload', value: { kind: 'string', value: `p${i}-`.padEnd(40 + (i % 90), 'x') } }],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: error ? 2 : 0, message: '' },
-  };
+  });
 }
 
 function request(spans: Span[]): Uint8Array {

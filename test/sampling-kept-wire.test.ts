@@ -15,28 +15,19 @@ import {
 } from '../src/otlp/index.js';
 import type { TraceDecision } from '../src/sampling/sampling-policy.js';
 import { addKeptSpan, markKeptSpan } from '../src/sampling/weights.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 
 function span(spanId: string, traceState: string, attributes: Span['attributes'] = []): Span {
-  return {
+  return makeSpan({
     traceId: TRACE,
     spanId,
     traceState,
-    parentSpanId: '',
-    flags: 1,
     name: 'GET /cart',
-    kind: 2,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
     endTimeUnixNano: 1_700_000_000_250_000_000n,
     attributes: [{ key: 'http.route', value: { kind: 'string', value: '/cart' } }, ...attributes],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  });
 }
 
 const spans = [

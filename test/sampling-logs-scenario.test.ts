@@ -5,59 +5,30 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeTraceRequest, findAttribute, scanLogsRequest } from '../src/otlp/index.js';
+import { findAttribute, scanLogsRequest } from '../src/otlp/index.js';
 import { WireLogView } from '../src/sampling/log-match.js';
-import type { Span, TraceBatch } from '../src/otlp/index.js';
+import type { Span } from '../src/otlp/index.js';
 import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeSpan, spanBatch } from './helpers/edge-spans.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type ScenarioTrace } from './helpers/logs-scenario.js';
 import { encodeLogs, logsBatch, LogsCollectingConsumer } from './helpers/sdk-logs.js';
 import { ManualClock } from '../src/clock.js';
 
 function spansOf(t: ScenarioTrace): Span[] {
-  return t.spanIds.map((spanId, k) => ({
-    traceId: t.traceId,
-    spanId,
-    traceState: '',
-    parentSpanId: k === 0 ? '' : (t.spanIds[0] as string),
-    flags: 1,
-    name: k === 0 ? 'GET /checkout' : 'charge',
-    kind: k === 0 ? 2 : 3,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
-    endTimeUnixNano: 1_700_000_000_020_000_000n,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: t.error && k === 1 ? 2 : 0, message: '' },
-  }));
-}
-
-function spansBatch(list: Span[]): TraceBatch {
-  const data = {
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [{ key: 'service.name', value: { kind: 'string' as const, value: 'checkout' } }],
-          droppedAttributesCount: 0,
-        },
-        schemaUrl: '',
-        scopeSpans: [
-          {
-            scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans: list,
-            schemaUrl: '',
-          },
-        ],
-      },
-    ],
-  };
-  const encoded = encodeTraceRequest(data);
-  return { data, encoded, spanCount: list.length, bytes: encoded.byteLength };
+  return t.spanIds.map((spanId, k) =>
+    makeSpan({
+      traceId: t.traceId,
+      spanId,
+      parentSpanId: k === 0 ? '' : (t.spanIds[0] as string),
+      name: k === 0 ? 'GET /checkout' : 'charge',
+      kind: k === 0 ? 2 : 3,
+      endTimeUnixNano: 1_700_000_000_020_000_000n,
+      status: { code: t.error && k === 1 ? 2 : 0, message: '' },
+    }),
+  );
 }
 
 test('scenario: every kept trace has all of its logs, none of a dropped one, the weighted count within 10 %', async () => {
@@ -80,7 +51,7 @@ test('scenario: every kept trace has all of its logs, none of a dropped one, the
   // 20 traces per request; a request of logs goes before its spans every third round.
   for (let r = 0; r < s.traces.length / 20; r++) {
     const round = s.traces.slice(r * 20, r * 20 + 20);
-    const spans = spansBatch(round.flatMap(spansOf));
+    const spans = spanBatch(round.flatMap(spansOf));
     const logs = logsBatch([...round.flatMap((t) => t.logs), ...s.untraced.slice(r * 5, r * 5 + 5)]);
     if (r % 3 === 0) {
       await sampler.consumeLogs(logs);

@@ -6,30 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeTraceRequest, findAttribute } from '../src/otlp/index.js';
-import type { Span, TraceBatch } from '../src/otlp/index.js';
+import { findAttribute } from '../src/otlp/index.js';
+import type { Span } from '../src/otlp/index.js';
 import { runPolicyCommand } from '../src/sampling/index.js';
 import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { TailSampler } from '../src/sampling/tail-sampler.js';
 import { compilePolicy, keepAllPolicy, staticPolicySource } from '../src/sampling/sampling-policy.js';
 import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { makeSpan, spanBatch } from './helpers/edge-spans.js';
+import { ERRORS_PLUS_10 } from './helpers/logs-scenario.js';
 import { SeededIds } from './helpers/seeded-ids.js';
 import { logsBatch, LogsCollectingConsumer, type LogSpec } from './helpers/sdk-logs.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/clock.js';
-
-const ERRORS_PLUS_10 = `
-policies:
-  - name: errors
-    type: status_code
-    status_code: { status_codes: [ERROR] }
-  - name: ten-percent
-    type: probabilistic
-    probabilistic: { sampling_percentage: 10 }
-`;
 
 function policyOf(text: string): SamplingPolicy {
   const parsed = parsePolicyText(text);
@@ -40,47 +32,11 @@ function policyOf(text: string): SamplingPolicy {
 let spanNo = 0;
 function span(traceId: string, error = false): Span {
   spanNo++;
-  return {
+  return makeSpan({
     traceId,
     spanId: spanNo.toString(16).padStart(16, '0'),
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
-    name: 'op',
-    kind: 2,
-    startTimeUnixNano: 1_700_000_000_000_000_000n,
-    endTimeUnixNano: 1_700_000_000_010_000_000n,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: error ? 2 : 0, message: '' },
-  };
-}
-
-function spans(list: Span[]): TraceBatch {
-  const data = {
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [{ key: 'service.name', value: { kind: 'string' as const, value: 'checkout' } }],
-          droppedAttributesCount: 0,
-        },
-        schemaUrl: '',
-        scopeSpans: [
-          {
-            scope: { name: 't', version: '', attributes: [], droppedAttributesCount: 0 },
-            spans: list,
-            schemaUrl: '',
-          },
-        ],
-      },
-    ],
-  };
-  const encoded = encodeTraceRequest(data);
-  return { data, encoded, spanCount: list.length, bytes: encoded.byteLength };
+  });
 }
 
 function setup(policyText: string, opts: { completion?: boolean; maxBufferedBytes?: number } = {}) {
@@ -128,7 +84,7 @@ describe('logs wait with their trace', () => {
   test('records are kept with a kept trace, carrying its weight, and dropped with a dropped one', async () => {
     const { clock, out, sampler, metrics } = setup(ERRORS_PLUS_10);
     const [kept, dropped] = [KEPT[0]!, DROPPED[0]!];
-    await sampler.consume(spans([span(kept), span(dropped)]));
+    await sampler.consume(spanBatch([span(kept), span(dropped)]));
     const before = sampler.bufferedBytes();
     await sampler.consumeLogs(logsBatch([...logsOf(kept, 3), ...logsOf(dropped, 2)]));
     assert.ok(sampler.bufferedBytes() > before, 'the records count in the buffer bytes');
@@ -158,7 +114,7 @@ describe('logs wait with their trace', () => {
     // The gauge is read when scraped.
     assert.equal(await metrics.value('sampling_buffered_logs'), 2);
     clock.advance(500);
-    await sampler.consume(spans([span(id, true)])); // an error: kept by rule
+    await sampler.consume(spanBatch([span(id, true)])); // an error: kept by rule
     clock.advance(500);
     await sampler.drain();
     assert.equal(out.spans().length, 1);
@@ -175,7 +131,7 @@ describe('logs wait with their trace', () => {
   test('a record after its trace was decided follows the decision cache', async () => {
     const { clock, out, sampler, metrics } = setup(ERRORS_PLUS_10);
     const [kept, dropped] = [KEPT[1]!, DROPPED[2]!];
-    await sampler.consume(spans([span(kept), span(dropped)]));
+    await sampler.consume(spanBatch([span(kept), span(dropped)]));
     clock.advance(1000);
     await sampler.consumeLogs(logsBatch([...logsOf(kept, 1), ...logsOf(dropped, 1)]));
     await sampler.drain();
@@ -283,7 +239,7 @@ describe('logs wait with their trace', () => {
   test('records count in max_buffered_bytes: past it the oldest trace is decided early, its logs with it', async () => {
     const { out, sampler, metrics } = setup(ERRORS_PLUS_10, { maxBufferedBytes: 20_000 });
     const id = KEPT[2]!;
-    await sampler.consume(spans([span(id)]));
+    await sampler.consume(spanBatch([span(id)]));
     await sampler.consumeLogs(logsBatch(logsOf(id, 200, { body: 'x'.repeat(100) })));
     await sampler.drain();
     assert.equal(await metrics.value('sampling_early_decisions_total', { reason: 'memory' }), 1);
@@ -295,7 +251,7 @@ describe('logs and the decision feed', () => {
   test('records of a dropped trace are held with its spans and released with them', async () => {
     const { clock, out, sampler, metrics } = setup(ERRORS_PLUS_10, { completion: true });
     const id = DROPPED[4]!;
-    await sampler.consume(spans([span(id), span(id)]));
+    await sampler.consume(spanBatch([span(id), span(id)]));
     await sampler.consumeLogs(logsBatch(logsOf(id, 3)));
     clock.advance(1000);
     await sampler.consumeLogs(logsBatch(logsOf(id, 1, { body: 'late' }))); // late: waits with the held trace
@@ -322,7 +278,7 @@ describe('logs and the decision feed', () => {
   test('records of a trace the feed named while it waited are kept as completed', async () => {
     const { clock, out, sampler } = setup(ERRORS_PLUS_10, { completion: true });
     const [withSpans, logsOnly] = [DROPPED[5]!, DROPPED[6]!];
-    await sampler.consume(spans([span(withSpans)]));
+    await sampler.consume(spanBatch([span(withSpans)]));
     await sampler.consumeLogs(logsBatch([...logsOf(withSpans, 1), ...logsOf(logsOnly, 1)]));
     sampler.release([withSpans, logsOnly]);
     clock.advance(1000);
@@ -351,7 +307,7 @@ describe('log_severity: logs can keep their trace', () => {
     for (const withPolicy of [true, false]) {
       const { clock, out, sampler } = setup(ERRORS_PLUS_10 + (withPolicy ? LOG_SEVERITY : ''));
       const id = DROPPED[7]!;
-      await sampler.consume(spans([span(id), span(id)]));
+      await sampler.consume(spanBatch([span(id), span(id)]));
       await sampler.consumeLogs(
         logsBatch([
           { traceId: id, severityNumber: 9, body: 'start' },
@@ -375,7 +331,7 @@ describe('log_severity: logs can keep their trace', () => {
 `,
     );
     const [hit, wrongBody, infoOnly] = [DROPPED[7]!, DROPPED[8]!, DROPPED[9]!];
-    await sampler.consume(spans([span(hit), span(wrongBody), span(infoOnly)]));
+    await sampler.consume(spanBatch([span(hit), span(wrongBody), span(infoOnly)]));
     await sampler.consumeLogs(
       logsBatch([
         { traceId: hit, severityNumber: 17, body: 'upstream timeout', attributes: { tenant: 'acme' } },

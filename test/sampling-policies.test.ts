@@ -14,6 +14,7 @@ import { parsePolicyText } from '../src/sampling/policy-config.js';
 import { compilePolicy } from '../src/sampling/sampling-policy.js';
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
 import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-policy.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const fixture = (name: string) => new URL(`./fixtures/policies/collector-readme/${name}`, import.meta.url);
 const readFixture = (name: string) => readFileSync(fixture(name), 'utf8');
@@ -68,24 +69,17 @@ function trace(
   };
   const out = spans.map((spec, i) => {
     const start = BigInt(spec.startMs ?? 0) * MS;
-    const span: Span = {
+    const span: Span = makeSpan({
       traceId,
       spanId: (i + 1).toString(16).padStart(16, '0'),
       traceState: spec.traceState ?? '',
-      parentSpanId: '',
       flags: 0,
-      name: 'op',
       kind: 1,
       startTimeUnixNano: start,
       endTimeUnixNano: start + BigInt(spec.durMs ?? 1) * MS,
       attributes: kvs(spec.attrs ?? {}),
-      droppedAttributesCount: 0,
-      events: [],
-      droppedEventsCount: 0,
-      links: [],
-      droppedLinksCount: 0,
       status: { code: spec.status ?? 0, message: '' },
-    };
+    });
     return span;
   });
   return { traceId, firstSeenMs: 0, spans: out, origins: out.map(() => origin), bytes: out.length * 100 };

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { SentinelError } from '../src/errors.js';
-import type { Span, TraceBatch } from '../src/otlp/index.js';
+import type { TraceBatch } from '../src/otlp/index.js';
 import { createTailSampler } from '../src/sampling/index.js';
 import { PolicyFileSource } from '../src/sampling/policy-file-source.js';
 import { validatePolicyTextSync } from '../src/sampling/policy-validation.js';
@@ -18,7 +17,9 @@ import type { SamplingPolicy } from '../src/sampling/sampling-policy.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ConfigMapVolume as SharedConfigMapVolume } from './helpers/config-map-volume.js';
+import { makeSpan } from './helpers/edge-spans.js';
 import { ManualClock } from '../src/clock.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 
 const KEEP_ALL = 'policies:\n  - name: keep-everything\n    type: always_sample\n';
 const ERRORS_ONLY =
@@ -41,15 +42,6 @@ class ConfigMapVolume extends SharedConfigMapVolume {
   }
 }
 
-function logCapture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'info' },
-    { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
-  );
-  return { logger, lines };
-}
-
 /** Resolves with the event's payload, or rejects if it does not come within `ms` (real time). */
 function nextEvent<T>(source: PolicyFileSource, event: 'reload' | 'reloadFailed', ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -62,24 +54,14 @@ function nextEvent<T>(source: PolicyFileSource, event: 'reload' | 'reloadFailed'
 }
 
 function oneSpanBatch(traceId: string, error: boolean): TraceBatch {
-  const span: Span = {
+  const span = makeSpan({
     traceId,
     spanId: '00000000000000aa',
-    traceState: '',
-    parentSpanId: '',
     flags: 0,
-    name: 'op',
-    kind: 2,
     startTimeUnixNano: 1n,
     endTimeUnixNano: 2n,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: error ? 2 : 0, message: '' },
-  };
+  });
   return {
     data: {
       resourceSpans: [
@@ -105,7 +87,7 @@ void describe('policy hot reload', () => {
   void test('a bad file never changes behaviour; a good one applies within 2 s to traces not yet decided', async () => {
     const volume = new ConfigMapVolume(KEEP_ALL);
     const metrics = new Metrics();
-    const { logger, lines } = logCapture();
+    const { logger, lines } = capturingLogger('info');
     const source = new PolicyFileSource({ file: volume.file, logger, metrics, pollIntervalMs: 500 }).start();
     closers.push(() => source.close());
     const clock = new ManualClock();

@@ -14,6 +14,7 @@ import type { SamplingPolicy, TraceDecision } from '../src/sampling/sampling-pol
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ManualClock } from '../src/clock.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 const MS = 1_000_000n;
 const EPOCH_NS = 1_700_000_000_000n * MS;
@@ -44,24 +45,15 @@ function mkSpan(
   extra: { error?: boolean; attributes?: KeyValue[] } = {},
 ): Span {
   const start = EPOCH_NS + BigInt(startMs) * MS;
-  return {
+  return makeSpan({
     traceId,
     spanId,
-    traceState: '',
     parentSpanId: parent,
-    flags: 1,
-    name: 'op',
-    kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(durMs) * MS,
     attributes: extra.attributes ?? [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: extra.error ? 2 : 0, message: '' },
-  };
+  });
 }
 
 function resourceOf(service: string): Resource {

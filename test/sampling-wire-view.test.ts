@@ -12,6 +12,7 @@ import { compilePolicy } from '../src/sampling/sampling-policy.js';
 import type { BufferedTrace } from '../src/sampling/buffered-trace.js';
 import { WireTraceView, type WireTrace } from '../src/sampling/buffered-trace.js';
 import { TraceBuffer } from '../src/sampling/trace-buffer.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -25,24 +26,14 @@ const hex = (random: () => number, n: number) =>
   Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
 
 function span(traceId: string, random: () => number, start: bigint, durationNs: bigint, code: number): Span {
-  return {
+  return makeSpan({
     traceId,
     spanId: '1' + hex(random, 15),
-    traceState: '',
-    parentSpanId: '',
-    flags: 1,
     name: 'GET /',
-    kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: start + durationNs,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code, message: '' },
-  };
+  });
 }
 
 /** A trace of `n` spans spread over two requests, as the trace buffer holds it. */

@@ -27,6 +27,7 @@ import { SPAN_OVERHEAD_BYTES, TRACE_OVERHEAD_BYTES } from '../src/sampling/trace
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { CollectingConsumer } from './helpers/collecting-consumer.js';
 import { ManualClock } from '../src/clock.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 // ---- builders ---------------------------------------------------------------------------------
 
@@ -38,24 +39,18 @@ function span(
   opts: Partial<Span> & { startMs?: number; durMs?: number } = {},
 ): Span {
   const start = BigInt(opts.startMs ?? 0) * MS + 1_700_000_000_000n * MS;
-  return {
+  return makeSpan({
     traceId,
     spanId,
     traceState: opts.traceState ?? '',
     parentSpanId: opts.parentSpanId ?? '',
     flags: opts.flags ?? 0,
     name: opts.name ?? 'op',
-    kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(opts.durMs ?? 10) * MS,
     attributes: opts.attributes ?? [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: opts.status ?? { code: 0, message: '' },
-  };
+  });
 }
 
 function resource(service: string): Resource {

@@ -28,6 +28,7 @@ import { flattenTraceData, type StoredSpan } from '../src/storage/index.js';
 import { assertSameAsRecorded } from './helpers/assert-model.js';
 import { expectedSpan, recordAndSend, sdkExporter } from './helpers/sdk.js';
 import { startTestStore } from './helpers/store-harness.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 type Json = Record<string, unknown>;
 
@@ -690,25 +691,15 @@ function stubRow(
   scope: InstrumentationScope = { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
 ): StoredSpan {
   return {
-    span: {
+    span: makeSpan({
       traceId: 'a'.repeat(32),
       spanId: 'b'.repeat(16),
-      traceState: '',
-      parentSpanId: '',
       flags: 0,
-      name: 'op',
       kind: 0,
       startTimeUnixNano: 0n,
       endTimeUnixNano: 0n,
-      attributes: [],
-      droppedAttributesCount: 0,
-      events: [],
-      droppedEventsCount: 0,
-      links: [],
-      droppedLinksCount: 0,
-      status: { code: 0, message: '' },
       ...span,
-    },
+    }),
     resource: { attributes: resource, droppedAttributesCount: 0 },
     resourceSchemaUrl: '',
     scope,

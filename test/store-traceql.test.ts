@@ -15,6 +15,7 @@ import { parseTraceQL } from '../src/store/traceql/parse.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
 import { consume, startTestStore } from './helpers/store-harness.js';
 import { rng } from './helpers/store-spans.js';
+import { makeSpan } from './helpers/edge-spans.js';
 
 // Spans at 2026-03-02 08:00 UTC; the store's clock is two hours later.
 const T0 = Date.UTC(2026, 2, 2, 8, 0, 0);
@@ -77,24 +78,17 @@ function makeRichTraces(traces: number, seed: number, startMs: number): TraceDat
         { key: 'cache.hit', value: av.bool(random() < 0.5) },
       ];
       if (random() < 0.3) attributes.push({ key: 'team', value: av.string('span-team') });
-      const span: Span = {
+      const span: Span = makeSpan({
         traceId,
         spanId,
-        traceState: '',
         parentSpanId: i === 0 ? '' : ids[Math.floor(random() * ids.length)]!,
-        flags: 1,
         name: `${method} /${service}/${i === 0 ? 'entry' : 'step'}`,
         kind: i === 0 ? 2 : Math.floor(random() * 6),
         startTimeUnixNano: start,
         endTimeUnixNano: start + duration,
         attributes,
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
         status: { code, message: '' },
-      };
+      });
       ids.push(spanId);
       rs.scopeSpans[0]!.spans.push(span);
     }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../src/config/index.js';
+import { testAgentConfig } from './helpers/agent-config.js';
 import {
   decodeTraceRequestJson,
   encodeTraceRequest,
@@ -151,15 +151,9 @@ describe('a span at 2^64-1 among good spans, through an agent with each exporter
       let agent: RunningAgent | undefined;
       try {
         agent = await startAgent(
-          validateConfig(
-            agentConfigSchema(),
-            {
-              receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-              admin: { endpoint: '127.0.0.1:0' },
-              exporters: [{ ...exporters()[label], batch: { timeout: '50ms' } }],
-            },
-            'test',
-          ),
+          testAgentConfig({
+            exporters: [{ ...exporters()[label], batch: { timeout: '50ms' } }],
+          }),
           { logger: silentLogger(), metrics, env: {} },
         );
         const { data, badSpanId, good } = withOneBadSpan(seed);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { bearer } from '../helpers/bearer-clients.js';
 import { ConfigMapVolume } from '../helpers/config-map-volume.js';
@@ -50,38 +50,32 @@ void describe('agents that hold only a projected ServiceAccount token', () => {
     });
     const query = `http://127.0.0.1:${h.store.ports.query}`;
     for (const protocol of ['grpc', 'http'] as const) {
-      const config = validateConfig(
-        agentConfigSchema(),
-        {
-          receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-          admin: { endpoint: '127.0.0.1:0' },
-          sampling: {
-            decision_wait: '200ms',
-            central_policy: { url: query, poll_interval: '1s', bearer_token_file: tokenFile },
-            policy_snapshot: 'policies:\n  - {name: snapshot, type: always_sample}\n',
-            completion: {
-              enabled: true,
-              stores: [query],
-              poll_interval: '200ms',
-              bearer_token_file: tokenFile,
-            },
+      const config = testAgentConfig({
+        sampling: {
+          decision_wait: '200ms',
+          central_policy: { url: query, poll_interval: '1s', bearer_token_file: tokenFile },
+          policy_snapshot: 'policies:\n  - {name: snapshot, type: always_sample}\n',
+          completion: {
+            enabled: true,
+            stores: [query],
+            poll_interval: '200ms',
+            bearer_token_file: tokenFile,
           },
-          exporters: [
-            {
-              type: 'otlp',
-              name: 'store',
-              endpoint:
-                protocol === 'grpc'
-                  ? `http://127.0.0.1:${h.store.ports.grpc}`
-                  : `http://127.0.0.1:${h.store.ports.http}`,
-              protocol,
-              bearer_token_file: tokenFile,
-              batch: { timeout: '100ms' },
-            },
-          ],
         },
-        'test',
-      );
+        exporters: [
+          {
+            type: 'otlp',
+            name: 'store',
+            endpoint:
+              protocol === 'grpc'
+                ? `http://127.0.0.1:${h.store.ports.grpc}`
+                : `http://127.0.0.1:${h.store.ports.http}`,
+            protocol,
+            bearer_token_file: tokenFile,
+            batch: { timeout: '100ms' },
+          },
+        ],
+      });
       const metrics = new Metrics();
       const agent = await startAgent(config, { logger: silentLogger(), metrics, env: {} });
       agents.push({ agent, metrics, protocol });

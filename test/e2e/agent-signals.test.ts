@@ -17,7 +17,7 @@ import { ProtobufLogsSerializer, ProtobufMetricsSerializer } from '@opentelemetr
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { InMemoryExporter } from '../../src/export/memory-exporter.js';
 import {
   encodeTraceRequest,
@@ -25,10 +25,10 @@ import {
   type TraceBatch,
   type TraceConsumer,
 } from '../../src/otlp/index.js';
-import { OtlpReceivers } from '../../src/receiver/index.js';
+import type { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { decodeSignalRequest } from '../helpers/otlp-signals-protobufjs.js';
-import { postTraces } from '../helpers/receivers.js';
+import { postTraces, startReceivers } from '../helpers/receivers.js';
 import { makeTraces } from '../helpers/store-spans.js';
 import { CapturingLogs, CapturingMetrics, emitLogs, recordMetrics } from '../helpers/sdk-signals.js';
 
@@ -138,34 +138,19 @@ for (const protocol of ['grpc', 'http'] as const) {
     let ports: { grpc: number; http: number };
 
     before(async () => {
-      downstream = new OtlpReceivers({
-        grpcEndpoint: '127.0.0.1:0',
-        httpEndpoint: '127.0.0.1:0',
-        maxRequestBytes: 4 * 1024 * 1024,
-        memoryLimitBytes: 64 * 1024 * 1024,
-        consumer: recorder,
-        metrics: new Metrics(),
-        logger: silentLogger(),
-        wire: true,
+      const d = await startReceivers(recorder, { wire: true });
+      downstream = d.receivers;
+      const config = testAgentConfig({
+        enrich: { cluster_name: 'test-cluster' },
+        exporters: [
+          {
+            type: 'otlp',
+            protocol,
+            endpoint: `http://127.0.0.1:${protocol === 'grpc' ? d.grpcPort : d.httpPort}`,
+            batch: { timeout: '10ms' },
+          },
+        ],
       });
-      const d = await downstream.start();
-      const config = validateConfig(
-        agentConfigSchema(),
-        {
-          receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-          admin: { endpoint: '127.0.0.1:0' },
-          enrich: { cluster_name: 'test-cluster' },
-          exporters: [
-            {
-              type: 'otlp',
-              protocol,
-              endpoint: `http://127.0.0.1:${protocol === 'grpc' ? d.grpcPort : d.httpPort}`,
-              batch: { timeout: '10ms' },
-            },
-          ],
-        },
-        'test',
-      );
       agent = await startAgent(config, { logger: silentLogger(), metrics: new Metrics(), env: POD_ENV });
       ports = { grpc: agent.ports.grpc, http: agent.ports.http };
     });
@@ -234,17 +219,11 @@ void describe('span metrics go out as OTLP metrics too (issue 16, measure.otlp_i
   test("the exporter gets traces.span.metrics.calls and .duration under the spans' enriched resource", async () => {
     const exporter = new InMemoryExporter();
     const metrics = new Metrics();
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        enrich: { cluster_name: 'test-cluster' },
-        measure: { otlp_interval: '100ms' },
-        exporters: [{ type: 'debug', batch: { timeout: '10ms' } }],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      enrich: { cluster_name: 'test-cluster' },
+      measure: { otlp_interval: '100ms' },
+      exporters: [{ type: 'debug', batch: { timeout: '10ms' } }],
+    });
     const agent = await startAgent(config, {
       logger: silentLogger(),
       metrics,

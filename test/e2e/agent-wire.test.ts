@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { type SpanExporter } from '../../src/export/index.js';
 import { SUCCESS, type ExportResult } from '../../src/export/span-exporter.js';
 import {
@@ -56,16 +56,10 @@ void describe('the agent keeps spans as wire bytes (issue 13)', () => {
   const capture = new EncodedCapture();
 
   before(async () => {
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        enrich: { cluster_name: 'test-cluster' },
-        exporters: [{ type: 'debug', batch: { timeout: '10ms' } }],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      enrich: { cluster_name: 'test-cluster' },
+      exporters: [{ type: 'debug', batch: { timeout: '10ms' } }],
+    });
     agent = await startAgent(config, {
       logger: silentLogger(),
       metrics: new Metrics(),

@@ -12,14 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { findAttribute } from '../../src/otlp/index.js';
 import { BLOCKS_PREFIX, parseBlockKey, scanBlock, type StoredSpan } from '../../src/storage/index.js';
 import { parseBlockMeta } from '../../src/storage/block-meta.js';
 import type { Metrics } from '../../src/telemetry/index.js';
-import { sdkExporter } from '../helpers/sdk.js';
-import { SeededIds } from '../helpers/seeded-ids.js';
+import { agentTracerProvider } from '../helpers/sdk.js';
 import {
   releasedSpans,
   SHOP_SERVICES,
@@ -88,20 +87,12 @@ async function simulate(options: RunOptions): Promise<Run> {
     for (const [service, m] of started.metrics) agentMetrics.set(service, m);
 
     const tracers = SERVICES.map((service, i) => {
-      const agent = agents.get(service)!;
-      const provider = new TracerProvider({
-        resource: resourceFromAttributes({ 'service.name': service }),
-        idGenerator: new SeededIds(1000 + i),
-        spanProcessors: [
-          new BatchSpanProcessor({
-            exporter: sdkExporter('proto', { grpcPort: agent.ports.grpc, httpPort: agent.ports.http }),
-            scheduledDelayMillis: 100,
-            maxQueueSize: 10_000,
-            maxExportBatchSize: 500,
-            exportTimeoutMillis: 30_000,
-          }),
-        ],
-      });
+      const provider = agentTracerProvider(
+        resourceFromAttributes({ 'service.name': service }),
+        agents.get(service)!,
+        1000 + i,
+        10_000,
+      );
       providers.push(provider);
       return provider.getTracer('completion-test');
     });

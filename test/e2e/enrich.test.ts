@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Enricher } from '../../src/enrich/enricher.js';
-import { OtlpReceivers } from '../../src/receiver/index.js';
+import type { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { KubeletVolume } from '../fixtures/enrich/kubelet-volume.js';
 import { attrsOf, enrichConfig } from '../fixtures/enrich/helpers.js';
 import { CollectingConsumer } from '../helpers/collecting-consumer.js';
+import { startReceivers } from '../helpers/receivers.js';
 import { recordAndSend, sdkExporter, type SdkTransport } from '../helpers/sdk.js';
 
 // The official SDK exporter -> OTLP receivers -> Enricher -> the rest of the pipeline (collected here).
@@ -43,16 +44,9 @@ void describe('end to end: SDK exporter -> receivers -> enricher', () => {
       metrics,
       logger,
     });
-    receivers = new OtlpReceivers({
-      grpcEndpoint: '127.0.0.1:0',
-      httpEndpoint: '127.0.0.1:0',
-      maxRequestBytes: 4 * 1024 * 1024,
-      memoryLimitBytes: 64 * 1024 * 1024,
-      consumer: enricher,
-      metrics,
-      logger,
-    });
-    ports = await receivers.start();
+    const started = await startReceivers(enricher, { metrics, logger });
+    receivers = started.receivers;
+    ports = { grpcPort: started.grpcPort, httpPort: started.httpPort };
   });
 
   after(async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { StorageExporter } from '../../src/export/storage-exporter.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { parseBlockKey } from '../../src/storage/index.js';
@@ -35,44 +35,16 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-void test('a store down for 60 s under steady load: every acknowledged span is in storage once it is back', async () => {
-  let h = await startTestStore({ dir: storeDir });
-  const grpcPort = h.store.ports.grpc;
-  const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      memory_limit_mib: 256,
-      exporters: [
-        {
-          type: 'otlp',
-          name: 'store',
-          endpoint: `http://127.0.0.1:${grpcPort}`,
-          protocol: 'grpc',
-          batch: { send_batch_size: 400, timeout: '1s' },
-          queue: { dir: join(dir, 'queue') },
-        },
-      ],
-    },
-    'test',
-  );
-  agent = await startAgent(config, {
-    logger: silentLogger(),
-    metrics,
-    env: {},
-    exportClock: new ScaledClock(FACTOR),
-  });
-  const httpPort = agent.ports.http;
-
-  // Steady load: one 40-span request every 10 ms of wall time, before, during and after the outage.
+/**
+ * Steady load on an agent's OTLP/HTTP port: one 40-span request every 10 ms of wall time (seeds counting up from
+ * `seed`) until `stop`; `acked` holds the ids of the spans answered 200, `refused` counts the other answers.
+ */
+function steadyLoad(httpPort: number, seed: number) {
   const acked = new Set<string>();
-  let seed = 1;
   let refused = 0;
-  let stop = false;
+  let stopped = false;
   const load = (async () => {
-    while (!stop) {
+    while (!stopped) {
       const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
       const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, {
         method: 'POST',
@@ -87,6 +59,52 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
       await sleep(10);
     }
   })();
+  return {
+    acked,
+    refused: () => refused,
+    stop: async () => {
+      stopped = true;
+      await load;
+    },
+  };
+}
+
+/** Waits until `exporter` has sent every acknowledged span (backoff at most 30 s = 0.6 s of wall time). */
+async function waitAllSent(metrics: Metrics, exporter: string, acked: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await metrics.value('exporter_sent_spans_total', { exporter })) < acked) {
+    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
+    await sleep(20);
+  }
+}
+
+void test('a store down for 60 s under steady load: every acknowledged span is in storage once it is back', async () => {
+  let h = await startTestStore({ dir: storeDir });
+  const grpcPort = h.store.ports.grpc;
+  const metrics = new Metrics();
+  const config = testAgentConfig({
+    memory_limit_mib: 256,
+    exporters: [
+      {
+        type: 'otlp',
+        name: 'store',
+        endpoint: `http://127.0.0.1:${grpcPort}`,
+        protocol: 'grpc',
+        batch: { send_batch_size: 400, timeout: '1s' },
+        queue: { dir: join(dir, 'queue') },
+      },
+    ],
+  });
+  agent = await startAgent(config, {
+    logger: silentLogger(),
+    metrics,
+    env: {},
+    exportClock: new ScaledClock(FACTOR),
+  });
+
+  // Steady load: one 40-span request every 10 ms of wall time, before, during and after the outage.
+  const load = steadyLoad(agent.ports.http, 1);
+  const acked = load.acked;
 
   await sleep(300);
   await h.store.shutdown();
@@ -110,15 +128,10 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   disposers.push(() => h.dispose());
   const outageWallMs = performance.now() - downAt;
   await sleep(300);
-  stop = true;
-  await load;
+  await load.stop();
 
   // Every acknowledged span leaves the agent (the backoff is at most 30 s = 0.6 s of wall time).
-  const deadline = Date.now() + 30_000;
-  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'store' })) < acked.size) {
-    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
-    await sleep(20);
-  }
+  await waitAllSent(metrics, 'store', acked.size);
   await agent.shutdown();
   agent = undefined;
   await h.store.shutdown();
@@ -141,7 +154,7 @@ void test('a store down for 60 s under steady load: every acknowledged span is i
   assert.equal(
     missing.length,
     0,
-    `${missing.length} of ${acked.size} acknowledged spans missing (${refused} requests refused)`,
+    `${missing.length} of ${acked.size} acknowledged spans missing (${load.refused()} requests refused)`,
   );
 });
 
@@ -151,15 +164,9 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   disposers.push(() => s3.dispose());
   const objects = s3.objectStore('traces', 1);
   const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      memory_limit_mib: 256,
-    },
-    'test',
-  );
+  const config = testAgentConfig({
+    memory_limit_mib: 256,
+  });
   const storageAgent = await startAgent(config, {
     logger: silentLogger(),
     metrics,
@@ -169,24 +176,8 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
     exportClock: new ScaledClock(FACTOR),
   });
   agent = storageAgent;
-  const acked = new Set<string>();
-  let seed = 10_000;
-  let stop = false;
-  const load = (async () => {
-    while (!stop) {
-      const data = makeTraces({ traces: 8, spansPerTrace: 5, seed: seed++ });
-      const res = await fetch(`http://127.0.0.1:${storageAgent.ports.http}/v1/traces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf' },
-        body: encodeTraceRequest(data),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200)
-        for (const rs of data.resourceSpans)
-          for (const ss of rs.scopeSpans) for (const sp of ss.spans) acked.add(sp.spanId);
-      await sleep(10);
-    }
-  })();
+  const load = steadyLoad(storageAgent.ports.http, 10_000);
+  const acked = load.acked;
   await sleep(300);
   // s3rver's close waits for its connections, and the SDK keeps sending on its keep-alive ones: drop them.
   const stopping = s3.stop();
@@ -197,13 +188,8 @@ void test('S3 down for 60 s under steady load behind the storage exporter (memor
   const ackedDuringOutage = acked.size - ackedAtOutage;
   await s3.start();
   await sleep(300);
-  stop = true;
-  await load;
-  const deadline = Date.now() + 30_000;
-  while ((await metrics.value('exporter_sent_spans_total', { exporter: 'storage' })) < acked.size) {
-    assert.ok(Date.now() < deadline, 'the agent delivered everything it acknowledged in time');
-    await sleep(20);
-  }
+  await load.stop();
+  await waitAllSent(metrics, 'storage', acked.size);
   await storageAgent.shutdown();
   agent = undefined;
 

@@ -18,16 +18,14 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } 
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { findAttribute } from '../../src/otlp/index.js';
-import { OtlpReceivers } from '../../src/receiver/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 import { checkScenario, makeScenario, SCENARIO_POLICY, type Scenario } from '../helpers/logs-scenario.js';
-import { sdkExporter } from '../helpers/sdk.js';
+import { startReceivers } from '../helpers/receivers.js';
+import { agentTracerProvider } from '../helpers/sdk.js';
 import { LogsCollectingConsumer, type DecodedLog, type LogSpec } from '../helpers/sdk-logs.js';
-import { SeededIds } from '../helpers/seeded-ids.js';
 import { waitAllDecided } from '../helpers/shop-agents.js';
 import { startTestStore } from '../helpers/store-harness.js';
 
@@ -41,18 +39,12 @@ async function startDownstream(): Promise<{
   close: () => Promise<void>;
 }> {
   const out = new LogsCollectingConsumer();
-  const receivers = new OtlpReceivers({
-    grpcEndpoint: '127.0.0.1:0',
-    httpEndpoint: '127.0.0.1:0',
+  const { receivers, httpPort } = await startReceivers(out, {
     maxRequestBytes: 16 * 1024 * 1024,
     memoryLimitBytes: 256 * 1024 * 1024,
-    consumer: out,
-    metrics: new Metrics(),
-    logger: silentLogger(),
     wire: true,
   });
-  const ports = await receivers.start();
-  return { out, port: ports.httpPort, close: () => receivers.stop() };
+  return { out, port: httpPort, close: () => receivers.stop() };
 }
 
 async function agentWith(
@@ -63,29 +55,23 @@ async function agentWith(
   const file = join(mkdtempSync(join(dir, 'policy-')), 'policy.yaml');
   writeFileSync(file, policy);
   const metrics = new Metrics();
-  const config = validateConfig(
-    agentConfigSchema(),
-    {
-      receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-      admin: { endpoint: '127.0.0.1:0' },
-      log: { level: 'silent' },
-      sampling: {
-        policy_file: file,
-        decision_wait: '1s',
-        ...(extra.completion ? { completion: extra.completion } : {}),
-      },
-      exporters: [
-        {
-          type: 'otlp',
-          endpoint: `http://127.0.0.1:${downstreamPort}`,
-          protocol: 'http',
-          batch: { timeout: '50ms' },
-          retry: { initial_interval: '100ms', max_interval: '500ms' },
-        },
-      ],
+  const config = testAgentConfig({
+    log: { level: 'silent' },
+    sampling: {
+      policy_file: file,
+      decision_wait: '1s',
+      ...(extra.completion ? { completion: extra.completion } : {}),
     },
-    'test',
-  );
+    exporters: [
+      {
+        type: 'otlp',
+        endpoint: `http://127.0.0.1:${downstreamPort}`,
+        protocol: 'http',
+        batch: { timeout: '50ms' },
+        retry: { initial_interval: '100ms', max_interval: '500ms' },
+      },
+    ],
+  });
   const agent = await startAgent(config, {
     logger: silentLogger(),
     metrics,
@@ -97,18 +83,8 @@ async function agentWith(
 /** The SDK of one app: spans and logs, both to `agent` over OTLP/HTTP protobuf. */
 function app(service: string, agent: RunningAgent, seed: number) {
   const resource = resourceFromAttributes({ 'service.name': service });
-  const tracerProvider = new TracerProvider({
-    resource,
-    idGenerator: new SeededIds(seed),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: sdkExporter('proto', { grpcPort: agent.ports.grpc, httpPort: agent.ports.http }),
-        scheduledDelayMillis: 100,
-        maxQueueSize: 20_000,
-        maxExportBatchSize: 500,
-      }),
-    ],
-  });
+  // The SDK's default export timeout is the 30 s agentTracerProvider sets.
+  const tracerProvider = agentTracerProvider(resource, agent, seed, 20_000);
   const loggerProvider = new LoggerProvider({
     resource,
     processors: [

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { decodeTraceRequestJson, findAttribute } from '../../src/otlp/index.js';
 import { flattenTraceData } from '../../src/storage/index.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
@@ -37,24 +37,18 @@ void describe('SDK -> agent (enrich, tail sampling) -> store -> S3 -> query API'
       policy,
       'policies:\n  - name: errors\n    type: status_code\n    status_code: { status_codes: [ERROR] }\n',
     );
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        sampling: { policy_file: policy, decision_wait: '300ms' },
-        exporters: [
-          {
-            type: 'otlp',
-            name: 'store',
-            endpoint: `http://127.0.0.1:${h.store.ports.grpc}`,
-            protocol: 'grpc',
-            batch: { timeout: '100ms' },
-          },
-        ],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      sampling: { policy_file: policy, decision_wait: '300ms' },
+      exporters: [
+        {
+          type: 'otlp',
+          name: 'store',
+          endpoint: `http://127.0.0.1:${h.store.ports.grpc}`,
+          protocol: 'grpc',
+          batch: { timeout: '100ms' },
+        },
+      ],
+    });
     agent = await startAgent(config, {
       logger: silentLogger(),
       metrics,

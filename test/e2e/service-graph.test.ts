@@ -13,13 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import type { Metrics } from '../../src/telemetry/index.js';
 import { promSamples } from '../helpers/prom-text.js';
 import { prometheusBinary, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
-import { sdkExporter } from '../helpers/sdk.js';
-import { SeededIds } from '../helpers/seeded-ids.js';
+import { agentTracerProvider } from '../helpers/sdk.js';
 import {
   releasedSpans,
   SHOP_SERVICES,
@@ -122,20 +121,12 @@ void describe('service graph from sampled traces: three agents, one store, Prome
     }
 
     const tracers = SERVICES.map((service, i) => {
-      const agent = agents.get(service)!;
-      const provider = new TracerProvider({
-        resource: resourceFromAttributes({ 'service.name': service }),
-        idGenerator: new SeededIds(7000 + i),
-        spanProcessors: [
-          new BatchSpanProcessor({
-            exporter: sdkExporter('proto', { grpcPort: agent.ports.grpc, httpPort: agent.ports.http }),
-            scheduledDelayMillis: 100,
-            maxQueueSize: 20_000,
-            maxExportBatchSize: 500,
-            exportTimeoutMillis: 30_000,
-          }),
-        ],
-      });
+      const provider = agentTracerProvider(
+        resourceFromAttributes({ 'service.name': service }),
+        agents.get(service)!,
+        7000 + i,
+        20_000,
+      );
       providers.push(provider);
       return provider.getTracer('service-graph-test');
     }) as [Tracer, Tracer, Tracer];

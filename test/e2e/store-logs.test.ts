@@ -21,7 +21,7 @@ import {
   type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
 import { startAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from '../helpers/agent-config.js';
 import { LocalObjectStore } from '../../src/storage/local-object-store.js';
 import { LOGS_PREFIX } from '../../src/storage/logs-block.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
@@ -203,15 +203,9 @@ void describe('an agent with the default storage exporter keeps logs', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   void test("the SDK's logs become a logs block the store answers from, with the pod's attributes", async () => {
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        exporters: [{ type: 'storage', url: `file://${join(dir, 'data')}`, batch: { timeout: '10ms' } }],
-      },
-      'test',
-    );
+    const config = testAgentConfig({
+      exporters: [{ type: 'storage', url: `file://${join(dir, 'data')}`, batch: { timeout: '10ms' } }],
+    });
     const agent = await startAgent(config, {
       logger: silentLogger(),
       metrics: new Metrics(),

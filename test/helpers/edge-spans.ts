@@ -5,8 +5,33 @@ import {
   StatusCode,
   type KeyValue,
   type Span,
+  type TraceBatch,
   type TraceData,
 } from '../../src/otlp/index.js';
+
+/**
+ * A span whose fields not given are plain: no parent, state, attributes, events or links; flags 1, named `op`,
+ * SERVER, 10 ms from 1_700_000_000 s, status unset.
+ */
+export function makeSpan(fields: Partial<Span> & Pick<Span, 'traceId' | 'spanId'>): Span {
+  return {
+    traceState: '',
+    parentSpanId: '',
+    flags: 1,
+    name: 'op',
+    kind: 2,
+    startTimeUnixNano: 1_700_000_000_000_000_000n,
+    endTimeUnixNano: 1_700_000_000_010_000_000n,
+    attributes: [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: StatusCode.UNSET, message: '' },
+    ...fields,
+  };
+}
 
 /** A span of one side of a call (issue 19 tests): kind, ids, attributes, start and duration. */
 export function edgeSpan(
@@ -17,24 +42,17 @@ export function edgeSpan(
   options: { attributes?: KeyValue[]; error?: boolean; ms?: number; startMs: number; name?: string },
 ): Span {
   const start = BigInt(options.startMs) * 1_000_000n;
-  return {
+  return makeSpan({
     traceId,
     spanId,
-    traceState: '',
     parentSpanId,
-    flags: 1,
     name: options.name ?? 'op',
     kind,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(Math.round((options.ms ?? 30) * 1e6)),
     attributes: options.attributes ?? [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
     status: { code: options.error ? StatusCode.ERROR : StatusCode.UNSET, message: '' },
-  };
+  });
 }
 
 /** One resource (service.name, deployment.variant when given) holding `spans`. */
@@ -52,6 +70,13 @@ export function serviceSpans(
     ],
     schemaUrl: '',
   };
+}
+
+/** `spans` under one resource of `service`, encoded, as a receiver hands a trace request on. */
+export function spanBatch(spans: Span[], service = 'checkout'): TraceBatch {
+  const data: TraceData = { resourceSpans: [serviceSpans(service, spans)] };
+  const encoded = encodeTraceRequest(data);
+  return { data, encoded, spanCount: spans.length, bytes: encoded.byteLength };
 }
 
 /** POSTs `data` as OTLP/HTTP protobuf to a receiver on 127.0.0.1:`port` and expects 200. */

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { SeededIds } from './seeded-ids.js';
 import type { DecodedLog, LogSpec } from './sdk-logs.js';
 
-export const SCENARIO_POLICY = `
+/** Errors kept by a rule, 10 % of the other traces by the trace-id hash. */
+export const ERRORS_PLUS_10 = `
 policies:
   - name: errors
     type: status_code
@@ -14,7 +15,10 @@ policies:
   - name: ten-percent
     type: probabilistic
     probabilistic: { sampling_percentage: 10 }
-logs:
+`;
+
+/** ERRORS_PLUS_10 with a logs section: every WARN and above, 20 % of the rest. */
+export const SCENARIO_POLICY = `${ERRORS_PLUS_10}logs:
   policies:
     - { name: warnings, type: severity, severity: { min: WARN } }
     - { name: some-info, type: probabilistic, probabilistic: { sampling_percentage: 20 } }

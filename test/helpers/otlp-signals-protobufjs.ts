@@ -119,9 +119,14 @@ const signals: Record<string, protobuf.IType> = {
 
 const root = otlpProtobufjsRoot(signals);
 
+/** The protobufjs type of ExportLogsServiceRequest (`logs`) or ExportMetricsServiceRequest (`metrics`). */
+export function signalRequestType(kind: 'logs' | 'metrics'): protobuf.Type {
+  return root.lookupType(kind === 'logs' ? 'LogsRequest' : 'MetricsRequest');
+}
+
 /** Decodes a logs or metrics request into plain objects (longs as strings, bytes as hex). */
 export function decodeSignalRequest(kind: 'logs' | 'metrics', bytes: Uint8Array): Record<string, unknown> {
-  const type = root.lookupType(kind === 'logs' ? 'LogsRequest' : 'MetricsRequest');
+  const type = signalRequestType(kind);
   return type.toObject(type.decode(bytes), { longs: String, bytes: String, defaults: false }) as Record<
     string,
     unknown

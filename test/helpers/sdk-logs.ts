@@ -8,7 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import type { SignalBatch } from '../../src/otlp/index.js';
 import { CollectingConsumer } from './collecting-consumer.js';
-import { otlpProtobufjsRoot } from './otlp-protobufjs.js';
+import { signalRequestType } from './otlp-signals-protobufjs.js';
 
 export interface LogSpec {
   readonly traceId?: string | undefined;
@@ -65,39 +65,7 @@ export function logsBatch(specs: readonly LogSpec[], service?: string): SignalBa
   return { encoded, itemCount: specs.length, bytes: encoded.byteLength };
 }
 
-const root = otlpProtobufjsRoot({
-  LogRecord: {
-    fields: {
-      timeUnixNano: { type: 'fixed64', id: 1 },
-      observedTimeUnixNano: { type: 'fixed64', id: 11 },
-      severityNumber: { type: 'int32', id: 2 },
-      severityText: { type: 'string', id: 3 },
-      body: { type: 'AnyValue', id: 5 },
-      attributes: { rule: 'repeated', type: 'KeyValue', id: 6 },
-      droppedAttributesCount: { type: 'uint32', id: 7 },
-      flags: { type: 'fixed32', id: 8 },
-      traceId: { type: 'bytes', id: 9 },
-      spanId: { type: 'bytes', id: 10 },
-      eventName: { type: 'string', id: 12 },
-    },
-  },
-  ScopeLogs: {
-    fields: {
-      scope: { type: 'Scope', id: 1 },
-      logRecords: { rule: 'repeated', type: 'LogRecord', id: 2 },
-      schemaUrl: { type: 'string', id: 3 },
-    },
-  },
-  ResourceLogs: {
-    fields: {
-      resource: { type: 'Resource', id: 1 },
-      scopeLogs: { rule: 'repeated', type: 'ScopeLogs', id: 2 },
-      schemaUrl: { type: 'string', id: 3 },
-    },
-  },
-  LogsRequest: { fields: { resourceLogs: { rule: 'repeated', type: 'ResourceLogs', id: 1 } } },
-});
-const LogsRequest = root.lookupType('LogsRequest');
+const LogsRequest = signalRequestType('logs');
 
 /** A decoded log record, as the tests check it. */
 export interface DecodedLog {

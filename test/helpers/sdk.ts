@@ -12,7 +12,7 @@ import {
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
@@ -22,6 +22,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import type { AnyValue, KeyValue, Span } from '../../src/otlp/index.js';
+import { SeededIds } from './seeded-ids.js';
 
 export type SdkTransport = 'grpc' | 'proto' | 'json';
 
@@ -66,6 +67,31 @@ export function richAttributes(i: number): Attributes {
     'kvlist.attr': { nested: 'yes', depth: 2, inner: { flag: true } } as unknown as AttributeValue,
     'mixed.array': ['x', 1, true] as unknown as AttributeValue,
   };
+}
+
+/**
+ * An app's tracer provider sending to an agent over OTLP/HTTP protobuf: `resource`, ids seeded with `seed`,
+ * batches of up to 500 spans every 100 ms, a queue of `maxQueueSize` spans, exports timing out after 30 s.
+ */
+export function agentTracerProvider(
+  resource: Resource,
+  agent: { ports: { grpc: number; http: number } },
+  seed: number,
+  maxQueueSize: number,
+): TracerProvider {
+  return new TracerProvider({
+    resource,
+    idGenerator: new SeededIds(seed),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: sdkExporter('proto', { grpcPort: agent.ports.grpc, httpPort: agent.ports.http }),
+        scheduledDelayMillis: 100,
+        maxQueueSize,
+        maxExportBatchSize: 500,
+        exportTimeoutMillis: 30_000,
+      }),
+    ],
+  });
 }
 
 /**

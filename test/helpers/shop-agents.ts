@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { agentConfigSchema, validateConfig } from '../../src/config/index.js';
+import { testAgentConfig } from './agent-config.js';
 import { Metrics, silentLogger } from '../../src/telemetry/index.js';
 
 /** The three services of the whole-trace tests (issues 9 and 19): frontend calls cart, cart calls payments. */
@@ -40,31 +40,25 @@ export async function startShopAgents(options: {
   const metricsOf = new Map<ShopService, Metrics>();
   for (const service of SHOP_SERVICES) {
     const metrics = new Metrics();
-    const config = validateConfig(
-      agentConfigSchema(),
-      {
-        receivers: { otlp: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
-        admin: { endpoint: '127.0.0.1:0' },
-        log: { level: 'silent' },
-        ...(options.measure ? { measure: options.measure } : {}),
-        sampling: {
-          policy_file: options.policyFile,
-          decision_wait: '1500ms',
-          completion: options.completion(service),
-        },
-        exporters: [
-          {
-            type: 'otlp',
-            name: 'store',
-            endpoint: `http://127.0.0.1:${options.storeHttpPort}`,
-            protocol: 'http',
-            batch: { timeout: '100ms' },
-            retry: { initial_interval: '100ms', max_interval: '500ms' },
-          },
-        ],
+    const config = testAgentConfig({
+      log: { level: 'silent' },
+      ...(options.measure ? { measure: options.measure } : {}),
+      sampling: {
+        policy_file: options.policyFile,
+        decision_wait: '1500ms',
+        completion: options.completion(service),
       },
-      'test',
-    );
+      exporters: [
+        {
+          type: 'otlp',
+          name: 'store',
+          endpoint: `http://127.0.0.1:${options.storeHttpPort}`,
+          protocol: 'http',
+          batch: { timeout: '100ms' },
+          retry: { initial_interval: '100ms', max_interval: '500ms' },
+        },
+      ],
+    });
     const agent = await startAgent(config, {
       logger: silentLogger(),
       metrics,

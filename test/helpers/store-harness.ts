@@ -92,14 +92,4 @@ export function consume(store: RunningStore, data: TraceData): Promise<void> {
   return store.pipeline.consume({ data, spanCount: countSpans(data), bytes: 1000 });
 }
 
-/** A logger that keeps every line (as parsed objects), for tests that assert a log line was written. */
-export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  // pino writes to any object with write(); parse each JSON line.
-  const stream = { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) };
-  return { logger: pinoTo(stream), lines };
-}
-
-function pinoTo(stream: { write: (s: string) => void }): Logger {
-  return pino({ level: 'debug' }, stream);
-}
+export { capturingLogger } from './capturing-logger.js';
