@@ -1,5 +1,7 @@
 export { BearerTokenFile } from './bearer-token.js';
 export { readCaFile } from './ca-file.js';
+export { HttpRequestError, KeepAliveAgents, sendRequest } from './client-request.js';
+export type { SentResponse } from './client-request.js';
 export { headerValue } from './header-value.js';
 export { parseDnsTarget, ReplicaSource } from './replicas.js';
 export type { Replica, ReplicaSourceOptions, ResolveHost } from './replicas.js';
