@@ -1,8 +1,12 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { tlsServerNameFor } from '../http/index.js';
+import {
+  HttpRequestError,
+  KeepAliveAgents,
+  sendRequest,
+  tlsServerNameFor,
+  type SentResponse,
+} from '../http/index.js';
 import { HTTP_PATHS, SIGNAL_ITEMS, type Signal } from '../otlp/index.js';
 import {
   exporterCaFile,
@@ -23,6 +27,8 @@ const gzip = (body: Buffer): Promise<Buffer> => gzipAsync(body, { level: 1 });
 
 /** HTTP statuses the OTLP/HTTP spec says to retry ("Retryable Response Codes"). */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** An answer's bytes read at most (its partial_success or error text); the rest is read away, not an error. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * OTLP/HTTP with protobuf bodies (the `otlp` exporter with `protocol: http`): to a Sentinel store, Tempo,
@@ -33,8 +39,7 @@ export class OtlpHttpExporter extends OtlpSignalExporter {
   private readonly url: URL;
   private readonly urls: Readonly<Record<Signal, URL>>;
   private readonly headers: RequestHeaders;
-  private readonly agent: HttpAgent;
-  private readonly request: typeof httpRequest;
+  private readonly agents: KeepAliveAgents;
 
   constructor(private readonly options: OtlpExporterOptions) {
     super(options.name);
@@ -45,22 +50,14 @@ export class OtlpHttpExporter extends OtlpSignalExporter {
       metrics: signalUrl(options.endpoint, 'metrics'),
     };
     this.headers = new RequestHeaders(options);
-    if (this.url.protocol === 'https:') {
-      const ca = exporterCaFile(options);
+    const https = this.url.protocol === 'https:';
+    this.agents = new KeepAliveAgents({
+      ca: https ? exporterCaFile(options) : undefined,
       // An absolute name's trailing dot must not reach SNI (src/http/tls-server-name.ts); the agent's options
       // apply to every request it makes.
-      const servername = tlsServerNameFor(this.url.hostname);
-      this.agent = new HttpsAgent({
-        keepAlive: true,
-        ...(ca ? { ca } : {}),
-        ...(servername ? { servername } : {}),
-        rejectUnauthorized: !options.tls.insecureSkipVerify,
-      });
-      this.request = httpsRequest as typeof httpRequest;
-    } else {
-      this.agent = new HttpAgent({ keepAlive: true });
-      this.request = httpRequest;
-    }
+      servername: https ? tlsServerNameFor(this.url.hostname) : undefined,
+      rejectUnauthorized: !options.tls.insecureSkipVerify,
+    });
   }
 
   protected async send(signal: Signal, request: Uint8Array): Promise<ExportResult> {
@@ -74,24 +71,26 @@ export class OtlpHttpExporter extends OtlpSignalExporter {
       body = await gzip(body);
       headers['content-encoding'] = 'gzip';
     }
-    headers['content-length'] = String(body.byteLength);
-    return new Promise<ExportResult>((resolve) => {
-      const req = this.request(url, { method: 'POST', agent: this.agent, headers }, (res) => {
-        readLimited(res, 64 * 1024).then(
-          (body) => resolve(this.outcome(res, body, url, signal)),
-          (err: Error) => resolve(retryable(err)),
-        );
+    let res: SentResponse;
+    try {
+      res = await sendRequest(url, {
+        agents: this.agents,
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: this.options.timeoutMs,
+        maxResponseBytes: MAX_ANSWER_BYTES,
+        overLimit: 'truncate',
       });
-      req.setTimeout(this.options.timeoutMs, () => {
-        req.destroy(new Error(`no answer from ${url.href} within ${this.options.timeoutMs} ms`));
-      });
-      req.on('error', (err) => resolve(retryable(new Error(`POST ${url.href}: ${err.message}`))));
-      req.end(body);
-    });
+    } catch (err) {
+      if (err instanceof HttpRequestError) return retryable(err);
+      throw err;
+    }
+    return this.outcome(res, url, signal);
   }
 
-  private outcome(res: IncomingMessage, body: Buffer, url: URL, signal: Signal): ExportResult {
-    const status = res.statusCode ?? 0;
+  private outcome(res: SentResponse, url: URL, signal: Signal): ExportResult {
+    const { status, body } = res;
     if (status >= 200 && status < 300) {
       const json = String(res.headers['content-type'] ?? '').includes('json');
       return successWith(json ? partialSuccessJson(body, signal) : partialSuccess(body));
@@ -106,7 +105,7 @@ export class OtlpHttpExporter extends OtlpSignalExporter {
   }
 
   async shutdown(): Promise<void> {
-    this.agent.destroy();
+    this.agents.destroy();
   }
 }
 
@@ -148,17 +147,4 @@ function partialSuccessJson(
   } catch {
     return undefined;
   }
-}
-
-function readLimited(res: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      if (size < limit) chunks.push(c);
-      size += c.length;
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks).subarray(0, limit)));
-    res.on('error', reject);
-  });
 }

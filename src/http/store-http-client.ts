@@ -3,11 +3,10 @@
  * read from a file (a projected ServiceAccount token, rotated by the kubelet) and a deadline per request. Shared
  * by the decision feed (src/decision-feed/feed-client.ts) and the central policy (central-policy-source.ts).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { BearerTokenFile } from './bearer-token.js';
 import { readCaFile } from './ca-file.js';
-import { tlsServerNameFor } from './tls-server-name.js';
+import { HttpRequestError, KeepAliveAgents, sendRequest } from './client-request.js';
 
 /** Why a request failed, as the `reason` label of the callers' error counters. */
 export type StoreRequestFailure = 'network' | 'timeout' | 'status' | 'bad_response';
@@ -54,18 +53,15 @@ export interface StoreResponse {
 
 export class StoreHttpClient {
   private readonly options: StoreHttpClientOptions;
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
-  private readonly httpsAgent: HttpsAgent;
+  private readonly agents: KeepAliveAgents;
   private readonly token: BearerTokenFile | undefined;
 
   constructor(options: StoreHttpClientOptions) {
     this.options = options;
     this.token = options.bearerTokenFile ? new BearerTokenFile(options.bearerTokenFile) : undefined;
-    const ca = readCaFile(options.tls?.caFile ?? '', options.caFileKey);
-    this.httpsAgent = new HttpsAgent({
-      keepAlive: true,
+    this.agents = new KeepAliveAgents({
       maxSockets: 4,
-      ...(ca ? { ca } : {}),
+      ca: readCaFile(options.tls?.caFile ?? '', options.caFileKey),
       rejectUnauthorized: !(options.tls?.insecureSkipVerify ?? false),
     });
   }
@@ -74,63 +70,34 @@ export class StoreHttpClient {
   async request(url: URL, r: StoreRequest): Promise<StoreResponse> {
     const { method, body } = r;
     const headers: Record<string, string> = { ...r.headers };
-    if (body) headers['content-length'] = String(body.length);
     const token = await this.token?.current();
     if (token) headers['authorization'] = `Bearer ${token}`;
-    const https = url.protocol === 'https:';
-    const send = https ? httpsRequest : httpRequest;
-    const servername = r.servername ?? tlsServerNameFor(url.hostname);
-    const { timeoutMs, maxResponseBytes } = this.options;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method,
-          headers,
-          agent: https ? this.httpsAgent : this.httpAgent,
-          ...(https && servername ? { servername } : {}),
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > maxResponseBytes) {
-              res.destroy();
-              reject(new StoreRequestError('bad_response', `${method} ${url.href}: answer too large`));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('error', (err) => reject(new StoreRequestError('network', err.message)));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            const data = Buffer.concat(chunks);
-            if ((status < 200 || status >= 300) && !r.accept?.includes(status)) {
-              reject(
-                new StoreRequestError(
-                  'status',
-                  `${method} ${url.href}: HTTP ${status} ${data.subarray(0, 200).toString('utf8')}`,
-                  status,
-                ),
-              );
-            } else resolve({ status, headers: res.headers, body: data });
-          });
-        },
-      );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(new StoreRequestError('timeout', `${method} ${url.href}: no answer in ${timeoutMs} ms`)),
-      );
-      req.on('error', (err) =>
-        reject(err instanceof StoreRequestError ? err : new StoreRequestError('network', err.message)),
-      );
-      req.end(body);
-    });
+    let res;
+    try {
+      res = await sendRequest(url, {
+        agents: this.agents,
+        method,
+        headers,
+        body,
+        timeoutMs: this.options.timeoutMs,
+        maxResponseBytes: this.options.maxResponseBytes,
+        overLimit: 'refuse',
+        servername: r.servername,
+      });
+    } catch (err) {
+      if (!(err instanceof HttpRequestError)) throw err;
+      throw new StoreRequestError(err.reason === 'too_large' ? 'bad_response' : err.reason, err.message);
+    }
+    const { status } = res;
+    if ((status < 200 || status >= 300) && !r.accept?.includes(status)) {
+      const text = res.body.subarray(0, 200).toString('utf8');
+      throw new StoreRequestError('status', `${method} ${url.href}: HTTP ${status} ${text}`, status);
+    }
+    return res;
   }
 
   /** Closes the kept-alive connections. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents.destroy();
   }
 }
