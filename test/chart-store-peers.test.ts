@@ -134,8 +134,8 @@ test('with store.replicas 2, a lookup on one replica gets the spans the other ho
     'sentinel_store_query_peer_requests_total',
   );
   assert.deepEqual(
-    results.map((s) => [s.labels['result'], s.value]),
-    [['ok', 1]],
+    results.map((s) => [s.labels['operation'], s.labels['result'], s.value]),
+    [['trace', 'ok', 1]],
   );
 
   // Without the reader token the peer route is a reader route like any query: refused.

@@ -46,11 +46,32 @@ const idsOf = (data: TraceData) =>
     .map((r) => r.span.spanId)
     .sort();
 
-async function peerResults(h: Harness): Promise<Record<string, number>> {
+/** `sentinel_store_query_peer_requests_total` of one operation, by result. */
+async function peerResults(h: Harness, operation = 'trace'): Promise<Record<string, number>> {
   const text = await h.metrics.registry.metrics();
   return Object.fromEntries(
-    promSamples(text, 'sentinel_store_query_peer_requests_total').map((s) => [s.labels['result']!, s.value]),
+    promSamples(text, 'sentinel_store_query_peer_requests_total')
+      .filter((s) => s.labels['operation'] === operation)
+      .map((s) => [s.labels['result']!, s.value]),
   );
+}
+
+interface Hit {
+  traceID: string;
+  startTimeUnixNano: string;
+  durationMs: number;
+  rootServiceName: string;
+  spanSets: Array<{ spans: Array<{ spanID: string }>; matched: number }>;
+}
+
+/** A search over the traces' day on `h`, by Tempo's API. */
+async function search(h: Harness, q: string): Promise<Hit[]> {
+  const start = Math.floor(T0 / 1000) - 60;
+  const res = await h.query(
+    `/api/search?q=${encodeURIComponent(q)}&start=${start}&end=${start + 7200}&limit=50`,
+  );
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return (res.body as { traces: Hit[] }).traces;
 }
 
 void describe('query.peers: a lookup gets the other replicas spans not in a block yet', () => {
@@ -117,6 +138,63 @@ void describe('query.peers: a lookup gets the other replicas spans not in a bloc
     assert.equal(bad.status, 400);
     assert.match(JSON.stringify(bad.body), /trace id: expected 32 hex digits/);
   });
+
+  void test('a search finds the traces another replica holds in no block yet; a split trace is one hit over both halves', async () => {
+    const split = splitTrace(105);
+    const away = splitTrace(106);
+    await consume(front.store, split.first);
+    await consume(other.store, split.second);
+    await consume(other.store, away.second);
+    const rows = flattenTraceData(
+      toTraceData([...flattenTraceData(split.first), ...flattenTraceData(split.second)]),
+    );
+    const startNs = rows.reduce(
+      (m, r) => (r.span.startTimeUnixNano < m ? r.span.startTimeUnixNano : m),
+      rows[0]!.span.startTimeUnixNano,
+    );
+    const endNs = rows.reduce((m, r) => (r.span.endTimeUnixNano > m ? r.span.endTimeUnixNano : m), 0n);
+
+    // A regular expression and a duration: the parsed query crosses to the other replica as it is.
+    for (const q of ['{ resource.service.name =~ ".+" && duration >= 0ms }', '{}']) {
+      const hits = await search(front, q);
+      const byId = new Map(hits.map((h) => [h.traceID, h]));
+      assert.ok(byId.has(away.traceId), `${q}: the trace only the other replica holds`);
+      const hit = byId.get(split.traceId);
+      assert.ok(hit, `${q}: the split trace`);
+      assert.equal(hit.startTimeUnixNano, startNs.toString());
+      assert.equal(hit.durationMs, Number(endNs / 1_000_000n) - Number(startNs / 1_000_000n));
+      const shown = hit.spanSets.flatMap((set) => set.spans.map((x) => x.spanID));
+      assert.equal(new Set(shown).size, shown.length, 'each span shown once');
+    }
+    // The other replica alone (it asks nobody) does not see the half the front holds.
+    const alone = (await search(other, '{}')).find((h) => h.traceID === split.traceId);
+    assert.equal(alone?.spanSets[0]?.matched, 2, 'the other replica alone matches its 2 spans');
+    const merged = (await search(front, '{}')).find((h) => h.traceID === split.traceId);
+    assert.equal(merged?.spanSets[0]?.matched, 6, "the front matches its 4 and the other replica's 2");
+    assert.ok((await peerResults(front, 'search')).ok! >= 2);
+  });
+
+  void test('the peer search route refuses what is not a query, naming what it expected', async () => {
+    const post = async (body: string) => {
+      const res = await fetch(`http://127.0.0.1:${other.store.ports.query}/api/internal/pending/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    const notJson = await post('{not json');
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body, /search: expected a query as JSON/);
+    const noWindow = await post('{"limit": 5}');
+    assert.equal(noWindow.status, 400);
+    assert.match(noWindow.body, /expected a query with startNs, endNs/);
+    const oddQuery = await post(
+      '{"startNs": {"$bigint": "0"}, "endNs": {"$bigint": "1"}, "limit": 5, "query": {"kind": "spanset"}}',
+    );
+    assert.equal(oddQuery.status, 400);
+    assert.match(oddQuery.body, /a parsed TraceQL query/);
+  });
 });
 
 void describe('query.peers when a replica fails', () => {
@@ -177,6 +255,19 @@ void describe('query.peers when a replica fails', () => {
       const whole = await right.query(`/api/traces/${t.traceId}`);
       assert.deepEqual(spanIdsOf(whole.body), [...idsOf(t.first), ...idsOf(t.second)].sort());
       assert.deepEqual(await peerResults(right), { network: 1, bad_response: 1, ok: 1 });
+
+      // A search goes the same way: what the rest hold, each failure counted.
+      const q = encodeURIComponent('{}');
+      const window = `start=${Math.floor(T0 / 1000) - 60}&end=${Math.floor(T0 / 1000) + 7200}`;
+      const found = await right.query(`/api/search?q=${q}&${window}`);
+      assert.equal(found.status, 200);
+      assert.ok(
+        (found.body as { traces: Array<{ traceID: string }> }).traces.some((h) => h.traceID === t.traceId),
+      );
+      assert.deepEqual(await peerResults(right, 'search'), { network: 1, bad_response: 1, ok: 1 });
+      const partialSearch = await wrong.query(`/api/search?q=${q}&${window}`);
+      assert.equal(partialSearch.status, 200);
+      assert.deepEqual(await peerResults(wrong, 'search'), { network: 1, bad_response: 1, status: 1 });
     } finally {
       await Promise.all([wrong.dispose(), right.dispose(), guarded.dispose()]);
     }
@@ -248,8 +339,8 @@ void describe('query.peers.dns: every replica of a headless Service but this one
         assert.deepEqual(await peers.traceRows('0af7651916cd43dd8448eb211c80319c'), []);
         const samples = promSamples(await m.registry.metrics(), 'sentinel_store_query_peer_requests_total');
         assert.deepEqual(
-          samples.map((s) => [s.labels['result'], s.value]),
-          [['dns', 1]],
+          samples.map((s) => [s.labels['operation'], s.labels['result'], s.value]),
+          [['trace', 'dns', 1]],
         );
         peers.close();
       }

@@ -22,15 +22,23 @@ import {
 import { decodeTraceRequest } from '../otlp/index.js';
 import { flattenTraceData, type StoredSpan } from '../storage/index.js';
 import type { Logger, Metrics } from '../telemetry/index.js';
+import type { SearchQuery } from './query-engine.js';
+import { encodeSearchQuery } from './search-query-json.js';
+import type { SearchResult } from './trace-search.js';
 
 /** The route a replica answers its peers on: its spans of one trace not yet in a block. */
 export const PEER_PENDING_TRACE_PATH = '/api/internal/pending/traces';
+/** The route a replica answers its peers' searches on, over its spans not yet in a block (POST, JSON). */
+export const PEER_PENDING_SEARCH_PATH = '/api/internal/pending/search';
 /** The peer route's body: an ExportTraceServiceRequest. */
 export const PEER_PENDING_CONTENT_TYPE = 'application/x-protobuf';
 
-/** The store's spans not in a block, for one trace, from the replicas other than this one. */
+/** The store's spans not in a block, from the replicas other than this one. */
 export interface PeerSpans {
+  /** Their spans of one trace. */
   traceRows(traceId: string): Promise<StoredSpan[]>;
+  /** Their results of a search over those spans (one per replica that answered). */
+  search(q: SearchQuery): Promise<SearchResult[]>;
 }
 
 export interface PeerSpansOptions {
@@ -54,6 +62,8 @@ export interface PeerSpansOptions {
 
 /** Why a peer request failed, or `ok`: the `result` label of `store_query_peer_requests_total`. */
 type PeerResult = 'ok' | 'network' | 'timeout' | 'status' | 'bad_response' | 'dns';
+/** What was asked: the `operation` label. */
+type PeerOperation = 'trace' | 'search';
 
 /** A trace's pending spans on one replica are seldom more than a few thousand: 64 MiB is far past any. */
 const MAX_PEER_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -86,8 +96,8 @@ export class PeerReplicas implements PeerSpans {
     });
     this.requests = options.metrics.counter(
       'store_query_peer_requests_total',
-      'Requests this replica made to the other replicas for their spans not in a block yet (query.peers), by result: ok, or why it failed (network, timeout, status, bad_response, dns).',
-      ['result'],
+      'Requests this replica made to the other replicas for their spans not in a block yet (query.peers), by operation (trace, search) and result: ok, or why it failed (network, timeout, status, bad_response, dns).',
+      ['operation', 'result'],
     );
   }
 
@@ -99,51 +109,90 @@ export class PeerReplicas implements PeerSpans {
   }
 
   async traceRows(traceId: string): Promise<StoredSpan[]> {
-    let replicas: Replica[];
-    try {
-      replicas = await this.replicas();
-    } catch (err) {
-      this.requests.inc({ result: 'dns' });
-      this.options.logger.warn(
-        { err: (err as Error).message, dns: this.options.dns },
-        'query.peers: resolving the other replicas failed; answering with this replica and the blocks',
-      );
-      return [];
-    }
-    const answers = await Promise.all(replicas.map((r) => this.ask(r, traceId)));
+    const answers = await this.askAll('trace', (replica) => this.traceOf(replica, traceId));
     return answers.flat();
+  }
+
+  search(q: SearchQuery): Promise<SearchResult[]> {
+    const body = Buffer.from(encodeSearchQuery(q));
+    return this.askAll('search', (replica) => this.searchOn(replica, body));
   }
 
   close(): void {
     this.http.close();
   }
 
-  private async ask(replica: Replica, traceId: string): Promise<StoredSpan[]> {
-    let result: PeerResult = 'ok';
+  /** `ask` of every other replica in parallel; those that fail are left out (counted and logged). */
+  private async askAll<T>(operation: PeerOperation, ask: (replica: Replica) => Promise<T>): Promise<T[]> {
+    let replicas: Replica[];
     try {
-      const res = await this.http.request(
-        new URL(`${PEER_PENDING_TRACE_PATH}/${traceId}`, replica.url + '/'),
-        {
-          method: 'GET',
-          headers: { accept: PEER_PENDING_CONTENT_TYPE },
-          servername: replica.servername,
-        },
-      );
-      try {
-        return flattenTraceData(decodeTraceRequest(res.body));
-      } catch (err) {
-        throw new StoreRequestError('bad_response', `${replica.url}: ${(err as Error).message}`);
-      }
+      replicas = await this.replicas();
     } catch (err) {
-      result = err instanceof StoreRequestError ? err.reason : 'network';
+      this.requests.inc({ operation, result: 'dns' });
       this.options.logger.warn(
-        { err: (err as Error).message, replica: replica.url, traceId },
-        'query.peers: a replica did not give its spans not in a block yet; the trace may lack them',
+        { err: (err as Error).message, dns: this.options.dns },
+        'query.peers: resolving the other replicas failed; answering with this replica and the blocks',
       );
       return [];
-    } finally {
-      this.requests.inc({ result });
     }
+    const answers = await Promise.all(
+      replicas.map(async (replica): Promise<T[]> => {
+        let result: PeerResult = 'ok';
+        try {
+          return [await ask(replica)];
+        } catch (err) {
+          result = err instanceof StoreRequestError ? err.reason : 'network';
+          this.options.logger.warn(
+            { err: (err as Error).message, replica: replica.url, operation },
+            'query.peers: a replica did not answer for its spans not in a block yet; the answer may lack them',
+          );
+          return [];
+        } finally {
+          this.requests.inc({ operation, result });
+        }
+      }),
+    );
+    return answers.flat();
+  }
+
+  private async traceOf(replica: Replica, traceId: string): Promise<StoredSpan[]> {
+    const res = await this.http.request(new URL(`${PEER_PENDING_TRACE_PATH}/${traceId}`, replica.url + '/'), {
+      method: 'GET',
+      headers: { accept: PEER_PENDING_CONTENT_TYPE },
+      servername: replica.servername,
+    });
+    try {
+      return flattenTraceData(decodeTraceRequest(res.body));
+    } catch (err) {
+      throw new StoreRequestError('bad_response', `${replica.url}: ${(err as Error).message}`);
+    }
+  }
+
+  private async searchOn(replica: Replica, body: Buffer): Promise<SearchResult> {
+    const res = await this.http.request(new URL(PEER_PENDING_SEARCH_PATH, replica.url + '/'), {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body,
+      servername: replica.servername,
+    });
+    let result: Partial<SearchResult> | null;
+    try {
+      result = JSON.parse(res.body.toString('utf8')) as Partial<SearchResult> | null;
+    } catch (err) {
+      throw new StoreRequestError('bad_response', `${replica.url}: ${(err as Error).message}`);
+    }
+    if (
+      !result ||
+      !Array.isArray(result.traces) ||
+      !result.traces.every(isHit) ||
+      typeof result.metrics !== 'object' ||
+      result.metrics === null
+    )
+      throw new StoreRequestError(
+        'bad_response',
+        `${replica.url}: expected a search result with traces (traceID, startTimeUnixNano, durationMs, spanSets) and metrics`,
+      );
+    return result as SearchResult;
   }
 
   /** The other replicas, looked up within the timeout and kept for REPLICAS_TTL_MS. */
@@ -181,6 +230,24 @@ export class PeerReplicas implements PeerSpans {
     const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
     return port === self.port && self.addresses.has(u.hostname.replace(/^\[|\]$/g, ''));
   }
+}
+
+/** A search hit as mergeSearchResults reads it. */
+function isHit(h: unknown): boolean {
+  const o = h as Record<string, unknown> | null;
+  return (
+    o !== null &&
+    typeof o === 'object' &&
+    typeof o['traceID'] === 'string' &&
+    typeof o['startTimeUnixNano'] === 'string' &&
+    /^\d{1,20}$/.test(o['startTimeUnixNano']) &&
+    typeof o['durationMs'] === 'number' &&
+    Array.isArray(o['spanSets']) &&
+    o['spanSets'].every(
+      (set: { spans?: unknown; matched?: unknown } | null) =>
+        set !== null && Array.isArray(set.spans) && typeof set.matched === 'number',
+    )
+  );
 }
 
 /** Every address of this host's network interfaces (a pod's IP among them). */

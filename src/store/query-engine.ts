@@ -15,7 +15,7 @@ import {
 import type { Logger, Metrics } from '../telemetry/index.js';
 import type { BlockCatalog } from './block-catalog.js';
 import type { PeerSpans } from './peer-spans.js';
-import { searchTraces, type SearchResult } from './trace-search.js';
+import { mergeSearchResults, searchTraces, type SearchResult } from './trace-search.js';
 import type { SpanCondition, TraceQuery } from './traceql/ast.js';
 import { serviceName } from './traceql/evaluate.js';
 
@@ -136,7 +136,9 @@ export class QueryEngine {
    * and row groups that cannot match are skipped on their meta and Parquet statistics (trace-search.ts).
    */
   async search(q: SearchQuery): Promise<SearchResult> {
-    const result = await searchTraces(
+    // The other replicas search their spans not in a block yet meanwhile (query.peers).
+    const others = this.options.peers?.search(q);
+    const local = await searchTraces(
       {
         store: this.options.store,
         blocks: await this.options.catalog.blocks(),
@@ -145,21 +147,27 @@ export class QueryEngine {
         onBlockRead: () => this.blocksRead.inc({ query: 'search' }),
         onBlockError: (meta, err) => this.onBlockError(meta, err),
       },
-      {
-        query: q.query ?? legacyQuery(q),
-        startNs: q.startNs,
-        endNs: q.endNs,
-        limit: q.limit,
-        spansPerSpanSet: q.spansPerSpanSet ?? 3,
-        ...(q.minDurationNs !== undefined ? { minTraceDurationNs: q.minDurationNs } : {}),
-        ...(q.maxDurationNs !== undefined ? { maxTraceDurationNs: q.maxDurationNs } : {}),
-        ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
-      },
+      searchRequest(q),
     );
-    this.searchSkipped.inc({ unit: 'block' }, result.metrics.skippedBlocks);
-    this.searchSkipped.inc({ unit: 'row_group' }, result.metrics.skippedRowGroups);
-    this.searchBytes.inc(Number(result.metrics.inspectedBytes));
-    return result;
+    this.searchSkipped.inc({ unit: 'block' }, local.metrics.skippedBlocks);
+    this.searchSkipped.inc({ unit: 'row_group' }, local.metrics.skippedRowGroups);
+    this.searchBytes.inc(Number(local.metrics.inspectedBytes));
+    return others ? mergeSearchResults(local, await others, q.limit, q.spansPerSpanSet ?? 3) : local;
+  }
+
+  /** The search over this replica's spans not in a block yet only (what it answers its peers, peer-spans.ts). */
+  searchPending(q: SearchQuery): Promise<SearchResult> {
+    return searchTraces(
+      {
+        store: this.options.store,
+        blocks: [],
+        pending: this.options.pending?.pendingRows() ?? [],
+        concurrency: 1,
+        onBlockRead: () => undefined,
+        onBlockError: () => undefined,
+      },
+      searchRequest(q),
+    );
   }
 
   /** The metas of blocks overlapping a time range and the spans not in a block yet (tag listings read these). */
@@ -342,4 +350,18 @@ function legacyQuery(q: SearchQuery): TraceQuery {
     undefined,
   );
   return { kind: 'spanset', condition: condition ?? { kind: 'all' }, index: 0 };
+}
+
+/** The search request of an API query: its TraceQL, else its legacy conditions. */
+function searchRequest(q: SearchQuery) {
+  return {
+    query: q.query ?? legacyQuery(q),
+    startNs: q.startNs,
+    endNs: q.endNs,
+    limit: q.limit,
+    spansPerSpanSet: q.spansPerSpanSet ?? 3,
+    ...(q.minDurationNs !== undefined ? { minTraceDurationNs: q.minDurationNs } : {}),
+    ...(q.maxDurationNs !== undefined ? { maxTraceDurationNs: q.maxDurationNs } : {}),
+    ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { systemClock, wallClockNow, type Clock } from '../clock.js';
 import { parseDurationMs } from '../config/runtime.js';
-import { answerUnreadableRequests, listen, timeoutChecking } from '../http/index.js';
+import { answerUnreadableRequests, listen, readBoundedBody, timeoutChecking } from '../http/index.js';
 import { encodeTraceRequest, traceDataToJson } from '../otlp/index.js';
 import type { ReceiverAuthorize, ReceiverTls } from '../receiver/index.js';
 import { toTraceData } from '../storage/index.js';
@@ -18,7 +18,12 @@ import './jaeger-api.js';
 import { traceLogsJson, traceLogsParam, withTraceLogs } from './trace-logs.js';
 import type { LogsQuery } from './logs-query.js';
 import type { PolicyHttp } from './policy-http.js';
-import { PEER_PENDING_CONTENT_TYPE, PEER_PENDING_TRACE_PATH } from './peer-spans.js';
+import {
+  PEER_PENDING_CONTENT_TYPE,
+  PEER_PENDING_SEARCH_PATH,
+  PEER_PENDING_TRACE_PATH,
+} from './peer-spans.js';
+import { decodeSearchQuery } from './search-query-json.js';
 import type { QueryEngine } from './query-engine.js';
 import type { ServiceGraph } from './service-graph.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
@@ -62,6 +67,8 @@ export interface QueryServerOptions {
 }
 
 const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
+/** A search another replica sends (its parsed query as JSON) is far below this. */
+const MAX_PEER_SEARCH_BYTES = 1024 * 1024;
 const DEFAULT_SPANS_LIMIT = 100;
 /** Node's default request timeout, set explicitly so that the answer to a request that misses it can say it. */
 const QUERY_REQUEST_TIMEOUT_MS = 300_000;
@@ -263,6 +270,12 @@ export class QueryServer {
         name: 'peer_pending_trace',
         handle: (r) => this.pendingTrace(r.res, r.params.id!),
       },
+      {
+        method: 'POST',
+        path: PEER_PENDING_SEARCH_PATH,
+        name: 'peer_pending_search',
+        handle: (r) => this.pendingSearch(r.req, r.res),
+      },
       { method: 'GET', path: '/spans', name: 'spans', handle: (r) => this.spans(r.res, r.url) },
       {
         method: 'GET',
@@ -324,6 +337,22 @@ export class QueryServer {
       PEER_PENDING_CONTENT_TYPE,
       encodeTraceRequest(toTraceData(rows)),
     );
+  }
+
+  /** Another replica's search, run over this replica's spans not in a block yet (query.peers). */
+  private async pendingSearch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const read = await readBoundedBody(req, { limit: MAX_PEER_SEARCH_BYTES });
+    if (read.kind === 'too_large')
+      throw new BadRequest(`search: expected a query of at most ${MAX_PEER_SEARCH_BYTES} bytes`);
+    const q = decodeSearchQuery(read.body.toString('utf8'));
+    let result;
+    try {
+      result = await this.options.engine.searchPending(q);
+    } catch (err) {
+      // The query came decoded from another replica; one that does not evaluate is a bad request, not a crash.
+      throw new BadRequest(`search: the query could not be run: ${(err as Error).message}`);
+    }
+    this.json(res, 'peer_pending_search', 200, result);
   }
 
   /** Nodes and edges with rates from the live pairing state (docs/service-graph.md). */

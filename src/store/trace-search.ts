@@ -304,3 +304,67 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
   );
   return { traces, metrics };
 }
+
+/**
+ * This replica's search result merged with the other replicas' (query.peers: theirs cover only their spans not
+ * in a block yet). A trace found on several is one hit: its start the earliest, its end the latest, its root
+ * names from the part that starts first (what `traceFacts` takes without a root span), its spansets' spans once
+ * each. Newest first, cut at `limit`; the metrics add up.
+ */
+export function mergeSearchResults(
+  local: SearchResult,
+  others: readonly SearchResult[],
+  limit: number,
+  spansPerSpanSet: number,
+): SearchResult {
+  if (others.length === 0) return local;
+  const hits = new Map<string, SearchHit>();
+  for (const hit of local.traces) hits.set(hit.traceID, hit);
+  const metrics = { ...local.metrics };
+  for (const other of others) {
+    metrics.inspectedTraces += other.metrics.inspectedTraces;
+    metrics.inspectedSpans += other.metrics.inspectedSpans;
+    for (const hit of other.traces) {
+      const seen = hits.get(hit.traceID);
+      hits.set(hit.traceID, seen ? mergeHits(seen, hit, spansPerSpanSet) : hit);
+    }
+  }
+  const traces = [...hits.values()]
+    .sort((a, b) => (BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1))
+    .slice(0, limit);
+  return { traces, metrics };
+}
+
+function mergeHits(a: SearchHit, b: SearchHit, spansPerSpanSet: number): SearchHit {
+  const startA = BigInt(a.startTimeUnixNano);
+  const startB = BigInt(b.startTimeUnixNano);
+  const first = startB < startA ? b : a;
+  const endMs = (h: SearchHit) => Number(BigInt(h.startTimeUnixNano) / 1_000_000n) + h.durationMs;
+  const start = startB < startA ? startB : startA;
+  const spanSets: SearchSpanSet[] = [];
+  const ids = new Set<string>();
+  const count = Math.max(a.spanSets.length, b.spanSets.length);
+  for (let i = 0; i < count; i++) {
+    const spans: SearchSpan[] = [];
+    let matched = 0;
+    for (const set of [a.spanSets[i], b.spanSets[i]]) {
+      if (!set) continue;
+      matched += set.matched;
+      for (const s of set.spans) {
+        if (ids.has(s.spanID) || spans.length >= spansPerSpanSet) continue;
+        ids.add(s.spanID);
+        spans.push(s);
+      }
+    }
+    spanSets.push({ spans, matched });
+  }
+  return {
+    traceID: a.traceID,
+    rootServiceName: first.rootServiceName,
+    rootTraceName: first.rootTraceName,
+    startTimeUnixNano: start.toString(),
+    durationMs: Math.max(endMs(a), endMs(b)) - Number(start / 1_000_000n),
+    spanSet: spanSets[0] ?? { spans: [], matched: 0 },
+    spanSets,
+  };
+}
