@@ -138,6 +138,20 @@ test('with store.replicas 2, a lookup on one replica gets the spans the other ho
     [['trace', 'ok', 1]],
   );
 
+  // A search on the same replica finds the trace whole, the other replica searching its half over the same TLS.
+  const start = Math.floor(Date.UTC(2026, 0, 15) / 1000) - 60;
+  const found = await getTls(
+    front.store.ports.query,
+    `/api/search?q=${encodeURIComponent('{}')}&start=${start}&end=${start + 3600}`,
+    ca,
+    reader,
+  );
+  assert.equal(found.status, 200, found.body);
+  const hit = (
+    JSON.parse(found.body) as { traces: Array<{ traceID: string; spanSets: Array<{ matched: number }> }> }
+  ).traces.find((h) => h.traceID === traceId);
+  assert.equal(hit?.spanSets[0]?.matched, 6, 'the 3 spans of each replica');
+
   // Without the reader token the peer route is a reader route like any query: refused.
   const anonymous = await getTls(other.store.ports.query, `/api/internal/pending/traces/${traceId}`, ca, 'x');
   assert.equal(anonymous.status, 401);
