@@ -13,6 +13,7 @@ import { flattenTraceData, toTraceData, type StoredSpan } from '../src/storage/i
 import { LocalObjectStore } from '../src/storage/local-object-store.js';
 import { PeerReplicas } from '../src/store/peer-spans.js';
 import { Metrics, silentLogger } from '../src/telemetry/index.js';
+import { capturingLogger } from './helpers/capturing-logger.js';
 import { promSamples } from './helpers/prom-text.js';
 import { consume, startTestStore } from './helpers/store-harness.js';
 import { makeTraces } from './helpers/store-spans.js';
@@ -270,6 +271,49 @@ void describe('query.peers when a replica fails', () => {
       assert.deepEqual(await peerResults(wrong, 'search'), { network: 1, bad_response: 1, status: 1 });
     } finally {
       await Promise.all([wrong.dispose(), right.dispose(), guarded.dispose()]);
+    }
+  });
+});
+
+void describe('query.peers: a slow replica, and the log of a failing one', () => {
+  void test('a replica that answers a byte at a time is cut at the timeout, not at its silence; its failures are logged once', async () => {
+    // Headers at once, then a byte every 50 ms: never silent for the client's idle deadline.
+    const trickle = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      const timer = setInterval(() => res.write(Buffer.from([0x0a])), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const port = await new Promise<number>((resolve) =>
+      trickle.listen(0, '127.0.0.1', () => resolve((trickle.address() as { port: number }).port)),
+    );
+    const m = new Metrics();
+    const { logger, lines } = capturingLogger('warn');
+    const peers = new PeerReplicas({
+      urls: [`http://127.0.0.1:${port}`],
+      dns: '',
+      timeoutMs: 300,
+      logger,
+      metrics: m,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        assert.deepEqual(await peers.traceRows('0af7651916cd43dd8448eb211c80319c'), []);
+        const ms = performance.now() - started;
+        // Without the deadline the answer would never end: the bound only says it did, well before the test timeout.
+        assert.ok(ms >= 250 && ms < 5000, `cut after about 300 ms, took ${ms.toFixed(0)}`);
+      }
+      const samples = promSamples(await m.registry.metrics(), 'sentinel_store_query_peer_requests_total');
+      assert.deepEqual(
+        samples.map((s) => [s.labels['operation'], s.labels['result'], s.value]),
+        [['trace', 'timeout', 3]],
+      );
+      assert.equal(lines.length, 1, 'one warning for three failures in a row');
+      assert.equal(lines[0]!['replica'], `http://127.0.0.1:${port}`);
+    } finally {
+      peers.close();
+      trickle.closeAllConnections();
+      trickle.close();
     }
   });
 });

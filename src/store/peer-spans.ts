@@ -69,6 +69,10 @@ type PeerOperation = 'trace' | 'search';
 const MAX_PEER_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** The replicas are looked up again at most this often: Grafana sends lookups in bursts. */
 const REPLICAS_TTL_MS = 5_000;
+/** A failing replica is logged at most this often. */
+const WARN_INTERVAL_MS = 30_000;
+/** Replicas whose last warning time is kept (a StatefulSet's addresses change as pods come and go). */
+const MAX_WARNED_REPLICAS = 256;
 
 export class PeerReplicas implements PeerSpans {
   private readonly source: ReplicaSource;
@@ -78,6 +82,8 @@ export class PeerReplicas implements PeerSpans {
   /** This replica's query URL, once its server listens: left out of the peers (a headless Service lists it). */
   private self: { port: number; addresses: ReadonlySet<string> } | undefined;
   private cached: { at: number; replicas: Replica[] } | undefined;
+  /** When each failing replica was last logged. */
+  private readonly warnedAt = new Map<string, number>();
 
   constructor(private readonly options: PeerSpansOptions) {
     this.clock = options.clock ?? systemClock;
@@ -139,13 +145,11 @@ export class PeerReplicas implements PeerSpans {
       replicas.map(async (replica): Promise<T[]> => {
         let result: PeerResult = 'ok';
         try {
-          return [await ask(replica)];
+          // The whole exchange within the timeout (the client's own deadline is for a silent connection).
+          return [await this.withTimeout(ask(replica), () => new StoreRequestError('timeout', 'no answer'))];
         } catch (err) {
           result = err instanceof StoreRequestError ? err.reason : 'network';
-          this.options.logger.warn(
-            { err: (err as Error).message, replica: replica.url, operation },
-            'query.peers: a replica did not answer for its spans not in a block yet; the answer may lack them',
-          );
+          this.warnOnce(replica, operation, err as Error);
           return [];
         } finally {
           this.requests.inc({ operation, result });
@@ -206,10 +210,13 @@ export class PeerReplicas implements PeerSpans {
   }
 
   /** `p`, or a rejection after `timeoutMs` (a DNS server that does not answer must not hold the lookup). */
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
+  private withTimeout<T>(p: Promise<T>, timeoutError?: () => Error): Promise<T> {
     const ms = this.options.timeoutMs;
     return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+      const timer = this.clock.setTimeout(
+        () => reject(timeoutError?.() ?? new Error(`no answer in ${ms} ms`)),
+        ms,
+      );
       p.then(
         (v) => {
           this.clock.clearTimeout(timer);
@@ -221,6 +228,22 @@ export class PeerReplicas implements PeerSpans {
         },
       );
     });
+  }
+
+  /**
+   * A replica that failed, logged at most once per WARN_INTERVAL_MS each: a replica down through a rollout would
+   * otherwise write a line for every lookup Grafana makes. The counter has every failure.
+   */
+  private warnOnce(replica: Replica, operation: PeerOperation, err: Error): void {
+    const now = this.clock.now();
+    const last = this.warnedAt.get(replica.url);
+    if (last !== undefined && now - last < WARN_INTERVAL_MS) return;
+    if (this.warnedAt.size >= MAX_WARNED_REPLICAS) this.warnedAt.clear();
+    this.warnedAt.set(replica.url, now);
+    this.options.logger.warn(
+      { err: err.message, replica: replica.url, operation },
+      'query.peers: a replica did not answer for its spans not in a block yet; answers lack them meanwhile (sentinel_store_query_peer_requests_total counts each)',
+    );
   }
 
   private isSelf(replica: Replica): boolean {
