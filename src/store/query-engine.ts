@@ -57,7 +57,7 @@ export interface QueryEngineOptions {
   readonly store: ObjectStore;
   readonly catalog: BlockCatalog;
   readonly pending?: PendingSpans;
-  /** The other replicas' spans not in a block yet (`query.peers`), merged into trace lookups. */
+  /** The other replicas' spans not in a block yet (`query.peers`), merged into trace lookups and searches. */
   readonly peers?: PeerSpans | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
