@@ -41,11 +41,6 @@ export class ReplicaSource {
     this.resolve = options.resolve ?? lookupAll;
   }
 
-  /** The port every resolved replica is reached on; undefined for a list of URLs. */
-  get port(): number | undefined {
-    return this.target?.port;
-  }
-
   /** Every replica, sorted by address; rejects when the name does not resolve. */
   async replicas(): Promise<Replica[]> {
     const target = this.target;

@@ -6,7 +6,13 @@
 import { logsDataToJson, parseSeverity } from '../otlp/index.js';
 import { toLogsData } from '../storage/index.js';
 import type { LogSearch } from './logs-query.js';
-import { BadRequest, registerQueryRoutes, type QueryRoute, type RouteServer } from './query-routes.js';
+import {
+  BadRequest,
+  registerQueryRoutes,
+  traceIdParam,
+  type QueryRoute,
+  type RouteServer,
+} from './query-routes.js';
 import { boundedLimit, optionalSeconds } from './query-server.js';
 import { logsOf } from './trace-logs.js';
 
@@ -14,7 +20,6 @@ import { logsOf } from './trace-logs.js';
 const DEFAULT_LOGS_LIMIT = 100;
 /** `GET /api/logs` without `start`: the last hour. */
 const DEFAULT_LOGS_WINDOW_MS = 3_600_000;
-const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
 
 /** Parses the query string of `GET /api/logs`; every bad parameter is a 400 naming what was expected. */
 export function parseLogSearch(url: URL, nowMs: number, maxLimit: number, maxWindowMs: number): LogSearch {
@@ -42,11 +47,7 @@ export function parseLogSearch(url: URL, nowMs: number, maxLimit: number, maxWin
     q.minSeverity = n;
   }
   const traceId = p.get('traceId');
-  if (traceId !== null && traceId !== '') {
-    if (!TRACE_ID_RE.test(traceId))
-      throw new BadRequest(`traceId: expected 32 hex digits, got ${JSON.stringify(traceId.slice(0, 64))}`);
-    q.traceId = traceId.toLowerCase();
-  }
+  if (traceId !== null && traceId !== '') q.traceId = traceIdParam(traceId, 'traceId');
   return q;
 }
 

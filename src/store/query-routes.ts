@@ -12,6 +12,15 @@ export class BadRequest extends SentinelError {
   }
 }
 
+const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
+
+/** A trace id from a request (32 hex digits, any case), lower-cased; else a BadRequest naming `param`. */
+export function traceIdParam(raw: string, param: string): string {
+  if (!TRACE_ID_RE.test(raw))
+    throw new BadRequest(`${param}: expected 32 hex digits, got ${JSON.stringify(raw.slice(0, 64))}`);
+  return raw.toLowerCase();
+}
+
 /** What a route handler gets: the request, the parsed URL, the path's `:params`, and the server's parts. */
 export interface RouteRequest {
   readonly req: IncomingMessage;

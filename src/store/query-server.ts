@@ -29,6 +29,7 @@ import type { ServiceGraph } from './service-graph.js';
 import { encodeTrace, type TraceFormat } from './tempo-format.js';
 import {
   BadRequest,
+  traceIdParam,
   registeredRouteProviders,
   RouteTable,
   type QueryRoute,
@@ -66,7 +67,6 @@ export interface QueryServerOptions {
   readonly logs?: LogsQuery | undefined;
 }
 
-const TRACE_ID_RE = /^[0-9a-fA-F]{32}$/;
 /** A search another replica sends (its parsed query as JSON) is far below this. */
 const MAX_PEER_SEARCH_BYTES = 1024 * 1024;
 const DEFAULT_SPANS_LIMIT = 100;
@@ -296,9 +296,8 @@ export class QueryServer {
     ];
   }
 
-  private async trace(res: ServerResponse, id: string, url: URL, as: TraceFormat): Promise<void> {
-    if (!TRACE_ID_RE.test(id))
-      throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
+  private async trace(res: ServerResponse, rawId: string, url: URL, as: TraceFormat): Promise<void> {
+    const id = traceIdParam(rawId, 'trace id');
     const start = optionalSeconds(url, 'start');
     const end = optionalSeconds(url, 'end');
     // As Tempo's trace-by-id: an end before the start is a bad request, not an empty range (issue 18).
@@ -310,14 +309,12 @@ export class QueryServer {
       ...(start !== undefined ? { startNs: start } : {}),
       ...(end !== undefined ? { endNs: end } : {}),
     };
-    const rows = await this.options.engine.findTrace(id.toLowerCase(), range);
+    const rows = await this.options.engine.findTrace(id, range);
     const route = as.version === 2 ? 'trace_v2' : 'trace';
     // Issue 16: `logs=true` adds the trace's logs as "logs" beside Tempo's answer (logs-api.ts).
-    const logs = traceLogsParam(url)
-      ? await traceLogsJson(this.context, id.toLowerCase(), range, as.accept)
-      : undefined;
+    const logs = traceLogsParam(url) ? await traceLogsJson(this.context, id, range, as.accept) : undefined;
     if (rows.length === 0 && !logs?.count) {
-      this.json(res, route, 404, { error: `trace ${id.toLowerCase()} not found` });
+      this.json(res, route, 404, { error: `trace ${id} not found` });
       return;
     }
     const body = encodeTrace(toTraceData(rows), as);
@@ -326,10 +323,8 @@ export class QueryServer {
   }
 
   /** This replica's spans of one trace not in a block yet, as OTLP protobuf (empty when it holds none). */
-  private pendingTrace(res: ServerResponse, id: string): void {
-    if (!TRACE_ID_RE.test(id))
-      throw new BadRequest(`trace id: expected 32 hex digits, got ${JSON.stringify(id.slice(0, 64))}`);
-    const rows = this.options.engine.pendingTrace(id.toLowerCase());
+  private pendingTrace(res: ServerResponse, rawId: string): void {
+    const rows = this.options.engine.pendingTrace(traceIdParam(rawId, 'trace id'));
     this.send(
       res,
       'peer_pending_trace',

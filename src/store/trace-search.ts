@@ -299,11 +299,13 @@ export async function searchTraces(src: TraceSearchSource, req: TraceSearchReque
     if (metrics.truncated) break;
   }
   metrics.inspectedBytes = String(run.bytes);
-  const traces = [...hits.values()].sort((a, b) =>
-    BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1,
-  );
+  const traces = [...hits.values()].sort(newestFirst);
   return { traces, metrics };
 }
+
+/** Hits by start time, the newest first (Tempo's order). */
+const newestFirst = (a: SearchHit, b: SearchHit): number =>
+  BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1;
 
 /**
  * This replica's search result merged with the other replicas' (query.peers: theirs cover only their spans not
@@ -329,9 +331,7 @@ export function mergeSearchResults(
       hits.set(hit.traceID, seen ? mergeHits(seen, hit, spansPerSpanSet) : hit);
     }
   }
-  const traces = [...hits.values()]
-    .sort((a, b) => (BigInt(b.startTimeUnixNano) > BigInt(a.startTimeUnixNano) ? 1 : -1))
-    .slice(0, limit);
+  const traces = [...hits.values()].sort(newestFirst).slice(0, limit);
   return { traces, metrics };
 }
 
