@@ -372,20 +372,24 @@ void describe('query.peers.dns: every replica of a headless Service but this one
         () => new Promise<string[]>(() => {}),
       ]) {
         const m = metrics();
+        const { logger, lines } = capturingLogger('warn');
         const peers = new PeerReplicas({
           urls: [],
           dns: 'sentinel-store-headless.test.svc.cluster.local.',
           timeoutMs: 50,
-          logger: silentLogger(),
+          logger,
           metrics: m,
           resolve,
         });
         assert.deepEqual(await peers.traceRows('0af7651916cd43dd8448eb211c80319c'), []);
+        assert.deepEqual(await peers.traceRows('0af7651916cd43dd8448eb211c80319c'), []);
         const samples = promSamples(await m.registry.metrics(), 'sentinel_store_query_peer_requests_total');
         assert.deepEqual(
           samples.map((s) => [s.labels['operation'], s.labels['result'], s.value]),
-          [['trace', 'dns', 1]],
+          [['trace', 'dns', 2]],
         );
+        assert.equal(lines.length, 1, 'one warning for two failures in a row');
+        assert.equal(lines[0]!['dns'], 'sentinel-store-headless.test.svc.cluster.local.');
         peers.close();
       }
     } finally {

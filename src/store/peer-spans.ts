@@ -2,13 +2,15 @@
  * The other replicas' spans not yet in a block (docs/query-api.md "Several replicas"). With several store
  * replicas each agent writes to one of them, and a replica's spans reach the shared bucket only when its block is
  * cut (`block.max_age`, 1 minute in the chart) and the others re-read the block list (`query.refresh_interval`).
- * Until then a trace lookup on one replica would miss the spans another holds: Tempo's querier asks every
- * ingester for the same reason. Here the replica that takes the lookup asks the others, in parallel and within
- * `query.peers.timeout`, for the spans of that trace they have not written to a block
- * (`GET /api/internal/pending/traces/{id}`, OTLP protobuf), and merges them with its own.
+ * Until then a lookup or search on one replica would miss the spans another holds: Tempo's querier asks every
+ * ingester for the same reason. Here the replica that takes the request asks the others, in parallel and within
+ * `query.peers.timeout`: for the spans of a trace they have not written to a block
+ * (`GET /api/internal/pending/traces/{id}`, OTLP protobuf), or to run a search over those spans
+ * (`POST /api/internal/pending/search`, the parsed query as JSON); the query engine merges the answers.
  *
- * A replica that does not answer, or answers with an error, is left out of that answer: the lookup still returns
- * what the others hold, the failure is counted in `sentinel_store_peer_requests_total{result}` and logged.
+ * A replica that does not answer, or answers with an error, is left out of that answer: the request still gets
+ * what the others hold, the failure is counted in `sentinel_store_query_peer_requests_total{operation, result}`
+ * and logged at most once per WARN_INTERVAL_MS.
  */
 import { networkInterfaces } from 'node:os';
 import { systemClock, type Clock } from '../clock.js';
@@ -82,7 +84,7 @@ export class PeerReplicas implements PeerSpans {
   /** This replica's query URL, once its server listens: left out of the peers (a headless Service lists it). */
   private self: { port: number; addresses: ReadonlySet<string> } | undefined;
   private cached: { at: number; replicas: Replica[] } | undefined;
-  /** When each failing replica was last logged. */
+  /** When each failing replica (or the DNS name) was last logged. */
   private readonly warnedAt = new Map<string, number>();
 
   constructor(private readonly options: PeerSpansOptions) {
@@ -135,8 +137,9 @@ export class PeerReplicas implements PeerSpans {
       replicas = await this.replicas();
     } catch (err) {
       this.requests.inc({ operation, result: 'dns' });
-      this.options.logger.warn(
-        { err: (err as Error).message, dns: this.options.dns },
+      this.warnOnce(
+        this.options.dns,
+        { err: (err as Error).message, dns: this.options.dns, operation },
         'query.peers: resolving the other replicas failed; answering with this replica and the blocks',
       );
       return [];
@@ -149,7 +152,11 @@ export class PeerReplicas implements PeerSpans {
           return [await this.withTimeout(ask(replica), () => new StoreRequestError('timeout', 'no answer'))];
         } catch (err) {
           result = err instanceof StoreRequestError ? err.reason : 'network';
-          this.warnOnce(replica, operation, err as Error);
+          this.warnOnce(
+            replica.url,
+            { err: (err as Error).message, replica: replica.url, operation },
+            'query.peers: a replica did not answer for its spans not in a block yet; answers lack them meanwhile (sentinel_store_query_peer_requests_total counts each)',
+          );
           return [];
         } finally {
           this.requests.inc({ operation, result });
@@ -231,19 +238,17 @@ export class PeerReplicas implements PeerSpans {
   }
 
   /**
-   * A replica that failed, logged at most once per WARN_INTERVAL_MS each: a replica down through a rollout would
-   * otherwise write a line for every lookup Grafana makes. The counter has every failure.
+   * A failure logged at most once per WARN_INTERVAL_MS for each `key` (a replica's URL, or the DNS name): a replica
+   * down through a rollout, or a name that does not resolve, would otherwise write a line for every lookup Grafana
+   * makes. The counter has every failure.
    */
-  private warnOnce(replica: Replica, operation: PeerOperation, err: Error): void {
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
     const now = this.clock.now();
-    const last = this.warnedAt.get(replica.url);
+    const last = this.warnedAt.get(key);
     if (last !== undefined && now - last < WARN_INTERVAL_MS) return;
     if (this.warnedAt.size >= MAX_WARNED_REPLICAS) this.warnedAt.clear();
-    this.warnedAt.set(replica.url, now);
-    this.options.logger.warn(
-      { err: err.message, replica: replica.url, operation },
-      'query.peers: a replica did not answer for its spans not in a block yet; answers lack them meanwhile (sentinel_store_query_peer_requests_total counts each)',
-    );
+    this.warnedAt.set(key, now);
+    this.options.logger.warn(fields, message);
   }
 
   private isSelf(replica: Replica): boolean {
